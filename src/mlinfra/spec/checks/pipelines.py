@@ -1,0 +1,165 @@
+"""Pipelines make sense: steps form no cycle, conditions parse and read what exists upstream,
+and each step carries only the fields its type uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mlinfra.diagnostics import Diagnostic, Position, SourceRange, error
+from mlinfra.spec.checks.context import CheckContext
+from mlinfra.spec.checks.references import unknown
+from mlinfra.spec.expressions import ExpressionError, parse_condition, references
+from mlinfra.syntax.nodes import Node, locate
+
+# Fields a step of each type may carry, besides `type`, `description` and `after`.
+STEP_FIELDS = {
+    "processing": {"script", "inputs", "instance_type", "instance_count", "environment"},
+    "training": {
+        "entry_point",
+        "inputs",
+        "instance_type",
+        "instance_count",
+        "hyperparameters",
+        "max_runtime",
+        "environment",
+    },
+    "condition": {"when"},
+    "register_model": {"model"},
+}
+COMMON_STEP_FIELDS = {"type", "description", "after"}
+
+
+def upstream_steps(steps: dict) -> dict[str, set[str]]:
+    """Each step's direct predecessors: `after:` plus steps whose outputs it reads."""
+    edges: dict[str, set[str]] = {}
+    for name, body in steps.items():
+        deps = {s for s in body.get("after", []) if s in steps}
+        deps |= {i.split(".", 1)[0] for i in body.get("inputs", []) if i.split(".", 1)[0] in steps}
+        edges[name] = deps
+    return edges
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """A cycle among steps, as the list of steps around it, or None."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for dep in sorted(edges.get(node, ())):
+            if state.get(dep) == 1:
+                return path[path.index(dep) :] + [dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in edges:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def ancestors(edges: dict[str, set[str]], step: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(edges.get(step, ()))
+    while todo:
+        dep = todo.pop()
+        if dep not in seen:
+            seen.add(dep)
+            todo.extend(edges.get(dep, ()))
+    return seen
+
+
+def check_step_cycles(ctx: CheckContext) -> Iterator[Diagnostic]:
+    for pipeline, spec in ctx.components("pipelines"):
+        cycle = find_cycle(upstream_steps(spec["steps"]))
+        if cycle and len(cycle) > 2:  # a step after itself is reported by the references check
+            yield error(
+                "step-cycle",
+                f"steps of pipeline {pipeline!r} form a cycle: " + " -> ".join(reversed(cycle)),
+                ctx.key_at("pipelines", pipeline, "steps", cycle[0]),
+                suggestion="remove one of these `after:` entries",
+            )
+
+
+def check_step_fields(ctx: CheckContext) -> Iterator[Diagnostic]:
+    for pipeline, spec in ctx.components("pipelines"):
+        for step, body in spec["steps"].items():
+            allowed = STEP_FIELDS[body["type"]] | COMMON_STEP_FIELDS
+            for field in body:
+                if field not in allowed:
+                    owners = [t for t, fields in STEP_FIELDS.items() if field in fields]
+                    yield error(
+                        "field-not-for-step-type",
+                        f"{field!r} does not apply to a {body['type']} step",
+                        ctx.key_at("pipelines", pipeline, "steps", step, field),
+                        detail=f"{field!r} belongs to steps of type: " + ", ".join(owners),
+                        suggestion=f"remove {field!r} or change the step's type",
+                    )
+
+
+def _within(node: Node, column: int) -> SourceRange:
+    """A position inside a one-line condition string, past its opening quote if it has one."""
+    where = node.range
+    text = getattr(node, "text", "")
+    quoted = 1 if where.end.offset - where.start.offset > len(text) else 0
+    shift = quoted + column - 1
+    pos = Position(where.start.line, where.start.column + shift, where.start.offset + shift)
+    return SourceRange(where.filename, pos, pos)
+
+
+def check_conditions(ctx: CheckContext) -> Iterator[Diagnostic]:
+    for pipeline, spec in ctx.components("pipelines"):
+        steps = spec["steps"]
+        edges = upstream_steps(steps)
+        parameters = list(spec.get("parameters", {}))
+        for step, body in steps.items():
+            if body["type"] != "condition":
+                continue
+            where = locate(ctx.resolved.tree, ("pipelines", pipeline, "steps", step, "when")).node
+            try:
+                expression = parse_condition(body["when"])
+            except ExpressionError as exc:
+                yield error(
+                    "invalid-condition",
+                    f"invalid condition: {exc.message}",
+                    _within(where, exc.column),
+                    detail="conditions compare step metrics and parameters, e.g. "
+                    "`evaluate.metrics.accuracy >= parameters.min_accuracy`",
+                )
+                continue
+            before = ancestors(edges, step)
+            for ref in references(expression):
+                at = _within(where, ref.column)
+                head = ref.parts[0]
+                if head == "parameters":
+                    name = ref.parts[1] if len(ref.parts) > 1 else ""
+                    if name not in parameters or len(ref.parts) != 2:
+                        yield unknown(f"parameter of pipeline {pipeline!r}", name, parameters, at)
+                elif head not in steps:
+                    known = [s for s in steps if s != step] + ["parameters"]
+                    yield unknown(f"step in pipeline {pipeline!r}", head, known, at)
+                elif head not in before:
+                    yield error(
+                        "condition-order",
+                        f"condition {step!r} reads {head!r}, which does not run before it",
+                        at,
+                        suggestion=f"add {head!r} to the `after:` of {step!r}",
+                    )
+                elif steps[head]["type"] not in ("processing", "training") or len(ref.parts) < 3:
+                    yield error(
+                        "invalid-condition",
+                        f"{'.'.join(ref.parts)!r} is not a metric: write STEP.metrics.NAME "
+                        "for a processing or training step",
+                        at,
+                    )
+
+
+CHECKS = (check_step_cycles, check_step_fields, check_conditions)

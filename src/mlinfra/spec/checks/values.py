@@ -1,0 +1,243 @@
+"""Values that JSON Schema cannot judge: schedules, durations, dates, bounds that depend on
+each other, and settings that only make sense together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from mlinfra.diagnostics import Diagnostic, error, warning
+from mlinfra.spec import values
+from mlinfra.spec.checks.context import CheckContext
+from mlinfra.spec.checks.references import unknown
+from mlinfra.syntax.nodes import locate
+
+# SageMaker Feature Store accepts these feature types for its two key features.
+RECORD_IDENTIFIER_TYPES = {"string", "integral"}
+EVENT_TIME_TYPES = {"string", "fractional"}
+MAX_TAGS = 50
+
+
+def _parsed(parse, value, code: str, where) -> Iterator[Diagnostic]:
+    try:
+        parse(value)
+    except ValueError as exc:
+        yield error(code, str(exc), where)
+
+
+def check_schedules(ctx: CheckContext) -> Iterator[Diagnostic]:
+    for name, pipeline in ctx.components("pipelines"):
+        if "schedule" in pipeline:
+            where = ctx.at("pipelines", name, "schedule")
+            yield from _parsed(values.parse_schedule, pipeline["schedule"], "invalid-schedule", where)
+    for name, monitor in ctx.components("monitors"):
+        where = ctx.at("monitors", name, "schedule")
+        try:
+            schedule = values.parse_schedule(monitor["schedule"])
+            values.monitoring_schedule_expression(schedule)
+        except ValueError as exc:
+            yield error("invalid-schedule", str(exc), where)
+
+
+def check_durations(ctx: CheckContext) -> Iterator[Diagnostic]:
+    places = []
+    for name, store in ctx.components("feature_stores"):
+        if "ttl" in store.get("online", {}):
+            places.append((("feature_stores", name, "online", "ttl"), store["online"]["ttl"]))
+    for name, endpoint in ctx.components("endpoints"):
+        for field in ("scale_in_cooldown", "scale_out_cooldown"):
+            if field in endpoint.get("autoscaling", {}):
+                places.append((("endpoints", name, "autoscaling", field), endpoint["autoscaling"][field]))
+    for name, pipeline in ctx.components("pipelines"):
+        for step, body in pipeline["steps"].items():
+            if "max_runtime" in body:
+                places.append((("pipelines", name, "steps", step, "max_runtime"), body["max_runtime"]))
+    if "ttl" in ctx.data.get("previews", {}):
+        places.append((("previews", "ttl"), ctx.data["previews"]["ttl"]))
+    for path, value in places:
+        yield from _parsed(values.parse_duration, value, "invalid-duration", ctx.at(*path))
+
+
+def check_dates(ctx: CheckContext) -> Iterator[Diagnostic]:
+    for i, waiver in enumerate(ctx.data.get("policies", {}).get("waivers", [])):
+        if "expires" in waiver:
+            where = ctx.at("policies", "waivers", i, "expires")
+            yield from _parsed(values.parse_date, str(waiver["expires"]), "invalid-date", where)
+
+
+def check_autoscaling(ctx: CheckContext) -> Iterator[Diagnostic]:
+    for name, endpoint in ctx.components("endpoints"):
+        scaling = endpoint.get("autoscaling")
+        if not scaling:
+            continue
+        low, high, count = scaling["min"], scaling["max"], endpoint["instance_count"]
+        if low > high:
+            yield error(
+                "autoscaling-bounds",
+                f"autoscaling min ({low}) is greater than max ({high})",
+                ctx.at("endpoints", name, "autoscaling", "min"),
+                detail=f"max is set at {ctx.at('endpoints', name, 'autoscaling', 'max')}",
+            )
+        elif not low <= count <= high:
+            yield error(
+                "autoscaling-bounds",
+                f"instance_count ({count}) is outside autoscaling's range {low}..{high}",
+                ctx.at("endpoints", name, "instance_count"),
+                suggestion="start the endpoint with a count between min and max",
+            )
+
+
+def check_deployment(ctx: CheckContext) -> Iterator[Diagnostic]:
+    only_for = {"canary_percent": "canary", "linear_step_percent": "linear"}
+    slo_for = {"latency": "latency_p99_ms", "errors": "error_rate_percent"}
+    for name, endpoint in ctx.components("endpoints"):
+        deployment = endpoint.get("deployment")
+        if not deployment:
+            continue
+        strategy = deployment["strategy"]
+        written = ctx.resolved.tree
+        for field, wanted in only_for.items():
+            explicit = _written(written, ("endpoints", name, "deployment", field))
+            if explicit and strategy != wanted:
+                yield warning(
+                    "unused-setting",
+                    f"{field} has no effect with the {strategy!r} strategy",
+                    ctx.at("endpoints", name, "deployment", field),
+                    suggestion=f"set strategy: {wanted}, or remove {field}",
+                )
+        for i, signal in enumerate(deployment.get("rollback_on", [])):
+            if slo_for[signal] not in endpoint.get("slo", {}):
+                yield error(
+                    "rollback-needs-slo",
+                    f"rolling back on {signal} needs slo.{slo_for[signal]} as its threshold",
+                    ctx.at("endpoints", name, "deployment", "rollback_on", i),
+                    suggestion=f"add slo: {{{slo_for[signal]}: ...}} to endpoint {name!r}",
+                )
+
+
+def _written(tree, path) -> bool:
+    return locate(tree, path).complete
+
+
+def check_monitor_capture(ctx: CheckContext) -> Iterator[Diagnostic]:
+    endpoints = dict(ctx.components("endpoints"))
+    for name, monitor in ctx.components("monitors"):
+        endpoint = endpoints.get(monitor["endpoint"])
+        if endpoint is None or monitor["type"] != "data_quality":
+            continue
+        capture = endpoint.get("data_capture")
+        if not capture or not capture["enabled"] or capture["sampling_percent"] <= 0:
+            yield error(
+                "monitor-needs-capture",
+                f"monitor {name!r} watches endpoint {monitor['endpoint']!r}, "
+                "which does not capture data",
+                ctx.at("monitors", name, "endpoint"),
+                detail="a data-quality monitor analyses the requests the endpoint captured",
+                suggestion=f"add data_capture: {{sampling_percent: 20}} to {monitor['endpoint']!r}",
+            )
+
+
+def check_feature_keys(ctx: CheckContext) -> Iterator[Diagnostic]:
+    for name, store in ctx.components("feature_stores"):
+        features = store["features"]
+        for field, allowed in (
+            ("record_identifier", RECORD_IDENTIFIER_TYPES),
+            ("event_time", EVENT_TIME_TYPES),
+        ):
+            feature = store[field]
+            where = ctx.at("feature_stores", name, field)
+            if feature not in features:
+                yield unknown(f"feature of {name!r}", feature, list(features), where)
+            elif features[feature] not in allowed:
+                yield error(
+                    "feature-type",
+                    f"{field} {feature!r} is {features[feature]}; SageMaker needs "
+                    + " or ".join(sorted(allowed)),
+                    where,
+                )
+
+
+def check_tags(ctx: CheckContext) -> Iterator[Diagnostic]:
+    # Account ids are checked by the schema's pattern; tags need the merged view.
+    env_tags = ctx.env_data.get("tags", {})
+    tags = {**ctx.data.get("defaults", {}).get("tags", {}), **env_tags}
+    for key in tags:
+        if key.lower().startswith("aws:"):
+            owner = ("environments", ctx.resolved.settings_from) if key in env_tags else ("defaults",)
+            yield error(
+                "invalid-tag",
+                f"tag key {key!r} uses the prefix 'aws:', which AWS reserves",
+                ctx.key_at(*owner, "tags", key),
+            )
+    if len(tags) > MAX_TAGS:
+        yield error(
+            "invalid-tag",
+            f"{len(tags)} tags apply in this environment; AWS allows at most {MAX_TAGS}",
+            ctx.key_at("defaults", "tags"),
+        )
+
+
+def check_files(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """Local files the spec names should exist (a warning: they may be generated later)."""
+    if ctx.spec_dir is None:
+        return
+    places = []
+    for name, store in ctx.components("feature_stores"):
+        if "source" in store:
+            places.append((("feature_stores", name, "source"), store["source"]))
+    for name, model in ctx.components("models"):
+        if "artifact" in model:
+            places.append((("models", name, "artifact"), model["artifact"]))
+    for name, pipeline in ctx.components("pipelines"):
+        for step, body in pipeline["steps"].items():
+            for field in ("script", "entry_point"):
+                if field in body:
+                    places.append((("pipelines", name, "steps", step, field), body[field]))
+    for name, monitor in ctx.components("monitors"):
+        places.append((("monitors", name, "baseline"), monitor["baseline"]))
+    for path, value in places:
+        if value.startswith("s3://"):
+            continue
+        if not (ctx.spec_dir / Path(value)).exists():
+            yield warning(
+                "missing-file",
+                f"{value!r} does not exist (relative to {ctx.spec_dir})",
+                ctx.at(*path),
+                suggestion="create it, or fix the path: paths are relative to the spec file",
+            )
+
+
+def check_models(ctx: CheckContext) -> Iterator[Diagnostic]:
+    for name, model in ctx.components("models"):
+        pinned = _written(ctx.resolved.tree, ("models", name, "version"))
+        if "artifact" in model and pinned:
+            yield warning(
+                "unused-setting",
+                f"model {name!r} names an artifact, so its registry version is not used",
+                ctx.at("models", name, "version"),
+                suggestion="remove `version`, or remove `artifact` to serve from the registry",
+            )
+    for pipeline, spec in ctx.components("pipelines"):
+        for step, body in spec["steps"].items():
+            model = ctx.data.get("models", {}).get(body.get("model", ""))
+            if body["type"] == "register_model" and model is not None and "registry_group" not in model:
+                yield error(
+                    "register-needs-registry",
+                    f"step {step!r} registers model {body['model']!r}, which has no registry_group",
+                    ctx.at("pipelines", pipeline, "steps", step, "model"),
+                    suggestion=f"add registry_group to model {body['model']!r}",
+                )
+
+
+CHECKS = (
+    check_schedules,
+    check_durations,
+    check_dates,
+    check_autoscaling,
+    check_deployment,
+    check_monitor_capture,
+    check_feature_keys,
+    check_tags,
+    check_files,
+    check_models,
+)

@@ -1,0 +1,67 @@
+"""Fill in the defaults the JSON Schema declares, so the schema is their one source.
+
+Works on plain, schema-valid data and returns a new value; follows `$ref`, `allOf` and
+`if`/`then` the way the schema uses them.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+
+def apply_defaults(schema: dict, data: Any) -> Any:
+    return _Filler(schema).fill(schema, data)
+
+
+class _Filler:
+    def __init__(self, root: dict):
+        self.root = root
+        self.validator = Draft202012Validator(root)
+
+    def deref(self, schema: dict) -> dict:
+        while "$ref" in schema:
+            node: Any = self.root
+            for part in schema["$ref"].removeprefix("#/").split("/"):
+                node = node[part]
+            schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
+        return schema
+
+    def branches(self, schema: dict, data: Any) -> list[dict]:
+        """The subschemas that apply to `data`: itself, its allOf, and a matching if/then."""
+        schema = self.deref(schema)
+        found = [schema]
+        for sub in schema.get("allOf", []):
+            found.extend(self.branches(sub, data))
+        if "if" in schema and "then" in schema:
+            matches = self.validator.evolve(schema=self.deref(schema["if"])).is_valid(data)
+            if matches:
+                found.extend(self.branches(schema["then"], data))
+        return found
+
+    def fill(self, schema: dict, data: Any) -> Any:
+        applicable = self.branches(schema, data)
+        if isinstance(data, dict):
+            out = dict(data)
+            for sub in applicable:
+                for name, prop in sub.get("properties", {}).items():
+                    prop = self.deref(prop)
+                    if name not in out and "default" in prop:
+                        out[name] = copy.deepcopy(prop["default"])
+            for name, value in list(out.items()):
+                for sub in applicable:
+                    prop = sub.get("properties", {}).get(name)
+                    if prop is None and isinstance(sub.get("additionalProperties"), dict):
+                        prop = sub["additionalProperties"]
+                    if prop is not None:
+                        value = self.fill(prop, value)
+                out[name] = value
+            return out
+        if isinstance(data, list):
+            for sub in applicable:
+                if isinstance(sub.get("items"), dict):
+                    return [self.fill(sub["items"], item) for item in data]
+            return list(data)
+        return data

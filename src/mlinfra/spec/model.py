@@ -1,0 +1,109 @@
+"""The typed, frozen result of validation: one `EnvSpec` per environment.
+
+Later stages (lowering, audit, previews) read these and never the raw YAML. Values are
+deep-frozen (maps become read-only, lists tuples), and every component keeps the ranged tree
+beside it so any property can be traced back to the line that set it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from mlinfra.diagnostics import SourceRange
+from mlinfra.spec.resolve import SECTION_KIND
+from mlinfra.syntax.nodes import Mapping, locate
+
+
+def freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A plain, mutable copy (for JSON output)."""
+    if isinstance(value, MappingProxyType | dict):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Component:
+    """A feature store, model, pipeline, endpoint or monitor, as one environment sees it."""
+
+    kind: str  # feature_store | model | pipeline | endpoint | monitor
+    name: str
+    props: MappingProxyType
+    source: SourceRange  # the component's key in the spec
+
+    @property
+    def address(self) -> str:
+        return f"{self.kind}.{self.name}"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.props.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.props[key]
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """The spec resolved for one environment: defaults, its settings and overrides applied."""
+
+    project: str
+    env: str
+    target: str  # local | sagemaker
+    region: str
+    account: str | None
+    protect: bool
+    security: MappingProxyType
+    tags: MappingProxyType
+    components: tuple[Component, ...]
+    policies: MappingProxyType
+    previews: MappingProxyType
+    tree: Mapping  # the merged, ranged tree this was built from
+    base: str | None = None  # for a preview: the environment it is based on
+
+    def of_kind(self, kind: str) -> tuple[Component, ...]:
+        return tuple(c for c in self.components if c.kind == kind)
+
+    def component(self, address: str) -> Component | None:
+        return next((c for c in self.components if c.address == address), None)
+
+    def range_of(self, *path: str | int) -> SourceRange:
+        """Where a resolved value was written (override or default), or its nearest key."""
+        found = locate(self.tree, path)
+        return found.value_range if found.complete else found.key_range
+
+
+def build_env_spec(data: dict, tree: Mapping, env: str, settings_from: str, preview: bool) -> EnvSpec:
+    settings = data["environments"][settings_from]
+    defaults = data.get("defaults", {})
+    security = {**defaults.get("security", {}), **settings.get("security", {})}
+    components = []
+    for section, kind in SECTION_KIND.items():
+        for name, props in (data.get(section) or {}).items():
+            source = locate(tree, (section, name)).key_range
+            components.append(Component(kind, name, freeze(props), source))
+    return EnvSpec(
+        project=data["project"],
+        env=env,
+        target=settings["target"],
+        region=settings.get("region") or defaults.get("region", "us-east-1"),
+        account=settings.get("account"),
+        protect=settings.get("protect", False),
+        security=freeze(security),
+        tags=freeze({**defaults.get("tags", {}), **settings.get("tags", {})}),
+        components=tuple(components),
+        policies=freeze(data.get("policies", {})),
+        previews=freeze(data.get("previews", {})),
+        tree=tree,
+        base=settings_from if preview else None,
+    )

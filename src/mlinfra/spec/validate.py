@@ -1,0 +1,91 @@
+"""Validation end to end: file -> node tree -> schema -> per-environment checks -> EnvSpecs.
+
+`validate_file` never raises for bad input: whatever the bytes, the answer is a `Validation`
+whose diagnostics say what is wrong and where.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlinfra.diagnostics import Diagnostic, Position, SourceRange, error, has_errors, merge_environments
+from mlinfra.spec import schema
+from mlinfra.spec.checks import CheckContext, run_checks
+from mlinfra.spec.defaults import apply_defaults
+from mlinfra.spec.model import EnvSpec, build_env_spec
+from mlinfra.spec.resolve import Resolved, environment_names, resolve, resolve_preview
+from mlinfra.syntax.loader import MAX_FILE_BYTES, parse_bytes, parse_text
+from mlinfra.syntax.nodes import Document, Mapping, to_data
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What validating a spec found: the document, each environment's spec, diagnostics."""
+
+    document: Document | None
+    environments: dict[str, EnvSpec] = field(default_factory=dict)
+    preview: EnvSpec | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def _file_error(path: Path, summary: str, suggestion: str | None = None) -> Validation:
+    where = SourceRange(str(path), Position(1, 1), Position(1, 1))
+    return Validation(None, diagnostics=[error("file", summary, where, suggestion=suggestion)])
+
+
+def validate_file(path: str | Path) -> Validation:
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        return _file_error(path, f"{path} does not exist", "pass the spec with -f FILE")
+    except IsADirectoryError:
+        return _file_error(path, f"{path} is a directory", "pass the spec file itself")
+    except OSError as exc:
+        return _file_error(path, f"{path} cannot be read: {exc.strerror}")
+    document, diagnostics = parse_bytes(data, str(path))
+    return _validate(document, diagnostics, path.resolve().parent)
+
+
+def validate_text(text: str, filename: str = "mlinfra.yaml", spec_dir: Path | None = None) -> Validation:
+    document, diagnostics = parse_text(text, filename)
+    return _validate(document, diagnostics, spec_dir)
+
+
+def _validate(document: Document | None, found: list[Diagnostic], spec_dir: Path | None) -> Validation:
+    if document is None or has_errors(found):
+        return Validation(document, diagnostics=found)
+    found = found + schema.check(document.root, document.filename)
+    if has_errors(found) or not isinstance(document.root, Mapping):
+        return Validation(document, diagnostics=merge_environments(found))
+
+    root = document.root
+    views = [resolve(root, env) for env in environment_names(root)]
+    preview_view = resolve_preview(root)
+    if preview_view is not None:
+        views.append(preview_view)
+
+    specs: dict[str, EnvSpec] = {}
+    preview: EnvSpec | None = None
+    for view in views:
+        env_spec, env_found = _check_environment(root, view, spec_dir)
+        found.extend(d.in_environment(view.name) for d in env_found)
+        if view.is_preview:
+            preview = env_spec
+        else:
+            specs[view.name] = env_spec
+    everywhere = tuple(view.name for view in views)
+    return Validation(document, specs, preview, merge_environments(found, everywhere))
+
+
+def _check_environment(root: Mapping, view: Resolved, spec_dir: Path | None) -> tuple[EnvSpec, list[Diagnostic]]:
+    data = apply_defaults(schema.load_schema(), to_data(view.tree))
+    env_spec = build_env_spec(data, view.tree, view.name, view.settings_from, view.is_preview)
+    ctx = CheckContext(view, data, root, spec_dir, env_spec)
+    return env_spec, run_checks(ctx)

@@ -1,0 +1,301 @@
+"""YAML text -> ranged node tree, safely and within bounds.
+
+PyYAML composes the document (never constructs arbitrary objects); this module turns its nodes
+into ours, refusing what PyYAML would silently accept: duplicate keys (it keeps the last),
+unknown tags, and alias expansions that blow up (a "billion laughs" is measured on the shared
+node graph in linear time, before anything is expanded).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import yaml
+
+from mlinfra.diagnostics import Diagnostic, Position, SourceRange, error
+from mlinfra.syntax.nodes import Document, Entry, Mapping, Node, Scalar, Sequence
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+# Expanded size (nodes after aliases) allowed: generous for real specs, fatal for bombs.
+MAX_EXPANDED_NODES = 250_000
+MAX_DEPTH = 64
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_constructor = yaml.constructor.SafeConstructor()
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# Opening brackets that nest flow collections; guarded before PyYAML's recursive composer runs.
+_FLOW_OPEN = re.compile(r"[\[{]")
+
+
+class _Refused(Exception):
+    def __init__(self, diagnostic: Diagnostic):
+        self.diagnostic = diagnostic
+
+
+def _pos(mark) -> Position:
+    return Position(mark.line + 1, mark.column + 1, mark.index)
+
+
+def parse_bytes(data: bytes, filename: str) -> tuple[Document | None, list[Diagnostic]]:
+    """Decode and parse a file's bytes; refuse what is too large or not UTF-8 text."""
+    start = SourceRange(filename, Position(1, 1), Position(1, 1))
+    if len(data) > MAX_FILE_BYTES:
+        return None, [
+            error(
+                "file-too-large",
+                f"the file is {len(data):,} bytes; specs are limited to {MAX_FILE_BYTES:,}",
+                start,
+                suggestion="split data out of the spec: reference CSV or artifact files by path",
+            )
+        ]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, [
+            error(
+                "not-utf8",
+                f"the file is not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})",
+                start,
+                suggestion="save the spec as UTF-8",
+            )
+        ]
+    return parse_text(text, filename)
+
+
+def parse_text(text: str, filename: str) -> tuple[Document, list[Diagnostic]]:
+    """Parse YAML text into a `Document`; every problem becomes a diagnostic.
+
+    The document keeps the text even when parsing fails (its root is then None), so that
+    diagnostics can be shown with an excerpt.
+    """
+    root, diagnostics = _parse(text, filename)
+    return Document(filename, text, root), diagnostics
+
+
+def _parse(text: str, filename: str) -> tuple[Node | None, list[Diagnostic]]:
+    start = SourceRange(filename, Position(1, 1), Position(1, 1))
+    if "\x00" in text:
+        where = _range_at(text, text.index("\x00"), filename)
+        return None, [error("not-text", "the file contains NUL bytes; it is not YAML text", where)]
+    depth_problem = _flow_depth_problem(text, filename)
+    if depth_problem:
+        return None, [depth_problem]
+    try:
+        composed = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        return None, [_syntax_diagnostic(exc, text, filename)]
+    except yaml.YAMLError as exc:
+        return None, [error("yaml-syntax", str(exc).splitlines()[0], start)]
+    except RecursionError:
+        return None, [error("too-deep", f"the YAML nests deeper than {MAX_DEPTH} levels", start)]
+
+    if len(composed) > 1:
+        where = SourceRange(filename, _pos(composed[1].start_mark), _pos(composed[1].end_mark))
+        return None, [
+            error(
+                "multiple-documents",
+                "the file holds more than one YAML document; a spec is one document",
+                where,
+                suggestion="remove the '---' separator and everything after it",
+            )
+        ]
+    if not composed or composed[0] is None:
+        return None, []
+    try:
+        _check_expansion(composed[0], filename)
+        root = _Converter(filename).convert(composed[0], 0)
+    except _Refused as refused:
+        return None, [refused.diagnostic]
+    return root, []
+
+
+def _range_at(text: str, index: int, filename: str) -> SourceRange:
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    pos = Position(line, column, index)
+    return SourceRange(filename, pos, pos)
+
+
+def _flow_depth_problem(text: str, filename: str) -> Diagnostic | None:
+    """Refuse flow collections nested past MAX_DEPTH before PyYAML recurses into them."""
+    if len(_FLOW_OPEN.findall(text)) <= MAX_DEPTH:
+        return None
+    depth = 0
+    for match in re.finditer(r"[\[{\]}]", text):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            return error(
+                "too-deep",
+                f"the YAML nests deeper than {MAX_DEPTH} levels",
+                _range_at(text, match.start(), filename),
+            )
+    return None
+
+
+def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, filename: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    pos = _pos(mark) if mark else Position(1, 1)
+    where = SourceRange(filename, pos, pos)
+    problem = exc.problem or "invalid YAML"
+    at_tab = mark is not None and text[mark.index : mark.index + 1] == "\t"
+    if at_tab or "'\\t'" in problem:
+        return error(
+            "yaml-tab",
+            "a tab character is used for indentation; YAML allows only spaces",
+            where,
+            suggestion="replace the tab with spaces",
+        )
+    detail = f"while {exc.context}" if exc.context else None
+    return error("yaml-syntax", f"invalid YAML: {problem}", where, detail=detail)
+
+
+def _check_expansion(root: yaml.Node, filename: str) -> None:
+    """Measure the expanded size of the node graph without expanding it."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if depth > MAX_DEPTH:
+            raise _Refused(
+                error("too-deep", f"the YAML nests deeper than {MAX_DEPTH} levels", _node_range(node, filename))
+            )
+        if key in on_path:
+            raise _Refused(
+                error(
+                    "alias-recursive",
+                    "an alias refers to a node that contains it",
+                    _node_range(node, filename),
+                    suggestion="YAML aliases must not refer to an enclosing anchor",
+                )
+            )
+        on_path.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        on_path.discard(key)
+        sizes[key] = total
+        if total > MAX_EXPANDED_NODES:
+            raise _Refused(
+                error(
+                    "alias-limit",
+                    f"aliases expand this document past {MAX_EXPANDED_NODES:,} nodes",
+                    _node_range(node, filename),
+                    suggestion="aliases must not multiply the document; write the values out",
+                )
+            )
+        return total
+
+    size(root, 0)
+
+
+def _node_range(node: yaml.Node, filename: str) -> SourceRange:
+    return SourceRange(filename, _pos(node.start_mark), _pos(node.end_mark))
+
+
+class _Converter:
+    def __init__(self, filename: str):
+        self.filename = filename
+
+    def range(self, node: yaml.Node) -> SourceRange:
+        return _node_range(node, self.filename)
+
+    def convert(self, node: yaml.Node, depth: int) -> Node:
+        if depth > MAX_DEPTH:
+            raise _Refused(
+                error("too-deep", f"the YAML nests deeper than {MAX_DEPTH} levels", self.range(node))
+            )
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            self.expect_tag(node, "tag:yaml.org,2002:seq")
+            items = tuple(self.convert(child, depth + 1) for child in node.value)
+            return Sequence(self.range(node), items)
+        self.expect_tag(node, "tag:yaml.org,2002:map")
+        return self.mapping(node, depth)
+
+    def expect_tag(self, node: yaml.Node, tag: str) -> None:
+        if node.tag != tag:
+            raise _Refused(self.tag_error(node))
+
+    def tag_error(self, node: yaml.Node) -> Diagnostic:
+        return error(
+            "unsupported-tag",
+            f"the YAML tag {node.tag!r} is not supported",
+            self.range(node),
+            suggestion="remove the tag: specs hold only plain strings, numbers, lists and maps",
+        )
+
+    def scalar(self, node: yaml.ScalarNode) -> Scalar:
+        construct = _constructor.yaml_constructors.get(node.tag)
+        if construct is None or node.tag.endswith((":binary", ":set", ":omap", ":pairs")):
+            raise _Refused(self.tag_error(node))
+        try:
+            value = construct(_constructor, node)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            raise _Refused(
+                error("yaml-syntax", f"invalid {node.tag.rsplit(':', 1)[-1]}: {exc}", self.range(node))
+            ) from None
+        if isinstance(value, dt.datetime | dt.date):
+            # Dates stay text: the schema checks their format and JSON has no date type.
+            value = node.value
+        elif isinstance(value, float) and value != value:
+            raise _Refused(error("wrong-type", "NaN is not a valid value", self.range(node)))
+        return Scalar(self.range(node), value, node.value)
+
+    def key(self, node: yaml.Node) -> Scalar:
+        if not isinstance(node, yaml.ScalarNode):
+            raise _Refused(
+                error(
+                    "complex-key",
+                    "a mapping key must be plain text, not a list or map",
+                    self.range(node),
+                )
+            )
+        # Keys are names: `on:` or `1:` mean the text the user typed, not YAML 1.1's bool or int.
+        return Scalar(self.range(node), node.value, node.value)
+
+    def mapping(self, node: yaml.MappingNode, depth: int) -> Mapping:
+        entries: list[Entry] = []
+        seen: dict[str, Scalar] = {}
+        merged: list[Entry] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.extend(self.merge_entries(value_node, depth))
+                continue
+            key = self.key(key_node)
+            if key.value in seen:
+                first = seen[key.value]
+                raise _Refused(
+                    error(
+                        "duplicate-key",
+                        f"duplicate key {key.value!r} (first defined at line {first.range.start.line})",
+                        key.range,
+                        suggestion="remove one of them; YAML loaders would silently keep the last",
+                    )
+                )
+            seen[key.value] = key
+            entries.append(Entry(key, self.convert(value_node, depth + 1)))
+        # Merge keys (`<<: *defaults`) supply what the mapping does not say itself.
+        for entry in merged:
+            if entry.name not in seen:
+                seen[entry.name] = entry.key
+                entries.append(entry)
+        return Mapping(self.range(node), tuple(entries))
+
+    def merge_entries(self, value: yaml.Node, depth: int) -> list[Entry]:
+        sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        entries: list[Entry] = []
+        for source in sources:
+            converted = self.convert(source, depth + 1)
+            if not isinstance(converted, Mapping):
+                raise _Refused(
+                    error("yaml-syntax", "a merge key '<<' must refer to a mapping", self.range(source))
+                )
+            entries.extend(converted.entries)
+        return entries

@@ -53,9 +53,11 @@ def validate_command(spec_file: str, output: str, strict: bool) -> None:
         tally = view.counts(found)
         if failed:
             console.print(
-                f"{spec_file}: invalid ({tally['errors']} error(s), {tally['warnings']} warning(s))",
+                f"{spec_file}: invalid "
+                f"({tally['errors']} error(s), {tally['warnings']} warning(s))",
                 style="bold red",
                 markup=False,
+                soft_wrap=True,
             )
         else:
             envs = ", ".join(environments)
@@ -64,6 +66,7 @@ def validate_command(spec_file: str, output: str, strict: bool) -> None:
                 f"{spec_file}: valid ({len(environments)} environment(s): {envs}{warned})",
                 style="bold green",
                 markup=False,
+                soft_wrap=True,
             )
     raise SystemExit(1 if failed else 0)
 

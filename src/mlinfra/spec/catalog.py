@@ -25,7 +25,9 @@ import gzip
 import importlib.util
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 InstanceKind = Literal["endpoint", "processing", "training", "transform", "monitoring"]
@@ -133,7 +135,17 @@ def _framework_config(framework: str) -> dict[str, Any]:
     raise CatalogError(f"sagemaker-core ships no image config for {framework!r}")
 
 
-# --- instance types -----------------------------------------------------------------------
+# --- API shapes and instance types --------------------------------------------------------
+
+
+def sagemaker_shape(name: str) -> Mapping[str, Any]:
+    """Shape `name` of SageMaker's API model, e.g. "EndpointName": its pattern, min and max."""
+    try:
+        shape = _sagemaker_service_model()["shapes"][name]
+    except KeyError:
+        raise CatalogError(f"SageMaker's API has no shape {name!r}") from None
+    # Read-only, because every caller shares the one cached model.
+    return MappingProxyType(shape)
 
 
 @functools.cache

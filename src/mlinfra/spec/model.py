@@ -83,7 +83,9 @@ class EnvSpec:
         return found.value_range if found.complete else found.key_range
 
 
-def build_env_spec(data: dict, tree: Mapping, env: str, settings_from: str, preview: bool) -> EnvSpec:
+def build_env_spec(
+    data: dict, tree: Mapping, env: str, settings_from: str, preview: bool
+) -> EnvSpec:
     settings = data["environments"][settings_from]
     defaults = data.get("defaults", {})
     security = {**defaults.get("security", {}), **settings.get("security", {})}

@@ -51,16 +51,20 @@ class Resolved:
 
 
 def _with_sections(root: Mapping, overrides: Node | None) -> Mapping:
+    """Apply an `overrides:` block to the component sections of `root`.
+
+    Only declared components are overridden: an override of an undeclared one is an error
+    that the reference checks report, and it must not leak in as a half-defined component.
+    """
     if not isinstance(overrides, Mapping):
         return root
     entries: list[Entry] = []
     for entry in root.entries:
         extra = overrides.get(entry.name) if entry.name in COMPONENT_SECTIONS else None
+        if isinstance(extra, Mapping) and isinstance(entry.value, Mapping):
+            known = [e for e in extra.entries if entry.value.entry(e.name) is not None]
+            extra = Mapping(extra.range, tuple(known))
         entries.append(Entry(entry.key, merge(entry.value, extra)) if extra else entry)
-    # An override may name a section the defaults leave out; checks report unknown components.
-    for entry in overrides.entries:
-        if entry.name in COMPONENT_SECTIONS and root.entry(entry.name) is None:
-            entries.append(entry)
     return Mapping(root.range, tuple(entries))
 
 

@@ -87,9 +87,15 @@ def check(root: Node | None, filename: str) -> list[Diagnostic]:
     data = to_data(root)
     if root is None:
         start = SourceRange(filename, Position(1, 1), Position(1, 1))
-        return [error("empty-spec", "the spec is empty", start, suggestion="start from `version: 1`")]
+        return [
+            error("empty-spec", "the spec is empty", start, suggestion="start from `version: 1`")
+        ]
     found: dict[tuple, Diagnostic] = {}
     for err in _validator().iter_errors(data):
+        if err.validator == "required" and "overrides" in err.absolute_path:
+            # Overrides are partial by nature: what they leave out comes from the defaults.
+            # Required keys are checked again on each environment's merged spec.
+            continue
         for diagnostic in _diagnostics(err, root):
             key = (diagnostic.range, diagnostic.summary)
             found.setdefault(key, diagnostic)

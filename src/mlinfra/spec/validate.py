@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlinfra.diagnostics import Diagnostic, Position, SourceRange, error, has_errors, merge_environments
+from mlinfra.diagnostics import (
+    Diagnostic,
+    Position,
+    SourceRange,
+    error,
+    has_errors,
+    merge_environments,
+)
 from mlinfra.spec import schema
 from mlinfra.spec.checks import CheckContext, run_checks
 from mlinfra.spec.defaults import apply_defaults
@@ -53,12 +60,16 @@ def validate_file(path: str | Path) -> Validation:
     return _validate(document, diagnostics, path.resolve().parent)
 
 
-def validate_text(text: str, filename: str = "mlinfra.yaml", spec_dir: Path | None = None) -> Validation:
+def validate_text(
+    text: str, filename: str = "mlinfra.yaml", spec_dir: Path | None = None
+) -> Validation:
     document, diagnostics = parse_text(text, filename)
     return _validate(document, diagnostics, spec_dir)
 
 
-def _validate(document: Document | None, found: list[Diagnostic], spec_dir: Path | None) -> Validation:
+def _validate(
+    document: Document | None, found: list[Diagnostic], spec_dir: Path | None
+) -> Validation:
     if document is None or has_errors(found):
         return Validation(document, diagnostics=found)
     found = found + schema.check(document.root, document.filename)
@@ -76,6 +87,8 @@ def _validate(document: Document | None, found: list[Diagnostic], spec_dir: Path
     for view in views:
         env_spec, env_found = _check_environment(root, view, spec_dir)
         found.extend(d.in_environment(view.name) for d in env_found)
+        if env_spec is None:
+            continue
         if view.is_preview:
             preview = env_spec
         else:
@@ -84,7 +97,12 @@ def _validate(document: Document | None, found: list[Diagnostic], spec_dir: Path
     return Validation(document, specs, preview, merge_environments(found, everywhere))
 
 
-def _check_environment(root: Mapping, view: Resolved, spec_dir: Path | None) -> tuple[EnvSpec, list[Diagnostic]]:
+def _check_environment(
+    root: Mapping, view: Resolved, spec_dir: Path | None
+) -> tuple[EnvSpec | None, list[Diagnostic]]:
+    merged_problems = schema.check(view.tree, view.tree.range.filename)
+    if has_errors(merged_problems):
+        return None, merged_problems
     data = apply_defaults(schema.load_schema(), to_data(view.tree))
     env_spec = build_env_spec(data, view.tree, view.name, view.settings_from, view.is_preview)
     ctx = CheckContext(view, data, root, spec_dir, env_spec)

@@ -55,7 +55,7 @@ def parse_bytes(data: bytes, filename: str) -> tuple[Document | None, list[Diagn
         return None, [
             error(
                 "not-utf8",
-                f"the file is not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})",
+                f"the file is not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})",
                 start,
                 suggestion="save the spec as UTF-8",
             )
@@ -161,7 +161,11 @@ def _check_expansion(root: yaml.Node, filename: str) -> None:
             return sizes[key]
         if depth > MAX_DEPTH:
             raise _Refused(
-                error("too-deep", f"the YAML nests deeper than {MAX_DEPTH} levels", _node_range(node, filename))
+                error(
+                    "too-deep",
+                    f"the YAML nests deeper than {MAX_DEPTH} levels",
+                    _node_range(node, filename),
+                )
             )
         if key in on_path:
             raise _Refused(
@@ -208,7 +212,9 @@ class _Converter:
     def convert(self, node: yaml.Node, depth: int) -> Node:
         if depth > MAX_DEPTH:
             raise _Refused(
-                error("too-deep", f"the YAML nests deeper than {MAX_DEPTH} levels", self.range(node))
+                error(
+                    "too-deep", f"the YAML nests deeper than {MAX_DEPTH} levels", self.range(node)
+                )
             )
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
@@ -238,8 +244,13 @@ class _Converter:
         try:
             value = construct(_constructor, node)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            if node.tag.endswith(":timestamp"):
+                # `2027-02-30` looks like a date but is none: keep the text, checks report it.
+                return Scalar(self.range(node), node.value, node.value)
             raise _Refused(
-                error("yaml-syntax", f"invalid {node.tag.rsplit(':', 1)[-1]}: {exc}", self.range(node))
+                error(
+                    "yaml-syntax", f"invalid {node.tag.rsplit(':', 1)[-1]}: {exc}", self.range(node)
+                )
             ) from None
         if isinstance(value, dt.datetime | dt.date):
             # Dates stay text: the schema checks their format and JSON has no date type.
@@ -274,7 +285,8 @@ class _Converter:
                 raise _Refused(
                     error(
                         "duplicate-key",
-                        f"duplicate key {key.value!r} (first defined at line {first.range.start.line})",
+                        f"duplicate key {key.value!r} "
+                        f"(first defined at line {first.range.start.line})",
                         key.range,
                         suggestion="remove one of them; YAML loaders would silently keep the last",
                     )
@@ -295,7 +307,11 @@ class _Converter:
             converted = self.convert(source, depth + 1)
             if not isinstance(converted, Mapping):
                 raise _Refused(
-                    error("yaml-syntax", "a merge key '<<' must refer to a mapping", self.range(source))
+                    error(
+                        "yaml-syntax",
+                        "a merge key '<<' must refer to a mapping",
+                        self.range(source),
+                    )
                 )
             entries.extend(converted.entries)
         return entries

@@ -7,7 +7,8 @@ schemas and checks read, and `locate()` maps a path in that value back onto the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence as Seq
+from collections.abc import Iterator
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,7 +112,8 @@ def locate(root: Node, path: Seq[PathPart]) -> Located:
                 return Located(node, key, False)
             node, key = found.value, found.key
         elif isinstance(node, Sequence) and isinstance(part, int) and 0 <= part < len(node.items):
-            node = node.items[part]
+            # A list item has no key of its own: problems inside it point at the item.
+            node, key = node.items[part], None
         else:
             return Located(node, key, False)
     return Located(node, key, True)

@@ -31,6 +31,8 @@ def excerpt(diagnostic: Diagnostic, text: str | None) -> list[Text]:
     start = max(where.start.column, 1)
     if where.end.line == where.start.line and where.end.column > start:
         width = where.end.column - start
+    elif where.end == where.start:
+        width = 1
     else:
         width = max(len(line.rstrip()) - start + 1, 1)
     caret = Text(f" {gutter} | ", style="blue")
@@ -51,7 +53,7 @@ def render_text(diagnostic: Diagnostic, text: str | None) -> Text:
         out.append_text(line)
     notes = []
     if diagnostic.environments:
-        notes.append(("in", "environments: " + ", ".join(diagnostic.environments)))
+        notes.append(("in environment", ", ".join(diagnostic.environments)))
     if diagnostic.detail:
         notes.append(("note", diagnostic.detail))
     if diagnostic.suggestion:

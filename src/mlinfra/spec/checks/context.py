@@ -14,6 +14,7 @@ from mlinfra.syntax.nodes import Mapping, locate
 if TYPE_CHECKING:
     from mlinfra.spec.model import EnvSpec
 
+
 @dataclass(frozen=True)
 class CheckContext:
     """One environment's view, plus the raw document for checks of what was written."""

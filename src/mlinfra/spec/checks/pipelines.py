@@ -105,14 +105,15 @@ def check_step_fields(ctx: CheckContext) -> Iterator[Diagnostic]:
                     )
 
 
-def _within(node: Node, column: int) -> SourceRange:
-    """A position inside a one-line condition string, past its opening quote if it has one."""
+def _within(node: Node, column: int, length: int = 1) -> SourceRange:
+    """A stretch inside a one-line condition string, past its opening quote if it has one."""
     where = node.range
     text = getattr(node, "text", "")
     quoted = 1 if where.end.offset - where.start.offset > len(text) else 0
     shift = quoted + column - 1
-    pos = Position(where.start.line, where.start.column + shift, where.start.offset + shift)
-    return SourceRange(where.filename, pos, pos)
+    start = Position(where.start.line, where.start.column + shift, where.start.offset + shift)
+    end = Position(start.line, start.column + length, start.offset + length)
+    return SourceRange(where.filename, start, end)
 
 
 def check_conditions(ctx: CheckContext) -> Iterator[Diagnostic]:
@@ -137,7 +138,7 @@ def check_conditions(ctx: CheckContext) -> Iterator[Diagnostic]:
                 continue
             before = ancestors(edges, step)
             for ref in references(expression):
-                at = _within(where, ref.column)
+                at = _within(where, ref.column, len(".".join(ref.parts)))
                 head = ref.parts[0]
                 if head == "parameters":
                     name = ref.parts[1] if len(ref.parts) > 1 else ""

@@ -29,7 +29,9 @@ def check_schedules(ctx: CheckContext) -> Iterator[Diagnostic]:
     for name, pipeline in ctx.components("pipelines"):
         if "schedule" in pipeline:
             where = ctx.at("pipelines", name, "schedule")
-            yield from _parsed(values.parse_schedule, pipeline["schedule"], "invalid-schedule", where)
+            yield from _parsed(
+                values.parse_schedule, pipeline["schedule"], "invalid-schedule", where
+            )
     for name, monitor in ctx.components("monitors"):
         where = ctx.at("monitors", name, "schedule")
         try:
@@ -47,11 +49,15 @@ def check_durations(ctx: CheckContext) -> Iterator[Diagnostic]:
     for name, endpoint in ctx.components("endpoints"):
         for field in ("scale_in_cooldown", "scale_out_cooldown"):
             if field in endpoint.get("autoscaling", {}):
-                places.append((("endpoints", name, "autoscaling", field), endpoint["autoscaling"][field]))
+                places.append(
+                    (("endpoints", name, "autoscaling", field), endpoint["autoscaling"][field])
+                )
     for name, pipeline in ctx.components("pipelines"):
         for step, body in pipeline["steps"].items():
             if "max_runtime" in body:
-                places.append((("pipelines", name, "steps", step, "max_runtime"), body["max_runtime"]))
+                places.append(
+                    (("pipelines", name, "steps", step, "max_runtime"), body["max_runtime"])
+                )
     if "ttl" in ctx.data.get("previews", {}):
         places.append((("previews", "ttl"), ctx.data["previews"]["ttl"]))
     for path, value in places:
@@ -163,7 +169,9 @@ def check_tags(ctx: CheckContext) -> Iterator[Diagnostic]:
     tags = {**ctx.data.get("defaults", {}).get("tags", {}), **env_tags}
     for key in tags:
         if key.lower().startswith("aws:"):
-            owner = ("environments", ctx.resolved.settings_from) if key in env_tags else ("defaults",)
+            owner = (
+                ("environments", ctx.resolved.settings_from) if key in env_tags else ("defaults",)
+            )
             yield error(
                 "invalid-tag",
                 f"tag key {key!r} uses the prefix 'aws:', which AWS reserves",
@@ -220,7 +228,11 @@ def check_models(ctx: CheckContext) -> Iterator[Diagnostic]:
     for pipeline, spec in ctx.components("pipelines"):
         for step, body in spec["steps"].items():
             model = ctx.data.get("models", {}).get(body.get("model", ""))
-            if body["type"] == "register_model" and model is not None and "registry_group" not in model:
+            if (
+                body["type"] == "register_model"
+                and model is not None
+                and "registry_group" not in model
+            ):
                 yield error(
                     "register-needs-registry",
                     f"step {step!r} registers model {body['model']!r}, which has no registry_group",

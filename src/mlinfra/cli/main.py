@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from mlinfra import __version__
@@ -20,8 +22,22 @@ cli.add_command(validate_command)
 cli.add_command(schema_command)
 
 
+INTERNAL_ERROR = 3
+
+
 def main() -> None:
-    cli(prog_name="mlinfra")
+    try:
+        cli(prog_name="mlinfra")
+    except Exception as exc:  # a bug in mlinfra: bad input is reported as diagnostics
+        if os.environ.get("MLINFRA_DEBUG"):
+            raise
+        click.echo(
+            f"mlinfra: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in mlinfra, not in your spec. Rerun with MLINFRA_DEBUG=1 to see "
+            "the traceback, and report it.",
+            err=True,
+        )
+        raise SystemExit(INTERNAL_ERROR) from None
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ SPEC_OPTION = click.option(
     "spec_file",
     default="mlinfra.yaml",
     show_default=True,
-    type=click.Path(dir_okay=False, path_type=str),
+    # No dir_okay=False: click would exit 2 with a usage error (and no JSON); the validator
+    # reports a directory as an invalid spec, exit 1, like a missing file.
+    type=click.Path(path_type=str),
+    metavar="FILE",
     help="The spec to read.",
 )
 

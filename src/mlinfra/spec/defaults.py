@@ -12,16 +12,39 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 
+_fillers: dict[int, _Filler] = {}
+
+
 def apply_defaults(schema: dict, data: Any) -> Any:
-    return _Filler(schema).fill(schema, data)
+    filler = _fillers.get(id(schema))
+    if filler is None or filler.root is not schema:
+        filler = _fillers[id(schema)] = _Filler(schema)
+    return filler.fill(schema, data)
 
 
 class _Filler:
+    """Walks data beside its schema. Schemas are read-only, so what is derived is cached."""
+
     def __init__(self, root: dict):
         self.root = root
         self.validator = Draft202012Validator(root)
+        self._derefs: dict[int, dict] = {}
+        self._conditions: dict[int, Draft202012Validator] = {}
 
     def deref(self, schema: dict) -> dict:
+        found = self._derefs.get(id(schema))
+        if found is None:
+            found = self._derefs[id(schema)] = self._deref(schema)
+        return found
+
+    def matches(self, condition: dict, data: Any) -> bool:
+        validator = self._conditions.get(id(condition))
+        if validator is None:
+            validator = self.validator.evolve(schema=self.deref(condition))
+            self._conditions[id(condition)] = validator
+        return validator.is_valid(data)
+
+    def _deref(self, schema: dict) -> dict:
         while "$ref" in schema:
             node: Any = self.root
             for part in schema["$ref"].removeprefix("#/").split("/"):
@@ -36,8 +59,7 @@ class _Filler:
         for sub in schema.get("allOf", []):
             found.extend(self.branches(sub, data))
         if "if" in schema and "then" in schema:
-            matches = self.validator.evolve(schema=self.deref(schema["if"])).is_valid(data)
-            if matches:
+            if self.matches(schema["if"], data):
                 found.extend(self.branches(schema["then"], data))
         return found
 

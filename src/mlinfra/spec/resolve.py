@@ -95,3 +95,27 @@ def resolve_preview(root: Mapping, base_env: str | None = None) -> Resolved | No
     base = resolve(root, base_env)
     tree = _with_sections(base.tree, previews.get("overrides"))
     return Resolved(PREVIEW, tree, base_env, is_preview=True)
+
+
+def overridden_only(root: Mapping, view: Resolved) -> Mapping:
+    """The part of a resolved tree that its overrides changed, with the keys every spec needs.
+
+    Untouched components are the very entries of the document, already checked against the
+    schema; only what a merge produced needs checking again (e.g. that it is still complete).
+    """
+    entries: list[Entry] = []
+    for entry in view.tree.entries:
+        original = root.entry(entry.name)
+        if entry.name in ("version", "project", "environments"):
+            entries.append(entry)
+        elif entry.name in COMPONENT_SECTIONS and isinstance(entry.value, Mapping):
+            if original is not None and original.value is entry.value:
+                continue
+            known = original.value if original is not None else None
+            changed = tuple(
+                e
+                for e in entry.value.entries
+                if not isinstance(known, Mapping) or known.entry(e.name) is not e
+            )
+            entries.append(Entry(entry.key, Mapping(entry.value.range, changed)))
+    return Mapping(view.tree.range, tuple(entries))

@@ -21,7 +21,13 @@ from mlinfra.spec import schema
 from mlinfra.spec.checks import CheckContext, run_checks
 from mlinfra.spec.defaults import apply_defaults
 from mlinfra.spec.model import EnvSpec, build_env_spec
-from mlinfra.spec.resolve import Resolved, environment_names, resolve, resolve_preview
+from mlinfra.spec.resolve import (
+    Resolved,
+    environment_names,
+    overridden_only,
+    resolve,
+    resolve_preview,
+)
 from mlinfra.syntax.loader import MAX_FILE_BYTES, parse_bytes, parse_text
 from mlinfra.syntax.nodes import Document, Mapping, to_data
 
@@ -100,7 +106,7 @@ def _validate(
 def _check_environment(
     root: Mapping, view: Resolved, spec_dir: Path | None
 ) -> tuple[EnvSpec | None, list[Diagnostic]]:
-    merged_problems = schema.check(view.tree, view.tree.range.filename)
+    merged_problems = schema.check(overridden_only(root, view), view.tree.range.filename)
     if has_errors(merged_problems):
         return None, merged_problems
     data = apply_defaults(schema.load_schema(), to_data(view.tree))

@@ -9,7 +9,6 @@ node graph in linear time, before anything is expanded).
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import yaml
 
@@ -24,8 +23,8 @@ MAX_DEPTH = 64
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-# Opening brackets that nest flow collections; guarded before PyYAML's recursive composer runs.
-_FLOW_OPEN = re.compile(r"[\[{]")
+_OPEN_EVENTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSE_EVENTS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
 class _Refused(Exception):
@@ -78,7 +77,7 @@ def _parse(text: str, filename: str) -> tuple[Node | None, list[Diagnostic]]:
     if "\x00" in text:
         where = _range_at(text, text.index("\x00"), filename)
         return None, [error("not-text", "the file contains NUL bytes; it is not YAML text", where)]
-    depth_problem = _flow_depth_problem(text, filename)
+    depth_problem = _depth_problem(text, filename)
     if depth_problem:
         return None, [depth_problem]
     try:
@@ -117,26 +116,42 @@ def _range_at(text: str, index: int, filename: str) -> SourceRange:
     return SourceRange(filename, pos, pos)
 
 
-def _flow_depth_problem(text: str, filename: str) -> Diagnostic | None:
-    """Refuse flow collections nested past MAX_DEPTH before PyYAML recurses into them."""
-    if len(_FLOW_OPEN.findall(text)) <= MAX_DEPTH:
-        return None
+def _depth_problem(text: str, filename: str) -> Diagnostic | None:
+    """Refuse collections nested past MAX_DEPTH before libyaml's composer recurses into them.
+
+    The composer recurses in C: `- - - ... x` or `[[[...` a few hundred thousand levels deep
+    overflows the C stack and kills the process (no RecursionError). The parser does not
+    recurse, so nesting is measured on its event stream first; brackets inside strings or
+    comments are not nesting. A collection at node depth > MAX_DEPTH is refused by the converter
+    anyway, so this refuses nothing that would have been accepted.
+    """
     depth = 0
-    for match in re.finditer(r"[\[{\]}]", text):
-        depth += 1 if match.group() in "[{" else -1
-        if depth > MAX_DEPTH:
-            return error(
-                "too-deep",
-                f"the YAML nests deeper than {MAX_DEPTH} levels",
-                _range_at(text, match.start(), filename),
-            )
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, _OPEN_EVENTS):
+                depth += 1
+                if depth > MAX_DEPTH + 1:
+                    return error(
+                        "too-deep",
+                        f"the YAML nests deeper than {MAX_DEPTH} levels",
+                        SourceRange(filename, _pos(event.start_mark), _pos(event.end_mark)),
+                    )
+            elif isinstance(event, _CLOSE_EVENTS):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # composing reports the same syntax error, with its context
     return None
 
 
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, filename: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
-    pos = _pos(mark) if mark else Position(1, 1)
-    where = SourceRange(filename, pos, pos)
+    if mark is not None and mark.index >= len(text):
+        # libyaml ends the stream with a line break of its own: a problem found there would
+        # sit on a line past the last one when the text does not end with a newline.
+        where = _range_at(text, len(text), filename)
+    else:
+        pos = _pos(mark) if mark else Position(1, 1)
+        where = SourceRange(filename, pos, pos)
     problem = exc.problem or "invalid YAML"
     at_tab = mark is not None and text[mark.index : mark.index + 1] == "\t"
     if at_tab or "'\\t'" in problem:
@@ -239,17 +254,25 @@ class _Converter:
 
     def scalar(self, node: yaml.ScalarNode) -> Scalar:
         construct = _constructor.yaml_constructors.get(node.tag)
-        if construct is None or node.tag.endswith((":binary", ":set", ":omap", ":pairs")):
+        # `!!map x` / `!!seq x` on a scalar would construct a generator, not a value.
+        refused = (":binary", ":set", ":omap", ":pairs", ":map", ":seq")
+        if construct is None or node.tag.endswith(refused):
             raise _Refused(self.tag_error(node))
         try:
             value = construct(_constructor, node)
-        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        except Exception as exc:
+            # Explicit tags (`!!bool x`, `!!int ""`, `!!timestamp x`) make PyYAML's constructors
+            # raise KeyError, IndexError or AttributeError, not only YAMLError or ValueError.
             if node.tag.endswith(":timestamp"):
                 # `2027-02-30` looks like a date but is none: keep the text, checks report it.
                 return Scalar(self.range(node), node.value, node.value)
+            known = isinstance(exc, yaml.YAMLError | ValueError | OverflowError)
+            reason = exc if known else repr(node.value)
             raise _Refused(
                 error(
-                    "yaml-syntax", f"invalid {node.tag.rsplit(':', 1)[-1]}: {exc}", self.range(node)
+                    "yaml-syntax",
+                    f"invalid {node.tag.rsplit(':', 1)[-1]}: {reason}",
+                    self.range(node),
                 )
             ) from None
         if isinstance(value, dt.datetime | dt.date):

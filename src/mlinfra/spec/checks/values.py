@@ -185,6 +185,13 @@ def check_tags(ctx: CheckContext) -> Iterator[Diagnostic]:
         )
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # e.g. a name too long for the file system (ENAMETOOLONG): no such file
+        return False
+
+
 def check_files(ctx: CheckContext) -> Iterator[Diagnostic]:
     """Local files the spec names should exist (a warning: they may be generated later)."""
     if ctx.spec_dir is None:
@@ -206,7 +213,7 @@ def check_files(ctx: CheckContext) -> Iterator[Diagnostic]:
     for path, value in places:
         if value.startswith("s3://"):
             continue
-        if not (ctx.spec_dir / Path(value)).exists():
+        if not _exists(ctx.spec_dir / Path(value)):
             yield warning(
                 "missing-file",
                 f"{value!r} does not exist (relative to {ctx.spec_dir})",

@@ -1,0 +1,193 @@
+"""The IR: a `ResourceGraph` of physical resources, the contract every consumer reads.
+
+The renderer, planner, engines, auditor and grapher all read the same graph, so what `plan`
+shows is what `apply` does and what `audit` judges is what gets deployed. Each resource has
+a stable address (`endpoint.churn-api/config`), a type, properties, dependencies and the
+source range of the spec text that caused it.
+
+Property values are plain data (str, int, float, bool, None, tuples, read-only maps) plus
+four kinds of marker that consumers interpret:
+- `Ref(address, attribute)`: an output of another resource in the graph (its ARN, name...);
+- `Args(type, fields)`: a typed nested input (for the SageMaker target, a `pulumi_aws`
+  `...Args` class, so the real SDK rejects a wrong field name);
+- `Call(function, args)`: a value computed when the program runs (e.g. the latest approved
+  model package), by a named function of mlinfra's runtime helpers, never by user code;
+- `Concat(parts)` and `Json(value)`: text built from literals and Refs when the program runs
+  (an S3 URI under a created bucket; a policy or pipeline definition document).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from mlinfra.diagnostics import SourceRange
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An output of another resource: `Ref("kms.key", "arn")`."""
+
+    address: str
+    attribute: str
+
+
+@dataclass(frozen=True)
+class Args:
+    """A typed nested input, e.g. a pulumi_aws `...Args` class by its dotted name."""
+
+    type: str
+    fields: MappingProxyType
+
+
+@dataclass(frozen=True)
+class Call:
+    """A value the program computes when it runs, by a named runtime helper."""
+
+    function: str
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Concat:
+    """Text joined from literal parts and Refs when the program runs: `s3://{bucket}/key`."""
+
+    parts: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Json:
+    """A value passed to the resource as a JSON document (policies, pipeline definitions).
+
+    Refs inside it are resolved when the program runs, then the whole is serialised.
+    """
+
+    value: Any
+
+
+def freeze(value: Any) -> Any:
+    """Deep-freeze plain data: dicts become read-only maps, lists tuples."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, Args):
+        return Args(value.type, freeze(dict(value.fields)))
+    if isinstance(value, Json):
+        return Json(freeze(value.value))
+    if isinstance(value, Call):
+        return Call(value.function, tuple(freeze(v) for v in value.args))
+    if isinstance(value, Concat):
+        return Concat(tuple(value.parts))
+    return value
+
+
+def refs_in(value: Any) -> Iterator[Ref]:
+    """Every `Ref` inside a property value, in a stable order."""
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, MappingProxyType | dict):
+        for v in value.values():
+            yield from refs_in(v)
+    elif isinstance(value, tuple | list):
+        for v in value:
+            yield from refs_in(v)
+    elif isinstance(value, Args):
+        yield from refs_in(value.fields)
+    elif isinstance(value, Json):
+        yield from refs_in(value.value)
+    elif isinstance(value, Call):
+        yield from refs_in(value.args)
+    elif isinstance(value, Concat):
+        yield from refs_in(value.parts)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One physical resource to create, as the compiler decided it."""
+
+    address: str  # `endpoint.churn-api/config`; the component's own is `endpoint.churn-api`
+    type: str  # the provider's type, e.g. `aws.sagemaker.EndpointConfiguration`
+    properties: MappingProxyType
+    source: SourceRange | None
+    depends_on: tuple[str, ...] = ()  # explicit ordering beyond the Refs in properties
+    # Replace the resource (create the new one first) rather than update it in place.
+    replace_on_change: bool = False
+
+    @property
+    def component(self) -> str:
+        """The address of the spec component this resource was lowered from."""
+        return self.address.split("/", 1)[0]
+
+    def dependencies(self) -> tuple[str, ...]:
+        found = dict.fromkeys(ref.address for ref in refs_in(self.properties))
+        found.update(dict.fromkeys(self.depends_on))
+        found.pop(self.address, None)
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class ResourceGraph:
+    """Every resource of one environment, in dependency order (dependencies first)."""
+
+    project: str
+    env: str
+    target: str
+    region: str
+    resources: tuple[Resource, ...]
+    outputs: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    def get(self, address: str) -> Resource | None:
+        return next((r for r in self.resources if r.address == address), None)
+
+    def addresses(self) -> list[str]:
+        return [r.address for r in self.resources]
+
+    def of_type(self, type_name: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_name]
+
+
+class GraphError(ValueError):
+    """The lowering produced an inconsistent graph: a bug in mlinfra, not user input."""
+
+
+def build_graph(
+    project: str, env: str, target: str, region: str, resources: list[Resource], outputs=None
+) -> ResourceGraph:
+    """Check addresses are unique and references resolve, then order dependencies first.
+
+    The order is deterministic: a stable topological sort that keeps the lowering's order
+    among resources that do not depend on each other.
+    """
+    by_address: dict[str, Resource] = {}
+    for resource in resources:
+        if resource.address in by_address:
+            raise GraphError(f"two resources at {resource.address}")
+        by_address[resource.address] = resource
+    for resource in resources:
+        for dep in resource.dependencies():
+            if dep not in by_address:
+                raise GraphError(f"{resource.address} refers to missing {dep}")
+
+    ordered: list[Resource] = []
+    state: dict[str, int] = {}
+
+    def visit(resource: Resource) -> None:
+        mark = state.get(resource.address)
+        if mark == 2:
+            return
+        if mark == 1:
+            raise GraphError(f"dependency cycle through {resource.address}")
+        state[resource.address] = 1
+        for dep in resource.dependencies():
+            visit(by_address[dep])
+        state[resource.address] = 2
+        ordered.append(resource)
+
+    for resource in resources:
+        visit(resource)
+    return ResourceGraph(
+        project, env, target, region, tuple(ordered), MappingProxyType(dict(outputs or {}))
+    )

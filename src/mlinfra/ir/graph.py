@@ -6,14 +6,15 @@ a stable address (`endpoint.churn-api/config`), a type, properties, dependencies
 source range of the spec text that caused it.
 
 Property values are plain data (str, int, float, bool, None, tuples, read-only maps) plus
-four kinds of marker that consumers interpret:
+these markers that consumers interpret:
 - `Ref(address, attribute)`: an output of another resource in the graph (its ARN, name...);
 - `Args(type, fields)`: a typed nested input (for the SageMaker target, a `pulumi_aws`
   `...Args` class, so the real SDK rejects a wrong field name);
 - `Call(function, args)`: a value computed when the program runs (e.g. the latest approved
   model package), by a named function of mlinfra's runtime helpers, never by user code;
 - `Concat(parts)` and `Json(value)`: text built from literals and Refs when the program runs
-  (an S3 URI under a created bucket; a policy or pipeline definition document).
+  (an S3 URI under a created bucket; a policy or pipeline definition document);
+- `FileAsset(path, sha256)`: a local file the program uploads.
 """
 
 from __future__ import annotations
@@ -55,6 +56,18 @@ class Concat:
     """Text joined from literal parts and Refs when the program runs: `s3://{bucket}/key`."""
 
     parts: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class FileAsset:
+    """A local file uploaded by the program (a pipeline script, a model artifact).
+
+    `path` is relative to the spec's folder; renderers make it relative to where they write.
+    `sha256` is the file's content hash, so a changed file is a changed resource.
+    """
+
+    path: str
+    sha256: str
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,55 @@
+"""Lowering: a resolved environment spec -> its `ResourceGraph`, per target.
+
+A pure function of the `EnvSpec` (and of the local files it names, whose content hashes make
+a changed script a changed resource).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlinfra.ir.graph import ResourceGraph, build_graph
+from mlinfra.spec.model import EnvSpec
+
+
+class UnsupportedTarget(ValueError):
+    pass
+
+
+def lower(spec: EnvSpec, spec_dir: Path | None = None) -> ResourceGraph:
+    if spec.target == "sagemaker":
+        return lower_sagemaker(spec, spec_dir)
+    raise UnsupportedTarget(
+        f"environment {spec.env!r} has target {spec.target!r}; "
+        "only `sagemaker` environments compile to Pulumi programs"
+    )
+
+
+def lower_sagemaker(spec: EnvSpec, spec_dir: Path | None) -> ResourceGraph:
+    from mlinfra.ir.sagemaker import (
+        endpoints,
+        environment,
+        feature_stores,
+        models,
+        monitors,
+        pipelines,
+    )
+    from mlinfra.ir.sagemaker.context import LoweringContext
+
+    ctx = LoweringContext(spec, spec_dir)
+    resources = list(environment.lower_environment(ctx))
+    lowerers = {
+        "feature_store": feature_stores.lower_feature_store,
+        "model": models.lower_model,
+        "pipeline": pipelines.lower_pipeline,
+        "endpoint": endpoints.lower_endpoint,
+        "monitor": monitors.lower_monitor,
+    }
+    outputs: dict = {}
+    for component in spec.components:
+        lowered = lowerers[component.kind](ctx, component)
+        resources.extend(lowered)
+    for resource in resources:
+        if resource.address == resource.component and "name" in resource.properties:
+            outputs[resource.address] = resource.properties["name"]
+    return build_graph(spec.project, spec.env, spec.target, spec.region, resources, outputs)

@@ -25,6 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mlinfra.diagnostics import SourceRange
+from mlinfra.frozen import freeze  # noqa: F401  (re-exported for lowering)
 
 
 @dataclass(frozen=True)
@@ -78,23 +79,6 @@ class Json:
     """
 
     value: Any
-
-
-def freeze(value: Any) -> Any:
-    """Deep-freeze plain data: dicts become read-only maps, lists tuples."""
-    if isinstance(value, dict):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
-    if isinstance(value, Args):
-        return Args(value.type, freeze(dict(value.fields)))
-    if isinstance(value, Json):
-        return Json(freeze(value.value))
-    if isinstance(value, Call):
-        return Call(value.function, tuple(freeze(v) for v in value.args))
-    if isinstance(value, Concat):
-        return Concat(tuple(value.parts))
-    return value
 
 
 def refs_in(value: Any) -> Iterator[Ref]:

@@ -12,25 +12,9 @@ from types import MappingProxyType
 from typing import Any
 
 from mlinfra.diagnostics import SourceRange
+from mlinfra.frozen import freeze
 from mlinfra.spec.resolve import SECTION_KIND
 from mlinfra.syntax.nodes import Mapping, locate
-
-
-def freeze(value: Any) -> Any:
-    if isinstance(value, dict):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(freeze(v) for v in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """A plain, mutable copy (for JSON output)."""
-    if isinstance(value, MappingProxyType | dict):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [thaw(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)

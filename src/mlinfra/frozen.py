@@ -1,0 +1,31 @@
+"""Deep-frozen plain data: read-only maps and tuples, so no later stage can mutate a value.
+
+Frozen dataclasses (the IR's markers) are frozen field by field, so a map inside an `Args`
+is read-only too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from types import MappingProxyType
+from typing import Any
+
+
+def freeze(value: Any) -> Any:
+    if isinstance(value, dict | MappingProxyType):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: freeze(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """A plain, mutable copy of frozen data (for JSON output)."""
+    if isinstance(value, MappingProxyType | dict):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value

@@ -11,7 +11,6 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-
 _fillers: dict[int, _Filler] = {}
 
 

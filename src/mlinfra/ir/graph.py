@@ -112,6 +112,9 @@ class Resource:
     depends_on: tuple[str, ...] = ()  # explicit ordering beyond the Refs in properties
     # Replace the resource (create the new one first) rather than update it in place.
     replace_on_change: bool = False
+    # Holds data (buckets, feature groups, registries, keys) in a `protect: true` environment:
+    # the engine must refuse to delete it.
+    protect: bool = False
 
     @property
     def component(self) -> str:

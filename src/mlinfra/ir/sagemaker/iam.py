@@ -61,6 +61,9 @@ def execution_role(
         f"{address}-policy",
         "aws.iam.RolePolicy",
         {
+            # Inline policy names are per role; an explicit one keeps Pulumi from deriving it
+            # from the address, whose `/` IAM refuses.
+            "name": "mlinfra-least-privilege",
             "role": Ref(address, "id"),
             "policy": Json({"Version": "2012-10-17", "Statement": statements}),
         },

@@ -1,0 +1,359 @@
+"""Endpoints: the endpoint, its configuration, SLO alarms, safe deployments and autoscaling.
+
+An endpoint configuration is immutable, so its name carries a hash of its content: a change
+makes a new configuration, the endpoint moves to it (blue/green, with the spec's canary or
+linear traffic shifting, rolled back by the SLO alarms), and only then is the old one deleted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mlinfra.ir.graph import Args, Concat, Ref, Resource
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.models import content_hash, model_name
+from mlinfra.spec.model import Component
+from mlinfra.spec.values import parse_duration
+
+VARIANT = "primary"
+NAMESPACE = "AWS/SageMaker"
+# Alarms look at one-minute periods and fire when two of the last three breach: fast enough to
+# stop a canary within its wait, and not tripped by a single slow minute.
+PERIOD_SECONDS = 60
+EVALUATION_PERIODS = 3
+DATAPOINTS_TO_ALARM = 2
+CAPTURE_MODES = {"input": "Input", "output": "Output"}
+TRAFFIC_ROUTING = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_ONCE"}
+
+# Instance families with NVMe instance storage. Their local volumes are encrypted by the
+# hardware, and CreateEndpointConfig fails if a KMS key is given for them.
+_INSTANCE_STORE_FAMILIES = frozenset(
+    {"g5", "g6", "g6e", "gr6", "p5", "p5e", "p5en", "trn1", "trn1n", "trn2"}
+)
+# m5d, c5d, r5d, m6id, c6gd, g4dn, p3dn, p4d, p4de...: a "d" after the generation digit.
+_INSTANCE_STORE_SUFFIX = re.compile(r"^[a-z]+\d[a-z]*d[a-z]*$")
+
+
+def lower_endpoint(ctx: LoweringContext, component: Component) -> list[Resource]:
+    alarms = slo_alarms(ctx, component)
+    config = endpoint_config(ctx, component)
+    endpoint = ctx.resource(
+        component.address,
+        "aws.sagemaker.Endpoint",
+        endpoint_properties(ctx, component, config, alarms),
+        component.source,
+    )
+    return [config, *alarms.values(), endpoint, *autoscaling(ctx, component)]
+
+
+def endpoint_name(ctx: LoweringContext, component: Component) -> str:
+    return ctx.name(component, "endpoint")
+
+
+# --- the configuration ------------------------------------------------------------------------
+
+
+def has_instance_storage(instance_type: str) -> bool:
+    family = instance_type.split(".")[1] if instance_type.count(".") == 2 else ""
+    return family in _INSTANCE_STORE_FAMILIES or bool(_INSTANCE_STORE_SUFFIX.match(family))
+
+
+def production_variant(component: Component, model: Component) -> Args:
+    return Args(
+        "aws.sagemaker.EndpointConfigurationProductionVariantArgs",
+        {
+            "variant_name": VARIANT,
+            "model_name": Ref(model.address, "name"),
+            "initial_instance_count": component.get("instance_count", 1),
+            "instance_type": component["instance_type"],
+            "initial_variant_weight": 1.0,
+        },
+    )
+
+
+def data_capture_config(ctx: LoweringContext, component: Component) -> Args | None:
+    capture = component.get("data_capture")
+    if not capture or not capture.get("enabled", True):
+        return None
+    fields: dict[str, Any] = {
+        "enable_capture": True,
+        "initial_sampling_percentage": capture.get("sampling_percent", 100),
+        # Per endpoint, so a monitor reads only its endpoint's traffic.
+        "destination_s3_uri": ctx.s3_uri("capture", endpoint_name(ctx, component)),
+        "capture_options": [
+            Args(
+                "aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs",
+                {"capture_mode": CAPTURE_MODES[mode]},
+            )
+            for mode in capture.get("capture", ("input", "output"))
+        ],
+    }
+    if ctx.kms_key is not None:
+        fields["kms_key_id"] = ctx.kms_key
+    return Args("aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs", fields)
+
+
+def endpoint_config(ctx: LoweringContext, component: Component) -> Resource:
+    model = ctx.spec.component(f"model.{component['model']}")
+    properties: dict[str, Any] = {"production_variants": [production_variant(component, model)]}
+    if ctx.kms_key is not None and not has_instance_storage(component["instance_type"]):
+        properties["kms_key_arn"] = ctx.kms_key
+    capture = data_capture_config(ctx, component)
+    if capture is not None:
+        properties["data_capture_config"] = capture
+    properties["tags"] = ctx.tags(component)
+    # The model's name is static and itself a hash of the model's content, so a new model
+    # makes a new configuration even though the variant only refers to it by Ref. Tags are
+    # hashed too: replacing the configuration in place would reuse its name.
+    digest = content_hash({"properties": properties, "model": model_name(ctx, model)})
+    name = f"{ctx.name(component, 'endpoint_config')}-{digest}"
+    return ctx.resource(
+        f"{component.address}/config",
+        "aws.sagemaker.EndpointConfiguration",
+        {"name": name, **properties},
+        ctx.range_of(component, "instance_type"),
+        replace_on_change=True,
+    )
+
+
+# --- the endpoint and its deployments ---------------------------------------------------------
+
+
+def endpoint_properties(
+    ctx: LoweringContext, component: Component, config: Resource, alarms: dict[str, Resource]
+) -> dict:
+    properties: dict[str, Any] = {
+        "name": endpoint_name(ctx, component),
+        "endpoint_config_name": Ref(config.address, "name"),
+    }
+    deployment = deployment_config(component, alarms)
+    if deployment is not None:
+        properties["deployment_config"] = deployment
+    properties["tags"] = ctx.tags(component)
+    return properties
+
+
+def rollback_alarms(component: Component, alarms: dict[str, Resource]) -> list[Resource]:
+    wanted = (component.get("deployment") or {}).get("rollback_on") or ()
+    # An alarm named in rollback_on without its SLO threshold is reported by validation.
+    return [alarms[kind] for kind in wanted if kind in alarms]
+
+
+def traffic_routing(deployment: Any) -> Args:
+    strategy = deployment.get("strategy", "all_at_once")
+    fields: dict[str, Any] = {
+        "type": TRAFFIC_ROUTING[strategy],
+        "wait_interval_in_seconds": deployment.get("wait_minutes", 10) * 60,
+    }
+    prefix = (
+        "aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration"
+    )
+    if strategy == "canary":
+        fields["canary_size"] = Args(
+            f"{prefix}CanarySizeArgs",
+            {"type": "CAPACITY_PERCENT", "value": deployment.get("canary_percent", 10)},
+        )
+    elif strategy == "linear":
+        fields["linear_step_size"] = Args(
+            f"{prefix}LinearStepSizeArgs",
+            {"type": "CAPACITY_PERCENT", "value": deployment.get("linear_step_percent", 20)},
+        )
+    return Args(f"{prefix}Args", fields)
+
+
+def deployment_config(component: Component, alarms: dict[str, Resource]) -> Args | None:
+    """Blue/green with the spec's traffic shifting, rolled back by the named SLO alarms.
+
+    An all-at-once deployment without rollback alarms is SageMaker's default: no config.
+    """
+    deployment = component.get("deployment") or {}
+    rollback = rollback_alarms(component, alarms)
+    if deployment.get("strategy", "all_at_once") == "all_at_once" and not rollback:
+        return None
+    fields: dict[str, Any] = {
+        "blue_green_update_policy": Args(
+            "aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs",
+            {"traffic_routing_configuration": traffic_routing(deployment)},
+        )
+    }
+    if rollback:
+        fields["auto_rollback_configuration"] = Args(
+            "aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs",
+            {
+                "alarms": [
+                    Args(
+                        "aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs",
+                        # A Ref, so the alarm exists before a deployment can need it.
+                        {"alarm_name": Ref(alarm.address, "name")},
+                    )
+                    for alarm in rollback
+                ]
+            },
+        )
+    return Args("aws.sagemaker.EndpointDeploymentConfigArgs", fields)
+
+
+# --- SLO alarms -------------------------------------------------------------------------------
+
+
+def _dimensions(ctx: LoweringContext, component: Component) -> dict[str, str]:
+    return {"EndpointName": endpoint_name(ctx, component), "VariantName": VARIANT}
+
+
+def _alarm_common(ctx: LoweringContext, component: Component, what: str) -> dict[str, Any]:
+    return {
+        "name": f"{endpoint_name(ctx, component)}-{what}",
+        "comparison_operator": "GreaterThanThreshold",
+        "evaluation_periods": EVALUATION_PERIODS,
+        "datapoints_to_alarm": DATAPOINTS_TO_ALARM,
+        # No traffic is no breach: an idle endpoint must not roll a deployment back.
+        "treat_missing_data": "notBreaching",
+    }
+
+
+def latency_alarm(ctx: LoweringContext, component: Component, latency_ms: float) -> Resource:
+    properties = _alarm_common(ctx, component, "latency-p99")
+    properties.update(
+        {
+            "alarm_description": f"{component.address}: p99 model latency above {latency_ms} ms",
+            "namespace": NAMESPACE,
+            "metric_name": "ModelLatency",
+            "extended_statistic": "p99",
+            "period": PERIOD_SECONDS,
+            # SageMaker reports ModelLatency in microseconds.
+            "threshold": float(latency_ms) * 1000,
+            "dimensions": _dimensions(ctx, component),
+            "tags": ctx.tags(component),
+        }
+    )
+    return ctx.resource(
+        f"{component.address}/alarm-latency",
+        "aws.cloudwatch.MetricAlarm",
+        properties,
+        ctx.range_of(component, "slo", "latency_p99_ms"),
+    )
+
+
+def _metric(ctx: LoweringContext, component: Component, query_id: str, metric: str) -> Args:
+    return Args(
+        "aws.cloudwatch.MetricAlarmMetricQueryArgs",
+        {
+            "id": query_id,
+            "metric": Args(
+                "aws.cloudwatch.MetricAlarmMetricQueryMetricArgs",
+                {
+                    "namespace": NAMESPACE,
+                    "metric_name": metric,
+                    "stat": "Sum",
+                    "period": PERIOD_SECONDS,
+                    "dimensions": _dimensions(ctx, component),
+                },
+            ),
+            "return_data": False,
+        },
+    )
+
+
+def error_alarm(ctx: LoweringContext, component: Component, percent: float) -> Resource:
+    # SageMaker publishes error counts, not rates: the rate is metric math over two sums.
+    rate = Args(
+        "aws.cloudwatch.MetricAlarmMetricQueryArgs",
+        {
+            "id": "error_rate",
+            "expression": "100 * errors / invocations",
+            "label": "5XX error rate (%)",
+            "return_data": True,
+        },
+    )
+    properties = _alarm_common(ctx, component, "error-rate")
+    properties.update(
+        {
+            "alarm_description": f"{component.address}: 5XX error rate above {percent}%",
+            "metric_queries": [
+                _metric(ctx, component, "errors", "Invocation5XXErrors"),
+                _metric(ctx, component, "invocations", "Invocations"),
+                rate,
+            ],
+            "threshold": float(percent),
+            "tags": ctx.tags(component),
+        }
+    )
+    return ctx.resource(
+        f"{component.address}/alarm-errors",
+        "aws.cloudwatch.MetricAlarm",
+        properties,
+        ctx.range_of(component, "slo", "error_rate_percent"),
+    )
+
+
+def slo_alarms(ctx: LoweringContext, component: Component) -> dict[str, Resource]:
+    """The SLO's alarms by the names `deployment.rollback_on` uses for them."""
+    slo = component.get("slo") or {}
+    alarms: dict[str, Resource] = {}
+    if slo.get("latency_p99_ms") is not None:
+        alarms["latency"] = latency_alarm(ctx, component, slo["latency_p99_ms"])
+    if slo.get("error_rate_percent") is not None:
+        alarms["errors"] = error_alarm(ctx, component, slo["error_rate_percent"])
+    return alarms
+
+
+# --- autoscaling ------------------------------------------------------------------------------
+
+
+def autoscaling(ctx: LoweringContext, component: Component) -> list[Resource]:
+    scaling = component.get("autoscaling")
+    if not scaling:
+        return []
+    source = ctx.range_of(component, "autoscaling")
+    target_address = f"{component.address}/scaling-target"
+    target = ctx.resource(
+        target_address,
+        "aws.appautoscaling.Target",
+        {
+            "service_namespace": "sagemaker",
+            # A Ref to the endpoint, so the variant exists before it is registered.
+            "resource_id": Concat(
+                ("endpoint/", Ref(component.address, "name"), f"/variant/{VARIANT}")
+            ),
+            "scalable_dimension": "sagemaker:variant:DesiredInstanceCount",
+            "min_capacity": scaling["min"],
+            "max_capacity": scaling["max"],
+            "tags": ctx.tags(component),
+        },
+        source,
+    )
+    policy = ctx.resource(
+        f"{component.address}/scaling-policy",
+        "aws.appautoscaling.Policy",
+        {
+            "name": f"{endpoint_name(ctx, component)}-invocations-per-instance",
+            "policy_type": "TargetTrackingScaling",
+            "service_namespace": Ref(target_address, "service_namespace"),
+            "resource_id": Ref(target_address, "resource_id"),
+            "scalable_dimension": Ref(target_address, "scalable_dimension"),
+            "target_tracking_scaling_policy_configuration": target_tracking(scaling),
+        },
+        source,
+    )
+    return [target, policy]
+
+
+def _seconds(duration: str) -> int:
+    return int(parse_duration(duration).total_seconds())
+
+
+def target_tracking(scaling: Any) -> Args:
+    return Args(
+        "aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs",
+        {
+            "target_value": float(scaling.get("target_invocations_per_instance", 100)),
+            "predefined_metric_specification": Args(
+                "aws.appautoscaling."
+                "PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs",
+                {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+            ),
+            "scale_in_cooldown": _seconds(scaling.get("scale_in_cooldown", "5m")),
+            "scale_out_cooldown": _seconds(scaling.get("scale_out_cooldown", "5m")),
+        },
+    )

@@ -1,0 +1,175 @@
+"""Feature stores: the SageMaker Feature Group a spec feature store becomes, and its role.
+
+The online store keeps the latest record per identifier (for `ttl` at most, when one is set);
+the offline store appends every record to S3 under the artifacts bucket, at
+`s3://<artifacts>/feature-store/<store>`, with a Glue (parquet) or Iceberg table over it.
+Pipelines read that prefix as a processing or training input, so the address is shared
+through `offline_store_uri`.
+
+The role is the one SageMaker uses to write the offline store: it may write only under the
+store's own prefix, use the environment's key, and update the store's table in the
+`sagemaker_featurestore` Glue database (where SageMaker creates it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlinfra.ir.graph import Args, Concat, Resource
+from mlinfra.ir.sagemaker import iam
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.models import partition
+from mlinfra.spec.model import Component
+from mlinfra.spec.values import parse_duration
+
+FEATURE_TYPES = {"string": "String", "integral": "Integral", "fractional": "Fractional"}
+TABLE_FORMATS = {"parquet": "Glue", "iceberg": "Iceberg"}
+# SageMaker's TtlDuration units, largest first: a TTL is written in the largest whole one.
+TTL_UNITS = (("Weeks", 7 * 86400), ("Days", 86400), ("Hours", 3600), ("Minutes", 60))
+# Where SageMaker creates offline-store tables when Glue table creation is on.
+GLUE_DATABASE = "sagemaker_featurestore"
+
+
+def lower_feature_store(ctx: LoweringContext, component: Component) -> list[Resource]:
+    resources: list[Resource] = []
+    properties: dict[str, Any] = {
+        "feature_group_name": ctx.name(component, "feature_group"),
+        "record_identifier_feature_name": component["record_identifier"],
+        "event_time_feature_name": component["event_time"],
+        "feature_definitions": feature_definitions(component),
+    }
+    online = online_store_config(ctx, component)
+    if online is not None:
+        properties["online_store_config"] = online
+    depends_on: tuple[str, ...] = ()
+    if offline_enabled(component):
+        # Only the offline store acts with a role: an online-only group needs none.
+        role, role_arn = iam.execution_role(ctx, component, role_statements(ctx, component))
+        resources.extend(role)
+        properties["offline_store_config"] = offline_store_config(ctx, component)
+        properties["role_arn"] = role_arn
+        # SageMaker checks the role can write the offline store when the group is created.
+        depends_on = (f"{component.address}/role-policy",)
+    if component.get("description"):
+        properties["description"] = component["description"]
+    properties["tags"] = ctx.tags(component)
+    resources.append(
+        ctx.resource(
+            component.address,
+            "aws.sagemaker.FeatureGroup",
+            properties,
+            component.source,
+            depends_on=depends_on,
+        )
+    )
+    return resources
+
+
+# --- the feature group ------------------------------------------------------------------------
+
+
+def offline_store_uri(ctx: LoweringContext, store: str) -> Concat:
+    """`s3://<artifacts>/feature-store/<store>`: where the offline store of `store` lives."""
+    return ctx.s3_uri("artifacts", "feature-store", store)
+
+
+def offline_enabled(component: Component) -> bool:
+    return bool((component.get("offline") or {}).get("enabled", True))
+
+
+def feature_definitions(component: Component) -> list[Args]:
+    # The spec's order is the record's column order, so it is kept.
+    return [
+        Args(
+            "aws.sagemaker.FeatureGroupFeatureDefinitionArgs",
+            {"feature_name": name, "feature_type": FEATURE_TYPES[kind]},
+        )
+        for name, kind in component["features"].items()
+    ]
+
+
+def ttl_duration(text: str) -> Args:
+    """A duration in the largest whole unit SageMaker accepts: 30d is 30 Days, 2w 2 Weeks."""
+    seconds = int(parse_duration(text).total_seconds())
+    unit, value = next(
+        ((unit, seconds // size) for unit, size in TTL_UNITS if seconds % size == 0),
+        ("Seconds", seconds),
+    )
+    return Args(
+        "aws.sagemaker.FeatureGroupOnlineStoreConfigTtlDurationArgs", {"unit": unit, "value": value}
+    )
+
+
+def online_store_config(ctx: LoweringContext, component: Component) -> Args | None:
+    online = component.get("online") or {}
+    if not online.get("enabled", True):
+        return None
+    fields: dict[str, Any] = {"enable_online_store": True}
+    if ctx.kms_key is not None:
+        fields["security_config"] = Args(
+            "aws.sagemaker.FeatureGroupOnlineStoreConfigSecurityConfigArgs",
+            {"kms_key_id": ctx.kms_key},
+        )
+    if online.get("ttl"):
+        fields["ttl_duration"] = ttl_duration(online["ttl"])
+    return Args("aws.sagemaker.FeatureGroupOnlineStoreConfigArgs", fields)
+
+
+def offline_store_config(ctx: LoweringContext, component: Component) -> Args:
+    storage: dict[str, Any] = {"s3_uri": offline_store_uri(ctx, component.name)}
+    if ctx.kms_key is not None:
+        storage["kms_key_id"] = ctx.kms_key
+    fmt = (component.get("offline") or {}).get("format", "parquet")
+    return Args(
+        "aws.sagemaker.FeatureGroupOfflineStoreConfigArgs",
+        {
+            "s3_storage_config": Args(
+                "aws.sagemaker.FeatureGroupOfflineStoreConfigS3StorageConfigArgs", storage
+            ),
+            "table_format": TABLE_FORMATS[fmt],
+            # The table is what makes the offline store queryable (Athena, Spark).
+            "disable_glue_table_creation": False,
+        },
+    )
+
+
+# --- the role ---------------------------------------------------------------------------------
+
+
+def _glue_arn(ctx: LoweringContext, resource: str) -> str:
+    account = ctx.spec.account or "*"
+    return f"arn:{partition(ctx.spec.region)}:glue:{ctx.spec.region}:{account}:{resource}"
+
+
+def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
+    """Write the store's own prefix, use the key, update the store's Glue table: no more.
+
+    The permissions of AWS's AmazonSageMakerFeatureStoreAccess, narrowed from "every bucket
+    named *sagemaker*" to this store's prefix in the artifacts bucket.
+    """
+    prefix = Concat((ctx.bucket("artifacts", "arn"), f"/feature-store/{component.name}/*"))
+    statements = [
+        iam.statement(["s3:GetBucketAcl"], [ctx.bucket("artifacts", "arn")], "OfflineBucket"),
+        # GetObject reads the manifests SageMaker keeps in the store's metadata folder.
+        iam.statement(
+            ["s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"], [prefix], "OfflineStore"
+        ),
+        # SageMaker names the table itself (group name and creation time), so the database
+        # is as far as the table can be narrowed.
+        iam.statement(
+            ["glue:GetTable", "glue:UpdateTable"],
+            [
+                _glue_arn(ctx, "catalog"),
+                _glue_arn(ctx, f"database/{GLUE_DATABASE}"),
+                _glue_arn(ctx, f"table/{GLUE_DATABASE}/*"),
+            ],
+            "OfflineTable",
+        ),
+    ]
+    if ctx.kms_key is not None:
+        statements.append(
+            iam.statement(
+                ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], [ctx.kms_key], "UseKmsKey"
+            )
+        )
+    return statements

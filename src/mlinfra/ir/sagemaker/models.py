@@ -1,0 +1,395 @@
+"""Models: the SageMaker Model a spec model becomes, its execution role and registry group.
+
+A model is served either from an artifact (a local `model.tar.gz` the program uploads, or an
+S3 URI) or from a version in its model registry group (the latest approved one, or a pinned
+version number). When a model has both, the artifact is what is served and the group is
+where pipelines register new versions.
+
+SageMaker models are immutable: a changed container can only be a new model. So a model's
+name carries a hash of its content, and a change creates the new model (and, through its new
+name, a new endpoint configuration) before the old one is deleted.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Json, Ref, Resource
+from mlinfra.ir.sagemaker import iam
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.naming import HASH_LENGTH, fit, name_rule, physical_name, stable_hash
+from mlinfra.spec import catalog
+from mlinfra.spec.model import Component
+
+LATEST_APPROVED = "latest-approved"
+ARTIFACT_FILE = "model.tar.gz"
+# The pull actions on the image's repository; the token is account-wide (see below).
+ECR_PULL = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+LOG_WRITE = [
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+]
+ENI_MANAGE = [
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+]
+# Describe calls support no resource-level permissions: IAM requires "*" for them.
+VPC_DESCRIBE = [
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+]
+
+
+def lower_model(ctx: LoweringContext, component: Component) -> list[Resource]:
+    resources = registry_group(ctx, component)
+    upload = artifact_upload(ctx, component)
+    if upload is not None:
+        resources.append(upload)
+    role, role_arn = iam.execution_role(ctx, component, role_statements(ctx, component))
+    resources.extend(role)
+    properties = model_properties(ctx, component, role_arn)
+    depends_on = [f"{component.address}/role-policy"]  # the role can act before it is used
+    if component.get("registry_group") and not component.get("artifact"):
+        # The registry is read by name when the program runs, not through a Ref.
+        depends_on.append(registry_address(ctx, component["registry_group"]))
+    resources.append(
+        ctx.resource(
+            component.address,
+            "aws.sagemaker.Model",
+            {"name": model_name(ctx, component, properties), **properties},
+            component.source,
+            depends_on=tuple(depends_on),
+        )
+    )
+    return resources
+
+
+# --- the registry group -----------------------------------------------------------------------
+
+
+def registry_group_name(ctx: LoweringContext, group: str) -> str:
+    """The physical name of registry group `group`: `{project}-{env}-{group}`.
+
+    Pipelines register into this name, and models read versions from it.
+    """
+    return ctx.name(group, "model_package_group")
+
+
+def registry_owner(ctx: LoweringContext, group: str) -> Component:
+    """The model that creates group `group`: the first one naming it (models may share one)."""
+    return next(m for m in ctx.spec.of_kind("model") if m.get("registry_group") == group)
+
+
+def registry_address(ctx: LoweringContext, group: str) -> str:
+    return f"{registry_owner(ctx, group).address}/registry"
+
+
+def registry_group(ctx: LoweringContext, component: Component) -> list[Resource]:
+    group = component.get("registry_group")
+    if not group or registry_owner(ctx, group) != component:
+        return []
+    description = component.get("description") or f"Versions of {component.address}"
+    return [
+        ctx.resource(
+            registry_address(ctx, group),
+            "aws.sagemaker.ModelPackageGroup",
+            {
+                "model_package_group_name": registry_group_name(ctx, group),
+                "model_package_group_description": description,
+                "tags": ctx.tags(component),
+            },
+            ctx.range_of(component, "registry_group"),
+        )
+    ]
+
+
+def model_package(ctx: LoweringContext, component: Component) -> Any:
+    """The registry version the model serves: a Call for latest-approved, else its ARN."""
+    group = registry_group_name(ctx, component["registry_group"])
+    version = component.get("version", LATEST_APPROVED)
+    if version == LATEST_APPROVED:
+        return Call("latest_approved_model_package", (group,))
+    if ctx.spec.account is None:
+        # Without the account the ARN cannot be written down; the program looks it up.
+        return Call("model_package_arn", (group, version))
+    return (
+        f"arn:{partition(ctx.spec.region)}:sagemaker:{ctx.spec.region}:{ctx.spec.account}"
+        f":model-package/{group}/{version}"
+    )
+
+
+# --- the artifact -----------------------------------------------------------------------------
+
+
+def is_s3(location: str) -> bool:
+    return location.startswith("s3://")
+
+
+def local_artifact(ctx: LoweringContext, component: Component) -> str | None:
+    artifact = component.get("artifact")
+    return artifact if artifact and not is_s3(artifact) else None
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    # Keyed by size and mtime too, so a rewritten file is hashed again; artifacts can be
+    # gigabytes, and the model's name and its endpoint configuration both need the hash.
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(ctx: LoweringContext, relative: str) -> str:
+    path = (ctx.spec_dir or Path()) / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"model artifact {relative!r} not found at {path}")
+    stat = path.stat()
+    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def artifact_key(component: Component, sha256: str) -> str:
+    # The content hash in the key: a new artifact is a new object, never an overwrite of
+    # the one a running endpoint was created from.
+    return f"models/{component.name}/{sha256[:12]}/{ARTIFACT_FILE}"
+
+
+def artifact_upload(ctx: LoweringContext, component: Component) -> Resource | None:
+    relative = local_artifact(ctx, component)
+    if relative is None:
+        return None
+    sha256 = file_sha256(ctx, relative)
+    return ctx.resource(
+        f"{component.address}/artifact",
+        "aws.s3.BucketObjectv2",
+        {
+            "bucket": ctx.bucket("artifacts"),
+            "key": artifact_key(component, sha256),
+            "source": FileAsset(relative, sha256),
+            "tags": ctx.tags(component),
+        },
+        ctx.range_of(component, "artifact"),
+        # Uploaded after the bucket's default encryption is set, so it is encrypted with it.
+        depends_on=("bucket.artifacts/encryption",),
+    )
+
+
+def model_data_url(ctx: LoweringContext, component: Component) -> Any:
+    artifact = component["artifact"]
+    if is_s3(artifact):
+        return artifact
+    upload = f"{component.address}/artifact"
+    return Concat(("s3://", Ref(upload, "bucket"), "/", Ref(upload, "key")))
+
+
+# --- the model --------------------------------------------------------------------------------
+
+
+def serving_endpoints(ctx: LoweringContext, component: Component) -> tuple[Component, ...]:
+    return tuple(e for e in ctx.spec.of_kind("endpoint") if e.get("model") == component.name)
+
+
+def image(ctx: LoweringContext, component: Component) -> str:
+    """The framework's serving image, for the instance type of the first endpoint serving it.
+
+    The instance type picks the cpu, gpu or Graviton build where a framework has several.
+    """
+    endpoints = serving_endpoints(ctx, component)
+    instance_type = endpoints[0].get("instance_type") if endpoints else None
+    return catalog.image_uri(
+        component["framework"],
+        component["framework_version"],
+        ctx.spec.region,
+        "inference",
+        instance_type,
+    )
+
+
+def primary_container(ctx: LoweringContext, component: Component) -> Args:
+    if component.get("artifact"):
+        fields: dict[str, Any] = {
+            "image": image(ctx, component),
+            "model_data_url": model_data_url(ctx, component),
+        }
+    else:
+        # A registered version carries its own image and model data.
+        fields = {"model_package_name": model_package(ctx, component)}
+    if component.get("environment"):
+        fields["environment"] = dict(component["environment"])
+    return Args("aws.sagemaker.ModelPrimaryContainerArgs", fields)
+
+
+def vpc_config(ctx: LoweringContext, type_: str) -> Args | None:
+    vpc = ctx.spec.security.get("vpc")
+    if not vpc:
+        return None
+    return Args(
+        type_, {"subnets": list(vpc["subnets"]), "security_group_ids": list(vpc["security_groups"])}
+    )
+
+
+def model_properties(ctx: LoweringContext, component: Component, role_arn: Ref) -> dict:
+    properties: dict[str, Any] = {
+        "execution_role_arn": role_arn,
+        "primary_container": primary_container(ctx, component),
+        "enable_network_isolation": bool(ctx.spec.security.get("network_isolation", False)),
+    }
+    vpc = vpc_config(ctx, "aws.sagemaker.ModelVpcConfigArgs")
+    if vpc is not None:
+        properties["vpc_config"] = vpc
+    properties["tags"] = ctx.tags(component)
+    return properties
+
+
+def model_name(ctx: LoweringContext, component: Component, properties: dict | None = None) -> str:
+    """`{project}-{env}-{model}-{hash}`: the hash of everything but the tags.
+
+    Tags change in place; anything else makes a new model, which needs a new name.
+    """
+    if properties is None:
+        role_arn = Ref(f"{component.address}/role", "arn")
+        properties = model_properties(ctx, component, role_arn)
+    content = {k: v for k, v in properties.items() if k not in ("name", "tags")}
+    wanted = physical_name(ctx.spec.project, ctx.spec.env, component.name, "model").wanted
+    base = fit(wanted, name_rule("model").max_length - HASH_LENGTH - 1)
+    return f"{base}-{content_hash(content)}"
+
+
+# --- the execution role -----------------------------------------------------------------------
+
+
+def partition(region: str) -> str:
+    for prefix, name in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b")):
+        if region.startswith(prefix):
+            return name
+    return "aws-iso" if region.startswith("us-iso-") else "aws"
+
+
+def _arn(ctx: LoweringContext, service: str, resource: str) -> str:
+    account = ctx.spec.account or "*"
+    return f"arn:{partition(ctx.spec.region)}:{service}:{ctx.spec.region}:{account}:{resource}"
+
+
+def _s3_object_arn(ctx: LoweringContext, uri: str) -> str:
+    return f"arn:{partition(ctx.spec.region)}:s3:::{uri.removeprefix('s3://')}"
+
+
+def _repository_arn(ctx: LoweringContext, image_uri: str) -> str:
+    # <registry>.dkr.ecr.<region>.<domain>/<repository>:<tag>
+    host, _, path = image_uri.partition("/")
+    registry = host.split(".", 1)[0]
+    repository = path.split(":", 1)[0]
+    return (
+        f"arn:{partition(ctx.spec.region)}:ecr:{ctx.spec.region}:{registry}:repository/{repository}"
+    )
+
+
+def _read_statement(ctx: LoweringContext, component: Component) -> dict:
+    artifact = component.get("artifact")
+    if artifact and is_s3(artifact):
+        objects: Any = _s3_object_arn(ctx, artifact)
+    elif artifact:
+        key = artifact_key(component, file_sha256(ctx, artifact))
+        objects = Concat((ctx.bucket("artifacts", "arn"), f"/{key}"))
+    else:
+        # A registered version's data is wherever the pipeline wrote it: the artifacts bucket.
+        objects = Concat((ctx.bucket("artifacts", "arn"), "/*"))
+    return iam.statement(["s3:GetObject"], [objects], "ReadModelData")
+
+
+def _ecr_statements(ctx: LoweringContext, component: Component) -> list[dict]:
+    if component.get("artifact"):
+        repositories = [_repository_arn(ctx, image(ctx, component))]
+    else:
+        # A registered version names its image only when the program runs; SageMaker's
+        # images live in AWS-owned accounts, so the region is as far as this can narrow.
+        repositories = [f"arn:{partition(ctx.spec.region)}:ecr:{ctx.spec.region}:*:repository/*"]
+    return [
+        # GetAuthorizationToken has no resource-level permissions: IAM requires "*".
+        iam.statement(["ecr:GetAuthorizationToken"], ["*"], "EcrToken"),
+        iam.statement(ECR_PULL, repositories, "EcrPull"),
+    ]
+
+
+def _capture_destinations(ctx: LoweringContext, component: Component) -> list[Concat]:
+    return [
+        Concat((ctx.bucket("capture", "arn"), f"/{ctx.name(endpoint, 'endpoint')}/*"))
+        for endpoint in serving_endpoints(ctx, component)
+        if (endpoint.get("data_capture") or {}).get("enabled", False)
+    ]
+
+
+def _vpc_statements(ctx: LoweringContext) -> list[dict]:
+    vpc = ctx.spec.security.get("vpc")
+    if not vpc:
+        return []
+    resources = [_arn(ctx, "ec2", "network-interface/*")]
+    resources += [_arn(ctx, "ec2", f"subnet/{subnet}") for subnet in vpc["subnets"]]
+    resources += [_arn(ctx, "ec2", f"security-group/{sg}") for sg in vpc["security_groups"]]
+    return [
+        iam.statement(VPC_DESCRIBE, ["*"], "VpcDescribe"),
+        iam.statement(ENI_MANAGE, resources, "VpcNetworkInterfaces"),
+    ]
+
+
+def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
+    """What the model's containers (and SageMaker on their behalf) need, and no more."""
+    statements = [_read_statement(ctx, component), *_ecr_statements(ctx, component)]
+    statements.append(
+        iam.statement(LOG_WRITE, [_arn(ctx, "logs", "log-group:/aws/sagemaker/*")], "Logs")
+    )
+    captures = _capture_destinations(ctx, component)
+    if captures:
+        # Endpoints have no role of their own: data capture writes with the model's.
+        statements.append(iam.statement(["s3:PutObject"], captures, "WriteCapturedData"))
+    key = ctx.kms_key
+    if key is not None:
+        actions = ["kms:Decrypt"]
+        if captures:
+            actions += ["kms:Encrypt", "kms:GenerateDataKey"]
+        statements.append(iam.statement(actions, [key], "UseKmsKey"))
+    statements.extend(_vpc_statements(ctx))
+    return statements
+
+
+# --- content hashes ---------------------------------------------------------------------------
+
+
+def canonical(value: Any) -> Any:
+    """Plain JSON data for a property value, each marker spelled out, for hashing."""
+    if isinstance(value, Ref):
+        return f"ref:{value.address}.{value.attribute}"
+    if isinstance(value, Args):
+        return {"args": value.type, "fields": canonical(value.fields)}
+    if isinstance(value, Call):
+        return {"call": value.function, "args": canonical(value.args)}
+    if isinstance(value, Concat):
+        return {"concat": canonical(value.parts)}
+    if isinstance(value, Json):
+        return {"json": canonical(value.value)}
+    if isinstance(value, FileAsset):
+        return {"file": value.path, "sha256": value.sha256}
+    if isinstance(value, MappingProxyType | dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def content_hash(properties: Any) -> str:
+    """An 8-hex hash of property values: equal for equal content, whatever the dict order."""
+    text = json.dumps(canonical(properties), sort_keys=True, separators=(",", ":"))
+    return stable_hash(text)

@@ -1,0 +1,533 @@
+"""Monitors: a SageMaker Model Monitor data-quality schedule on an endpoint, with its alerts.
+
+The monitoring job compares the requests an endpoint captured with a baseline: the
+statistics and constraints computed from the spec's baseline data set. Those two files are
+made by a baselining job (Model Monitor's `suggest_baseline`), which runs outside the Pulumi
+program: the program uploads the baseline data set and expects the job's `statistics.json`
+and `constraints.json` under `s3://<monitoring>/monitors/<monitor>/baseline-results/<hash>/`
+(running that job is mlinfra's own next step; until it has run, executions fail for want of
+a baseline). The hash is that of the baseline file (or of its S3 URI), so a new baseline
+points the monitor at new results rather than stale ones.
+
+With `publish_cloudwatch_metrics` on, every execution publishes, per feature of the
+baseline, `feature_baseline_drift_<feature>` (distance from the baseline distribution) and
+`feature_non_null_<feature>` (completeness) in the `aws/sagemaker/Endpoints/data-metrics`
+namespace, with `Endpoint` and `MonitoringSchedule` dimensions. Alarms on those metrics are
+the monitor's violations: one fires when any feature drifts beyond `thresholds.drift_psi`,
+one when any feature misses more than `thresholds.missing_percent` of its values (alarms
+take at most ten metrics each, so wide baselines get several). The features are read from
+the header of a local baseline CSV; an S3 baseline cannot be read offline, so it gets no
+alarms, and so no alerts or retraining.
+
+A violation alarm notifies `on_violation.alert`: `email:` and `webhook:` targets subscribe
+to the monitor's SNS topic; `sns:` topics are alarm actions themselves. `retrain` starts a
+pipeline when an alarm goes into ALARM, through an EventBridge rule on the alarms' state
+changes (SageMaker sends no EventBridge event of its own for monitoring executions).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from typing import Any
+
+from mlinfra.ir.graph import Args, Concat, FileAsset, Json, Ref, Resource
+from mlinfra.ir.sagemaker import iam
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.endpoints import has_instance_storage
+from mlinfra.ir.sagemaker.pipelines import (
+    file_sha256,
+    job_statements,
+    local_path,
+    pipeline_target,
+    rule_name,
+    s3_arn,
+    start_pipeline_role,
+    upload,
+)
+from mlinfra.naming import fit, stable_hash
+from mlinfra.spec import catalog
+from mlinfra.spec.model import Component
+from mlinfra.spec.values import monitoring_schedule_expression, parse_schedule
+
+NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+INPUT_PATH = "/opt/ml/processing/input/endpoint"
+OUTPUT_PATH = "/opt/ml/processing/output"
+BASELINE_FILE = "baseline.csv"
+VOLUME_SIZE_GB = 20
+# An execution must end before the next hourly one starts; SageMaker's default too.
+MAX_RUNTIME_SECONDS = 3600
+METRICS_PER_ALARM = 10  # CloudWatch's limit of metrics in one alarm's math expression
+HASH_IN_KEY = 16
+TOPIC_NAME_LIMIT = 256
+ALARM_NAME_LIMIT = 255
+_DEFAULT_THRESHOLDS = {"drift_psi": 0.2, "missing_percent": 5}
+
+
+def lower_monitor(ctx: LoweringContext, component: Component) -> list[Resource]:
+    endpoint = ctx.spec.component(f"endpoint.{component['endpoint']}")
+    baseline = Baseline.of(ctx, component)
+    resources = list(baseline.uploads)
+    role, role_arn = iam.execution_role(
+        ctx, component, role_statements(ctx, component, endpoint, baseline)
+    )
+    resources += role
+    job = job_definition(ctx, component, endpoint, baseline, role_arn)
+    resources += [job, monitoring_schedule(ctx, component, job)]
+    topic = alerts(ctx, component)
+    resources += topic
+    alarms = violation_alarms(ctx, component, endpoint, baseline.features, topic)
+    resources += alarms
+    resources += retrain(ctx, component, alarms)
+    return resources
+
+
+# --- the baseline -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Where the baseline data set is, its upload if local, and the baselining job's results."""
+
+    uri: Any
+    version: str  # a hash naming this baseline's results
+    uploads: list[Resource]
+    features: list[str]  # the CSV header of a local baseline; unknown (empty) for S3
+
+    @classmethod
+    def of(cls, ctx: LoweringContext, component: Component) -> Baseline:
+        location = component["baseline"]
+        if location.startswith("s3://"):
+            return cls(location, stable_hash(location, HASH_IN_KEY), [], [])
+        path = local_path(ctx, component, location)
+        sha256 = file_sha256(path)
+        key = f"monitors/{component.name}/baseline/{sha256[:HASH_IN_KEY]}/{BASELINE_FILE}"
+        address = f"{component.address}/baseline"
+        source = ctx.range_of(component, "baseline")
+        asset = FileAsset(location, sha256)
+        uploaded = upload(ctx, component, address, key, asset, source, "monitoring")
+        uri = Concat(("s3://", Ref(address, "bucket"), f"/{key}"))
+        return cls(uri, sha256[:HASH_IN_KEY], [uploaded], csv_header(path))
+
+    def result_key(self, component: Component, name: str = "") -> str:
+        return f"monitors/{component.name}/baseline-results/{self.version}/{name}"
+
+
+def csv_header(path: Any) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as stream:
+        return [name.strip() for name in next(csv.reader(stream), [])]
+
+
+def reports_key(component: Component) -> str:
+    return f"monitors/{component.name}/reports"
+
+
+# --- the job definition and schedule ----------------------------------------------------------
+
+
+def _network_config(ctx: LoweringContext) -> Args:
+    security = ctx.spec.security
+    fields: dict[str, Any] = {
+        "enable_network_isolation": bool(security.get("network_isolation", False)),
+        "enable_inter_container_traffic_encryption": bool(
+            security.get("encrypt_inter_container_traffic", False)
+        ),
+    }
+    vpc = security.get("vpc")
+    if vpc:
+        fields["vpc_config"] = Args(
+            "aws.sagemaker.DataQualityJobDefinitionNetworkConfigVpcConfigArgs",
+            {"security_group_ids": list(vpc["security_groups"]), "subnets": list(vpc["subnets"])},
+        )
+    return Args("aws.sagemaker.DataQualityJobDefinitionNetworkConfigArgs", fields)
+
+
+def _with_key(ctx: LoweringContext, fields: dict, name: str) -> dict:
+    if ctx.kms_key is not None:
+        fields[name] = ctx.kms_key
+    return fields
+
+
+def monitor_image(ctx: LoweringContext) -> str:
+    # Model Monitor has one unversioned analyzer image per region.
+    return catalog.image_uri(catalog.MODEL_MONITOR, None, ctx.spec.region)
+
+
+def _baseline_config(ctx: LoweringContext, component: Component, baseline: Baseline) -> Args:
+    prefix = "aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfig"
+    results = {
+        field: Args(
+            f"{prefix}{kind}ResourceArgs",
+            {"s3_uri": ctx.s3_uri("monitoring", baseline.result_key(component, f"{name}.json"))},
+        )
+        for field, kind, name in (
+            ("constraints_resource", "Constraints", "constraints"),
+            ("statistics_resource", "Statistics", "statistics"),
+        )
+    }
+    return Args(f"{prefix}Args", results)
+
+
+def _job_input(endpoint: Component) -> Args:
+    endpoint_input = Args(
+        "aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs",
+        {
+            "endpoint_name": Ref(endpoint.address, "name"),
+            "local_path": INPUT_PATH,
+            "s3_data_distribution_type": "FullyReplicated",
+            "s3_input_mode": "File",
+        },
+    )
+    return Args(
+        "aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputArgs",
+        {"endpoint_input": endpoint_input},
+    )
+
+
+def _job_output(ctx: LoweringContext, component: Component) -> Args:
+    s3_output = Args(
+        "aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs",
+        {
+            "s3_uri": ctx.s3_uri("monitoring", reports_key(component)),
+            "local_path": OUTPUT_PATH,
+            "s3_upload_mode": "EndOfJob",
+        },
+    )
+    outputs = Args(
+        "aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs",
+        {"s3_output": s3_output},
+    )
+    return Args(
+        "aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigArgs",
+        _with_key(ctx, {"monitoring_outputs": outputs}, "kms_key_id"),
+    )
+
+
+def _job_resources(ctx: LoweringContext, component: Component) -> Args:
+    cluster = {
+        "instance_count": 1,
+        "instance_type": component["instance_type"],
+        "volume_size_in_gb": VOLUME_SIZE_GB,
+    }
+    return Args(
+        "aws.sagemaker.DataQualityJobDefinitionJobResourcesArgs",
+        {
+            "cluster_config": Args(
+                "aws.sagemaker.DataQualityJobDefinitionJobResourcesClusterConfigArgs",
+                cluster
+                if has_instance_storage(component["instance_type"])
+                else _with_key(ctx, cluster, "volume_kms_key_id"),
+            )
+        },
+    )
+
+
+def job_definition(
+    ctx: LoweringContext,
+    component: Component,
+    endpoint: Component,
+    baseline: Baseline,
+    role_arn: Ref,
+) -> Resource:
+    app = Args(
+        "aws.sagemaker.DataQualityJobDefinitionDataQualityAppSpecificationArgs",
+        {"image_uri": monitor_image(ctx), "environment": {"publish_cloudwatch_metrics": "Enabled"}},
+    )
+    properties = {
+        "name": ctx.name(component, "monitoring_job_definition"),
+        "data_quality_app_specification": app,
+        "data_quality_baseline_config": _baseline_config(ctx, component, baseline),
+        "data_quality_job_input": _job_input(endpoint),
+        "data_quality_job_output_config": _job_output(ctx, component),
+        "job_resources": _job_resources(ctx, component),
+        "network_config": _network_config(ctx),
+        "role_arn": role_arn,
+        "stopping_condition": Args(
+            "aws.sagemaker.DataQualityJobDefinitionStoppingConditionArgs",
+            {"max_runtime_in_seconds": MAX_RUNTIME_SECONDS},
+        ),
+        "tags": ctx.tags(component),
+    }
+    return ctx.resource(
+        f"{component.address}/job-definition",
+        "aws.sagemaker.DataQualityJobDefinition",
+        properties,
+        component.source,
+        # SageMaker checks the role when the definition is created.
+        depends_on=(f"{component.address}/role-policy",),
+    )
+
+
+def schedule_expression(component: Component) -> str:
+    return monitoring_schedule_expression(parse_schedule(component["schedule"]))
+
+
+def monitoring_schedule(ctx: LoweringContext, component: Component, job: Resource) -> Resource:
+    config = Args(
+        "aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigArgs",
+        {
+            "monitoring_job_definition_name": Ref(job.address, "name"),
+            "monitoring_type": "DataQuality",
+            "schedule_config": Args(
+                "aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigScheduleConfigArgs",
+                {"schedule_expression": schedule_expression(component)},
+            ),
+        },
+    )
+    return ctx.resource(
+        component.address,
+        "aws.sagemaker.MonitoringSchedule",
+        {
+            "name": ctx.name(component, "monitoring_schedule"),
+            "monitoring_schedule_config": config,
+            "tags": ctx.tags(component),
+        },
+        component.source,
+    )
+
+
+# --- the role ---------------------------------------------------------------------------------
+
+
+def role_statements(
+    ctx: LoweringContext, component: Component, endpoint: Component, baseline: Baseline
+) -> list[dict]:
+    """Read the endpoint's captured data and the baseline, write the monitor's reports."""
+    capture = ctx.bucket("capture", "arn")
+    monitoring = ctx.bucket("monitoring", "arn")
+    captured = f"{ctx.name(endpoint, 'endpoint')}/"
+    own = f"monitors/{component.name}/"
+    if isinstance(baseline.uri, str):
+        baseline_objects: list[Any] = [s3_arn(ctx, baseline.uri)]
+    else:
+        baseline_objects = [Concat((monitoring, f"/{baseline.uploads[0].properties['key']}"))]
+    baseline_objects.append(Concat((monitoring, f"/{baseline.result_key(component)}*")))
+    statements = [
+        iam.statement(["s3:GetObject"], [Concat((capture, f"/{captured}*"))], "ReadCaptures"),
+        {
+            **iam.statement(["s3:ListBucket"], [capture], "ListCaptures"),
+            "Condition": {"StringLike": {"s3:prefix": [f"{captured}*"]}},
+        },
+        iam.statement(["s3:GetObject"], baseline_objects, "ReadBaseline"),
+        iam.statement(
+            ["s3:PutObject"], [Concat((monitoring, f"/{reports_key(component)}/*"))], "WriteReports"
+        ),
+        {
+            **iam.statement(["s3:ListBucket"], [monitoring], "ListMonitorData"),
+            "Condition": {"StringLike": {"s3:prefix": [f"{own}*"]}},
+        },
+    ]
+    return statements + job_statements(ctx, [monitor_image(ctx)], [NAMESPACE])
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+def _targets(component: Component) -> list[tuple[int, str, str]]:
+    """(position, kind, value) of each alert target: email, webhook or sns."""
+    alert = (component.get("on_violation") or {}).get("alert") or ()
+    return [(i, *target.split(":", 1)) for i, target in enumerate(alert, start=1)]
+
+
+def topic_address(component: Component) -> str:
+    return f"{component.address}/alerts"
+
+
+def alerts(ctx: LoweringContext, component: Component) -> list[Resource]:
+    """The monitor's SNS topic and its email and webhook subscriptions (none if no such
+    targets: `sns:` topics are notified directly)."""
+    subscribers = [(i, kind, value) for i, kind, value in _targets(component) if kind != "sns"]
+    if not subscribers:
+        return []
+    source = ctx.range_of(component, "on_violation", "alert")
+    topic: dict[str, Any] = {
+        "name": fit(f"{ctx.name(component, 'monitoring_schedule')}-alerts", TOPIC_NAME_LIMIT)
+    }
+    if ctx.kms_key is not None:
+        topic["kms_master_key_id"] = ctx.kms_key
+    topic["tags"] = ctx.tags(component)
+    resources = [ctx.resource(topic_address(component), "aws.sns.Topic", topic, source)]
+    for i, kind, value in subscribers:
+        protocol = "email" if kind == "email" else value.split(":", 1)[0]
+        resources.append(
+            ctx.resource(
+                f"{component.address}/alert-{i}",
+                "aws.sns.TopicSubscription",
+                {
+                    "topic": Ref(topic_address(component), "arn"),
+                    "protocol": protocol,
+                    "endpoint": value,
+                },
+                ctx.range_of(component, "on_violation", "alert", i - 1),
+            )
+        )
+    return resources
+
+
+def alarm_actions(component: Component, topic: list[Resource]) -> list[Any]:
+    actions: list[Any] = [Ref(topic[0].address, "arn")] if topic else []
+    return actions + [value for _, kind, value in _targets(component) if kind == "sns"]
+
+
+# --- violation alarms -------------------------------------------------------------------------
+
+
+def period_seconds(component: Component) -> int:
+    """The time between executions: an alarm period sees one execution's metrics."""
+    hours = schedule_expression(component).split()[1]  # cron(0 <hours> ? * * *)
+    if hours == "*":
+        return 3600
+    if "/" in hours:
+        return int(hours.split("/")[1]) * 3600
+    return 86400
+
+
+def _chunks(features: list[str]) -> list[list[str]]:
+    return [features[i : i + METRICS_PER_ALARM] for i in range(0, len(features), METRICS_PER_ALARM)]
+
+
+def _metric_query(
+    ctx: LoweringContext,
+    component: Component,
+    endpoint: Component,
+    query_id: str,
+    metric: str,
+    stat: str,
+) -> Args:
+    dimensions = {
+        "Endpoint": ctx.name(endpoint, "endpoint"),
+        "MonitoringSchedule": ctx.name(component, "monitoring_schedule"),
+    }
+    return Args(
+        "aws.cloudwatch.MetricAlarmMetricQueryArgs",
+        {
+            "id": query_id,
+            "metric": Args(
+                "aws.cloudwatch.MetricAlarmMetricQueryMetricArgs",
+                {
+                    "namespace": NAMESPACE,
+                    "metric_name": metric,
+                    "stat": stat,
+                    "period": period_seconds(component),
+                    "dimensions": dimensions,
+                },
+            ),
+            "return_data": False,
+        },
+    )
+
+
+# The two violations: (address part, metric prefix, statistic, combining function, comparison).
+VIOLATIONS = (
+    ("violations", "feature_baseline_drift_", "Maximum", "MAX", "GreaterThanThreshold"),
+    ("missing", "feature_non_null_", "Minimum", "MIN", "LessThanThreshold"),
+)
+
+
+def _threshold(component: Component, kind: str) -> float:
+    thresholds = {**_DEFAULT_THRESHOLDS, **(component.get("thresholds") or {})}
+    if kind == "violations":
+        return float(thresholds["drift_psi"])
+    # Completeness is the share of values present: 5% missing is below 0.95.
+    return 1 - float(thresholds["missing_percent"]) / 100
+
+
+def _alarm(
+    ctx: LoweringContext,
+    component: Component,
+    endpoint: Component,
+    violation: tuple[str, str, str, str, str],
+    features: list[str],
+    number: int,
+    actions: list[Any],
+) -> Resource:
+    kind, prefix, stat, combine, comparison = violation
+    suffix = "" if number == 1 else f"-{number}"
+    queries = [
+        _metric_query(ctx, component, endpoint, f"m{i}", f"{prefix}{feature}", stat)
+        for i, feature in enumerate(features)
+    ]
+    ids = ", ".join(f"m{i}" for i in range(len(features)))
+    queries.append(
+        Args(
+            "aws.cloudwatch.MetricAlarmMetricQueryArgs",
+            {
+                "id": "worst",
+                "expression": f"{combine}([{ids}])",
+                "label": kind,
+                "return_data": True,
+            },
+        )
+    )
+    threshold_field = "drift_psi" if kind == "violations" else "missing_percent"
+    properties: dict[str, Any] = {
+        "name": fit(
+            f"{ctx.name(component, 'monitoring_schedule')}-{kind}{suffix}", ALARM_NAME_LIMIT
+        ),
+        "alarm_description": f"{component.address}: {kind} in {', '.join(features)}",
+        "comparison_operator": comparison,
+        "evaluation_periods": 1,
+        "threshold": _threshold(component, kind),
+        "metric_queries": queries,
+        # No execution in a period is no violation.
+        "treat_missing_data": "notBreaching",
+        "alarm_actions": actions,
+        "tags": ctx.tags(component),
+    }
+    return ctx.resource(
+        f"{component.address}/alarm-{kind}{suffix}",
+        "aws.cloudwatch.MetricAlarm",
+        properties,
+        ctx.range_of(component, "thresholds", threshold_field),
+    )
+
+
+def violation_alarms(
+    ctx: LoweringContext,
+    component: Component,
+    endpoint: Component,
+    features: list[str],
+    topic: list[Resource],
+) -> list[Resource]:
+    actions = alarm_actions(component, topic)
+    return [
+        _alarm(ctx, component, endpoint, violation, chunk, number, actions)
+        for violation in VIOLATIONS
+        for number, chunk in enumerate(_chunks(features), start=1)
+    ]
+
+
+# --- retraining -------------------------------------------------------------------------------
+
+
+def retrain(ctx: LoweringContext, component: Component, alarms: list[Resource]) -> list[Resource]:
+    pipeline = (component.get("on_violation") or {}).get("retrain")
+    if not pipeline or not alarms:
+        return []
+    source = ctx.range_of(component, "on_violation", "retrain")
+    address = component.address
+    pattern = {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "resources": [Ref(alarm.address, "arn") for alarm in alarms],
+        "detail": {"state": {"value": ["ALARM"]}},
+    }
+    rule = ctx.resource(
+        f"{address}/retrain",
+        "aws.cloudwatch.EventRule",
+        {
+            "name": rule_name(ctx, component, "retrain"),
+            "description": f"Starts pipeline {pipeline} when {component.name} finds a violation",
+            "event_pattern": Json(pattern),
+            "tags": ctx.tags(component),
+        },
+        source,
+    )
+    target_pipeline = f"pipeline.{pipeline}"
+    role, role_arn = start_pipeline_role(
+        ctx, component, f"{address}/retrain-role", target_pipeline, source
+    )
+    target = pipeline_target(
+        ctx, f"{address}/retrain-target", rule.address, target_pipeline, role_arn, source
+    )
+    return [rule, *role, target]

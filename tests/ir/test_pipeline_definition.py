@@ -1,0 +1,464 @@
+"""The SageMaker pipeline definition of the churn pipeline, and the check that guards it."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+from pathlib import Path
+
+import pytest
+
+from mlinfra.frozen import freeze, thaw
+from mlinfra.ir.graph import Concat, GraphError, Ref
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.pipeline_definition import (
+    VERSION,
+    all_steps,
+    check_definition,
+    conditions,
+    pipeline_definition,
+)
+from mlinfra.ir.sagemaker.pipelines import code_uploads
+from mlinfra.spec import catalog
+from mlinfra.spec.expressions import parse_condition
+from mlinfra.spec.validate import validate_file
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
+ROLE = Ref("pipeline.train-churn/role", "arn")
+PREPARE_OUTPUT = "Steps.prepare.ProcessingOutputConfig.Outputs['prepare'].S3Output.S3Uri"
+MODEL_ARTIFACTS = {"Get": "Steps.train.ModelArtifacts.S3ModelArtifacts"}
+
+
+@functools.cache
+def spec(env: str):
+    return validate_file(str(EXAMPLE / "mlinfra.yaml")).environments[env]
+
+
+def pipeline(env: str, steps: dict | None = None):
+    component = spec(env).component("pipeline.train-churn")
+    if steps is not None:
+        props = freeze({**component.props, "steps": steps})
+        component = dataclasses.replace(component, props=props)
+    return component
+
+
+def definition(env: str, steps: dict | None = None) -> dict:
+    ctx = LoweringContext(spec(env), EXAMPLE)
+    component = pipeline(env, steps)
+    _, code_uris = code_uploads(ctx, component)
+    return pipeline_definition(ctx, component, ROLE, code_uris)
+
+
+def churn_steps(env: str = "dev") -> dict:
+    """The churn steps as plain, editable data."""
+    return thaw(pipeline(env)["steps"])
+
+
+def steps_by_name(found: dict) -> dict[str, dict]:
+    return {step["Name"]: step for step in all_steps(found["Steps"])}
+
+
+# --- shape ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_churn_pipeline_has_five_steps_of_the_right_types(env):
+    found = definition(env)
+    assert found["Version"] == VERSION == "2020-12-01"
+    assert {name: step["Type"] for name, step in steps_by_name(found).items()} == {
+        "prepare": "Processing",
+        "train": "Training",
+        "evaluate": "Processing",
+        "gate": "Condition",
+        "register": "RegisterModel",
+    }
+
+
+def test_steps_after_the_condition_run_only_when_it_holds():
+    found = definition("dev")
+    assert [s["Name"] for s in found["Steps"]] == ["prepare", "train", "evaluate", "gate"]
+    gate = steps_by_name(found)["gate"]["Arguments"]
+    assert [s["Name"] for s in gate["IfSteps"]] == ["register"]
+    assert gate["ElseSteps"] == []
+
+
+def test_parameters_carry_their_types_and_defaults():
+    assert definition("dev")["Parameters"] == [
+        {"Name": "min_accuracy", "Type": "Float", "DefaultValue": 0.75}
+    ]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_churn_definition_passes_the_check(env):
+    assert check_definition(definition(env)) == []
+
+
+def test_the_check_accepts_a_frozen_definition_too():
+    assert check_definition(freeze(definition("prod"))) == []
+
+
+def test_the_definition_is_deterministic():
+    assert definition("prod") == definition("prod")
+
+
+# --- the condition ----------------------------------------------------------------------------
+
+
+def test_the_gate_compares_the_evaluation_accuracy_with_the_parameter():
+    gate = steps_by_name(definition("prod"))["gate"]["Arguments"]
+    assert gate["Conditions"] == [
+        {
+            "Type": "GreaterThanOrEqualTo",
+            "LeftValue": {
+                "Std:JsonGet": {
+                    "PropertyFile": {"Get": "Steps.evaluate.PropertyFiles.evaluate-metrics"},
+                    "Path": "metrics.accuracy.value",
+                }
+            },
+            "RightValue": {"Get": "Parameters.min_accuracy"},
+        }
+    ]
+
+
+def test_the_evaluate_step_declares_the_property_file_the_gate_reads():
+    evaluate = steps_by_name(definition("dev"))["evaluate"]
+    assert evaluate["PropertyFiles"] == [
+        {
+            "PropertyFileName": "evaluate-metrics",
+            "OutputName": "evaluate",
+            "FilePath": "evaluation/evaluation.json",
+        }
+    ]
+    assert "PropertyFiles" not in steps_by_name(definition("dev"))["prepare"]
+
+
+STEP_TYPES = {"evaluate": {"type": "processing"}, "train": {"type": "training"}}
+METRIC = {
+    "Std:JsonGet": {
+        "PropertyFile": {"Get": "Steps.evaluate.PropertyFiles.evaluate-metrics"},
+        "Path": "metrics.auc.value",
+    }
+}
+
+
+def translate(text: str) -> list[dict]:
+    return conditions(STEP_TYPES, parse_condition(text))
+
+
+def test_not_equal_is_not_equals():
+    assert translate("evaluate.metrics.auc != 1") == [
+        {
+            "Type": "Not",
+            "Expression": {"Type": "Equals", "LeftValue": METRIC, "RightValue": 1},
+        }
+    ]
+
+
+def test_a_top_level_and_is_the_condition_list():
+    found = translate("evaluate.metrics.auc > 0.5 and parameters.x <= 3")
+    assert [c["Type"] for c in found] == ["GreaterThan", "LessThanOrEqualTo"]
+    assert found[1]["LeftValue"] == {"Get": "Parameters.x"}
+
+
+def test_or_is_an_or_condition_and_a_nested_and_is_negated_twice():
+    [found] = translate("evaluate.metrics.auc < 0.5 or (parameters.a == 1 and parameters.b == 2)")
+    assert found["Type"] == "Or"
+    assert found["Conditions"][0]["Type"] == "LessThan"
+    nested = found["Conditions"][1]
+    assert nested["Type"] == "Not"
+    assert nested["Expression"]["Type"] == "Or"
+    assert [c["Type"] for c in nested["Expression"]["Conditions"]] == ["Not", "Not"]
+
+
+def test_not_wraps_and_double_negation_cancels():
+    assert translate("not evaluate.metrics.auc >= 0.5")[0]["Type"] == "Not"
+    assert translate("not not evaluate.metrics.auc >= 0.5")[0]["Type"] == "GreaterThanOrEqualTo"
+
+
+def test_a_bare_boolean_holds_when_it_is_true():
+    assert translate("parameters.deploy") == [
+        {"Type": "Equals", "LeftValue": {"Get": "Parameters.deploy"}, "RightValue": True}
+    ]
+
+
+def test_a_training_metric_is_read_from_the_job_and_defined_on_it():
+    steps = churn_steps()
+    steps["gate"] = {"type": "condition", "after": ["train"], "when": "train.metrics.auc > 0.7"}
+    steps["register"]["after"] = ["gate", "evaluate"]
+    found = steps_by_name(definition("dev", steps))
+    assert found["gate"]["Arguments"]["Conditions"][0]["LeftValue"] == {
+        "Get": "Steps.train.FinalMetricDataList['auc'].Value"
+    }
+    [metric] = found["train"]["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"]
+    assert metric["Name"] == "auc" and metric["Regex"].startswith("auc=")
+    assert check_definition(definition("dev", steps)) == []
+
+
+# --- register ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "status"), [("prod", "PendingManualApproval"), ("dev", "Approved")]
+)
+def test_registered_versions_follow_the_models_approval(env, status):
+    register = steps_by_name(definition(env))["register"]["Arguments"]
+    assert register["ModelApprovalStatus"] == status
+    assert register["ModelPackageGroupName"] == f"churn-{env}-churn"
+
+
+def test_the_registered_version_serves_the_trained_model_with_its_script():
+    register = steps_by_name(definition("dev"))["register"]["Arguments"]
+    [container] = register["InferenceSpecification"]["Containers"]
+    assert container["ModelDataUrl"] == MODEL_ARTIFACTS
+    assert container["Image"] == catalog.image_uri("sklearn", "1.2-1", "us-east-1")
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "train.py"
+    assert isinstance(container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"], Concat)
+    assert register["InferenceSpecification"]["SupportedContentTypes"] == [
+        "text/csv",
+        "application/json",
+    ]
+
+
+def test_under_network_isolation_serving_loads_code_from_the_model():
+    register = steps_by_name(definition("prod"))["register"]["Arguments"]
+    [container] = register["InferenceSpecification"]["Containers"]
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+
+
+# --- data flow --------------------------------------------------------------------------------
+
+
+def inputs(step: dict) -> dict[str, object]:
+    return {i["InputName"]: i["S3Input"]["S3Uri"] for i in step["Arguments"]["ProcessingInputs"]}
+
+
+def test_prepare_reads_the_feature_store_and_its_code():
+    prepare = steps_by_name(definition("dev"))["prepare"]
+    found = inputs(prepare)
+    assert found["customers"] == Concat(
+        ("s3://", Ref("bucket.artifacts", "bucket"), "/feature-store/customers")
+    )
+    assert list(found) == ["customers", "code"]
+    given = prepare["Arguments"]["ProcessingInputs"]
+    paths = {i["InputName"]: i["S3Input"]["LocalPath"] for i in given}
+    assert paths == {
+        "customers": "/opt/ml/processing/input/customers",
+        "code": "/opt/ml/processing/input/code",
+    }
+    assert prepare["Arguments"]["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/prepare.py",
+    ]
+    assert prepare["Arguments"]["Environment"] == {
+        "MLINFRA_PROCESSING_INPUT": "/opt/ml/processing/input",
+        "MLINFRA_PROCESSING_OUTPUT": "/opt/ml/processing/output",
+    }
+
+
+def test_each_processing_step_writes_one_output_per_execution():
+    [output] = steps_by_name(definition("dev"))["prepare"]["Arguments"]["ProcessingOutputConfig"][
+        "Outputs"
+    ]
+    assert output["OutputName"] == "prepare"
+    assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/output"
+    join = output["S3Output"]["S3Uri"]["Std:Join"]
+    assert join["Values"][0] == Concat(
+        ("s3://", Ref("bucket.artifacts", "bucket"), "/pipelines/train-churn/runs")
+    )
+    assert join["Values"][1:] == [{"Get": "Execution.PipelineExecutionId"}, "prepare"]
+
+
+def test_training_reads_train_and_validation_from_prepare():
+    train = steps_by_name(definition("dev"))["train"]["Arguments"]
+    channels = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in train["InputDataConfig"]
+    }
+    assert channels == {
+        "train": {"Std:Join": {"On": "/", "Values": [{"Get": PREPARE_OUTPUT}, "train"]}},
+        "validation": {"Std:Join": {"On": "/", "Values": [{"Get": PREPARE_OUTPUT}, "validation"]}},
+    }
+
+
+def test_evaluation_reads_the_model_and_the_test_split():
+    found = inputs(steps_by_name(definition("dev"))["evaluate"])
+    assert found["model"] == MODEL_ARTIFACTS
+    assert found["test"] == {"Std:Join": {"On": "/", "Values": [{"Get": PREPARE_OUTPUT}, "test"]}}
+
+
+def test_after_edges_that_data_implies_are_not_repeated():
+    assert all("DependsOn" not in step for step in steps_by_name(definition("prod")).values())
+
+
+def test_an_after_edge_without_data_becomes_depends_on():
+    steps = churn_steps()
+    steps["report"] = {
+        "type": "processing",
+        "script": "pipelines/evaluate.py",
+        "after": ["prepare"],
+        "inputs": ["feature_store.customers"],
+        "instance_type": "ml.m5.large",
+        "instance_count": 1,
+    }
+    found = definition("dev", steps)
+    assert steps_by_name(found)["report"]["DependsOn"] == ["prepare"]
+    assert check_definition(found) == []
+
+
+def test_explicit_inputs_replace_the_implicit_layout():
+    steps = churn_steps()
+    steps["train"]["inputs"] = ["prepare.train"]
+    train = steps_by_name(definition("dev", steps))["train"]["Arguments"]
+    assert [c["ChannelName"] for c in train["InputDataConfig"]] == ["train"]
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+def test_training_runs_the_script_in_script_mode():
+    train = steps_by_name(definition("dev"))["train"]["Arguments"]
+    hyperparameters = train["HyperParameters"]
+    assert hyperparameters["n_estimators"] == "200"
+    assert hyperparameters["max_depth"] == "8"
+    assert hyperparameters["sagemaker_program"] == '"train.py"'
+    submit = hyperparameters["sagemaker_submit_directory"]
+    # JSON text, as the SDK writes hyperparameters: the URI in quotes.
+    assert submit.parts[:2] == ('"', "s3://") and submit.parts[-1] == '"'
+    assert submit.parts[-2].endswith("/sourcedir.tar.gz")
+    assert train["AlgorithmSpecification"] == {
+        "TrainingImage": catalog.image_uri("sklearn", "1.2-1", "us-east-1", "training"),
+        "TrainingInputMode": "File",
+    }
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400}
+    assert train["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
+
+
+def test_prod_jobs_are_isolated_encrypted_and_in_the_vpc():
+    found = steps_by_name(definition("prod"))
+    train, prepare = found["train"]["Arguments"], found["prepare"]["Arguments"]
+    key = Ref("kms.key", "arn")
+    assert train["EnableNetworkIsolation"] is True
+    assert train["OutputDataConfig"]["KmsKeyId"] == key
+    assert train["ResourceConfig"]["VolumeKmsKeyId"] == key
+    assert train["VpcConfig"]["Subnets"] == ["subnet-0a1b2c3d4e5f60718", "subnet-1b2c3d4e5f6071829"]
+    # Isolated script mode: the code comes in as a channel.
+    assert train["HyperParameters"]["sagemaker_submit_directory"] == (
+        '"/opt/ml/input/data/code/sourcedir.tar.gz"'
+    )
+    assert "code" in [c["ChannelName"] for c in train["InputDataConfig"]]
+    assert prepare["NetworkConfig"]["EnableNetworkIsolation"] is True
+    assert prepare["NetworkConfig"]["VpcConfig"]["SecurityGroupIds"] == ["sg-0123456789abcdef0"]
+    assert prepare["ProcessingOutputConfig"]["KmsKeyId"] == key
+    assert prepare["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == key
+    assert prepare["AppSpecification"]["ImageUri"].startswith("141502667606.dkr.ecr.eu-west-1.")
+
+
+def test_dev_jobs_have_no_key_and_no_vpc():
+    found = steps_by_name(definition("dev"))
+    assert "KmsKeyId" not in found["train"]["Arguments"]["OutputDataConfig"]
+    assert "VpcConfig" not in found["train"]["Arguments"]
+    assert found["prepare"]["Arguments"]["NetworkConfig"] == {
+        "EnableInterContainerTrafficEncryption": False,
+        "EnableNetworkIsolation": False,
+    }
+
+
+# --- the check --------------------------------------------------------------------------------
+
+
+def faulty(change) -> list[str]:
+    found = definition("dev")
+    change(steps_by_name(found))
+    return check_definition(found)
+
+
+def test_the_check_catches_a_misspelt_arguments_field():
+    def misspell(steps):
+        arguments = steps["prepare"]["Arguments"]
+        arguments["ProcessingResource"] = arguments.pop("ProcessingResources")
+
+    problems = faulty(misspell)
+    assert any("ProcessingResource" in p and "Unknown parameter" in p for p in problems)
+    assert any("Missing required parameter" in p for p in problems)
+
+
+def test_the_check_catches_a_misspelt_nested_field():
+    def misspell(steps):
+        steps["train"]["Arguments"]["ResourceConfig"]["VolumeSizeGB"] = 30
+
+    assert any("VolumeSizeGB" in p for p in faulty(misspell))
+
+
+def test_the_check_catches_a_value_outside_an_enum():
+    def bogus(steps):
+        steps["train"]["Arguments"]["ResourceConfig"]["InstanceType"] = "ml.bogus.large"
+
+    assert any("ml.bogus.large" in p for p in faulty(bogus))
+
+
+def test_the_check_catches_a_depends_on_a_missing_step():
+    def depend(steps):
+        steps["train"]["DependsOn"] = ["preprocess"]
+
+    assert faulty(depend) == ["step 'train': DependsOn 'preprocess', which does not exist"]
+
+
+def test_the_check_catches_a_get_of_a_missing_step():
+    def get(steps):
+        [container] = steps["register"]["Arguments"]["InferenceSpecification"]["Containers"]
+        container["ModelDataUrl"] = {"Get": "Steps.fit.ModelArtifacts.S3ModelArtifacts"}
+
+    problems = faulty(get)
+    assert len(problems) == 1 and "Steps.fit.ModelArtifacts" in problems[0]
+
+
+def test_the_check_catches_a_missing_property_file():
+    def drop(steps):
+        del steps["evaluate"]["PropertyFiles"]
+
+    assert any("property file" in p for p in faulty(drop))
+
+
+def test_the_check_catches_an_unknown_output_and_parameter():
+    def rename(steps):
+        steps["prepare"]["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["OutputName"] = "x"
+        steps["gate"]["Arguments"]["Conditions"][0]["RightValue"] = {"Get": "Parameters.nope"}
+
+    problems = faulty(rename)
+    assert any("reads an output" in p for p in problems)
+    assert any("Parameters.nope" in p for p in problems)
+
+
+def test_the_check_catches_duplicate_names_a_bad_version_and_a_cycle():
+    found = definition("dev")
+    found["Version"] = "2021-01-01"
+    steps = steps_by_name(found)
+    steps["prepare"]["DependsOn"] = ["evaluate"]
+    steps["gate"]["Arguments"]["IfSteps"].append(copy.deepcopy(steps["train"]))
+    problems = check_definition(found)
+    assert any(p.startswith("Version") for p in problems)
+    assert any("two steps have this name" in p for p in problems)
+    assert any("cycle" in p for p in problems)
+
+
+def test_the_check_refuses_a_job_name_in_the_arguments():
+    def name(steps):
+        steps["prepare"]["Arguments"]["ProcessingJobName"] = "mine"
+
+    assert any("must not set ProcessingJobName" in p for p in faulty(name))
+
+
+def test_instances_with_local_storage_get_no_volume_key():
+    steps = churn_steps("prod")
+    steps["train"]["instance_type"] = "ml.m5d.xlarge"
+    train = steps_by_name(definition("prod", steps))["train"]["Arguments"]
+    assert "VolumeKmsKeyId" not in train["ResourceConfig"]
+    assert train["OutputDataConfig"]["KmsKeyId"] == Ref("kms.key", "arn")
+
+
+def test_registering_without_a_training_step_is_refused():
+    steps = churn_steps()
+    steps["register"]["after"] = ["prepare"]
+    del steps["gate"], steps["evaluate"], steps["train"]
+    with pytest.raises(GraphError, match="no training step runs before it"):
+        definition("dev", steps)

@@ -8,7 +8,17 @@ from collections.abc import Iterator
 from mlinfra.diagnostics import Diagnostic, Position, SourceRange, error
 from mlinfra.spec.checks.context import CheckContext
 from mlinfra.spec.checks.references import unknown
-from mlinfra.spec.expressions import ExpressionError, parse_condition, references
+from mlinfra.spec.expressions import (
+    BoolOp,
+    Compare,
+    Expression,
+    ExpressionError,
+    Literal,
+    Not,
+    Reference,
+    parse_condition,
+    references,
+)
 from mlinfra.syntax.nodes import Node, locate
 
 # Fields a step of each type may carry, besides `type`, `description` and `after`.
@@ -163,4 +173,83 @@ def check_conditions(ctx: CheckContext) -> Iterator[Diagnostic]:
                     )
 
 
-CHECKS = (check_step_cycles, check_step_fields, check_conditions)
+def _nested_comparisons(expr: Expression) -> Iterator[Compare]:
+    """Comparisons whose operands are not plain values (`(a > 1) == true`).
+
+    SageMaker's condition steps compare a value with a value; a comparison of comparisons
+    has no form there.
+    """
+    if isinstance(expr, Compare):
+        if not all(isinstance(side, Literal | Reference) for side in (expr.left, expr.right)):
+            yield expr
+    elif isinstance(expr, Not):
+        yield from _nested_comparisons(expr.operand)
+    elif isinstance(expr, BoolOp):
+        for operand in expr.operands:
+            yield from _nested_comparisons(operand)
+
+
+def check_condition_forms(ctx: CheckContext) -> Iterator[Diagnostic]:
+    for pipeline, spec in ctx.components("pipelines"):
+        for step, body in spec["steps"].items():
+            if body["type"] != "condition":
+                continue
+            try:
+                expression = parse_condition(body["when"])
+            except ExpressionError:
+                continue  # reported by check_conditions
+            node = locate(ctx.resolved.tree, ("pipelines", pipeline, "steps", step, "when")).node
+            for compare in _nested_comparisons(expression):
+                yield error(
+                    "invalid-condition",
+                    "a condition compares a metric or parameter with a value, "
+                    "not the result of another comparison",
+                    _within(node, compare.column),
+                    suggestion="combine comparisons with `and`, `or` and `not` instead",
+                )
+
+
+def check_step_data_flow(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """Steps read data only from steps that produce it, and register what was trained."""
+    stores = dict(ctx.components("feature_stores"))
+    for pipeline, spec in ctx.components("pipelines"):
+        steps = spec["steps"]
+        edges = upstream_steps(steps)
+        for step, body in steps.items():
+            for i, source in enumerate(body.get("inputs", [])):
+                head, _, rest = source.partition(".")
+                where = ctx.at("pipelines", pipeline, "steps", step, "inputs", i)
+                if head in steps and steps[head]["type"] not in ("processing", "training"):
+                    yield error(
+                        "invalid-input",
+                        f"{source!r} reads a {steps[head]['type']} step, which produces no data",
+                        where,
+                        suggestion="read the output of a processing or training step",
+                    )
+                elif head == "feature_store" and rest in stores:
+                    if not stores[rest].get("offline", {}).get("enabled", True):
+                        yield error(
+                            "invalid-input",
+                            f"feature store {rest!r} has no offline store for a step to read",
+                            where,
+                            suggestion=f"enable offline storage on {rest!r}",
+                        )
+            if body["type"] == "register_model":
+                trained = [s for s in ancestors(edges, step) if steps[s]["type"] == "training"]
+                if not trained:
+                    yield error(
+                        "register-needs-training",
+                        f"step {step!r} registers a model, but no training step runs before it",
+                        ctx.key_at("pipelines", pipeline, "steps", step),
+                        suggestion="add the training step to its `after:` (directly or through "
+                        "the steps it follows)",
+                    )
+
+
+CHECKS = (
+    check_step_cycles,
+    check_step_fields,
+    check_conditions,
+    check_condition_forms,
+    check_step_data_flow,
+)

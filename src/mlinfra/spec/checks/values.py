@@ -143,6 +143,20 @@ def check_monitor_capture(ctx: CheckContext) -> Iterator[Diagnostic]:
             )
 
 
+def check_monitor_baseline(ctx: CheckContext) -> Iterator[Diagnostic]:
+    for name, monitor in ctx.components("monitors"):
+        acts = monitor.get("on_violation", {})
+        if monitor["baseline"].startswith("s3://") and (acts.get("alert") or acts.get("retrain")):
+            yield warning(
+                "baseline-features-unknown",
+                f"monitor {name!r} has an S3 baseline, so its features are not known when the "
+                "spec compiles and no violation alarm can be built: alerts and retraining "
+                "will not fire",
+                ctx.at("monitors", name, "baseline"),
+                suggestion="use a local CSV baseline (its header names the features)",
+            )
+
+
 def check_feature_keys(ctx: CheckContext) -> Iterator[Diagnostic]:
     for name, store in ctx.components("feature_stores"):
         features = store["features"]
@@ -255,6 +269,7 @@ CHECKS = (
     check_autoscaling,
     check_deployment,
     check_monitor_capture,
+    check_monitor_baseline,
     check_feature_keys,
     check_tags,
     check_files,

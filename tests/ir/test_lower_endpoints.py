@@ -121,7 +121,10 @@ def test_disabled_data_capture_is_left_out():
 
 def test_config_name_carries_a_content_hash_and_is_replaced_not_updated():
     config = lowered(churn_spec("prod"))[f"{ENDPOINT}/config"]
-    assert re.fullmatch(r"churn-prod-churn-api-[0-9a-f]{8}", config.properties["name"])
+    # churn serves the registry's latest approved version: it is in the name when it runs.
+    static, separator, version = config.properties["name"].parts
+    assert re.fullmatch(r"churn-prod-churn-api-[0-9a-f]{8}", static)
+    assert (separator, version) == ("-v", Call("latest_approved_version", ("churn-prod-churn",)))
     assert config.replace_on_change is True
     assert config_name(churn_spec("prod")) == config.properties["name"]
 
@@ -331,7 +334,7 @@ def test_principal_resources_have_deterministic_physical_names():
         if r.address in (MODEL, ENDPOINT)
     }
     assert names[ENDPOINT] == "churn-prod-churn-api"
-    assert re.fullmatch(r"churn-prod-churn-model-[0-9a-f]{8}", names[MODEL])
+    assert re.fullmatch(r"churn-prod-churn-model-[0-9a-f]{8}", names[MODEL].parts[0])
 
 
 # --- the real pulumi_aws classes accept every property ----------------------------------------

@@ -7,7 +7,7 @@ import functools
 from pathlib import Path
 from types import MappingProxyType
 
-from mlinfra.ir.graph import Args, Concat, Json, Ref
+from mlinfra.ir.graph import Args, Call, Concat, Json, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.environment import lower_environment
 from mlinfra.spec.validate import validate_file
@@ -48,11 +48,30 @@ def test_prod_creates_a_rotating_kms_key_and_its_alias():
     assert key.properties["enable_key_rotation"] is True
     # prod is protected: the longest grace period before a deleted key is gone.
     assert key.properties["deletion_window_in_days"] == 30
-    # No hand-written key policy: KMS's default one (account root + IAM) applies.
-    assert "policy" not in key.properties
     assert alias.type == "aws.kms.Alias"
     assert alias.properties["name"] == "alias/mlinfra/churn-prod"
     assert alias.properties["target_key_id"] == Ref("kms.key", "key_id")
+
+
+def test_prod_key_policy_keeps_kms_default_and_lets_cloudwatch_publish_encrypted_alerts():
+    statements = lowered("prod")["kms.key"].properties["policy"].value["Statement"]
+    root, cloudwatch = statements
+    # KMS's default statement: the account administers the key, IAM policies grant the rest.
+    assert root["Principal"]["AWS"].parts == ("arn:aws:iam::", "222222222222", ":root")
+    assert root["Action"] == "kms:*"
+    # Without this, alarms cannot publish to the KMS-encrypted alert topics.
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+def test_kms_key_policy_looks_up_the_account_when_the_spec_names_none():
+    spec = validate_file(CHURN / "mlinfra.yaml").environments["prod"]
+    spec = dataclasses.replace(spec, account=None)
+    key = {r.address: r for r in lower_environment(LoweringContext(spec, CHURN))}["kms.key"]
+    root = key.properties["policy"].value["Statement"][0]
+    assert root["Principal"]["AWS"].parts[1] == Call("account_id", ())
+
+
 
 
 def test_dev_creates_no_key_and_encrypts_buckets_with_aes256():

@@ -182,7 +182,10 @@ def test_model_uses_its_own_role():
 
 def test_model_name_is_deterministic_and_carries_a_content_hash():
     name = lowered(churn_spec("prod"))[MODEL].properties["name"]
-    assert re.fullmatch(r"churn-prod-churn-model-[0-9a-f]{8}", name)
+    # A latest-approved model's name ends in the version it serves, known when it runs.
+    static, separator, version = name.parts
+    assert re.fullmatch(r"churn-prod-churn-model-[0-9a-f]{8}", static)
+    assert (separator, version) == ("-v", Call("latest_approved_version", ("churn-prod-churn",)))
     assert lowered(churn_spec("prod"))[MODEL].properties["name"] == name
     assert (
         model_name(LoweringContext(churn_spec("prod"), CHURN), churn_spec("prod").component(MODEL))

@@ -19,6 +19,7 @@ these markers that consumers interpret:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -26,6 +27,7 @@ from typing import Any
 
 from mlinfra.diagnostics import SourceRange
 from mlinfra.frozen import freeze  # noqa: F401  (re-exported for lowering)
+from mlinfra.naming import stable_hash
 
 
 @dataclass(frozen=True)
@@ -191,3 +193,30 @@ def build_graph(
     return ResourceGraph(
         project, env, target, region, tuple(ordered), MappingProxyType(dict(outputs or {}))
     )
+
+
+def canonical(value: Any) -> Any:
+    """Plain JSON data for a property value, each marker spelled out, for hashing."""
+    if isinstance(value, Ref):
+        return f"ref:{value.address}.{value.attribute}"
+    if isinstance(value, Args):
+        return {"args": value.type, "fields": canonical(value.fields)}
+    if isinstance(value, Call):
+        return {"call": value.function, "args": canonical(value.args)}
+    if isinstance(value, Concat):
+        return {"concat": canonical(value.parts)}
+    if isinstance(value, Json):
+        return {"json": canonical(value.value)}
+    if isinstance(value, FileAsset):
+        return {"file": value.path, "sha256": value.sha256}
+    if isinstance(value, MappingProxyType | dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def content_hash(properties: Any) -> str:
+    """An 8-hex hash of property values: equal for equal content, whatever the dict order."""
+    text = json.dumps(canonical(properties), sort_keys=True, separators=(",", ":"))
+    return stable_hash(text)

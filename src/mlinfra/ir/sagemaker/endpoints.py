@@ -10,9 +10,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mlinfra.ir.graph import Args, Concat, Ref, Resource
+from mlinfra.ir.graph import Args, Concat, Ref, Resource, content_hash
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.models import content_hash, model_name
+from mlinfra.ir.sagemaker.models import (
+    VERSION_SUFFIX_LENGTH,
+    model_name,
+    served_version,
+    with_version,
+)
+from mlinfra.naming import fit, name_rule
 from mlinfra.spec.model import Component
 from mlinfra.spec.values import parse_duration
 
@@ -106,8 +112,13 @@ def endpoint_config(ctx: LoweringContext, component: Component) -> Resource:
     # The model's name is static and itself a hash of the model's content, so a new model
     # makes a new configuration even though the variant only refers to it by Ref. Tags are
     # hashed too: replacing the configuration in place would reuse its name.
+    # A latest-approved model's version is only known when the program runs: it is added to
+    # the name then, so a newly approved version makes a new configuration too.
     digest = content_hash({"properties": properties, "model": model_name(ctx, model)})
-    name = f"{ctx.name(component, 'endpoint_config')}-{digest}"
+    base = ctx.name(component, "endpoint_config")
+    if served_version(ctx, model) is not None:
+        base = fit(base, name_rule("endpoint_config").max_length - 9 - VERSION_SUFFIX_LENGTH)
+    name = with_version(ctx, model, f"{base}-{digest}")
     return ctx.resource(
         f"{component.address}/config",
         "aws.sagemaker.EndpointConfiguration",

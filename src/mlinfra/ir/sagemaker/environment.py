@@ -11,7 +11,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from mlinfra.diagnostics import SourceRange
-from mlinfra.ir.graph import Args, Concat, Json, Ref, Resource
+from mlinfra.ir.graph import Args, Call, Concat, Json, Ref, Resource
+from mlinfra.ir.sagemaker.arns import partition
 from mlinfra.ir.sagemaker.context import BUCKETS, KMS_KEY, LoweringContext
 from mlinfra.syntax.nodes import locate
 
@@ -65,15 +66,13 @@ def kms_key(ctx: LoweringContext) -> list[Resource]:
         return []
     source = security_range(ctx, "kms_key")
     project, env = ctx.spec.project, ctx.spec.env
-    # No key policy: KMS then applies its default one, which gives the account (root) full
-    # use of the key and lets IAM policies grant the rest, so roles need only their own
-    # least-privilege statements. A hand-written policy could lock the account out.
     key = ctx.resource(
         KMS_KEY,
         "aws.kms.Key",
         {
             "description": f"mlinfra {project} {env}: encrypts data at rest",
             "enable_key_rotation": True,
+            "policy": Json(key_policy(ctx)),
             "deletion_window_in_days": (
                 PROTECTED_KEY_DELETION_DAYS if ctx.spec.protect else KEY_DELETION_DAYS
             ),
@@ -88,6 +87,33 @@ def kms_key(ctx: LoweringContext) -> list[Resource]:
         source,
     )
     return [key, alias]
+
+
+def key_policy(ctx: LoweringContext) -> dict:
+    """KMS's default policy (the account administers the key, IAM grants the rest, so roles
+    need only their own least-privilege statements), plus what CloudWatch needs to publish
+    alarms to the KMS-encrypted alert topics: without it, prod alerts would silently fail."""
+    account = ctx.spec.account or Call("account_id", ())
+    root = Concat((f"arn:{partition(ctx.spec.region)}:iam::", account, ":root"))
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersTheKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            },
+        ],
+    }
 
 
 # --- the buckets ------------------------------------------------------------------------------

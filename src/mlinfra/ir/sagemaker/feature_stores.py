@@ -17,8 +17,8 @@ from typing import Any
 
 from mlinfra.ir.graph import Args, Concat, Resource
 from mlinfra.ir.sagemaker import iam
+from mlinfra.ir.sagemaker.arns import arn
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.models import partition
 from mlinfra.spec.model import Component
 from mlinfra.spec.values import parse_duration
 
@@ -136,11 +136,6 @@ def offline_store_config(ctx: LoweringContext, component: Component) -> Args:
 # --- the role ---------------------------------------------------------------------------------
 
 
-def _glue_arn(ctx: LoweringContext, resource: str) -> str:
-    account = ctx.spec.account or "*"
-    return f"arn:{partition(ctx.spec.region)}:glue:{ctx.spec.region}:{account}:{resource}"
-
-
 def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
     """Write the store's own prefix, use the key, update the store's Glue table: no more.
 
@@ -159,9 +154,9 @@ def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
         iam.statement(
             ["glue:GetTable", "glue:UpdateTable"],
             [
-                _glue_arn(ctx, "catalog"),
-                _glue_arn(ctx, f"database/{GLUE_DATABASE}"),
-                _glue_arn(ctx, f"table/{GLUE_DATABASE}/*"),
+                arn(ctx, "glue", "catalog"),
+                arn(ctx, "glue", f"database/{GLUE_DATABASE}"),
+                arn(ctx, "glue", f"table/{GLUE_DATABASE}/*"),
             ],
             "OfflineTable",
         ),

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
-from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Json, Ref, Resource
+from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Ref, Resource, content_hash
 from mlinfra.ir.sagemaker import iam
+from mlinfra.ir.sagemaker.arns import arn, partition, repository_arn, s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.naming import HASH_LENGTH, fit, name_rule, physical_name, stable_hash
+from mlinfra.naming import HASH_LENGTH, fit, name_rule, physical_name
 from mlinfra.spec import catalog
 from mlinfra.spec.model import Component
 
@@ -254,8 +253,32 @@ def model_properties(ctx: LoweringContext, component: Component, role_arn: Ref) 
     return properties
 
 
-def model_name(ctx: LoweringContext, component: Component, properties: dict | None = None) -> str:
-    """`{project}-{env}-{model}-{hash}`: the hash of everything but the tags.
+# `-v<version>`, up to 4 digits: room kept in names that carry the served registry version.
+VERSION_SUFFIX_LENGTH = 6
+
+
+def served_version(ctx: LoweringContext, component: Component) -> Call | None:
+    """The registry version a latest-approved model serves, known only when the program runs.
+
+    It goes into the model's name (and its endpoint configuration's), so approving a new
+    version makes a new model and configuration, created before the old ones are deleted,
+    rather than an in-place update SageMaker refuses.
+    """
+    if component.get("artifact") or component.get("version", LATEST_APPROVED) != LATEST_APPROVED:
+        return None
+    group = registry_group_name(ctx, component["registry_group"])
+    return Call("latest_approved_version", (group,))
+
+
+def with_version(ctx: LoweringContext, model: Component, name: str) -> str | Concat:
+    version = served_version(ctx, model)
+    return Concat((name, "-v", version)) if version is not None else name
+
+
+def model_name(
+    ctx: LoweringContext, component: Component, properties: dict | None = None
+) -> str | Concat:
+    """`{project}-{env}-{model}-{hash}[-v{version}]`: the hash of everything but the tags.
 
     Tags change in place; anything else makes a new model, which needs a new name.
     """
@@ -264,43 +287,18 @@ def model_name(ctx: LoweringContext, component: Component, properties: dict | No
         properties = model_properties(ctx, component, role_arn)
     content = {k: v for k, v in properties.items() if k not in ("name", "tags")}
     wanted = physical_name(ctx.spec.project, ctx.spec.env, component.name, "model").wanted
-    base = fit(wanted, name_rule("model").max_length - HASH_LENGTH - 1)
-    return f"{base}-{content_hash(content)}"
+    reserve = HASH_LENGTH + 1 + (VERSION_SUFFIX_LENGTH if served_version(ctx, component) else 0)
+    base = fit(wanted, name_rule("model").max_length - reserve)
+    return with_version(ctx, component, f"{base}-{content_hash(content)}")
 
 
 # --- the execution role -----------------------------------------------------------------------
 
 
-def partition(region: str) -> str:
-    for prefix, name in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b")):
-        if region.startswith(prefix):
-            return name
-    return "aws-iso" if region.startswith("us-iso-") else "aws"
-
-
-def _arn(ctx: LoweringContext, service: str, resource: str) -> str:
-    account = ctx.spec.account or "*"
-    return f"arn:{partition(ctx.spec.region)}:{service}:{ctx.spec.region}:{account}:{resource}"
-
-
-def _s3_object_arn(ctx: LoweringContext, uri: str) -> str:
-    return f"arn:{partition(ctx.spec.region)}:s3:::{uri.removeprefix('s3://')}"
-
-
-def _repository_arn(ctx: LoweringContext, image_uri: str) -> str:
-    # <registry>.dkr.ecr.<region>.<domain>/<repository>:<tag>
-    host, _, path = image_uri.partition("/")
-    registry = host.split(".", 1)[0]
-    repository = path.split(":", 1)[0]
-    return (
-        f"arn:{partition(ctx.spec.region)}:ecr:{ctx.spec.region}:{registry}:repository/{repository}"
-    )
-
-
 def _read_statement(ctx: LoweringContext, component: Component) -> dict:
     artifact = component.get("artifact")
     if artifact and is_s3(artifact):
-        objects: Any = _s3_object_arn(ctx, artifact)
+        objects: Any = s3_arn(ctx, artifact)
     elif artifact:
         key = artifact_key(component, file_sha256(ctx, artifact))
         objects = Concat((ctx.bucket("artifacts", "arn"), f"/{key}"))
@@ -312,7 +310,7 @@ def _read_statement(ctx: LoweringContext, component: Component) -> dict:
 
 def _ecr_statements(ctx: LoweringContext, component: Component) -> list[dict]:
     if component.get("artifact"):
-        repositories = [_repository_arn(ctx, image(ctx, component))]
+        repositories = [repository_arn(ctx, image(ctx, component))]
     else:
         # A registered version names its image only when the program runs; SageMaker's
         # images live in AWS-owned accounts, so the region is as far as this can narrow.
@@ -336,9 +334,9 @@ def _vpc_statements(ctx: LoweringContext) -> list[dict]:
     vpc = ctx.spec.security.get("vpc")
     if not vpc:
         return []
-    resources = [_arn(ctx, "ec2", "network-interface/*")]
-    resources += [_arn(ctx, "ec2", f"subnet/{subnet}") for subnet in vpc["subnets"]]
-    resources += [_arn(ctx, "ec2", f"security-group/{sg}") for sg in vpc["security_groups"]]
+    resources = [arn(ctx, "ec2", "network-interface/*")]
+    resources += [arn(ctx, "ec2", f"subnet/{subnet}") for subnet in vpc["subnets"]]
+    resources += [arn(ctx, "ec2", f"security-group/{sg}") for sg in vpc["security_groups"]]
     return [
         iam.statement(VPC_DESCRIBE, ["*"], "VpcDescribe"),
         iam.statement(ENI_MANAGE, resources, "VpcNetworkInterfaces"),
@@ -349,7 +347,7 @@ def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
     """What the model's containers (and SageMaker on their behalf) need, and no more."""
     statements = [_read_statement(ctx, component), *_ecr_statements(ctx, component)]
     statements.append(
-        iam.statement(LOG_WRITE, [_arn(ctx, "logs", "log-group:/aws/sagemaker/*")], "Logs")
+        iam.statement(LOG_WRITE, [arn(ctx, "logs", "log-group:/aws/sagemaker/*")], "Logs")
     )
     captures = _capture_destinations(ctx, component)
     if captures:
@@ -366,30 +364,3 @@ def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
 
 
 # --- content hashes ---------------------------------------------------------------------------
-
-
-def canonical(value: Any) -> Any:
-    """Plain JSON data for a property value, each marker spelled out, for hashing."""
-    if isinstance(value, Ref):
-        return f"ref:{value.address}.{value.attribute}"
-    if isinstance(value, Args):
-        return {"args": value.type, "fields": canonical(value.fields)}
-    if isinstance(value, Call):
-        return {"call": value.function, "args": canonical(value.args)}
-    if isinstance(value, Concat):
-        return {"concat": canonical(value.parts)}
-    if isinstance(value, Json):
-        return {"json": canonical(value.value)}
-    if isinstance(value, FileAsset):
-        return {"file": value.path, "sha256": value.sha256}
-    if isinstance(value, MappingProxyType | dict):
-        return {str(k): canonical(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [canonical(v) for v in value]
-    return value
-
-
-def content_hash(properties: Any) -> str:
-    """An 8-hex hash of property values: equal for equal content, whatever the dict order."""
-    text = json.dumps(canonical(properties), sort_keys=True, separators=(",", ":"))
-    return stable_hash(text)

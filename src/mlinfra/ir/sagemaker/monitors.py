@@ -33,6 +33,7 @@ from typing import Any
 
 from mlinfra.ir.graph import Args, Concat, FileAsset, Json, Ref, Resource
 from mlinfra.ir.sagemaker import iam
+from mlinfra.ir.sagemaker.arns import s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
 from mlinfra.ir.sagemaker.pipelines import (
@@ -41,7 +42,6 @@ from mlinfra.ir.sagemaker.pipelines import (
     local_path,
     pipeline_target,
     rule_name,
-    s3_arn,
     start_pipeline_role,
     upload,
 )

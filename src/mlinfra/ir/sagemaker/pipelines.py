@@ -23,13 +23,13 @@ from typing import Any
 from mlinfra.diagnostics import SourceRange
 from mlinfra.ir.graph import Concat, FileAsset, GraphError, Json, Ref, Resource
 from mlinfra.ir.sagemaker import iam
+from mlinfra.ir.sagemaker.arns import arn, repository_arn, s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.models import (
     ECR_PULL,
     ENI_MANAGE,
     LOG_WRITE,
     VPC_DESCRIBE,
-    partition,
     registry_address,
     registry_group_name,
 )
@@ -225,20 +225,6 @@ def data_uploads(ctx: LoweringContext, component: Component) -> tuple[list[Resou
 # --- the execution role ---------------------------------------------------------------------
 
 
-def aws_arn(ctx: LoweringContext, service: str, resource: str) -> str:
-    account = ctx.spec.account or "*"
-    return f"arn:{partition(ctx.spec.region)}:{service}:{ctx.spec.region}:{account}:{resource}"
-
-
-def repository_arn(ctx: LoweringContext, image_uri: str) -> str:
-    """The ECR repository of `<registry>.dkr.ecr.<region>.<domain>/<repository>:<tag>`."""
-    host, _, path = image_uri.partition("/")
-    registry, repository = host.split(".", 1)[0], path.split(":", 1)[0]
-    return (
-        f"arn:{partition(ctx.spec.region)}:ecr:{ctx.spec.region}:{registry}:repository/{repository}"
-    )
-
-
 def job_statements(ctx: LoweringContext, images: list[str], namespaces: list[str]) -> list[dict]:
     """What any SageMaker job role needs: pull its images, write its logs and metrics, use
     the key (volumes included), and run in the VPC."""
@@ -248,7 +234,7 @@ def job_statements(ctx: LoweringContext, images: list[str], namespaces: list[str
     statements = [
         iam.statement(["ecr:GetAuthorizationToken"], ["*"], "EcrToken"),
         iam.statement(ECR_PULL, sorted({repository_arn(ctx, i) for i in images}), "EcrPull"),
-        iam.statement(LOG_WRITE, [aws_arn(ctx, "logs", "log-group:/aws/sagemaker/*")], "Logs"),
+        iam.statement(LOG_WRITE, [arn(ctx, "logs", "log-group:/aws/sagemaker/*")], "Logs"),
         {
             **iam.statement(["cloudwatch:PutMetricData"], ["*"], "Metrics"),
             "Condition": {"StringLike": {"cloudwatch:namespace": namespaces}},
@@ -272,16 +258,12 @@ def job_statements(ctx: LoweringContext, images: list[str], namespaces: list[str
         )
     vpc = ctx.spec.security.get("vpc")
     if vpc:
-        network = [aws_arn(ctx, "ec2", "network-interface/*")]
-        network += [aws_arn(ctx, "ec2", f"subnet/{s}") for s in vpc["subnets"]]
-        network += [aws_arn(ctx, "ec2", f"security-group/{g}") for g in vpc["security_groups"]]
+        network = [arn(ctx, "ec2", "network-interface/*")]
+        network += [arn(ctx, "ec2", f"subnet/{s}") for s in vpc["subnets"]]
+        network += [arn(ctx, "ec2", f"security-group/{g}") for g in vpc["security_groups"]]
         statements.append(iam.statement(VPC_DESCRIBE, ["*"], "VpcDescribe"))
         statements.append(iam.statement(ENI_MANAGE, network, "VpcNetworkInterfaces"))
     return statements
-
-
-def s3_arn(ctx: LoweringContext, uri: str) -> str:
-    return f"arn:{partition(ctx.spec.region)}:s3:::{uri.removeprefix('s3://')}"
 
 
 def _data_statements(ctx: LoweringContext, component: Component) -> list[dict]:
@@ -333,9 +315,7 @@ def _sagemaker_statements(ctx: LoweringContext, component: Component) -> list[di
             actions = ["sagemaker:AddTags"] + [
                 f"sagemaker:{v}{noun}" for v in ("Create", "Describe", "Stop")
             ]
-            statements.append(
-                iam.statement(actions, [aws_arn(ctx, "sagemaker", resource)], noun + "s")
-            )
+            statements.append(iam.statement(actions, [arn(ctx, "sagemaker", resource)], noun + "s"))
     groups = sorted(
         {
             registry_group_name(ctx, ctx.spec.component(f"model.{b['model']}")["registry_group"])
@@ -344,8 +324,8 @@ def _sagemaker_statements(ctx: LoweringContext, component: Component) -> list[di
         }
     )
     if groups:
-        resources = [aws_arn(ctx, "sagemaker", f"model-package-group/{g}") for g in groups]
-        resources += [aws_arn(ctx, "sagemaker", f"model-package/{g}/*") for g in groups]
+        resources = [arn(ctx, "sagemaker", f"model-package-group/{g}") for g in groups]
+        resources += [arn(ctx, "sagemaker", f"model-package/{g}/*") for g in groups]
         actions = [
             "sagemaker:AddTags",
             "sagemaker:CreateModelPackage",

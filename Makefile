@@ -4,8 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 EXAMPLE := examples/churn/mlinfra.yaml
+# The rendered Pulumi projects of the example, one folder per sagemaker environment.
+STACKS := stacks/churn
 
-.PHONY: setup run test lint unit bench clean
+.PHONY: setup run stacks test lint unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +17,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The main job on the churn example: validate every environment of the spec.
+# The main job on the churn example: validate every environment of the spec, then compile
+# each sagemaker environment to its Pulumi project under $(STACKS)/.
 run: setup
 	$(VENV)/bin/mlinfra validate -f $(EXAMPLE)
+	$(VENV)/bin/mlinfra render --all -f $(EXAMPLE) --out $(STACKS)
+
+# Regenerate the checked-in projects; tests/render/test_stacks_current.py fails when stale.
+stacks: setup
+	$(VENV)/bin/mlinfra render --all -f $(EXAMPLE) --out $(STACKS)
 
 lint: setup
 	$(VENV)/bin/ruff check src tests examples benchmarks

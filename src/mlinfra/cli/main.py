@@ -7,6 +7,7 @@ import os
 import click
 
 from mlinfra import __version__
+from mlinfra.cli.render import output_command, render_command
 from mlinfra.cli.validate import schema_command, validate_command
 
 
@@ -20,6 +21,8 @@ def cli() -> None:
 
 cli.add_command(validate_command)
 cli.add_command(schema_command)
+cli.add_command(render_command)
+cli.add_command(output_command)
 
 
 INTERNAL_ERROR = 3

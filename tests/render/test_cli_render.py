@@ -1,0 +1,161 @@
+"""`mlinfra render` and `mlinfra output`: what they write and print, and how they refuse
+local environments, unknown environments and invalid specs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from render_cases import CHURN
+
+from mlinfra.cli.main import cli
+
+LOCAL_ONLY = """\
+version: 1
+project: hello
+environments:
+  local:
+    target: local
+models:
+  classifier:
+    framework: sklearn
+    framework_version: "1.2-1"
+    artifact: s3://bucket/model.tar.gz
+"""
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.fixture
+def local_spec(tmp_path: Path) -> Path:
+    spec = tmp_path / "mlinfra.yaml"
+    spec.write_text(LOCAL_ONLY)
+    return spec
+
+
+@pytest.fixture
+def churn_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "churn"
+    shutil.copytree(CHURN.parent, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder / CHURN.name
+
+
+def test_render_needs_env_or_all(local_spec: Path) -> None:
+    for args in ([], ["--env", "local", "--all"]):
+        result = run("render", "-f", str(local_spec), *args)
+        assert result.exit_code == 2
+        assert "--env ENV or --all" in result.output
+
+
+def test_render_refuses_a_local_environment(local_spec: Path) -> None:
+    result = run("render", "--env", "local", "-f", str(local_spec))
+    assert result.exit_code == 1
+    assert "local emulator" in result.output and "no Pulumi program" in result.output
+    assert not (local_spec.parent / "stacks").exists()
+
+
+def test_render_all_with_only_local_environments_says_so(local_spec: Path) -> None:
+    result = run("render", "--all", "-f", str(local_spec))
+    assert result.exit_code == 0
+    assert "skipped local" in result.output
+    assert "no sagemaker environment to render" in result.output
+
+
+def test_render_suggests_a_close_environment_name(churn_copy: Path) -> None:
+    result = run("render", "--env", "prd", "-f", str(churn_copy))
+    assert result.exit_code == 1
+    assert "has no environment 'prd'" in result.output
+    assert "did you mean 'prod'?" in result.output
+
+
+def test_render_prints_diagnostics_of_an_invalid_spec(tmp_path: Path) -> None:
+    spec = tmp_path / "mlinfra.yaml"
+    spec.write_text(LOCAL_ONLY.replace("framework: sklearn", "framework: sklaern"))
+    result = run("render", "--env", "local", "-f", str(spec))
+    assert result.exit_code == 1
+    assert "mlinfra.yaml:8:" in result.output and "invalid (1 error(s)" in result.output
+
+
+def test_render_writes_beside_the_spec_by_default(churn_copy: Path) -> None:
+    result = run("render", "--env", "dev", "-f", str(churn_copy))
+    assert result.exit_code == 0, result.output
+    out = churn_copy.parent / "stacks" / "dev"
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".gitignore",
+        "Pulumi.dev.yaml",
+        "Pulumi.yaml",
+        "__main__.py",
+        "requirements.txt",
+    ]
+    assert "wrote " in result.output and "stacks/dev/" in result.output
+    # Files the spec names are found from the program's folder.
+    assert 'pulumi.FileAsset("../../pipelines/' in (out / "__main__.py").read_text()
+
+
+def test_render_all_writes_each_sagemaker_environment_and_skips_local(
+    churn_copy: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "rendered"
+    result = run("render", "--all", "-f", str(churn_copy), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["dev", "prod"]
+    assert "skipped local" in result.output
+    assert (
+        'allowedAccountIds:\n    - "222222222222"'
+        in (out / "prod" / "Pulumi.prod.yaml").read_text()
+    )
+
+
+def test_render_again_changes_nothing(churn_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "once"
+    run("render", "--env", "prod", "-f", str(churn_copy), "--out", str(out))
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    run("render", "--env", "prod", "-f", str(churn_copy), "--out", str(out))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+
+
+def test_output_json_gives_the_physical_names_by_component(churn_copy: Path) -> None:
+    result = run("output", "--env", "prod", "-f", str(churn_copy), "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["format_version"] == "1"
+    assert (document["project"], document["environment"]) == ("churn", "prod")
+    assert document["source"] == "compiled"
+    endpoint = document["components"]["endpoint.churn-api"]
+    assert endpoint["endpoint.churn-api"] == "churn-prod-churn-api"
+    # Completed when the program runs, with the latest approved model version.
+    assert endpoint["endpoint.churn-api/config"].startswith("churn-prod-churn-api-")
+    assert endpoint["endpoint.churn-api/config"].endswith(
+        "-v<latest_approved_version(churn-prod-churn)>"
+    )
+    buckets = document["components"]["bucket.artifacts"]
+    assert buckets == {"bucket.artifacts": "churn-prod-artifacts-222222222222"}
+
+
+def test_output_text_is_a_table(churn_copy: Path) -> None:
+    result = run("output", "--env", "prod", "-f", str(churn_copy))
+    assert result.exit_code == 0, result.output
+    assert "churn prod: physical names" in result.output
+    assert "churn-prod-churn-api" in result.output
+
+
+def test_output_refuses_a_local_environment(local_spec: Path) -> None:
+    result = run("output", "--env", "local", "-f", str(local_spec))
+    assert result.exit_code == 1
+    assert "local emulator" in result.output
+
+
+def test_output_json_of_an_invalid_spec_is_json(tmp_path: Path) -> None:
+    spec = tmp_path / "mlinfra.yaml"
+    spec.write_text("version: 2\n")
+    result = run("output", "--env", "dev", "-f", str(spec), "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.output)["valid"] is False

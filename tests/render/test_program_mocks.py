@@ -1,0 +1,325 @@
+"""The rendered programs run with the real Pulumi Python SDK and the real `pulumi_aws`, and
+register the resources the compiler decided, with the settings the spec asks for.
+
+Mocks stand in for the Pulumi engine, which cannot be installed on the build machines (its
+installers download binaries): `pulumi.runtime.set_mocks` receives every resource the program
+registers, with its type, name and inputs, exactly as the engine would. pulumi_aws itself is
+real, so a wrong resource class, `...Args` class or argument name fails here. moto stands in
+for AWS behind boto3, for the runtime helpers that read the model registry.
+
+Inputs arrive as the engine sees them: property names in camelCase (`kmsKeyArn`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import tarfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pulumi
+import pytest
+from moto import mock_aws
+from render_cases import CHURN, Account, churn, churn_spec_from, handmade_graph
+
+from mlinfra.ir.graph import ResourceGraph
+from mlinfra.render.pulumi import render_project, write_project
+
+# Importing pulumi_aws.s3 warns about its own deprecated classes, which programs do not use.
+pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
+
+MLINFRA_TAGS = ("mlinfra:project", "mlinfra:environment", "mlinfra:component")
+
+
+@dataclass(frozen=True)
+class Registered:
+    type: str  # the engine's token: `aws:sagemaker/endpoint:Endpoint`
+    name: str  # the logical name: the IR address
+    inputs: dict
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every resource; answers with its inputs plus the outputs Refs read (state is
+    keyed by the engine's camelCase names, as inputs are)."""
+
+    def __init__(self) -> None:
+        self.registered: list[Registered] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.registered.append(Registered(args.typ, args.name, dict(args.inputs)))
+        physical = args.inputs.get("name") or args.inputs.get("bucket") or args.name
+        state = {
+            "arn": f"arn:aws:mock:::{args.typ}/{args.name}",
+            "name": physical,
+            "bucket": physical,
+            "keyId": f"key-{args.name}",
+            **args.inputs,
+        }
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch) -> None:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def approve_a_version(region: str, group: str) -> str:
+    """Create `group` in moto with an approved version (and a newer pending one); return the
+    approved version's ARN, which the program must pick."""
+    client = boto3.client("sagemaker", region_name=region)
+    client.create_model_package_group(ModelPackageGroupName=group)
+    inference = {
+        "Containers": [
+            {"Image": "1.dkr.ecr.us-east-1.amazonaws.com/x:1", "ModelDataUrl": "s3://b/k"}
+        ],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["text/csv"],
+    }
+    approved = client.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification=inference,
+    )["ModelPackageArn"]
+    client.create_model_package(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification=inference,
+    )
+    return approved
+
+
+def run_program(program: Path, graph: ResourceGraph, monkeypatch) -> list[Registered]:
+    """Run `program` (a rendered `__main__.py`) as Pulumi would, under the recording mocks."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project=graph.project, stack=graph.env, preview=False)
+    pulumi.runtime.set_all_config({"aws:region": graph.region})
+    # Pulumi runs a program from its project folder, so FileAssets resolve from there.
+    monkeypatch.chdir(program.parent)
+
+    @pulumi.runtime.test
+    def run() -> None:
+        runpy.run_path(str(program), run_name="__main__")
+
+    run()
+    return mocks.registered
+
+
+def render_into(tmp_path: Path, graph: ResourceGraph, spec, spec_from_out: str) -> Path:
+    out = tmp_path / "stack"
+    write_project(render_project(graph, spec, spec_from_out), out)
+    return out / "__main__.py"
+
+
+def token_to_type(token: str) -> str:
+    """`aws:sagemaker/endpoint:Endpoint` -> `aws.sagemaker.Endpoint` (the IR's spelling)."""
+    package, module, cls = token.split(":")
+    return f"{package}.{module.split('/')[0]}.{cls}"
+
+
+def is_taggable(token: str) -> bool:
+    import importlib
+
+    package, module, cls = token.split(":")
+    args = getattr(importlib.import_module(f"pulumi_aws.{module.split('/')[0]}"), f"{cls}Args")
+    return hasattr(args, "tags")
+
+
+def assert_matches_graph(registered: list[Registered], graph: ResourceGraph) -> None:
+    # Registration is asynchronous: the order is the engine's, not the program's.
+    assert sorted(r.name for r in registered) == sorted(graph.addresses())
+    assert Counter(token_to_type(r.type) for r in registered) == Counter(
+        r.type for r in graph.resources
+    )
+
+
+# -- a hand-made graph: every kind of value through the real SDK ---------------------------
+
+
+def test_handmade_program_registers_every_resource(tmp_path, monkeypatch, aws_credentials):
+    graph = handmade_graph()
+    program = render_into(tmp_path, graph, Account(None), "../specs/mlinfra.yaml")
+    with mock_aws():
+        latest = approve_a_version(graph.region, "demo")
+        registered = run_program(program, graph, monkeypatch)
+    assert_matches_graph(registered, graph)
+    by_name = {r.name: r for r in registered}
+
+    container = by_name["model.scorer"].inputs["primaryContainer"]
+    assert container["modelPackageName"] == latest
+    assert container["environment"]["GREETING"] == "'''\"\"\"\\n\x00é"
+    pinned = by_name["model.pinned"].inputs["primaryContainer"]["modelPackageName"]
+    assert pinned.endswith(":model-package/demo/2")
+
+    config = by_name["endpoint.api/config"].inputs
+    assert config["dataCaptureConfig"]["destinationS3Uri"] == "s3://demo-dev-artifacts/capture/api"
+    assert config["productionVariants"][0]["modelName"] == "demo-dev-scorer-v1"
+    policy = json.loads(by_name["model.scorer/role-policy"].inputs["policy"])
+    assert policy["Statement"][0]["Resource"] == [
+        "arn:aws:mock:::aws:s3/bucket:Bucket/bucket.artifacts/*",
+        "arn:aws:s3:::shared-123456789012",  # moto's account
+    ]
+
+
+def test_helper_refuses_a_group_without_an_approved_version(tmp_path, monkeypatch, aws_credentials):
+    graph = handmade_graph()
+    program = render_into(tmp_path, graph, Account(None), "../specs/mlinfra.yaml")
+    with mock_aws():
+        boto3.client("sagemaker", region_name=graph.region).create_model_package_group(
+            ModelPackageGroupName="demo"
+        )
+        with pytest.raises(RuntimeError, match="'demo' has no approved version"):
+            run_program(program, graph, monkeypatch)
+
+
+# -- the churn example ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def churn_runs(tmp_path_factory):
+    """Each sagemaker environment of the churn example, rendered and run once."""
+    runs = {}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+        }.items():
+            monkeypatch.setenv(key, value)
+        for env in ("dev", "prod"):
+            graph, spec = churn(env)
+            out = tmp_path_factory.mktemp(env)
+            program = render_into(out, graph, spec, churn_spec_from(out / "stack"))
+            with mock_aws():
+                for group in graph.of_type("aws.sagemaker.ModelPackageGroup"):
+                    approve_a_version(graph.region, group.properties["model_package_group_name"])
+                runs[env] = (graph, run_program(program, graph, monkeypatch), program.parent)
+    return runs
+
+
+def of_type(registered: list[Registered], token: str) -> list[Registered]:
+    return [r for r in registered if r.type == token]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_churn_program_registers_exactly_the_graph(churn_runs, env: str) -> None:
+    graph, registered, _ = churn_runs[env]
+    assert_matches_graph(registered, graph)
+
+
+def test_prod_endpoint_config_is_encrypted_and_captures_a_fifth_of_requests(churn_runs):
+    _, registered, _ = churn_runs["prod"]
+    (config,) = of_type(registered, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    assert config.inputs["kmsKeyArn"].startswith("arn:")
+    assert config.inputs["dataCaptureConfig"]["initialSamplingPercentage"] == 20
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_no_iam_statement_allows_everything_on_everything(churn_runs, env: str) -> None:
+    _, registered, _ = churn_runs[env]
+    policies = [
+        r.inputs["policy"]
+        for r in registered
+        if r.type in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
+    ]
+    assert policies
+    for text in policies:
+        for statement in json.loads(text)["Statement"]:
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = statement["Action"]
+            resources = statement["Resource"]
+            actions = [actions] if isinstance(actions, str) else actions
+            resources = [resources] if isinstance(resources, str) else resources
+            assert not ("*" in actions and "*" in resources), statement
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_canary_endpoint_rolls_back_on_alarms(churn_runs, env: str) -> None:
+    _, registered, _ = churn_runs[env]
+    (endpoint,) = of_type(registered, "aws:sagemaker/endpoint:Endpoint")
+    deployment = endpoint.inputs["deploymentConfig"]
+    policy = deployment["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
+    assert policy["type"] == "CANARY"
+    assert policy["canarySize"]["value"] == 10
+    alarms = deployment["autoRollbackConfiguration"]["alarms"]
+    assert len(alarms) == 2
+    names = {
+        r.inputs["name"] for r in of_type(registered, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+    assert {alarm["alarmName"] for alarm in alarms} <= names
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_taggable_resource_carries_the_mlinfra_tags(churn_runs, env: str) -> None:
+    _, registered, _ = churn_runs[env]
+    taggable = [r for r in registered if is_taggable(r.type)]
+    assert taggable
+    for resource in taggable:
+        tags = resource.inputs.get("tags") or {}
+        missing = [t for t in MLINFRA_TAGS if t not in tags]
+        assert not missing, f"{resource.name} lacks {missing}"
+        assert tags["mlinfra:environment"] == env
+
+
+def test_prod_has_more_capacity_and_a_key(churn_runs) -> None:
+    dev = Counter(r.type for r in churn_runs["dev"][1])
+    prod = Counter(r.type for r in churn_runs["prod"][1])
+    assert dev["aws:kms/key:Key"] == 0 and prod["aws:kms/key:Key"] == 1
+    for counts in (dev, prod):
+        assert counts["aws:sagemaker/endpoint:Endpoint"] == 1
+        assert counts["aws:sagemaker/model:Model"] == 1
+        assert counts["aws:s3/bucket:Bucket"] == 3
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_training_code_is_uploaded_as_a_script_mode_archive(churn_runs, env: str) -> None:
+    _, registered, folder = churn_runs[env]
+    (upload,) = [r for r in registered if r.inputs.get("key", "").endswith("/sourcedir.tar.gz")]
+    archive = folder / upload.inputs["source"].path
+    with tarfile.open(archive, "r:gz") as tar:
+        assert tar.getnames() == ["train.py"]
+        member = tar.getmember("train.py")
+        assert (member.mtime, member.mode, member.uid) == (0, 0o644, 0)
+        script = tar.extractfile(member).read()
+    assert script == (CHURN.parent / "pipelines" / "train.py").read_bytes()
+
+
+def test_source_archives_are_reproducible(tmp_path, monkeypatch) -> None:
+    from mlinfra.render import helpers
+
+    namespace: dict = {}
+    exec(
+        "import gzip, hashlib, io, pathlib, tarfile\n" + helpers.source("source_archive"), namespace
+    )
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "train.py"
+    script.write_text("print('hi')\n")
+    first = (tmp_path / namespace["source_archive"](str(script))).read_bytes()
+    os.utime(script, (1, 1))
+    assert (tmp_path / namespace["source_archive"](str(script))).read_bytes() == first
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_model_and_config_are_named_for_the_approved_version_they_serve(churn_runs, env):
+    _, registered, _ = churn_runs[env]
+    (model,) = of_type(registered, "aws:sagemaker/model:Model")
+    (config,) = of_type(registered, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    # Version 1 is approved and version 2 pending: the program serves 1, and names say so,
+    # so approving a new version makes a new model and configuration.
+    assert model.inputs["primaryContainer"]["modelPackageName"].endswith("/1")
+    assert model.inputs["name"].endswith("-v1") and config.inputs["name"].endswith("-v1")
+    assert config.inputs["productionVariants"][0]["modelName"] == model.inputs["name"]

@@ -68,7 +68,7 @@ _INSTANCE_TYPES = ("ml.m5.large", "ml.m5.xlarge", "ml.c5.xlarge", "ml.m5.2xlarge
 _MONITOR_SCHEDULES = ("daily", "hourly", '"cron(0 3 ? * * *)"', '"cron(0 0/6 ? * * *)"')
 
 
-def generate_spec(components: int, seed: int) -> str:
+def generate_spec(components: int, seed: int, baseline: str | None = None) -> str:
     """A valid mlinfra spec with about `components` components, shaped like the churn example.
 
     The components are split evenly over feature stores, models, pipelines (five steps each:
@@ -78,6 +78,10 @@ def generate_spec(components: int, seed: int) -> str:
     block, and waivers. Data files are s3:// URIs; pipeline scripts are the relative paths in
     `SCRIPTS`, which must exist beside the spec (see `write_spec`) for it to be warning-free.
     `seed` varies feature lists, instance types, schedules and numbers, deterministically.
+    `baseline` (opt-in; default None keeps the output above unchanged): a local CSV path,
+    relative to the spec, that every monitor uses as its baseline instead of an s3:// URI, so
+    that lowering reads the features from its header and builds the violation alarms; the
+    caller writes that file beside the spec.
     """
     rng = random.Random(seed)
     n = max(1, components // len(KINDS))
@@ -238,11 +242,12 @@ def generate_spec(components: int, seed: int) -> str:
 
     out += ["", "monitors:"]
     for i in range(n):
+        uri = baseline or f"s3://bench-data/{name('fs', i)}/baseline.csv"
         out += [
             f"  {name('mon', i)}:",
             f"    endpoint: {name('ep', i)}",
             "    type: data_quality",
-            f"    baseline: s3://bench-data/{name('fs', i)}/baseline.csv",
+            f"    baseline: {uri}",
             f"    schedule: {rng.choice(_MONITOR_SCHEDULES)}",
             "    thresholds:",
             f"      drift_psi: {rng.randint(1, 4) / 10}",

@@ -6,10 +6,31 @@ a changed script a changed resource).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from mlinfra.ir.graph import ResourceGraph, build_graph
+from mlinfra.ir.graph import Resource, ResourceGraph, build_graph
 from mlinfra.spec.model import EnvSpec
+
+
+# What holds data that a deletion would lose: in a `protect: true` environment the engine
+# refuses to delete these (Pulumi's `protect` resource option).
+STATEFUL_TYPES = frozenset(
+    {
+        "aws.kms.Key",
+        "aws.s3.Bucket",
+        "aws.sagemaker.FeatureGroup",
+        "aws.sagemaker.ModelPackageGroup",
+    }
+)
+
+
+def protected(spec: EnvSpec, resources: list[Resource]) -> list[Resource]:
+    if not spec.protect:
+        return resources
+    return [
+        dataclasses.replace(r, protect=True) if r.type in STATEFUL_TYPES else r for r in resources
+    ]
 
 
 class UnsupportedTarget(ValueError):
@@ -52,4 +73,5 @@ def lower_sagemaker(spec: EnvSpec, spec_dir: Path | None) -> ResourceGraph:
     for resource in resources:
         if resource.address == resource.component and "name" in resource.properties:
             outputs[resource.address] = resource.properties["name"]
+    resources = protected(spec, resources)
     return build_graph(spec.project, spec.env, spec.target, spec.region, resources, outputs)

@@ -9,6 +9,7 @@ node graph in linear time, before anything is expanded).
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import yaml
 
@@ -23,6 +24,7 @@ MAX_DEPTH = 64
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _OPEN_EVENTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSE_EVENTS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
@@ -280,7 +282,7 @@ class _Converter:
             value = node.value
         elif isinstance(value, float) and value != value:
             raise _Refused(error("wrong-type", "NaN is not a valid value", self.range(node)))
-        return Scalar(self.range(node), value, node.value)
+        return Scalar(self.range(node), self.valid_text(value, node), node.value)
 
     def key(self, node: yaml.Node) -> Scalar:
         if not isinstance(node, yaml.ScalarNode):
@@ -292,7 +294,21 @@ class _Converter:
                 )
             )
         # Keys are names: `on:` or `1:` mean the text the user typed, not YAML 1.1's bool or int.
-        return Scalar(self.range(node), node.value, node.value)
+        return Scalar(self.range(node), self.valid_text(node.value, node), node.value)
+
+    def valid_text(self, value, node: yaml.Node):
+        """Refuse lone surrogates (`"\\ud800"` escapes): they are not Unicode text, and no
+        AWS API, file or program could carry them."""
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise _Refused(
+                error(
+                    "not-text",
+                    "the text contains a lone UTF-16 surrogate escape, which is not a character",
+                    self.range(node),
+                    suggestion="write the character itself, or a \\U escape of its code point",
+                )
+            )
+        return value
 
     def mapping(self, node: yaml.MappingNode, depth: int) -> Mapping:
         entries: list[Entry] = []

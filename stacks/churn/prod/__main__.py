@@ -113,6 +113,7 @@ kms_key = aws.kms.Key(
         "mlinfra:environment": "prod",
         "mlinfra:component": "kms.key",
     },
+    opts=pulumi.ResourceOptions(protect=True),
 )
 
 kms_key_alias = aws.kms.Alias(
@@ -134,6 +135,7 @@ bucket_artifacts = aws.s3.Bucket(
         "mlinfra:environment": "prod",
         "mlinfra:component": "bucket.artifacts",
     },
+    opts=pulumi.ResourceOptions(protect=True),
 )
 
 bucket_artifacts_public_access_block = aws.s3.BucketPublicAccessBlock(
@@ -203,6 +205,7 @@ bucket_capture = aws.s3.Bucket(
         "mlinfra:environment": "prod",
         "mlinfra:component": "bucket.capture",
     },
+    opts=pulumi.ResourceOptions(protect=True),
 )
 
 bucket_capture_public_access_block = aws.s3.BucketPublicAccessBlock(
@@ -272,6 +275,7 @@ bucket_monitoring = aws.s3.Bucket(
         "mlinfra:environment": "prod",
         "mlinfra:component": "bucket.monitoring",
     },
+    opts=pulumi.ResourceOptions(protect=True),
 )
 
 bucket_monitoring_public_access_block = aws.s3.BucketPublicAccessBlock(
@@ -469,7 +473,7 @@ feature_store_customers = aws.sagemaker.FeatureGroup(
         "mlinfra:environment": "prod",
         "mlinfra:component": "feature_store.customers",
     },
-    opts=pulumi.ResourceOptions(depends_on=[feature_store_customers_role_policy]),
+    opts=pulumi.ResourceOptions(depends_on=[feature_store_customers_role_policy], protect=True),
 )
 
 
@@ -485,6 +489,7 @@ model_churn_model_registry = aws.sagemaker.ModelPackageGroup(
         "mlinfra:environment": "prod",
         "mlinfra:component": "model.churn-model",
     },
+    opts=pulumi.ResourceOptions(protect=True),
 )
 
 model_churn_model_role = aws.iam.Role(

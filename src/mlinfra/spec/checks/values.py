@@ -3,6 +3,7 @@ each other, and settings that only make sense together."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,20 +178,40 @@ def check_feature_keys(ctx: CheckContext) -> Iterator[Diagnostic]:
                 )
 
 
+TAG_PUNCTUATION = set("_.:/=+-@ ")
+
+
+def _tag_character(text: str) -> str | None:
+    """The first character AWS refuses in a tag (its rule: letters, numbers, separators and
+    `_ . : / = + - @`), or None."""
+    for ch in text:
+        if not (ch.isalnum() or ch in TAG_PUNCTUATION or unicodedata.category(ch) == "Zs"):
+            return ch
+    return None
+
+
 def check_tags(ctx: CheckContext) -> Iterator[Diagnostic]:
     # Account ids are checked by the schema's pattern; tags need the merged view.
     env_tags = ctx.env_data.get("tags", {})
     tags = {**ctx.data.get("defaults", {}).get("tags", {}), **env_tags}
-    for key in tags:
+    for key, value in tags.items():
+        owner = ("environments", ctx.resolved.settings_from) if key in env_tags else ("defaults",)
         if key.lower().startswith("aws:"):
-            owner = (
-                ("environments", ctx.resolved.settings_from) if key in env_tags else ("defaults",)
-            )
             yield error(
                 "invalid-tag",
                 f"tag key {key!r} uses the prefix 'aws:', which AWS reserves",
                 ctx.key_at(*owner, "tags", key),
             )
+        for text, where in ((key, ctx.key_at(*owner, "tags", key)), (value, None)):
+            bad = _tag_character(text)
+            if bad is not None:
+                yield error(
+                    "invalid-tag",
+                    f"tag {'key' if where else 'value'} {text!r} contains {bad!r}, which AWS "
+                    "does not allow in tags",
+                    where or ctx.at(*owner, "tags", key),
+                    detail="tags hold letters, digits, spaces and _ . : / = + - @",
+                )
     if len(tags) > MAX_TAGS:
         yield error(
             "invalid-tag",

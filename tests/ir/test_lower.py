@@ -1,0 +1,40 @@
+"""The lowering entry point: whole environments, and what `protect: true` means."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlinfra.ir.lower import STATEFUL_TYPES, UnsupportedTarget, lower
+from mlinfra.spec.validate import validate_file
+
+CHURN = Path(__file__).resolve().parents[2] / "examples" / "churn"
+
+
+def graph(env: str):
+    spec = validate_file(CHURN / "mlinfra.yaml").environments[env]
+    return lower(spec, CHURN)
+
+
+def test_protected_environment_protects_exactly_its_stateful_resources():
+    prod = graph("prod")
+    protected = {r.address for r in prod.resources if r.protect}
+    stateful = {r.address for r in prod.resources if r.type in STATEFUL_TYPES}
+    assert protected == stateful
+    assert {"kms.key", "bucket.artifacts", "feature_store.customers"} <= protected
+    assert "model.churn-model/registry" in protected
+
+
+def test_unprotected_environment_protects_nothing():
+    assert not any(r.protect for r in graph("dev").resources)
+
+
+def test_local_environment_has_no_pulumi_graph():
+    spec = validate_file(CHURN / "mlinfra.yaml").environments["local"]
+    with pytest.raises(UnsupportedTarget, match="local"):
+        lower(spec, CHURN)
+
+
+def test_lowering_is_deterministic():
+    assert graph("prod") == graph("prod")

@@ -12,7 +12,6 @@ from pathlib import Path
 from mlinfra.ir.graph import Resource, ResourceGraph, build_graph
 from mlinfra.spec.model import EnvSpec
 
-
 # What holds data that a deletion would lose: in a `protect: true` environment the engine
 # refuses to delete these (Pulumi's `protect` resource option).
 STATEFUL_TYPES = frozenset(

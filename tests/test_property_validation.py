@@ -10,7 +10,6 @@ it has a range, a line inside the text.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,8 @@ from hypothesis import strategies as st
 
 from mlinfra.diagnostics import Diagnostic
 from mlinfra.spec.validate import Validation, validate_text
-from mlinfra.syntax.loader import parse_bytes
+from mlinfra.syntax.loader import parse_bytes, parse_text
+from mlinfra.syntax.nodes import to_data
 
 CHURN = Path(__file__).resolve().parents[1] / "examples" / "churn"
 REFERENCE_TEXT = (CHURN / "mlinfra.yaml").read_text(encoding="utf-8")
@@ -35,17 +35,12 @@ SETTINGS = settings(
 )
 
 
-def _dates_as_text(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _dates_as_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dates_as_text(v) for v in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+def _as_data(text: str) -> Any:
+    """The spec as plain data, read as mlinfra reads it (YAML dates stay ISO text)."""
+    return to_data(parse_text(text, "mlinfra.yaml")[0].root)
 
 
-REFERENCE = _dates_as_text(yaml.safe_load(REFERENCE_TEXT))
+REFERENCE = _as_data(REFERENCE_TEXT)
 
 
 def _names(value: Any) -> set[str]:

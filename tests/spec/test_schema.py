@@ -4,7 +4,6 @@ every field, and renders to a complete, deterministic Markdown reference."""
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -12,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from jsonschema import Draft202012Validator, ValidationError
 
 from mlinfra.spec.docs import load_schema, reference_markdown
+from mlinfra.syntax.loader import parse_text
+from mlinfra.syntax.nodes import to_data
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = REPO / "src" / "mlinfra" / "schemas" / "mlinfra.schema.json"
@@ -40,20 +40,14 @@ def validator(schema: dict) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def _dates_as_text(value: Any) -> Any:
-    """What mlinfra's loader does: YAML dates stay ISO text (JSON has no date type)."""
-    if isinstance(value, dict):
-        return {k: _dates_as_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dates_as_text(v) for v in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+def _as_data(text: str) -> Any:
+    """The spec as plain data, read as mlinfra reads it (YAML dates stay ISO text)."""
+    return to_data(parse_text(text, "mlinfra.yaml")[0].root)
 
 
 @pytest.fixture(scope="module")
 def reference() -> dict:
-    return _dates_as_text(yaml.safe_load(REFERENCE_SPEC.read_text(encoding="utf-8")))
+    return _as_data(REFERENCE_SPEC.read_text(encoding="utf-8"))
 
 
 def _subschemas(schema: Any, pointer: str = "#") -> Iterator[tuple[str, dict]]:

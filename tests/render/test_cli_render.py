@@ -159,3 +159,18 @@ def test_output_json_of_an_invalid_spec_is_json(tmp_path: Path) -> None:
     result = run("output", "--env", "dev", "-f", str(spec), "--json")
     assert result.exit_code == 1
     assert json.loads(result.output)["valid"] is False
+
+
+def test_render_explains_a_model_without_a_sagemaker_image(tmp_path: Path) -> None:
+    spec = tmp_path / "mlinfra.yaml"
+    spec.write_text(
+        "version: 1\nproject: hello\n"
+        'environments: {dev: {target: sagemaker, account: "111111111111"}}\n'
+        'models: {m: {framework: pytorch, framework_version: "2.6", '
+        "artifact: s3://b/model.tar.gz}}\n"
+        "endpoints: {api: {model: m, instance_type: ml.inf2.xlarge}}\n"
+    )
+    result = run("render", "--env", "dev", "-f", str(spec), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert "cannot compile environment 'dev'" in result.output
+    assert "Traceback" not in result.output

@@ -87,6 +87,7 @@ def _environment(result, env: str, spec_file: str):
 
 def _lower(spec, spec_file: str):
     from mlinfra.ir.lower import lower
+    from mlinfra.spec.catalog import CatalogError
 
     try:
         return lower(spec, Path(spec_file).resolve().parent)
@@ -94,6 +95,9 @@ def _lower(spec, spec_file: str):
         # A file the spec names (a model artifact) is hashed into the program; validation
         # only warns when it is missing, since it may not have been built yet.
         _fail(f"cannot compile environment {spec.env!r}: {exc}", "build the file, then render")
+    except CatalogError as exc:
+        # No SageMaker image for this framework, version, region and instance type.
+        _fail(f"cannot compile environment {spec.env!r}: {exc}", "choose another instance type")
 
 
 def _posix_relpath(path: str, start: str) -> str:

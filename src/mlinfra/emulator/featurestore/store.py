@@ -1,0 +1,579 @@
+"""The feature store itself: SageMaker Feature Store Runtime semantics over SQLite and Parquet.
+
+The online store is one SQLite database (`<root>/featurestore.sqlite3`, WAL mode) holding the
+feature group metadata and one row per record: the latest record of each identifier, keyed by
+(group, identifier), with its event time and expiry as integers so the "newer event time wins"
+rule is a single UPSERT condition. The offline store is Parquet under `<root>/offline/`, see
+`offline.py`. Each thread gets its own SQLite connection (reads never wait for each other); writes
+go through one lock plus `BEGIN IMMEDIATE`, so they also serialise against other processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from mlinfra.emulator.featurestore import offline
+from mlinfra.emulator.featurestore.definition import (
+    FeatureGroup,
+    FeatureGroupDefinition,
+    check_definition,
+)
+from mlinfra.emulator.featurestore.errors import FeatureStoreError
+from mlinfra.emulator.featurestore.records import (
+    ParsedRecord,
+    parse_event_time,
+    parse_identifier,
+    parse_record,
+    parse_value,
+    parse_values,
+)
+
+Record = list[dict[str, str]]
+TARGET_STORES = ("OnlineStore", "OfflineStore")
+# One compact encoder reused: json.dumps with custom separators builds a new encoder per call.
+# Records are stored in GetRecord's own shape, so reading one is a single json.loads.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_decode = json.JSONDecoder().decode
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feature_groups (
+    name TEXT PRIMARY KEY,
+    definition TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS online_records (
+    group_name TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    event_time_us INTEGER NOT NULL,
+    expires_at_us INTEGER,
+    is_deleted INTEGER NOT NULL,
+    record TEXT,
+    PRIMARY KEY (group_name, record_id)
+) WITHOUT ROWID;
+"""
+
+# An expired record counts as absent (it is hard-deleted lazily), so any put replaces it; a live
+# one is replaced only by an equal or newer event time (on a tie the later write wins, as in AWS).
+_UPSERT = """
+INSERT INTO online_records (group_name, record_id, event_time_us, expires_at_us, is_deleted, record)
+VALUES (?1, ?2, ?3, ?4, 0, ?5)
+ON CONFLICT (group_name, record_id) DO UPDATE SET
+    event_time_us = excluded.event_time_us,
+    expires_at_us = excluded.expires_at_us,
+    is_deleted = 0,
+    record = excluded.record
+WHERE excluded.event_time_us >= online_records.event_time_us
+   OR online_records.expires_at_us <= ?6
+"""
+_SELECT = """
+SELECT record, expires_at_us, is_deleted FROM online_records WHERE group_name = ? AND record_id = ?
+"""
+_SELECT_LIVE_EVENT_TIME = """
+SELECT event_time_us, is_deleted FROM online_records
+WHERE group_name = ? AND record_id = ? AND (expires_at_us IS NULL OR expires_at_us > ?)
+"""
+_PURGE_EXPIRED = """
+DELETE FROM online_records WHERE group_name = ? AND record_id = ? AND expires_at_us <= ?
+"""
+
+
+class FeatureStore:
+    """SageMaker Feature Store (control plane for groups, runtime for records) on local files."""
+
+    def __init__(self, root: Path, clock: Callable[[], float] = time.time) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.offline_root = self.root / "offline"
+        self._database = self.root / "featurestore.sqlite3"
+        self._clock = clock
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._connection().executescript(_SCHEMA)
+        self._groups: dict[str, FeatureGroup] = {}
+        self._reload_groups()
+
+    # -- feature groups (the control plane) ------------------------------------------------
+
+    def create_group(self, definition: FeatureGroupDefinition) -> FeatureGroup:
+        check_definition(definition)
+        # A private copy, so a caller mutating its `features` dict cannot change the group.
+        group = FeatureGroup(FeatureGroupDefinition.from_json(definition.to_json()), self._clock())
+        try:
+            with self._transaction() as connection:
+                connection.execute(
+                    "INSERT INTO feature_groups (name, definition, created_at) VALUES (?, ?, ?)",
+                    (group.name, json.dumps(group.definition.to_json()), group.created_at),
+                )
+        except sqlite3.IntegrityError:
+            raise FeatureStoreError(
+                "ResourceInUse", f"feature group {definition.name!r} already exists"
+            ) from None
+        self._groups[group.name] = group
+        return group
+
+    def describe_group(self, name: str) -> FeatureGroup:
+        return self._group(name, missing=_control_plane_not_found)
+
+    def list_groups(self) -> list[FeatureGroup]:
+        self._reload_groups()
+        return [self._groups[name] for name in sorted(self._groups)]
+
+    def delete_group(self, name: str) -> None:
+        """Delete a group and its online records; like AWS, keep its offline data (set aside)."""
+        group = self._group(name, missing=_control_plane_not_found)
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM feature_groups WHERE name = ?", (name,))
+            connection.execute("DELETE FROM online_records WHERE group_name = ?", (name,))
+        self._groups.pop(name, None)
+        # AWS leaves the S3 data under a prefix named for the group's creation, so a group created
+        # again under the same name starts empty; moving the directory aside does the same here.
+        group_dir = self.offline_root / name
+        if group_dir.exists():
+            kept = self.root / "offline-deleted" / f"{name}-{int(group.created_at * 1000)}"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(group_dir, kept)
+
+    # -- records (the runtime API) ---------------------------------------------------------
+
+    def put_record(
+        self,
+        group_name: str,
+        record: Record,
+        ttl_seconds: int | None = None,
+        target_stores: Sequence[str] | None = None,
+    ) -> None:
+        """PutRecord: validate everything first, then write the online and offline stores."""
+        group = self._group(group_name, missing=_validation_not_found)
+        online, offline_ = _targets(group, target_stores)
+        if ttl_seconds is not None and (
+            isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or ttl_seconds <= 0
+        ):
+            raise FeatureStoreError(
+                "ValidationError",
+                f"TtlDuration {ttl_seconds!r} must be a positive number of seconds",
+            )
+        parsed = parse_record(group, record)
+        now = self._clock()
+        rows = [offline.OfflineRow(parsed.typed, parsed.event_date)] if offline_ else []
+        self._write(
+            group, rows, now, [_online_row(group, parsed, ttl_seconds, now)] if online else []
+        )
+
+    def get_record(
+        self, group_name: str, identifier: str, feature_names: Sequence[str] | None = None
+    ) -> Record | None:
+        """GetRecord: the latest live record of `identifier`, or None when there is none."""
+        found = self._lookup(group_name, identifier, feature_names)
+        return None if found is None else found[0]
+
+    def get_record_response(
+        self,
+        group_name: str,
+        identifier: str,
+        feature_names: Sequence[str] | None = None,
+        expiration_time_response: bool = False,
+    ) -> dict[str, Any]:
+        """GetRecord's response body: `{"Record": ..., "ExpiresAt"?: ...}`, `{}` if not found."""
+        found = self._lookup(group_name, identifier, feature_names)
+        if found is None:
+            return {}
+        response: dict[str, Any] = {"Record": found[0]}
+        if expiration_time_response and found[1] is not None:
+            response["ExpiresAt"] = _iso(found[1])
+        return response
+
+    def batch_get_record(
+        self, identifiers: list[dict[str, Any]], expiration_time_response: bool = False
+    ) -> dict[str, list[dict[str, Any]]]:
+        """BatchGetRecord: per-identifier failures are `Errors` entries, missing records absent."""
+        records: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for entry in identifiers:
+            if not isinstance(entry, dict) or not isinstance(
+                entry.get("RecordIdentifiersValueAsString"), list
+            ):
+                raise FeatureStoreError(
+                    "ValidationError",
+                    "each identifier needs FeatureGroupName and RecordIdentifiersValueAsString",
+                )
+            group_name = entry.get("FeatureGroupName")
+            for identifier in entry["RecordIdentifiersValueAsString"]:
+                try:
+                    found = self._lookup(group_name, identifier, entry.get("FeatureNames"))
+                except FeatureStoreError as error:
+                    errors.append(
+                        {
+                            "FeatureGroupName": group_name,
+                            "RecordIdentifierValueAsString": identifier,
+                            "ErrorCode": error.code,
+                            "ErrorMessage": error.message,
+                        }
+                    )
+                    continue
+                if found is None:
+                    continue
+                result: dict[str, Any] = {
+                    "FeatureGroupName": group_name,
+                    "RecordIdentifierValueAsString": identifier,
+                    "Record": found[0],
+                }
+                if expiration_time_response and found[1] is not None:
+                    result["ExpiresAt"] = _iso(found[1])
+                records.append(result)
+        return {"Records": records, "Errors": errors, "UnprocessedIdentifiers": []}
+
+    def delete_record(
+        self,
+        group_name: str,
+        identifier: str,
+        event_time: str,
+        deletion_mode: str = "SoftDelete",
+        target_stores: Sequence[str] | None = None,
+    ) -> None:
+        """DeleteRecord, with AWS's rules for a delete whose event time is not the newest.
+
+        SoftDelete nulls the online record but keeps its identifier and event time (so older puts
+        still lose to it); HardDelete removes the row. Both append a deleted-record marker
+        (`is_deleted` true, other features null) to the offline store. A delete not later than
+        the stored record changes nothing online: SoftDelete still writes the marker, HardDelete
+        fails with a ValidationError and writes nothing.
+        """
+        group = self._group(group_name, missing=_validation_not_found)
+        if deletion_mode not in ("SoftDelete", "HardDelete"):
+            raise FeatureStoreError(
+                "ValidationError",
+                f"DeletionMode {deletion_mode!r} must be SoftDelete or HardDelete",
+            )
+        online, offline_ = _targets(group, target_stores)
+        definition = group.definition
+        key = parse_identifier(group, identifier)
+        event_time_kind = definition.features[definition.event_time]
+        event_time_us, event_date = parse_event_time(
+            event_time_kind, definition.event_time, event_time
+        )
+        now = self._clock()
+        id_kind = definition.features[definition.record_identifier]
+        marker = offline.OfflineRow(
+            {
+                definition.record_identifier: parse_value(id_kind, "", key),
+                definition.event_time: parse_value(event_time_kind, "", event_time),
+            },
+            event_date,
+            is_deleted=True,
+        )
+        # A SoftDelete's marker is written whatever the online outcome; a HardDelete's only if
+        # it deleted (AWS: "No delete record marker is written").
+        staged = []
+        if offline_ and deletion_mode == "SoftDelete":
+            staged = offline.stage(self.offline_root / group.name, definition, [marker], now)
+        try:
+            if online:
+                with self._transaction() as connection:
+                    stored = connection.execute(
+                        _SELECT_LIVE_EVENT_TIME, (group.name, key, _micros(now))
+                    ).fetchone()
+                    newer = stored is None or event_time_us > stored[0]
+                    if deletion_mode == "HardDelete" and not newer:
+                        raise FeatureStoreError(
+                            "ValidationError",
+                            f"EventTime {event_time!r} is not later than the stored record's "
+                            f"event time; HardDelete was not performed",
+                        )
+                    if stored is not None and newer:
+                        if deletion_mode == "HardDelete":
+                            connection.execute(
+                                "DELETE FROM online_records WHERE group_name = ? AND record_id = ?",
+                                (group.name, key),
+                            )
+                        else:
+                            connection.execute(
+                                "UPDATE online_records SET event_time_us = ?, is_deleted = 1, "
+                                "record = NULL WHERE group_name = ? AND record_id = ?",
+                                (event_time_us, group.name, key),
+                            )
+            if offline_ and deletion_mode == "HardDelete":
+                staged = offline.stage(self.offline_root / group.name, definition, [marker], now)
+        except BaseException:
+            offline.discard(staged)
+            raise
+        offline.publish(staged)
+
+    # -- bulk load and offline reads -------------------------------------------------------
+
+    def ingest_csv(self, group_name: str, path: Path) -> int:
+        """Load a CSV whose header names features; all rows are checked before any is written.
+
+        Empty cells are absent features (as the SageMaker SDK's `ingest` skips nulls). Returns
+        the number of records ingested.
+        """
+        group = self._group(group_name, missing=_control_plane_not_found)
+        path = Path(path)
+        parsed: list[ParsedRecord] = []
+        problems: list[str] = []
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise FeatureStoreError("ValidationError", f"{path.name}: the file is empty")
+            _check_header(group, path, header)
+            for number, row in enumerate(reader, start=1):
+                if len(row) != len(header):
+                    problems.append(
+                        f"row {number} (line {reader.line_num}): has {len(row)} columns, "
+                        f"the header has {len(header)}"
+                    )
+                    continue
+                given = {name: value for name, value in zip(header, row, strict=True) if value}
+                try:
+                    parsed.append(parse_values(group, given))
+                except FeatureStoreError as error:
+                    problems.append(f"row {number} (line {reader.line_num}): {error.message}")
+        if problems:
+            more = f"; and {len(problems) - 10} more invalid rows" if len(problems) > 10 else ""
+            raise FeatureStoreError(
+                "ValidationError",
+                f"{path.name}: nothing was ingested: " + "; ".join(problems[:10]) + more,
+            )
+        definition = group.definition
+        now = self._clock()
+        rows = (
+            [offline.OfflineRow(p.typed, p.event_date) for p in parsed]
+            if definition.offline
+            else []
+        )
+        online_rows = (
+            [_online_row(group, p, None, now) for p in parsed] if definition.online else []
+        )
+        self._write(group, rows, now, online_rows)
+        return len(parsed)
+
+    def read_offline(self, group_name: str) -> pa.Table:
+        """The group's whole offline store as one Arrow table (features, metadata, event_date)."""
+        group = self._group(group_name, missing=_control_plane_not_found)
+        return offline.read(self.offline_root / group.name, group.definition)
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _lookup(
+        self, group_name: str, identifier: str, feature_names: Sequence[str] | None
+    ) -> tuple[Record, int | None] | None:
+        """The hot path of GetRecord: one primary-key SELECT and one json.loads."""
+        group = self._groups.get(group_name) or self._group(group_name, missing=_runtime_not_found)
+        definition = group.definition
+        if not definition.online:
+            raise FeatureStoreError(
+                "ValidationError", f"feature group {group_name!r} has no online store"
+            )
+        if definition.features[definition.record_identifier] == "String" and isinstance(
+            identifier, str
+        ):
+            key = identifier
+        else:
+            key = parse_identifier(group, identifier)
+        if feature_names is not None:
+            unknown = [name for name in feature_names if name not in definition.features]
+            if unknown:
+                raise FeatureStoreError(
+                    "ValidationError",
+                    f"feature {unknown[0]!r} is not defined in feature group {group_name!r}",
+                )
+        row = self._connection().execute(_SELECT, (group_name, key)).fetchone()
+        if row is None or row[2]:
+            return None
+        record_json, expires_at_us, _ = row
+        if expires_at_us is not None:
+            now_us = _micros(self._clock())
+            if expires_at_us <= now_us:
+                with self._transaction() as connection:
+                    connection.execute(_PURGE_EXPIRED, (group_name, key, now_us))
+                return None
+        record = _decode(record_json)
+        if feature_names is not None:
+            wanted = set(feature_names)
+            record = [value for value in record if value["FeatureName"] in wanted]
+        return record, expires_at_us
+
+    def _write(
+        self,
+        group: FeatureGroup,
+        offline_rows: list[offline.OfflineRow],
+        now: float,
+        online_rows: list[tuple[Any, ...]],
+    ) -> None:
+        # Offline files are staged before the online transaction and published after it commits,
+        # so a failure on either side leaves both stores as they were.
+        staged = (
+            offline.stage(self.offline_root / group.name, group.definition, offline_rows, now)
+            if offline_rows
+            else []
+        )
+        try:
+            if online_rows:
+                with self._transaction() as connection:
+                    connection.executemany(_UPSERT, online_rows)
+        except BaseException:
+            offline.discard(staged)
+            raise
+        offline.publish(staged)
+
+    def _group(self, name: Any, missing: Callable[[Any], FeatureStoreError]) -> FeatureGroup:
+        group = self._groups.get(name) if isinstance(name, str) else None
+        if group is None:
+            # Another FeatureStore on the same root (another thread or process) may have made it.
+            self._reload_groups()
+            group = self._groups.get(name) if isinstance(name, str) else None
+            if group is None:
+                raise missing(name)
+        return group
+
+    def _reload_groups(self) -> None:
+        rows = (
+            self._connection()
+            .execute("SELECT definition, created_at FROM feature_groups")
+            .fetchall()
+        )
+        self._groups = {
+            group.name: group
+            for group in (
+                FeatureGroup(FeatureGroupDefinition.from_json(json.loads(text)), created_at)
+                for text, created_at in rows
+            )
+        }
+
+    def _connection(self) -> sqlite3.Connection:
+        try:
+            return self._local.connection
+        except AttributeError:
+            pass
+        # Autocommit mode (isolation_level=None): reads need no transaction, and writes open
+        # their own with BEGIN IMMEDIATE in `_transaction`.
+        connection = sqlite3.connect(
+            self._database, isolation_level=None, check_same_thread=False, cached_statements=64
+        )
+        connection.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across process crashes in WAL mode; only power loss can drop the
+        # last transactions, an acceptable trade for a developer's emulator.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA busy_timeout=10000")
+        with self._connections_lock:
+            self._connections.append(connection)
+        self._local.connection = connection
+        return connection
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        with self._write_lock:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+
+def _online_row(
+    group: FeatureGroup, parsed: ParsedRecord, ttl_seconds: int | None, now: float
+) -> tuple[Any, ...]:
+    ttl = ttl_seconds if ttl_seconds is not None else group.definition.online_ttl_seconds
+    expires_at_us = None if ttl is None else parsed.event_time_us + ttl * 1_000_000
+    record = _encode(
+        [{"FeatureName": name, "ValueAsString": value} for name, value in parsed.values.items()]
+    )
+    return (
+        group.name,
+        parsed.identifier,
+        parsed.event_time_us,
+        expires_at_us,
+        record,
+        _micros(now),
+    )
+
+
+def _targets(group: FeatureGroup, target_stores: Sequence[str] | None) -> tuple[bool, bool]:
+    definition = group.definition
+    if target_stores is None:
+        return definition.online, definition.offline
+    for store in target_stores:
+        if store not in TARGET_STORES:
+            raise FeatureStoreError(
+                "ValidationError", f"TargetStores value {store!r} must be one of {TARGET_STORES}"
+            )
+        enabled = definition.online if store == "OnlineStore" else definition.offline
+        if not enabled:
+            raise FeatureStoreError(
+                "ValidationError", f"feature group {definition.name!r} has no {store}"
+            )
+    return "OnlineStore" in target_stores, "OfflineStore" in target_stores
+
+
+def _check_header(group: FeatureGroup, path: Path, header: list[str]) -> None:
+    definition = group.definition
+    for name in header:
+        if name not in definition.features:
+            raise FeatureStoreError(
+                "ValidationError",
+                f"{path.name}: column {name!r} is not a feature of group {definition.name!r}",
+            )
+    if len(set(header)) != len(header):
+        raise FeatureStoreError("ValidationError", f"{path.name}: the header repeats a column")
+    for required in (definition.record_identifier, definition.event_time):
+        if required not in header:
+            raise FeatureStoreError(
+                "ValidationError", f"{path.name}: required column {required!r} is missing"
+            )
+
+
+def _micros(seconds: float) -> int:
+    return int(seconds * 1_000_000)
+
+
+def _iso(micros: int) -> str:
+    moment = datetime.fromtimestamp(micros / 1_000_000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# The runtime model gives GetRecord ResourceNotFound (404); PutRecord and DeleteRecord model no
+# ResourceNotFound, and AWS answers them with a ValidationError saying "Resource Not Found"
+# (seen in aws/sagemaker-python-sdk#2606). The control plane's ResourceNotFound is a plain 400.
+def _runtime_not_found(name: Any) -> FeatureStoreError:
+    return FeatureStoreError("ResourceNotFound", f"feature group {name!r} not found", 404)
+
+
+def _validation_not_found(name: Any) -> FeatureStoreError:
+    return FeatureStoreError(
+        "ValidationError",
+        f"Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name {name!r}",
+    )
+
+
+def _control_plane_not_found(name: Any) -> FeatureStoreError:
+    return FeatureStoreError("ResourceNotFound", f"feature group {name!r} not found", 400)

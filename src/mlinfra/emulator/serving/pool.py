@@ -1,0 +1,260 @@
+"""The endpoints the emulator serves: deploy, route, invoke, capture, and tear down.
+
+Each endpoint has production variants, each variant ``instance_count`` worker processes.
+A request goes to the variant the caller targets, or else to one drawn by weight (so a
+90/10 canary really splits traffic), then round-robin to one of that variant's workers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlinfra.emulator.serving.capture import Capture, CaptureWriter
+from mlinfra.emulator.serving.errors import ServingError, endpoint_not_found
+from mlinfra.emulator.serving.model_data import ModelFiles, locate
+from mlinfra.emulator.serving.worker import FAILED, IN_SERVICE, Retired, Worker
+
+DEFAULT_TIMEOUT = 60.0  # SageMaker's own limit for a real-time invocation
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A production variant: a model and its share of the endpoint's traffic."""
+
+    name: str
+    model_data: Path | str
+    weight: float = 1.0
+    instance_count: int = 1
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What InvokeEndpoint returns: the body, its content type, and the variant that answered."""
+
+    body: bytes
+    content_type: str
+    variant: str
+
+
+class _Replicas:
+    """A deployed variant: its workers and the round-robin over them."""
+
+    def __init__(self, variant: Variant, files: ModelFiles, workers: list[Worker]) -> None:
+        self.variant = variant
+        self.files = files
+        self.workers = workers
+        self._next = itertools.count()  # next() on a count is atomic under the GIL
+
+    def pick(self) -> Worker:
+        return self.workers[next(self._next) % len(self.workers)]
+
+    def status(self) -> dict[str, Any]:
+        failed = [w for w in self.workers if w.state == FAILED]
+        errors = [w.last_error for w in self.workers if w.last_error]
+        return {
+            "state": FAILED if failed else IN_SERVICE,
+            "pid": self.workers[0].pid,
+            "pids": [w.pid for w in self.workers],
+            "restarts": sum(w.restarts for w in self.workers),
+            "last_error": errors[-1] if errors else None,
+            "weight": self.variant.weight,
+            "instance_count": self.variant.instance_count,
+        }
+
+
+class _Endpoint:
+    def __init__(
+        self, name: str, replicas: list[_Replicas], writer: CaptureWriter | None, seed: str | None
+    ) -> None:
+        self.name = name
+        self.replicas = {r.variant.name: r for r in replicas}
+        self.writer = writer
+        self._weights = [r.variant.weight for r in replicas]
+        self._order = replicas
+        self._rng = random.Random(seed)  # noqa: S311 - routing, not security
+        self._rng_lock = threading.Lock()
+
+    def route(self, target: str | None) -> _Replicas:
+        if target is not None:
+            if target not in self.replicas:
+                raise ServingError(
+                    "ValidationException",
+                    f"Target variant {target} not found for endpoint {self.name}.",
+                    400,
+                )
+            return self.replicas[target]
+        if len(self._order) == 1:
+            return self._order[0]
+        with self._rng_lock:
+            return self._rng.choices(self._order, weights=self._weights)[0]
+
+    def workers(self) -> list[Worker]:
+        return [w for r in self._order for w in r.workers]
+
+    def stop(self) -> None:
+        # Stop replicas in parallel: each waits for its in-flight request first.
+        threads = [threading.Thread(target=w.stop) for w in self.workers()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self.writer is not None:
+            self.writer.close()
+        for r in self._order:
+            if r.files.extracted is not None:
+                shutil.rmtree(r.files.extracted, ignore_errors=True)
+
+
+class EndpointPool:
+    """All endpoints served by one emulator. Safe to call from many threads.
+
+    ``timeout`` bounds one prediction (a hung model is killed and restarted);
+    ``seed`` makes traffic splitting and capture sampling reproducible.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        start_timeout: float = 120.0,
+        seed: int | str | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.timeout = timeout
+        self.start_timeout = start_timeout
+        self.seed = seed
+        self._endpoints: dict[str, _Endpoint] = {}
+        self._lock = threading.Lock()  # guards the name -> endpoint table, not invocations
+        self._closed = False
+
+    def __enter__(self) -> EndpointPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def deploy(self, name: str, variants: list[Variant], capture: Capture | None = None) -> None:
+        """Serve ``variants`` as endpoint ``name``; a redeploy is blue/green, new before old."""
+        if self._closed:
+            raise ServingError("ValidationException", "the endpoint pool is closed", 400)
+        endpoint = self._start(name, variants, capture)
+        with self._lock:
+            old = self._endpoints.get(name)
+            self._endpoints[name] = endpoint
+        if old is not None:
+            old.stop()
+
+    def undeploy(self, name: str) -> None:
+        with self._lock:
+            endpoint = self._endpoints.pop(name, None)
+        if endpoint is None:
+            raise endpoint_not_found(name)
+        endpoint.stop()
+
+    def endpoints(self) -> list[str]:
+        return sorted(self._endpoints)
+
+    def status(self, name: str) -> dict[str, Any]:
+        endpoint = self._get(name)
+        variants = {n: r.status() for n, r in endpoint.replicas.items()}
+        failed = any(v["state"] == FAILED for v in variants.values())
+        return {"name": name, "state": FAILED if failed else IN_SERVICE, "variants": variants}
+
+    def invoke(
+        self,
+        name: str,
+        body: bytes,
+        content_type: str,
+        accept: str | None = None,
+        target_variant: str | None = None,
+        inference_id: str | None = None,
+    ) -> Invocation:
+        # A redeploy may retire the workers we picked mid-call; the new endpoint then answers.
+        for _ in range(3):
+            endpoint = self._get(name)
+            replicas = endpoint.route(target_variant)
+            try:
+                out, out_type = replicas.pick().invoke(body, content_type, accept)
+            except Retired:
+                continue
+            variant = replicas.variant.name
+            if endpoint.writer is not None and endpoint.writer.sampled():
+                endpoint.writer.record(variant, body, content_type, out, out_type, inference_id)
+            return Invocation(out, out_type, variant)
+        raise ServingError("ServiceUnavailable", f"Endpoint {name} is being updated.", 503)
+
+    def close(self) -> None:
+        """Stop every worker. The pool serves nothing afterwards."""
+        with self._lock:
+            self._closed = True
+            endpoints = list(self._endpoints.values())
+            self._endpoints.clear()
+        for endpoint in endpoints:
+            endpoint.stop()
+
+    def _get(self, name: str) -> _Endpoint:
+        endpoint = self._endpoints.get(name)
+        if endpoint is None:
+            raise endpoint_not_found(name)
+        return endpoint
+
+    def _start(self, name: str, variants: list[Variant], capture: Capture | None) -> _Endpoint:
+        _check(name, variants)
+        deployment = uuid.uuid4().hex[:8]
+        replicas: list[_Replicas] = []
+        try:
+            for variant in variants:
+                workdir = self.root / "models" / name / f"{variant.name}-{deployment}"
+                files = locate(variant.model_data, workdir)
+                workers = [
+                    Worker(
+                        name,
+                        variant.name,
+                        files.model,
+                        files.features,
+                        self.timeout,
+                        self.start_timeout,
+                    )
+                    for _ in range(variant.instance_count)
+                ]
+                replicas.append(_Replicas(variant, files, workers))
+            # Start every process before waiting on any: model loading overlaps.
+            for r in replicas:
+                for w in r.workers:
+                    w.start()
+            for r in replicas:
+                for w in r.workers:
+                    w.wait_ready()
+        except BaseException:
+            _Endpoint(name, replicas, None, None).stop()
+            raise
+        seed = None if self.seed is None else f"{self.seed}:{name}"
+        writer = None
+        if capture is not None:
+            writer = CaptureWriter(capture, name, None if seed is None else f"{seed}:capture")
+        return _Endpoint(name, replicas, writer, seed)
+
+
+def _check(name: str, variants: list[Variant]) -> None:
+    if not variants:
+        raise ServingError("ValidationException", f"Endpoint {name} needs a variant.", 400)
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ServingError("ValidationException", f"Endpoint {name} repeats a variant name.", 400)
+    for v in variants:
+        if v.weight < 0 or v.instance_count < 1:
+            raise ServingError(
+                "ValidationException",
+                f"Variant {v.name} needs weight >= 0 and instance_count >= 1.",
+                400,
+            )
+    if sum(v.weight for v in variants) <= 0:
+        raise ServingError("ValidationException", f"Endpoint {name} has no traffic weight.", 400)

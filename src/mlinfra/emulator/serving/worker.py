@@ -1,0 +1,238 @@
+"""One model replica in its own process, and the parent's thread-safe handle on it.
+
+Each replica is a "spawn" child that loads the model once and then answers requests one at a
+time over a pipe: ``(body, content_type, accept)`` in, ``("ok", body, content_type)`` or
+``("error", status, text)`` out. A separate process per replica means a model that crashes
+or hangs takes down only its own replica, which the parent kills and restarts on the next
+request.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import signal
+import threading
+import warnings
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from mlinfra.emulator.serving.errors import ServingError, model_error
+
+IN_SERVICE = "InService"
+FAILED = "Failed"
+STOPPED = "Stopped"
+
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+class Retired(Exception):
+    """The replica was stopped by a redeploy or undeploy; the caller retries on the new one."""
+
+
+def serve(conn: Connection, model_path: str, features_path: str | None) -> None:
+    """Worker process main: load the model, then answer requests until the pipe closes."""
+    # Ctrl-C in the emulator's terminal reaches the whole process group; the parent stops us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import joblib
+
+        from mlinfra.emulator.serving import codec
+
+        model = joblib.load(model_path)
+        features = _features(model, features_path)
+        _single_threaded(model)
+    except BaseException as exc:  # noqa: BLE001 - any load failure is reported, not raised
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", None))
+    while True:
+        try:
+            body, content_type, accept = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent closed the pipe or died: nothing left to serve
+        try:
+            data = codec.decode(body, content_type, features)
+            out, out_type = codec.encode(codec.predict(model, data), accept, content_type)
+            reply: tuple[Any, ...] = ("ok", out, out_type)
+        except codec.RequestError as exc:
+            reply = ("error", exc.status, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the model's own errors go back to the client
+            reply = ("error", 500, f"{type(exc).__name__}: {exc}")
+        conn.send(reply)
+
+
+def _single_threaded(model: Any) -> None:
+    # A worker answers one request at a time and parallelism comes from instance_count; a
+    # thread pool per prediction only adds latency on small batches. joblib also refuses
+    # nested process pools in a daemon process and warns on every call.
+    warnings.filterwarnings("ignore", message="Loky-backed parallel loops cannot be called")
+    get_params = getattr(model, "get_params", None)
+    if get_params is None:
+        return
+    try:
+        names = [k for k in get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
+        if names:
+            model.set_params(**dict.fromkeys(names, 1))
+    except Exception:  # noqa: S110 - a model that refuses is served as it is
+        pass
+
+
+def _features(model: Any, features_path: str | None) -> list[str] | None:
+    if features_path:
+        names = json.loads(Path(features_path).read_text())
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            raise ValueError(f"{features_path} must hold a JSON list of column names")
+        return names
+    # A model fitted on a DataFrame remembers its columns; use them to name CSV columns.
+    names = getattr(model, "feature_names_in_", None)
+    return [str(n) for n in names] if names is not None else None
+
+
+class Worker:
+    """The parent's handle on one replica process. Safe to call from many threads."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        variant: str,
+        model_path: Path,
+        features_path: Path | None,
+        timeout: float,
+        start_timeout: float,
+    ) -> None:
+        self.endpoint = endpoint
+        self.variant = variant
+        self._model_path = str(model_path)
+        self._features_path = str(features_path) if features_path else None
+        self._timeout = timeout
+        self._start_timeout = start_timeout
+        # One request at a time per replica: the lock owns the pipe and the process.
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self._retired = False
+        self.state = STOPPED
+        self.restarts = 0
+        self.last_error: str | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        """Spawn the process without waiting for the model to load (see ``wait_ready``)."""
+        parent, child = _SPAWN.Pipe()
+        process = _SPAWN.Process(
+            target=serve,
+            args=(child, self._model_path, self._features_path),
+            name=f"mlinfra-serve-{self.endpoint}-{self.variant}",
+            daemon=True,
+        )
+        process.start()
+        # Our copy of the child's end must go, or a dead child never shows up as EOF.
+        child.close()
+        self._process, self._conn = process, parent
+
+    def wait_ready(self) -> None:
+        """Block until the model is loaded; raise ServingError if it cannot be."""
+        assert self._conn is not None
+        reason = f"did not load its model within {self._start_timeout:g} s"
+        try:
+            if self._conn.poll(self._start_timeout):
+                message, detail = self._conn.recv()
+                if message == "ready":
+                    self.state = IN_SERVICE
+                    return
+                reason = f"could not load its model: {detail}"
+        except (EOFError, OSError):
+            reason = f"exited while loading its model (exit code {self._exitcode()})"
+        self._kill()
+        self.state, self.last_error = FAILED, reason
+        raise ServingError(
+            "ValidationException",
+            f"Variant {self.variant} of endpoint {self.endpoint} {reason}.",
+            400,
+        )
+
+    def invoke(self, body: bytes, content_type: str, accept: str | None) -> tuple[bytes, str]:
+        with self._lock:
+            if self._retired:
+                raise Retired
+            if self.state != IN_SERVICE:
+                self._restart()
+            assert self._conn is not None
+            try:
+                self._conn.send((body, content_type, accept))
+                if not self._conn.poll(self._timeout):
+                    raise TimeoutError
+                reply = self._conn.recv()
+            except TimeoutError:
+                self._fail(f"invocation timed out after {self._timeout:g} s; worker killed")
+                raise model_error(
+                    self.endpoint,
+                    0,
+                    "Your invocation timed out while waiting for a response from container "
+                    f"primary (timeout {self._timeout:g} s); the worker was killed and "
+                    "restarts on the next request.",
+                ) from None
+            except (EOFError, OSError):
+                code = self._exitcode()
+                self._fail(f"worker exited with code {code} while handling a request")
+                raise model_error(
+                    self.endpoint,
+                    0,
+                    f"The model worker for variant {self.variant} exited unexpectedly "
+                    f"(exit code {code}) while handling the request; it restarts on the "
+                    "next request.",
+                ) from None
+        if reply[0] == "ok":
+            return reply[1], reply[2]
+        _, status, text = reply
+        self.last_error = text
+        raise model_error(self.endpoint, status, text)
+
+    def stop(self) -> None:
+        """Retire the replica, letting an in-flight request finish first."""
+        acquired = self._lock.acquire(timeout=self._timeout + 5)
+        try:
+            self._retired = True
+            # A worker holds no state worth a graceful exit (the parent writes captures), and
+            # killing it skips half a second of interpreter teardown per replica.
+            self._kill()
+            self.state = STOPPED
+        finally:
+            if acquired:
+                self._lock.release()
+
+    def _restart(self) -> None:
+        self._kill()
+        self.restarts += 1
+        self.start()
+        try:
+            self.wait_ready()
+        except ServingError as exc:
+            raise model_error(self.endpoint, 0, exc.message) from None
+
+    def _fail(self, reason: str) -> None:
+        self._kill()
+        self.state, self.last_error = FAILED, reason
+
+    def _exitcode(self) -> int | None:
+        if self._process is None:
+            return None
+        self._process.join(2)
+        return self._process.exitcode
+
+    def _kill(self) -> None:
+        process, conn = self._process, self._conn
+        if process is not None and process.is_alive():
+            process.kill()
+            process.join(5)
+        if process is not None and not process.is_alive():
+            process.close()
+            self._process = None
+        if conn is not None:
+            conn.close()
+            self._conn = None

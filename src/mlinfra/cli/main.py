@@ -7,6 +7,7 @@ import os
 import click
 
 from mlinfra import __version__
+from mlinfra.cli.emulator import emulator_command
 from mlinfra.cli.render import output_command, render_command
 from mlinfra.cli.validate import schema_command, validate_command
 
@@ -23,6 +24,7 @@ cli.add_command(validate_command)
 cli.add_command(schema_command)
 cli.add_command(render_command)
 cli.add_command(output_command)
+cli.add_command(emulator_command)
 
 
 INTERNAL_ERROR = 3

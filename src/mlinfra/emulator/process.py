@@ -1,0 +1,296 @@
+"""The emulator as a process: start it detached, find it, stop it, one per spec folder.
+
+State lives in `.mlinfra/emulator/` beside the spec: `emulator.json` (pid, port, URL; written
+atomically once the port is bound), `emulator.log`, `emulator.lock` (held by the running server,
+so two servers can never share a folder even when started at the same instant) and the SQLite
+state. Each folder gets its own port, so emulators for several projects run side by side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+FORMAT_VERSION = 1
+STATE_DIR = Path(".mlinfra") / "emulator"
+RUN_FILE = "emulator.json"
+LOG_FILE = "emulator.log"
+LOCK_FILE = "emulator.lock"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+log = logging.getLogger("mlinfra.emulator")
+
+
+class EmulatorError(Exception):
+    """Starting or stopping failed in a way the user must hear about."""
+
+
+class AlreadyRunning(EmulatorError):
+    def __init__(self, status: Status) -> None:
+        super().__init__(f"an emulator is already running for this folder at {status.url}")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Status:
+    """A running emulator, as `mlinfra emulator status --json` prints it."""
+
+    url: str
+    pid: int
+    port: int
+    state_dir: str
+    log_file: str
+    started_at: str
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def folder_of(spec_file: str | Path) -> Path:
+    """The project folder of a spec: only the folder matters, the spec need not exist."""
+    path = Path(spec_file).expanduser().absolute()
+    return path if path.is_dir() else path.parent
+
+
+def state_dir_of(spec_file: str | Path) -> Path:
+    return folder_of(spec_file) / STATE_DIR
+
+
+def status(spec_file: str | Path) -> Status | None:
+    """The emulator running for a spec's folder, or None; a stale run file is removed."""
+    state_dir = state_dir_of(spec_file)
+    run_file = state_dir / RUN_FILE
+    try:
+        data = json.loads(run_file.read_text())
+        if data.get("format") != FORMAT_VERSION:
+            raise ValueError(f"run file format {data.get('format')!r}")
+        found = Status(**{k: data[k] for k in Status.__dataclass_fields__})
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError, OSError):
+        # Unreadable or from another version: only a live lock holder may still own it.
+        if not _locked(state_dir):
+            with contextlib.suppress(FileNotFoundError):
+                run_file.unlink()
+        return None
+    if not _is_emulator(found.pid):
+        with contextlib.suppress(FileNotFoundError):
+            run_file.unlink()
+        return None
+    return found
+
+
+def start(spec_file: str | Path, port: int = 0, timeout: float = START_TIMEOUT) -> Status:
+    """Start a detached emulator for a spec's folder and wait until its port answers."""
+    running = status(spec_file)
+    if running is not None:
+        raise AlreadyRunning(running)
+    root = folder_of(spec_file)
+    state_dir = state_dir_of(spec_file)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / LOG_FILE
+    with open(log_path, "ab") as log_file:
+        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
+            [sys.executable, "-m", "mlinfra.emulator", "--root", str(root), "--port", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            cwd=root,
+            start_new_session=True,  # detached: survives the CLI and its terminal's signals
+            close_fds=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = child.poll()
+        if code is not None:
+            if code == ALREADY_RUNNING_EXIT:
+                running = status(spec_file)
+                if running is not None:
+                    raise AlreadyRunning(running)
+            raise EmulatorError(
+                f"the emulator exited with code {code} while starting; see {log_path}:\n"
+                + _tail(log_path)
+            )
+        found = status(spec_file)
+        if found is not None and found.pid == child.pid and _answers(found.port):
+            return found
+        time.sleep(0.05)
+    _terminate(child.pid, STOP_TIMEOUT)
+    raise EmulatorError(f"the emulator did not answer within {timeout:.0f}s; see {log_path}")
+
+
+def stop(spec_file: str | Path, timeout: float = STOP_TIMEOUT) -> Status | None:
+    """Stop the emulator of a spec's folder (SIGTERM, then SIGKILL); None if none was running."""
+    found = status(spec_file)
+    if found is None:
+        return None
+    _terminate(found.pid, timeout)
+    with contextlib.suppress(FileNotFoundError):
+        (state_dir_of(spec_file) / RUN_FILE).unlink()
+    return found
+
+
+# --- the server process ---------------------------------------------------------------------
+
+ALREADY_RUNNING_EXIT = 75
+
+
+def serve(root: Path, port: int = 0, announce: Callable[[Status], None] | None = None) -> int:
+    """Run the emulator in this process until SIGTERM or SIGINT; returns the exit code.
+
+    `announce` hears the running emulator's Status once its port is bound (the foreground CLI
+    prints the URL with it).
+    """
+    from mlinfra.emulator.server import EmulatorServer
+
+    state_dir = root / STATE_DIR
+    state_dir.mkdir(parents=True, exist_ok=True)
+    _log_to(state_dir / LOG_FILE)
+    lock = open(state_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the process's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"mlinfra emulator: already running for {root}", file=sys.stderr)
+        return ALREADY_RUNNING_EXIT
+    try:
+        server = EmulatorServer(root, state_dir, port)
+    except OSError as exc:
+        log.error("cannot listen on 127.0.0.1:%s: %s", port, exc)
+        print(f"mlinfra emulator: cannot listen on 127.0.0.1:{port}: {exc}", file=sys.stderr)
+        return 1
+    run_file = state_dir / RUN_FILE
+    info = Status(
+        url=server.url,
+        pid=os.getpid(),
+        port=server.port,
+        state_dir=str(state_dir),
+        log_file=str(state_dir / LOG_FILE),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    _write_atomically(run_file, {"format": FORMAT_VERSION, **info.to_json()})
+
+    def shut_down(signum: int, frame: object) -> None:
+        # shutdown() waits for serve_forever to return, so it must run on another thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, shut_down)
+        signal.signal(signal.SIGINT, shut_down)
+    log.info("emulator for %s listening on %s (pid %d)", root, server.url, os.getpid())
+    server.control.restored.clear()  # before the first request can reach InvokeEndpoint
+    threading.Thread(target=_redeploy, args=(server,), daemon=True).start()
+    if announce is not None:
+        announce(info)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        with contextlib.suppress(FileNotFoundError, ValueError, OSError):
+            if json.loads(run_file.read_text()).get("pid") == os.getpid():
+                run_file.unlink()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+        log.info("emulator for %s stopped", root)
+    return 0
+
+
+def _redeploy(server: object) -> None:
+    try:
+        server.control.redeploy_endpoints()  # type: ignore[attr-defined]
+    except Exception:
+        log.exception("redeploying endpoints after a restart failed")
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _write_atomically(path: Path, data: dict[str, object]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _log_to(path: Path) -> None:
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("mlinfra")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by its parent) is gone for our purposes
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _is_emulator(pid: int) -> bool:
+    """Alive and running our module: a recycled pid must never be signalled."""
+    if not _alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): trust the pid
+    return b"mlinfra" in cmdline or pid == os.getpid()
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.05)
+    raise EmulatorError(f"process {pid} did not exit after SIGKILL")
+
+
+def _locked(state_dir: Path) -> bool:
+    try:
+        with open(state_dir / LOCK_FILE, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def _answers(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

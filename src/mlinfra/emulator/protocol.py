@@ -1,0 +1,288 @@
+"""AWS wire protocols for the emulator: errors, JSON 1.1 targets and REST-JSON routes.
+
+Everything here is derived from botocore's service models (the same files boto3 reads), so a
+request boto3 can send is parsed the way AWS parses it and a response is laid out where boto3
+looks for it. Nothing here knows what an operation does; `control.py` and the runtimes do.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import botocore.session
+from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.validate import ParamValidator
+
+CONTROL_SERVICE = "sagemaker"
+RUNTIME_SERVICE = "sagemaker-runtime"
+FEATURESTORE_SERVICE = "sagemaker-featurestore-runtime"
+
+
+class ApiError(Exception):
+    """An error AWS itself would return: a code boto3 raises as `ClientError`, and a status."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@cache
+def service_model(name: str) -> ServiceModel:
+    # One botocore session for the process: loading a service model parses megabytes of JSON.
+    return botocore.session.get_session().get_service_model(name)
+
+
+@cache
+def error_statuses(service: str) -> dict[str, int]:
+    """HTTP status of each modelled error of a service (ResourceNotFound -> 404, ...)."""
+    found: dict[str, int] = {}
+    for shape in service_model(service).error_shapes:
+        status = (shape.metadata.get("error") or {}).get("httpStatusCode")
+        if status:
+            found[shape.name] = int(status)
+    return found
+
+
+_VALIDATOR = ParamValidator()
+
+
+def validate(params: dict[str, Any], shape: Shape | None, code: str) -> None:
+    """Reject what boto3's own client-side validation rejects, naming the parameter."""
+    if shape is None:
+        return
+    report = _VALIDATOR.validate(params, shape)
+    if report.has_errors():
+        raise ApiError(code, report.generate_report())
+
+
+def project(value: Any, shape: Shape | None) -> Any:
+    """Keep only what `shape` declares: a stored record becomes an exact output shape."""
+    if shape is None or value is None:
+        return value
+    if shape.type_name == "structure":
+        if not isinstance(value, dict):
+            return None
+        out = {}
+        for name, member in shape.members.items():
+            if name in value and value[name] is not None:
+                out[name] = project(value[name], member)
+        return out
+    if shape.type_name == "list":
+        return [project(item, shape.member) for item in value] if isinstance(value, list) else None
+    if shape.type_name == "map":
+        return (
+            {k: project(v, shape.value) for k, v in value.items()}
+            if isinstance(value, dict)
+            else None
+        )
+    return value
+
+
+# --- REST-JSON --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One REST operation: its method, its URI template as a regex, and its model."""
+
+    service: str
+    operation: OperationModel
+    method: str
+    pattern: re.Pattern[str]
+    static_query: dict[str, str] = field(default_factory=dict)
+
+
+def _compile(uri: str) -> tuple[re.Pattern[str], dict[str, str]]:
+    path, _, query = uri.partition("?")
+    static = {k: v[0] for k, v in parse_qs(query).items()} if query else {}
+    regex = ""
+    for piece in re.split(r"(\{[^}]+\})", path):
+        if piece.startswith("{"):
+            name = piece[1:-1]
+            greedy = name.endswith("+")
+            name = name.rstrip("+")
+            regex += f"(?P<{name}>{'.+' if greedy else '[^/]+'})"
+        else:
+            regex += re.escape(piece)
+    return re.compile(f"^{regex}$"), static
+
+
+@cache
+def rest_routes() -> tuple[Route, ...]:
+    """Every operation of the runtime services, routed by its model's `http` block."""
+    routes = []
+    for service in (RUNTIME_SERVICE, FEATURESTORE_SERVICE):
+        model = service_model(service)
+        for name in model.operation_names:
+            op = model.operation_model(name)
+            pattern, static = _compile(op.http["requestUri"])
+            routes.append(Route(service, op, op.http["method"].upper(), pattern, static))
+    # Literal paths before templated ones, as AWS's routers do (none collide today).
+    return tuple(sorted(routes, key=lambda r: r.pattern.pattern.count("(?P<")))
+
+
+def match_route(method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
+    """The route for a request, its URI labels, and whether the path matched another method."""
+    path_matched = False
+    for route in rest_routes():
+        found = route.pattern.match(path)
+        if not found:
+            continue
+        path_matched = True
+        if route.method == method:
+            return route, {k: unquote(v) for k, v in found.groupdict().items()}, True
+    return None, {}, path_matched
+
+
+def _scalar(text: str, shape: Shape) -> Any:
+    if shape.type_name in ("integer", "long"):
+        try:
+            return int(text)
+        except ValueError:
+            return text  # the validator names the parameter and its wrong type
+    if shape.type_name == "boolean":
+        return {"true": True, "false": False}.get(text.lower(), text)
+    return text
+
+
+def parse_rest_request(
+    route: Route,
+    labels: dict[str, str],
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> dict[str, Any]:
+    """Turn an HTTP request into the operation's parameters, as boto3 would have passed them."""
+    shape = route.operation.input_shape
+    if shape is None:
+        return {}
+    code = _validation_code(route.service)
+    values = parse_qs(query, keep_blank_values=True)
+    lower = {k.lower(): v for k, v in headers.items()}
+    params: dict[str, Any] = {}
+    body_members = {}
+    payload = shape.serialization.get("payload")
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire = member.serialization.get("name", name)
+        if location == "uri":
+            if wire in labels:
+                params[name] = labels[wire]
+        elif location == "querystring":
+            if wire in values:
+                if member.type_name == "list":
+                    params[name] = [_scalar(v, member.member) for v in values[wire]]
+                else:
+                    params[name] = _scalar(values[wire][0], member)
+        elif location == "header":
+            if wire.lower() in lower:
+                params[name] = _scalar(lower[wire.lower()], member)
+        elif name == payload:
+            if member.type_name in ("blob", "string"):
+                params[name] = body
+            elif body:
+                params[name] = _json_object(body, code)
+        else:
+            body_members[name] = member
+    if body_members and payload is None and body:
+        document = _json_object(body, code)
+        for name in body_members:
+            if name in document:
+                params[name] = document[name]
+    validate(params, shape, code)
+    return params
+
+
+def serialize_rest_response(
+    route: Route, result: dict[str, Any]
+) -> tuple[int, dict[str, str], bytes]:
+    """Lay an operation's result out as AWS does: headers, a raw payload or a JSON body."""
+    shape = route.operation.output_shape
+    status = int(route.operation.http.get("responseCode", 200))
+    headers: dict[str, str] = {}
+    if shape is None:
+        return status, {"Content-Type": "application/json"}, b"{}"
+    payload = shape.serialization.get("payload")
+    document = {}
+    body: bytes | None = None
+    for name, member in shape.members.items():
+        if name not in result or result[name] is None:
+            continue
+        location = member.serialization.get("location")
+        if location == "header":
+            headers[member.serialization.get("name", name)] = str(result[name])
+        elif name == payload:
+            value = result[name]
+            body = value.encode() if isinstance(value, str) else bytes(value)
+        else:
+            document[name] = _jsonable(project(result[name], member), member)
+    if body is None:
+        body = json.dumps(document).encode()
+        headers.setdefault("Content-Type", "application/json")
+    return status, headers, body
+
+
+def _jsonable(value: Any, shape: Shape) -> Any:
+    # REST-JSON carries blobs as base64 text; nothing else needs converting for our shapes.
+    if shape.type_name == "blob" and isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    return value
+
+
+def _json_object(body: bytes, code: str) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(code, "The request body is not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise ApiError(code, "The request body must be a JSON object.")
+    return document
+
+
+def _validation_code(service: str) -> str:
+    # The runtimes model their validation error as "ValidationError"; the control plane
+    # (JSON 1.1, no modelled shape) answers "ValidationException", as AWS does.
+    return "ValidationException" if service == CONTROL_SERVICE else "ValidationError"
+
+
+def validation_code(service: str) -> str:
+    return _validation_code(service)
+
+
+def parse_json_request(target: str | None, body: bytes) -> tuple[OperationModel | None, str, dict]:
+    """Resolve a JSON 1.1 `X-Amz-Target` and body to (operation, name, parameters)."""
+    model = service_model(CONTROL_SERVICE)
+    prefix = model.metadata["targetPrefix"] + "."
+    if not target or not target.startswith(prefix):
+        raise ApiError(
+            "UnknownOperationException",
+            f"Missing or unrecognised X-Amz-Target header {target!r}: expected "
+            f"'{prefix}<Operation>'.",
+        )
+    name = target[len(prefix) :]
+    params = _json_object(body, "SerializationException") if body.strip() else {}
+    if name not in model.operation_names:
+        return None, name, params
+    op = model.operation_model(name)
+    validate(params, op.input_shape, "ValidationException")
+    return op, name, params
+
+
+_CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+
+
+def region_of(authorization: str | None) -> str:
+    """The region a SigV4 request was signed for; signatures themselves are not checked."""
+    if authorization:
+        found = _CREDENTIAL_REGION.search(authorization)
+        if found:
+            return found.group(1)
+    return "us-east-1"

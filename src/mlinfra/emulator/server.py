@@ -1,0 +1,216 @@
+"""The emulator's HTTP server: one loopback port speaking the SageMaker APIs boto3 calls.
+
+- `POST /` with `X-Amz-Target: SageMaker.<Operation>`: the control plane (AWS JSON 1.1).
+- `POST /endpoints/{EndpointName}/invocations`: SageMaker Runtime's InvokeEndpoint.
+- `/FeatureGroup/...`, `/BatchGetRecord`: the Feature Store Runtime (REST-JSON).
+
+Routes and parameter locations come from botocore's service models (`protocol.py`). Any
+credentials are accepted; signatures are not checked, as LocalStack does. Every failure leaves
+as an AWS error shape; an unexpected exception is logged with its traceback and answered with a
+bare `InternalFailure`, never with the traceback.
+
+Why the standard library's `ThreadingHTTPServer`: no dependency, synchronous code end to end (the
+control plane is SQLite, inference is a blocking call into a model worker), HTTP/1.1 keep-alive
+so boto3's pooled connections are reused, and Nagle disabled so small responses leave at once.
+On 2 cores the per-request cost is dominated by inference and boto3 itself, not by the server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from mlinfra.emulator import runtime
+from mlinfra.emulator.control import ControlPlane
+from mlinfra.emulator.protocol import (
+    CONTROL_SERVICE,
+    ApiError,
+    error_statuses,
+    match_route,
+    parse_json_request,
+    parse_rest_request,
+    region_of,
+    serialize_rest_response,
+)
+
+HOST = "127.0.0.1"
+# SageMaker's own InvokeEndpoint limit is 25 MB; anything larger is refused before it is read.
+MAX_BODY = 32 * 1024 * 1024
+HEALTH_PATH = "/_mlinfra/health"
+
+log = logging.getLogger("mlinfra.emulator")
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    """A threading HTTP server bound to loopback, holding the control plane it serves."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, root: Path, state_dir: Path, port: int = 0) -> None:
+        self.root = root
+        self.state_dir = state_dir
+        self.control = ControlPlane(root, state_dir)
+        super().__init__((HOST, port), EmulatorHandler)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A broken connection or a bug outside a handler: the log, never stderr of a daemon.
+        log.exception("connection from %s failed", client_address)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.control.close()
+
+
+class EmulatorHandler(BaseHTTPRequestHandler):
+    """Parses one request, dispatches it, and always answers with an AWS-shaped response."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: boto3 reuses its pooled connections
+    disable_nagle_algorithm = True
+    server_version = "mlinfra-emulator"
+    timeout = 120  # idle keep-alive connections release their thread eventually
+    server: EmulatorServer
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Access logs cost throughput and fill the log; opt in with MLINFRA_EMULATOR_ACCESS_LOG.
+        if _ACCESS_LOG:
+            log.info("%s %s", self.address_string(), format % args)
+
+    def _handle(self) -> None:
+        request_id = str(uuid.uuid4())
+        json_protocol = self.command == "POST" and self.path.split("?", 1)[0] == "/"
+        try:
+            body = self._body()
+            if json_protocol:
+                self._control(body, request_id)
+            else:
+                self._rest(body, request_id)
+        except ApiError as error:
+            self._error(error, json_protocol, request_id)
+        except Exception:
+            log.exception("internal failure handling %s %s", self.command, self.path)
+            self._error(
+                ApiError("InternalFailure", "The emulator failed to handle the request.", 500),
+                json_protocol,
+                request_id,
+            )
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.close_connection = True
+            raise ApiError("ValidationException", "Chunked request bodies are not supported.", 411)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            raise ApiError("ValidationException", "Invalid Content-Length header.") from None
+        if length < 0 or length > MAX_BODY:
+            # Not reading the body leaves the connection unusable: close it after answering.
+            self.close_connection = True
+            raise ApiError(
+                "ValidationException",
+                f"Request body of {length} bytes exceeds the emulator's limit of {MAX_BODY}.",
+                413,
+            )
+        return self.rfile.read(length) if length else b""
+
+    def _control(self, body: bytes, request_id: str) -> None:
+        target = self.headers.get("X-Amz-Target")
+        operation, name, params = parse_json_request(target, body)
+        region = region_of(self.headers.get("Authorization"))
+        result = self.server.control.call(name, params, region)
+        del operation  # validated in parse_json_request; the control plane dispatches by name
+        payload = json.dumps(result).encode()
+        self._send(
+            200,
+            {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id},
+            payload,
+        )
+
+    def _rest(self, body: bytes, request_id: str) -> None:
+        path, _, query = self.path.partition("?")
+        if path == HEALTH_PATH and self.command == "GET":
+            payload = json.dumps(
+                {"service": "mlinfra-emulator", "pid": os.getpid(), "root": str(self.server.root)}
+            ).encode()
+            self._send(200, {"Content-Type": "application/json"}, payload)
+            return
+        route, labels, path_known = match_route(self.command, path)
+        if route is None:
+            if path_known:
+                raise ApiError(
+                    "UnknownOperationException",
+                    f"{self.command} is not supported on {path}.",
+                    405,
+                )
+            raise ApiError(
+                "UnknownOperationException",
+                f"No operation of the mlinfra local emulator matches {self.command} {path}.",
+                404,
+            )
+        name = route.operation.name
+        handler = runtime.HANDLERS.get(name)
+        if handler is None:
+            raise ApiError(
+                "UnknownOperationException",
+                f"The operation {name} is not supported by the mlinfra local emulator.",
+                400,
+            )
+        params = parse_rest_request(route, labels, query, dict(self.headers), body)
+        result = handler(self.server.control, params)
+        status, headers, payload = serialize_rest_response(route, result)
+        headers["x-amzn-RequestId"] = request_id
+        self._send(status, headers, payload)
+
+    def _error(self, error: ApiError, json_protocol: bool, request_id: str) -> None:
+        status = error.status
+        if not json_protocol and error.status == 400:
+            # A runtime error's status is the one its service model gives it (404, 409, ...).
+            for service in ("sagemaker-runtime", "sagemaker-featurestore-runtime"):
+                status = error_statuses(service).get(error.code, status)
+        payload = json.dumps({"__type": error.code, "message": error.message}).encode()
+        content_type = "application/x-amz-json-1.1" if json_protocol else "application/json"
+        self._send(
+            status,
+            {
+                "Content-Type": content_type,
+                "x-amzn-ErrorType": error.code,
+                "x-amzn-RequestId": request_id,
+            },
+            payload,
+        )
+
+    def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+
+_ACCESS_LOG = bool(os.environ.get("MLINFRA_EMULATOR_ACCESS_LOG"))
+
+__all__ = ["CONTROL_SERVICE", "EmulatorServer", "HOST", "MAX_BODY"]

@@ -1,0 +1,261 @@
+"""`mlinfra emulator start|stop|status`: real detached processes, one per spec folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from mlinfra.emulator.process import _alive
+
+ROLE = "arn:aws:iam::123456789012:role/emulator"
+
+
+def mlinfra(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlinfra.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
+
+
+def status_of(folder: Path) -> dict:
+    result = mlinfra("emulator", "status", "-f", str(folder / "mlinfra.yaml"), "--json")
+    return json.loads(result.stdout)
+
+
+@pytest.fixture()
+def folders(tmp_path: Path):
+    made: list[Path] = []
+
+    def make(name: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        made.append(folder)
+        return folder
+
+    yield make
+    for folder in made:  # never leave an emulator behind, whatever the test did
+        mlinfra("emulator", "stop", "-f", str(folder / "mlinfra.yaml"))
+
+
+def start(folder: Path) -> str:
+    result = mlinfra("emulator", "start", "-f", str(folder / "mlinfra.yaml"))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def sagemaker(url: str):
+    return boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+
+
+def test_start_picks_a_free_port_and_status_reports_it(folders):
+    folder = folders("a")
+    url = start(folder)
+    assert url.startswith("http://127.0.0.1:")
+    status = status_of(folder)
+    assert status["running"] is True
+    assert status["url"] == url
+    assert status["port"] == int(url.rsplit(":", 1)[1])
+    assert status["state_dir"] == str(folder / ".mlinfra" / "emulator")
+    assert status["log_file"] == str(folder / ".mlinfra" / "emulator" / "emulator.log")
+    assert status["started_at"]
+    os.kill(status["pid"], 0)
+    assert sagemaker(url).list_models()["Models"] == []
+
+
+def test_the_spec_need_not_exist_only_its_folder_matters(folders):
+    folder = folders("no-spec")
+    assert not (folder / "mlinfra.yaml").exists()
+    start(folder)
+    assert (folder / ".mlinfra" / "emulator" / "emulator.json").is_file()
+
+
+def test_a_second_start_in_the_same_folder_is_refused(folders):
+    folder = folders("a")
+    url = start(folder)
+    again = mlinfra("emulator", "start", "-f", str(folder / "mlinfra.yaml"))
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+    assert url in again.stderr
+
+
+def test_default_spec_is_mlinfra_yaml_in_the_working_directory(folders):
+    folder = folders("cwd")
+    assert mlinfra("emulator", "start", cwd=folder).returncode == 0
+    assert status_of(folder)["running"] is True
+    assert mlinfra("emulator", "stop", cwd=folder).returncode == 0
+
+
+def test_two_folders_run_two_emulators_on_two_ports(folders):
+    a, b = folders("a"), folders("b")
+    url_a, url_b = start(a), start(b)
+    assert url_a != url_b
+    sagemaker(url_a).create_model(
+        ModelName="only-in-a", PrimaryContainer={"Image": "x"}, ExecutionRoleArn=ROLE
+    )
+    assert sagemaker(url_b).list_models()["Models"] == []
+
+
+def test_stop_ends_the_process_and_removes_the_run_file(folders):
+    folder = folders("a")
+    start(folder)
+    pid = status_of(folder)["pid"]
+    stopped = mlinfra("emulator", "stop", "-f", str(folder / "mlinfra.yaml"))
+    assert stopped.returncode == 0
+    assert "stopped" in stopped.stdout
+    assert not (folder / ".mlinfra" / "emulator" / "emulator.json").exists()
+    # Gone or a zombie awaiting its reaper: `_alive` treats both as ended.
+    assert not _alive(pid)
+    status = mlinfra("emulator", "status", "-f", str(folder / "mlinfra.yaml"), "--json")
+    assert status.returncode == 1
+    assert json.loads(status.stdout)["running"] is False
+    again = mlinfra("emulator", "stop", "-f", str(folder / "mlinfra.yaml"))
+    assert again.returncode == 0
+    assert "not running" in again.stdout
+
+
+def test_a_restart_keeps_the_control_plane_state(folders):
+    folder = folders("a")
+    sm = sagemaker(start(folder))
+    sm.create_model(ModelName="kept", PrimaryContainer={"Image": "x"}, ExecutionRoleArn=ROLE)
+    sm.create_model_package_group(ModelPackageGroupName="churn")
+    mlinfra("emulator", "stop", "-f", str(folder / "mlinfra.yaml"))
+    sm = sagemaker(start(folder))
+    assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["kept"]
+    assert sm.describe_model_package_group(ModelPackageGroupName="churn")
+
+
+def test_a_stale_run_file_is_cleaned_up(folders):
+    folder = folders("a")
+    state = folder / ".mlinfra" / "emulator"
+    state.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (state / "emulator.json").write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "url": "http://127.0.0.1:1",
+                "pid": dead.pid,
+                "port": 1,
+                "state_dir": str(state),
+                "log_file": str(state / "emulator.log"),
+                "started_at": "2026-01-01T00:00:00+00:00",
+            }
+        )
+    )
+    assert status_of(folder)["running"] is False
+    assert not (state / "emulator.json").exists()
+    start(folder)
+    assert status_of(folder)["running"] is True
+
+
+def test_the_emulator_listens_on_loopback_only(folders):
+    folder = folders("a")
+    start(folder)
+    status = status_of(folder)
+    tcp = Path("/proc/net/tcp")
+    if not tcp.exists():
+        pytest.skip("needs Linux /proc/net/tcp to read listening sockets")
+    listening = []
+    for line in tcp.read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, port = local.split(":")
+        if state == "0A" and int(port, 16) == status["port"]:
+            listening.append(address)
+    assert listening == ["0100007F"]  # 127.0.0.1, little-endian hex
+    v6 = Path("/proc/net/tcp6")
+    if v6.exists():
+        ports = [
+            int(line.split()[1].rsplit(":", 1)[1], 16) for line in v6.read_text().splitlines()[1:]
+        ]
+        assert status["port"] not in ports
+
+
+def test_start_on_a_taken_port_fails_clearly(folders):
+    a, b = folders("a"), folders("b")
+    url = start(a)
+    port = url.rsplit(":", 1)[1]
+    result = mlinfra("emulator", "start", "-f", str(b / "mlinfra.yaml"), "--port", port)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "exited" in result.stderr or "listen" in result.stderr
+
+
+def test_a_restart_brings_in_service_endpoints_back(folders):
+    import joblib
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    folder = folders("a")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 2))
+    (folder / "model").mkdir()
+    joblib.dump(
+        LogisticRegression().fit(x, (x[:, 0] > 0).astype(int)), folder / "model" / "model.joblib"
+    )
+    sm = sagemaker(start(folder))
+    # A relative ModelDataUrl is relative to the spec's folder.
+    sm.create_model(
+        ModelName="m",
+        PrimaryContainer={"Image": "x", "ModelDataUrl": "model"},
+        ExecutionRoleArn=ROLE,
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="cfg",
+        ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": "m", "InitialInstanceCount": 1}
+        ],
+    )
+    sm.create_endpoint(EndpointName="api", EndpointConfigName="cfg")
+    assert sm.describe_endpoint(EndpointName="api")["EndpointStatus"] == "InService"
+    mlinfra("emulator", "stop", "-f", str(folder / "mlinfra.yaml"))
+    url = start(folder)
+    runtime = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    answer = runtime.invoke_endpoint(EndpointName="api", Body=b"1.0,0.0", ContentType="text/csv")
+    assert answer["InvokedProductionVariant"] == "AllTraffic"
+    assert float(answer["Body"].read().decode().strip()) > 0.5
+
+
+def test_foreground_prints_the_url_and_stops_cleanly_on_ctrl_c(folders):
+    import signal
+
+    folder = folders("fg")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "mlinfra.cli.main", "emulator", "start", "--foreground"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = child.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert status_of(folder)["url"] == url
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=20) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert not (folder / ".mlinfra" / "emulator" / "emulator.json").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -18,17 +17,6 @@ from sklearn.linear_model import LogisticRegression
 from mlinfra.emulator.server import EmulatorServer
 
 ROLE = "arn:aws:iam::123456789012:role/emulator"
-
-
-@pytest.fixture()
-def server(tmp_path: Path):
-    server = EmulatorServer(tmp_path, tmp_path / ".mlinfra" / "emulator", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 def client(server: EmulatorServer, service: str = "sagemaker", **kwargs):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import threading
 from pathlib import Path
 
 import boto3
@@ -19,17 +18,6 @@ from mlinfra.emulator.protocol import rest_routes
 from mlinfra.emulator.server import MAX_BODY, EmulatorServer
 
 ROLE = "arn:aws:iam::123456789012:role/emulator"
-
-
-@pytest.fixture()
-def server(tmp_path: Path):
-    server = EmulatorServer(tmp_path, tmp_path / ".mlinfra" / "emulator", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
 
 
 def client(server: EmulatorServer, service: str):

@@ -6,16 +6,11 @@ import json
 
 import click
 
-SPEC_OPTION = click.option(
-    "-f",
-    "--file",
-    "spec_file",
-    default="mlinfra.yaml",
-    show_default=True,
+from mlinfra.cli.options import spec_option
+
+SPEC_OPTION = spec_option(
     # The spec need not exist or be valid: the emulator only needs its folder.
-    type=click.Path(path_type=str),
-    metavar="FILE",
-    help="The spec whose folder the emulator serves (state in .mlinfra/emulator/ beside it).",
+    "The spec whose folder the emulator serves (state in .mlinfra/emulator/ beside it)."
 )
 
 NOT_RUNNING = 1

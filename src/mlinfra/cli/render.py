@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mlinfra.cli.validate import SPEC_OPTION
+from mlinfra.cli.options import SPEC_OPTION
 from mlinfra.cli.views import diagnostics as view
 
 ENV_OPTION_HELP = "The environment, as named under `environments:` in the spec."

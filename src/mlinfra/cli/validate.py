@@ -7,21 +7,9 @@ import json
 import click
 from rich.console import Console
 
+from mlinfra.cli.options import SPEC_OPTION
 from mlinfra.cli.views import diagnostics as view
 from mlinfra.diagnostics import Severity
-
-SPEC_OPTION = click.option(
-    "-f",
-    "--file",
-    "spec_file",
-    default="mlinfra.yaml",
-    show_default=True,
-    # No dir_okay=False: click would exit 2 with a usage error (and no JSON); the validator
-    # reports a directory as an invalid spec, exit 1, like a missing file.
-    type=click.Path(path_type=str),
-    metavar="FILE",
-    help="The spec to read.",
-)
 
 
 @click.command("validate")

@@ -19,6 +19,7 @@ these markers that consumers interpret:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -124,6 +125,11 @@ class Resource:
         return self.address.split("/", 1)[0]
 
     def dependencies(self) -> tuple[str, ...]:
+        return self._dependencies
+
+    @functools.cached_property
+    def _dependencies(self) -> tuple[str, ...]:
+        # Walks every property; graph building, ordering and rendering all ask, so once.
         found = dict.fromkeys(ref.address for ref in refs_in(self.properties))
         found.update(dict.fromkeys(self.depends_on))
         found.pop(self.address, None)

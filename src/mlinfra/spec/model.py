@@ -7,6 +7,7 @@ beside it so any property can be traced back to the line that set it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -56,10 +57,22 @@ class EnvSpec:
     base: str | None = None  # for a preview: the environment it is based on
 
     def of_kind(self, kind: str) -> tuple[Component, ...]:
-        return tuple(c for c in self.components if c.kind == kind)
+        return self._by_kind.get(kind, ())
 
     def component(self, address: str) -> Component | None:
-        return next((c for c in self.components if c.address == address), None)
+        return self._by_address.get(address)
+
+    # Lowering looks components up per component: indexes keep that linear in spec size.
+    @functools.cached_property
+    def _by_address(self) -> dict[str, Component]:
+        return {c.address: c for c in self.components}
+
+    @functools.cached_property
+    def _by_kind(self) -> dict[str, tuple[Component, ...]]:
+        found: dict[str, list[Component]] = {}
+        for c in self.components:
+            found.setdefault(c.kind, []).append(c)
+        return {kind: tuple(items) for kind, items in found.items()}
 
     def range_of(self, *path: str | int) -> SourceRange:
         """Where a resolved value was written (override or default), or its nearest key."""

@@ -10,13 +10,17 @@ import dataclasses
 from types import MappingProxyType
 from typing import Any
 
+_SCALARS = (str, int, float, bool, type(None))
+
 
 def freeze(value: Any) -> Any:
+    if isinstance(value, _SCALARS):  # most values: answered first, since this runs per value
+        return value
     if isinstance(value, dict | MappingProxyType):
         return MappingProxyType({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if hasattr(type(value), "__dataclass_fields__"):  # an IR marker (a dataclass instance)
         changes = {f.name: freeze(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return dataclasses.replace(value, **changes)
     return value

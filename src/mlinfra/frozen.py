@@ -7,6 +7,7 @@ is read-only too.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from types import MappingProxyType
 from typing import Any
 
@@ -21,9 +22,14 @@ def freeze(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     if hasattr(type(value), "__dataclass_fields__"):  # an IR marker (a dataclass instance)
-        changes = {f.name: freeze(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        changes = {name: freeze(getattr(value, name)) for name in _field_names(type(value))}
         return dataclasses.replace(value, **changes)
     return value
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(kind))
 
 
 def thaw(value: Any) -> Any:

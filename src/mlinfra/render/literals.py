@@ -66,14 +66,33 @@ def flat(node: Node) -> str:
     return f"{node.head}{inner}{node.tail}"
 
 
+def flat_width(node: Node, budget: int) -> int:
+    """`len(flat(node))`, or `budget + 1` as soon as it is known to exceed `budget`.
+
+    Deciding whether a node fits on a line then costs at most a line's worth of work,
+    instead of writing out every subtree once per enclosing level.
+    """
+    if isinstance(node, Atom):
+        return len(node.text)
+    total = len(node.head) + len(node.tail) + 2 * max(len(node.items) - 1, 0)
+    for item in node.items:
+        total += len(item.prefix)
+        if total > budget:
+            return budget + 1
+        total += flat_width(item.value, budget - total)
+        if total > budget:
+            return budget + 1
+    return total
+
+
 def layout(node: Node, indent: int = 0, used: int = 0, after: int = 0) -> str:
     """The node written from column `indent * 4 + used`, with `after` characters to follow it
     on its last line (a comma, a closing bracket); broken across lines when too wide."""
-    one_line = flat(node)
     if isinstance(node, Atom) or not node.items:
-        return one_line
-    if len(INDENT) * indent + used + len(one_line) + after <= WIDTH:
-        return one_line
+        return flat(node)
+    room = WIDTH - len(INDENT) * indent - used - after
+    if flat_width(node, room) <= room:
+        return flat(node)
     pad = INDENT * (indent + 1)
     lines = [node.head]
     for item in node.items:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import difflib
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -212,6 +213,7 @@ class Schedule:
         return found.replace(tzinfo=dt.UTC)
 
 
+@functools.lru_cache(maxsize=1024)  # pure, and asked again for every job a schedule drives
 def parse_schedule(text: str) -> Schedule:
     """`hourly`, `daily`, `weekly`, an EventBridge `cron(...)` or a `rate(N unit)`."""
     if not isinstance(text, str):

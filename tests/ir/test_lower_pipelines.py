@@ -121,7 +121,8 @@ def test_scripts_are_uploaded_under_their_content_hash(step, script, name):
     properties = lowered("dev")[f"{ADDRESS}/script-{step}"].properties
     assert properties["bucket"] == Ref("bucket.artifacts", "bucket")
     assert properties["key"] == f"pipelines/train-churn/code/{digest[:16]}/{name}"
-    assert properties["source"] == FileAsset(script, digest)
+    packed = name if name == "sourcedir.tar.gz" else None
+    assert properties["source"] == FileAsset(script, digest, packed_as=packed)
     assert "kms_key_id" not in properties
 
 

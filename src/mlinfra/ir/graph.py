@@ -67,11 +67,14 @@ class FileAsset:
     """A local file uploaded by the program (a pipeline script, a model artifact).
 
     `path` is relative to the spec's folder; renderers make it relative to where they write.
-    `sha256` is the file's content hash, so a changed file is a changed resource.
+    `sha256` is the file's content hash, so a changed file is a changed resource. With
+    `packed_as` (SageMaker script mode's `sourcedir.tar.gz`), the program uploads the file
+    packed into a reproducible archive of that name rather than the file itself.
     """
 
     path: str
     sha256: str
+    packed_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,8 @@ def canonical(value: Any) -> Any:
     if isinstance(value, Json):
         return {"json": canonical(value.value)}
     if isinstance(value, FileAsset):
-        return {"file": value.path, "sha256": value.sha256}
+        found = {"file": value.path, "sha256": value.sha256}
+        return {**found, "packed_as": value.packed_as} if value.packed_as else found
     if isinstance(value, MappingProxyType | dict):
         return {str(k): canonical(v) for k, v in value.items()}
     if isinstance(value, tuple | list):

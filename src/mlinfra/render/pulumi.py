@@ -312,16 +312,13 @@ def _where(resources: list[Resource]) -> str:
 
 
 def is_source_archive(resource: Resource) -> bool:
-    """An S3 object whose key is a script-mode `sourcedir.tar.gz` and whose source is the
-    script itself: the lowering's way of asking for the script packed into that archive."""
-    key = resource.properties.get("key")
+    """An S3 object whose source the lowering asked to be packed into a script-mode
+    `sourcedir.tar.gz` (`FileAsset.packed_as`)."""
     source = resource.properties.get("source")
     return (
         resource.type in ("aws.s3.BucketObjectv2", "aws.s3.BucketObject")
-        and isinstance(key, str)
-        and posixpath.basename(key) == SOURCE_ARCHIVE
         and isinstance(source, FileAsset)
-        and not source.path.endswith((".tar.gz", ".tgz"))
+        and source.packed_as == SOURCE_ARCHIVE
     )
 
 

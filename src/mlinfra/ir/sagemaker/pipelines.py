@@ -3,9 +3,9 @@
 Each step's script is uploaded to the artifacts bucket under a key holding its content hash
 (`pipelines/<pipeline>/code/<sha256[:16]>/<file>`), so a changed script is a new object and a
 new definition, never an overwrite under a running execution. A training step's object is its
-script-mode source archive (`sourcedir.tar.gz`): its `source` names the script, and renderers
-pack that one file into the archive. Local files named in `inputs:` are uploaded the same way
-under `pipelines/<pipeline>/inputs/`.
+script-mode source archive (`sourcedir.tar.gz`): its `source` is the script marked
+`packed_as` that archive, and renderers pack that one file into it. Local files named in
+`inputs:` are uploaded the same way under `pipelines/<pipeline>/inputs/`.
 
 The definition itself is built and checked in `pipeline_definition`; a definition that fails
 the check is a bug in mlinfra and stops the lowering with a `GraphError`.
@@ -161,7 +161,8 @@ def code_uploads(ctx: LoweringContext, component: Component) -> tuple[list[Resou
         if key not in resources:
             address = f"{component.address}/script-{step}"
             source = ctx.range_of(component, "steps", step, field)
-            asset = FileAsset(script, sha256)
+            packed = SOURCE_ARCHIVE if body["type"] == "training" else None
+            asset = FileAsset(script, sha256, packed_as=packed)
             resources[key] = upload(ctx, component, address, key, asset, source)
         uris[step] = _object_uri(resources[key].address, key)
     return list(resources.values()), uris

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import boto3
-import joblib
-import numpy as np
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
-from sklearn.linear_model import LogisticRegression
 
 from mlinfra.emulator.server import EmulatorServer
 
@@ -33,15 +29,6 @@ def client(server: EmulatorServer, service: str = "sagemaker", **kwargs):
 @pytest.fixture()
 def sm(server):
     return client(server)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("model")
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(100, 2))
-    joblib.dump(LogisticRegression().fit(x, (x[:, 0] > 0).astype(int)), root / "model.joblib")
-    return root
 
 
 def create_model(sm, name: str, url: str = "/nonexistent/model") -> dict:

@@ -8,11 +8,8 @@ import logging
 from pathlib import Path
 
 import boto3
-import joblib
-import numpy as np
 import pytest
 from botocore.exceptions import ClientError
-from sklearn.linear_model import LogisticRegression
 
 from mlinfra.emulator.protocol import rest_routes
 from mlinfra.emulator.server import MAX_BODY, EmulatorServer
@@ -47,15 +44,6 @@ def assert_aws_error(status: int, headers: dict, body: bytes, code: str, expecte
     assert document["__type"] == code
     assert headers["x-amzn-ErrorType"] == code
     return document
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("model")
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(100, 2))
-    joblib.dump(LogisticRegression().fit(x, (x[:, 0] > 0).astype(int)), root / "model.joblib")
-    return root
 
 
 # --- routes -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from mlinfra.ir.graph import Args, Concat, Ref, Resource, content_hash
+from mlinfra.ir.sagemaker.cloudwatch import metric_query
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.models import (
     VERSION_SUFFIX_LENGTH,
@@ -247,23 +248,8 @@ def latency_alarm(ctx: LoweringContext, component: Component, latency_ms: float)
 
 
 def _metric(ctx: LoweringContext, component: Component, query_id: str, metric: str) -> Args:
-    return Args(
-        "aws.cloudwatch.MetricAlarmMetricQueryArgs",
-        {
-            "id": query_id,
-            "metric": Args(
-                "aws.cloudwatch.MetricAlarmMetricQueryMetricArgs",
-                {
-                    "namespace": NAMESPACE,
-                    "metric_name": metric,
-                    "stat": "Sum",
-                    "period": PERIOD_SECONDS,
-                    "dimensions": _dimensions(ctx, component),
-                },
-            ),
-            "return_data": False,
-        },
-    )
+    dimensions = _dimensions(ctx, component)
+    return metric_query(query_id, NAMESPACE, metric, "Sum", PERIOD_SECONDS, dimensions)
 
 
 def error_alarm(ctx: LoweringContext, component: Component, percent: float) -> Resource:

@@ -34,6 +34,7 @@ from typing import Any
 from mlinfra.ir.graph import Args, Concat, FileAsset, Json, Ref, Resource
 from mlinfra.ir.sagemaker import iam
 from mlinfra.ir.sagemaker.arns import s3_arn
+from mlinfra.ir.sagemaker.cloudwatch import metric_query
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
 from mlinfra.ir.sagemaker.pipelines import (
@@ -398,23 +399,7 @@ def _metric_query(
         "Endpoint": ctx.name(endpoint, "endpoint"),
         "MonitoringSchedule": ctx.name(component, "monitoring_schedule"),
     }
-    return Args(
-        "aws.cloudwatch.MetricAlarmMetricQueryArgs",
-        {
-            "id": query_id,
-            "metric": Args(
-                "aws.cloudwatch.MetricAlarmMetricQueryMetricArgs",
-                {
-                    "namespace": NAMESPACE,
-                    "metric_name": metric,
-                    "stat": stat,
-                    "period": period_seconds(component),
-                    "dimensions": dimensions,
-                },
-            ),
-            "return_data": False,
-        },
-    )
+    return metric_query(query_id, NAMESPACE, metric, stat, period_seconds(component), dimensions)
 
 
 # The two violations: (address part, metric prefix, statistic, combining function, comparison).

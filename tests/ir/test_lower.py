@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -30,10 +31,26 @@ def test_unprotected_environment_protects_nothing():
     assert not any(r.protect for r in graph("dev").resources)
 
 
-def test_local_environment_has_no_pulumi_graph():
+def test_local_environment_lowers_to_emulator_resources():
     spec = validate_file(CHURN / "mlinfra.yaml").environments["local"]
-    with pytest.raises(UnsupportedTarget, match="local"):
-        lower(spec, CHURN)
+    local = lower(spec, CHURN)
+    assert local.target == "local"
+    assert {r.type for r in local.resources} == {
+        "local.FeatureGroup",
+        "local.ModelPackageGroup",
+        "local.Model",
+        "local.EndpointConfig",
+        "local.Endpoint",
+    }
+    # Pipelines and monitors come with the emulator's pipeline and monitor runtimes.
+    assert not [a for a in local.addresses() if a.startswith(("pipeline.", "monitor."))]
+    assert local.outputs["endpoint.churn-api"] == "churn-local-churn-api"
+
+
+def test_unknown_target_is_refused():
+    spec = validate_file(CHURN / "mlinfra.yaml").environments["local"]
+    with pytest.raises(UnsupportedTarget, match="unknown target"):
+        lower(dataclasses.replace(spec, target="azure"), CHURN)
 
 
 def test_lowering_is_deterministic():

@@ -591,6 +591,42 @@ class ControlPlane:
 
     # --- shared -----------------------------------------------------------------------------
 
+    # --- tags -------------------------------------------------------------------------------
+
+    def add_tags(self, p: dict, region: str) -> dict:
+        kind, key, record = self._tagged(p["ResourceArn"])
+        tags = {t["Key"]: t["Value"] for t in record.get("Tags", [])}
+        tags.update({t["Key"]: t["Value"] for t in p["Tags"]})
+        self._retag(kind, key, record, tags)
+        return {"Tags": p["Tags"]}
+
+    def delete_tags(self, p: dict, region: str) -> None:
+        kind, key, record = self._tagged(p["ResourceArn"])
+        tags = {t["Key"]: t["Value"] for t in record.get("Tags", [])}
+        for removed in p["TagKeys"]:
+            tags.pop(removed, None)
+        self._retag(kind, key, record, tags)
+
+    def list_tags(self, p: dict, region: str) -> dict:
+        return {"Tags": self._tagged(p["ResourceArn"])[2].get("Tags", [])}
+
+    def _tagged(self, arn: str) -> tuple[str, str, dict]:
+        """The record an ARN names, searched by each kind's ARN field."""
+        for kind, field in _ARN_FIELDS.items():
+            for record in self.store.all(kind):
+                if record.get(field) == arn:
+                    key = (
+                        _package_key(record)
+                        if kind == "model-package"
+                        else record[_NAME_FIELDS[kind]]
+                    )
+                    return kind, key, record
+        raise _invalid(f"Resource {arn} does not exist.")
+
+    def _retag(self, kind: str, key: str, record: dict, tags: dict[str, str]) -> None:
+        record = dict(record, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+        self.store.put(kind, key, record, record["CreationTime"])
+
     def _output(self, operation: str, record: dict) -> dict:
         shape = service_model(CONTROL_SERVICE).operation_model(operation).output_shape
         return project(record, shape)
@@ -657,7 +693,24 @@ SUPPORTED = (
     "DeleteModelPackageGroup",
     "CreateModelPackage", "DescribeModelPackage", "ListModelPackages", "UpdateModelPackage",
     "CreateFeatureGroup", "DescribeFeatureGroup", "ListFeatureGroups", "DeleteFeatureGroup",
+    "AddTags", "DeleteTags", "ListTags",
 )  # fmt: skip
+# Where each kind of record keeps its ARN and its name, for the tag operations.
+_ARN_FIELDS = {
+    "model": "ModelArn",
+    "endpoint-config": "EndpointConfigArn",
+    "endpoint": "EndpointArn",
+    "feature-group": "FeatureGroupArn",
+    "model-package-group": "ModelPackageGroupArn",
+    "model-package": "ModelPackageArn",
+}
+_NAME_FIELDS = {
+    "model": "ModelName",
+    "endpoint-config": "EndpointConfigName",
+    "endpoint": "EndpointName",
+    "feature-group": "FeatureGroupName",
+    "model-package-group": "ModelPackageGroupName",
+}
 
 
 def _snake(name: str) -> str:

@@ -20,6 +20,8 @@ STATEFUL_TYPES = frozenset(
         "aws.s3.Bucket",
         "aws.sagemaker.FeatureGroup",
         "aws.sagemaker.ModelPackageGroup",
+        "local.FeatureGroup",
+        "local.ModelPackageGroup",
     }
 )
 
@@ -39,10 +41,19 @@ class UnsupportedTarget(ValueError):
 def lower(spec: EnvSpec, spec_dir: Path | None = None) -> ResourceGraph:
     if spec.target == "sagemaker":
         return lower_sagemaker(spec, spec_dir)
-    raise UnsupportedTarget(
-        f"environment {spec.env!r} has target {spec.target!r}; "
-        "only `sagemaker` environments compile to Pulumi programs"
-    )
+    if spec.target == "local":
+        return lower_local(spec, spec_dir)
+    raise UnsupportedTarget(f"environment {spec.env!r} has an unknown target {spec.target!r}")
+
+
+def lower_local(spec: EnvSpec, spec_dir: Path | None) -> ResourceGraph:
+    from mlinfra.ir.local.lower import lower_local as lower_components
+    from mlinfra.ir.local.lower import outputs
+
+    resources = lower_components(spec, spec_dir)
+    found = outputs(resources)
+    resources = protected(spec, resources)
+    return build_graph(spec.project, spec.env, spec.target, spec.region, resources, found)
 
 
 def lower_sagemaker(spec: EnvSpec, spec_dir: Path | None) -> ResourceGraph:

@@ -10,6 +10,7 @@ never read. Resources without a name (a KMS key, a bucket's settings) are left o
 from __future__ import annotations
 
 from mlinfra.ir.graph import Call, Concat, Ref, Resource, ResourceGraph
+from mlinfra.ir.local.api import NAME_FIELDS as LOCAL_NAME_FIELDS
 
 FORMAT_VERSION = "1"
 
@@ -20,6 +21,8 @@ NAME_PROPERTIES = {
     "aws.sagemaker.FeatureGroup": "feature_group_name",
     "aws.sagemaker.Pipeline": "pipeline_name",
     "aws.sagemaker.ModelPackageGroup": "model_package_group_name",
+    # The local target's properties are SageMaker requests: `ModelName`, `EndpointName`...
+    **LOCAL_NAME_FIELDS,
 }
 
 

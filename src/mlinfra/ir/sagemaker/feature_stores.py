@@ -88,13 +88,17 @@ def feature_definitions(component: Component) -> list[Args]:
     ]
 
 
-def ttl_duration(text: str) -> Args:
+def ttl_unit_value(text: str) -> tuple[str, int]:
     """A duration in the largest whole unit SageMaker accepts: 30d is 30 Days, 2w 2 Weeks."""
     seconds = int(parse_duration(text).total_seconds())
-    unit, value = next(
+    return next(
         ((unit, seconds // size) for unit, size in TTL_UNITS if seconds % size == 0),
         ("Seconds", seconds),
     )
+
+
+def ttl_duration(text: str) -> Args:
+    unit, value = ttl_unit_value(text)
     return Args(
         "aws.sagemaker.FeatureGroupOnlineStoreConfigTtlDurationArgs", {"unit": unit, "value": value}
     )

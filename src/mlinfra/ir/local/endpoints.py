@@ -1,0 +1,89 @@
+"""Endpoints: an endpoint in the emulator and its configuration.
+
+The emulator serves each endpoint from its own worker processes, one per instance, and
+writes captured requests as JSON Lines in SageMaker's capture format under
+`.mlinfra/emulator/capture/<endpoint>/` beside the spec. What only AWS has is not lowered
+here: blue/green deployment with canary or linear traffic shifting, CloudWatch SLO alarms
+and autoscaling. A changed configuration moves the endpoint to it at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlinfra.ir.graph import Ref, Resource, content_hash
+from mlinfra.ir.local.api import ENDPOINT, ENDPOINT_CONFIG, tags
+from mlinfra.ir.local.models import model_name
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.endpoints import CAPTURE_MODES, VARIANT, endpoint_name
+from mlinfra.ir.sagemaker.models import VERSION_SUFFIX_LENGTH, served_version, with_version
+from mlinfra.naming import fit, name_rule
+from mlinfra.spec.model import Component
+
+CAPTURE_FOLDER = ".mlinfra/emulator/capture"
+
+
+def lower_endpoint(ctx: LoweringContext, component: Component) -> list[Resource]:
+    config = endpoint_config(ctx, component)
+    endpoint = ctx.resource(
+        component.address,
+        ENDPOINT,
+        {
+            "EndpointName": endpoint_name(ctx, component),
+            "EndpointConfigName": Ref(config.address, "name"),
+            "Tags": tags(ctx, component),
+        },
+        component.source,
+    )
+    return [config, endpoint]
+
+
+def data_capture_config(ctx: LoweringContext, component: Component) -> dict[str, Any] | None:
+    capture = component.get("data_capture")
+    if not capture or not capture.get("enabled", True):
+        return None
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": capture.get("sampling_percent", 100),
+        "DestinationS3Uri": f"file:{CAPTURE_FOLDER}/{endpoint_name(ctx, component)}",
+        "CaptureOptions": [
+            {"CaptureMode": CAPTURE_MODES[mode]}
+            for mode in capture.get("capture", ("input", "output"))
+        ],
+    }
+
+
+def endpoint_config(ctx: LoweringContext, component: Component) -> Resource:
+    model = ctx.spec.component(f"model.{component['model']}")
+    request: dict[str, Any] = {
+        "ProductionVariants": [
+            {
+                "VariantName": VARIANT,
+                "ModelName": Ref(model.address, "name"),
+                "InitialInstanceCount": component.get("instance_count", 1),
+                "InstanceType": component["instance_type"],
+                "InitialVariantWeight": 1.0,
+            }
+        ]
+    }
+    capture = data_capture_config(ctx, component)
+    if capture is not None:
+        request["DataCaptureConfig"] = capture
+    request["Tags"] = tags(ctx, component)
+    # Immutable, so named by a hash of its content and of its model's name (itself a hash
+    # of the model's content, plus the version it serves once that is known).
+    model_named = model_name(ctx, model)
+    base = ctx.name(component, "endpoint_config")
+    version = served_version(ctx, model)
+    if version is not None:
+        base = fit(base, name_rule("endpoint_config").max_length - 9 - VERSION_SUFFIX_LENGTH)
+    name = with_version(
+        ctx, model, f"{base}-{content_hash({'request': request, 'model': model_named})}"
+    )
+    return ctx.resource(
+        f"{component.address}/config",
+        ENDPOINT_CONFIG,
+        {"EndpointConfigName": name, **request},
+        ctx.range_of(component, "instance_type"),
+        replace_on_change=True,
+    )

@@ -1,0 +1,116 @@
+"""Models: a model in the emulator, served from a local artifact or a registry version,
+and the registry group pipelines register versions into.
+
+As on SageMaker, a model is immutable and its name carries a hash of its content (for an
+artifact, of the file itself), and a latest-approved model's name carries the version it
+serves: a new artifact or a newly approved version is a new model, and through its name a
+new endpoint configuration, so the endpoint moves to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlinfra.ir.graph import Call, Concat, Resource, content_hash
+from mlinfra.ir.local.api import MODEL, MODEL_PACKAGE_GROUP, tags
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.models import (
+    LATEST_APPROVED,
+    VERSION_SUFFIX_LENGTH,
+    file_sha256,
+    image,
+    is_s3,
+    registry_address,
+    registry_group_name,
+    registry_owner,
+    served_version,
+    with_version,
+)
+from mlinfra.naming import HASH_LENGTH, fit, name_rule, physical_name
+from mlinfra.spec.model import Component
+
+
+class LocalTargetError(ValueError):
+    """The spec asks for something the local emulator cannot do (e.g. serve from S3)."""
+
+
+def lower_model(ctx: LoweringContext, component: Component) -> list[Resource]:
+    resources = registry_group(ctx, component)
+    depends_on: tuple[str, ...] = ()
+    if component.get("registry_group") and not component.get("artifact"):
+        # The registry is read by name when the model is created, not through a Ref.
+        depends_on = (registry_address(ctx, component["registry_group"]),)
+    resources.append(
+        ctx.resource(
+            component.address,
+            MODEL,
+            {
+                "ModelName": model_name(ctx, component),
+                "PrimaryContainer": primary_container(ctx, component),
+                "Tags": tags(ctx, component),
+            },
+            component.source,
+            depends_on=depends_on,
+        )
+    )
+    return resources
+
+
+def registry_group(ctx: LoweringContext, component: Component) -> list[Resource]:
+    group = component.get("registry_group")
+    if not group or registry_owner(ctx, group) != component:
+        return []
+    return [
+        ctx.resource(
+            registry_address(ctx, group),
+            MODEL_PACKAGE_GROUP,
+            {
+                "ModelPackageGroupName": registry_group_name(ctx, group),
+                "ModelPackageGroupDescription": component.get("description")
+                or f"Versions of {component.address}",
+                "Tags": tags(ctx, component),
+            },
+            ctx.range_of(component, "registry_group"),
+        )
+    ]
+
+
+def primary_container(ctx: LoweringContext, component: Component) -> dict[str, Any]:
+    artifact = component.get("artifact")
+    if artifact and is_s3(artifact):
+        raise LocalTargetError(
+            f"{component.address}: artifact {artifact} is in S3, which the local emulator "
+            "cannot read; give a local path (a model.tar.gz or a folder with model.joblib) "
+            "in this environment's overrides"
+        )
+    if artifact:
+        # The image is what SageMaker would run; the emulator serves the artifact itself.
+        # A relative path stays relative: the emulator reads it from the spec's folder.
+        container: dict[str, Any] = {"Image": image(ctx, component), "ModelDataUrl": artifact}
+    else:
+        container = {"ModelPackageName": model_package(ctx, component)}
+    if component.get("environment"):
+        container["Environment"] = dict(component["environment"])
+    return container
+
+
+def model_package(ctx: LoweringContext, component: Component) -> Call:
+    """The registry version served: looked up in the emulator's registry when applying."""
+    group = registry_group_name(ctx, component["registry_group"])
+    version = component.get("version", LATEST_APPROVED)
+    if version == LATEST_APPROVED:
+        return Call("latest_approved_model_package", (group,))
+    return Call("model_package_arn", (group, version))
+
+
+def model_name(ctx: LoweringContext, component: Component) -> str | Concat:
+    """`{project}-{env}-{model}-{hash}[-v{version}]`: the hash of the container (and of the
+    artifact's content), the version a latest-approved model serves."""
+    content: dict[str, Any] = {"container": primary_container(ctx, component)}
+    if component.get("artifact"):
+        content["sha256"] = file_sha256(ctx, component["artifact"])
+    wanted = physical_name(ctx.spec.project, ctx.spec.env, component.name, "model").wanted
+    version = served_version(ctx, component)
+    reserve = HASH_LENGTH + 1 + (VERSION_SUFFIX_LENGTH if version is not None else 0)
+    name = f"{fit(wanted, name_rule('model').max_length - reserve)}-{content_hash(content)}"
+    return with_version(ctx, component, name)

@@ -1,0 +1,1 @@
+"""Providers: what creates, reads, updates and deletes resources of a target."""

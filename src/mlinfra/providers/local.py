@@ -1,0 +1,294 @@
+"""Create, read, update and delete the resources of a local environment in its emulator.
+
+The one implementation behind both ways a local environment is applied: the embedded engine
+calls `LocalProvider` directly, and the rendered Pulumi program wraps it as dynamic
+providers (`mlinfra.providers.dynamic`). A resource's inputs are the request of the
+SageMaker call that creates it (see `mlinfra.ir.local`), with every Ref and Call already
+resolved; the emulator's botocore model checks them, so the table below is all each type
+needs: its API noun, its name and ARN fields, and what it can change in place.
+
+Values the IR leaves to apply time (`Call`: the latest approved model version) are looked up
+here too, in the emulator's registry, by `LocalProvider.call`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlinfra.ir.local import api
+
+# Any credentials do: the emulator accepts every signature, as LocalStack does.
+CREDENTIALS = {"aws_access_key_id": "mlinfra", "aws_secret_access_key": "mlinfra-local"}
+TAGS = "Tags"
+# What a resource's outputs add to its inputs: inputs and outputs together are what the
+# engine stores, and `diff` leaves these out (they are never inputs).
+OUTPUT_FIELDS = ("name", "arn", "EndpointStatus")
+
+
+class ProviderError(Exception):
+    """A resource could not be created, changed or deleted; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    noun: str  # create_<noun>, describe_<noun>, delete_<noun> in boto3's SageMaker client
+    name_field: str
+    arn_field: str
+    # Fields `update_<noun>` changes in place; a change to any other field (tags aside)
+    # replaces the resource, deleting the old one first since the name stays the same.
+    updatable: frozenset[str] = frozenset()
+
+
+KINDS = {
+    api.MODEL: Kind("model", "ModelName", "ModelArn"),
+    api.ENDPOINT_CONFIG: Kind("endpoint_config", "EndpointConfigName", "EndpointConfigArn"),
+    api.ENDPOINT: Kind(
+        "endpoint", "EndpointName", "EndpointArn", frozenset({"EndpointConfigName"})
+    ),
+    api.FEATURE_GROUP: Kind("feature_group", "FeatureGroupName", "FeatureGroupArn"),
+    api.MODEL_PACKAGE_GROUP: Kind(
+        "model_package_group", "ModelPackageGroupName", "ModelPackageGroupArn"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Diff:
+    changed: tuple[str, ...]  # the inputs that differ, sorted
+    replace: bool  # False: an update in place does it
+
+    @property
+    def any(self) -> bool:
+        return bool(self.changed)
+
+
+def kind_of(type_: str) -> Kind:
+    kind = KINDS.get(type_)
+    if kind is None:
+        raise ProviderError(f"{type_!r} is not a local resource type ({', '.join(KINDS)})")
+    return kind
+
+
+def diff(type_: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
+    """What changed between two sets of inputs, and whether it needs a replacement."""
+    kind = kind_of(type_)
+    keys = {*old, *new} - set(OUTPUT_FIELDS)
+    changed = tuple(sorted(k for k in keys if old.get(k) != new.get(k)))
+    in_place = kind.updatable | {TAGS}
+    return Diff(changed, replace=any(k not in in_place for k in changed))
+
+
+class LocalProvider:
+    """The emulator's SageMaker API, as a provider of local resources."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client  # a boto3 SageMaker client whose endpoint_url is the emulator
+
+    @classmethod
+    def for_url(cls, url: str, region: str) -> LocalProvider:
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.client(
+            "sagemaker",
+            endpoint_url=url,
+            region_name=region,
+            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+            **CREDENTIALS,
+        )
+        return cls(client)
+
+    @classmethod
+    def for_spec(cls, spec_file: str | Path, region: str, start: bool = True) -> LocalProvider:
+        """The provider of the emulator serving a spec's folder, started if none runs."""
+        from mlinfra.emulator import process
+
+        found = process.status(spec_file)
+        if found is None and start:
+            try:
+                found = process.start(spec_file)
+            except process.AlreadyRunning as exc:  # started by someone else meanwhile
+                found = exc.status
+            except process.EmulatorError as exc:
+                raise ProviderError(f"cannot start the local emulator: {exc}") from None
+        if found is None:
+            raise ProviderError(
+                f"no emulator is running for {process.folder_of(spec_file)}; "
+                "start it with `mlinfra emulator start`"
+            )
+        return cls.for_url(found.url, region)
+
+    # --- resources -----------------------------------------------------------------------
+
+    def create(self, type_: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Create the resource; its outputs are its inputs plus `OUTPUT_FIELDS`."""
+        kind = kind_of(type_)
+        self._call(f"create_{kind.noun}", dict(inputs), inputs[kind.name_field])
+        found = self.read(type_, inputs[kind.name_field])
+        if found is None:
+            raise ProviderError(f"{inputs[kind.name_field]} vanished right after creation")
+        self._check_status(type_, found, created=True)
+        return _outputs(inputs, found)
+
+    def read(self, type_: str, name: str) -> dict[str, Any] | None:
+        """The resource as the emulator describes it (plus `name` and `arn`), or None."""
+        kind = kind_of(type_)
+        from botocore.exceptions import ClientError
+
+        try:
+            described = getattr(self.client, f"describe_{kind.noun}")(**{kind.name_field: name})
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise ProviderError(_message(exc, name)) from None
+        described.pop("ResponseMetadata", None)
+        found = _plain(described)
+        return {**found, "name": name, "arn": found.get(kind.arn_field, "")}
+
+    def update(self, type_: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+        """Change in place what `diff` says can be; the caller replaces otherwise."""
+        kind = kind_of(type_)
+        change = diff(type_, old, new)
+        if change.replace:
+            raise ProviderError(
+                f"{new[kind.name_field]}: {', '.join(change.changed)} cannot change in place"
+            )
+        name = new[kind.name_field]
+        current = self.read(type_, name)
+        if current is None:
+            raise ProviderError(f"{name} no longer exists in the emulator; refresh and re-apply")
+        fields = [k for k in change.changed if k in kind.updatable]
+        if fields:
+            request = {kind.name_field: name, **{k: new[k] for k in fields}}
+            self._call(f"update_{kind.noun}", request, name)
+        if TAGS in change.changed:
+            self._retag(current["arn"], old.get(TAGS, ()), new.get(TAGS, ()))
+        found = self.read(type_, name) or current
+        self._check_status(type_, found, created=False)
+        return _outputs(new, found)
+
+    def delete(self, type_: str, inputs: Mapping[str, Any]) -> None:
+        """Delete the resource; one already gone is not an error."""
+        kind = kind_of(type_)
+        from botocore.exceptions import ClientError
+
+        name = inputs[kind.name_field]
+        try:
+            getattr(self.client, f"delete_{kind.noun}")(**{kind.name_field: name})
+        except ClientError as exc:
+            if not _is_missing(exc):
+                raise ProviderError(_message(exc, name)) from None
+
+    # --- values known when applying ------------------------------------------------------
+
+    def call(self, function: str, args: tuple[Any, ...]) -> Any:
+        """The value of an IR `Call`, looked up in the emulator (the registry's versions)."""
+        lookups = {
+            "latest_approved_model_package": lambda group: self._latest(group)["ModelPackageArn"],
+            "latest_approved_version": lambda group: str(
+                self._latest(group)["ModelPackageVersion"]
+            ),
+            "model_package_arn": self._package_arn,
+        }
+        lookup = lookups.get(function)
+        if lookup is None:
+            raise ProviderError(f"the local target cannot compute {function}()")
+        return lookup(*args)
+
+    def _latest(self, group: str) -> dict[str, Any]:
+        found = self._packages(group, ModelApprovalStatus="Approved", MaxResults=1)
+        if not found:
+            raise ProviderError(
+                f"model package group {group!r} has no approved version in the emulator: "
+                "register one (a pipeline's register_model step, or CreateModelPackage) and "
+                "approve it, or pin `version:` in mlinfra.yaml"
+            )
+        return found[0]
+
+    def _package_arn(self, group: str, version: int | str) -> str:
+        for package in self._packages(group):
+            if str(package.get("ModelPackageVersion")) == str(version):
+                return package["ModelPackageArn"]
+        raise ProviderError(f"model package group {group!r} has no version {version}")
+
+    def _packages(self, group: str, **filters: Any) -> list[dict[str, Any]]:
+        from botocore.exceptions import ClientError
+
+        try:
+            pages = self.client.get_paginator("list_model_packages").paginate(
+                ModelPackageGroupName=group,
+                ModelPackageType="Versioned",
+                SortBy="CreationTime",
+                SortOrder="Descending",
+                **filters,
+            )
+            if "MaxResults" in filters:
+                return next(iter(pages))["ModelPackageSummaryList"]
+            return [p for page in pages for p in page["ModelPackageSummaryList"]]
+        except ClientError as exc:
+            raise ProviderError(_message(exc, group)) from None
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _call(self, method: str, request: dict[str, Any], name: str) -> Any:
+        from botocore.exceptions import ClientError, ParamValidationError
+
+        try:
+            return getattr(self.client, method)(**request)
+        except ClientError as exc:
+            raise ProviderError(_message(exc, name)) from None
+        except ParamValidationError as exc:
+            # The lowering wrote a request the API model refuses: a bug in mlinfra.
+            raise ProviderError(f"{name}: invalid {method} request: {exc}") from None
+
+    def _check_status(self, type_: str, outputs: Mapping[str, Any], created: bool) -> None:
+        if type_ != api.ENDPOINT or outputs.get("EndpointStatus") != "Failed":
+            return
+        name = outputs["EndpointName"]
+        reason = outputs.get("FailureReason", "no reason given")
+        if created:
+            # A failed creation leaves nothing behind: the next apply creates it afresh.
+            self.delete(type_, {"EndpointName": name})
+        raise ProviderError(f"endpoint {name} failed to deploy: {reason}")
+
+    def _retag(self, arn: str, old: Any, new: Any) -> None:
+        old_tags = {t["Key"]: t["Value"] for t in old}
+        new_tags = {t["Key"]: t["Value"] for t in new}
+        removed = [k for k in old_tags if k not in new_tags]
+        if removed:
+            self._call("delete_tags", {"ResourceArn": arn, "TagKeys": removed}, arn)
+        added = [{"Key": k, "Value": v} for k, v in new_tags.items() if old_tags.get(k) != v]
+        if added:
+            self._call("add_tags", {"ResourceArn": arn, "Tags": added}, arn)
+
+
+def _outputs(inputs: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, Any]:
+    return {**inputs, **{k: found[k] for k in OUTPUT_FIELDS if k in found}}
+
+
+def _is_missing(exc: Exception) -> bool:
+    error = getattr(exc, "response", {}).get("Error", {})
+    message = str(error.get("Message", ""))
+    return error.get("Code") == "ResourceNotFound" or (
+        error.get("Code") in ("ValidationException", "ValidationError")
+        and ("Could not find" in message or "does not exist" in message)
+    )
+
+
+def _message(exc: Any, name: str) -> str:
+    error = exc.response.get("Error", {})
+    return f"{name}: {error.get('Code', 'Error')}: {error.get('Message', exc)}"
+
+
+def _plain(value: Any) -> Any:
+    """Describe output as JSON data: datetimes as ISO text, so outputs can be stored."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

@@ -34,7 +34,9 @@ monitors pointed at a small local baseline CSV, so lowering builds their violati
    functions by cumulative time and the shares of named hot spots; the same hot spots are
    profiled at 100 components too, to show which grow faster than the spec;
 6. at the same size, times the renderer's final self-check of the program
-   (`compile(ast.parse(program))`) next to `compile(program)`, which checks the same.
+   (`symtable.symtable(program)`: the parser of `ast.parse`, then scopes) next to the other
+   ways to parse it: `compile(program)` (what the check did before), `ast.parse(program)`
+   alone (which the issue names) and `compile(ast.parse(program))`.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import symtable
 import sys
 import tempfile
 import time
@@ -144,7 +147,7 @@ class Case:
 
 
 def relpath(path: Path, start: Path) -> str:
-    """`path` from `start`, posix, as `mlinfra.cli.render._posix_relpath` computes it."""
+    """`path` from `start`, posix, as `mlinfra.cli.common.posix_relpath` computes it."""
     return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(start))).as_posix()
 
 
@@ -318,8 +321,7 @@ HOT_SPOTS = (
     ("mlinfra/render/pulumi.py", "render_project", "render_project (all of it)"),
     ("mlinfra/render/pulumi.py", "_resource_statement", "  _resource_statement (formatting)"),
     ("mlinfra/render/pulumi.py", "sections", "  sections (grouping, component order)"),
-    ("mlinfra/render/pulumi.py", "_check_program", "  _check_program: compile(ast.parse(...))"),
-    ("/ast.py", "parse", "    of which ast.parse"),
+    ("mlinfra/render/pulumi.py", "_check_program", "  _check_program: symtable.symtable(...)"),
     ("mlinfra/ir/graph.py", "dependencies", "Resource.dependencies (lower + render)"),
 )
 
@@ -360,25 +362,32 @@ def profile_compile(components: int, seed: int) -> tuple[str, dict[str, tuple[in
     return stream.getvalue(), spots, total * 1000
 
 
-CHECK_NOW = "compile(ast.parse(program)): what _check_program does"
-CHECK_CASES = (
-    CHECK_NOW,
-    "ast.parse(program) alone",
-    "ast.parse(program) alone, gc disabled",
-    "compile(program, ...) from the source text",
-)
+CHECK_NOW = "symtable.symtable(program): what _check_program does"
+# Each form of the check, and how a fresh process runs it (`child_check`).
+CHECK_FORMS = {
+    CHECK_NOW: lambda program: symtable.symtable(program, "__main__.py", "exec"),
+    "compile(program, ...) from the source text": lambda program: compile(
+        program, "__main__.py", "exec"
+    ),
+    "ast.parse(program) alone": ast.parse,
+    "compile(ast.parse(program))": lambda program: compile(
+        ast.parse(program), "__main__.py", "exec"
+    ),
+}
+CHECK_CASES = tuple(CHECK_FORMS)
 
 
 def check_cost(components: int, seed: int, reps: int) -> tuple[int, dict, dict[str, tuple]]:
     """The renderer's last step, `_check_program` (render/pulumi.py), redone on the program
-    rendered at `components`, next to cheaper ways to get the same check.
+    rendered at `components`, next to the other ways to parse it (`CHECK_FORMS`).
 
-    `compile(text)` raises the same SyntaxError/ValueError as `compile(ast.parse(text))`; the
-    difference is that `ast.parse` first builds the whole tree as Python objects (and the
-    cyclic garbage collector walks them while they are being made). Returns the program's
-    size, the times (`reps` interleaved rounds, no warm-up: C code, nothing to warm), and
-    the peak RSS (MiB, before and after) of each form of the check in a fresh process that
-    only reads the program and checks it.
+    All of them run the same parser and raise the same SyntaxError for the same text;
+    `ast.parse` then builds the whole tree as Python objects (which the cyclic garbage
+    collector walks while they are being made), `compile` generates bytecode, and `symtable`
+    only resolves names and scopes. Returns the program's size, the times (`reps`
+    interleaved rounds, no warm-up: C code, nothing to warm), and the peak RSS (MiB, before
+    and after) of each form of the check in a fresh process that only reads the program and
+    checks it.
     """
     with tempfile.TemporaryDirectory(prefix="mlinfra-render-bench-") as tmp:
         case = Case(components, seed, Path(tmp))
@@ -388,9 +397,9 @@ def check_cost(components: int, seed: int, reps: int) -> tuple[int, dict, dict[s
         saved = Path(tmp) / "program.py"
         saved.write_text(program, encoding="utf-8")
         memory = {}
-        for form, label in (("ast", CHECK_NOW), ("source", CHECK_CASES[-1])):
+        for form, label in enumerate(CHECK_CASES):
             done = subprocess.run(
-                [sys.executable, __file__, "--child-check", form, str(saved)],
+                [sys.executable, __file__, "--child-check", str(form), str(saved)],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -401,34 +410,19 @@ def check_cost(components: int, seed: int, reps: int) -> tuple[int, dict, dict[s
             memory[label] = (int(before) / 1024, int(after) / 1024)
     del result, env_spec
 
-    def gc_off() -> None:
-        gc.disable()
-        try:
-            ast.parse(program)
-        finally:
-            gc.enable()
-
-    functions: tuple[Callable[[], object], ...] = (
-        lambda: compile(ast.parse(program), "__main__.py", "exec"),
-        lambda: ast.parse(program),
-        gc_off,
-        lambda: compile(program, "__main__.py", "exec"),
-    )
     cases = {
-        name: (lambda f=fn, n=name: timed(f, n))
-        for name, fn in zip(CHECK_CASES, functions, strict=True)
+        name: (lambda f=check, n=name: timed(lambda: f(program), n))
+        for name, check in CHECK_FORMS.items()
     }
     return len(program.encode()), rounds(cases, reps), memory
 
 
 def child_check(form: str, path: str) -> None:
-    """In a fresh process: peak RSS (KiB) before and after one form of the program check."""
+    """In a fresh process: peak RSS (KiB) before and after one form of the program check
+    (`form`: its index in `CHECK_CASES`)."""
     program = Path(path).read_text(encoding="utf-8")
     before = peak_rss_kib()
-    if form == "ast":
-        compile(ast.parse(program), "__main__.py", "exec")
-    else:
-        compile(program, "__main__.py", "exec")
+    CHECK_FORMS[CHECK_CASES[int(form)]](program)
     print(before, peak_rss_kib())
 
 

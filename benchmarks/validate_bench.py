@@ -50,10 +50,14 @@ from mlinfra.syntax.loader import MAX_FILE_BYTES, parse_text
 
 KINDS = ("feature_stores", "models", "pipelines", "endpoints", "monitors")
 PROJECT = "bench"
+# The local environment's model artifact: validation checks it exists and compiling hashes
+# it; nothing here serves it.
+LOCAL_ARTIFACT = "models/model.joblib"
 SCRIPTS = {
     "pipelines/prepare.py": "print('prepare')\n",
     "pipelines/train.py": "print('train')\n",
     "pipelines/evaluate.py": "print('evaluate')\n",
+    LOCAL_ARTIFACT: "a placeholder model file\n",
 }
 CLI = Path(sys.executable).with_name("mlinfra")
 CHURN = Path(__file__).resolve().parents[1] / "examples" / "churn" / "mlinfra.yaml"
@@ -111,8 +115,14 @@ def generate_spec(components: int, seed: int, baseline: str | None = None) -> st
         if account:
             out += [f'    account: "{account}"', "    region: us-east-1"]
         out += ["    overrides:", "      models:"]
-        for i in auto:
-            out += [f"        {name('m', i)}:", "          approval: auto"]
+        # The local emulator serves files, not S3 objects: local artifacts there.
+        served = [i for i in range(n) if i % 7 == 3] if env == "local" else []
+        for i in sorted({*auto, *served}):
+            out += [f"        {name('m', i)}:"]
+            if i in auto:
+                out += ["          approval: auto"]
+            if i in served:
+                out += [f"          artifact: {LOCAL_ARTIFACT}"]
     out += [
         "  prod:",
         "    target: sagemaker",

@@ -41,10 +41,12 @@ def test_local_environment_lowers_to_emulator_resources():
         "local.Model",
         "local.EndpointConfig",
         "local.Endpoint",
+        "local.Pipeline",
     }
-    # Pipelines and monitors come with the emulator's pipeline and monitor runtimes.
-    assert not [a for a in local.addresses() if a.startswith(("pipeline.", "monitor."))]
+    # Monitors come with the emulator's monitor runtime.
+    assert not [a for a in local.addresses() if a.startswith("monitor.")]
     assert local.outputs["endpoint.churn-api"] == "churn-local-churn-api"
+    assert local.outputs["pipeline.train-churn"] == "churn-local-train-churn"
 
 
 def test_unknown_target_is_refused():

@@ -72,8 +72,6 @@ def test_kms_key_policy_looks_up_the_account_when_the_spec_names_none():
     assert root["Principal"]["AWS"].parts[1] == Call("account_id", ())
 
 
-
-
 def test_dev_creates_no_key_and_encrypts_buckets_with_aes256():
     resources = lowered("dev")
     assert not any(address.startswith("kms.") for address in resources)

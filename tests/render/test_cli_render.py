@@ -55,18 +55,24 @@ def test_render_needs_env_or_all(local_spec: Path) -> None:
         assert "--env ENV or --all" in result.output
 
 
-def test_render_refuses_a_local_environment(local_spec: Path) -> None:
+def test_render_refuses_a_local_environment_serving_from_s3(local_spec: Path) -> None:
     result = run("render", "--env", "local", "-f", str(local_spec))
     assert result.exit_code == 1
-    assert "local emulator" in result.output and "no Pulumi program" in result.output
+    assert "error[not-on-local]" in result.output
     assert not (local_spec.parent / "stacks").exists()
 
 
-def test_render_all_with_only_local_environments_says_so(local_spec: Path) -> None:
-    result = run("render", "--all", "-f", str(local_spec))
-    assert result.exit_code == 0
-    assert "skipped local" in result.output
-    assert "no sagemaker environment to render" in result.output
+def test_render_writes_a_local_program_of_dynamic_resources(churn_copy: Path) -> None:
+    result = run("render", "--env", "local", "-f", str(churn_copy))
+    assert result.exit_code == 0, result.output
+    out = churn_copy.parent / "stacks" / "local"
+    program = (out / "__main__.py").read_text()
+    assert "from mlinfra.providers import dynamic as local" in program
+    assert 'local.use_emulator("../../mlinfra.yaml", region="us-east-1")' in program
+    assert "pulumi_aws" not in program
+    # It runs with the Python mlinfra is installed in: no virtualenv of its own.
+    assert "virtualenv" not in (out / "Pulumi.yaml").read_text()
+    assert (out / "Pulumi.local.yaml").read_text().endswith("config: {}\n")
 
 
 def test_render_suggests_a_close_environment_name(churn_copy: Path) -> None:
@@ -100,14 +106,11 @@ def test_render_writes_beside_the_spec_by_default(churn_copy: Path) -> None:
     assert 'pulumi.FileAsset("../../pipelines/' in (out / "__main__.py").read_text()
 
 
-def test_render_all_writes_each_sagemaker_environment_and_skips_local(
-    churn_copy: Path, tmp_path: Path
-) -> None:
+def test_render_all_writes_every_environment(churn_copy: Path, tmp_path: Path) -> None:
     out = tmp_path / "rendered"
     result = run("render", "--all", "-f", str(churn_copy), "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["dev", "prod"]
-    assert "skipped local" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["dev", "local", "prod"]
     assert (
         'allowedAccountIds:\n    - "222222222222"'
         in (out / "prod" / "Pulumi.prod.yaml").read_text()
@@ -126,18 +129,23 @@ def test_output_json_gives_the_physical_names_by_component(churn_copy: Path) -> 
     result = run("output", "--env", "prod", "-f", str(churn_copy), "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
-    assert document["format_version"] == "1"
+    assert document["format_version"] == "2"
     assert (document["project"], document["environment"]) == ("churn", "prod")
     assert document["source"] == "compiled"
     endpoint = document["components"]["endpoint.churn-api"]
-    assert endpoint["endpoint.churn-api"] == "churn-prod-churn-api"
+    assert endpoint["name"] == "churn-prod-churn-api"
+    resources = endpoint["resources"]
+    assert resources["endpoint.churn-api"] == "churn-prod-churn-api"
     # Completed when the program runs, with the latest approved model version.
-    assert endpoint["endpoint.churn-api/config"].startswith("churn-prod-churn-api-")
-    assert endpoint["endpoint.churn-api/config"].endswith(
+    assert resources["endpoint.churn-api/config"].startswith("churn-prod-churn-api-")
+    assert resources["endpoint.churn-api/config"].endswith(
         "-v<latest_approved_version(churn-prod-churn)>"
     )
     buckets = document["components"]["bucket.artifacts"]
-    assert buckets == {"bucket.artifacts": "churn-prod-artifacts-222222222222"}
+    assert buckets == {
+        "name": "churn-prod-artifacts-222222222222",
+        "resources": {"bucket.artifacts": "churn-prod-artifacts-222222222222"},
+    }
 
 
 def test_output_text_is_a_table(churn_copy: Path) -> None:
@@ -147,10 +155,23 @@ def test_output_text_is_a_table(churn_copy: Path) -> None:
     assert "churn-prod-churn-api" in result.output
 
 
-def test_output_refuses_a_local_environment(local_spec: Path) -> None:
+def test_output_refuses_a_local_environment_serving_from_s3(local_spec: Path) -> None:
     result = run("output", "--env", "local", "-f", str(local_spec))
     assert result.exit_code == 1
-    assert "local emulator" in result.output
+    assert "error[not-on-local]" in result.output and "local emulator" in result.output
+
+
+def test_output_of_a_local_environment_before_apply(tmp_path: Path) -> None:
+    spec = tmp_path / "mlinfra.yaml"
+    spec.write_text(LOCAL_ONLY.replace("s3://bucket/model.tar.gz", "model.joblib"))
+    (tmp_path / "model.joblib").write_bytes(b"a model")
+    result = run("output", "--env", "local", "-f", str(spec), "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["source"] == "compiled"
+    model = document["components"]["model.classifier"]
+    assert model["name"].startswith("hello-local-classifier-")
+    assert "arn" not in model
 
 
 def test_output_json_of_an_invalid_spec_is_json(tmp_path: Path) -> None:

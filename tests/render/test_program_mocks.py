@@ -275,6 +275,16 @@ def test_every_taggable_resource_carries_the_mlinfra_tags(churn_runs, env: str) 
         assert tags["mlinfra:environment"] == env
 
 
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_spread_tags_arrive_exactly_as_the_graph_has_them(churn_runs, env: str) -> None:
+    graph, registered, _ = churn_runs[env]
+    by_name = {r.name: r for r in registered}
+    tagged = [r for r in graph.resources if "tags" in r.properties]
+    assert tagged
+    for resource in tagged:
+        assert by_name[resource.address].inputs["tags"] == dict(resource.properties["tags"])
+
+
 def test_prod_has_more_capacity_and_a_key(churn_runs) -> None:
     dev = Counter(r.type for r in churn_runs["dev"][1])
     prod = Counter(r.type for r in churn_runs["prod"][1])

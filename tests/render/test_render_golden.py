@@ -46,6 +46,7 @@ CASES = {
     "handmade": handmade_files,
     "churn-dev": lambda: churn_files("dev"),
     "churn-prod": lambda: churn_files("prod"),
+    "churn-local": lambda: churn_files("local"),
 }
 
 
@@ -182,6 +183,39 @@ def test_constant_concat_is_a_plain_string_and_json_without_refs_is_json_dumps()
     assert 'pulumi.Output.concat("s3://", bucket_artifacts.bucket, "/capture/api")' in program
 
 
+def test_environment_tags_are_written_once_and_spread_into_each_resource() -> None:
+    program = churn_files("prod")["__main__.py"]
+    assert program.count("\nTAGS = {") == 1 and program.count('"cost-center": "ml-1234"') == 1
+    tags_lines = [line.strip() for line in program.splitlines() if line.startswith("    tags=")]
+    assert tags_lines
+    for line in tags_lines:
+        assert re.fullmatch(r'tags=\{\*\*TAGS, "mlinfra:component": "[a-z_.-]+"\},', line), line
+
+
+def test_only_tags_every_tagged_resource_shares_are_hoisted() -> None:
+    def tagged(address: str, tags: dict) -> Resource:
+        return _resource({"name": address, "tags": MappingProxyType(tags)}, address=address)
+
+    program = _render(
+        tagged("model.a", {"team": "x", "own": "1"}),
+        tagged("model.b", {"team": "x", "env": "dev"}),
+        tagged("model.c", {"env": "dev", "team": "x"}),
+        _resource({"name": "untagged"}, address="model.d"),
+    )
+    assert 'TAGS = {"team": "x"}' in program
+    assert 'tags={**TAGS, "own": "1"},' in program
+    assert program.count('tags={**TAGS, "env": "dev"},') == 2
+
+    same = _render(tagged("model.a", {"team": "x"}), tagged("model.b", {"team": "x"}))
+    assert 'TAGS = {"team": "x"}' in same and same.count("tags=TAGS,") == 2
+
+    for program in (
+        _render(tagged("model.a", {"team": "x"}), tagged("model.b", {"team": "y"})),
+        _render(tagged("model.a", {"team": "x"})),
+    ):
+        assert "TAGS" not in program and 'tags={"team": "x"},' in program
+
+
 def test_variable_names_are_distinct_identifiers() -> None:
     names = variable_names(["endpoint.churn-api/config", "endpoint.churn_api.config", "a.json"])
     assert names["endpoint.churn-api/config"] == "endpoint_churn_api_config"
@@ -241,6 +275,17 @@ def test_args_types_and_fields_are_checked() -> None:
         _render(_resource({"c": Args("aws.x.YArgs", MappingProxyType({"a b": 1}))}))
 
 
+def test_a_name_passing_one_check_is_not_taken_as_passing_another() -> None:
+    # Checked names are remembered per check: a valid type is no identifier, and a valid
+    # identifier is no type.
+    type_then_key = {"a": Args("aws.x.YArgs", MappingProxyType({})), "aws.x.YArgs": 1}
+    with pytest.raises(RenderError, match="identifier"):
+        _render(_resource(type_then_key))
+    key_then_type = {"field": 1, "b": Args("field", MappingProxyType({}))}
+    with pytest.raises(RenderError, match="not a pulumi_aws type"):
+        _render(_resource(key_then_type))
+
+
 def test_ref_attributes_must_be_identifiers() -> None:
     other = _resource({}, address="model.other")
     bad = _resource({"x": Ref("model.other", "arn + os.system('id')")})
@@ -270,7 +315,24 @@ def test_values_that_are_not_json_like_are_refused() -> None:
         _render(_resource({"x": {"k": "\ud800"}}))
 
 
-def test_only_sagemaker_graphs_render() -> None:
-    graph = build_graph("demo", "local", "local", "us-east-1", [])
-    with pytest.raises(RenderError, match="only sagemaker"):
+def test_only_sagemaker_and_local_graphs_render() -> None:
+    graph = build_graph("demo", "edge", "edge", "us-east-1", [])
+    with pytest.raises(RenderError, match="'edge' graphs do not render"):
         render_project(graph, Account(None))
+
+
+def test_a_local_graph_may_hold_only_local_types_and_functions() -> None:
+    def local_graph(resource: Resource):
+        return build_graph("demo", "local", "local", "us-east-1", [resource])
+
+    aws_type = Resource("model.m", "aws.sagemaker.Model", MappingProxyType({}), None)
+    with pytest.raises(RenderError, match="not a local resource type"):
+        render_program(local_graph(aws_type))
+    helper = Resource(
+        "model.m",
+        "local.Model",
+        MappingProxyType({"ModelName": Call("source_archive", ("x",))}),
+        None,
+    )
+    with pytest.raises(RenderError, match="not a local function"):
+        render_program(local_graph(helper))

@@ -40,9 +40,9 @@ def test_checked_in_stacks_match_a_fresh_render(tmp_path: Path) -> None:
         assert checked_in[name] == content, f"{name}: {STALE}"
 
 
-def test_stacks_hold_one_project_per_sagemaker_environment() -> None:
-    assert sorted(p.name for p in STACKS.iterdir() if p.is_dir()) == ["dev", "prod"]
-    for env in ("dev", "prod"):
+def test_stacks_hold_one_project_per_environment() -> None:
+    assert sorted(p.name for p in STACKS.iterdir() if p.is_dir()) == ["dev", "local", "prod"]
+    for env in ("dev", "local", "prod"):
         assert (STACKS / env / f"Pulumi.{env}.yaml").is_file()
         assert (STACKS / env / "__main__.py").is_file()
     assert (ROOT / "stacks" / "README.md").is_file()

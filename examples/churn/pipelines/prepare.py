@@ -1,7 +1,8 @@
 """Prepare step (processing): clean, de-duplicate and split customer records.
 
-Reads every ``*.csv`` under the input directory (recursively: a feature store's
-offline store is partitioned; CSVs without the record columns are skipped),
+Reads every ``*.parquet`` and ``*.csv`` under the input directory (recursively:
+a feature store's offline store is Parquet, partitioned by time, on SageMaker and
+in the local emulator alike; files without the record columns are skipped),
 keeps the latest record per ``customer_id`` by ``event_time``, drops the
 id/event-time columns and writes seeded, stratified splits with the label
 first, then the raw model features::
@@ -37,18 +38,27 @@ NUMERIC = ["tenure_months", "monthly_charges", "total_charges", "support_calls"]
 REQUIRED = ["customer_id", "event_time", *FEATURES, LABEL]
 
 
+def read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)  # needs pyarrow, as the scikit-learn image has it
+    return pd.read_csv(path)
+
+
 def load(input_dir: Path) -> pd.DataFrame:
-    """Every record CSV under input_dir; other CSVs (e.g. a baseline) are skipped."""
+    """Every record file under input_dir; others (e.g. a baseline CSV) are skipped."""
     frames = []
-    for path in sorted(input_dir.rglob("*.csv")):
-        df = pd.read_csv(path)
+    paths = sorted([*input_dir.rglob("*.parquet"), *input_dir.rglob("*.csv")])
+    for path in paths:
+        df = read(path)
         missing = [c for c in REQUIRED if c not in df]
         if missing:
             print(f"prepare: skipping {path}: no {', '.join(missing)}", file=sys.stderr)
         else:
             frames.append(df)
     if not frames:
-        raise FileNotFoundError(f"no CSV with columns {', '.join(REQUIRED)} under {input_dir}")
+        raise FileNotFoundError(
+            f"no Parquet or CSV file with columns {', '.join(REQUIRED)} under {input_dir}"
+        )
     return pd.concat(frames, ignore_index=True)
 
 

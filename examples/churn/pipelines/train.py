@@ -8,8 +8,10 @@ model is a scikit-learn Pipeline that takes raw rows, in this order::
 
 (one-hot ``contract`` with unknown categories ignored, median-imputed numerics,
 then a RandomForestClassifier). It is saved as ``model.joblib``, with the
-feature order in ``features.json`` (a JSON list), in ``$SM_MODEL_DIR``; metrics
-go to ``$SM_OUTPUT_DATA_DIR/metrics.json``.
+feature order in ``features.json`` (a JSON list), in ``$SM_MODEL_DIR``, with a
+copy of this script in ``code/`` (under network isolation the serving container
+cannot fetch code, so it loads these hooks from the model); metrics go to
+``$SM_OUTPUT_DATA_DIR/metrics.json``.
 
 Hyperparameters come from ``$SM_HPS`` (JSON) and from command-line arguments,
 which win (SageMaker passes both): ``--n_estimators`` (200), ``--max_depth`` (8).
@@ -37,6 +39,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -131,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     output_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, model_dir / "model.joblib")
     (model_dir / "features.json").write_text(json.dumps(FEATURES) + "\n")
+    (model_dir / "code").mkdir(exist_ok=True)
+    shutil.copy2(__file__, model_dir / "code" / Path(__file__).name)
 
     metrics = {name: score(model, df) for name, df in data.items()}
     hyperparameters = {"n_estimators": args.n_estimators, "max_depth": args.max_depth}

@@ -7,8 +7,14 @@ import os
 import click
 
 from mlinfra import __version__
+from mlinfra.cli.apply import apply_command, destroy_command
 from mlinfra.cli.emulator import emulator_command
-from mlinfra.cli.render import output_command, render_command
+from mlinfra.cli.featurestore import featurestore_command
+from mlinfra.cli.output import output_command
+from mlinfra.cli.pipeline import model_command, pipeline_command
+from mlinfra.cli.plan import plan_command
+from mlinfra.cli.refresh import refresh_command
+from mlinfra.cli.render import render_command
 from mlinfra.cli.validate import schema_command, validate_command
 
 
@@ -25,6 +31,13 @@ cli.add_command(schema_command)
 cli.add_command(render_command)
 cli.add_command(output_command)
 cli.add_command(emulator_command)
+cli.add_command(featurestore_command)
+cli.add_command(plan_command)
+cli.add_command(apply_command)
+cli.add_command(destroy_command)
+cli.add_command(refresh_command)
+cli.add_command(pipeline_command)
+cli.add_command(model_command)
 
 
 INTERNAL_ERROR = 3

@@ -50,6 +50,7 @@ class ControlPlane:
         self.store = Store(state_dir / "control.sqlite3")
         self._pool: Any = None
         self._features: Any = None
+        self._pipelines: Any = None
         self._runtime_lock = threading.Lock()
         # Cleared while endpoints are redeployed after a restart: invocations wait for it,
         # so a restarted emulator never answers "endpoint not found" for a live endpoint.
@@ -97,8 +98,17 @@ class ControlPlane:
                 self._features = FeatureStore(self.state_dir / "featurestore")
             return self._features
 
+    def pipelines(self) -> Any:
+        # The store's lock first, as in every call: creating the runtime reads the store.
+        with self.store.lock, self._runtime_lock:
+            if self._pipelines is None:
+                from mlinfra.emulator.pipelines import Pipelines
+
+                self._pipelines = Pipelines(self)
+            return self._pipelines
+
     def close(self) -> None:
-        for runtime in (self._pool, self._features):
+        for runtime in (self._pipelines, self._pool, self._features):
             closer = getattr(runtime, "close", None)
             if callable(closer):
                 try:
@@ -589,6 +599,41 @@ class ControlPlane:
             code = {"ValidationError": "ValidationException"}.get(code, code)
             raise ApiError(code, getattr(exc, "message", str(exc))) from None
 
+    # --- pipelines (mlinfra.emulator.pipelines) ----------------------------------------------
+
+    def create_pipeline(self, p: dict, region: str) -> dict:
+        return self.pipelines().create_pipeline(p, region)
+
+    def describe_pipeline(self, p: dict, region: str) -> dict:
+        return self.pipelines().describe_pipeline(p, region)
+
+    def list_pipelines(self, p: dict, region: str) -> dict:
+        return self.pipelines().list_pipelines(p, region)
+
+    def update_pipeline(self, p: dict, region: str) -> dict:
+        return self.pipelines().update_pipeline(p, region)
+
+    def delete_pipeline(self, p: dict, region: str) -> dict:
+        return self.pipelines().delete_pipeline(p, region)
+
+    def start_pipeline_execution(self, p: dict, region: str) -> dict:
+        return self.pipelines().start_pipeline_execution(p, region)
+
+    def describe_pipeline_execution(self, p: dict, region: str) -> dict:
+        return self.pipelines().describe_pipeline_execution(p, region)
+
+    def list_pipeline_executions(self, p: dict, region: str) -> dict:
+        return self.pipelines().list_pipeline_executions(p, region)
+
+    def list_pipeline_execution_steps(self, p: dict, region: str) -> dict:
+        return self.pipelines().list_pipeline_execution_steps(p, region)
+
+    def list_pipeline_parameters_for_execution(self, p: dict, region: str) -> dict:
+        return self.pipelines().list_pipeline_parameters_for_execution(p, region)
+
+    def stop_pipeline_execution(self, p: dict, region: str) -> dict:
+        return self.pipelines().stop_pipeline_execution(p, region)
+
     # --- shared -----------------------------------------------------------------------------
 
     # --- tags -------------------------------------------------------------------------------
@@ -664,6 +709,10 @@ class ControlPlane:
             records.sort(key=lambda r: str(r.get(field)))
         if p.get("SortOrder", "Descending") == "Descending":
             records.reverse()
+        return self._page(operation, records, p)
+
+    def _page(self, operation: str, records: list, p: dict) -> dict:
+        """One page of sorted records, projected onto the List* output and its NextToken."""
         start = 0
         if p.get("NextToken"):
             try:
@@ -694,6 +743,10 @@ SUPPORTED = (
     "CreateModelPackage", "DescribeModelPackage", "ListModelPackages", "UpdateModelPackage",
     "CreateFeatureGroup", "DescribeFeatureGroup", "ListFeatureGroups", "DeleteFeatureGroup",
     "AddTags", "DeleteTags", "ListTags",
+    "CreatePipeline", "DescribePipeline", "ListPipelines", "UpdatePipeline", "DeletePipeline",
+    "StartPipelineExecution", "DescribePipelineExecution", "ListPipelineExecutions",
+    "ListPipelineExecutionSteps", "ListPipelineParametersForExecution",
+    "StopPipelineExecution",
 )  # fmt: skip
 # Where each kind of record keeps its ARN and its name, for the tag operations.
 _ARN_FIELDS = {
@@ -703,6 +756,7 @@ _ARN_FIELDS = {
     "feature-group": "FeatureGroupArn",
     "model-package-group": "ModelPackageGroupArn",
     "model-package": "ModelPackageArn",
+    "pipeline": "PipelineArn",
 }
 _NAME_FIELDS = {
     "model": "ModelName",
@@ -710,6 +764,7 @@ _NAME_FIELDS = {
     "endpoint": "EndpointName",
     "feature-group": "FeatureGroupName",
     "model-package-group": "ModelPackageGroupName",
+    "pipeline": "PipelineName",
 }
 
 

@@ -63,6 +63,18 @@ def validate(params: dict[str, Any], shape: Shape | None, code: str) -> None:
         raise ApiError(code, report.generate_report())
 
 
+_SCALARS = frozenset(
+    ("string", "integer", "long", "boolean", "float", "double", "timestamp", "blob")
+)
+
+
+@cache
+def _members(shape: Shape) -> tuple[tuple[str, Shape, bool], ...]:
+    # Per structure, once: its members and which are scalars, kept as they are without a call
+    # per leaf (a GetRecord response has three leaves per feature).
+    return tuple((name, m, m.type_name in _SCALARS) for name, m in shape.members.items())
+
+
 def project(value: Any, shape: Shape | None) -> Any:
     """Keep only what `shape` declares: a stored record becomes an exact output shape."""
     if shape is None or value is None:
@@ -71,9 +83,10 @@ def project(value: Any, shape: Shape | None) -> Any:
         if not isinstance(value, dict):
             return None
         out = {}
-        for name, member in shape.members.items():
-            if name in value and value[name] is not None:
-                out[name] = project(value[name], member)
+        for name, member, scalar in _members(shape):
+            item = value.get(name)
+            if item is not None:
+                out[name] = item if scalar else project(item, member)
         return out
     if shape.type_name == "list":
         return [project(item, shape.member) for item in value] if isinstance(value, list) else None

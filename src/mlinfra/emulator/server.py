@@ -3,6 +3,9 @@
 - `POST /` with `X-Amz-Target: SageMaker.<Operation>`: the control plane (AWS JSON 1.1).
 - `POST /endpoints/{EndpointName}/invocations`: SageMaker Runtime's InvokeEndpoint.
 - `/FeatureGroup/...`, `/BatchGetRecord`: the Feature Store Runtime (REST-JSON).
+- `/_mlinfra/...`: mlinfra's own routes, not AWS's: `GET /_mlinfra/health`, and
+  `POST /_mlinfra/feature-groups/{FeatureGroupName}/ingest` whose body is CSV text (what
+  `mlinfra featurestore ingest` sends; the server never opens a path a client names).
 
 Routes and parameter locations come from botocore's service models (`protocol.py`). Any
 credentials are accepted; signatures are not checked, as LocalStack does. Every failure leaves
@@ -17,13 +20,16 @@ On 2 cores the per-request cost is dominated by inference and boto3 itself, not 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
+import re
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote
 
 from mlinfra.emulator import runtime
 from mlinfra.emulator.control import ControlPlane
@@ -42,6 +48,7 @@ HOST = "127.0.0.1"
 # SageMaker's own InvokeEndpoint limit is 25 MB; anything larger is refused before it is read.
 MAX_BODY = 32 * 1024 * 1024
 HEALTH_PATH = "/_mlinfra/health"
+INGEST_PATH = re.compile(r"/_mlinfra/feature-groups/(?P<name>[^/]+)/ingest")
 
 log = logging.getLogger("mlinfra.emulator")
 
@@ -154,6 +161,10 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             ).encode()
             self._send(200, {"Content-Type": "application/json"}, payload)
             return
+        ingest = INGEST_PATH.fullmatch(path)
+        if ingest and self.command == "POST":
+            self._ingest(unquote(ingest["name"]), query, body)
+            return
         route, labels, path_known = match_route(self.command, path)
         if route is None:
             if path_known:
@@ -181,6 +192,39 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         headers["x-amzn-RequestId"] = request_id
         self._send(status, headers, payload)
 
+    def _ingest(self, group_name: str, query: str, body: bytes) -> None:
+        """Load a CSV body into a feature group, all rows or none (`FeatureStore.ingest_csv_lines`).
+
+        `?source=NAME` only names the CSV in messages.
+        """
+        source = (parse_qs(query).get("source") or ["the CSV"])[0]
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = exc.object[: exc.start].count(b"\n") + 1
+            raise ApiError(
+                "ValidationError",
+                f"{source}: nothing was ingested: line {line} is not UTF-8 text",
+            ) from None
+        # runtime's feature-store call: a FeatureStoreError becomes the AWS error it carries.
+        group = runtime._features(self.server.control, "describe_group", group_name)
+        lines = io.StringIO(text, newline="")
+        count = runtime._features(
+            self.server.control, "ingest_csv_lines", group_name, lines, source
+        )
+        stores = [
+            store
+            for store, enabled in (
+                ("OnlineStore", group.definition.online),
+                ("OfflineStore", group.definition.offline),
+            )
+            if enabled
+        ]
+        payload = json.dumps(
+            {"FeatureGroupName": group_name, "RecordCount": count, "TargetStores": stores}
+        ).encode()
+        self._send(200, {"Content-Type": "application/json"}, payload)
+
     def _error(self, error: ApiError, json_protocol: bool, request_id: str) -> None:
         status = error.status
         if not json_protocol and error.status == 400:
@@ -200,15 +244,20 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         )
 
     def _send(self, status: int, headers: dict[str, str], payload: bytes) -> None:
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
+        # What send_response/send_header/end_headers write, but with the body in the same single
+        # write: a small response leaves as one TCP segment instead of headers, then body.
+        self.log_request(status)
+        lines = [
+            f"{self.protocol_version} {status} {self.responses.get(status, ('',))[0]}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            *(f"{key}: {value}" for key, value in headers.items()),
+            f"Content-Length: {len(payload)}",
+        ]
         if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+        self.wfile.write(head if self.command == "HEAD" else head + payload)
 
 
 _ACCESS_LOG = bool(os.environ.get("MLINFRA_EMULATOR_ACCESS_LOG"))

@@ -33,6 +33,7 @@ from mlinfra.providers.values import resolve
 
 CREATE, UPDATE, REPLACE, DELETE = "create", "update", "replace", "delete"
 WORKERS = 4
+DEPOSED = "#deposed"
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,19 @@ class EmbeddedEngine:
         self.on_saved = on_saved
         self.on_event = on_event or (lambda address, action, status: None)
         self.workers = workers
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # on_saved may ask for known_values()
         self._calls: dict[tuple[str, tuple[Any, ...]], Any] = {}
 
-    def apply(self, steps: list[Step], outputs: Mapping[str, Mapping[str, Any]]) -> Outcome:
-        """Run `steps`; `outputs` are the recorded outputs of resources that stay as they are."""
+    def apply(
+        self,
+        steps: list[Step],
+        outputs: Mapping[str, Mapping[str, Any]],
+        known: Mapping[tuple[str, tuple[Any, ...]], Any] | None = None,
+    ) -> Outcome:
+        """Run `steps`; `outputs` are the recorded outputs of resources that stay as they are,
+        `known` the values of Calls the plan was made with (so apply does what it showed)."""
         self._outputs = {k: dict(v) for k, v in outputs.items()}
+        self._calls = dict(known or {})
         self._new_names: dict[str, str] = {}
         outcome = Outcome()
         changes = [s for s in steps if s.action in (CREATE, UPDATE, REPLACE)]
@@ -195,6 +203,11 @@ class EmbeddedEngine:
 
     # --- values ----------------------------------------------------------------------------
 
+    def known_values(self) -> dict[tuple[str, tuple[Any, ...]], Any]:
+        """The Calls' values this apply used: what the state records as applied."""
+        with self._lock:
+            return dict(self._calls)
+
     def _output(self, ref: Ref) -> Any:
         with self._lock:
             found = self._outputs.get(ref.address)
@@ -223,7 +236,7 @@ class EmbeddedEngine:
 
 def deposed(address: str) -> str:
     """Where the state keeps a replaced resource until it is deleted: `model.x#deposed`."""
-    return f"{address}#deposed"
+    return f"{address}{DEPOSED}"
 
 
 def removal_order(steps: list[Step]) -> list[Step]:

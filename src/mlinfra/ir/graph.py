@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mlinfra.diagnostics import SourceRange
-from mlinfra.frozen import freeze  # noqa: F401  (re-exported for lowering)
+from mlinfra.frozen import SCALAR_TYPES, freeze  # noqa: F401  (freeze: re-exported for lowering)
 from mlinfra.naming import stable_hash
 
 
@@ -89,22 +89,39 @@ class Json:
 
 def refs_in(value: Any) -> Iterator[Ref]:
     """Every `Ref` inside a property value, in a stable order."""
-    if isinstance(value, Ref):
-        yield value
+    found: list[Ref] = []
+    _collect_refs(value, found)
+    return iter(found)
+
+
+def _collect_refs(value: Any, found: list[Ref]) -> None:
+    # Every resource's properties are walked once, so the exact types lowering makes are
+    # recognised by `type()` first, scalars without a call; subclasses by `isinstance`.
+    kind = type(value)
+    if kind is MappingProxyType or kind is dict:
+        values = value.values()
+    elif kind is tuple or kind is list:
+        values = value
+    elif kind is Ref or isinstance(value, Ref):
+        found.append(value)
+        return
     elif isinstance(value, MappingProxyType | dict):
-        for v in value.values():
-            yield from refs_in(v)
+        values = value.values()
     elif isinstance(value, tuple | list):
-        for v in value:
-            yield from refs_in(v)
+        values = value
     elif isinstance(value, Args):
-        yield from refs_in(value.fields)
+        values = (value.fields,)
     elif isinstance(value, Json):
-        yield from refs_in(value.value)
+        values = (value.value,)
     elif isinstance(value, Call):
-        yield from refs_in(value.args)
+        values = (value.args,)
     elif isinstance(value, Concat):
-        yield from refs_in(value.parts)
+        values = (value.parts,)
+    else:
+        return
+    for item in values:
+        if type(item) not in SCALAR_TYPES:
+            _collect_refs(item, found)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from mlinfra.allocation import without_collector
 from mlinfra.ir.graph import Resource, ResourceGraph, build_graph
 from mlinfra.spec.model import EnvSpec
 
@@ -38,6 +39,7 @@ class UnsupportedTarget(ValueError):
     pass
 
 
+@without_collector
 def lower(spec: EnvSpec, spec_dir: Path | None = None) -> ResourceGraph:
     if spec.target == "sagemaker":
         return lower_sagemaker(spec, spec_dir)

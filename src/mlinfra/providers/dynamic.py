@@ -130,6 +130,10 @@ class ModelPackageGroup(LocalResource):
     TYPE = api.MODEL_PACKAGE_GROUP
 
 
+class Pipeline(LocalResource):
+    TYPE = api.PIPELINE
+
+
 # --- values known when the program runs ---------------------------------------------------
 
 

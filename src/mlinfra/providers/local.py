@@ -23,6 +23,9 @@ from mlinfra.ir.local import api
 # Any credentials do: the emulator accepts every signature, as LocalStack does.
 CREDENTIALS = {"aws_access_key_id": "mlinfra", "aws_secret_access_key": "mlinfra-local"}
 TAGS = "Tags"
+# The values a local graph's `Call`s may ask for, computed by `LocalProvider.call` (and in
+# rendered local programs by the functions of the same names in `providers.dynamic`).
+CALLS = ("latest_approved_model_package", "latest_approved_version", "model_package_arn")
 # What a resource's outputs add to its inputs: inputs and outputs together are what the
 # engine stores, and `diff` leaves these out (they are never inputs).
 OUTPUT_FIELDS = ("name", "arn", "EndpointStatus")
@@ -51,6 +54,12 @@ KINDS = {
     api.FEATURE_GROUP: Kind("feature_group", "FeatureGroupName", "FeatureGroupArn"),
     api.MODEL_PACKAGE_GROUP: Kind(
         "model_package_group", "ModelPackageGroupName", "ModelPackageGroupArn"
+    ),
+    api.PIPELINE: Kind(
+        "pipeline",
+        "PipelineName",
+        "PipelineArn",
+        frozenset({"PipelineDefinition", "PipelineDescription", "PipelineDisplayName", "RoleArn"}),
     ),
 }
 
@@ -148,6 +157,21 @@ class LocalProvider:
         found = _plain(described)
         return {**found, "name": name, "arn": found.get(kind.arn_field, "")}
 
+    def refresh(self, type_: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The resource's inputs as they are now in the emulator (None when it is gone).
+
+        Only what was sent is compared, in the shape it was sent: describe calls return
+        fields nobody set, and leave out some that were (tags come from ListTags).
+        """
+        kind = kind_of(type_)
+        found = self.read(type_, inputs[kind.name_field])
+        if found is None:
+            return None
+        if TAGS in inputs and found.get("arn"):
+            tags = self._call("list_tags", {"ResourceArn": found["arn"]}, found["arn"])
+            found[TAGS] = tags.get("Tags", [])
+        return {k: _shaped(found[k], v) if k in found else v for k, v in inputs.items()}
+
     def update(self, type_: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
         """Change in place what `diff` says can be; the caller replaces otherwise."""
         kind = kind_of(type_)
@@ -236,8 +260,10 @@ class LocalProvider:
     def _call(self, method: str, request: dict[str, Any], name: str) -> Any:
         from botocore.exceptions import ClientError, ParamValidationError
 
+        operation = self.client.meta.method_to_api_mapping[method]
+        shape = self.client.meta.service_model.operation_model(operation).input_shape
         try:
-            return getattr(self.client, method)(**request)
+            return getattr(self.client, method)(**_typed(request, shape))
         except ClientError as exc:
             raise ProviderError(_message(exc, name)) from None
         except ParamValidationError as exc:
@@ -263,6 +289,35 @@ class LocalProvider:
         added = [{"Key": k, "Value": v} for k, v in new_tags.items() if old_tags.get(k) != v]
         if added:
             self._call("add_tags", {"ResourceArn": arn, "Tags": added}, arn)
+
+
+def _typed(value: Any, shape: Any) -> Any:
+    """`value` with whole floats made ints where the API model wants an integer.
+
+    Inputs that went through Pulumi (a protobuf Struct, JSON numbers) come back as floats:
+    `InitialInstanceCount: 1.0`, which botocore rightly refuses.
+    """
+    if shape is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {k: _typed(v, shape.members.get(k)) for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [_typed(v, shape.member) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _typed(v, shape.value) for k, v in value.items()}
+    if kind in ("integer", "long") and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _shaped(found: Any, sent: Any) -> Any:
+    """`found` cut to the keys `sent` has, recursively: what the emulator says of what was set."""
+    if isinstance(found, dict) and isinstance(sent, dict):
+        return {k: _shaped(found[k], v) if k in found else v for k, v in sent.items()}
+    if isinstance(found, list) and isinstance(sent, list) and len(found) == len(sent):
+        return [_shaped(f, s) for f, s in zip(found, sent, strict=True)]
+    return found
 
 
 def _outputs(inputs: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,16 +2,18 @@
 
 A `Ref` becomes the output of the resource it names, a `Call` the value its function
 computes when applying, a `Concat` the joined text; frozen maps and tuples become dicts and
-lists. `Args`, `Json` and `FileAsset` belong to the SageMaker target's programs and never
-appear in a local graph.
+lists. a `Json` document the JSON text of its resolved value, with sorted keys (as rendered programs
+write it). `Args` and `FileAsset` belong to the SageMaker target's programs and never appear
+in a local graph.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mlinfra.ir.graph import Call, Concat, Ref
+from mlinfra.ir.graph import Call, Concat, Json, Ref
 
 
 class UnresolvedValue(ValueError):
@@ -27,6 +29,8 @@ def resolve(
         return output(value)
     if isinstance(value, Call):
         return call(value.function, tuple(resolve(a, output, call) for a in value.args))
+    if isinstance(value, Json):
+        return json.dumps(resolve(value.value, output, call), sort_keys=True)
     if isinstance(value, Concat):
         return "".join(str(resolve(part, output, call)) for part in value.parts)
     if isinstance(value, Mapping):

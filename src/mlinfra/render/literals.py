@@ -9,16 +9,16 @@ Only JSON-like data is accepted: None, bools, ints, finite floats, strings that 
 Unicode, lists/tuples and maps with string keys. Tuples are written as lists (pulumi_aws
 takes lists for its sequence inputs). Anything else raises `LiteralError`.
 
-Expressions are first built as layout nodes (`Atom`, `Group`, `Item`) and then laid out: a
-group is written on one line when it fits in `WIDTH`, else one item per line, indented by
-four spaces, each followed by a comma (the style of black and ruff format).
+Expressions are first built as layout nodes and then laid out: a node is either a `str`
+(an atom: code never broken across lines, such as a literal, a name or `var.attribute`) or a
+`Group`. A group is written on one line when it fits in `WIDTH`, else one item per line,
+indented by four spaces, each followed by a comma (the style of black and ruff format).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 WIDTH = 99  # lines longer than this are broken where they can be (strings cannot)
 INDENT = "    "
@@ -31,73 +31,59 @@ class LiteralError(ValueError):
 # -- layout nodes -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Atom:
-    """Code that is never broken across lines: a literal, a name, `var.attribute`."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Item:
-    """One element of a group: `prefix` (`key: ` or `name=`, possibly empty) then a value."""
-
-    prefix: str
-    value: Node
-
-
-@dataclass(frozen=True)
 class Group:
-    """Bracketed items: a list, a dict, or a call's arguments (`head` is `name(`)."""
+    """Bracketed items: a list, a dict, or a call's arguments (`head` is `name(`).
 
-    head: str
-    items: tuple[Item, ...]
-    tail: str
-
-
-Node = Atom | Group
-
-
-def flat(node: Node) -> str:
-    """The node written on one line."""
-    if isinstance(node, Atom):
-        return node.text
-    inner = ", ".join(item.prefix + flat(item.value) for item in node.items)
-    return f"{node.head}{inner}{node.tail}"
-
-
-def flat_width(node: Node, budget: int) -> int:
-    """`len(flat(node))`, or `budget + 1` as soon as it is known to exceed `budget`.
-
-    Deciding whether a node fits on a line then costs at most a line's worth of work,
-    instead of writing out every subtree once per enclosing level.
+    Each item is a pair `(prefix, node)`: the prefix (`key: `, `name=`, `**` or empty) is
+    written before the node. `flat` is the group written on one line, made once when the
+    group is built, or None when that line would be wider than `WIDTH`: such a group can
+    never be written on one line, and neither can any group holding it, so nothing wider
+    is ever written out only to be measured.
     """
-    if isinstance(node, Atom):
-        return len(node.text)
-    total = len(node.head) + len(node.tail) + 2 * max(len(node.items) - 1, 0)
-    for item in node.items:
-        total += len(item.prefix)
-        if total > budget:
-            return budget + 1
-        total += flat_width(item.value, budget - total)
-        if total > budget:
-            return budget + 1
-    return total
+
+    __slots__ = ("flat", "head", "items", "tail")
+
+    def __init__(self, head: str, items: tuple[tuple[str, Node], ...], tail: str) -> None:
+        self.head = head
+        self.items = items
+        self.tail = tail
+        self.flat = _flat(head, items, tail)
+
+
+Node = str | Group
+
+
+def _flat(head: str, items: tuple[tuple[str, Node], ...], tail: str) -> str | None:
+    if not items:
+        return head + tail  # never broken, however wide
+    size = len(head) + len(tail) + 2 * (len(items) - 1)
+    parts = []
+    for prefix, value in items:
+        text = value if type(value) is str else value.flat
+        if text is None:
+            return None
+        size += len(prefix) + len(text)
+        if size > WIDTH:
+            return None
+        parts.append(prefix + text)
+    return head + ", ".join(parts) + tail
 
 
 def layout(node: Node, indent: int = 0, used: int = 0, after: int = 0) -> str:
     """The node written from column `indent * 4 + used`, with `after` characters to follow it
     on its last line (a comma, a closing bracket); broken across lines when too wide."""
-    if isinstance(node, Atom) or not node.items:
-        return flat(node)
-    room = WIDTH - len(INDENT) * indent - used - after
-    if flat_width(node, room) <= room:
-        return flat(node)
+    if type(node) is str:
+        return node
+    flat = node.flat
+    if flat is not None and (
+        not node.items or len(flat) <= WIDTH - len(INDENT) * indent - used - after
+    ):
+        return flat
     pad = INDENT * (indent + 1)
     lines = [node.head]
-    for item in node.items:
-        value = layout(item.value, indent + 1, len(item.prefix), after=1)
-        lines.append(f"{pad}{item.prefix}{value},")
+    for prefix, value in node.items:
+        text = value if type(value) is str else layout(value, indent + 1, len(prefix), 1)
+        lines.append(f"{pad}{prefix}{text},")
     lines.append(INDENT * indent + node.tail)
     return "\n".join(lines)
 
@@ -114,10 +100,15 @@ def string_literal(text: str) -> str:
     """
     if not isinstance(text, str):
         raise LiteralError(f"expected a string, got {type(text).__name__}")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise LiteralError("a string holds a lone surrogate, which is not valid Unicode") from None
+    # ASCII holds no surrogates, so most strings need no encoding. The base type's methods:
+    # a subclass cannot answer for itself.
+    if not str.isascii(text):
+        try:
+            str.encode(text, "utf-8")
+        except UnicodeEncodeError:
+            raise LiteralError(
+                "a string holds a lone surrogate, which is not valid Unicode"
+            ) from None
     written = str.__repr__(text)
     # repr() picks single quotes unless the text holds one; double quotes read better (and
     # are what black writes). Swapping is safe only when the text holds no quote at all:
@@ -149,17 +140,17 @@ def node(value: object) -> Node:
     if isinstance(value, Mapping):
         return Group("{", tuple(map_items(value, node)), "}")
     if isinstance(value, list | tuple):
-        return Group("[", tuple(Item("", node(v)) for v in value), "]")
-    return Atom(scalar_literal(value))
+        return Group("[", tuple([("", node(v)) for v in value]), "]")
+    return scalar_literal(value)
 
 
-def map_items(value: Mapping, make) -> list[Item]:
+def map_items(value: Mapping, make) -> list[tuple[str, Node]]:
     """The `key: value` items of a map, keys as string literals, in the map's order."""
     items = []
     for key, item in value.items():
         if not isinstance(key, str):
             raise LiteralError(f"map keys must be strings, got {type(key).__name__}")
-        items.append(Item(f"{string_literal(key)}: ", make(item)))
+        items.append((f"{string_literal(key)}: ", make(item)))
     return items
 
 

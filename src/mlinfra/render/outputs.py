@@ -9,10 +9,14 @@ never read. Resources without a name (a KMS key, a bucket's settings) are left o
 
 from __future__ import annotations
 
-from mlinfra.ir.graph import Call, Concat, Ref, Resource, ResourceGraph
-from mlinfra.ir.local.api import NAME_FIELDS as LOCAL_NAME_FIELDS
+from typing import Any
 
-FORMAT_VERSION = "1"
+from mlinfra.ir.graph import Call, Concat, Ref, Resource, ResourceGraph
+from mlinfra.ir.local.api import ENDPOINT as LOCAL_ENDPOINT
+from mlinfra.ir.local.api import NAME_FIELDS as LOCAL_NAME_FIELDS
+from mlinfra.state.model import State
+
+FORMAT_VERSION = "2"
 
 # Types whose own name is not in `name`.
 NAME_PROPERTIES = {
@@ -65,13 +69,47 @@ def physical_names(graph: ResourceGraph) -> dict[str, dict[str, str]]:
     return found
 
 
-def outputs_document(graph: ResourceGraph) -> dict:
-    """The JSON form of `mlinfra output`: versioned, and saying where the names come from
-    (`compiled`: the compiler's decisions; a state will say `state`)."""
+def outputs_document(
+    graph: ResourceGraph, state: State | None = None, emulator_url: str | None = None
+) -> dict:
+    """The JSON form of `mlinfra output`: versioned, keyed by component address.
+
+    Each component has its own physical `name` (None for components that are a group of
+    resources, such as a bucket's settings), its `arn` once a state records one, for a local
+    endpoint the `url` to invoke while the emulator runs, and every resource's name under
+    `resources`. `source` says where the names come from: `compiled` (the compiler's
+    decisions, before anything exists) or `state` (what applying recorded).
+    """
+    recorded = state is not None and not state.is_empty
+    components: dict[str, dict[str, Any]] = {}
+    for component, names in physical_names(graph).items():
+        components[component] = {"name": names.get(component), "resources": names}
+    if recorded:
+        components = {}
+        for address, entry in state.resources.items():
+            if "#" in address:  # a replaced resource not yet deleted
+                continue
+            component = address.split("/", 1)[0]
+            found = components.setdefault(component, {"name": None, "resources": {}})
+            name = (entry.outputs or {}).get("name")
+            found["resources"][address] = name
+            if address == component:
+                found["name"] = name
+                if (entry.outputs or {}).get("arn"):
+                    found["arn"] = entry.outputs["arn"]
+                if entry.type == LOCAL_ENDPOINT and emulator_url and name:
+                    found["url"] = f"{emulator_url}/endpoints/{name}/invocations"
+        # In the spec's order, as before applying; what the spec no longer has comes last.
+        order = list(physical_names(graph))
+        components = dict(sorted(components.items(), key=lambda item: _position(order, item[0])))
     return {
         "format_version": FORMAT_VERSION,
         "project": graph.project,
         "environment": graph.env,
-        "source": "compiled",
-        "components": physical_names(graph),
+        "source": "state" if recorded else "compiled",
+        "components": components,
     }
+
+
+def _position(order: list[str], component: str) -> int:
+    return order.index(component) if component in order else len(order)

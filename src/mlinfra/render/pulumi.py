@@ -18,6 +18,9 @@ How the program is written:
 - Resources are grouped by the spec component they come from, each group headed by a comment
   naming the component and its line in the spec; groups and resources are in dependency
   order, so every variable is assigned before it is used.
+- The tags every resource carries (the environment's, and mlinfra's project and environment
+  tags) are written once, as `TAGS`, and spread into each resource's own:
+  `tags={**TAGS, "mlinfra:component": "endpoint.churn-api"}` (see `shared_tags`).
 - `Resource.replace_on_change` needs no resource option: such resources (endpoint
   configurations) carry a hash of their content in their name, so a change is a new name,
   which Pulumi can only apply by replacing, and Pulumi's default replacement creates the new
@@ -26,7 +29,8 @@ How the program is written:
 - A training script uploaded under a `sourcedir.tar.gz` key (the lowering's convention for
   SageMaker script mode) is packed into that archive when the program runs, by the
   `source_archive` helper, reproducibly, into the project's `build/` folder.
-- The finished program is compiled (which parses it as `ast.parse` does); a failure is a bug here.
+- The finished program is parsed (by `symtable`, which parses it as `ast.parse` does, then
+  checks its scopes); a failure is a bug here.
 """
 
 from __future__ import annotations
@@ -37,23 +41,23 @@ import keyword
 import os
 import posixpath
 import re
+import symtable
 import tempfile
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+from mlinfra.allocation import without_collector
 from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Json, Ref, Resource, ResourceGraph
 from mlinfra.render import helpers
 from mlinfra.render.literals import (
     INDENT,
-    Atom,
     Group,
-    Item,
     LiteralError,
     Node,
     layout,
-    map_items,
     scalar_literal,
     string_literal,
 )
@@ -62,8 +66,12 @@ from mlinfra.spec.model import EnvSpec
 # `aws.<module>.<Class>`: what a resource or `...Args` type may be, written into the program
 # as code (`aws.sagemaker.Model(`), so it is checked, never trusted.
 TYPE_PATTERN = re.compile(r"aws\.[a-z0-9_]+\.[A-Za-z0-9]+")  # fullmatch: `$` admits a "\n"
+# A local environment's resources: classes of `mlinfra.providers.dynamic` (`local.Model(`).
+LOCAL_TYPE_PATTERN = re.compile(r"local\.[A-Z][A-Za-z0-9]*")
 # Packages the program needs, pinned to the versions mlinfra itself is built and tested with.
 REQUIREMENTS = ("pulumi", "pulumi-aws", "boto3")
+# A local program runs with mlinfra's own Python, which has these (and mlinfra) already.
+LOCAL_REQUIREMENTS = ("pulumi", "boto3")
 # Keyword arguments of every pulumi_aws resource constructor besides its properties.
 RESERVED_PROPERTIES = frozenset({"resource_name", "opts"})
 
@@ -75,7 +83,9 @@ class RenderError(ValueError):
 # The script-mode archive of a training step, which the `source_archive` helper builds.
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
 # Names the program defines or imports; no resource variable may take them.
-_RESERVED_NAMES = frozenset({"json", "pulumi", "aws", *helpers.NAMES, *dir(builtins)})
+_RESERVED_NAMES = frozenset(
+    {"json", "pulumi", "aws", "local", "TAGS", *helpers.NAMES, *dir(builtins)}
+)
 
 
 # -- names --------------------------------------------------------------------------------
@@ -95,6 +105,12 @@ def _check_identifier(name: object, what: str) -> str:
 def _check_type(type_name: object, what: str) -> str:
     if not isinstance(type_name, str) or not TYPE_PATTERN.fullmatch(type_name):
         raise RenderError(f"{what} {type_name!r} is not a pulumi_aws type (aws.<module>.<Class>)")
+    return type_name
+
+
+def _check_local_type(type_name: object, what: str) -> str:
+    if not isinstance(type_name, str) or not LOCAL_TYPE_PATTERN.fullmatch(type_name):
+        raise RenderError(f"{what} {type_name!r} is not a local resource type (local.<Class>)")
     return type_name
 
 
@@ -126,54 +142,131 @@ def comment_text(text: str) -> str:
 
 
 class _Writer:
-    """Turns property values (plain data and IR markers) into layout nodes."""
+    """Turns property values (plain data and IR markers) into layout nodes.
 
-    def __init__(self, names: dict[str, str], spec_dir_from_out: str) -> None:
+    Values of the exact types lowering makes are dispatched on their type; anything else (a
+    subclass) takes the long way through `isinstance`, so it is written as its base type.
+    """
+
+    def __init__(
+        self,
+        names: dict[str, str],
+        spec_dir_from_out: str,
+        tags: Mapping[str, str],
+        local: bool = False,
+    ) -> None:
         self.names = names
+        # A local program's resources are `local.<Class>`es and its Calls are functions of
+        # `mlinfra.providers.dynamic`, which ask the emulator; a sagemaker program's are
+        # pulumi_aws classes and the runtime helpers written into it.
+        self.local = local
+        self.check_type = _check_local_type if local else _check_type
         self.spec_dir_from_out = spec_dir_from_out
+        self.tags = tags  # the environment's tags, written once as `TAGS` (see `shared_tags`)
         self.used_helpers: set[str] = set()
         self.uses_json = False
+        # The IR marker types met since the innermost Json or Call began: what it holds.
+        self.markers: set[type] = set()
+        # Literals of the strings met so far (most keys and many values repeat), and names
+        # already checked; exact `str`s only, so no subclass can answer for another string.
+        self.strings: dict[str, str] = {}
+        self.keys: dict[str, str] = {}
+        self.checked: dict[Any, set[str]] = {
+            _check_identifier: set(),
+            _check_type: set(),
+            _check_local_type: set(),
+        }
+        self.by_type: dict[type, Any] = {
+            MappingProxyType: self.mapping,
+            dict: self.mapping,
+            tuple: self.sequence,
+            list: self.sequence,
+            Ref: self.ref,
+            Args: self.args,
+            Concat: self.concat,
+            Json: self.json,
+            Call: self.call,
+            FileAsset: self.file_asset,
+            int: self.scalar,
+            bool: self.scalar,
+            float: self.scalar,
+            type(None): self.scalar,
+        }
 
     def node(self, value: Any, where: str) -> Node:
-        if isinstance(value, Ref):
-            return Atom(self.ref(value, where))
-        if isinstance(value, Args):
-            return self.args(value, where)
-        if isinstance(value, Concat):
-            return self.concat(value, where)
-        if isinstance(value, Json):
-            return self.json(value, where)
-        if isinstance(value, Call):
-            return self.call(value, where)
-        if isinstance(value, FileAsset):
-            return self.file_asset(value, where)
+        if type(value) is str:
+            found = self.strings.get(value)
+            if found is None:
+                found = self.strings[value] = self.scalar(value, where)
+            return found
+        write = self.by_type.get(type(value))
+        if write is not None:
+            return write(value, where)
+        for kind in (Ref, Args, Concat, Json, Call, FileAsset):
+            if isinstance(value, kind):
+                return self.by_type[kind](value, where)
         if isinstance(value, Mapping):
-            try:
-                return Group("{", tuple(map_items(value, lambda v: self.node(v, where))), "}")
-            except LiteralError as exc:
-                raise RenderError(f"{where}: {exc}") from None
+            return self.mapping(value, where)
         if isinstance(value, list | tuple):
-            return Group("[", tuple(Item("", self.node(v, where)) for v in value), "]")
+            return self.sequence(value, where)
+        return self.scalar(value, where)
+
+    def scalar(self, value: Any, where: str) -> str:
         try:
-            return Atom(scalar_literal(value))
+            return scalar_literal(value)
         except LiteralError as exc:
             raise RenderError(f"{where}: {exc}") from None
 
+    def mapping(self, value: Mapping, where: str) -> Group:
+        items = []
+        for key, item in value.items():
+            prefix = self.keys.get(key) if type(key) is str else None
+            if prefix is None:
+                if not isinstance(key, str):
+                    raise RenderError(
+                        f"{where}: map keys must be strings, got {type(key).__name__}"
+                    )
+                prefix = f"{self.scalar(key, where)}: "
+                if type(key) is str:
+                    self.keys[key] = prefix
+            items.append((prefix, self.node(item, where)))
+        return Group("{", tuple(items), "}")
+
+    def sequence(self, value: list | tuple, where: str) -> Group:
+        return Group("[", tuple([("", self.node(v, where)) for v in value]), "]")
+
+    def checked_name(self, name: object, check, what: str) -> str:
+        """`name` passed through `check` (`_check_identifier` or `_check_type`), once per
+        name and check: a type is never taken for an identifier, nor the other way round."""
+        passed = self.checked[check]
+        if type(name) is str and name in passed:
+            return name
+        check(name, what)
+        if type(name) is str:
+            passed.add(name)
+        return name
+
     def ref(self, ref: Ref, where: str) -> str:
+        self.markers.add(Ref)
         if ref.address not in self.names:
             raise RenderError(f"{where}: refers to {ref.address!r}, which is not in the graph")
-        attribute = _check_identifier(ref.attribute, f"{where}: attribute")
+        attribute = self.checked_name(ref.attribute, _check_identifier, f"{where}: attribute")
         return f"{self.names[ref.address]}.{attribute}"
 
     def args(self, value: Args, where: str) -> Group:
-        type_name = _check_type(value.type, f"{where}: Args type")
+        self.markers.add(Args)
+        type_name = self.checked_name(value.type, _check_type, f"{where}: Args type")
         items = tuple(
-            Item(f"{_check_identifier(key, f'{where}: field')}=", self.node(field, where))
+            (
+                f"{self.checked_name(key, _check_identifier, f'{where}: field')}=",
+                self.node(field, where),
+            )
             for key, field in value.fields.items()
         )
         return Group(f"{type_name}(", items, ")")
 
     def concat(self, value: Concat, where: str) -> Node:
+        self.markers.add(Concat)
         parts: list[Any] = []
         for part in value.parts:
             if isinstance(part, str) and parts and isinstance(parts[-1], str):
@@ -185,34 +278,55 @@ class _Writer:
         parts = [p for p in parts if p != ""]
         if all(isinstance(p, str) for p in parts):
             return self.node("".join(parts), where)
-        return Group(
-            "pulumi.Output.concat(", tuple(Item("", self.node(p, where)) for p in parts), ")"
-        )
+        return Group("pulumi.Output.concat(", tuple(("", self.node(p, where)) for p in parts), ")")
+
+    def inner(self, value: Any, where: str) -> tuple[Node, set[type]]:
+        """The node of a Json's or Call's content, and the marker types inside it."""
+        outer, self.markers = self.markers, set()
+        written = self.node(value, where)
+        inner, self.markers = self.markers, outer
+        outer |= inner
+        return written, inner
 
     def json(self, value: Json, where: str) -> Group:
-        if isinstance(value.value, FileAsset | Args) or _contains(value.value, (FileAsset, Args)):
+        self.markers.add(Json)
+        document, inner = self.inner(value.value, where)
+        if FileAsset in inner or Args in inner:
             raise RenderError(f"{where}: a Json document cannot hold files or Args")
         # Sorted keys: the deployed document does not depend on the order the lowering built
         # it in, so a reordering alone is no change.
-        sort_keys = Item("sort_keys=", Atom("True"))
-        document = Item("", self.node(value.value, where))
-        if _contains(value.value, (Ref, Concat)):
-            return Group("pulumi.Output.json_dumps(", (document, sort_keys), ")")
+        items = (("", document), ("sort_keys=", "True"))
+        if Ref in inner or Concat in inner:
+            return Group("pulumi.Output.json_dumps(", items, ")")
         self.uses_json = True
-        return Group("json.dumps(", (document, sort_keys), ")")
+        return Group("json.dumps(", items, ")")
 
     def call(self, value: Call, where: str) -> Group:
+        self.markers.add(Call)
+        if self.local:
+            return self.local_call(value, where)
         if value.function not in helpers.CALLABLE:
             known = ", ".join(sorted(helpers.CALLABLE))
             raise RenderError(f"{where}: unknown runtime helper {value.function!r} ({known})")
-        if _contains(value.args, (Ref, Args, Call, Concat, Json, FileAsset)):
+        arguments, inner = self.inner(tuple(value.args), where)
+        if inner:
             raise RenderError(f"{where}: {value.function}() takes plain values only")
         self.used_helpers.add(value.function)
-        return Group(
-            f"{value.function}(", tuple(Item("", self.node(a, where)) for a in value.args), ")"
-        )
+        return Group(f"{value.function}(", arguments.items, ")")
+
+    def local_call(self, value: Call, where: str) -> Group:
+        from mlinfra.providers.local import CALLS
+
+        if value.function not in CALLS:
+            known = ", ".join(CALLS)
+            raise RenderError(f"{where}: {value.function!r} is not a local function ({known})")
+        arguments, inner = self.inner(tuple(value.args), where)
+        if inner:
+            raise RenderError(f"{where}: {value.function}() takes plain values only")
+        return Group(f"local.{value.function}(", arguments.items, ")")
 
     def file_asset(self, value: FileAsset, where: str, archive: bool = False) -> Group:
+        self.markers.add(FileAsset)
         if not isinstance(value.path, str) or not value.path:
             raise RenderError(f"{where}: FileAsset needs a path")
         # Relative to the program's folder, where Pulumi runs it; never an absolute path of
@@ -222,26 +336,39 @@ class _Writer:
         )
         if archive:
             self.used_helpers.add("source_archive")
-            path = Group("source_archive(", (Item("", path),), ")")
-        return Group("pulumi.FileAsset(", (Item("", path),), ")")
+            path = Group("source_archive(", (("", path),), ")")
+        return Group("pulumi.FileAsset(", (("", path),), ")")
+
+    def resource_tags(self, value: Any, where: str) -> Node:
+        """A resource's `tags`: `TAGS` spread, then the resource's own, when it carries every
+        one of the environment's tags; else written out in full."""
+        shared = self.tags
+        if not shared or (type(value) is not MappingProxyType and type(value) is not dict):
+            return self.node(value, where)
+        for key, tag in shared.items():
+            if type(value.get(key)) is not str or value[key] != tag:
+                return self.node(value, where)
+        own = self.mapping({k: v for k, v in value.items() if k not in shared}, where)
+        return Group("{", (("**", "TAGS"), *own.items), "}") if own.items else "TAGS"
 
 
-def _contains(value: Any, kinds: tuple[type, ...]) -> bool:
-    if isinstance(value, kinds):
-        return True
-    if isinstance(value, Mapping):
-        return any(_contains(v, kinds) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_contains(v, kinds) for v in value)
-    if isinstance(value, Args):
-        return _contains(value.fields, kinds)
-    if isinstance(value, Json):
-        return _contains(value.value, kinds)
-    if isinstance(value, Call):
-        return _contains(value.args, kinds)
-    if isinstance(value, Concat):
-        return _contains(value.parts, kinds)
-    return False
+def shared_tags(graph: ResourceGraph) -> dict[str, str]:
+    """The tags (key and value) that every resource with tags carries, in the order of the
+    first: the environment's own and mlinfra's project and environment tags. The program
+    defines them once, as `TAGS`, and each resource spreads them into its tags. Empty when
+    fewer than two resources carry tags."""
+    common: dict[str, str] | None = None
+    tagged = 0
+    for resource in graph.resources:
+        tags = resource.properties.get("tags")
+        if not isinstance(tags, Mapping):
+            continue
+        tagged += 1
+        if common is None:
+            common = {k: v for k, v in tags.items() if type(k) is str and type(v) is str}
+        else:
+            common = {k: v for k, v in common.items() if type(tags.get(k)) is str and tags[k] == v}
+    return common if common and tagged > 1 else {}
 
 
 # -- sections -----------------------------------------------------------------------------
@@ -324,33 +451,35 @@ def is_source_archive(resource: Resource) -> bool:
 
 def _resource_statement(resource: Resource, variable: str, writer: _Writer) -> str:
     where = resource.address
-    type_name = _check_type(resource.type, f"{where}: resource type")
-    items = [Item("", Atom(string_literal(resource.address)))]
+    type_name = writer.checked_name(resource.type, writer.check_type, f"{where}: resource type")
+    items: list[tuple[str, Node]] = [("", string_literal(resource.address))]
     archive = is_source_archive(resource)
     for key, value in resource.properties.items():
-        _check_identifier(key, f"{where}: property")
+        writer.checked_name(key, _check_identifier, f"{where}: property")
         if key in RESERVED_PROPERTIES:
             raise RenderError(f"{where}: {key!r} is not a property name pulumi_aws allows")
         if archive and key == "source":
-            items.append(Item("source=", writer.file_asset(value, f"{where}.source", True)))
+            items.append(("source=", writer.file_asset(value, f"{where}.source", True)))
+        elif key == "tags":
+            items.append(("tags=", writer.resource_tags(value, f"{where}.tags")))
         else:
-            items.append(Item(f"{key}=", writer.node(value, f"{where}.{key}")))
-    options = []
+            items.append((f"{key}=", writer.node(value, f"{where}.{key}")))
+    options: list[tuple[str, Node]] = []
     if resource.depends_on:
         missing = [a for a in resource.depends_on if a not in writer.names]
         if missing:
             raise RenderError(f"{where}: depends on {missing}, not in the graph")
-        deps = tuple(Item("", Atom(writer.names[a])) for a in resource.depends_on)
-        options.append(Item("depends_on=", Group("[", deps, "]")))
+        deps = tuple(("", writer.names[a]) for a in resource.depends_on)
+        options.append(("depends_on=", Group("[", deps, "]")))
     if resource.protect:
         # Pulumi refuses to delete a protected resource (`pulumi destroy` included) until
         # the option is removed: the data it holds outlives a mistaken change to the spec.
-        options.append(Item("protect=", Atom("True")))
+        options.append(("protect=", "True"))
     if options:
-        items.append(Item("opts=", Group("pulumi.ResourceOptions(", tuple(options), ")")))
+        items.append(("opts=", Group("pulumi.ResourceOptions(", tuple(options), ")")))
     lines = [f"{variable} = {type_name}("]
-    for item in items:
-        lines.append(f"{INDENT}{item.prefix}{layout(item.value, 1, len(item.prefix), 1)},")
+    for prefix, value in items:
+        lines.append(f"{INDENT}{prefix}{layout(value, 1, len(prefix), 1)},")
     lines.append(")")
     statement = "\n".join(lines)
     if resource.replace_on_change:
@@ -370,7 +499,9 @@ def render_program(graph: ResourceGraph, spec_file_from_out: str = "../../mlinfr
     """
     spec_file_from_out = posixpath.normpath(spec_file_from_out)
     names = variable_names(graph.addresses())
-    writer = _Writer(names, posixpath.dirname(spec_file_from_out) or ".")
+    local = graph.target == "local"
+    tags = shared_tags(graph)
+    writer = _Writer(names, posixpath.dirname(spec_file_from_out) or ".", tags, local)
 
     body: list[str] = []
     for component, resources in sections(graph):
@@ -385,7 +516,7 @@ def render_program(graph: ResourceGraph, spec_file_from_out: str = "../../mlinfr
             raise RenderError(f"output name {key!r} is not a string")
         call = Group(
             "pulumi.export(",
-            (Item("", Atom(string_literal(key))), Item("", writer.node(value, f"output {key}"))),
+            (("", string_literal(key)), ("", writer.node(value, f"output {key}"))),
             ")",
         )
         exports.append(layout(call))
@@ -394,10 +525,12 @@ def render_program(graph: ResourceGraph, spec_file_from_out: str = "../../mlinfr
     standard = sorted(modules - {"boto3"} | ({"json"} if writer.uses_json else set()))
     third_party = ["boto3"] if "boto3" in modules else []
     imports = ["\n".join(f"import {name}" for name in standard) + "\n"] if standard else []
-    imports.append(
-        "\n".join([*(f"import {name}" for name in third_party), "import pulumi"])
-        + "\nimport pulumi_aws as aws"
+    sdk = (
+        "\n\nfrom mlinfra.providers import dynamic as local"
+        if local
+        else "\nimport pulumi_aws as aws"
     )
+    imports.append("\n".join([*(f"import {name}" for name in third_party), "import pulumi"]) + sdk)
 
     header = (
         f'"""Pulumi program of {comment_text(graph.project)} ({comment_text(graph.env)}), '
@@ -409,6 +542,23 @@ def render_program(graph: ResourceGraph, spec_file_from_out: str = "../../mlinfr
         '"""'
     )
     parts = [header + "\n\n" + "\n".join(imports)]
+    if tags:
+        # One blank line after the imports before a statement, as isort (and ruff) want it.
+        parts[0] += (
+            "\n\n# -- the environment's tags, which every resource carries\n"
+            f"TAGS = {layout(writer.mapping(tags, 'tags'))}"
+        )
+    if local:
+        # Relative to the program's folder, where Pulumi runs it.
+        emulator = Group(
+            "local.use_emulator(",
+            (("", string_literal(spec_file_from_out)), ("region=", string_literal(graph.region))),
+            ")",
+        )
+        parts[0] += (
+            "\n\n# -- the emulator beside the spec (the first change starts it if none runs)\n"
+            + layout(emulator)
+        )
     if used:
         parts.append("# -- runtime helpers, called while the program runs (preview and update)\n")
         parts[-1] += "\n\n\n".join(helpers.source(name) for name in used)
@@ -421,11 +571,14 @@ def render_program(graph: ResourceGraph, spec_file_from_out: str = "../../mlinfr
 
 
 def _check_program(program: str, graph: ResourceGraph) -> None:
-    # Compiling parses the program exactly as ast.parse does, and then some, without building
-    # a Python object per node: on a 1,000-component program, a third of the time and far
-    # less memory than compile(ast.parse(...)).
+    # `symtable` runs the parser `ast.parse` runs, so it raises the same SyntaxError for the
+    # same text, and then checks names and scopes, without building a Python object per
+    # node (which makes ast.parse alone twice as slow as compiling the program) and without
+    # generating bytecode (a third of compile()'s time). What only compile() would also
+    # refuse, a keyword argument given twice, cannot be written: arguments come from maps,
+    # and `resource_name` and `opts` are refused as properties.
     try:
-        compile(program, "__main__.py", "exec", dont_inherit=True)
+        symtable.symtable(program, "__main__.py", "exec")
     except (SyntaxError, ValueError) as exc:
         raise RenderError(
             f"the program rendered for {graph.project} ({graph.env}) is not valid Python: "
@@ -441,40 +594,49 @@ def _yaml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=True)
 
 
-def requirements() -> str:
+def requirements(names: tuple[str, ...] = REQUIREMENTS) -> str:
     lines = ["# The versions mlinfra was built and tested with."]
-    lines += [f"{name}=={metadata.version(name)}" for name in REQUIREMENTS]
+    lines += [f"{name}=={metadata.version(name)}" for name in names]
     return "\n".join(lines) + "\n"
 
 
+@without_collector
 def render_project(
     graph: ResourceGraph, spec: EnvSpec, spec_file_from_out: str = "../../mlinfra.yaml"
 ) -> dict[str, str]:
-    """The files of the Pulumi project of one `sagemaker` environment, by name.
+    """The files of the Pulumi project of one environment, by name.
 
     `spec` gives what the graph does not carry: the AWS account the stack must deploy into.
     `spec_file_from_out` is the spec's path relative to the folder the files will be written
     to (see `render_program`); it is the only place locations enter, so rendering does not
     depend on where the repository lives.
     """
-    if graph.target != "sagemaker":
-        raise RenderError(f"only sagemaker graphs render to Pulumi, not {graph.target!r}")
+    if graph.target not in ("sagemaker", "local"):
+        raise RenderError(f"{graph.target!r} graphs do not render to Pulumi")
+    local = graph.target == "local"
     source = comment_text(posixpath.normpath(spec_file_from_out))
     generated = f"# Generated by mlinfra from {source}; do not edit.\n"
+    # A local program imports mlinfra itself (its providers), so it runs with the Python
+    # mlinfra is installed in rather than a virtualenv of its own.
+    runtime = ["runtime: python"] if local else [
+        "runtime:",
+        "  name: python",
+        "  options:",
+        "    toolchain: pip",
+        "    virtualenv: venv",
+    ]  # fmt: skip
     project = "\n".join(
         [
             generated.rstrip("\n"),
             f"name: {_yaml_string(graph.project)}",
-            "runtime:",
-            "  name: python",
-            "  options:",
-            "    toolchain: pip",
-            "    virtualenv: venv",
+            *runtime,
             "description: "
             + _yaml_string(f"{graph.project}: generated by mlinfra from the project's spec"),
         ]
     )
     config = [generated.rstrip("\n"), "config:", f"  aws:region: {_yaml_string(graph.region)}"]
+    if local:
+        config = [generated.rstrip("\n"), "config: {}"]
     if spec.account:
         # The provider refuses to touch any other account, so a stack selected by mistake
         # (or credentials for the wrong account) cannot deploy prod into dev.
@@ -484,7 +646,7 @@ def render_project(
         "venv/\n__pycache__/\nbuild/\n",
         "Pulumi.yaml": project + "\n",
         f"Pulumi.{_check_env(graph.env)}.yaml": "\n".join(config) + "\n",
-        "requirements.txt": requirements(),
+        "requirements.txt": requirements(LOCAL_REQUIREMENTS if local else REQUIREMENTS),
         "__main__.py": render_program(graph, spec_file_from_out),
     }
 

@@ -17,6 +17,14 @@ import boto3
 import pulumi
 import pulumi_aws as aws
 
+# -- the environment's tags, which every resource carries
+TAGS = {
+    "team": "growth",
+    "cost-center": "ml-1234",
+    "mlinfra:project": "churn",
+    "mlinfra:environment": "dev",
+}
+
 
 # -- runtime helpers, called while the program runs (preview and update)
 @functools.cache
@@ -83,13 +91,7 @@ bucket_artifacts = aws.s3.Bucket(
     "bucket.artifacts",
     bucket="churn-dev-artifacts-111111111111",
     force_destroy=False,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "bucket.artifacts",
-    },
+    tags={**TAGS, "mlinfra:component": "bucket.artifacts"},
 )
 
 bucket_artifacts_public_access_block = aws.s3.BucketPublicAccessBlock(
@@ -150,13 +152,7 @@ bucket_capture = aws.s3.Bucket(
     "bucket.capture",
     bucket="churn-dev-capture-111111111111",
     force_destroy=False,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "bucket.capture",
-    },
+    tags={**TAGS, "mlinfra:component": "bucket.capture"},
 )
 
 bucket_capture_public_access_block = aws.s3.BucketPublicAccessBlock(
@@ -217,13 +213,7 @@ bucket_monitoring = aws.s3.Bucket(
     "bucket.monitoring",
     bucket="churn-dev-monitoring-111111111111",
     force_destroy=False,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "bucket.monitoring",
-    },
+    tags={**TAGS, "mlinfra:component": "bucket.monitoring"},
 )
 
 bucket_monitoring_public_access_block = aws.s3.BucketPublicAccessBlock(
@@ -296,13 +286,7 @@ feature_store_customers_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "feature_store.customers",
-    },
+    tags={**TAGS, "mlinfra:component": "feature_store.customers"},
 )
 
 feature_store_customers_role_policy = aws.iam.RolePolicy(
@@ -402,13 +386,7 @@ feature_store_customers = aws.sagemaker.FeatureGroup(
     ),
     role_arn=feature_store_customers_role.arn,
     description="Customer profile features, one record per customer",
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "feature_store.customers",
-    },
+    tags={**TAGS, "mlinfra:component": "feature_store.customers"},
     opts=pulumi.ResourceOptions(depends_on=[feature_store_customers_role_policy]),
 )
 
@@ -418,13 +396,7 @@ model_churn_model_registry = aws.sagemaker.ModelPackageGroup(
     "model.churn-model/registry",
     model_package_group_name="churn-dev-churn",
     model_package_group_description="Versions of model.churn-model",
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "model.churn-model",
-    },
+    tags={**TAGS, "mlinfra:component": "model.churn-model"},
 )
 
 model_churn_model_role = aws.iam.Role(
@@ -443,13 +415,7 @@ model_churn_model_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "model.churn-model",
-    },
+    tags={**TAGS, "mlinfra:component": "model.churn-model"},
 )
 
 model_churn_model_role_policy = aws.iam.RolePolicy(
@@ -518,13 +484,7 @@ model_churn_model = aws.sagemaker.Model(
         model_package_name=latest_approved_model_package("churn-dev-churn"),
     ),
     enable_network_isolation=False,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "model.churn-model",
-    },
+    tags={**TAGS, "mlinfra:component": "model.churn-model"},
     opts=pulumi.ResourceOptions(
         depends_on=[model_churn_model_role_policy, model_churn_model_registry],
     ),
@@ -535,30 +495,18 @@ model_churn_model = aws.sagemaker.Model(
 pipeline_train_churn_script_prepare = aws.s3.BucketObjectv2(
     "pipeline.train-churn/script-prepare",
     bucket=bucket_artifacts.bucket,
-    key="pipelines/train-churn/code/d9d52ede83f5b3ef/prepare.py",
+    key="pipelines/train-churn/code/f8d8efab5e4eeae6/prepare.py",
     source=pulumi.FileAsset("../../../examples/churn/pipelines/prepare.py"),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
     opts=pulumi.ResourceOptions(depends_on=[bucket_artifacts_encryption]),
 )
 
 pipeline_train_churn_script_train = aws.s3.BucketObjectv2(
     "pipeline.train-churn/script-train",
     bucket=bucket_artifacts.bucket,
-    key="pipelines/train-churn/code/94528dbf858d1e25/sourcedir.tar.gz",
+    key="pipelines/train-churn/code/e262aa0558fbe4bc/sourcedir.tar.gz",
     source=pulumi.FileAsset(source_archive("../../../examples/churn/pipelines/train.py")),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
     opts=pulumi.ResourceOptions(depends_on=[bucket_artifacts_encryption]),
 )
 
@@ -567,13 +515,7 @@ pipeline_train_churn_script_evaluate = aws.s3.BucketObjectv2(
     bucket=bucket_artifacts.bucket,
     key="pipelines/train-churn/code/4507647a3bf5030b/evaluate.py",
     source=pulumi.FileAsset("../../../examples/churn/pipelines/evaluate.py"),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
     opts=pulumi.ResourceOptions(depends_on=[bucket_artifacts_encryption]),
 )
 
@@ -593,13 +535,7 @@ pipeline_train_churn_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
 )
 
 pipeline_train_churn_role_policy = aws.iam.RolePolicy(
@@ -776,7 +712,7 @@ pipeline_train_churn = aws.sagemaker.Pipeline(
                                     "S3Uri": pulumi.Output.concat(
                                         "s3://",
                                         pipeline_train_churn_script_prepare.bucket,
-                                        "/pipelines/train-churn/code/d9d52ede83f5b3ef/prepare.py",
+                                        "/pipelines/train-churn/code/f8d8efab5e4eeae6/prepare.py",
                                     ),
                                     "LocalPath": "/opt/ml/processing/input/code",
                                     "S3DataType": "S3Prefix",
@@ -838,7 +774,7 @@ pipeline_train_churn = aws.sagemaker.Pipeline(
                             "sagemaker_submit_directory": pulumi.Output.concat(
                                 '"s3://',
                                 pipeline_train_churn_script_train.bucket,
-                                '/pipelines/train-churn/code/94528dbf858d1e25/sourcedir.tar.gz"',
+                                '/pipelines/train-churn/code/e262aa0558fbe4bc/sourcedir.tar.gz"',
                             ),
                             "sagemaker_container_log_level": "20",
                             "sagemaker_region": '"us-east-1"',
@@ -1057,7 +993,7 @@ pipeline_train_churn = aws.sagemaker.Pipeline(
                                                     "SAGEMAKER_SUBMIT_DIRECTORY": pulumi.Output.concat(
                                                         "s3://",
                                                         pipeline_train_churn_script_train.bucket,
-                                                        "/pipelines/train-churn/code/94528dbf858d1e25/sourcedir.tar.gz",
+                                                        "/pipelines/train-churn/code/e262aa0558fbe4bc/sourcedir.tar.gz",
                                                     ),
                                                     "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
                                                     "SAGEMAKER_REGION": "us-east-1",
@@ -1082,13 +1018,7 @@ pipeline_train_churn = aws.sagemaker.Pipeline(
         sort_keys=True,
     ),
     pipeline_description="Nightly retraining from the customer feature store",
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
     opts=pulumi.ResourceOptions(
         depends_on=[
             pipeline_train_churn_role_policy,
@@ -1115,13 +1045,7 @@ pipeline_train_churn_schedule_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
 )
 
 pipeline_train_churn_schedule_role_policy = aws.iam.RolePolicy(
@@ -1149,13 +1073,7 @@ pipeline_train_churn_schedule = aws.cloudwatch.EventRule(
     name="churn-dev-train-churn-schedule",
     description="Starts pipeline train-churn on cron(0 3 * * ? *)",
     schedule_expression="cron(0 3 * * ? *)",
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
 )
 
 pipeline_train_churn_schedule_target = aws.cloudwatch.EventTarget(
@@ -1203,13 +1121,7 @@ endpoint_churn_api_config = aws.sagemaker.EndpointConfiguration(
             ),
         ],
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "endpoint.churn-api",
-    },
+    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
 )
 
 endpoint_churn_api_alarm_latency = aws.cloudwatch.MetricAlarm(
@@ -1226,13 +1138,7 @@ endpoint_churn_api_alarm_latency = aws.cloudwatch.MetricAlarm(
     period=60,
     threshold=250000.0,
     dimensions={"EndpointName": "churn-dev-churn-api", "VariantName": "primary"},
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "endpoint.churn-api",
-    },
+    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
 )
 
 endpoint_churn_api_alarm_errors = aws.cloudwatch.MetricAlarm(
@@ -1274,13 +1180,7 @@ endpoint_churn_api_alarm_errors = aws.cloudwatch.MetricAlarm(
         ),
     ],
     threshold=1.0,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "endpoint.churn-api",
-    },
+    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
 )
 
 endpoint_churn_api = aws.sagemaker.Endpoint(
@@ -1309,13 +1209,7 @@ endpoint_churn_api = aws.sagemaker.Endpoint(
             ],
         ),
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "endpoint.churn-api",
-    },
+    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
 )
 
 endpoint_churn_api_scaling_target = aws.appautoscaling.Target(
@@ -1325,13 +1219,7 @@ endpoint_churn_api_scaling_target = aws.appautoscaling.Target(
     scalable_dimension="sagemaker:variant:DesiredInstanceCount",
     min_capacity=1,
     max_capacity=4,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "endpoint.churn-api",
-    },
+    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
 )
 
 endpoint_churn_api_scaling_policy = aws.appautoscaling.Policy(
@@ -1358,13 +1246,7 @@ monitor_churn_drift_baseline = aws.s3.BucketObjectv2(
     bucket=bucket_monitoring.bucket,
     key="monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
     source=pulumi.FileAsset("../../../examples/churn/data/baseline.csv"),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
     opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
 )
 
@@ -1384,13 +1266,7 @@ monitor_churn_drift_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_role_policy = aws.iam.RolePolicy(
@@ -1554,13 +1430,7 @@ monitor_churn_drift_job_definition = aws.sagemaker.DataQualityJobDefinition(
     stopping_condition=aws.sagemaker.DataQualityJobDefinitionStoppingConditionArgs(
         max_runtime_in_seconds=3600,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
     opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_role_policy]),
 )
 
@@ -1574,25 +1444,13 @@ monitor_churn_drift = aws.sagemaker.MonitoringSchedule(
             schedule_expression="cron(0 0 ? * * *)",
         ),
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_alerts = aws.sns.Topic(
     "monitor.churn-drift/alerts",
     name="churn-dev-churn-drift-alerts",
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_alert_1 = aws.sns.TopicSubscription(
@@ -1689,13 +1547,7 @@ monitor_churn_drift_alarm_violations = aws.cloudwatch.MetricAlarm(
     ],
     treat_missing_data="notBreaching",
     alarm_actions=[monitor_churn_drift_alerts.arn],
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_alarm_missing = aws.cloudwatch.MetricAlarm(
@@ -1785,13 +1637,7 @@ monitor_churn_drift_alarm_missing = aws.cloudwatch.MetricAlarm(
     ],
     treat_missing_data="notBreaching",
     alarm_actions=[monitor_churn_drift_alerts.arn],
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_retrain = aws.cloudwatch.EventRule(
@@ -1810,13 +1656,7 @@ monitor_churn_drift_retrain = aws.cloudwatch.EventRule(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_retrain_role = aws.iam.Role(
@@ -1836,13 +1676,7 @@ monitor_churn_drift_retrain_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "dev",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_retrain_role_policy = aws.iam.RolePolicy(

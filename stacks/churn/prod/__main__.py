@@ -17,6 +17,14 @@ import boto3
 import pulumi
 import pulumi_aws as aws
 
+# -- the environment's tags, which every resource carries
+TAGS = {
+    "team": "growth",
+    "cost-center": "ml-1234",
+    "mlinfra:project": "churn",
+    "mlinfra:environment": "prod",
+}
+
 
 # -- runtime helpers, called while the program runs (preview and update)
 @functools.cache
@@ -106,13 +114,7 @@ kms_key = aws.kms.Key(
         sort_keys=True,
     ),
     deletion_window_in_days=30,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "kms.key",
-    },
+    tags={**TAGS, "mlinfra:component": "kms.key"},
     opts=pulumi.ResourceOptions(protect=True),
 )
 
@@ -128,13 +130,7 @@ bucket_artifacts = aws.s3.Bucket(
     "bucket.artifacts",
     bucket="churn-prod-artifacts-222222222222",
     force_destroy=False,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "bucket.artifacts",
-    },
+    tags={**TAGS, "mlinfra:component": "bucket.artifacts"},
     opts=pulumi.ResourceOptions(protect=True),
 )
 
@@ -198,13 +194,7 @@ bucket_capture = aws.s3.Bucket(
     "bucket.capture",
     bucket="churn-prod-capture-222222222222",
     force_destroy=False,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "bucket.capture",
-    },
+    tags={**TAGS, "mlinfra:component": "bucket.capture"},
     opts=pulumi.ResourceOptions(protect=True),
 )
 
@@ -268,13 +258,7 @@ bucket_monitoring = aws.s3.Bucket(
     "bucket.monitoring",
     bucket="churn-prod-monitoring-222222222222",
     force_destroy=False,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "bucket.monitoring",
-    },
+    tags={**TAGS, "mlinfra:component": "bucket.monitoring"},
     opts=pulumi.ResourceOptions(protect=True),
 )
 
@@ -350,13 +334,7 @@ feature_store_customers_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "feature_store.customers",
-    },
+    tags={**TAGS, "mlinfra:component": "feature_store.customers"},
 )
 
 feature_store_customers_role_policy = aws.iam.RolePolicy(
@@ -466,13 +444,7 @@ feature_store_customers = aws.sagemaker.FeatureGroup(
     ),
     role_arn=feature_store_customers_role.arn,
     description="Customer profile features, one record per customer",
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "feature_store.customers",
-    },
+    tags={**TAGS, "mlinfra:component": "feature_store.customers"},
     opts=pulumi.ResourceOptions(depends_on=[feature_store_customers_role_policy], protect=True),
 )
 
@@ -482,13 +454,7 @@ model_churn_model_registry = aws.sagemaker.ModelPackageGroup(
     "model.churn-model/registry",
     model_package_group_name="churn-prod-churn",
     model_package_group_description="Versions of model.churn-model",
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "model.churn-model",
-    },
+    tags={**TAGS, "mlinfra:component": "model.churn-model"},
     opts=pulumi.ResourceOptions(protect=True),
 )
 
@@ -508,13 +474,7 @@ model_churn_model_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "model.churn-model",
-    },
+    tags={**TAGS, "mlinfra:component": "model.churn-model"},
 )
 
 model_churn_model_role_policy = aws.iam.RolePolicy(
@@ -621,13 +581,7 @@ model_churn_model = aws.sagemaker.Model(
         subnets=["subnet-0a1b2c3d4e5f60718", "subnet-1b2c3d4e5f6071829"],
         security_group_ids=["sg-0123456789abcdef0"],
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "model.churn-model",
-    },
+    tags={**TAGS, "mlinfra:component": "model.churn-model"},
     opts=pulumi.ResourceOptions(
         depends_on=[model_churn_model_role_policy, model_churn_model_registry],
     ),
@@ -638,32 +592,20 @@ model_churn_model = aws.sagemaker.Model(
 pipeline_train_churn_script_prepare = aws.s3.BucketObjectv2(
     "pipeline.train-churn/script-prepare",
     bucket=bucket_artifacts.bucket,
-    key="pipelines/train-churn/code/d9d52ede83f5b3ef/prepare.py",
+    key="pipelines/train-churn/code/f8d8efab5e4eeae6/prepare.py",
     source=pulumi.FileAsset("../../../examples/churn/pipelines/prepare.py"),
     kms_key_id=kms_key.arn,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
     opts=pulumi.ResourceOptions(depends_on=[bucket_artifacts_encryption]),
 )
 
 pipeline_train_churn_script_train = aws.s3.BucketObjectv2(
     "pipeline.train-churn/script-train",
     bucket=bucket_artifacts.bucket,
-    key="pipelines/train-churn/code/94528dbf858d1e25/sourcedir.tar.gz",
+    key="pipelines/train-churn/code/e262aa0558fbe4bc/sourcedir.tar.gz",
     source=pulumi.FileAsset(source_archive("../../../examples/churn/pipelines/train.py")),
     kms_key_id=kms_key.arn,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
     opts=pulumi.ResourceOptions(depends_on=[bucket_artifacts_encryption]),
 )
 
@@ -673,13 +615,7 @@ pipeline_train_churn_script_evaluate = aws.s3.BucketObjectv2(
     key="pipelines/train-churn/code/4507647a3bf5030b/evaluate.py",
     source=pulumi.FileAsset("../../../examples/churn/pipelines/evaluate.py"),
     kms_key_id=kms_key.arn,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
     opts=pulumi.ResourceOptions(depends_on=[bucket_artifacts_encryption]),
 )
 
@@ -699,13 +635,7 @@ pipeline_train_churn_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
 )
 
 pipeline_train_churn_role_policy = aws.iam.RolePolicy(
@@ -929,7 +859,7 @@ pipeline_train_churn = aws.sagemaker.Pipeline(
                                     "S3Uri": pulumi.Output.concat(
                                         "s3://",
                                         pipeline_train_churn_script_prepare.bucket,
-                                        "/pipelines/train-churn/code/d9d52ede83f5b3ef/prepare.py",
+                                        "/pipelines/train-churn/code/f8d8efab5e4eeae6/prepare.py",
                                     ),
                                     "LocalPath": "/opt/ml/processing/input/code",
                                     "S3DataType": "S3Prefix",
@@ -1067,7 +997,7 @@ pipeline_train_churn = aws.sagemaker.Pipeline(
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             pipeline_train_churn_script_train.bucket,
-                                            "/pipelines/train-churn/code/94528dbf858d1e25/sourcedir.tar.gz",
+                                            "/pipelines/train-churn/code/e262aa0558fbe4bc/sourcedir.tar.gz",
                                         ),
                                         "S3DataDistributionType": "FullyReplicated",
                                     },
@@ -1264,13 +1194,7 @@ pipeline_train_churn = aws.sagemaker.Pipeline(
         sort_keys=True,
     ),
     pipeline_description="Nightly retraining from the customer feature store",
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
     opts=pulumi.ResourceOptions(
         depends_on=[
             pipeline_train_churn_role_policy,
@@ -1297,13 +1221,7 @@ pipeline_train_churn_schedule_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
 )
 
 pipeline_train_churn_schedule_role_policy = aws.iam.RolePolicy(
@@ -1331,13 +1249,7 @@ pipeline_train_churn_schedule = aws.cloudwatch.EventRule(
     name="churn-prod-train-churn-schedule",
     description="Starts pipeline train-churn on cron(0 3 * * ? *)",
     schedule_expression="cron(0 3 * * ? *)",
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "pipeline.train-churn",
-    },
+    tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
 )
 
 pipeline_train_churn_schedule_target = aws.cloudwatch.EventTarget(
@@ -1387,13 +1299,7 @@ endpoint_churn_api_config = aws.sagemaker.EndpointConfiguration(
         ],
         kms_key_id=kms_key.arn,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "endpoint.churn-api",
-    },
+    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
 )
 
 endpoint_churn_api_alarm_latency = aws.cloudwatch.MetricAlarm(
@@ -1410,13 +1316,7 @@ endpoint_churn_api_alarm_latency = aws.cloudwatch.MetricAlarm(
     period=60,
     threshold=250000.0,
     dimensions={"EndpointName": "churn-prod-churn-api", "VariantName": "primary"},
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "endpoint.churn-api",
-    },
+    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
 )
 
 endpoint_churn_api_alarm_errors = aws.cloudwatch.MetricAlarm(
@@ -1458,13 +1358,7 @@ endpoint_churn_api_alarm_errors = aws.cloudwatch.MetricAlarm(
         ),
     ],
     threshold=1.0,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "endpoint.churn-api",
-    },
+    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
 )
 
 endpoint_churn_api = aws.sagemaker.Endpoint(
@@ -1493,13 +1387,7 @@ endpoint_churn_api = aws.sagemaker.Endpoint(
             ],
         ),
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "endpoint.churn-api",
-    },
+    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
 )
 
 endpoint_churn_api_scaling_target = aws.appautoscaling.Target(
@@ -1509,13 +1397,7 @@ endpoint_churn_api_scaling_target = aws.appautoscaling.Target(
     scalable_dimension="sagemaker:variant:DesiredInstanceCount",
     min_capacity=2,
     max_capacity=8,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "endpoint.churn-api",
-    },
+    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
 )
 
 endpoint_churn_api_scaling_policy = aws.appautoscaling.Policy(
@@ -1543,13 +1425,7 @@ monitor_churn_drift_baseline = aws.s3.BucketObjectv2(
     key="monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
     source=pulumi.FileAsset("../../../examples/churn/data/baseline.csv"),
     kms_key_id=kms_key.arn,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
     opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
 )
 
@@ -1569,13 +1445,7 @@ monitor_churn_drift_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_role_policy = aws.iam.RolePolicy(
@@ -1791,13 +1661,7 @@ monitor_churn_drift_job_definition = aws.sagemaker.DataQualityJobDefinition(
     stopping_condition=aws.sagemaker.DataQualityJobDefinitionStoppingConditionArgs(
         max_runtime_in_seconds=3600,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
     opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_role_policy]),
 )
 
@@ -1811,26 +1675,14 @@ monitor_churn_drift = aws.sagemaker.MonitoringSchedule(
             schedule_expression="cron(0 * ? * * *)",
         ),
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_alerts = aws.sns.Topic(
     "monitor.churn-drift/alerts",
     name="churn-prod-churn-drift-alerts",
     kms_master_key_id=kms_key.arn,
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_alert_1 = aws.sns.TopicSubscription(
@@ -1927,13 +1779,7 @@ monitor_churn_drift_alarm_violations = aws.cloudwatch.MetricAlarm(
     ],
     treat_missing_data="notBreaching",
     alarm_actions=[monitor_churn_drift_alerts.arn],
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_alarm_missing = aws.cloudwatch.MetricAlarm(
@@ -2023,13 +1869,7 @@ monitor_churn_drift_alarm_missing = aws.cloudwatch.MetricAlarm(
     ],
     treat_missing_data="notBreaching",
     alarm_actions=[monitor_churn_drift_alerts.arn],
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_retrain = aws.cloudwatch.EventRule(
@@ -2048,13 +1888,7 @@ monitor_churn_drift_retrain = aws.cloudwatch.EventRule(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_retrain_role = aws.iam.Role(
@@ -2074,13 +1908,7 @@ monitor_churn_drift_retrain_role = aws.iam.Role(
         },
         sort_keys=True,
     ),
-    tags={
-        "team": "growth",
-        "cost-center": "ml-1234",
-        "mlinfra:project": "churn",
-        "mlinfra:environment": "prod",
-        "mlinfra:component": "monitor.churn-drift",
-    },
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
 monitor_churn_drift_retrain_role_policy = aws.iam.RolePolicy(

@@ -17,7 +17,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -315,21 +315,31 @@ class FeatureStore:
     # -- bulk load and offline reads -------------------------------------------------------
 
     def ingest_csv(self, group_name: str, path: Path) -> int:
-        """Load a CSV whose header names features; all rows are checked before any is written.
+        """Load a CSV file; see `ingest_csv_lines`. Messages name the file by its base name."""
+        path = Path(path)
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return self.ingest_csv_lines(group_name, handle, path.name)
 
-        Empty cells are absent features (as the SageMaker SDK's `ingest` skips nulls). Returns
-        the number of records ingested.
+    def ingest_csv_lines(self, group_name: str, lines: Iterable[str], source: str) -> int:
+        """Load CSV text whose header names features; all rows are checked before any is written.
+
+        `lines` is anything `csv.reader` reads (an open file, `io.StringIO(text, newline="")`);
+        `source` names it in messages. A row that does not fit the group's definition rejects
+        the whole load, with the first invalid rows named by row and line number, so nothing is
+        ever partially ingested. Empty cells are absent features (as the SageMaker SDK's
+        `ingest` skips nulls). Returns the number of records ingested.
         """
         group = self._group(group_name, missing=_control_plane_not_found)
-        path = Path(path)
         parsed: list[ParsedRecord] = []
         problems: list[str] = []
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
+        reader = csv.reader(lines)
+        try:
             header = next(reader, None)
             if header is None:
-                raise FeatureStoreError("ValidationError", f"{path.name}: the file is empty")
-            _check_header(group, path, header)
+                raise FeatureStoreError(
+                    "ValidationError", f"{source}: nothing was ingested: the CSV is empty"
+                )
+            _check_header(group, source, header)
             for number, row in enumerate(reader, start=1):
                 if len(row) != len(header):
                     problems.append(
@@ -342,11 +352,18 @@ class FeatureStore:
                     parsed.append(parse_values(group, given))
                 except FeatureStoreError as error:
                     problems.append(f"row {number} (line {reader.line_num}): {error.message}")
+        except csv.Error as error:
+            # A malformed quote or a NUL byte: the text is not CSV from this line on.
+            raise FeatureStoreError(
+                "ValidationError",
+                f"{source}: nothing was ingested: line {reader.line_num} is not valid CSV "
+                f"({error})",
+            ) from None
         if problems:
             more = f"; and {len(problems) - 10} more invalid rows" if len(problems) > 10 else ""
             raise FeatureStoreError(
                 "ValidationError",
-                f"{path.name}: nothing was ingested: " + "; ".join(problems[:10]) + more,
+                f"{source}: nothing was ingested: " + "; ".join(problems[:10]) + more,
             )
         definition = group.definition
         now = self._clock()
@@ -535,20 +552,21 @@ def _targets(group: FeatureGroup, target_stores: Sequence[str] | None) -> tuple[
     return "OnlineStore" in target_stores, "OfflineStore" in target_stores
 
 
-def _check_header(group: FeatureGroup, path: Path, header: list[str]) -> None:
+def _check_header(group: FeatureGroup, source: str, header: list[str]) -> None:
     definition = group.definition
+    refused = f"{source}: nothing was ingested:"
     for name in header:
         if name not in definition.features:
             raise FeatureStoreError(
                 "ValidationError",
-                f"{path.name}: column {name!r} is not a feature of group {definition.name!r}",
+                f"{refused} column {name!r} is not a feature of group {definition.name!r}",
             )
     if len(set(header)) != len(header):
-        raise FeatureStoreError("ValidationError", f"{path.name}: the header repeats a column")
+        raise FeatureStoreError("ValidationError", f"{refused} the header repeats a column")
     for required in (definition.record_identifier, definition.event_time):
         if required not in header:
             raise FeatureStoreError(
-                "ValidationError", f"{path.name}: required column {required!r} is missing"
+                "ValidationError", f"{refused} required column {required!r} is missing"
             )
 
 

@@ -12,6 +12,7 @@ ENDPOINT_CONFIG = "local.EndpointConfig"
 ENDPOINT = "local.Endpoint"
 FEATURE_GROUP = "local.FeatureGroup"
 MODEL_PACKAGE_GROUP = "local.ModelPackageGroup"
+PIPELINE = "local.Pipeline"
 
 
 def tags(ctx: LoweringContext, component: Component) -> list[dict[str, str]]:
@@ -26,4 +27,5 @@ NAME_FIELDS = {
     ENDPOINT: "EndpointName",
     FEATURE_GROUP: "FeatureGroupName",
     MODEL_PACKAGE_GROUP: "ModelPackageGroupName",
+    PIPELINE: "PipelineName",
 }

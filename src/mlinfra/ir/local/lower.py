@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlinfra.ir.graph import Resource
-from mlinfra.ir.local import endpoints, feature_stores, models
+from mlinfra.ir.local import endpoints, feature_stores, models, pipelines
 from mlinfra.ir.local.api import NAME_FIELDS
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.spec.model import EnvSpec
@@ -14,14 +14,15 @@ LOWERERS = {
     "feature_store": feature_stores.lower_feature_store,
     "model": models.lower_model,
     "endpoint": endpoints.lower_endpoint,
+    "pipeline": pipelines.lower_pipeline,
 }
-# Pipelines and monitors run on the emulator's pipeline and monitor runtimes, which come
-# with their own lowering; until then a local environment leaves them out and says so.
-NOT_YET_LOCAL = ("pipeline", "monitor")
+# Monitors run on the emulator's monitor runtime, which comes with its own lowering; until
+# then a local environment leaves them out and says so.
+NOT_YET_LOCAL = ("monitor",)
 
 
 def lower_local(spec: EnvSpec, spec_dir: Path | None) -> list[Resource]:
-    """The resources of the environment's feature stores, models and endpoints."""
+    """The resources of the environment's feature stores, models, endpoints and pipelines."""
     ctx = LoweringContext(spec, spec_dir)
     resources = []
     for component in spec.components:

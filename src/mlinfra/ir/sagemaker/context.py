@@ -3,6 +3,7 @@ addresses of the environment-wide resources (key, buckets) that components use."
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -42,6 +43,15 @@ class LoweringContext:
         kind = component.kind.replace("_", "-")
         wanted = f"{self.spec.project}-{self.spec.env}-{kind}-{component.name}"
         return fit(wanted, IAM_ROLE_NAME_LIMIT)
+
+    @functools.cached_property
+    def endpoints_by_model(self) -> dict[str, tuple[Component, ...]]:
+        """Model name -> the endpoints serving it, in spec order (asked once per model and
+        per registering step, so looked up rather than searched)."""
+        found: dict[str, list[Component]] = {}
+        for endpoint in self.spec.of_kind("endpoint"):
+            found.setdefault(endpoint.get("model"), []).append(endpoint)
+        return {model: tuple(endpoints) for model, endpoints in found.items()}
 
     # -- shared resources -------------------------------------------------------------------
 

@@ -198,7 +198,7 @@ def model_data_url(ctx: LoweringContext, component: Component) -> Any:
 
 
 def serving_endpoints(ctx: LoweringContext, component: Component) -> tuple[Component, ...]:
-    return tuple(e for e in ctx.spec.of_kind("endpoint") if e.get("model") == component.name)
+    return ctx.endpoints_by_model.get(component.name, ())
 
 
 def image(ctx: LoweringContext, component: Component) -> str:

@@ -48,8 +48,10 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from types import MappingProxyType
 from typing import Any
 
+from mlinfra.frozen import SCALAR_TYPES
 from mlinfra.ir.graph import Call, Concat, GraphError, Json, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
@@ -806,15 +808,25 @@ EXPRESSION_KEYS = {"Get", "Std:JsonGet", "Std:Join"}
 
 def get_paths(value: Any) -> Iterator[str]:
     """Every `{"Get": path}` inside a value, in order."""
-    if isinstance(value, Mapping):
+    found: list[str] = []
+    _collect_gets(value, found)
+    return iter(found)
+
+
+def _collect_gets(value: Any, found: list[str]) -> None:
+    # Walks every pipeline definition; scalars (most values) are skipped without a call, and
+    # the exact types of frozen data are tried before the slower `isinstance(_, Mapping)`.
+    kind = type(value)
+    if kind is MappingProxyType or kind is dict or isinstance(value, Mapping):
         for key, item in value.items():
             if key == "Get" and isinstance(item, str):
-                yield item
-            else:
-                yield from get_paths(item)
-    elif isinstance(value, list | tuple):
+                found.append(item)
+            elif type(item) not in SCALAR_TYPES:
+                _collect_gets(item, found)
+    elif kind is tuple or kind is list or isinstance(value, list | tuple):
         for item in value:
-            yield from get_paths(item)
+            if type(item) not in SCALAR_TYPES:
+                _collect_gets(item, found)
 
 
 def all_steps(steps: Any) -> Iterator[dict]:

@@ -85,6 +85,12 @@ def _pipeline_depends_on(
     """What executions need that the definition names by literal, not by Ref."""
     found = [f"{component.address}/role-policy"]
     found += [r.address for r in data]  # a directory input is many objects under one prefix
+    return tuple(dict.fromkeys([*found, *used_by_name(ctx, component)]))
+
+
+def used_by_name(ctx: LoweringContext, component: Component) -> tuple[str, ...]:
+    """The feature stores and registry groups a pipeline's executions use by name."""
+    found = []
     for body in component["steps"].values():
         for text in body.get("inputs", ()):
             kind, value = classify_input(text, component["steps"])

@@ -267,6 +267,16 @@ def check_models(ctx: CheckContext) -> Iterator[Diagnostic]:
                 ctx.at("models", name, "version"),
                 suggestion="remove `version`, or remove `artifact` to serve from the registry",
             )
+        if ctx.target == "local" and str(model.get("artifact", "")).startswith("s3://"):
+            yield error(
+                "not-on-local",
+                f"model {name!r} is served from S3, which the local emulator of environment "
+                f"{ctx.env!r} cannot read",
+                ctx.at("models", name, "artifact"),
+                suggestion="give this environment a local artifact in its overrides "
+                f"(models: {{{name}: {{artifact: model/model.tar.gz}}}}): a model.tar.gz "
+                "or model.joblib beside the spec",
+            )
     for pipeline, spec in ctx.components("pipelines"):
         for step, body in spec["steps"].items():
             model = ctx.data.get("models", {}).get(body.get("model", ""))

@@ -4,44 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
+from shop import LATEST_APPROVED, graph_of, predict, register_version, shop_spec
 
 from mlinfra.engines.embedded import CREATE, DELETE, REPLACE, UPDATE, EmbeddedEngine, Step
-from mlinfra.ir.graph import ResourceGraph
-from mlinfra.ir.lower import lower
 from mlinfra.providers.local import LocalProvider
-from mlinfra.spec.validate import validate_file
-
-SPEC = """\
-version: 1
-project: shop
-environments:
-  local:
-    target: local
-feature_stores:
-  customers:
-    record_identifier: customer_id
-    event_time: event_time
-    features: {customer_id: string, event_time: string}
-models:
-  scorer:
-    registry_group: scorers
-    framework: sklearn
-    framework_version: "1.2-1"
-    MODEL
-endpoints:
-  scorer-api:
-    model: scorer
-    instance_type: ml.m5.large
-"""
-
-
-def graph_of(project: Path, model: str) -> ResourceGraph:
-    spec_file = project / "mlinfra.yaml"
-    spec_file.write_text(SPEC.replace("MODEL", model))
-    result = validate_file(spec_file)
-    assert result.ok, [d.summary for d in result.diagnostics]
-    return lower(result.environments["local"], project)
 
 
 class MemoryState:
@@ -62,33 +28,19 @@ class MemoryState:
         return {a: e["outputs"] for a, e in self.entries.items()}
 
 
-def invoke(url: str, body: bytes) -> list[int]:
-    client = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
-    answer = client.invoke_endpoint(
-        EndpointName="shop-local-scorer-api", ContentType="text/csv", Body=body
-    )
-    return [round(float(p)) for p in answer["Body"].read().decode().split()]
-
-
 def test_apply_change_and_delete(project: Path, emulator) -> None:
     provider = LocalProvider.for_url(emulator.url, "us-east-1")
     state = MemoryState()
     engine = EmbeddedEngine(provider, state.saved)
-    graph = graph_of(project, "artifact: models/a/model.joblib")
+    graph = graph_of(project, shop_spec())
     outcome = engine.apply([Step(r.address, CREATE, r) for r in graph.resources], {})
     assert outcome.ok and not outcome.waiting
     assert set(state.entries) == set(graph.addresses())
-    assert invoke(emulator.url, b"3,0,0\n-3,0,0\n") == [1, 0]
+    assert predict(emulator.url, b"3,0,0\n-3,0,0\n") == [1, 0]
 
     # A new artifact: model and configuration replaced, the endpoint moved, the old ones gone.
     old = dict(state.entries)
-    changed = graph_of(project, "artifact: models/b/model.joblib")
+    changed = graph_of(project, shop_spec("artifact: models/b/model.joblib"))
     steps = [
         Step("model.scorer", REPLACE, changed.get("model.scorer"), old["model.scorer"]),
         Step(
@@ -106,7 +58,7 @@ def test_apply_change_and_delete(project: Path, emulator) -> None:
     ]
     outcome = engine.apply(steps, state.outputs())
     assert outcome.ok, outcome.failed
-    assert invoke(emulator.url, b"0,3,0\n0,-3,0\n") == [1, 0]
+    assert predict(emulator.url, b"0,3,0\n0,-3,0\n") == [1, 0]
     models = [m["ModelName"] for m in provider.client.list_models()["Models"]]
     assert models == [state.entries["model.scorer"]["inputs"]["ModelName"]]
     assert len(provider.client.list_endpoint_configs()["EndpointConfigs"]) == 1
@@ -127,32 +79,24 @@ def test_unapproved_model_waits_and_the_rest_proceeds(project: Path, emulator) -
     provider = LocalProvider.for_url(emulator.url, "us-east-1")
     state = MemoryState()
     engine = EmbeddedEngine(provider, state.saved)
-    graph = graph_of(project, "version: latest-approved")
+    graph = graph_of(project, shop_spec(LATEST_APPROVED))
     outcome = engine.apply([Step(r.address, CREATE, r) for r in graph.resources], {})
     assert outcome.ok
     assert set(state.entries) == {"feature_store.customers", "model.scorer/registry"}
     assert "no approved version" in outcome.waiting["model.scorer"]
     assert outcome.waiting["endpoint.scorer-api/config"] == "waits for model.scorer"
 
-    arn = provider.client.create_model_package(
-        ModelPackageGroupName="shop-local-scorers",
-        InferenceSpecification={
-            "Containers": [{"Image": "sklearn", "ModelDataUrl": "models/b/model.joblib"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-    )["ModelPackageArn"]
-    provider.client.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    register_version(emulator.url, "models/b/model.joblib")
     left = [Step(r.address, CREATE, r) for r in graph.resources if r.address not in state.entries]
     outcome = engine.apply(left, state.outputs())
     assert outcome.ok and not outcome.waiting
     assert state.entries["model.scorer"]["inputs"]["ModelName"].endswith("-v1")
-    assert invoke(emulator.url, b"0,3,0\n") == [1]
+    assert predict(emulator.url, b"0,3,0\n") == [1]
 
 
 def test_resources_created_before_a_crash_are_adopted(project: Path, emulator) -> None:
     provider = LocalProvider.for_url(emulator.url, "us-east-1")
-    graph = graph_of(project, "artifact: models/a/model.joblib")
+    graph = graph_of(project, shop_spec())
     lost = MemoryState()  # an apply that created everything, then died before saving
     EmbeddedEngine(provider, lost.saved).apply(
         [Step(r.address, CREATE, r) for r in graph.resources], {}

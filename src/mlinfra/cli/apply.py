@@ -1,0 +1,249 @@
+"""`mlinfra apply` and `mlinfra destroy`: carry out a plan, with the state locked."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from mlinfra.cli.common import ENV_OPTION_HELP, fail, make_console, say, validate_spec
+from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.cli.plan import (
+    STATE_OPTION_HELP,
+    ExitOneOnUsageError,
+    environment_spec,
+    known_values,
+    lower_environment,
+    state_location,
+)
+
+LOCK_TIMEOUT_HELP = "Seconds to wait for another apply's lock before giving up.  [default: 0]"
+EVENT_STYLES = {"done": "green", "failed": "bold red", "waiting": "yellow"}
+VERBS = {
+    "create": "created",
+    "update": "updated",
+    "replace": "replaced",
+    "delete": "deleted",
+    "replace (old)": "deleted the replaced",
+}
+
+
+def _options(command):
+    for option in reversed(
+        [
+            click.option("--env", "env", metavar="ENV", required=True, help=ENV_OPTION_HELP),
+            SPEC_OPTION,
+            click.option(
+                "--auto-approve", is_flag=True, help="Apply without asking for confirmation."
+            ),
+            click.option("--state", "location", metavar="LOCATION", help=STATE_OPTION_HELP),
+            click.option(
+                "--lock-timeout",
+                type=click.FloatRange(0),
+                default=0.0,
+                metavar="SECONDS",
+                help=LOCK_TIMEOUT_HELP,
+            ),
+            click.option(
+                "--allow-removal",
+                "allow_removal",
+                metavar="ADDRESS",
+                multiple=True,
+                help="Let this data-holding resource of a protected environment be deleted "
+                "or replaced (repeatable).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@click.command("apply", cls=ExitOneOnUsageError)
+@click.argument("plan_file", required=False, metavar="[PLAN_FILE]")
+@_options
+def apply_command(
+    plan_file: str | None,
+    env: str,
+    spec_file: str,
+    auto_approve: bool,
+    location: str | None,
+    lock_timeout: float,
+    allow_removal: tuple[str, ...],
+) -> None:
+    """Make an environment what the spec says: plan, confirm, then change it.
+
+    Shows the plan and asks before changing anything (--auto-approve skips the question;
+    without a terminal it is required). With PLAN_FILE (from `mlinfra plan --out`), applies
+    exactly that plan, refused if the state has changed since it was made. Local
+    environments are applied by the embedded engine through the emulator (started if none
+    runs); the state is written after every resource, so an interrupted apply resumes.
+    Exits 1 on error, when another apply holds the lock, or when a resource fails.
+    """
+    _run(env, spec_file, auto_approve, location, lock_timeout, allow_removal, plan_file)
+
+
+@click.command("destroy", cls=ExitOneOnUsageError)
+@_options
+def destroy_command(
+    env: str,
+    spec_file: str,
+    auto_approve: bool,
+    location: str | None,
+    lock_timeout: float,
+    allow_removal: tuple[str, ...],
+) -> None:
+    """Delete every resource the environment's state records, dependents first.
+
+    In a `protect: true` environment, feature stores, registries, buckets and keys are kept
+    unless --allow-removal names them. Exits 1 on error or refusal.
+    """
+    _run(env, spec_file, auto_approve, location, lock_timeout, allow_removal, destroy=True)
+
+
+def _run(
+    env: str,
+    spec_file: str,
+    auto_approve: bool,
+    location: str | None,
+    lock_timeout: float,
+    allow_removal: tuple[str, ...],
+    plan_file: str | None = None,
+    destroy: bool = False,
+) -> None:
+    from mlinfra.state import LockError, StateError, backend_for
+
+    result = validate_spec(spec_file)
+    spec = environment_spec(result, env, spec_file)
+    if spec.target != "local":
+        _apply_sagemaker(spec, spec_file, auto_approve)
+        return
+    graph = lower_environment(spec, spec_file)
+    spec_dir = Path(spec_file).resolve().parent
+    command = "mlinfra destroy" if destroy else "mlinfra apply"
+    try:
+        backend = backend_for(state_location(result, location), spec_dir, spec.region)
+        with backend.lock(env, command, lock_timeout) as lock:
+            if getattr(lock, "taken_over", None):
+                say(make_console(stderr=True), f"took over a stale lock: {lock.taken_over}", "dim")
+            state = backend.read(spec.project, env)
+            _apply_locked(
+                spec, spec_file, graph, backend, state, auto_approve, allow_removal,
+                plan_file, destroy,
+            )  # fmt: skip
+    except (LockError, StateError) as exc:
+        fail(str(exc))
+
+
+def _apply_locked(
+    spec, spec_file, graph, backend, state, auto_approve, allow_removal, plan_file, destroy
+) -> None:
+    from mlinfra.engines.local import apply_plan
+    from mlinfra.ir.graph import ResourceGraph
+    from mlinfra.plan.diff import plan
+    from mlinfra.plan.file import load_plan
+    from mlinfra.plan.model import PlanError
+    from mlinfra.plan.views import to_text
+    from mlinfra.providers.local import LocalProvider, ProviderError
+
+    if state.project != spec.project:
+        fail(f"the state of {spec.env!r} belongs to project {state.project!r}")
+    try:
+        # Applying a local environment starts its emulator when none runs.
+        provider = LocalProvider.for_spec(spec_file, spec.region, start=True)
+    except ProviderError as exc:
+        fail(str(exc))
+    if destroy:
+        graph = ResourceGraph(graph.project, graph.env, graph.target, graph.region, ())
+    known, unavailable = known_values(graph, spec_file)
+    if plan_file:
+        try:
+            found = load_plan(plan_file)
+        except PlanError as exc:
+            fail(str(exc))
+        if (found.project, found.environment) != (spec.project, spec.env):
+            fail(f"{plan_file} is a plan of {found.project} ({found.environment}), not {spec.env}")
+        if (found.state_serial, found.state_lineage) != (state.serial, state.lineage):
+            fail(
+                f"{plan_file} is stale: the state of {spec.env!r} has changed since it was made",
+                f"plan again: mlinfra plan --env {spec.env} --out {plan_file}",
+            )
+    else:
+        found = plan(
+            graph,
+            state,
+            known,
+            allow_removal=allow_removal,
+            protect=spec.protect,
+            unavailable=unavailable,
+        )
+    console = make_console()
+    console.print(to_text(found), end="")
+    if not found.ok:
+        fail(
+            "the plan would lose data: " + ", ".join(r.address for r in found.refused),
+            "keep these resources in the spec, or name each with --allow-removal ADDRESS",
+        )
+    if not found.has_changes:
+        say(console, f"{spec.env} is up to date: nothing to do.", "bold green")
+        return
+    _confirm(auto_approve, "destroy" if destroy else "apply", spec.env)
+
+    started = time.perf_counter()
+    with console.status(f"applying to {spec.env}…") as status:
+
+        def on_event(address: str, action: str, what: str) -> None:
+            if what == "started":
+                status.update(f"{action} {address}…")
+            elif what in EVENT_STYLES:
+                verb = VERBS.get(action, action) if what == "done" else what
+                say(console, f"  {verb}: {address}", EVENT_STYLES[what])
+
+        applied = apply_plan(found, graph, state, backend, provider, known, on_event)
+    outcome = applied.outcome
+    for address, why in outcome.waiting.items():
+        say(console, f"  waiting: {address}: {why}", "yellow")
+    for address, why in outcome.failed.items():
+        say(console, f"  failed: {address}: {why}", "bold red")
+    summary = (
+        f"{len(outcome.done)} changed, {len(outcome.waiting)} waiting, "
+        f"{len(outcome.failed)} failed in {time.perf_counter() - started:.1f} s; "
+        f"state serial {applied.state.serial}"
+    )
+    say(console, summary, "bold green" if outcome.ok else "bold red")
+    if not outcome.ok:
+        raise SystemExit(1)
+
+
+def _confirm(auto_approve: bool, verb: str, env: str) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        fail(f"not {verb}ing without confirmation", "pass --auto-approve, or run it in a terminal")
+    if not click.confirm(f"{verb.capitalize()} these changes to {env}?", default=False):
+        say(make_console(), "Nothing changed.")
+        raise SystemExit(1)
+
+
+def _apply_sagemaker(spec, spec_file: str, auto_approve: bool) -> None:
+    """Render the environment's program and `pulumi up` it (Pulumi shows its own preview)."""
+    from mlinfra.cli.common import posix_relpath
+    from mlinfra.engines.pulumi import PulumiFailed, PulumiMissing, require_pulumi, up
+    from mlinfra.render.pulumi import render_project, write_project
+
+    try:
+        require_pulumi()
+    except PulumiMissing as exc:
+        fail(str(exc), exc.suggestion)
+    graph = lower_environment(spec, spec_file)
+    out_dir = Path(spec_file).parent / "stacks" / spec.env
+    write_project(render_project(graph, spec, posix_relpath(spec_file, str(out_dir))), out_dir)
+    say(make_console(), f"rendered {out_dir}/; running pulumi up on stack {spec.env}")
+    _confirm(auto_approve, "apply", spec.env)
+    try:
+        outputs = up(out_dir, spec.env, Path(spec_file).resolve().parent, on_output=click.echo)
+    except PulumiFailed as exc:
+        fail(str(exc))
+    for name, value in outputs.items():
+        say(make_console(), f"{name} = {value}")

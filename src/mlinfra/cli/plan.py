@@ -1,0 +1,231 @@
+"""`mlinfra plan`: what applying the spec to an environment would change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mlinfra.cli.common import (
+    ENV_OPTION_HELP,
+    environment_of,
+    fail,
+    lower_spec,
+    make_console,
+    say,
+    validate_spec,
+)
+from mlinfra.cli.options import SPEC_OPTION
+
+CHANGES_EXIT = 2
+STATE_OPTION_HELP = (
+    "Where the state is: a folder (relative to the spec) or s3://BUCKET/PREFIX.  "
+    "[default: the spec's `state:`, else .mlinfra/state]"
+)
+
+
+def state_location(result, option: str | None) -> str | None:
+    """`--state`, else the spec's `state:` key, else None (the default folder)."""
+    if option:
+        return option
+    from mlinfra.syntax.nodes import to_data
+
+    data = to_data(result.document.root) if result.document else None
+    found = data.get("state") if isinstance(data, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def environment_spec(result, env: str, spec_file: str):
+    """The `EnvSpec` of `env`, of either target; exits 1 naming the known ones otherwise."""
+    found = result.environments.get(env)
+    # Reporting a missing environment (with "did you mean") is `environment_of`'s.
+    return found if found is not None else environment_of(result, env, spec_file)
+
+
+def lower_environment(spec, spec_file: str):
+    """The environment's graph; exits 1 when the spec cannot run on its target."""
+    from mlinfra.ir.local.models import LocalTargetError
+
+    try:
+        return lower_spec(spec, spec_file)
+    except LocalTargetError as exc:  # e.g. a model artifact in S3, for the local emulator
+        fail(f"cannot compile environment {spec.env!r}: {exc}")
+
+
+def known_values(graph, spec_file: str) -> tuple[dict, dict]:
+    """For a local environment whose emulator runs, the values of the graph's Calls (the
+    latest approved model version...), so that a newly approved version shows as a change,
+    and those the emulator says cannot be had yet, with why. Without an emulator, every
+    value is left unknown."""
+    if graph.target != "local":
+        return {}, {}
+    from botocore.exceptions import BotoCoreError
+
+    from mlinfra.plan.diff import calls_in
+    from mlinfra.providers.local import LocalProvider, ProviderError
+
+    try:
+        provider = LocalProvider.for_spec(spec_file, graph.region, start=False)
+    except ProviderError:
+        return {}, {}
+    found, unavailable = {}, {}
+    for function, args in calls_in(graph):
+        try:
+            found[(function, args)] = provider.call(function, args)
+        except ProviderError as exc:
+            unavailable[(function, args)] = str(exc)
+        except BotoCoreError:  # the emulator stopped answering: leave the value unknown
+            continue
+    return found, unavailable
+
+
+def refreshed_state(spec, spec_file: str, state) -> dict:
+    """What really exists of what the state records: local environments ask the emulator."""
+    if spec.target != "local":
+        fail(
+            "--refresh reads a sagemaker environment through Pulumi",
+            f"run `pulumi refresh` in the folder `mlinfra render --env {spec.env}` writes",
+        )
+    from mlinfra.engines.local import observed
+    from mlinfra.providers.local import LocalProvider, ProviderError
+
+    try:
+        provider = LocalProvider.for_spec(spec_file, spec.region, start=False)
+        return observed(state, provider)
+    except ProviderError as exc:
+        fail(f"cannot refresh {spec.env!r}: {exc}")
+
+
+def read_state(result, spec, spec_file: str, location: str | None):
+    """The environment's backend and state; exits 1 with the reason when it cannot be read."""
+    from mlinfra.state import StateError, backend_for
+
+    try:
+        backend = backend_for(
+            state_location(result, location), Path(spec_file).resolve().parent, spec.region
+        )
+        return backend, backend.read(spec.project, spec.env)
+    except StateError as exc:
+        fail(str(exc))
+
+
+class ExitOneOnUsageError(click.Command):
+    """Click exits 2 on a usage error, which --detailed-exitcode means "changes": here 1."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
+@click.command("plan", cls=ExitOneOnUsageError)
+@click.option("--env", "env", metavar="ENV", required=True, help=ENV_OPTION_HELP)
+@SPEC_OPTION
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people, json (schemas/plan.schema.json), markdown for pull requests.",
+)
+@click.option(
+    "--out",
+    "out",
+    metavar="FILE",
+    type=click.Path(path_type=str),
+    help="Also save the plan to FILE (JSON), for `mlinfra apply --env ENV FILE`.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing changes, 2 when something does (1 on error).",
+)
+@click.option("--state", "location", metavar="LOCATION", help=STATE_OPTION_HELP)
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Read what really exists first (local: the emulator) and report drift; what was "
+    "deleted outside mlinfra is planned to be created again.",
+)
+@click.option(
+    "--allow-removal",
+    "allow_removal",
+    metavar="ADDRESS",
+    multiple=True,
+    help="Let the plan delete or replace this data-holding resource of a protected "
+    "environment (repeatable).",
+)
+def plan_command(
+    env: str,
+    spec_file: str,
+    output: str,
+    out: str | None,
+    detailed_exitcode: bool,
+    location: str | None,
+    refresh: bool,
+    allow_removal: tuple[str, ...],
+) -> None:
+    """Show what applying the spec to an environment would change.
+
+    Compares what the spec compiles to with the environment's state: each resource is
+    created, updated in place, replaced (with the reason), deleted, or left as it is, with
+    the changed properties and the spec line responsible. Deleting or replacing feature
+    stores, model registries, buckets or keys of a `protect: true` environment is refused
+    unless --allow-removal names them. Exits 1 on error or refusal; with
+    --detailed-exitcode, 0 when nothing changes and 2 when something does.
+    """
+    from mlinfra.plan.diff import plan
+    from mlinfra.plan.file import save_plan
+    from mlinfra.plan.model import PlanError
+    from mlinfra.plan.views import to_json, to_markdown, to_text
+
+    result = validate_spec(spec_file, output == "json")
+    spec = environment_spec(result, env, spec_file)
+    graph = lower_environment(spec, spec_file)
+    backend, state = read_state(result, spec, spec_file, location)
+    if state.project != spec.project:
+        fail(f"the state of {env!r} belongs to project {state.project!r}, not {spec.project!r}")
+    known, unavailable = known_values(graph, spec_file)
+    found = plan(
+        graph,
+        state,
+        known,
+        allow_removal=allow_removal,
+        protect=spec.protect,
+        refreshed=refreshed_state(spec, spec_file, state) if refresh else None,
+        unavailable=unavailable,
+    )
+
+    if output == "json":
+        click.echo(to_json(found), nl=False)
+    elif output == "markdown":
+        click.echo(to_markdown(found), nl=False)
+    else:
+        where = backend.describe(env)
+        say(
+            make_console(stderr=True),
+            f"state: {where} (serial {state.serial})"
+            if state.serial
+            else f"state: none yet at {where}",
+            "dim",
+        )
+        make_console().print(to_text(found), end="")
+    if not found.ok:
+        fail(
+            f"the plan would lose data in {env!r}: " + ", ".join(r.address for r in found.refused),
+            "keep these resources in the spec, or name each with --allow-removal ADDRESS",
+        )
+    if out:
+        try:
+            save_plan(found, out)
+        except PlanError as exc:
+            fail(str(exc))
+        say(
+            make_console(stderr=True),
+            f"Saved the plan to {out}: apply it with `mlinfra apply --env {env} {out}`",
+            "dim",
+        )
+    raise SystemExit(CHANGES_EXIT if detailed_exitcode and found.has_changes else 0)

@@ -1,0 +1,81 @@
+"""`mlinfra refresh`: compare what the state records with what really exists."""
+
+from __future__ import annotations
+
+import click
+
+from mlinfra.cli.common import ENV_OPTION_HELP, fail, make_console, say, validate_spec
+from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.cli.plan import (
+    STATE_OPTION_HELP,
+    ExitOneOnUsageError,
+    environment_spec,
+    refreshed_state,
+    state_location,
+)
+
+
+@click.command("refresh", cls=ExitOneOnUsageError)
+@click.option("--env", "env", metavar="ENV", required=True, help=ENV_OPTION_HELP)
+@SPEC_OPTION
+@click.option("--state", "location", metavar="LOCATION", help=STATE_OPTION_HELP)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0),
+    default=0.0,
+    metavar="SECONDS",
+    help="Seconds to wait for another apply's lock before giving up.  [default: 0]",
+)
+def refresh_command(env: str, spec_file: str, location: str | None, lock_timeout: float) -> None:
+    """Report drift: resources changed or deleted outside mlinfra.
+
+    Local environments are read from the emulator. What was deleted is dropped from the
+    state, so the next apply creates it again; what was changed is reported (apply does not
+    undo changes made outside mlinfra). Exits 1 on error, 0 otherwise.
+    """
+    from pathlib import Path
+
+    from mlinfra.plan.diff import plan
+    from mlinfra.plan.model import DELETE
+    from mlinfra.state import LockError, StateError, backend_for
+
+    result = validate_spec(spec_file)
+    spec = environment_spec(result, env, spec_file)
+    console = make_console()
+    try:
+        backend = backend_for(
+            state_location(result, location), Path(spec_file).resolve().parent, spec.region
+        )
+        with backend.lock(env, "mlinfra refresh", lock_timeout):
+            state = backend.read(spec.project, env)
+            seen = refreshed_state(spec, spec_file, state)
+            empty = _empty_graph(spec)
+            drift = plan(empty, state, refreshed=seen).resource_drift
+            gone = [c.address for c in drift if c.action == DELETE]
+            for address in gone:
+                state = state.without(address)
+            if gone:
+                state = backend.write(state)
+    except (LockError, StateError) as exc:
+        fail(str(exc))
+    if not drift:
+        say(console, f"No drift: {env} is as the state records ({len(seen)} resource(s)).")
+        return
+    for change in drift:
+        if change.action == DELETE:
+            say(console, f"  - {change.address}: deleted outside mlinfra", "red")
+        else:
+            paths = ", ".join(c.path for c in change.changed)
+            say(console, f"  ~ {change.address}: changed outside mlinfra: {paths}", "yellow")
+    say(
+        console,
+        f"Drift: {len(drift)} resource(s); {len(gone)} dropped from the state "
+        "(the next apply creates them again)",
+        "bold",
+    )
+
+
+def _empty_graph(spec):
+    from mlinfra.ir.graph import ResourceGraph
+
+    return ResourceGraph(spec.project, spec.env, spec.target, spec.region, ())

@@ -1,0 +1,629 @@
+"""Run one pipeline execution: each step a subprocess in SageMaker's container conventions.
+
+An execution has a folder, `<state>/pipelines/<pipeline>/executions/<id>/`, and each step a
+subfolder standing in for its container's `/opt/ml`:
+
+- processing: inputs copied to `input/<name>` from where their S3Uri points, `output/`
+  written by the script and then "uploaded" to its S3Uri; every `/opt/ml/processing/...`
+  path in the entrypoint, arguments and environment (such as `MLINFRA_PROCESSING_INPUT`) is
+  mapped onto the step's folder;
+- training: channels in `input/data/<channel>` (`SM_CHANNEL_<NAME>`), `model/`
+  (`SM_MODEL_DIR`) packed afterwards into `<S3OutputPath>/<job>/output/model.tar.gz` as
+  SageMaker does, `output/data/` (`SM_OUTPUT_DATA_DIR`), hyperparameters as `--key value`
+  arguments and `SM_HPS`; the code (`sagemaker_submit_directory`) copied to `code/`;
+- condition: evaluated from property files and parameters; the branch not taken is not run;
+- register model: a version in the registry group through the control plane itself.
+
+Locations are local: `file:` URIs (relative to the spec's folder) or paths. The emulator's
+feature-store offline folder is read through the feature store and exported as Parquet. A
+script runs with the emulator's own Python (`sys.executable`), output to `log.txt`. Steps
+run one at a time in dependency order: two steps never compete for the machine's cores.
+
+A job step whose arguments (parameters included), code and input contents are those of an
+earlier successful run of the pipeline reuses that run's outputs instead of running again
+(`CacheHitResult` in ListPipelineExecutionSteps), unless its `CacheConfig` disables it;
+registration is never reused. Every execution writes `lineage.json`: each step's inputs, code
+and outputs with their SHA-256, and the model package it registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from mlinfra.emulator.pipelines.expressions import DefinitionError, Scope, Step, holds
+
+log = logging.getLogger("mlinfra.emulator.pipelines")
+
+PROCESSING_ROOT = "/opt/ml/processing"
+LOG_FILE = "log.txt"
+LOG_TAIL_LINES = 20
+LINEAGE_FILE = "lineage.json"
+LINEAGE_FORMAT = 1
+# Argument fields that name where a run reads and writes: not what decides its result.
+PER_RUN_FIELDS = frozenset({"S3Uri", "S3OutputPath", "RoleArn"})
+PYTHON_NAMES = ("python", "python3")
+
+
+class StepFailure(Exception):
+    """A step failed; the message is its FailureReason."""
+
+
+class Stopped(Exception):
+    """The execution was asked to stop while the step ran."""
+
+
+@dataclass
+class Context:
+    """What the runner needs from the emulator around it."""
+
+    root: Path  # the spec's folder: relative locations are relative to it
+    offline_root: Path  # the feature store's offline folder
+    export_offline: Callable[[str, Path], None]  # (feature group, folder) -> Parquet written
+    register: Callable[[dict[str, Any]], dict[str, Any]]  # CreateModelPackage request -> reply
+    cache: Any  # get(key) -> entry | None, put(key, entry): job steps' earlier results
+    arn_prefix: str  # arn:aws:sagemaker:<region>:<account>:
+
+
+class Execution:
+    """One execution's run; `on_step` receives each step's record as it starts and ends."""
+
+    def __init__(
+        self,
+        context: Context,
+        folder: Path,
+        steps: list[Step],
+        scope: Scope,
+        on_step: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.context = context
+        self.folder = folder
+        self.steps = steps
+        self.scope = scope
+        self.on_step = on_step
+        self.stop_requested = threading.Event()
+        self._process: subprocess.Popen | None = None
+        self._process_lock = threading.Lock()
+        self._outcomes: dict[str, bool] = {}  # condition step -> outcome
+        self._property_files: dict[str, dict[str, Path]] = {}
+        # What each step read, ran and wrote, with content hashes: the execution's lineage.
+        self.lineage: dict[str, dict[str, Any]] = {}
+        self.cache_hits: dict[str, str] = {}  # step -> the execution whose result it reused
+        scope.read_property_file = self._read_property_file
+
+    # --- the whole execution ---------------------------------------------------------------
+
+    def run(self) -> tuple[str, str | None]:
+        """Run every step that should run; the execution's final status and failure reason."""
+        done: set[str] = set()
+        for step in self.steps:
+            if self.stop_requested.is_set():
+                return "Stopped", None
+            if not self._should_run(step, done):
+                continue
+            record = {"StepName": step.name, "StartTime": time.time(), "AttemptCount": 1}
+            record.update(StepStatus="Executing")
+            self.on_step(dict(record))
+            try:
+                metadata = self._run_step(step)
+            except Stopped:
+                self.on_step(dict(record, StepStatus="Stopped", EndTime=time.time()))
+                return "Stopped", None
+            except (StepFailure, DefinitionError) as exc:
+                reason = str(exc)
+                self.on_step(
+                    dict(record, StepStatus="Failed", EndTime=time.time(), FailureReason=reason)
+                )
+                return "Failed", f"Step {step.name} failed: {reason}"
+            except Exception as exc:  # a bug here must fail the execution, not the thread
+                log.exception("step %s", step.name)
+                reason = f"Internal error in the emulator: {type(exc).__name__}: {exc}"
+                self.on_step(
+                    dict(record, StepStatus="Failed", EndTime=time.time(), FailureReason=reason)
+                )
+                return "Failed", f"Step {step.name} failed: {reason}"
+            record.update(StepStatus="Succeeded", EndTime=time.time(), Metadata=metadata)
+            timing = {"started": record["StartTime"], "ended": record["EndTime"]}
+            self.lineage.setdefault(step.name, {}).update(timing)
+            if step.name in self.cache_hits:
+                record["CacheHitResult"] = {
+                    "SourcePipelineExecutionArn": self.cache_hits[step.name]
+                }
+            self.on_step(record)
+            done.add(step.name)
+        return "Succeeded", None
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+        with self._process_lock:
+            if self._process is not None and self._process.poll() is None:
+                _kill(self._process)
+
+    def _should_run(self, step: Step, done: set[str]) -> bool:
+        if step.branch is not None:
+            condition, kind = step.branch
+            if condition not in self._outcomes or self._outcomes[condition] != (kind == "If"):
+                return False
+        return all(dep in done for dep in step.depends_on)
+
+    def _run_step(self, step: Step) -> dict[str, Any]:
+        runners = {
+            "Processing": self._processing,
+            "Training": self._training,
+            "Condition": self._condition,
+            "RegisterModel": self._register,
+        }
+        runner = runners.get(step.type)
+        if runner is None:
+            raise StepFailure(f"the local emulator cannot run {step.type} steps")
+        return runner(step)
+
+    # --- processing ------------------------------------------------------------------------
+
+    def _processing(self, step: Step) -> dict[str, Any]:
+        args = self.scope.resolve(step.arguments)
+        folder = self._step_folder(step.name)
+        for item in args.get("ProcessingInputs", ()):
+            s3 = item.get("S3Input")
+            if s3 is None:
+                raise StepFailure(f"input {item.get('InputName')}: only S3Input is supported")
+            target = _container_path(folder, s3["LocalPath"])
+            staged = self._stage(s3["S3Uri"], target)
+            self._note(step.name, "inputs", item["InputName"], s3["S3Uri"], staged)
+        key = self._cache_key(step, args)
+        hit = self._cached(step, key)
+        if hit is not None:
+            return hit
+        outputs = (args.get("ProcessingOutputConfig") or {}).get("Outputs", [])
+        for item in outputs:
+            _container_path(folder, item["S3Output"]["LocalPath"]).mkdir(
+                parents=True, exist_ok=True
+            )
+        app = args.get("AppSpecification") or {}
+        command = [*app.get("ContainerEntrypoint", ()), *app.get("ContainerArguments", ())]
+        if not command:
+            raise StepFailure("AppSpecification has no ContainerEntrypoint")
+        command = [_map_value(folder, c) for c in command]
+        if command[0] in PYTHON_NAMES:
+            command[0] = sys.executable
+        env = {k: _map_value(folder, str(v)) for k, v in (args.get("Environment") or {}).items()}
+        self._execute(command, env, folder, args)
+        properties: dict[str, Any] = {
+            "ProcessingJobName": self._job_name(step.name),
+            "ProcessingJobArn": self._job_arn("processing-job", step.name),
+            "ProcessingJobStatus": "Completed",
+            "ProcessingOutputConfig": {"Outputs": {}},
+        }
+        files: dict[str, Path] = {}
+        for item in outputs:
+            target = self._local(item["S3Output"]["S3Uri"])
+            _publish(_container_path(folder, item["S3Output"]["LocalPath"]), target)
+            properties["ProcessingOutputConfig"]["Outputs"][item["OutputName"]] = {
+                "OutputName": item["OutputName"],
+                "S3Output": dict(item["S3Output"], S3Uri=str(target)),
+            }
+            files[item["OutputName"]] = target
+            self._note(step.name, "outputs", item["OutputName"], str(target), target)
+        self._property_files[step.name] = {
+            p["PropertyFileName"]: files.get(p["OutputName"], folder) / p["FilePath"]
+            for p in step.body.get("PropertyFiles", ())
+        }
+        self.scope.steps[step.name] = properties
+        return self._remember(step, key, {"ProcessingJob": {"Arn": properties["ProcessingJobArn"]}})
+
+    # --- training --------------------------------------------------------------------------
+
+    def _training(self, step: Step) -> dict[str, Any]:
+        args = self.scope.resolve(step.arguments)
+        folder = self._step_folder(step.name)
+        hyper = {k: _decode(v) for k, v in (args.get("HyperParameters") or {}).items()}
+        program = hyper.get("sagemaker_program")
+        submit = hyper.get("sagemaker_submit_directory")
+        if not program or not submit:
+            raise StepFailure("only script mode (sagemaker_program) training runs locally")
+        code = folder / "code"
+        self._stage_code(str(submit), code)
+        self._note(step.name, "code", str(program), str(submit), code)
+        channels = {}
+        for channel in args.get("InputDataConfig", ()):
+            source = (channel.get("DataSource") or {}).get("S3DataSource") or {}
+            path = folder / "input" / "data" / channel["ChannelName"]
+            staged = self._stage(source["S3Uri"], path)
+            self._note(step.name, "inputs", channel["ChannelName"], source["S3Uri"], staged)
+            channels[channel["ChannelName"]] = path
+        key = self._cache_key(step, args)
+        hit = self._cached(step, key)
+        if hit is not None:
+            return hit
+        model_dir, output_data = folder / "model", folder / "output" / "data"
+        model_dir.mkdir(parents=True, exist_ok=True)
+        output_data.mkdir(parents=True, exist_ok=True)
+        user = {k: v for k, v in hyper.items() if not k.startswith("sagemaker_")}
+        env = {
+            **(args.get("Environment") or {}),
+            **_training_environment(folder, channels, user),
+        }
+        command = [sys.executable, str(code / str(program)), *_arguments(user)]
+        output = self._execute(command, env, folder, args, cwd=code)
+        job = self._job_name(step.name)
+        destination = self._local(args["OutputDataConfig"]["S3OutputPath"]) / job / "output"
+        destination.mkdir(parents=True, exist_ok=True)
+        archive = destination / "model.tar.gz"
+        _pack(model_dir, archive)
+        _pack(output_data, destination / "output.tar.gz")
+        self._note(step.name, "outputs", "model", str(archive), archive)
+        arn = self._job_arn("training-job", step.name)
+        self.scope.steps[step.name] = {
+            "TrainingJobName": job,
+            "TrainingJobArn": arn,
+            "TrainingJobStatus": "Completed",
+            "ModelArtifacts": {"S3ModelArtifacts": str(archive)},
+            "OutputDataConfig": {"S3OutputPath": str(destination.parent.parent)},
+            "FinalMetricDataList": _final_metrics(args, output),
+        }
+        return self._remember(step, key, {"TrainingJob": {"Arn": arn}})
+
+    def _stage_code(self, submit: str, code: Path) -> None:
+        source = self._local(submit)
+        code.mkdir(parents=True, exist_ok=True)
+        if source.is_file() and source.name.endswith((".tar.gz", ".tgz")):
+            with tarfile.open(source) as tar:
+                tar.extractall(code, filter="data")
+        elif source.exists():
+            _copy(source, code)
+        else:
+            raise StepFailure(f"code {submit} not found at {source}")
+
+    # --- condition and register ------------------------------------------------------------
+
+    def _condition(self, step: Step) -> dict[str, Any]:
+        outcome = all(holds(c, self.scope) for c in step.arguments.get("Conditions", ()))
+        self._outcomes[step.name] = outcome
+        self.scope.steps[step.name] = {"Outcome": outcome}
+        return {"Condition": {"Outcome": "True" if outcome else "False"}}
+
+    def _register(self, step: Step) -> dict[str, Any]:
+        request = self.scope.resolve(step.arguments)
+        reply = self.context.register(request)
+        self.scope.steps[step.name] = {
+            "ModelPackageArn": reply["ModelPackageArn"],
+            "ModelApprovalStatus": request.get("ModelApprovalStatus", "PendingManualApproval"),
+        }
+        self.lineage.setdefault(step.name, {})["registered"] = {
+            "model_package_arn": reply["ModelPackageArn"],
+            "approval": request.get("ModelApprovalStatus", "PendingManualApproval"),
+        }
+        return {"RegisterModel": {"Arn": reply["ModelPackageArn"]}}
+
+    # --- caching ---------------------------------------------------------------------------
+
+    def _cache_key(self, step: Step, args: dict[str, Any]) -> str:
+        """What decides a job step's result: its arguments without their per-run locations,
+        and the content of its code and inputs (the parameters are in the arguments)."""
+        decisive = {
+            "type": step.type,
+            "arguments": _without_locations(args),
+            "content": self.lineage.get(step.name, {}),
+        }
+        return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
+
+    def _cached(self, step: Step, key: str) -> dict[str, Any] | None:
+        """The result of an earlier run of the same step on the same content, if its outputs
+        are still there; the step then takes that run's outputs instead of running."""
+        if _cache_disabled(step):
+            return None
+        entry = self.context.cache.get(key)
+        if entry is None or not all(Path(p).exists() for p in entry["outputs"]):
+            return None
+        self.scope.steps[step.name] = entry["properties"]
+        self._property_files[step.name] = {k: Path(v) for k, v in entry["files"].items()}
+        self.lineage[step.name] = dict(entry["lineage"], cache_hit=entry["source"])
+        self.cache_hits[step.name] = entry["source"]
+        (self.folder / step.name / LOG_FILE).write_text(
+            f"Same code, inputs and arguments as in {entry['source']}: its result is reused.\n"
+        )
+        return entry["metadata"]
+
+    def _remember(self, step: Step, key: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        lineage = self.lineage.get(step.name, {})
+        self.context.cache.put(
+            key,
+            {
+                "key": key,
+                "source": self.scope.execution["PipelineExecutionArn"],
+                "properties": self.scope.steps[step.name],
+                "files": {k: str(v) for k, v in self._property_files.get(step.name, {}).items()},
+                "lineage": lineage,
+                "outputs": [o["location"] for o in lineage.get("outputs", {}).values()],
+                "metadata": metadata,
+            },
+        )
+        return metadata
+
+    # --- lineage ---------------------------------------------------------------------------
+
+    def _note(self, step: str, kind: str, name: str, source: str, path: Path) -> None:
+        entry = {"location": str(source), "sha256": content_sha256(path)}
+        self.lineage.setdefault(step, {}).setdefault(kind, {})[name] = entry
+
+    def write_lineage(self, header: dict[str, Any]) -> Path:
+        """`lineage.json` in the execution's folder: the header, then each step's record."""
+        path = self.folder / LINEAGE_FILE
+        document = {"format": LINEAGE_FORMAT, **header, "steps": self.lineage}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        partial.replace(path)
+        return path
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _step_folder(self, step: str) -> Path:
+        folder = self.folder / step
+        if folder.exists():  # a step never sees a previous attempt's files
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        return folder
+
+    def _job_name(self, step: str) -> str:
+        return f"pipelines-{self.scope.execution['PipelineExecutionId']}-{step}"[:63]
+
+    def _job_arn(self, kind: str, step: str) -> str:
+        return f"{self.context.arn_prefix}{kind}/{self._job_name(step).lower()}"
+
+    def _local(self, uri: Any) -> Path:
+        text = str(uri)
+        parsed = urlparse(text)
+        if parsed.scheme == "file":
+            path = Path(unquote(text[len("file://") :] if text.startswith("file://") else text[5:]))
+        elif parsed.scheme == "":
+            path = Path(text)
+        else:
+            raise StepFailure(
+                f"{text} is not reachable from the local emulator; a local pipeline reads and "
+                "writes local paths and file: URIs only"
+            )
+        return path if path.is_absolute() else self.context.root / path
+
+    def _stage(self, uri: Any, target: Path) -> Path:
+        """Put what `uri` names into folder `target`, as a File-mode S3 download would; the
+        file or folder staged."""
+        source = self._local(uri)
+        target.mkdir(parents=True, exist_ok=True)
+        offline = _under(source, self.context.offline_root)
+        if offline is not None:
+            self.context.export_offline(offline.parts[0], target)
+            return target
+        if not source.exists():
+            raise StepFailure(f"input {uri} does not exist ({source})")
+        _copy(source, target)
+        return target / source.name if source.is_file() else target
+
+    def _execute(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        folder: Path,
+        args: dict[str, Any],
+        cwd: Path | None = None,
+    ) -> str:
+        """Run one step's process to the end; its output, or a `StepFailure` with the log tail.
+
+        The job's `StoppingCondition.MaxRuntimeInSeconds` bounds it, as on SageMaker."""
+        limit = (args.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        log_path = folder / LOG_FILE
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+        with log_path.open("wb") as out:
+            with self._process_lock:
+                if self.stop_requested.is_set():
+                    raise Stopped
+                self._process = subprocess.Popen(  # noqa: S603 - the pipeline's own script
+                    command,
+                    cwd=cwd or folder,
+                    env=environment,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # so stopping kills the script's children too
+                )
+            try:
+                code = self._process.wait(limit)
+            except subprocess.TimeoutExpired:
+                _kill(self._process)
+                code = None
+        text = log_path.read_text(errors="replace")
+        if self.stop_requested.is_set():
+            raise Stopped
+        tail = "\n".join(text.rstrip().splitlines()[-LOG_TAIL_LINES:])
+        if code is None:
+            raise StepFailure(
+                f"the script ran longer than MaxRuntimeInSeconds ({limit}) and was stopped. "
+                f"Log ({log_path}):\n{tail}"
+            )
+        if code != 0:
+            raise StepFailure(f"the script exited with code {code}. Log ({log_path}):\n{tail}")
+        return text
+
+    def _read_property_file(self, step: str, name: str) -> Any:
+        path = self._property_files.get(step, {}).get(name)
+        if path is None:
+            raise DefinitionError(f"Step {step} has no property file {name}.")
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise StepFailure(
+                f"property file {name} of step {step} was not written: {path}"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise StepFailure(f"property file {path} is not JSON: {exc}") from None
+
+
+def _training_environment(
+    folder: Path, channels: dict[str, Path], hyperparameters: dict[str, Any]
+) -> dict[str, str]:
+    """The `SM_*` variables of SageMaker's training toolkit, pointing into the step's folder."""
+    return {
+        "SM_MODEL_DIR": str(folder / "model"),
+        "SM_OUTPUT_DATA_DIR": str(folder / "output" / "data"),
+        "SM_OUTPUT_DIR": str(folder / "output"),
+        "SM_INPUT_DIR": str(folder / "input"),
+        "SM_CHANNELS": json.dumps(sorted(channels)),
+        "SM_HPS": json.dumps(hyperparameters),
+        "SM_USER_ARGS": json.dumps(_arguments(hyperparameters)),
+        "SM_MODULE_DIR": str(folder / "code"),
+        "SM_CURRENT_HOST": "algo-1",
+        "SM_HOSTS": json.dumps(["algo-1"]),
+        "SM_NUM_GPUS": "0",
+        **{f"SM_CHANNEL_{name.upper()}": str(path) for name, path in channels.items()},
+        **{f"SM_HP_{key.upper()}": _hp_text(value) for key, value in hyperparameters.items()},
+    }
+
+
+def _final_metrics(args: dict[str, Any], log_text: str) -> dict[str, dict[str, Any]]:
+    """The last value each MetricDefinitions regex finds in the log, as FinalMetricDataList."""
+    metrics = {}
+    for definition in (args.get("AlgorithmSpecification") or {}).get("MetricDefinitions", ()):
+        found = re.findall(definition["Regex"], log_text)
+        if found:
+            value = found[-1][0] if isinstance(found[-1], tuple) else found[-1]
+            metrics[definition["Name"]] = {
+                "MetricName": definition["Name"],
+                "Value": float(value),
+                "Timestamp": time.time(),
+            }
+    return metrics
+
+
+def _without_locations(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_locations(v) for k, v in value.items() if k not in PER_RUN_FIELDS}
+    if isinstance(value, list):
+        return [_without_locations(v) for v in value]
+    return value
+
+
+def _cache_disabled(step: Step) -> bool:
+    # SageMaker's own switch, when a definition has it: `CacheConfig: {Enabled: false}`.
+    return (step.body.get("CacheConfig") or {}).get("Enabled") is False
+
+
+def content_sha256(path: Path) -> str:
+    """A file's SHA-256, or a folder's: of its files' relative paths and SHA-256s, sorted."""
+    if path.is_file():
+        return _file_sha256(path)
+    listing = "".join(
+        f"{p.relative_to(path).as_posix()}\0{_file_sha256(p)}\n"
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    )
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _container_path(folder: Path, local_path: str) -> Path:
+    """A processing container path (`/opt/ml/processing/x`) in the step's folder (`x`)."""
+    relative = local_path.removeprefix(PROCESSING_ROOT).strip("/")
+    if local_path == relative or not relative:
+        raise StepFailure(f"LocalPath {local_path} is outside {PROCESSING_ROOT}")
+    return folder / relative
+
+
+def _map_value(folder: Path, value: str) -> str:
+    if value == PROCESSING_ROOT or value.startswith(PROCESSING_ROOT + "/"):
+        return str(folder / value.removeprefix(PROCESSING_ROOT).strip("/"))
+    return value
+
+
+def _under(path: Path, root: Path) -> Path | None:
+    try:
+        relative = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return None
+    return relative if relative.parts else None
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Copy a file into folder `target`, or a folder's contents into it.
+
+    Real copies, not links: a script that writes into its input folder must not change the
+    user's files or an earlier step's outputs, as on SageMaker it could not."""
+    if source.is_file():
+        shutil.copy2(source, target / source.name)
+        return
+    shutil.copytree(source, target, dirs_exist_ok=True)
+
+
+def _link_or_copy(source: Any, target: Any) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _publish(output: Path, target: Path) -> None:
+    """The end-of-job upload of a processing output: its contents appear at `target`.
+
+    Hard links where possible: the step's process has ended, so nothing writes to them."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(output, target, copy_function=_link_or_copy)
+
+
+def _pack(model_dir: Path, archive: Path) -> None:
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(model_dir.rglob("*")):
+            tar.add(path, arcname=path.relative_to(model_dir).as_posix(), recursive=False)
+
+
+def _decode(value: Any) -> Any:
+    """A hyperparameter as the container sees it: JSON text decoded, other text as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def _hp_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _arguments(hyperparameters: dict[str, Any]) -> list[str]:
+    found = []
+    for key, value in hyperparameters.items():
+        found += [f"--{key}", _hp_text(value)]
+    return found
+
+
+def _kill(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(5)
+    except (ProcessLookupError, PermissionError):
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)

@@ -1,0 +1,393 @@
+"""The SageMaker Pipelines operations of the emulator, over the control plane's store.
+
+Pipelines and executions are records like every other (`pipeline`, `pipeline-execution`);
+each execution runs on its own background thread (`runner.Execution`) and writes its status
+and steps back to its record as it goes, so Describe*/List* always show the live state. An
+execution keeps the definition it started with: updating a pipeline never changes a run.
+
+If the emulator stops while an execution runs, its record says Failed when the emulator
+comes back: its processes died with it, and a run is never resumed half-way.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from mlinfra.emulator.control import ACCOUNT, _epoch, _invalid
+from mlinfra.emulator.pipelines.expressions import DefinitionError, Scope, parse_definition
+from mlinfra.emulator.pipelines.runner import Context, Execution
+from mlinfra.emulator.protocol import ApiError
+
+PIPELINE = "pipeline"
+EXECUTION = "pipeline-execution"
+CACHE = "pipeline-step-cache"
+RUNNING = ("Executing", "Stopping")
+ID_ALPHABET = string.ascii_lowercase + string.digits
+ID_LENGTH = 12
+TYPES = {"Integer": int, "Float": float, "String": str}
+
+log = logging.getLogger("mlinfra.emulator.pipelines")
+
+
+def _not_found(message: str) -> ApiError:
+    return ApiError("ResourceNotFound", message)
+
+
+class Pipelines:
+    """Pipelines and their executions, for `ControlPlane`'s pipeline operations."""
+
+    def __init__(self, control: Any) -> None:
+        self.control = control
+        self.store = control.store
+        self.root: Path = control.state_dir / "pipelines"
+        self._running: dict[str, tuple[Execution, threading.Thread]] = {}
+        self._abandon_interrupted()
+
+    # --- pipelines -------------------------------------------------------------------------
+
+    def create_pipeline(self, p: dict, region: str) -> dict:
+        name = p["PipelineName"]
+        if self.store.get(PIPELINE, name):
+            raise _invalid(
+                f"Pipeline names must be unique within an AWS account and region. "
+                f"Pipeline with name ({name}) already exists."
+            )
+        _check(p)
+        now = time.time()
+        record = dict(
+            p,
+            PipelineArn=_pipeline_arn(region, name),
+            PipelineDisplayName=p.get("PipelineDisplayName", name),
+            PipelineStatus="Active",
+            CreationTime=now,
+            LastModifiedTime=now,
+            PipelineVersionId=1,
+        )
+        record.pop("ClientRequestToken", None)
+        self.store.put(PIPELINE, name, record, now)
+        return {"PipelineArn": record["PipelineArn"]}
+
+    def describe_pipeline(self, p: dict, region: str) -> dict:
+        return self.control._output("DescribePipeline", self.pipeline(p["PipelineName"]))
+
+    def list_pipelines(self, p: dict, region: str) -> dict:
+        prefix = p.get("PipelineNamePrefix", "")
+        records = [r for r in self.store.all(PIPELINE) if r["PipelineName"].startswith(prefix)]
+        records = _created_between(records, p, "CreationTime")
+        key = "PipelineName" if p.get("SortBy") == "Name" else "CreationTime"
+        return self._page("ListPipelines", records, p, key)
+
+    def update_pipeline(self, p: dict, region: str) -> dict:
+        record = self.pipeline(p["PipelineName"])
+        _check(p)
+        changes = {k: v for k, v in p.items() if k != "PipelineName"}
+        record.update(changes, LastModifiedTime=time.time())
+        record["PipelineVersionId"] = int(record.get("PipelineVersionId", 1)) + 1
+        self.store.put(PIPELINE, record["PipelineName"], record, record["CreationTime"])
+        return {"PipelineArn": record["PipelineArn"]}
+
+    def delete_pipeline(self, p: dict, region: str) -> dict:
+        record = self.pipeline(p["PipelineName"])
+        for execution in self._executions(record["PipelineName"]):
+            self._stop(execution["_Id"])
+            self.store.delete(EXECUTION, execution["_Id"])
+        for entry in self.store.all(CACHE, record["PipelineName"] + "/"):
+            self.store.delete(CACHE, f"{record['PipelineName']}/{entry['key']}")
+        self.store.delete(PIPELINE, record["PipelineName"])
+        return {"PipelineArn": record["PipelineArn"]}
+
+    def pipeline(self, name_or_arn: str) -> dict:
+        name = name_or_arn.rsplit(":pipeline/", 1)[-1]
+        record = self.store.get(PIPELINE, name)
+        if record is None:  # an ARN holds the name lower-cased
+            record = next(
+                (r for r in self.store.all(PIPELINE) if r["PipelineName"].lower() == name), None
+            )
+        if record is None:
+            raise _not_found(f"Pipeline '{name_or_arn}' does not exist.")
+        return record
+
+    # --- executions ------------------------------------------------------------------------
+
+    def start_pipeline_execution(self, p: dict, region: str) -> dict:
+        pipeline = self.pipeline(p["PipelineName"])
+        token = p.get("ClientRequestToken")
+        for earlier in self._executions(pipeline["PipelineName"]) if token else ():
+            if earlier.get("_Token") == token:  # a retried request: the same execution
+                return {"PipelineExecutionArn": earlier["PipelineExecutionArn"]}
+        try:
+            document, steps = parse_definition(pipeline["PipelineDefinition"])
+        except DefinitionError as exc:
+            raise _invalid(str(exc)) from None
+        parameters = _parameters(document, p.get("PipelineParameters", []))
+        execution_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+        arn = f"{pipeline['PipelineArn']}/execution/{execution_id}"
+        now = time.time()
+        record = {
+            "_Id": execution_id,
+            "_Region": region,
+            "_Token": token,
+            "PipelineName": pipeline["PipelineName"],
+            "PipelineArn": pipeline["PipelineArn"],
+            "PipelineExecutionArn": arn,
+            "PipelineExecutionDisplayName": p.get("PipelineExecutionDisplayName")
+            or f"execution-{int(now * 1000)}",
+            "PipelineExecutionStatus": "Executing",
+            "PipelineParameters": [{"Name": k, "Value": _text(v)} for k, v in parameters.items()],
+            "PipelineVersionId": pipeline.get("PipelineVersionId", 1),
+            "CreationTime": now,
+            "StartTime": now,
+            "LastModifiedTime": now,
+            "Steps": [],
+        }
+        if p.get("PipelineExecutionDescription"):
+            record["PipelineExecutionDescription"] = p["PipelineExecutionDescription"]
+        self.store.put(EXECUTION, execution_id, record, now)
+        pipeline["LastExecutionTime"] = now
+        self.store.put(PIPELINE, pipeline["PipelineName"], pipeline, pipeline["CreationTime"])
+
+        scope = Scope(
+            parameters=parameters,
+            execution={
+                "PipelineExecutionId": execution_id,
+                "PipelineExecutionArn": arn,
+                "PipelineName": pipeline["PipelineName"],
+                "PipelineArn": pipeline["PipelineArn"],
+                "StartDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+                "CurrentDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+            },
+            steps={},
+        )
+        execution = Execution(
+            self._context(region, pipeline["PipelineName"]),
+            self.folder(record),
+            steps,
+            scope,
+            on_step=lambda step: self._record_step(execution_id, step),
+        )
+        thread = threading.Thread(
+            target=self._run,
+            args=(execution_id, execution),
+            name=f"pipeline-{execution_id}",
+            daemon=True,
+        )
+        self._running[execution_id] = (execution, thread)
+        thread.start()
+        return {"PipelineExecutionArn": arn}
+
+    def describe_pipeline_execution(self, p: dict, region: str) -> dict:
+        return self.control._output(
+            "DescribePipelineExecution", self.execution(p["PipelineExecutionArn"])
+        )
+
+    def list_pipeline_executions(self, p: dict, region: str) -> dict:
+        pipeline = self.pipeline(p["PipelineName"])
+        records = _created_between(self._executions(pipeline["PipelineName"]), p, "StartTime")
+        key = "PipelineExecutionArn" if p.get("SortBy") == "PipelineExecutionArn" else "StartTime"
+        return self._page("ListPipelineExecutions", records, p, key)
+
+    def list_pipeline_execution_steps(self, p: dict, region: str) -> dict:
+        steps = list(self.execution(p["PipelineExecutionArn"])["Steps"])
+        return self._page("ListPipelineExecutionSteps", steps, p, "StartTime")
+
+    def list_pipeline_parameters_for_execution(self, p: dict, region: str) -> dict:
+        parameters = self.execution(p["PipelineExecutionArn"])["PipelineParameters"]
+        return self._page("ListPipelineParametersForExecution", parameters, p, None)
+
+    def stop_pipeline_execution(self, p: dict, region: str) -> dict:
+        record = self.execution(p["PipelineExecutionArn"])
+        if record["PipelineExecutionStatus"] not in RUNNING:
+            raise _invalid(
+                f"Pipeline execution {record['PipelineExecutionArn']} is "
+                f"{record['PipelineExecutionStatus']}, so it cannot be stopped."
+            )
+        record.update(PipelineExecutionStatus="Stopping", LastModifiedTime=time.time())
+        self.store.put(EXECUTION, record["_Id"], record, record["CreationTime"])
+        self._stop(record["_Id"])
+        return {"PipelineExecutionArn": record["PipelineExecutionArn"]}
+
+    def execution(self, arn: str) -> dict:
+        record = self.store.get(EXECUTION, arn.rsplit("/", 1)[-1])
+        if record is None or record["PipelineExecutionArn"] != arn:
+            raise _not_found(f"Pipeline execution '{arn}' does not exist.")
+        return record
+
+    def folder(self, record: dict) -> Path:
+        """Where an execution's steps keep their files and logs."""
+        return self.root / record["PipelineName"] / "executions" / record["_Id"]
+
+    def close(self) -> None:
+        for execution_id in list(self._running):
+            self._stop(execution_id)
+        for _, thread in list(self._running.values()):
+            thread.join(10)
+
+    # --- running ---------------------------------------------------------------------------
+
+    def _run(self, execution_id: str, execution: Execution) -> None:
+        try:
+            status, reason = execution.run()
+        except DefinitionError as exc:
+            status, reason = "Failed", str(exc)
+        except Exception as exc:  # never leave a record Executing because of a bug
+            status, reason = "Failed", f"Internal error in the emulator: {type(exc).__name__}"
+        if execution.stop_requested.is_set() and status != "Failed":
+            status = "Stopped"
+        with self.store.lock:
+            record = self.store.get(EXECUTION, execution_id)
+            if record is not None:
+                self._write_lineage(execution, record, status)
+                record.update(PipelineExecutionStatus=status, LastModifiedTime=time.time())
+                if reason:
+                    record["FailureReason"] = reason
+                self.store.put(EXECUTION, execution_id, record, record["CreationTime"])
+        self._running.pop(execution_id, None)
+
+    @staticmethod
+    def _write_lineage(execution: Execution, record: dict, status: str) -> None:
+        header = {
+            "pipeline": record["PipelineName"],
+            "execution_arn": record["PipelineExecutionArn"],
+            "status": status,
+            "parameters": {p["Name"]: p["Value"] for p in record["PipelineParameters"]},
+            "started": record["StartTime"],
+            "ended": time.time(),
+        }
+        try:
+            execution.write_lineage(header)
+        except OSError:  # lineage is a record of the run, never a reason to fail it
+            log.exception("writing the lineage of %s", record["PipelineExecutionArn"])
+
+    def _record_step(self, execution_id: str, step: dict) -> None:
+        with self.store.lock:
+            record = self.store.get(EXECUTION, execution_id)
+            if record is None:
+                return
+            steps = [s for s in record["Steps"] if s["StepName"] != step["StepName"]]
+            record.update(Steps=[*steps, step], LastModifiedTime=time.time())
+            self.store.put(EXECUTION, execution_id, record, record["CreationTime"])
+
+    def _stop(self, execution_id: str) -> None:
+        running = self._running.get(execution_id)
+        if running is not None:
+            running[0].stop()
+
+    def _context(self, region: str, pipeline: str) -> Context:
+        control = self.control
+
+        def register(request: dict) -> dict:
+            return control.call("CreateModelPackage", request, region)
+
+        def export_offline(group: str, folder: Path) -> None:
+            store = control.feature_store()
+            if store is None:
+                raise DefinitionError("the emulator has no feature store runtime")
+            import pyarrow.parquet as pq
+
+            table = control._feature_call(store.read_offline, group)
+            pq.write_table(table, folder / f"{group}.parquet")
+
+        return Context(
+            root=control.root,
+            cache=StepCache(self.store, pipeline),
+            offline_root=control.state_dir / "featurestore" / "offline",
+            export_offline=export_offline,
+            register=register,
+            arn_prefix=f"arn:aws:sagemaker:{region}:{ACCOUNT}:",
+        )
+
+    def _executions(self, pipeline: str) -> list[dict]:
+        return [r for r in self.store.all(EXECUTION) if r["PipelineName"] == pipeline]
+
+    def _abandon_interrupted(self) -> None:
+        with self.store.lock:
+            for record in self.store.all(EXECUTION):
+                if record["PipelineExecutionStatus"] in RUNNING:
+                    record.update(
+                        PipelineExecutionStatus="Failed",
+                        FailureReason="The emulator stopped while this execution ran.",
+                        LastModifiedTime=time.time(),
+                    )
+                    self.store.put(EXECUTION, record["_Id"], record, record["CreationTime"])
+
+    def _page(self, operation: str, records: list, p: dict, key: str | None) -> dict:
+        if key is not None:
+            records = sorted(records, key=lambda r: r.get(key, 0))
+            if p.get("SortOrder", "Descending") == "Descending":
+                records.reverse()
+        return self.control._page(operation, records, p)
+
+
+class StepCache:
+    """A pipeline's earlier job-step results, by cache key, in the control plane's store."""
+
+    def __init__(self, store: Any, pipeline: str) -> None:
+        self.store = store
+        self.prefix = f"{pipeline}/"
+
+    def get(self, key: str) -> dict | None:
+        return self.store.get(CACHE, self.prefix + key)
+
+    def put(self, key: str, entry: dict) -> None:
+        self.store.put(CACHE, self.prefix + key, entry, time.time())
+
+
+def _check(p: dict) -> None:
+    if "PipelineDefinition" not in p:
+        if "PipelineDefinitionS3Location" in p:
+            raise _invalid("The local emulator takes PipelineDefinition, not an S3 location.")
+        return
+    try:
+        parse_definition(p["PipelineDefinition"])
+    except DefinitionError as exc:
+        raise _invalid(str(exc)) from None
+
+
+def _parameters(document: dict, given: list[dict]) -> dict[str, Any]:
+    declared = {d["Name"]: d for d in document.get("Parameters", ())}
+    unknown = [g["Name"] for g in given if g["Name"] not in declared]
+    if unknown:
+        raise _invalid(f"Pipeline parameters {unknown} are not defined in the pipeline.")
+    values = {name: d.get("DefaultValue") for name, d in declared.items()}
+    for item in given:
+        values[item["Name"]] = _typed(declared[item["Name"]], item["Value"])
+    missing = [name for name, value in values.items() if value is None]
+    if missing:
+        raise _invalid(f"Pipeline parameters {missing} have no default and were not given.")
+    return values
+
+
+def _typed(declared: dict, value: str) -> Any:
+    kind = declared.get("Type", "String")
+    try:
+        if kind == "Boolean":
+            if value.lower() not in ("true", "false"):
+                raise ValueError(value)
+            return value.lower() == "true"
+        return TYPES.get(kind, str)(value)
+    except ValueError:
+        raise _invalid(f"Parameter {declared['Name']} is a {kind}; {value!r} is not.") from None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _created_between(records: list[dict], p: dict, field: str) -> list[dict]:
+    if "CreatedAfter" in p:
+        records = [r for r in records if r[field] > _epoch(p["CreatedAfter"])]
+    if "CreatedBefore" in p:
+        records = [r for r in records if r[field] < _epoch(p["CreatedBefore"])]
+    return records
+
+
+def _pipeline_arn(region: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT}:pipeline/{name.lower()}"

@@ -1,0 +1,95 @@
+"""Pipelines: a pipeline in the emulator, whose definition its runner executes.
+
+The definition is the one the SageMaker target builds (`pipeline_definition`), with local
+locations in place of S3 ones, so what runs locally is what would run on SageMaker:
+
+- each step's code is its script in place (`file:<script>`, relative to the spec's folder);
+  the runner copies it into the execution's folder when the step starts;
+- local `inputs:` are `file:<path>`;
+- `feature_store.<store>` is the feature group's offline folder in the emulator (the
+  `S3Uri` its own `OfflineStoreConfig` names), which the runner exports as Parquet;
+- outputs live under `.mlinfra/emulator/pipelines/<pipeline>/` (processing outputs in
+  `runs/<execution id>/<step>`, model artifacts in `<step>/<job>/output/model.tar.gz`).
+
+There is no role and no schedule resource: the emulator runs steps as the user, and runs
+schedules itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlinfra.ir.graph import GraphError, Json, Resource
+from mlinfra.ir.local.api import PIPELINE, tags
+from mlinfra.ir.local.feature_stores import OFFLINE_FOLDER
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.pipeline_definition import (
+    check_definition,
+    classify_input,
+    pipeline_definition,
+)
+from mlinfra.ir.sagemaker.pipelines import CODE_FIELDS, used_by_name
+from mlinfra.spec.model import Component
+
+EMULATOR_FOLDER = ".mlinfra/emulator"
+# The emulator accepts any role; this one says plainly that none is assumed.
+ROLE_ARN = "arn:aws:iam::123456789012:role/mlinfra-local-pipeline"
+
+
+@dataclass(frozen=True)
+class LocalLocations(LoweringContext):
+    """A lowering context whose bucket locations are folders of the local emulator."""
+
+    pipeline_name: str = ""
+    spec_pipeline: str = ""
+
+    def s3_uri(self, purpose: str, *parts: str) -> str:  # type: ignore[override]
+        if parts[:1] == ("feature-store",) and len(parts) == 2:
+            store = self.spec.component(f"feature_store.{parts[1]}")
+            if store is None:
+                raise GraphError(f"feature store {parts[1]!r} is not in this environment")
+            return f"file:{OFFLINE_FOLDER}/{self.name(store, 'feature_group')}"
+        if parts[:2] == ("pipelines", self.spec_pipeline):
+            parts = ("pipelines", self.pipeline_name, *parts[2:])
+        return "file:" + "/".join((EMULATOR_FOLDER, *parts))
+
+
+def lower_pipeline(ctx: LoweringContext, component: Component) -> list[Resource]:
+    name = ctx.name(component, "pipeline")
+    local = LocalLocations(ctx.spec, ctx.spec_dir, pipeline_name=name, spec_pipeline=component.name)
+    steps = component["steps"]
+    code_uris = {
+        step: f"file:{body[CODE_FIELDS[body['type']]]}"
+        for step, body in steps.items()
+        if body["type"] in CODE_FIELDS
+    }
+    data_uris = {
+        text: f"file:{text}"
+        for body in steps.values()
+        for text in body.get("inputs", ())
+        if classify_input(text, steps)[0] == "local"
+    }
+    definition = pipeline_definition(local, component, ROLE_ARN, code_uris, data_uris)
+    problems = check_definition(definition)
+    if problems:  # checked as on the SageMaker target: the same definition, other locations
+        raise GraphError(f"{component.address}: invalid pipeline definition: {'; '.join(problems)}")
+    request: dict[str, Any] = {
+        "PipelineName": name,
+        "PipelineDisplayName": name,
+        # Written into rendered programs as the document itself (readable), sent as JSON text.
+        "PipelineDefinition": Json(definition),
+        "RoleArn": ROLE_ARN,
+    }
+    if component.get("description"):
+        request["PipelineDescription"] = component["description"]
+    request["Tags"] = tags(ctx, component)
+    return [
+        ctx.resource(
+            component.address,
+            PIPELINE,
+            request,
+            component.source,
+            depends_on=used_by_name(ctx, component),
+        )
+    ]

@@ -1,0 +1,35 @@
+"""Where an environment's state lives: a local folder, or `s3://bucket/prefix`.
+
+The location comes from `--state`, else the spec's `state:` key, else `.mlinfra/state`; a
+relative folder is relative to the spec's folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlinfra.state.file import DEFAULT_DIRECTORY, FileBackend
+from mlinfra.state.lock import Lock
+from mlinfra.state.model import State
+from mlinfra.state.s3 import SCHEME, S3Backend
+
+
+class Backend(Protocol):
+    def describe(self, env: str) -> str: ...
+
+    def read(self, project: str, env: str) -> State: ...
+
+    def write(self, state: State) -> State: ...
+
+    def lock(self, env: str, command: str, timeout: float = 0.0) -> Lock: ...
+
+
+def backend_for(
+    location: str | None, spec_dir: str | Path, region: str | None = None, client: Any = None
+) -> Backend:
+    """The backend of `location` (None: the default folder beside the spec)."""
+    location = location or DEFAULT_DIRECTORY
+    if location.startswith(SCHEME):
+        return S3Backend(location, client=client, region=region)
+    return FileBackend(Path(spec_dir) / location)

@@ -1,0 +1,202 @@
+"""A tiny project for the pipeline tests: a spec, three scripts and a CSV, in a folder.
+
+The pipeline is the churn shape in miniature (prepare -> train -> evaluate -> gate ->
+register); its definition comes from the real local lowering, and runs in a real emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import boto3
+
+from mlinfra.emulator import process
+from mlinfra.emulator.server import EmulatorServer
+from mlinfra.ir.lower import lower
+from mlinfra.providers.values import resolve
+from mlinfra.spec.validate import validate_file
+
+PIPELINE = "tiny-local-train-tiny"
+GROUP = "tiny-local-tiny"
+
+SPEC = """\
+version: 1
+project: tiny
+environments:
+  local: {target: local}
+  dev: {target: sagemaker, account: "111111111111"}
+models:
+  tiny-model:
+    registry_group: tiny
+    framework: sklearn
+    framework_version: "1.2-1"
+    approval: APPROVAL
+pipelines:
+  train-tiny:
+    parameters:
+      min_accuracy: 0.6
+    steps:
+      prepare:
+        type: processing
+        script: steps/prepare.py
+        inputs: [data/points.csv]
+        instance_type: ml.m5.large
+      train:
+        type: training
+        entry_point: steps/train.py
+        after: [prepare]
+        instance_type: ml.m5.large
+        hyperparameters:
+          C: 0.5
+      evaluate:
+        type: processing
+        script: steps/evaluate.py
+        after: [train]
+        instance_type: ml.m5.large
+      gate:
+        type: condition
+        after: [evaluate]
+        when: "evaluate.metrics.accuracy >= parameters.min_accuracy"
+      register:
+        type: register_model
+        after: [gate]
+        model: tiny-model
+"""
+
+PREPARE = """\
+import os, sys
+from pathlib import Path
+import pandas as pd
+
+source = Path(os.environ["MLINFRA_PROCESSING_INPUT"]) / "points" / "points.csv"
+out = Path(os.environ["MLINFRA_PROCESSING_OUTPUT"])
+data = pd.read_csv(source)
+for name, part in (("train", data.iloc[:60]), ("validation", data.iloc[60:80]),
+                   ("test", data.iloc[80:])):
+    (out / name).mkdir(parents=True)
+    part.to_csv(out / name / f"{name}.csv", index=False)
+print("prepared", len(data), "rows")
+"""
+
+TRAIN = """\
+import argparse, json, os
+from pathlib import Path
+import joblib, pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--C", type=float)
+args = parser.parse_args()
+assert json.loads(os.environ["SM_HPS"]) == {"C": args.C}, os.environ["SM_HPS"]
+train = pd.read_csv(Path(os.environ["SM_CHANNEL_TRAIN"]) / "train.csv")
+model = LogisticRegression(C=args.C).fit(train[["x", "y"]], train["label"])
+joblib.dump(model, Path(os.environ["SM_MODEL_DIR"]) / "model.joblib")
+(Path(os.environ["SM_MODEL_DIR"]) / "features.json").write_text(json.dumps(["x", "y"]))
+print("trained with C =", args.C)
+"""
+
+EVALUATE = """\
+import json, os, tarfile
+from pathlib import Path
+import joblib, pandas as pd
+
+inputs = Path(os.environ["MLINFRA_PROCESSING_INPUT"])
+with tarfile.open(inputs / "model" / "model.tar.gz") as tar:
+    tar.extractall(inputs / "unpacked")
+model = joblib.load(inputs / "unpacked" / "model.joblib")
+test = pd.read_csv(inputs / "test" / "test.csv")
+accuracy = float((model.predict(test[["x", "y"]]) == test["label"]).mean())
+out = Path(os.environ["MLINFRA_PROCESSING_OUTPUT"]) / "evaluation"
+out.mkdir(parents=True)
+(out / "evaluation.json").write_text(json.dumps({"metrics": {"accuracy": {"value": accuracy}}}))
+print("accuracy", accuracy)
+"""
+
+
+def write_project(
+    root: Path, approval: str = "auto", evaluate: str = EVALUATE, prepare: str = PREPARE
+) -> Path:
+    """The project's files under `root`; the spec's path."""
+    (root / "steps").mkdir(parents=True, exist_ok=True)
+    (root / "data").mkdir(exist_ok=True)
+    (root / "steps" / "prepare.py").write_text(prepare)
+    (root / "steps" / "train.py").write_text(TRAIN)
+    (root / "steps" / "evaluate.py").write_text(evaluate)
+    rows = ["x,y,label"]
+    for i in range(100):  # separable: the label is whether x > y
+        x, y = (i * 37 % 100) / 10, (i * 53 % 100) / 10
+        rows.append(f"{x},{y},{int(x > y)}")
+    (root / "data" / "points.csv").write_text("\n".join(rows) + "\n")
+    spec = root / "mlinfra.yaml"
+    spec.write_text(SPEC.replace("APPROVAL", approval))
+    return spec
+
+
+def announce(server: EmulatorServer, spec: Path) -> None:
+    """Write the run file `mlinfra emulator start` writes, so the CLI finds `server`."""
+    state_dir = process.state_dir_of(spec)
+    assert server.state_dir == state_dir
+    status = process.Status(
+        url=server.url,
+        pid=os.getpid(),
+        port=server.port,
+        state_dir=str(state_dir),
+        log_file=str(state_dir / process.LOG_FILE),
+        started_at="2026-01-01T00:00:00+00:00",
+    )
+    run_file = state_dir / process.RUN_FILE
+    run_file.write_text(json.dumps({"format": process.FORMAT_VERSION, **status.to_json()}))
+
+
+def pipeline_request(spec: Path) -> dict:
+    """The CreatePipeline request the local lowering makes of the spec's pipeline."""
+    result = validate_file(spec)
+    assert result.ok, result.diagnostics
+    graph = lower(result.environments["local"], spec.parent)
+    (resource,) = graph.of_type("local.Pipeline")
+    return resolve(resource.properties, None, None)
+
+
+def client(server: EmulatorServer, service: str = "sagemaker"):
+    return boto3.client(
+        service,
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id="mlinfra",
+        aws_secret_access_key="mlinfra-local",
+    )
+
+
+def create(server: EmulatorServer, spec: Path) -> object:
+    """A SageMaker client whose emulator holds the spec's pipeline and registry group."""
+    sagemaker = client(server)
+    sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+    sagemaker.create_pipeline(**pipeline_request(spec))
+    return sagemaker
+
+
+def run(sagemaker, parameters: dict | None = None, timeout: float = 120) -> dict:
+    """Start an execution, wait for it to end, and describe it."""
+    arn = sagemaker.start_pipeline_execution(
+        PipelineName=PIPELINE,
+        PipelineParameters=[{"Name": k, "Value": str(v)} for k, v in (parameters or {}).items()],
+    )["PipelineExecutionArn"]
+    return wait(sagemaker, arn, timeout)
+
+
+def wait(sagemaker, arn: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+        if found["PipelineExecutionStatus"] not in ("Executing", "Stopping"):
+            return found
+        assert time.monotonic() < deadline, f"still {found['PipelineExecutionStatus']}"
+        time.sleep(0.2)
+
+
+def steps(sagemaker, arn: str) -> dict[str, dict]:
+    found = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=arn)
+    return {s["StepName"]: s for s in found["PipelineExecutionSteps"]}

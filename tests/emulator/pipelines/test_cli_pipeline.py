@@ -1,0 +1,120 @@
+"""`mlinfra pipeline run|runs` and `mlinfra model approve` against a running emulator.
+
+The emulator is the `server` fixture's, announced in the spec folder's run file as
+`mlinfra emulator start` does, so the CLI finds it the way it finds a detached one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from pipeline_project import GROUP, announce, client, create, write_project
+
+from mlinfra.cli.main import cli
+
+
+def mlinfra(spec: Path, *args: str) -> Result:
+    result = CliRunner().invoke(cli, [*args, "-f", str(spec)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.fixture()
+def spec(server, tmp_path: Path) -> Path:
+    """The tiny project, its pipeline created in the running, announced emulator."""
+    path = write_project(tmp_path, approval="manual")
+    create(server, path)
+    announce(server, path)
+    return path
+
+
+def test_run_waits_for_the_steps_and_runs_lists_the_execution(spec):
+    result = mlinfra(spec, "pipeline", "run", "train-tiny", "--env", "local", "--wait")
+    assert result.exit_code == 0, result.output
+    for step in ("prepare", "train", "evaluate", "gate", "register"):
+        assert step in result.stdout
+    assert "registered version 1" in result.stdout
+    assert result.stdout.rstrip().endswith("execution succeeded")
+
+    listed = mlinfra(spec, "pipeline", "runs", "train-tiny", "--env", "local")
+    assert listed.exit_code == 0, listed.output
+    assert "Succeeded" in listed.stdout and "register:Succeeded" in listed.stdout
+    assert "differs from" not in listed.stderr  # what runs is what the spec says
+
+
+def test_a_manually_approved_model_registers_pending_and_approve_approves_it(server, spec):
+    assert mlinfra(spec, "pipeline", "run", "train-tiny", "--env", "local", "--wait").exit_code == 0
+    (version,) = client(server).list_model_packages(ModelPackageGroupName=GROUP)[
+        "ModelPackageSummaryList"
+    ]
+    assert version["ModelApprovalStatus"] == "PendingManualApproval"
+    result = mlinfra(spec, "model", "approve", "tiny-model", "--env", "local")
+    assert result.exit_code == 0, result.output
+    assert "approved tiny-model version 1" in result.stdout
+    (version,) = client(server).list_model_packages(ModelPackageGroupName=GROUP)[
+        "ModelPackageSummaryList"
+    ]
+    assert version["ModelApprovalStatus"] == "Approved"
+
+
+def test_a_false_condition_is_said_and_a_param_overrides_the_default(spec):
+    result = mlinfra(
+        spec, "pipeline", "run", "train-tiny", "--env", "local", "--param", "min_accuracy=2",
+        "--wait",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "condition did not hold" in result.stdout
+    assert "register" not in result.stdout
+
+
+def test_a_failed_run_exits_1_with_the_reason(server, tmp_path):
+    path = write_project(tmp_path, prepare="raise SystemExit('no customer data')\n")
+    create(server, path)
+    announce(server, path)
+    result = mlinfra(path, "pipeline", "run", "train-tiny", "--env", "local", "--wait")
+    assert result.exit_code == 1
+    assert "no customer data" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train-tiyn", "--env", "local"], "did you mean 'train-tiny'?"),
+        (["train-tiny", "--env", "dev"], "has target 'sagemaker'"),
+        (
+            ["train-tiny", "--env", "local", "--param", "min_acuracy=1"],
+            "did you mean 'min_accuracy'",
+        ),
+        (["train-tiny", "--env", "local", "--param", "oops"], "is not KEY=VALUE"),
+    ],
+)
+def test_mistakes_are_explained(spec, args, message):
+    result = mlinfra(spec, "pipeline", "run", *args)
+    assert result.exit_code == 1
+    assert message in result.stderr
+
+
+def test_a_pipeline_not_in_the_emulator_says_how_to_create_it(server, tmp_path):
+    path = write_project(tmp_path)
+    announce(server, path)
+    result = mlinfra(path, "pipeline", "runs", "train-tiny", "--env", "local")
+    assert result.exit_code == 1
+    assert "does not exist in the emulator yet" in result.stderr
+
+
+def test_no_running_emulator_says_how_to_start_one(tmp_path):
+    path = write_project(tmp_path)
+    result = mlinfra(path, "pipeline", "run", "train-tiny", "--env", "local")
+    assert result.exit_code == 1
+    assert "no emulator is running" in result.stderr
+    assert "mlinfra emulator start" in result.stderr
+
+
+def test_a_pipeline_changed_since_the_last_apply_is_warned_about(spec):
+    spec.write_text(spec.read_text().replace("C: 0.5", "C: 0.25"))
+    result = mlinfra(spec, "pipeline", "runs", "train-tiny", "--env", "local")
+    assert result.exit_code == 0
+    assert "differs from" in result.stderr and "mlinfra apply --env local" in result.stderr

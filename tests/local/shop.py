@@ -1,0 +1,88 @@
+"""The small project the local-target tests deploy (a helper module, not tests): a feature
+store, a model with a registry group, and an endpoint with data capture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+
+from mlinfra.ir.graph import ResourceGraph
+from mlinfra.ir.lower import lower
+from mlinfra.spec.validate import validate_file
+
+ARTIFACT = "artifact: models/a/model.joblib"
+LATEST_APPROVED = "version: latest-approved"
+ENDPOINT = "shop-local-scorer-api"
+
+
+def shop_spec(model: str = ARTIFACT, instance_type: str = "ml.m5.large") -> str:
+    """The spec; `model` says where the model comes from (an artifact or the registry)."""
+    return f"""\
+version: 1
+project: shop
+defaults:
+  tags: {{team: growth}}
+environments:
+  local:
+    target: local
+feature_stores:
+  customers:
+    record_identifier: customer_id
+    event_time: event_time
+    features: {{customer_id: string, event_time: string, spend: fractional}}
+    online: {{enabled: true, ttl: 30d}}
+models:
+  scorer:
+    registry_group: scorers
+    framework: sklearn
+    framework_version: "1.2-1"
+    {model}
+endpoints:
+  scorer-api:
+    model: scorer
+    instance_type: {instance_type}
+    data_capture: {{sampling_percent: 100}}
+"""
+
+
+def graph_of(project: Path, text: str) -> ResourceGraph:
+    """Write `text` as the project's spec, validate it and lower its local environment."""
+    spec_file = project / "mlinfra.yaml"
+    spec_file.write_text(text)
+    result = validate_file(spec_file)
+    assert result.ok, [d.summary for d in result.diagnostics]
+    return lower(result.environments["local"], project)
+
+
+def client(url: str, service: str = "sagemaker"):
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+
+
+def predict(url: str, body: bytes) -> list[int]:
+    """The classes the endpoint predicts for CSV rows (it answers probabilities)."""
+    answer = client(url, "sagemaker-runtime").invoke_endpoint(
+        EndpointName=ENDPOINT, ContentType="text/csv", Body=body
+    )
+    return [round(float(p)) for p in answer["Body"].read().decode().split()]
+
+
+def register_version(url: str, artifact: str) -> str:
+    """Register `artifact` in the scorers group and approve it; the version's ARN."""
+    sagemaker = client(url)
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName="shop-local-scorers",
+        InferenceSpecification={
+            "Containers": [{"Image": "sklearn", "ModelDataUrl": artifact}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    return arn

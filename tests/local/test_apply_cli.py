@@ -216,3 +216,27 @@ def test_apply_of_a_sagemaker_environment_says_pulumi_is_needed(
     assert code == 1
     assert "needs the Pulumi CLI" in out and "get.pulumi.com" in out
     assert not (copy / "stacks").exists()
+    # The engine can be chosen: a local environment through its rendered program needs the
+    # Pulumi CLI too; the embedded engine has no providers for AWS.
+    code, out = mlinfra(
+        "apply",
+        "--env",
+        "local",
+        "--engine",
+        "pulumi",
+        "-f",
+        str(copy / "mlinfra.yaml"),
+        "--auto-approve",
+    )
+    assert code == 1 and "needs the Pulumi CLI" in out
+    code, out = mlinfra(
+        "destroy",
+        "--env",
+        "dev",
+        "--engine",
+        "embedded",
+        "-f",
+        str(copy / "mlinfra.yaml"),
+        "--auto-approve",
+    )
+    assert code == 1 and "embedded engine applies local environments" in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -30,6 +31,14 @@ VERBS = {
 }
 
 
+@dataclass(frozen=True)
+class Engine:
+    """`--engine` and `--backend`: what carries out the changes (None: the target's own)."""
+
+    name: str | None
+    backend_url: str | None
+
+
 def _options(command):
     for option in reversed(
         [
@@ -45,6 +54,20 @@ def _options(command):
                 default=0.0,
                 metavar="SECONDS",
                 help=LOCK_TIMEOUT_HELP,
+            ),
+            click.option(
+                "--engine",
+                type=click.Choice(["embedded", "pulumi"]),
+                help="What carries out the changes: embedded (local environments) or pulumi "
+                "(the rendered program, with the Pulumi CLI).  [default: embedded for local, "
+                "pulumi for sagemaker]",
+            ),
+            click.option(
+                "--backend",
+                "backend_url",
+                metavar="URL",
+                help="With the pulumi engine: where Pulumi keeps the stack's state.  "
+                "[default: file://.mlinfra/pulumi beside the spec]",
             ),
             click.option(
                 "--allow-removal",
@@ -70,6 +93,8 @@ def apply_command(
     auto_approve: bool,
     location: str | None,
     lock_timeout: float,
+    engine: str | None,
+    backend_url: str | None,
     allow_removal: tuple[str, ...],
 ) -> None:
     """Make an environment what the spec says: plan, confirm, then change it.
@@ -81,7 +106,10 @@ def apply_command(
     runs); the state is written after every resource, so an interrupted apply resumes.
     Exits 1 on error, when another apply holds the lock, or when a resource fails.
     """
-    _run(env, spec_file, auto_approve, location, lock_timeout, allow_removal, plan_file)
+    _run(
+        env, spec_file, auto_approve, location, lock_timeout, allow_removal,
+        Engine(engine, backend_url), plan_file,
+    )  # fmt: skip
 
 
 @click.command("destroy", cls=ExitOneOnUsageError)
@@ -92,6 +120,8 @@ def destroy_command(
     auto_approve: bool,
     location: str | None,
     lock_timeout: float,
+    engine: str | None,
+    backend_url: str | None,
     allow_removal: tuple[str, ...],
 ) -> None:
     """Delete every resource the environment's state records, dependents first.
@@ -99,7 +129,10 @@ def destroy_command(
     In a `protect: true` environment, feature stores, registries, buckets and keys are kept
     unless --allow-removal names them. Exits 1 on error or refusal.
     """
-    _run(env, spec_file, auto_approve, location, lock_timeout, allow_removal, destroy=True)
+    _run(
+        env, spec_file, auto_approve, location, lock_timeout, allow_removal,
+        Engine(engine, backend_url), destroy=True,
+    )  # fmt: skip
 
 
 def _run(
@@ -109,6 +142,7 @@ def _run(
     location: str | None,
     lock_timeout: float,
     allow_removal: tuple[str, ...],
+    engine: Engine,
     plan_file: str | None = None,
     destroy: bool = False,
 ) -> None:
@@ -116,9 +150,16 @@ def _run(
 
     result = validate_spec(spec_file)
     spec = environment_spec(result, env, spec_file)
-    if spec.target != "local":
-        _apply_sagemaker(spec, spec_file, auto_approve)
+    chosen = engine.name or ("embedded" if spec.target == "local" else "pulumi")
+    if chosen == "pulumi":
+        _apply_with_pulumi(spec, spec_file, auto_approve, engine.backend_url, destroy)
         return
+    if spec.target != "local":
+        fail(
+            f"the embedded engine applies local environments; {spec.env!r} is a "
+            f"{spec.target} environment",
+            "leave out --engine (sagemaker environments use --engine pulumi)",
+        )
     graph = lower_environment(spec, spec_file)
     spec_dir = Path(spec_file).resolve().parent
     command = "mlinfra destroy" if destroy else "mlinfra apply"
@@ -226,24 +267,32 @@ def _confirm(auto_approve: bool, verb: str, env: str) -> None:
         raise SystemExit(1)
 
 
-def _apply_sagemaker(spec, spec_file: str, auto_approve: bool) -> None:
-    """Render the environment's program and `pulumi up` it (Pulumi shows its own preview)."""
+def _apply_with_pulumi(
+    spec, spec_file: str, auto_approve: bool, backend_url: str | None, destroy: bool
+) -> None:
+    """Render the environment's program and `pulumi up` (or destroy) it; Pulumi shows its own
+    preview and keeps its own state."""
     from mlinfra.cli.common import posix_relpath
-    from mlinfra.engines.pulumi import PulumiFailed, PulumiMissing, require_pulumi, up
+    from mlinfra.engines import pulumi as engine
     from mlinfra.render.pulumi import render_project, write_project
 
     try:
-        require_pulumi()
-    except PulumiMissing as exc:
+        engine.require_pulumi()
+    except engine.PulumiMissing as exc:
         fail(str(exc), exc.suggestion)
     graph = lower_environment(spec, spec_file)
     out_dir = Path(spec_file).parent / "stacks" / spec.env
     write_project(render_project(graph, spec, posix_relpath(spec_file, str(out_dir))), out_dir)
-    say(make_console(), f"rendered {out_dir}/; running pulumi up on stack {spec.env}")
-    _confirm(auto_approve, "apply", spec.env)
+    verb = "destroy" if destroy else "up"
+    say(make_console(), f"rendered {out_dir}/; running pulumi {verb} on stack {spec.env}")
+    _confirm(auto_approve, "destroy" if destroy else "apply", spec.env)
+    spec_dir = Path(spec_file).resolve().parent
     try:
-        outputs = up(out_dir, spec.env, Path(spec_file).resolve().parent, on_output=click.echo)
-    except PulumiFailed as exc:
+        if destroy:
+            engine.destroy(out_dir, spec.env, spec_dir, backend_url, on_output=click.echo)
+            return
+        outputs = engine.up(out_dir, spec.env, spec_dir, backend_url, on_output=click.echo)
+    except engine.PulumiFailed as exc:
         fail(str(exc))
     for name, value in outputs.items():
         say(make_console(), f"{name} = {value}")

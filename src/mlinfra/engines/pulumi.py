@@ -47,6 +47,24 @@ def up(
     on_output: Callable[[str], None] = print,
 ) -> dict[str, object]:
     """`pulumi up` of the rendered project in `project_dir` on stack `env`; its outputs."""
+    stack = _stack(project_dir, env, spec_dir, backend_url)
+    result = _run(lambda: stack.up(on_output=on_output))
+    return {name: output.value for name, output in result.outputs.items()}
+
+
+def destroy(
+    project_dir: Path,
+    env: str,
+    spec_dir: Path,
+    backend_url: str | None = None,
+    on_output: Callable[[str], None] = print,
+) -> None:
+    """`pulumi destroy` of stack `env` of the rendered project in `project_dir`."""
+    stack = _stack(project_dir, env, spec_dir, backend_url)
+    _run(lambda: stack.destroy(on_output=on_output))
+
+
+def _stack(project_dir: Path, env: str, spec_dir: Path, backend_url: str | None):
     require_pulumi()
     if "PULUMI_CONFIG_PASSPHRASE" not in os.environ:
         raise PulumiFailed(
@@ -62,11 +80,17 @@ def up(
         secrets_provider="passphrase",
         env_vars={"PULUMI_BACKEND_URL": backend_url},
     )
-    try:
-        stack = automation.create_or_select_stack(
+    return _run(
+        lambda: automation.create_or_select_stack(
             stack_name=env, work_dir=str(project_dir), opts=options
         )
-        result = stack.up(on_output=on_output)
+    )
+
+
+def _run(action: Callable[[], object]):
+    from pulumi import automation
+
+    try:
+        return action()
     except automation.errors.CommandError as exc:
         raise PulumiFailed(str(exc)) from None
-    return {name: output.value for name, output in result.outputs.items()}

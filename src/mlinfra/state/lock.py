@@ -12,6 +12,7 @@ given holder's. `FileLock` is the one for local state files.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import os
@@ -113,8 +114,10 @@ def is_stale(holder: LockInfo) -> bool:
     return holder.host == socket.gethostname() and not pid_alive(holder.pid)
 
 
-class Lock:
-    """Taken with `acquire()` or `with`; released by `release()` or leaving the block."""
+class Lock(abc.ABC):
+    """Taken with `acquire()` or `with`; released by `release()` or leaving the block.
+
+    The backends (a file beside the state, an object in S3) supply the three primitives."""
 
     def __init__(self, where: str, command: str, timeout: float = 0.0) -> None:
         self.where = where
@@ -125,17 +128,17 @@ class Lock:
 
     # --- what a backend supplies -------------------------------------------------------------
 
+    @abc.abstractmethod
     def _create(self, info: LockInfo) -> bool:
         """Create the lock holding `info`; False when it already exists."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _read(self) -> tuple[bool, LockInfo | None, float | None]:
         """(exists, holder or None when unreadable, age in seconds when known)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _remove(self, holder: LockInfo | None) -> bool:
         """Remove the lock if it is still `holder`'s (None: still unreadable)."""
-        raise NotImplementedError
 
     # --- the logic ----------------------------------------------------------------------------
 

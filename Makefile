@@ -17,27 +17,49 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The main job on the churn example, on the local emulator: validate the spec, compile every
-# environment, then deploy the local one, load its features, train, and serve the model.
+# The main job on the churn example, on the local emulator: the whole loop. Validate the spec,
+# compile every environment, deploy the local one, load its features, train, serve, watch the
+# served traffic drift, and see the monitor alert and start retraining.
 MLINFRA := $(VENV)/bin/mlinfra
+MONITOR_REPORT := examples/churn/.mlinfra/churn-drift-report.html
 run: setup
-	@echo "\n== 1/7 Validate the spec in every environment"
+	@echo "\n== 1/11 Check the spec: every environment, every reference, every value"
 	$(MLINFRA) validate -f $(EXAMPLE)
-	@echo "\n== 2/7 Compile every environment to a Pulumi project under $(STACKS)/"
+	@echo "\n== 2/11 Compile every environment to a Pulumi project under $(STACKS)/"
 	$(MLINFRA) render --all -f $(EXAMPLE) --out $(STACKS)
-	@echo "\n== 3/7 Apply the local environment: starts the emulator, creates the feature store,"
-	@echo "   the model registry and the training pipeline (the model waits for a trained version)"
+	@echo "\n== 3/11 Create the local environment. This starts the emulator (SageMaker's APIs on"
+	@echo "   127.0.0.1) and creates the feature store, the model registry and the training"
+	@echo "   pipeline. The endpoint and its drift monitor wait: there is no trained model yet."
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
-	@echo "\n== 4/7 Load the customers CSV into the feature store (online and offline)"
+	@echo "\n== 4/11 Load the customers CSV into the feature store (online and offline)"
 	$(MLINFRA) featurestore ingest customers --env local -f $(EXAMPLE)
-	@echo "\n== 5/7 Run the training pipeline: prepare, train, evaluate, accuracy gate, register"
+	@echo "\n== 5/11 Train: prepare the data, train, evaluate, check accuracy, register the model"
 	$(MLINFRA) pipeline run train-churn --env local --wait -f $(EXAMPLE)
-	@echo "\n== 6/7 Apply again: the newly approved model version is deployed to the endpoint"
+	@echo "\n== 6/11 Apply again: the newly approved model version goes live on the endpoint, and"
+	@echo "   the drift monitor is created on it (its baseline statistics are computed now)"
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
-	@echo "\n== 7/7 Send customers to the endpoint with boto3, as application code would"
+	@echo "\n== 7/11 Send ordinary customers to the endpoint with boto3, as an application would."
+	@echo "   The endpoint keeps a sample of the requests (data capture) for the monitor."
 	$(PY) examples/churn/send_traffic.py
-	@echo "\nThe emulator keeps running: $(MLINFRA) output --env local -f $(EXAMPLE) lists what"
-	@echo "exists; stop it with: $(MLINFRA) emulator stop -f $(EXAMPLE)"
+	@echo "\n== 8/11 Run the drift monitor: it compares what the endpoint saw with the baseline"
+	@echo "   the model was built for. Ordinary customers: nothing to report."
+	$(MLINFRA) monitor run churn-drift --env local -f $(EXAMPLE)
+	@echo "\n== 9/11 Now the world changes: prices rise, contracts shorten, and a bug upstream"
+	@echo "   drops support_calls for some customers. Send those customers."
+	$(PY) examples/churn/send_traffic.py --drift
+	@echo "\n== 10/11 Run the monitor again: it finds the drift and the missing values, alerts the"
+	@echo "   on-call address and starts the training pipeline. (It retrains on what the feature"
+	@echo "   store holds; nothing new was loaded here, so its steps come from the cache.)"
+	$(MLINFRA) monitor run churn-drift --env local -f $(EXAMPLE)
+	$(MLINFRA) monitor alerts churn-drift --env local -f $(EXAMPLE) --limit 3
+	@echo "\n== 11/11 Write the monitor's report, each feature's distribution against the baseline"
+	$(MLINFRA) monitor report churn-drift --env local -f $(EXAMPLE) --html $(MONITOR_REPORT)
+	$(MLINFRA) pipeline runs train-churn --env local -f $(EXAMPLE) --limit 2
+	@echo "\nDone. The emulator keeps running, and with it the schedules: the pipeline's nightly"
+	@echo "retraining and the monitor's daily check. See what exists with:"
+	@echo "  $(MLINFRA) output --env local -f $(EXAMPLE)"
+	@echo "Open $(MONITOR_REPORT) in a browser for the drift report. Stop the emulator with:"
+	@echo "  $(MLINFRA) emulator stop -f $(EXAMPLE)"
 
 # Regenerate the checked-in projects; tests/render/test_stacks_current.py fails when stale.
 stacks: setup

@@ -163,7 +163,7 @@ def test_a_feature_group_missing_from_the_emulator_says_how_it_is_created(emulat
         (
             "customers",
             "dev",
-            ["environment 'dev' has target 'sagemaker'", "ingest into SageMaker is not supported"],
+            ["environment 'dev' has target 'sagemaker'", "works with the local emulator only"],
         ),
         ("orders", "local", ["feature store 'orders' has no `source:`", "--source FILE"]),
     ],

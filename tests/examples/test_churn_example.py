@@ -141,7 +141,7 @@ def test_prepare_keeps_the_latest_record_per_customer():
         "tenure_months": 12,
         "monthly_charges": 50.0,
         "total_charges": 600.0,
-        "contract": "one-year",
+        "contract": " One-Year",  # as recorded: the model normalises it, in training and serving
         "support_calls": 1,
     }
     assert len(clean) == 2
@@ -220,3 +220,20 @@ def test_missing_input_exits_2_without_traceback(tmp_path, script, args):
     assert proc.returncode == 2
     assert str(missing) in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_model_itself_normalises_what_serving_and_training_send(run):
+    # One preprocessing definition: the pickled Pipeline trims and lower-cases categories,
+    # so raw values give the same probability however they are written or sent.
+    model = train.model_fn(str(run / "model"))
+    row = {"tenure_months": 3, "monthly_charges": 99.0, "total_charges": 300.0,
+           "support_calls": 4}  # fmt: skip
+    frame = pd.DataFrame(
+        [{**row, "contract": c} for c in ("month-to-month", " Month-To-Month ", "MONTH-TO-MONTH")]
+    )
+    proba = model.predict_proba(frame[train.FEATURES])[:, 1]
+    assert proba[0] == pytest.approx(proba[1]) == pytest.approx(proba[2])
+    missing = json.dumps({"instances": [{**row, "contract": None}]})
+    decoded = train.input_fn(missing, "application/json")
+    assert decoded["contract"].isna().all()
+    assert 0 <= train.predict_fn(decoded, model)[0] <= 1

@@ -42,9 +42,9 @@ def test_local_environment_lowers_to_emulator_resources():
         "local.EndpointConfig",
         "local.Endpoint",
         "local.Pipeline",
+        "local.MonitoringSchedule",
     }
-    # Monitors come with the emulator's monitor runtime.
-    assert not [a for a in local.addresses() if a.startswith("monitor.")]
+    assert local.outputs["monitor.churn-drift"] == "churn-local-churn-drift"
     assert local.outputs["endpoint.churn-api"] == "churn-local-churn-api"
     assert local.outputs["pipeline.train-churn"] == "churn-local-train-churn"
 

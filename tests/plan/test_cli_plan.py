@@ -179,10 +179,16 @@ def test_a_model_without_an_approved_version_is_planned_as_waiting(
     spec = str(churn / "mlinfra.yaml")
     result = run("--env", "local", "-f", spec, "--detailed-exitcode")
     assert result.exit_code == 2
-    assert "3 of them wait for a value that does not exist yet" in result.output
+    assert "4 of them wait for a value that does not exist yet" in result.output
     assert "waiting: model package group 'churn-local-churn' has no approved version" in (
         result.output
     )
     document = json.loads(run("--env", "local", "-f", spec, "--format", "json").output)
     waiting = [c["address"] for c in document["resource_changes"] if c["waiting"]]
-    assert waiting == ["model.churn-model", "endpoint.churn-api/config", "endpoint.churn-api"]
+    # The monitor too: SageMaker creates a monitoring schedule only on an existing endpoint.
+    assert waiting == [
+        "model.churn-model",
+        "endpoint.churn-api/config",
+        "endpoint.churn-api",
+        "monitor.churn-drift",
+    ]

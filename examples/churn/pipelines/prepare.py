@@ -10,8 +10,9 @@ first, then the raw model features::
     <output>/train/train.csv  <output>/validation/validation.csv  <output>/test/test.csv
     columns: churned, tenure_months, monthly_charges, total_charges, contract, support_calls
 
-No encoding happens here: the trained model is a scikit-learn Pipeline that
-takes the raw features, exactly as the endpoint receives them.
+No preprocessing happens here (no encoding, no normalising of values): the trained
+model is a scikit-learn Pipeline that does all of it on the raw features, exactly
+as the endpoint receives them, so training and serving share one definition.
 
 Paths (SageMaker processing has no path variables, so they are fixed defaults):
 ``--input-dir`` or ``$MLINFRA_PROCESSING_INPUT`` (default ``/opt/ml/processing/input``),
@@ -72,8 +73,6 @@ def clean(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for col in NUMERIC:
         df[col] = pd.to_numeric(df[col], errors="coerce")
-    contract = df["contract"]
-    df["contract"] = contract.where(contract.isna(), contract.astype(str).str.strip().str.lower())
     df[LABEL] = pd.to_numeric(df[LABEL], errors="coerce")
     df = df[df[LABEL].isin([0, 1])].astype({LABEL: int})
     return df[[LABEL, *FEATURES]].reset_index(drop=True)

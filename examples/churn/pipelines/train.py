@@ -6,8 +6,11 @@ model is a scikit-learn Pipeline that takes raw rows, in this order::
 
     tenure_months, monthly_charges, total_charges, contract, support_calls
 
-(one-hot ``contract`` with unknown categories ignored, median-imputed numerics,
-then a RandomForestClassifier). It is saved as ``model.joblib``, with the
+(``contract`` trimmed, lower-cased and one-hot encoded with unknown categories
+ignored, median-imputed numerics, then a RandomForestClassifier). All the
+preprocessing is in that Pipeline, so training, evaluation and serving run the one
+definition: there is no training/serving skew to keep in step by hand. The serving
+hooks below only decode requests into those raw columns. It is saved as ``model.joblib``, with the
 feature order in ``features.json`` (a JSON list), in ``$SM_MODEL_DIR``, with a
 copy of this script in ``code/`` (under network isolation the serving container
 cannot fetch code, so it loads these hooks from the model); metrics go to
@@ -44,13 +47,14 @@ import sys
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
 
 LABEL = "churned"
 FEATURES = ["tenure_months", "monthly_charges", "total_charges", "contract", "support_calls"]
@@ -66,10 +70,27 @@ def read_channel(path: Path) -> pd.DataFrame:
     return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
 
 
+def categorical() -> Pipeline:
+    """Text categories as the model sees them: trimmed, lower-cased, one-hot.
+
+    Built from numpy's functions only, so the pickled model loads anywhere without this
+    module (a function defined here would pickle as `__main__.<name>` under training).
+    """
+    return Pipeline(
+        [
+            ("missing", SimpleImputer(strategy="constant", fill_value="")),
+            ("text", FunctionTransformer(np.asarray, kw_args={"dtype": "U"})),
+            ("strip", FunctionTransformer(np.char.strip)),
+            ("lower", FunctionTransformer(np.char.lower)),
+            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+        ]
+    )
+
+
 def build_model(n_estimators: int, max_depth: int | None) -> Pipeline:
     features = ColumnTransformer(
         [
-            ("contract", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+            ("contract", categorical(), CATEGORICAL),
             ("numeric", SimpleImputer(strategy="median"), NUMERIC),
         ]
     )
@@ -178,8 +199,8 @@ def input_fn(request_body: str | bytes, request_content_type: str) -> pd.DataFra
     rows = rows.reset_index(drop=True)
     for col in NUMERIC:
         rows[col] = pd.to_numeric(rows[col], errors="coerce")
-    contract = rows["contract"]
-    rows["contract"] = contract.where(contract.isna(), contract.astype(str).str.strip().str.lower())
+    for col in CATEGORICAL:  # JSON null and an empty CSV field alike: missing
+        rows[col] = rows[col].astype(object).where(rows[col].notna(), np.nan)
     return rows
 
 

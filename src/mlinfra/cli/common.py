@@ -12,9 +12,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from mlinfra.cli.options import ENV_OPTION_HELP  # noqa: F401 - re-exported for the commands
 from mlinfra.cli.views import diagnostics as view
-
-ENV_OPTION_HELP = "The environment, as named under `environments:` in the spec."
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -105,8 +104,8 @@ def local_environment(result, env: str, spec_file: str):
     local = sorted(n for n, s in result.environments.items() if s.target == "local")
     if spec.target != "local":
         fail(
-            f"environment {env!r} has target {spec.target!r}: this command loads the local "
-            "emulator; ingest into SageMaker is not supported by it",
+            f"environment {env!r} has target {spec.target!r}: this command works with the "
+            "local emulator only",
             f"use a `target: local` environment ({', '.join(local)})"
             if local
             else "add an environment with `target: local` to the spec",

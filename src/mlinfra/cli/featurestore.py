@@ -18,14 +18,13 @@ from urllib.parse import quote
 import click
 
 from mlinfra.cli.common import (
-    ENV_OPTION_HELP,
     fail,
     local_environment,
     make_console,
     say,
     validate_spec,
 )
-from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION
 
 # The emulator may take a while on a large file (every row is parsed before one is written).
 INGEST_TIMEOUT = 600.0
@@ -40,7 +39,7 @@ def featurestore_command() -> None:
 
 @featurestore_command.command("ingest")
 @click.argument("name")
-@click.option("--env", "env", metavar="ENV", required=True, help=ENV_OPTION_HELP)
+@ENV_OPTION
 @click.option(
     "--source",
     metavar="FILE",

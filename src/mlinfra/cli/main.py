@@ -10,6 +10,7 @@ from mlinfra import __version__
 from mlinfra.cli.apply import apply_command, destroy_command
 from mlinfra.cli.emulator import emulator_command
 from mlinfra.cli.featurestore import featurestore_command
+from mlinfra.cli.monitor import monitor_command
 from mlinfra.cli.output import output_command
 from mlinfra.cli.pipeline import model_command, pipeline_command
 from mlinfra.cli.plan import plan_command
@@ -38,6 +39,7 @@ cli.add_command(destroy_command)
 cli.add_command(refresh_command)
 cli.add_command(pipeline_command)
 cli.add_command(model_command)
+cli.add_command(monitor_command)
 
 
 INTERNAL_ERROR = 3

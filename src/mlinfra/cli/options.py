@@ -24,3 +24,19 @@ def spec_option(help_text: str = "The spec to read."):
 
 
 SPEC_OPTION = spec_option()
+
+
+def limit_option(what: str = "runs", maximum: int = 100, order: str = "newest first"):
+    """`--limit N`: how many of a list to show."""
+    return click.option(
+        "--limit",
+        type=click.IntRange(1, maximum),
+        default=20,
+        show_default=True,
+        help=f"How many {what} to show, {order}.",
+    )
+
+
+ENV_OPTION_HELP = "The environment, as named under `environments:` in the spec."
+# One environment, required, by name: the commands that work on one.
+ENV_OPTION = click.option("--env", "env", metavar="ENV", required=True, help=ENV_OPTION_HELP)

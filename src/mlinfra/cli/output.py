@@ -8,13 +8,13 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from mlinfra.cli.common import ENV_OPTION_HELP, make_console, validate_spec
-from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.cli.common import make_console, validate_spec
+from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION
 from mlinfra.cli.plan import STATE_OPTION_HELP, environment_spec, lower_environment, read_state
 
 
 @click.command("output")
-@click.option("--env", "env", metavar="ENV", required=True, help=ENV_OPTION_HELP)
+@ENV_OPTION
 @SPEC_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--state", "location", metavar="LOCATION", help=STATE_OPTION_HELP)

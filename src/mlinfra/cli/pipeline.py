@@ -13,19 +13,17 @@ from typing import Any
 import click
 
 from mlinfra.cli.common import (
-    ENV_OPTION_HELP,
     fail,
     local_environment,
     make_console,
     say,
     validate_spec,
 )
-from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION, limit_option
 
 CREATED_BY = "create it with `mlinfra apply --env {env}` (or boto3's CreatePipeline)"
 POLL_SECONDS = 0.5
 FINAL = ("Succeeded", "Failed", "Stopped")
-ENV_OPTION = click.option("--env", "env", metavar="ENV", required=True, help=ENV_OPTION_HELP)
 STYLES = {"Succeeded": "green", "Failed": "bold red", "Stopped": "yellow", "Executing": "cyan"}
 
 
@@ -77,13 +75,7 @@ def run_command(name: str, env: str, params: tuple[str, ...], wait: bool, spec_f
 @pipeline_command.command("runs")
 @click.argument("name")
 @ENV_OPTION
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 100),
-    default=20,
-    show_default=True,
-    help="How many runs to show, newest first.",
-)
+@limit_option()
 @SPEC_OPTION
 def runs_command(name: str, env: str, limit: int, spec_file: str) -> None:
     """List the executions of pipeline NAME in the local emulator, newest first."""

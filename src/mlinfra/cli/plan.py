@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from mlinfra.cli.common import (
-    ENV_OPTION_HELP,
     environment_of,
     fail,
     lower_spec,
@@ -15,7 +14,7 @@ from mlinfra.cli.common import (
     say,
     validate_spec,
 )
-from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION
 
 CHANGES_EXIT = 2
 STATE_OPTION_HELP = (
@@ -121,7 +120,7 @@ class ExitOneOnUsageError(click.Command):
 
 
 @click.command("plan", cls=ExitOneOnUsageError)
-@click.option("--env", "env", metavar="ENV", required=True, help=ENV_OPTION_HELP)
+@ENV_OPTION
 @SPEC_OPTION
 @click.option(
     "--format",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from mlinfra.cli.common import ENV_OPTION_HELP, fail, make_console, say, validate_spec
-from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.cli.common import fail, make_console, say, validate_spec
+from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION
 from mlinfra.cli.plan import (
     STATE_OPTION_HELP,
     ExitOneOnUsageError,
@@ -16,7 +16,7 @@ from mlinfra.cli.plan import (
 
 
 @click.command("refresh", cls=ExitOneOnUsageError)
-@click.option("--env", "env", metavar="ENV", required=True, help=ENV_OPTION_HELP)
+@ENV_OPTION
 @SPEC_OPTION
 @click.option("--state", "location", metavar="LOCATION", help=STATE_OPTION_HELP)
 @click.option(

@@ -1,11 +1,13 @@
-"""The SageMaker control plane: models, endpoint configs, endpoints, model registry, feature groups.
+"""The SageMaker control plane: models, endpoints, registry, feature groups, pipelines, monitors.
 
 Requests arrive already validated against botocore's input shapes (`protocol.py`); each handler
 here applies AWS's rules (unique names, references that must exist, version numbering, approval)
 to records in the SQLite `Store`, and Describe*/List* project those records onto the output
 shapes, so responses carry exactly the fields boto3 expects. Endpoints are deployed on the
 `serving` runtime and feature groups created in the `featurestore` runtime; both are imported
-lazily so the control plane works (and says clearly what is missing) without them.
+lazily so the control plane works (and says clearly what is missing) without them. Pipelines
+and monitoring schedules are runtimes of their own (`pipelines`, `monitoring`), and the
+`scheduler` starts them on their schedules while the emulator serves.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class ControlPlane:
         self._pool: Any = None
         self._features: Any = None
         self._pipelines: Any = None
+        self._monitoring: Any = None
+        self._scheduler: Any = None
         self._runtime_lock = threading.Lock()
         # Cleared while endpoints are redeployed after a restart: invocations wait for it,
         # so a restarted emulator never answers "endpoint not found" for a live endpoint.
@@ -74,6 +78,8 @@ class ControlPlane:
         # must not interleave. Control-plane traffic is light; invocations never take this lock.
         with self.store.lock:
             result = handler(params, region)
+        if operation in _RESCHEDULES and self._scheduler is not None:
+            self._scheduler.notify()
         return result or {}
 
     # --- runtimes (integrated lazily) ------------------------------------------------------
@@ -107,8 +113,29 @@ class ControlPlane:
                 self._pipelines = Pipelines(self)
             return self._pipelines
 
+    def monitoring(self) -> Any:
+        # As pipelines(): the store's lock first, since creating the runtime writes the store.
+        with self.store.lock, self._runtime_lock:
+            if self._monitoring is None:
+                from mlinfra.emulator.monitoring import Monitoring
+
+                self._monitoring = Monitoring(self)
+            return self._monitoring
+
+    def start_scheduler(self, now: Callable[[], Any] | None = None) -> None:
+        """Start monitors and scheduled pipelines on their schedules until `close()`."""
+        from mlinfra.emulator.scheduler import Scheduler
+
+        with self._runtime_lock:
+            if self._scheduler is None:
+                scheduler = Scheduler(self, now)
+                scheduler.start()
+                self._scheduler = scheduler
+
     def close(self) -> None:
-        for runtime in (self._pipelines, self._pool, self._features):
+        if self._scheduler is not None:  # first: it must start nothing while runtimes close
+            self._scheduler.stop()
+        for runtime in (self._monitoring, self._pipelines, self._pool, self._features):
             closer = getattr(runtime, "close", None)
             if callable(closer):
                 try:
@@ -634,7 +661,34 @@ class ControlPlane:
     def stop_pipeline_execution(self, p: dict, region: str) -> dict:
         return self.pipelines().stop_pipeline_execution(p, region)
 
-    # --- shared -----------------------------------------------------------------------------
+    # --- monitoring schedules (mlinfra.emulator.monitoring) --------------------------------
+
+    def create_monitoring_schedule(self, p: dict, region: str) -> dict:
+        return self.monitoring().create_monitoring_schedule(p, region)
+
+    def describe_monitoring_schedule(self, p: dict, region: str) -> dict:
+        return self.monitoring().describe_monitoring_schedule(p, region)
+
+    def list_monitoring_schedules(self, p: dict, region: str) -> dict:
+        return self.monitoring().list_monitoring_schedules(p, region)
+
+    def update_monitoring_schedule(self, p: dict, region: str) -> dict:
+        return self.monitoring().update_monitoring_schedule(p, region)
+
+    def delete_monitoring_schedule(self, p: dict, region: str) -> None:
+        self.monitoring().delete_monitoring_schedule(p, region)
+
+    def start_monitoring_schedule(self, p: dict, region: str) -> None:
+        self.monitoring().start_monitoring_schedule(p, region)
+
+    def stop_monitoring_schedule(self, p: dict, region: str) -> None:
+        self.monitoring().stop_monitoring_schedule(p, region)
+
+    def list_monitoring_executions(self, p: dict, region: str) -> dict:
+        return self.monitoring().list_monitoring_executions(p, region)
+
+    def describe_processing_job(self, p: dict, region: str) -> dict:
+        return self.monitoring().describe_processing_job(p, region)
 
     # --- tags -------------------------------------------------------------------------------
 
@@ -747,7 +801,16 @@ SUPPORTED = (
     "StartPipelineExecution", "DescribePipelineExecution", "ListPipelineExecutions",
     "ListPipelineExecutionSteps", "ListPipelineParametersForExecution",
     "StopPipelineExecution",
+    "CreateMonitoringSchedule", "DescribeMonitoringSchedule", "ListMonitoringSchedules",
+    "UpdateMonitoringSchedule", "DeleteMonitoringSchedule", "StartMonitoringSchedule",
+    "StopMonitoringSchedule", "ListMonitoringExecutions", "DescribeProcessingJob",
 )  # fmt: skip
+# What may change when something runs: the scheduler looks again after these.
+_RESCHEDULES = frozenset({
+    "CreateMonitoringSchedule", "UpdateMonitoringSchedule", "DeleteMonitoringSchedule",
+    "StartMonitoringSchedule", "StopMonitoringSchedule",
+    "CreatePipeline", "UpdatePipeline", "DeletePipeline", "AddTags", "DeleteTags",
+})  # fmt: skip
 # Where each kind of record keeps its ARN and its name, for the tag operations.
 _ARN_FIELDS = {
     "model": "ModelArn",
@@ -757,6 +820,7 @@ _ARN_FIELDS = {
     "model-package-group": "ModelPackageGroupArn",
     "model-package": "ModelPackageArn",
     "pipeline": "PipelineArn",
+    "monitoring-schedule": "MonitoringScheduleArn",
 }
 _NAME_FIELDS = {
     "model": "ModelName",
@@ -765,7 +829,25 @@ _NAME_FIELDS = {
     "feature-group": "FeatureGroupName",
     "model-package-group": "ModelPackageGroupName",
     "pipeline": "PipelineName",
+    "monitoring-schedule": "MonitoringScheduleName",
 }
+
+
+def local_path(root: Path, uri: str) -> Path:
+    """Where a `file:` URI or a plain path points; relative ones are in the spec's folder.
+
+    `file:data/x.csv` is relative, `file:///abs/x.csv` absolute. ValueError for anything the
+    local emulator cannot reach (s3:// and other schemes).
+    """
+    text = str(uri)
+    scheme = urlparse(text).scheme
+    if scheme == "file":
+        path = Path(unquote(text[len("file://") :] if text.startswith("file://") else text[5:]))
+    elif scheme == "" and text:
+        path = Path(text)
+    else:
+        raise ValueError(f"{text!r} is not a local path or file: URI")
+    return path if path.is_absolute() else root / path
 
 
 def _snake(name: str) -> str:

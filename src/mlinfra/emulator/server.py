@@ -5,7 +5,13 @@
 - `/FeatureGroup/...`, `/BatchGetRecord`: the Feature Store Runtime (REST-JSON).
 - `/_mlinfra/...`: mlinfra's own routes, not AWS's: `GET /_mlinfra/health`, and
   `POST /_mlinfra/feature-groups/{FeatureGroupName}/ingest` whose body is CSV text (what
-  `mlinfra featurestore ingest` sends; the server never opens a path a client names).
+  `mlinfra featurestore ingest` sends; the server never opens a path a client names);
+  `POST /_mlinfra/monitoring-schedules/{name}/executions` starts a monitoring execution now
+  (`mlinfra monitor run`; optional JSON body `{"since": ISO time}`), `GET .../executions/{job}`
+  is one execution's whole record, `GET /_mlinfra/monitoring-schedules/{name}/alerts` the
+  monitor's alert log as `{"alerts": [...]}`.
+
+While it serves, the control plane's scheduler starts monitors and scheduled pipelines.
 
 Routes and parameter locations come from botocore's service models (`protocol.py`). Any
 credentials are accepted; signatures are not checked, as LocalStack does. Every failure leaves
@@ -49,6 +55,9 @@ HOST = "127.0.0.1"
 MAX_BODY = 32 * 1024 * 1024
 HEALTH_PATH = "/_mlinfra/health"
 INGEST_PATH = re.compile(r"/_mlinfra/feature-groups/(?P<name>[^/]+)/ingest")
+MONITOR_PATH = re.compile(
+    r"/_mlinfra/monitoring-schedules/(?P<name>[^/]+)/(?P<what>executions|alerts)(?:/(?P<job>[^/]+))?"
+)
 
 log = logging.getLogger("mlinfra.emulator")
 
@@ -60,9 +69,11 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, root: Path, state_dir: Path, port: int = 0) -> None:
+    def __init__(self, root: Path, state_dir: Path, port: int = 0, schedule: bool = True) -> None:
+        """`schedule=False` serves without the scheduler: nothing starts by itself (tests)."""
         self.root = root
         self.state_dir = state_dir
+        self.schedule = schedule
         self.control = ControlPlane(root, state_dir)
         super().__init__((HOST, port), EmulatorHandler)
 
@@ -73,6 +84,12 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        # Schedules run while the emulator serves, not merely while a server object exists.
+        if self.schedule:
+            self.control.start_scheduler()
+        super().serve_forever(poll_interval)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A broken connection or a bug outside a handler: the log, never stderr of a daemon.
@@ -165,6 +182,10 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if ingest and self.command == "POST":
             self._ingest(unquote(ingest["name"]), query, body)
             return
+        monitor = MONITOR_PATH.fullmatch(path)
+        if monitor:
+            self._monitor(unquote(monitor["name"]), monitor["what"], monitor["job"], body)
+            return
         route, labels, path_known = match_route(self.command, path)
         if route is None:
             if path_known:
@@ -224,6 +245,27 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             {"FeatureGroupName": group_name, "RecordCount": count, "TargetStores": stores}
         ).encode()
         self._send(200, {"Content-Type": "application/json"}, payload)
+
+    def _monitor(self, name: str, what: str, job: str | None, body: bytes) -> None:
+        """mlinfra's monitoring routes: run a monitor now, one execution, the alert log."""
+        monitoring = self.server.control.monitoring()
+        if what == "executions" and job is None and self.command == "POST":
+            try:
+                request = json.loads(body) if body.strip() else {}
+            except ValueError:
+                request = None
+            if not isinstance(request, dict):
+                raise ApiError("ValidationException", 'The body is a JSON object: {"since": ...}.')
+            result: dict[str, Any] = monitoring.run_now(name, request.get("since"))
+        elif what == "executions" and job is not None and self.command == "GET":
+            result = monitoring.detail(name, unquote(job))
+        elif what == "alerts" and job is None and self.command == "GET":
+            result = {"alerts": monitoring.alerts(name)}
+        else:
+            raise ApiError(
+                "UnknownOperationException", f"{self.command} is not supported on {self.path}.", 405
+            )
+        self._send(200, {"Content-Type": "application/json"}, json.dumps(result).encode())
 
     def _error(self, error: ApiError, json_protocol: bool, request_id: str) -> None:
         status = error.status

@@ -134,6 +134,10 @@ class Pipeline(LocalResource):
     TYPE = api.PIPELINE
 
 
+class MonitoringSchedule(LocalResource):
+    TYPE = api.MONITORING_SCHEDULE
+
+
 # --- values known when the program runs ---------------------------------------------------
 
 

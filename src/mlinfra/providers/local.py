@@ -61,6 +61,12 @@ KINDS = {
         "PipelineArn",
         frozenset({"PipelineDefinition", "PipelineDescription", "PipelineDisplayName", "RoleArn"}),
     ),
+    api.MONITORING_SCHEDULE: Kind(
+        "monitoring_schedule",
+        "MonitoringScheduleName",
+        "MonitoringScheduleArn",
+        frozenset({"MonitoringScheduleConfig"}),
+    ),
 }
 
 

@@ -495,7 +495,7 @@ model_churn_model = aws.sagemaker.Model(
 pipeline_train_churn_script_prepare = aws.s3.BucketObjectv2(
     "pipeline.train-churn/script-prepare",
     bucket=bucket_artifacts.bucket,
-    key="pipelines/train-churn/code/f8d8efab5e4eeae6/prepare.py",
+    key="pipelines/train-churn/code/836ad3be6be10a4f/prepare.py",
     source=pulumi.FileAsset("../../../examples/churn/pipelines/prepare.py"),
     tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
     opts=pulumi.ResourceOptions(depends_on=[bucket_artifacts_encryption]),
@@ -504,7 +504,7 @@ pipeline_train_churn_script_prepare = aws.s3.BucketObjectv2(
 pipeline_train_churn_script_train = aws.s3.BucketObjectv2(
     "pipeline.train-churn/script-train",
     bucket=bucket_artifacts.bucket,
-    key="pipelines/train-churn/code/e262aa0558fbe4bc/sourcedir.tar.gz",
+    key="pipelines/train-churn/code/9a0fc0bb674f2d39/sourcedir.tar.gz",
     source=pulumi.FileAsset(source_archive("../../../examples/churn/pipelines/train.py")),
     tags={**TAGS, "mlinfra:component": "pipeline.train-churn"},
     opts=pulumi.ResourceOptions(depends_on=[bucket_artifacts_encryption]),
@@ -712,7 +712,7 @@ pipeline_train_churn = aws.sagemaker.Pipeline(
                                     "S3Uri": pulumi.Output.concat(
                                         "s3://",
                                         pipeline_train_churn_script_prepare.bucket,
-                                        "/pipelines/train-churn/code/f8d8efab5e4eeae6/prepare.py",
+                                        "/pipelines/train-churn/code/836ad3be6be10a4f/prepare.py",
                                     ),
                                     "LocalPath": "/opt/ml/processing/input/code",
                                     "S3DataType": "S3Prefix",
@@ -774,7 +774,7 @@ pipeline_train_churn = aws.sagemaker.Pipeline(
                             "sagemaker_submit_directory": pulumi.Output.concat(
                                 '"s3://',
                                 pipeline_train_churn_script_train.bucket,
-                                '/pipelines/train-churn/code/e262aa0558fbe4bc/sourcedir.tar.gz"',
+                                '/pipelines/train-churn/code/9a0fc0bb674f2d39/sourcedir.tar.gz"',
                             ),
                             "sagemaker_container_log_level": "20",
                             "sagemaker_region": '"us-east-1"',
@@ -993,7 +993,7 @@ pipeline_train_churn = aws.sagemaker.Pipeline(
                                                     "SAGEMAKER_SUBMIT_DIRECTORY": pulumi.Output.concat(
                                                         "s3://",
                                                         pipeline_train_churn_script_train.bucket,
-                                                        "/pipelines/train-churn/code/e262aa0558fbe4bc/sourcedir.tar.gz",
+                                                        "/pipelines/train-churn/code/9a0fc0bb674f2d39/sourcedir.tar.gz",
                                                     ),
                                                     "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
                                                     "SAGEMAKER_REGION": "us-east-1",

@@ -417,6 +417,7 @@ pipeline_train_churn = local.Pipeline(
         {"Key": "mlinfra:project", "Value": "churn"},
         {"Key": "mlinfra:environment", "Value": "local"},
         {"Key": "mlinfra:component", "Value": "pipeline.train-churn"},
+        {"Key": "mlinfra:schedule", "Value": "cron(0 3 * * ? *)"},
     ],
     opts=pulumi.ResourceOptions(depends_on=[feature_store_customers, model_churn_model_registry]),
 )
@@ -469,6 +470,71 @@ endpoint_churn_api = local.Endpoint(
 )
 
 
+# monitor.churn-drift — mlinfra.yaml:143
+monitor_churn_drift = local.MonitoringSchedule(
+    "monitor.churn-drift",
+    MonitoringScheduleName="churn-local-churn-drift",
+    MonitoringScheduleConfig={
+        "ScheduleConfig": {"ScheduleExpression": "daily"},
+        "MonitoringType": "DataQuality",
+        "MonitoringJobDefinition": {
+            "BaselineConfig": {
+                "ConstraintsResource": {
+                    "S3Uri": "file:.mlinfra/emulator/monitors/churn-local-churn-drift/baseline-results/b69bed181774bbb1/constraints.json",
+                },
+                "StatisticsResource": {
+                    "S3Uri": "file:.mlinfra/emulator/monitors/churn-local-churn-drift/baseline-results/b69bed181774bbb1/statistics.json",
+                },
+            },
+            "MonitoringInputs": [
+                {
+                    "EndpointInput": {
+                        "EndpointName": endpoint_churn_api.name,
+                        "LocalPath": "/opt/ml/processing/input/endpoint",
+                    },
+                },
+            ],
+            "MonitoringOutputConfig": {
+                "MonitoringOutputs": [
+                    {
+                        "S3Output": {
+                            "S3Uri": "file:.mlinfra/emulator/monitors/churn-local-churn-drift/reports",
+                            "LocalPath": "/opt/ml/processing/output",
+                        },
+                    },
+                ],
+            },
+            "MonitoringResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "VolumeSizeInGB": 20,
+                },
+            },
+            "MonitoringAppSpecification": {
+                "ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer",
+            },
+            "RoleArn": "arn:aws:iam::123456789012:role/mlinfra-local-monitor",
+            "Environment": {
+                "mlinfra_baseline_dataset": "file:data/baseline.csv",
+                "mlinfra_drift_psi": "0.2",
+                "mlinfra_missing_percent": "5",
+                "mlinfra_alert_targets": '["email:ml-oncall@example.com"]',
+                "mlinfra_retrain_pipeline": "churn-local-train-churn",
+            },
+        },
+    },
+    Tags=[
+        {"Key": "team", "Value": "growth"},
+        {"Key": "cost-center", "Value": "ml-1234"},
+        {"Key": "mlinfra:project", "Value": "churn"},
+        {"Key": "mlinfra:environment", "Value": "local"},
+        {"Key": "mlinfra:component", "Value": "monitor.churn-drift"},
+    ],
+    opts=pulumi.ResourceOptions(depends_on=[pipeline_train_churn]),
+)
+
+
 # -- outputs: the physical name of each component
 pulumi.export("feature_store.customers", "churn-local-customers")
 pulumi.export(
@@ -480,3 +546,4 @@ pulumi.export(
 )
 pulumi.export("pipeline.train-churn", "churn-local-train-churn")
 pulumi.export("endpoint.churn-api", "churn-local-churn-api")
+pulumi.export("monitor.churn-drift", "churn-local-churn-drift")

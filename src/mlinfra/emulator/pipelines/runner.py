@@ -44,8 +44,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
+from mlinfra.emulator.control import local_path
 from mlinfra.emulator.pipelines.expressions import DefinitionError, Scope, Step, holds
 
 log = logging.getLogger("mlinfra.emulator.pipelines")
@@ -387,18 +387,13 @@ class Execution:
         return f"{self.context.arn_prefix}{kind}/{self._job_name(step).lower()}"
 
     def _local(self, uri: Any) -> Path:
-        text = str(uri)
-        parsed = urlparse(text)
-        if parsed.scheme == "file":
-            path = Path(unquote(text[len("file://") :] if text.startswith("file://") else text[5:]))
-        elif parsed.scheme == "":
-            path = Path(text)
-        else:
+        try:
+            return local_path(self.context.root, uri)
+        except ValueError:
             raise StepFailure(
-                f"{text} is not reachable from the local emulator; a local pipeline reads and "
+                f"{uri} is not reachable from the local emulator; a local pipeline reads and "
                 "writes local paths and file: URIs only"
-            )
-        return path if path.is_absolute() else self.context.root / path
+            ) from None
 
     def _stage(self, uri: Any, target: Path) -> Path:
         """Put what `uri` names into folder `target`, as a File-mode S3 download would; the

@@ -13,6 +13,7 @@ ENDPOINT = "local.Endpoint"
 FEATURE_GROUP = "local.FeatureGroup"
 MODEL_PACKAGE_GROUP = "local.ModelPackageGroup"
 PIPELINE = "local.Pipeline"
+MONITORING_SCHEDULE = "local.MonitoringSchedule"
 
 
 def tags(ctx: LoweringContext, component: Component) -> list[dict[str, str]]:
@@ -28,4 +29,5 @@ NAME_FIELDS = {
     FEATURE_GROUP: "FeatureGroupName",
     MODEL_PACKAGE_GROUP: "ModelPackageGroupName",
     PIPELINE: "PipelineName",
+    MONITORING_SCHEDULE: "MonitoringScheduleName",
 }

@@ -11,8 +11,9 @@ locations in place of S3 ones, so what runs locally is what would run on SageMak
 - outputs live under `.mlinfra/emulator/pipelines/<pipeline>/` (processing outputs in
   `runs/<execution id>/<step>`, model artifacts in `<step>/<job>/output/model.tar.gz`).
 
-There is no role and no schedule resource: the emulator runs steps as the user, and runs
-schedules itself.
+There is no role and no schedule resource: the emulator runs steps as the user, and starts
+the pipeline on its `schedule` itself, which it reads from the pipeline's `mlinfra:schedule`
+tag (SageMaker has no schedule field on a pipeline; on AWS an EventBridge rule starts it).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from mlinfra.spec.model import Component
 EMULATOR_FOLDER = ".mlinfra/emulator"
 # The emulator accepts any role; this one says plainly that none is assumed.
 ROLE_ARN = "arn:aws:iam::123456789012:role/mlinfra-local-pipeline"
+# The tag the emulator's scheduler reads a pipeline's schedule from.
+SCHEDULE_TAG = "mlinfra:schedule"
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def lower_pipeline(ctx: LoweringContext, component: Component) -> list[Resource]
     if component.get("description"):
         request["PipelineDescription"] = component["description"]
     request["Tags"] = tags(ctx, component)
+    if component.get("schedule"):
+        request["Tags"].append({"Key": SCHEDULE_TAG, "Value": component["schedule"]})
     return [
         ctx.resource(
             component.address,

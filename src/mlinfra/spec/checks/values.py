@@ -147,6 +147,16 @@ def check_monitor_capture(ctx: CheckContext) -> Iterator[Diagnostic]:
 def check_monitor_baseline(ctx: CheckContext) -> Iterator[Diagnostic]:
     for name, monitor in ctx.components("monitors"):
         acts = monitor.get("on_violation", {})
+        if ctx.target == "local" and monitor["baseline"].startswith("s3://"):
+            yield error(
+                "not-on-local",
+                f"monitor {name!r} has an S3 baseline, which the local emulator of environment "
+                f"{ctx.env!r} cannot read",
+                ctx.at("monitors", name, "baseline"),
+                suggestion="give this environment a local baseline CSV in its overrides "
+                f"(monitors: {{{name}: {{baseline: data/baseline.csv}}}})",
+            )
+            continue
         if monitor["baseline"].startswith("s3://") and (acts.get("alert") or acts.get("retrain")):
             yield warning(
                 "baseline-features-unknown",

@@ -1,0 +1,160 @@
+"""A monitoring schedule's configuration as the emulator runs it: checked, and its baseline made.
+
+Only what the local lowering sends runs locally: DataQuality monitoring of one endpoint with an
+inline MonitoringJobDefinition whose baseline, reports and dataset are local (`file:` URIs
+relative to the spec's folder, or paths). mlinfra's own settings travel in the definition's
+Environment, under the keys below. Every refusal is a ValidationException naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlinfra.emulator.control import _invalid, local_path
+from mlinfra.emulator.monitoring.alerts import check_targets
+from mlinfra.emulator.monitoring.jobs import JobFailed, baseline
+from mlinfra.spec.values import parse_schedule
+
+# The Environment keys the local lowering passes: mlinfra's, not Model Monitor's.
+DATASET = "mlinfra_baseline_dataset"
+DRIFT_PSI = "mlinfra_drift_psi"
+MISSING_PERCENT = "mlinfra_missing_percent"
+ALERT_TARGETS = "mlinfra_alert_targets"
+RETRAIN_PIPELINE = "mlinfra_retrain_pipeline"
+
+CONFIG = "MonitoringScheduleConfig"
+DEFINITION = f"{CONFIG}.MonitoringJobDefinition"
+
+
+def check(config: dict, root: Path) -> tuple[dict, str]:
+    """The configuration to store and the endpoint it monitors, or ValidationException.
+
+    Makes the baseline when its files are missing, so a bad dataset is refused now rather
+    than failing every execution later.
+    """
+    kind = config.get("MonitoringType", "DataQuality")
+    if kind != "DataQuality":
+        raise _invalid(
+            f"{CONFIG}.MonitoringType {kind}: the local emulator runs DataQuality monitoring only."
+        )
+    if "MonitoringJobDefinitionName" in config:
+        raise _invalid(
+            f"{CONFIG}.MonitoringJobDefinitionName: the local emulator takes inline "
+            "definitions; give the job as MonitoringJobDefinition instead of naming a "
+            "data quality job definition."
+        )
+    definition = config.get("MonitoringJobDefinition")
+    if definition is None:
+        raise _invalid(f"{DEFINITION} is required by the local emulator.")
+    expression = (config.get("ScheduleConfig") or {}).get("ScheduleExpression")
+    if not expression:
+        raise _invalid(f"{CONFIG}.ScheduleConfig.ScheduleExpression is required.")
+    try:
+        parse_schedule(expression)
+    except ValueError as exc:
+        raise _invalid(f"{CONFIG}.ScheduleConfig.ScheduleExpression: {exc}") from None
+    endpoint = endpoint_of(definition)
+    environment = definition.get("Environment") or {}
+    for key in (DRIFT_PSI, MISSING_PERCENT):
+        if key in environment:
+            try:
+                float(environment[key])
+            except ValueError:
+                raise _invalid(
+                    f"{DEFINITION}.Environment.{key}: {environment[key]!r} is not a number."
+                ) from None
+    if ALERT_TARGETS in environment:
+        try:
+            check_targets(json.loads(environment[ALERT_TARGETS]))
+        except ValueError as exc:
+            raise _invalid(f"{DEFINITION}.Environment.{ALERT_TARGETS}: {exc}") from None
+    local(root, reports_uri(definition), f"{DEFINITION}.MonitoringOutputConfig")
+    make_baseline(definition, root)
+    return dict(config, MonitoringType="DataQuality"), endpoint
+
+
+def make_baseline(definition: dict, root: Path) -> None:
+    """Run the baselining job unless the baseline's files exist (their folder is named by a
+    hash of what made them, so existing files are this baseline)."""
+    where = f"{DEFINITION}.BaselineConfig"
+    constraints, statistics = baseline_files(definition, root)
+    if constraints.parent != statistics.parent:
+        raise _invalid(
+            f"{where}: the constraints and statistics must be in one folder; the "
+            "baselining job writes both."
+        )
+    if constraints.is_file() and statistics.is_file():
+        return
+    environment = definition.get("Environment") or {}
+    dataset = environment.get(DATASET)
+    if not dataset:
+        raise _invalid(
+            f"{where}: {constraints} does not exist and Environment.{DATASET} names no "
+            "dataset to suggest a baseline from."
+        )
+    path = local(root, dataset, f"{DEFINITION}.Environment.{DATASET}")
+    try:
+        baseline(
+            path,
+            constraints.parent,
+            root,
+            environment.get(DRIFT_PSI),
+            environment.get(MISSING_PERCENT),
+        )
+    except JobFailed as exc:
+        raise _invalid(f"The baselining job over {dataset} failed: {exc}") from None
+    if not (constraints.is_file() and statistics.is_file()):
+        raise _invalid(
+            f"The baselining job over {dataset} wrote no {constraints.name} and "
+            f"{statistics.name} in {constraints.parent}."
+        )
+
+
+def endpoint_of(definition: dict) -> str:
+    inputs = definition.get("MonitoringInputs") or []
+    endpoints = [i["EndpointInput"]["EndpointName"] for i in inputs if i.get("EndpointInput")]
+    if len(endpoints) != 1 or len(inputs) != 1:
+        raise _invalid(
+            f"{DEFINITION}.MonitoringInputs: the local emulator monitors exactly one EndpointInput."
+        )
+    return endpoints[0]
+
+
+def report_output(definition: dict) -> dict:
+    """The S3Output the reports go to."""
+    outputs = (definition.get("MonitoringOutputConfig") or {}).get("MonitoringOutputs") or []
+    if not outputs or not (outputs[0].get("S3Output") or {}).get("S3Uri"):
+        raise _invalid(f"{DEFINITION}.MonitoringOutputConfig needs one S3Output for reports.")
+    return outputs[0]["S3Output"]
+
+
+def reports_uri(definition: dict) -> str:
+    return report_output(definition)["S3Uri"]
+
+
+def baseline_files(definition: dict, root: Path) -> tuple[Path, Path]:
+    """The baseline's constraints.json and statistics.json."""
+    where = f"{DEFINITION}.BaselineConfig"
+    config = definition.get("BaselineConfig") or {}
+    constraints = (config.get("ConstraintsResource") or {}).get("S3Uri")
+    statistics = (config.get("StatisticsResource") or {}).get("S3Uri")
+    if not constraints or not statistics:
+        raise _invalid(
+            f"{where} needs ConstraintsResource and StatisticsResource: the local emulator "
+            "compares the captured data with a baseline."
+        )
+    return (
+        local(root, constraints, f"{where}.ConstraintsResource.S3Uri"),
+        local(root, statistics, f"{where}.StatisticsResource.S3Uri"),
+    )
+
+
+def local(root: Path, uri: str, where: str) -> Path:
+    try:
+        return local_path(root, uri)
+    except ValueError:
+        raise _invalid(
+            f"{where}: {uri} is not reachable from the local emulator, which reads and "
+            "writes local paths and file: URIs only."
+        ) from None

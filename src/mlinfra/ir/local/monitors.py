@@ -1,0 +1,129 @@
+"""Monitors: a data-quality monitoring schedule in the emulator, with its alerts and retraining.
+
+The request is SageMaker's `CreateMonitoringSchedule` with an inline job definition, in the
+same shape as on AWS, with local folders in place of S3:
+
+- the baseline results (`statistics.json`, `constraints.json`) live in
+  `.mlinfra/emulator/monitors/<schedule>/baseline-results/<hash>/`, where the hash covers the
+  baseline file and the thresholds, so a changed baseline or threshold gets fresh results;
+  the emulator runs the baselining job when the schedule is created, as `suggest_baseline`
+  does before a schedule is made on AWS;
+- each execution's reports go to `.mlinfra/emulator/monitors/<schedule>/reports/<job>/`.
+
+What AWS wires with CloudWatch alarms, SNS and EventBridge (thresholds, alert targets, the
+pipeline to retrain) is given to the emulator's monitoring job through its `Environment`, as
+Model Monitor's own container takes its settings: the `mlinfra_*` variables below.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlinfra.ir.graph import GraphError, Ref, Resource
+from mlinfra.ir.local.api import MONITORING_SCHEDULE, tags
+from mlinfra.ir.local.pipelines import EMULATOR_FOLDER
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.monitors import (
+    _DEFAULT_THRESHOLDS,
+    HASH_IN_KEY,
+    INPUT_PATH,
+    OUTPUT_PATH,
+    VOLUME_SIZE_GB,
+    monitor_image,
+)
+from mlinfra.ir.sagemaker.pipelines import file_sha256, local_path
+from mlinfra.naming import stable_hash
+from mlinfra.spec.model import Component
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/mlinfra-local-monitor"
+# SageMaker's limit on an environment variable's value.
+ENVIRONMENT_VALUE_LIMIT = 256
+
+
+def lower_monitor(ctx: LoweringContext, component: Component) -> list[Resource]:
+    name = ctx.name(component, "monitoring_schedule")
+    endpoint = ctx.spec.component(f"endpoint.{component['endpoint']}")
+    folder = f"{EMULATOR_FOLDER}/monitors/{name}"
+    results = f"file:{folder}/baseline-results/{baseline_version(ctx, component)}"
+    definition = {
+        "BaselineConfig": {
+            "ConstraintsResource": {"S3Uri": f"{results}/constraints.json"},
+            "StatisticsResource": {"S3Uri": f"{results}/statistics.json"},
+        },
+        "MonitoringInputs": [
+            {
+                "EndpointInput": {
+                    "EndpointName": Ref(endpoint.address, "name"),
+                    "LocalPath": INPUT_PATH,
+                }
+            }
+        ],
+        "MonitoringOutputConfig": {
+            "MonitoringOutputs": [
+                {"S3Output": {"S3Uri": f"file:{folder}/reports", "LocalPath": OUTPUT_PATH}}
+            ]
+        },
+        "MonitoringResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": component["instance_type"],
+                "VolumeSizeInGB": VOLUME_SIZE_GB,
+            }
+        },
+        "MonitoringAppSpecification": {"ImageUri": monitor_image(ctx)},
+        "RoleArn": ROLE_ARN,
+        "Environment": environment(ctx, component),
+    }
+    request: dict[str, Any] = {
+        "MonitoringScheduleName": name,
+        "MonitoringScheduleConfig": {
+            "ScheduleConfig": {"ScheduleExpression": component["schedule"]},
+            "MonitoringType": "DataQuality",
+            "MonitoringJobDefinition": definition,
+        },
+        "Tags": tags(ctx, component),
+    }
+    depends_on = ()
+    retrain = component.get("on_violation", {}).get("retrain")
+    if retrain:  # retraining starts it by name, so it must exist first
+        depends_on = (f"pipeline.{retrain}",)
+    return [
+        ctx.resource(component.address, MONITORING_SCHEDULE, request, component.source, depends_on)
+    ]
+
+
+def thresholds(component: Component) -> dict[str, float]:
+    return {**_DEFAULT_THRESHOLDS, **component.get("thresholds", {})}
+
+
+def baseline_version(ctx: LoweringContext, component: Component) -> str:
+    """A hash of what the baseline results are computed from: the data and the thresholds."""
+    sha256 = file_sha256(local_path(ctx, component, component["baseline"]))
+    return stable_hash(json.dumps([sha256, thresholds(component)], sort_keys=True), HASH_IN_KEY)
+
+
+def environment(ctx: LoweringContext, component: Component) -> dict[str, str]:
+    limits = thresholds(component)
+    env = {
+        "mlinfra_baseline_dataset": f"file:{component['baseline']}",
+        "mlinfra_drift_psi": _number(limits["drift_psi"]),
+        "mlinfra_missing_percent": _number(limits["missing_percent"]),
+    }
+    acts = component.get("on_violation", {})
+    if acts.get("alert"):
+        env["mlinfra_alert_targets"] = json.dumps(list(acts["alert"]))
+    if acts.get("retrain"):
+        env["mlinfra_retrain_pipeline"] = ctx.name(acts["retrain"], "pipeline")
+    for key, value in env.items():
+        if len(value) > ENVIRONMENT_VALUE_LIMIT:
+            raise GraphError(
+                f"{component.address}: {key} would be {len(value)} characters, over "
+                f"SageMaker's {ENVIRONMENT_VALUE_LIMIT}: shorten the baseline path or use "
+                "fewer alert targets"
+            )
+    return env
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,110 @@
+"""The monitoring jobs as a command, run by the emulator as SageMaker runs processing jobs.
+
+    python -m mlinfra.monitoring.job baseline --dataset CSV --output DIR
+        [--drift-psi 0.2] [--missing-percent 5] [--bins 10]
+    python -m mlinfra.monitoring.job analyse --baseline DIR --capture DIR
+        --features-from-baseline --output DIR [--since ISO8601] [--until ISO8601]
+
+A job that ran prints one summary line and exits 0, whether or not it found violations (they
+are in its output files). A job that could not run (no baseline, unreadable files, no data)
+prints one line on stderr and exits 1: the emulator shows that line as the failure reason, so
+it carries no traceback. Malformed command lines exit 2, as argparse does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from mlinfra.monitoring import MonitoringError
+from mlinfra.monitoring.analysis import analyse
+from mlinfra.monitoring.baseline import (
+    DEFAULT_BINS,
+    DEFAULT_DRIFT_PSI,
+    DEFAULT_MISSING_PERCENT,
+    Baseline,
+    read_dataset,
+    suggest_baseline,
+)
+from mlinfra.monitoring.capture import MALFORMED, read_capture
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    try:
+        summary = arguments.run(arguments)
+    except MonitoringError as error:
+        print(f"{arguments.command}: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # most likely the output folder: not writable, disk full
+        print(f"{arguments.command}: {error.strerror}: {error.filename}", file=sys.stderr)
+        return 1
+    print(f"{arguments.command}: {summary}")
+    return 0
+
+
+def run_baseline(arguments: argparse.Namespace) -> str:
+    data = read_dataset(arguments.dataset)
+    baseline = suggest_baseline(
+        data,
+        drift_psi=arguments.drift_psi,
+        missing_percent=arguments.missing_percent,
+        bins=arguments.bins,
+    )
+    baseline.write(arguments.output)
+    return f"{_count(len(data), 'record')}, {_count(len(baseline.features), 'feature')}"
+
+
+def run_analyse(arguments: argparse.Namespace) -> str:
+    baseline = Baseline.read(arguments.baseline)
+    data = read_capture(
+        arguments.capture, baseline.features, since=arguments.since, until=arguments.until
+    )
+    analysis = analyse(baseline, data)
+    analysis.write(arguments.output)
+    summary = f"{_count(len(data), 'record')}, {_count(len(analysis.violations), 'violation')}"
+    if data.attrs.get(MALFORMED):
+        summary += f", {_count(data.attrs[MALFORMED], 'malformed record')} skipped"
+    return summary
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mlinfra.monitoring.job")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    baseline = commands.add_parser("baseline", help="suggest a baseline from a data set")
+    baseline.add_argument("--dataset", type=Path, required=True, help="CSV with a header row")
+    baseline.add_argument("--output", type=Path, required=True, help="folder for the baseline")
+    baseline.add_argument("--drift-psi", type=float, default=DEFAULT_DRIFT_PSI)
+    baseline.add_argument("--missing-percent", type=float, default=DEFAULT_MISSING_PERCENT)
+    baseline.add_argument("--bins", type=int, default=DEFAULT_BINS)
+    baseline.set_defaults(run=run_baseline)
+
+    analysis = commands.add_parser("analyse", help="analyse captured requests against a baseline")
+    analysis.add_argument("--baseline", type=Path, required=True, help="the baseline's folder")
+    analysis.add_argument("--capture", type=Path, required=True, help="data-capture folder")
+    analysis.add_argument("--output", type=Path, required=True, help="folder for the results")
+    # The only source of feature names for now; the flag keeps command lines explicit about it.
+    analysis.add_argument("--features-from-baseline", action="store_true")
+    analysis.add_argument("--since", type=_moment, help="analyse records after this time")
+    analysis.add_argument("--until", type=_moment, help="and up to this time, inclusive")
+    analysis.set_defaults(run=run_analyse)
+    return parser
+
+
+def _moment(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

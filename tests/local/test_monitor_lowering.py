@@ -1,0 +1,96 @@
+"""A spec monitor lowered for `target: local`: SageMaker's CreateMonitoringSchedule request."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlinfra.ir.graph import GraphError, Ref
+from mlinfra.ir.lower import lower
+from mlinfra.spec.validate import validate_file
+
+CHURN = Path(__file__).parents[2] / "examples" / "churn"
+
+
+def local_graph(folder: Path = CHURN):
+    return lower(validate_file(folder / "mlinfra.yaml").environments["local"], folder)
+
+
+def churn_monitor(folder: Path = CHURN):
+    (monitor,) = local_graph(folder).of_type("local.MonitoringSchedule")
+    return monitor
+
+
+def test_the_churn_monitor_watches_its_endpoint_against_its_baseline():
+    monitor = churn_monitor()
+    assert monitor.address == "monitor.churn-drift"
+    assert monitor.properties["MonitoringScheduleName"] == "churn-local-churn-drift"
+    config = monitor.properties["MonitoringScheduleConfig"]
+    assert config["ScheduleConfig"] == {"ScheduleExpression": "daily"}
+    assert config["MonitoringType"] == "DataQuality"
+    job = config["MonitoringJobDefinition"]
+    endpoint = job["MonitoringInputs"][0]["EndpointInput"]["EndpointName"]
+    assert endpoint == Ref("endpoint.churn-api", "name")
+    results = job["BaselineConfig"]["ConstraintsResource"]["S3Uri"]
+    assert results.startswith("file:.mlinfra/emulator/monitors/churn-local-churn-drift/")
+    assert results.endswith("/constraints.json")
+    reports = job["MonitoringOutputConfig"]["MonitoringOutputs"][0]["S3Output"]["S3Uri"]
+    assert reports == "file:.mlinfra/emulator/monitors/churn-local-churn-drift/reports"
+
+
+def test_thresholds_alerts_and_retraining_reach_the_monitoring_job():
+    environment = churn_monitor().properties["MonitoringScheduleConfig"]["MonitoringJobDefinition"][
+        "Environment"
+    ]
+    assert environment == {
+        "mlinfra_baseline_dataset": "file:data/baseline.csv",
+        "mlinfra_drift_psi": "0.2",
+        "mlinfra_missing_percent": "5",
+        "mlinfra_alert_targets": json.dumps(["email:ml-oncall@example.com"]),
+        "mlinfra_retrain_pipeline": "churn-local-train-churn",
+    }
+    # Retraining starts the pipeline by name: it is created first.
+    assert "pipeline.train-churn" in churn_monitor().depends_on
+
+
+def copy_of_churn(tmp_path: Path) -> Path:
+    folder = tmp_path / "churn"
+    shutil.copytree(CHURN, folder, ignore=shutil.ignore_patterns(".mlinfra", "__pycache__"))
+    return folder
+
+
+def baseline_uri(folder: Path) -> str:
+    job = churn_monitor(folder).properties["MonitoringScheduleConfig"]["MonitoringJobDefinition"]
+    return job["BaselineConfig"]["StatisticsResource"]["S3Uri"]
+
+
+def test_a_new_baseline_or_threshold_gets_fresh_baseline_results(tmp_path: Path):
+    folder = copy_of_churn(tmp_path)
+    before = baseline_uri(folder)
+    spec = folder / "mlinfra.yaml"
+    spec.write_text(spec.read_text().replace("drift_psi: 0.2", "drift_psi: 0.25"))
+    after_threshold = baseline_uri(folder)
+    assert after_threshold != before
+    with (folder / "data" / "baseline.csv").open("a") as stream:
+        stream.write("12,50.0,600.0,one-year,0\n")
+    assert baseline_uri(folder) not in (before, after_threshold)
+
+
+def test_pipelines_carry_their_schedule_for_the_emulator():
+    (pipeline,) = local_graph().of_type("local.Pipeline")
+    tags = {t["Key"]: t["Value"] for t in pipeline.properties["Tags"]}
+    assert tags["mlinfra:schedule"] == "cron(0 3 * * ? *)"
+
+
+def test_too_many_alert_targets_for_an_environment_value_is_a_clear_error(tmp_path: Path):
+    folder = copy_of_churn(tmp_path)
+    spec = folder / "mlinfra.yaml"
+    many = ", ".join(f'"webhook:https://hooks.example.com/ml/{i:03d}"' for i in range(8))
+    spec.write_text(
+        spec.read_text().replace('alert: ["email:ml-oncall@example.com"]', f"alert: [{many}]")
+    )
+    with pytest.raises(GraphError, match="mlinfra_alert_targets .* over SageMaker's 256"):
+        local_graph(folder)

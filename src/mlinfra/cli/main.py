@@ -8,6 +8,7 @@ import click
 
 from mlinfra import __version__
 from mlinfra.cli.apply import apply_command, destroy_command
+from mlinfra.cli.audit import audit_command
 from mlinfra.cli.emulator import emulator_command
 from mlinfra.cli.featurestore import featurestore_command
 from mlinfra.cli.monitor import monitor_command
@@ -40,6 +41,7 @@ cli.add_command(refresh_command)
 cli.add_command(pipeline_command)
 cli.add_command(model_command)
 cli.add_command(monitor_command)
+cli.add_command(audit_command)
 
 
 INTERNAL_ERROR = 3

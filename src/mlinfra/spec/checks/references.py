@@ -106,7 +106,12 @@ def check_overrides_name_components(ctx: CheckContext) -> Iterator[Diagnostic]:
 
 
 def check_waiver_references(ctx: CheckContext) -> Iterator[Diagnostic]:
+    from mlinfra.ir.sagemaker.context import BUCKETS, KMS_KEY
     from mlinfra.policy.catalog import rule_ids
+
+    # What every SageMaker environment shares: no component owns them, yet audit findings
+    # name them, and so may a waiver.
+    shared = (KMS_KEY, *(f"bucket.{purpose}" for purpose in BUCKETS))
 
     envs = list(ctx.data.get("environments", {}))
     for i, waiver in enumerate(ctx.data.get("policies", {}).get("waivers", [])):
@@ -116,12 +121,16 @@ def check_waiver_references(ctx: CheckContext) -> Iterator[Diagnostic]:
         kind, _, rest = waiver["resource"].partition(".")
         name = rest.split("/", 1)[0]
         sections = {v: k for k, v in SECTION_KIND.items()}
-        if kind not in sections:
+        if waiver["resource"].split("/", 1)[0] in shared:
+            pass  # the environment's own key and buckets, which audit findings name too
+        elif kind not in sections:
             yield error(
                 "unknown-reference",
                 f"{waiver['resource']!r} does not name a component",
                 ctx.at(*path, "resource"),
-                suggestion="write KIND.NAME with KIND one of: " + ", ".join(sections),
+                suggestion="write KIND.NAME with KIND one of: "
+                + ", ".join(sections)
+                + f"; or one of the environment's shared resources: {', '.join(shared)}",
             )
         elif name not in ctx.names(sections[kind]):
             known = ctx.names(sections[kind])

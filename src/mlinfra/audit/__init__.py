@@ -1,0 +1,1 @@
+"""`mlinfra audit`: compliance rules over each environment's IR, waivers, reports and diffs."""

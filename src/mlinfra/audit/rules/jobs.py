@@ -1,0 +1,273 @@
+"""Rules on the jobs SageMaker runs for a spec: the processing and training steps of each
+pipeline (read from its definition document) and each monitor's data-quality job.
+
+A pipeline's steps are jobs started at run time, not resources of their own: a finding on a
+step is made on the pipeline's address and names the step. Every setting these rules judge
+is environment-wide (`security:`), so findings point at that setting.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mlinfra.audit.context import AuditContext
+from mlinfra.audit.model import Finding, References, Rule, Severity
+from mlinfra.audit.registry import rule
+from mlinfra.ir.graph import Args, Json, Resource
+from mlinfra.ir.sagemaker.endpoints import has_instance_storage
+from mlinfra.ir.sagemaker.pipeline_definition import all_steps
+
+PIPELINE = "aws.sagemaker.Pipeline"
+DATA_QUALITY_JOB = "aws.sagemaker.DataQualityJobDefinition"
+JOB_TYPES = (PIPELINE, DATA_QUALITY_JOB)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job as these rules see it, whichever resource starts it."""
+
+    name: str  # in the user's words: "step 'train'", "the monitoring job"
+    instance_type: Any  # a pipeline may take these from its parameters ({"Get": ...})
+    instance_count: Any
+    volume_key: Any  # the volume KMS key, None without one
+    output_key: Any  # the output KMS key, None without one
+    encrypts_inter_container_traffic: bool
+    network_isolation: bool
+
+
+def fields(value: Any) -> Mapping[str, Any]:
+    """The fields of a typed nested input or a plain map; nothing for anything else."""
+    if isinstance(value, Args):
+        return value.fields
+    return value if isinstance(value, Mapping) else {}
+
+
+def json_document(value: Any) -> Any:
+    """A JSON document property as data: a `Json` marker's value, or JSON text parsed (a
+    document written as text by hand); anything else as it is."""
+    if isinstance(value, Json):
+        return value.value
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+def jobs(resource: Resource) -> Iterator[Job]:
+    """The jobs `resource` runs: a pipeline's processing and training steps (those inside
+    conditions too), or a data-quality job definition's job."""
+    if resource.type == PIPELINE:
+        definition = resource.properties.get("pipeline_definition")
+        document = json_document(definition)
+        for step in all_steps(fields(document).get("Steps", ())):
+            found = _step_job(step) if isinstance(step, Mapping) else None
+            if found is not None:
+                yield found
+    elif resource.type == DATA_QUALITY_JOB:
+        yield _monitoring_job(resource.properties)
+
+
+def _step_job(step: Mapping[str, Any]) -> Job | None:
+    arguments = fields(step.get("Arguments"))
+    name = f"step {step.get('Name')!r}"
+    if step.get("Type") == "Processing":
+        cluster = fields(fields(arguments.get("ProcessingResources")).get("ClusterConfig"))
+        network = fields(arguments.get("NetworkConfig"))
+        return Job(
+            name=name,
+            instance_type=cluster.get("InstanceType", ""),
+            instance_count=cluster.get("InstanceCount", 1),
+            volume_key=cluster.get("VolumeKmsKeyId"),
+            output_key=fields(arguments.get("ProcessingOutputConfig")).get("KmsKeyId"),
+            encrypts_inter_container_traffic=bool(
+                network.get("EnableInterContainerTrafficEncryption", False)
+            ),
+            network_isolation=bool(network.get("EnableNetworkIsolation", False)),
+        )
+    if step.get("Type") == "Training":
+        cluster = fields(arguments.get("ResourceConfig"))
+        return Job(
+            name=name,
+            instance_type=cluster.get("InstanceType", ""),
+            instance_count=cluster.get("InstanceCount", 1),
+            volume_key=cluster.get("VolumeKmsKeyId"),
+            output_key=fields(arguments.get("OutputDataConfig")).get("KmsKeyId"),
+            encrypts_inter_container_traffic=bool(
+                arguments.get("EnableInterContainerTrafficEncryption", False)
+            ),
+            network_isolation=bool(arguments.get("EnableNetworkIsolation", False)),
+        )
+    return None
+
+
+def _monitoring_job(properties: Mapping[str, Any]) -> Job:
+    cluster = fields(fields(properties.get("job_resources")).get("cluster_config"))
+    network = fields(properties.get("network_config"))
+    return Job(
+        name="the monitoring job",
+        instance_type=cluster.get("instance_type", ""),
+        instance_count=cluster.get("instance_count", 1),
+        volume_key=cluster.get("volume_kms_key_id"),
+        output_key=fields(properties.get("data_quality_job_output_config")).get("kms_key_id"),
+        encrypts_inter_container_traffic=bool(
+            network.get("enable_inter_container_traffic_encryption", False)
+        ),
+        network_isolation=bool(network.get("enable_network_isolation", False)),
+    )
+
+
+def _has_instance_storage(job: Job) -> bool:
+    # An instance type taken from a pipeline parameter is known only when the pipeline
+    # runs; it may well take a volume key, so one is expected.
+    return isinstance(job.instance_type, str) and has_instance_storage(job.instance_type)
+
+
+def _findings(
+    checked: Rule,
+    resource: Resource,
+    ctx: AuditContext,
+    failing: Iterator[tuple[Job, str]],
+    setting: str,
+) -> Iterator[Finding]:
+    source = ctx.setting_at("security", setting)
+    for job, problem in failing:
+        yield ctx.finding(checked, resource, f"{job.name} {problem}", source, subject=job.name)
+
+
+# --- at rest --------------------------------------------------------------------------------
+
+
+@rule(
+    "job-volume-kms",
+    title="Jobs encrypt their storage volumes with a KMS key",
+    severity=Severity.MEDIUM,
+    packs=("sagemaker-security",),
+    resource_types=JOB_TYPES,
+    rationale=(
+        "Processing, training and monitoring jobs copy their input data, and write "
+        "checkpoints and intermediate results, to the ML storage volumes of their instances. "
+        "Without a KMS key of the environment's those volumes are encrypted with a key AWS "
+        "manages, whose key policy you cannot restrict. Instance types with local NVMe storage "
+        "(ml.r5d, ml.g4dn, ml.p4d...) encrypt it in hardware and refuse a volume key, so jobs "
+        "on them pass."
+    ),
+    remediation=(
+        "Set `security.kms_key: create` (or the ARN of an existing key) for the environment, "
+        "or under `defaults.security` for every environment."
+    ),
+    references=References(checkov=("CKV_AWS_368",)),
+)
+def job_volume_kms(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
+    failing = (
+        (job, "writes its storage volumes without a KMS key")
+        for job in jobs(resource)
+        if job.volume_key is None and not _has_instance_storage(job)
+    )
+    yield from _findings(job_volume_kms, resource, ctx, failing, "kms_key")
+
+
+@rule(
+    "job-output-kms",
+    title="Jobs encrypt their outputs with a KMS key",
+    severity=Severity.MEDIUM,
+    packs=("sagemaker-security",),
+    resource_types=JOB_TYPES,
+    rationale=(
+        "A job's outputs (processed data sets, model artifacts, monitoring reports) are "
+        "uploaded to S3 with the job's output key. Without one, they are encrypted only with "
+        "the bucket's default, which may be an S3-managed key that no key policy restricts."
+    ),
+    remediation=(
+        "Set `security.kms_key: create` (or the ARN of an existing key) for the environment, "
+        "or under `defaults.security` for every environment."
+    ),
+    references=References(checkov=("CKV_AWS_367",)),
+)
+def job_output_kms(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
+    failing = (
+        (job, "uploads its outputs without a KMS key")
+        for job in jobs(resource)
+        if job.output_key is None
+    )
+    yield from _findings(job_output_kms, resource, ctx, failing, "kms_key")
+
+
+# --- in transit and on the network ------------------------------------------------------------
+
+
+@rule(
+    "job-inter-container-encryption",
+    title="Jobs encrypt the traffic between their instances",
+    severity=Severity.LOW,
+    packs=("sagemaker-security",),
+    resource_types=JOB_TYPES,
+    rationale=(
+        "Distributed processing and training jobs exchange data, model weights and gradients "
+        "between their instances unencrypted unless inter-container traffic encryption is on. "
+        "A single-instance job sends nothing between instances, but the setting is fixed when "
+        "the job is defined: a job scaled out later would inherit the gap silently, so every "
+        "job is checked, as AWS Security Hub does for data-quality job definitions. "
+        "Encryption can lengthen distributed training."
+    ),
+    remediation=(
+        "Set `security.encrypt_inter_container_traffic: true` for the environment, or under "
+        "`defaults.security` for every environment."
+    ),
+    references=References(
+        checkov=("CKV_AWS_369",),
+        aws_config=("sagemaker-data-quality-job-encrypt-in-transit",),
+        security_hub=("SageMaker.9",),
+    ),
+)
+def job_inter_container_encryption(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
+    failing = (
+        (job, f"runs on {_instances(job)} without inter-container traffic encryption")
+        for job in jobs(resource)
+        if not job.encrypts_inter_container_traffic
+    )
+    yield from _findings(
+        job_inter_container_encryption, resource, ctx, failing, "encrypt_inter_container_traffic"
+    )
+
+
+def _instances(job: Job) -> str:
+    count = job.instance_count
+    if not isinstance(count, int):
+        return "as many instances as its parameter says"
+    return f"{count} instance{'' if count == 1 else 's'}"
+
+
+@rule(
+    "job-network-isolation",
+    title="Jobs run with network isolation",
+    severity=Severity.MEDIUM,
+    packs=("sagemaker-security",),
+    resource_types=JOB_TYPES,
+    rationale=(
+        "Without network isolation a job's container can reach the internet and call AWS "
+        "with the job's role: code in a script or one of its dependencies can send the data "
+        "it reads anywhere. With isolation SageMaker itself stages the inputs and outputs, "
+        "and the container has no network at all."
+    ),
+    remediation=(
+        "Set `security.network_isolation: true` for the environment, or under "
+        "`defaults.security` for every environment. Scripts must then not download anything "
+        "(packages included) when they run."
+    ),
+    references=References(
+        aws_config=("sagemaker-data-quality-job-isolation",),
+        security_hub=("SageMaker.11",),
+    ),
+)
+def job_network_isolation(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
+    failing = (
+        (job, "runs without network isolation")
+        for job in jobs(resource)
+        if not job.network_isolation
+    )
+    yield from _findings(job_network_isolation, resource, ctx, failing, "network_isolation")

@@ -15,6 +15,7 @@ from mlinfra.cli.monitor import monitor_command
 from mlinfra.cli.output import output_command
 from mlinfra.cli.pipeline import model_command, pipeline_command
 from mlinfra.cli.plan import plan_command
+from mlinfra.cli.preview import preview_command
 from mlinfra.cli.refresh import refresh_command
 from mlinfra.cli.render import render_command
 from mlinfra.cli.validate import schema_command, validate_command
@@ -42,6 +43,7 @@ cli.add_command(pipeline_command)
 cli.add_command(model_command)
 cli.add_command(monitor_command)
 cli.add_command(audit_command)
+cli.add_command(preview_command)
 
 
 INTERNAL_ERROR = 3

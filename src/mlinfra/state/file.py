@@ -12,10 +12,11 @@ import contextlib
 import os
 import tempfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 from mlinfra.state.lock import FileLock
-from mlinfra.state.model import State, StateError, loads
+from mlinfra.state.model import FORMAT_VERSION, State, StateError, loads
 
 DEFAULT_DIRECTORY = ".mlinfra/state"
 BACKUP_SUFFIX = ".backup"
@@ -76,13 +77,9 @@ def next_version(current: State | None, state: State, where: str) -> State:
             f"{basis[1]}); plan again"
         )
     lineage = state.lineage or (current.lineage if current else "") or str(uuid.uuid4())
-    return State(
-        state.project,
-        state.environment,
-        serial=state.serial + 1,
-        lineage=lineage,
-        resources=state.resources,
-    )
+    # `replace` keeps whatever else the state carries (a preview's branch and expiry); a write
+    # is always in the format this mlinfra writes.
+    return replace(state, serial=state.serial + 1, lineage=lineage, format_version=FORMAT_VERSION)
 
 
 def write_state(path: Path, state: State) -> State:

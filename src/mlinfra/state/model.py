@@ -72,6 +72,40 @@ class ResourceState:
 
 
 @dataclass(frozen=True)
+class PreviewInfo:
+    """What makes an environment a branch preview: its branch, base, and lifetime.
+
+    Times are ISO 8601 in UTC (`2026-11-22T18:30:00Z`); `expires_at` is None when the spec
+    sets no `previews.ttl`.
+    """
+
+    branch: str
+    base: str
+    created_at: str
+    updated_at: str
+    expires_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "branch": self.branch,
+            "base": self.base,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "expires_at": self.expires_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PreviewInfo:
+        return cls(
+            branch=data["branch"],
+            base=data["base"],
+            created_at=data["created_at"],
+            updated_at=data.get("updated_at", data["created_at"]),
+            expires_at=data.get("expires_at"),
+        )
+
+
+@dataclass(frozen=True)
 class State:
     """Every resource of one environment, in the order they were recorded."""
 
@@ -81,6 +115,8 @@ class State:
     lineage: str = ""  # a uuid, given by the first write; "" while nothing was written
     resources: Mapping[str, ResourceState] = field(default_factory=lambda: MappingProxyType({}))
     format_version: int = FORMAT_VERSION
+    # Only a branch preview's state has it; an optional key, so format version 1 still holds.
+    preview: PreviewInfo | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.resources, MappingProxyType):
@@ -111,7 +147,7 @@ class State:
         return replace(self, resources=MappingProxyType(found))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "format_version": self.format_version,
             "project": self.project,
             "environment": self.environment,
@@ -119,6 +155,9 @@ class State:
             "lineage": self.lineage,
             "resources": {a: r.to_json() for a, r in self.resources.items()},
         }
+        if self.preview is not None:
+            found["preview"] = self.preview.to_json()
+        return found
 
     def dumps(self) -> str:
         # Resources keep their recorded order: deletes run in its reverse.
@@ -135,6 +174,7 @@ class State:
                 {a: ResourceState.from_json(r) for a, r in data["resources"].items()}
             ),
             format_version=data["format_version"],
+            preview=PreviewInfo.from_json(data["preview"]) if data.get("preview") else None,
         )
 
 

@@ -3,25 +3,18 @@ encrypted at rest. A store that is not enabled has nothing to encrypt and passes
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from mlinfra.audit.context import AuditContext
 from mlinfra.audit.model import Finding, References, Severity
 from mlinfra.audit.registry import rule
-from mlinfra.ir.graph import Args, Resource
+from mlinfra.audit.rules.values import fields
+from mlinfra.ir.graph import Resource
 
 FEATURE_GROUP = "aws.sagemaker.FeatureGroup"
 # The in-memory tier of the online store takes no KMS key (AWS encrypts it itself), so
 # only the standard tier is judged.
 IN_MEMORY = "InMemory"
-
-
-def fields(value: Any) -> Mapping[str, Any]:
-    """The fields of a typed nested input or a plain map; nothing for anything else."""
-    if isinstance(value, Args):
-        return value.fields
-    return value if isinstance(value, Mapping) else {}
 
 
 @rule(

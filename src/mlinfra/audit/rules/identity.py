@@ -8,14 +8,14 @@ component whose role it is (the policy resource's own source).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mlinfra.audit.context import AuditContext
 from mlinfra.audit.model import Finding, References, Severity
 from mlinfra.audit.registry import rule
-from mlinfra.ir.graph import Args, Json, Resource
+from mlinfra.audit.rules.values import as_tuple, fields, json_document
+from mlinfra.ir.graph import Resource
 
 ROLE_POLICY = "aws.iam.RolePolicy"
 
@@ -37,33 +37,6 @@ RESOURCE_WILDCARD_ONLY = {
     "ec2:describesubnets": "EC2 Describe calls take no resource-level permissions",
     "ec2:describevpcs": "EC2 Describe calls take no resource-level permissions",
 }
-
-
-def fields(value: Any) -> Mapping[str, Any]:
-    """The fields of a typed nested input or a plain map; nothing for anything else."""
-    if isinstance(value, Args):
-        return value.fields
-    return value if isinstance(value, Mapping) else {}
-
-
-def json_document(value: Any) -> Any:
-    """A JSON document property as data: a `Json` marker's value, or JSON text parsed (a
-    document written as text by hand); anything else as it is."""
-    if isinstance(value, Json):
-        return value.value
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value
-
-
-def as_tuple(value: Any) -> tuple[Any, ...]:
-    """A policy element that may be one value or a list of them, as a tuple."""
-    if value is None:
-        return ()
-    return tuple(value) if isinstance(value, list | tuple) else (value,)
 
 
 def allow_statements(resource: Resource) -> Iterator[tuple[str, Mapping[str, Any]]]:

@@ -8,7 +8,6 @@ is environment-wide (`security:`), so findings point at that setting.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 from mlinfra.audit.context import AuditContext
 from mlinfra.audit.model import Finding, References, Rule, Severity
 from mlinfra.audit.registry import rule
-from mlinfra.ir.graph import Args, Json, Resource
+from mlinfra.audit.rules.values import fields, json_document
+from mlinfra.ir.graph import Resource
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
 from mlinfra.ir.sagemaker.pipeline_definition import all_steps
 
@@ -36,26 +36,6 @@ class Job:
     output_key: Any  # the output KMS key, None without one
     encrypts_inter_container_traffic: bool
     network_isolation: bool
-
-
-def fields(value: Any) -> Mapping[str, Any]:
-    """The fields of a typed nested input or a plain map; nothing for anything else."""
-    if isinstance(value, Args):
-        return value.fields
-    return value if isinstance(value, Mapping) else {}
-
-
-def json_document(value: Any) -> Any:
-    """A JSON document property as data: a `Json` marker's value, or JSON text parsed (a
-    document written as text by hand); anything else as it is."""
-    if isinstance(value, Json):
-        return value.value
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value
 
 
 def jobs(resource: Resource) -> Iterator[Job]:

@@ -7,15 +7,15 @@ Buckets and the key belong to no spec component: a finding points at the environ
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mlinfra.audit.context import AuditContext
 from mlinfra.audit.model import Finding, References, Severity
 from mlinfra.audit.registry import rule
+from mlinfra.audit.rules.values import as_tuple, fields, json_document
 from mlinfra.diagnostics import SourceRange
-from mlinfra.ir.graph import Args, Concat, Json, Ref, Resource
+from mlinfra.ir.graph import Concat, Ref, Resource
 
 BUCKET = "aws.s3.Bucket"
 PUBLIC_ACCESS_BLOCK = "aws.s3.BucketPublicAccessBlock"
@@ -33,33 +33,6 @@ PUBLIC_ACCESS_SETTINGS = (
 KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")  # SSE-KMS and dual-layer SSE-KMS
 # Only symmetric encryption keys rotate automatically; KMS refuses rotation for the others.
 ROTATABLE_KEY_SPEC = "SYMMETRIC_DEFAULT"
-
-
-def fields(value: Any) -> Mapping[str, Any]:
-    """The fields of a typed nested input or a plain map; nothing for anything else."""
-    if isinstance(value, Args):
-        return value.fields
-    return value if isinstance(value, Mapping) else {}
-
-
-def json_document(value: Any) -> Any:
-    """A JSON document property as data: a `Json` marker's value, or JSON text parsed (a
-    document written as text by hand); anything else as it is."""
-    if isinstance(value, Json):
-        return value.value
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value
-
-
-def as_tuple(value: Any) -> tuple[Any, ...]:
-    """A policy element that may be one value or a list of them, as a tuple."""
-    if value is None:
-        return ()
-    return tuple(value) if isinstance(value, list | tuple) else (value,)
 
 
 def attached(ctx: AuditContext, bucket: Resource, type_name: str) -> list[Resource]:

@@ -131,6 +131,19 @@ def test_alarm_actions_fail_alarms_that_notify_no_one(tmp_path):
     assert result.line("monitor.silent/alarm-missing") == result.line_of("  silent:")
 
 
+def test_alarm_actions_pass_slo_alarms_with_alert_targets(tmp_path):
+    spec = MONITORS_SPEC.replace(
+        "latency_p99_ms: 200", 'latency_p99_ms: 200\n      alert: ["email:oncall@example.com"]'
+    )
+    assert 'alert: ["email:oncall@example.com"]' in spec
+    result = audit(tmp_path, spec, "dev", cloudwatch_alarm_actions)
+    assert "endpoint.api/alarm-latency" in result.passing
+    assert set(result.failing) == {
+        "monitor.silent/alarm-violations",
+        "monitor.silent/alarm-missing",
+    }
+
+
 # --- preview-ttl ------------------------------------------------------------------------------
 
 PREVIEW_SPEC = (
@@ -173,8 +186,9 @@ OPERATIONS = (required_tags, monitor_alert_targets, cloudwatch_alarm_actions, pr
 
 @pytest.mark.parametrize("env", ["dev", "prod", "preview"])
 def test_churn_fails_only_on_its_endpoint_slo_alarms(env):
-    # The SLO alarms drive rollbacks but notify no one: mlinfra cannot route them yet. The
-    # monitor's alarms notify its email target; churn requires no tags; its preview lives 72h.
+    # The SLO alarms drive rollbacks but notify no one: churn's `slo:` lists no `alert:`
+    # targets. The monitor's alarms notify its email target; churn requires no tags; its
+    # preview lives 72h.
     assert example_findings(env, OPERATIONS) == {
         ("cloudwatch-alarm-actions", "endpoint.churn-api/alarm-latency"),
         ("cloudwatch-alarm-actions", "endpoint.churn-api/alarm-errors"),

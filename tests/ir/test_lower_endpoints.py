@@ -422,3 +422,31 @@ def test_every_resource_and_args_is_accepted_by_the_real_pulumi_aws_sdk():
             "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
             f"{ENDPOINT}/config",
         ) in mocks.registered
+
+
+def test_slo_alert_targets_get_a_topic_and_every_slo_alarm_notifies_them():
+    slo = {**churn_spec("prod").component(ENDPOINT)["slo"]}
+    slo["alert"] = ("email:oncall@example.com", "sns:arn:aws:sns:eu-west-1:222222222222:pager")
+    resources = lowered(spec_with("prod", endpoint={"slo": MappingProxyType(slo)}))
+    topic = resources[f"{ENDPOINT}/alerts"]
+    assert topic.type == "aws.sns.Topic"
+    assert topic.properties["name"] == "churn-prod-churn-api-alerts"
+    assert topic.properties["kms_master_key_id"] == Ref("kms.key", "arn")  # prod encrypts
+    subscription = resources[f"{ENDPOINT}/alert-1"]
+    assert dict(subscription.properties) == {
+        "topic": Ref(f"{ENDPOINT}/alerts", "arn"),
+        "protocol": "email",
+        "endpoint": "oncall@example.com",
+    }
+    assert f"{ENDPOINT}/alert-2" not in resources  # an SNS topic is notified directly
+    for alarm in ("alarm-latency", "alarm-errors"):
+        assert list(resources[f"{ENDPOINT}/{alarm}"].properties["alarm_actions"]) == [
+            Ref(f"{ENDPOINT}/alerts", "arn"),
+            "arn:aws:sns:eu-west-1:222222222222:pager",
+        ]
+
+
+def test_without_slo_alert_targets_the_alarms_only_roll_deployments_back():
+    resources = lowered(churn_spec("prod"))
+    assert f"{ENDPOINT}/alerts" not in resources
+    assert "alarm_actions" not in resources[f"{ENDPOINT}/alarm-latency"].properties

@@ -38,11 +38,22 @@ class AuditContext:
 
     def referring_to(self, address: str, type_name: str | None = None) -> tuple[Resource, ...]:
         """The resources whose properties refer to `address` (attached policies, alarms...)."""
-        return tuple(
-            r
-            for r in self.graph.resources
-            if address in r.dependencies() and (type_name is None or r.type == type_name)
-        )
+        found = self._referrers.get(address, ())
+        return found if type_name is None else tuple(r for r in found if r.type == type_name)
+
+    @functools.cached_property
+    def _referrers(self) -> dict[str, tuple[Resource, ...]]:
+        # Built once: rules ask per resource, and a scan per question is quadratic in size.
+        found: dict[str, list[Resource]] = {}
+        for r in self.graph.resources:
+            for address in dict.fromkeys(r.dependencies()):
+                found.setdefault(address, []).append(r)
+        return {address: tuple(items) for address, items in found.items()}
+
+    @functools.cached_property
+    def memo(self) -> dict[str, Any]:
+        """Per-audit scratch space for rules that index the graph once (by rule id)."""
+        return {}
 
     @functools.cached_property
     def _by_address(self) -> dict[str, Resource]:

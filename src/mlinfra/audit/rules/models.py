@@ -9,6 +9,7 @@ rules read the pipelines' definitions in the IR rather than trusting the spec al
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from mlinfra.audit.context import AuditContext
 from mlinfra.audit.model import Finding, References, Severity
@@ -110,13 +111,15 @@ def _registry(ctx: AuditContext, model: Resource) -> Resource | None:
 def _registrations(ctx: AuditContext, registry: Resource) -> list[tuple[Resource, Mapping]]:
     """(pipeline, register step) for every step that registers versions into `registry`."""
     name = registry.properties.get("model_package_group_name")
-    return [
-        (pipeline, step)
-        for pipeline in ctx.of_type(PIPELINE)
-        for step in pipeline_steps(pipeline)
-        if step.get("Type") == "RegisterModel"
-        and nested(step, "Arguments", "ModelPackageGroupName") == name
-    ]
+    if "model-registrations" not in ctx.memo:  # every pipeline read once per audit
+        by_group: dict[Any, list[tuple[Resource, Mapping]]] = {}
+        for pipeline in ctx.of_type(PIPELINE):
+            for step in pipeline_steps(pipeline):
+                if step.get("Type") == "RegisterModel":
+                    group = nested(step, "Arguments", "ModelPackageGroupName")
+                    by_group.setdefault(group, []).append((pipeline, step))
+        ctx.memo["model-registrations"] = by_group
+    return list(ctx.memo["model-registrations"].get(name, ()))
 
 
 def _serves_latest_approved(model: Resource) -> bool:

@@ -136,9 +136,8 @@ def monitor_alert_targets(schedule: Resource, ctx: AuditContext) -> Iterator[Fin
         "pages no one unless the alarm has an action."
     ),
     remediation=(
-        "For a monitor's alarms, list `on_violation.alert` targets. mlinfra does not yet route "
-        "endpoint SLO alarms (`slo:`) to a target: waive the finding with a reason until it "
-        "does, or alarm on the endpoint outside mlinfra."
+        "List alert targets: `on_violation.alert` for a monitor's alarms, `slo.alert` for an "
+        "endpoint's SLO alarms (email:<address>, webhook:<URL> or sns:<topic ARN>)."
     ),
     references=References(
         aws_config=("cloudwatch-alarm-action-check",),
@@ -152,6 +151,8 @@ def cloudwatch_alarm_actions(alarm: Resource, ctx: AuditContext) -> Iterator[Fin
     source = None
     if component is not None and component.kind == "monitor":
         source = ctx.at(component, "on_violation", "alert")
+    elif component is not None and component.kind == "endpoint":
+        source = ctx.at(component, "slo")
     described = alarm.properties.get("alarm_description") or alarm.properties.get("name")
     yield ctx.finding(
         cloudwatch_alarm_actions,

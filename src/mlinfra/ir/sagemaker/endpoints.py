@@ -3,6 +3,7 @@
 An endpoint configuration is immutable, so its name carries a hash of its content: a change
 makes a new configuration, the endpoint moves to it (blue/green, with the spec's canary or
 linear traffic shifting, rolled back by the SLO alarms), and only then is the old one deleted.
+The SLO alarms notify `slo.alert`'s targets when they fire (see `alerts`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from typing import Any
 
 from mlinfra.ir.graph import Args, Concat, Ref, Resource, content_hash
+from mlinfra.ir.sagemaker.alerts import alarm_actions, alert_topic
 from mlinfra.ir.sagemaker.cloudwatch import metric_query
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.models import (
@@ -31,6 +33,7 @@ PERIOD_SECONDS = 60
 EVALUATION_PERIODS = 3
 DATAPOINTS_TO_ALARM = 2
 CAPTURE_MODES = {"input": "Input", "output": "Output"}
+SLO_ALERT = ("slo", "alert")
 TRAFFIC_ROUTING = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_ONCE"}
 
 # Instance families with NVMe instance storage. Their local volumes are encrypted by the
@@ -43,7 +46,8 @@ _INSTANCE_STORE_SUFFIX = re.compile(r"^[a-z]+\d[a-z]*d[a-z]*$")
 
 
 def lower_endpoint(ctx: LoweringContext, component: Component) -> list[Resource]:
-    alarms = slo_alarms(ctx, component)
+    topic = alert_topic(ctx, component, SLO_ALERT, f"{endpoint_name(ctx, component)}-alerts")
+    alarms = slo_alarms(ctx, component, alarm_actions(component, SLO_ALERT, topic))
     config = endpoint_config(ctx, component)
     endpoint = ctx.resource(
         component.address,
@@ -51,7 +55,7 @@ def lower_endpoint(ctx: LoweringContext, component: Component) -> list[Resource]
         endpoint_properties(ctx, component, config, alarms),
         component.source,
     )
-    return [config, *alarms.values(), endpoint, *autoscaling(ctx, component)]
+    return [config, *topic, *alarms.values(), endpoint, *autoscaling(ctx, component)]
 
 
 def endpoint_name(ctx: LoweringContext, component: Component) -> str:
@@ -224,7 +228,9 @@ def _alarm_common(ctx: LoweringContext, component: Component, what: str) -> dict
     }
 
 
-def latency_alarm(ctx: LoweringContext, component: Component, latency_ms: float) -> Resource:
+def latency_alarm(
+    ctx: LoweringContext, component: Component, latency_ms: float, actions: list | None = None
+) -> Resource:
     properties = _alarm_common(ctx, component, "latency-p99")
     properties.update(
         {
@@ -239,6 +245,8 @@ def latency_alarm(ctx: LoweringContext, component: Component, latency_ms: float)
             "tags": ctx.tags(component),
         }
     )
+    if actions:
+        properties["alarm_actions"] = actions
     return ctx.resource(
         f"{component.address}/alarm-latency",
         "aws.cloudwatch.MetricAlarm",
@@ -252,7 +260,9 @@ def _metric(ctx: LoweringContext, component: Component, query_id: str, metric: s
     return metric_query(query_id, NAMESPACE, metric, "Sum", PERIOD_SECONDS, dimensions)
 
 
-def error_alarm(ctx: LoweringContext, component: Component, percent: float) -> Resource:
+def error_alarm(
+    ctx: LoweringContext, component: Component, percent: float, actions: list | None = None
+) -> Resource:
     # SageMaker publishes error counts, not rates: the rate is metric math over two sums.
     rate = Args(
         "aws.cloudwatch.MetricAlarmMetricQueryArgs",
@@ -276,6 +286,8 @@ def error_alarm(ctx: LoweringContext, component: Component, percent: float) -> R
             "tags": ctx.tags(component),
         }
     )
+    if actions:
+        properties["alarm_actions"] = actions
     return ctx.resource(
         f"{component.address}/alarm-errors",
         "aws.cloudwatch.MetricAlarm",
@@ -284,14 +296,17 @@ def error_alarm(ctx: LoweringContext, component: Component, percent: float) -> R
     )
 
 
-def slo_alarms(ctx: LoweringContext, component: Component) -> dict[str, Resource]:
-    """The SLO's alarms by the names `deployment.rollback_on` uses for them."""
+def slo_alarms(
+    ctx: LoweringContext, component: Component, actions: list | None = None
+) -> dict[str, Resource]:
+    """The SLO's alarms by the names `deployment.rollback_on` uses for them, notifying
+    `actions` (the targets of `slo.alert`) when they fire."""
     slo = component.get("slo") or {}
     alarms: dict[str, Resource] = {}
     if slo.get("latency_p99_ms") is not None:
-        alarms["latency"] = latency_alarm(ctx, component, slo["latency_p99_ms"])
+        alarms["latency"] = latency_alarm(ctx, component, slo["latency_p99_ms"], actions)
     if slo.get("error_rate_percent") is not None:
-        alarms["errors"] = error_alarm(ctx, component, slo["error_rate_percent"])
+        alarms["errors"] = error_alarm(ctx, component, slo["error_rate_percent"], actions)
     return alarms
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from mlinfra.ir.graph import Args, Concat, FileAsset, Json, Ref, Resource
 from mlinfra.ir.sagemaker import iam
+from mlinfra.ir.sagemaker.alerts import alarm_actions, alert_topic
 from mlinfra.ir.sagemaker.arns import s3_arn
 from mlinfra.ir.sagemaker.cloudwatch import metric_query
 from mlinfra.ir.sagemaker.context import LoweringContext
@@ -60,7 +61,6 @@ VOLUME_SIZE_GB = 20
 MAX_RUNTIME_SECONDS = 3600
 METRICS_PER_ALARM = 10  # CloudWatch's limit of metrics in one alarm's math expression
 HASH_IN_KEY = 16
-TOPIC_NAME_LIMIT = 256
 ALARM_NAME_LIMIT = 255
 _DEFAULT_THRESHOLDS = {"drift_psi": 0.2, "missing_percent": 5}
 
@@ -324,50 +324,13 @@ def role_statements(
 # --- alerts -----------------------------------------------------------------------------------
 
 
-def _targets(component: Component) -> list[tuple[int, str, str]]:
-    """(position, kind, value) of each alert target: email, webhook or sns."""
-    alert = (component.get("on_violation") or {}).get("alert") or ()
-    return [(i, *target.split(":", 1)) for i, target in enumerate(alert, start=1)]
-
-
-def topic_address(component: Component) -> str:
-    return f"{component.address}/alerts"
+ALERT = ("on_violation", "alert")
 
 
 def alerts(ctx: LoweringContext, component: Component) -> list[Resource]:
-    """The monitor's SNS topic and its email and webhook subscriptions (none if no such
-    targets: `sns:` topics are notified directly)."""
-    subscribers = [(i, kind, value) for i, kind, value in _targets(component) if kind != "sns"]
-    if not subscribers:
-        return []
-    source = ctx.range_of(component, "on_violation", "alert")
-    topic: dict[str, Any] = {
-        "name": fit(f"{ctx.name(component, 'monitoring_schedule')}-alerts", TOPIC_NAME_LIMIT)
-    }
-    if ctx.kms_key is not None:
-        topic["kms_master_key_id"] = ctx.kms_key
-    topic["tags"] = ctx.tags(component)
-    resources = [ctx.resource(topic_address(component), "aws.sns.Topic", topic, source)]
-    for i, kind, value in subscribers:
-        protocol = "email" if kind == "email" else value.split(":", 1)[0]
-        resources.append(
-            ctx.resource(
-                f"{component.address}/alert-{i}",
-                "aws.sns.TopicSubscription",
-                {
-                    "topic": Ref(topic_address(component), "arn"),
-                    "protocol": protocol,
-                    "endpoint": value,
-                },
-                ctx.range_of(component, "on_violation", "alert", i - 1),
-            )
-        )
-    return resources
-
-
-def alarm_actions(component: Component, topic: list[Resource]) -> list[Any]:
-    actions: list[Any] = [Ref(topic[0].address, "arn")] if topic else []
-    return actions + [value for _, kind, value in _targets(component) if kind == "sns"]
+    """The monitor's SNS topic and its email and webhook subscriptions."""
+    name = f"{ctx.name(component, 'monitoring_schedule')}-alerts"
+    return alert_topic(ctx, component, ALERT, name)
 
 
 # --- violation alarms -------------------------------------------------------------------------
@@ -474,7 +437,7 @@ def violation_alarms(
     features: list[str],
     topic: list[Resource],
 ) -> list[Resource]:
-    actions = alarm_actions(component, topic)
+    actions = alarm_actions(component, ALERT, topic)
     return [
         _alarm(ctx, component, endpoint, violation, chunk, number, actions)
         for violation in VIOLATIONS

@@ -7,7 +7,8 @@ EXAMPLE := examples/churn/mlinfra.yaml
 # The rendered Pulumi projects of the example, one folder per environment.
 STACKS := stacks/churn
 
-.PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore
+.PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore \
+	bench-drift bench-audit
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +97,31 @@ bench-serving: bench-peers
 
 bench-featurestore: bench-peers
 	$(PY) benchmarks/featurestore_bench.py
+
+# Evidently (the drift benchmark's peer) and Checkov (the audit benchmark's) need pins of their
+# own (Evidently: pandas 2; Checkov: its many dependencies), so each has its own venv too.
+EVIDENTLY_VENV := benchmarks/.evidently-venv
+EVIDENTLY_STAMP := $(EVIDENTLY_VENV)/.installed-stamp
+CHECKOV_VENV := benchmarks/.checkov-venv
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
+
+$(EVIDENTLY_STAMP): benchmarks/peers/evidently-requirements.txt
+	$(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet -r benchmarks/peers/evidently-requirements.txt
+	touch $(EVIDENTLY_STAMP)
+
+$(CHECKOV_STAMP): benchmarks/peers/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r benchmarks/peers/checkov-requirements.txt
+	touch $(CHECKOV_STAMP)
+
+bench-drift: setup $(EVIDENTLY_STAMP)
+	$(PY) benchmarks/drift_bench.py
+
+bench-audit: setup $(CHECKOV_STAMP)
+	$(PY) benchmarks/audit_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -237,3 +237,31 @@ def test_the_model_itself_normalises_what_serving_and_training_send(run):
     decoded = train.input_fn(missing, "application/json")
     assert decoded["contract"].isna().all()
     assert 0 <= train.predict_fn(decoded, model)[0] <= 1
+
+
+# --- the traffic make run sends ---------------------------------------------------------------
+
+
+def test_drifted_traffic_always_trips_the_monitor_and_ordinary_traffic_never_does():
+    # What `make run` shows depends on it: the endpoint captures 20 % of requests at random,
+    # so every sample must tell the same story.
+    from mlinfra.monitoring.analysis import analyse
+    from mlinfra.monitoring.baseline import read_dataset, suggest_baseline
+
+    traffic = _load("send_traffic.py")
+    baseline = suggest_baseline(read_dataset(CHURN / "data" / "baseline.csv"))
+    as_sent = {
+        drift: pd.DataFrame(traffic.customers(2000, 11, drift)).astype(str).replace("None", None)
+        for drift in (False, True)
+    }
+    for sample in range(5):
+        normal = analyse(baseline, as_sent[False].sample(frac=0.2, random_state=sample))
+        assert normal.violations == []
+        drifted = analyse(baseline, as_sent[True].sample(frac=0.2, random_state=sample))
+        found = {(v["feature_name"], v["constraint_check_type"]) for v in drifted.violations}
+        assert found == {
+            ("monthly_charges", "baseline_drift_check"),
+            ("contract", "baseline_drift_check"),
+            ("support_calls", "baseline_drift_check"),
+            ("support_calls", "completeness_check"),
+        }

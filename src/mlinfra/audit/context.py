@@ -11,7 +11,6 @@ from mlinfra.audit.model import Finding, Rule
 from mlinfra.diagnostics import SourceRange
 from mlinfra.ir.graph import Resource, ResourceGraph
 from mlinfra.spec.model import Component, EnvSpec
-from mlinfra.syntax.nodes import locate
 
 # Spec sections by component kind (the `models:` of `model.churn-model`).
 SECTIONS = {
@@ -95,12 +94,7 @@ class AuditContext:
     def setting_at(self, *path: str | int) -> SourceRange:
         """Where an environment setting (`security`, `kms_key`...) comes from: the
         environment's own value, else `defaults`, else the environment's key."""
-        # A preview takes its settings from its base environment.
-        env = self.spec.base or self.spec.env
-        for where in (("environments", env, *path), ("defaults", *path)):
-            if locate(self.spec.tree, where).complete:
-                return self.spec.range_of(*where)
-        return locate(self.spec.tree, ("environments", env)).key_range
+        return self.spec.setting_range(*path)
 
     def finding(
         self,

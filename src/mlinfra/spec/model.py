@@ -79,6 +79,16 @@ class EnvSpec:
         found = locate(self.tree, path)
         return found.value_range if found.complete else found.key_range
 
+    def setting_range(self, *path: str | int) -> SourceRange:
+        """Where an environment setting (`"security", "kms_key"`) comes from: the
+        environment's own value (its base's, for a preview), else `defaults`, else the
+        environment's key."""
+        env = self.base or self.env
+        for where in (("environments", env, *path), ("defaults", *path)):
+            if path and locate(self.tree, where).complete:
+                return self.range_of(*where)
+        return locate(self.tree, ("environments", env)).key_range
+
 
 def build_env_spec(
     data: dict, tree: Mapping, env: str, settings_from: str, preview: bool

@@ -86,7 +86,7 @@ def source_archive(script):
     return str(path)
 
 
-# bucket.artifacts — mlinfra.yaml:22
+# bucket.artifacts — mlinfra.yaml:21
 bucket_artifacts = aws.s3.Bucket(
     "bucket.artifacts",
     bucket="churn-dev-artifacts-111111111111",
@@ -147,7 +147,7 @@ bucket_artifacts_policy = aws.s3.BucketPolicy(
 )
 
 
-# bucket.capture — mlinfra.yaml:22
+# bucket.capture — mlinfra.yaml:21
 bucket_capture = aws.s3.Bucket(
     "bucket.capture",
     bucket="churn-dev-capture-111111111111",
@@ -208,7 +208,7 @@ bucket_capture_policy = aws.s3.BucketPolicy(
 )
 
 
-# bucket.monitoring — mlinfra.yaml:22
+# bucket.monitoring — mlinfra.yaml:21
 bucket_monitoring = aws.s3.Bucket(
     "bucket.monitoring",
     bucket="churn-dev-monitoring-111111111111",

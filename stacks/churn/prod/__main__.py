@@ -125,7 +125,7 @@ kms_key_alias = aws.kms.Alias(
 )
 
 
-# bucket.artifacts — mlinfra.yaml:30
+# bucket.artifacts — mlinfra.yaml:29
 bucket_artifacts = aws.s3.Bucket(
     "bucket.artifacts",
     bucket="churn-prod-artifacts-222222222222",
@@ -189,7 +189,7 @@ bucket_artifacts_policy = aws.s3.BucketPolicy(
 )
 
 
-# bucket.capture — mlinfra.yaml:30
+# bucket.capture — mlinfra.yaml:29
 bucket_capture = aws.s3.Bucket(
     "bucket.capture",
     bucket="churn-prod-capture-222222222222",
@@ -253,7 +253,7 @@ bucket_capture_policy = aws.s3.BucketPolicy(
 )
 
 
-# bucket.monitoring — mlinfra.yaml:30
+# bucket.monitoring — mlinfra.yaml:29
 bucket_monitoring = aws.s3.Bucket(
     "bucket.monitoring",
     bucket="churn-prod-monitoring-222222222222",

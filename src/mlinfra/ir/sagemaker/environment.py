@@ -14,7 +14,6 @@ from mlinfra.diagnostics import SourceRange
 from mlinfra.ir.graph import Args, Call, Concat, Json, Ref, Resource
 from mlinfra.ir.sagemaker.arns import partition
 from mlinfra.ir.sagemaker.context import BUCKETS, KMS_KEY, LoweringContext
-from mlinfra.syntax.nodes import locate
 
 # A protected environment gets KMS's longest grace period before a deleted key is gone, since
 # losing the key loses every object encrypted with it; others the shortest.
@@ -32,24 +31,13 @@ def lower_environment(ctx: LoweringContext) -> list[Resource]:
 # --- sources and tags -------------------------------------------------------------------------
 
 
-def _settings_name(ctx: LoweringContext) -> str:
-    # A preview takes its settings from its base environment, so its resources point there.
-    return ctx.spec.base or ctx.spec.env
-
-
 def environment_range(ctx: LoweringContext) -> SourceRange:
-    return ctx.spec.range_of("environments", _settings_name(ctx))
+    return ctx.spec.setting_range()
 
 
 def security_range(ctx: LoweringContext, key: str) -> SourceRange:
     """Where `security.<key>` was set: the environment's settings, else `defaults`."""
-    for path in (
-        ("environments", _settings_name(ctx), "security", key),
-        ("defaults", "security", key),
-    ):
-        if locate(ctx.spec.tree, path).complete:
-            return ctx.spec.range_of(*path)
-    return environment_range(ctx)
+    return ctx.spec.setting_range("security", key)
 
 
 def environment_tags(ctx: LoweringContext, address: str) -> MappingProxyType:

@@ -195,3 +195,19 @@ def test_render_explains_a_model_without_a_sagemaker_image(tmp_path: Path) -> No
     assert result.exit_code == 1
     assert "cannot compile environment 'dev'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_instance_type_without_an_image_is_the_users_to_change(churn_copy: Path) -> None:
+    # scikit-learn has CPU images only: a GPU training step cannot compile, and that is said
+    # as a problem with the spec, not as an internal error.
+    spec = churn_copy.read_text().replace(
+        "        instance_type: ml.m5.xlarge\n", "        instance_type: ml.g4dn.xlarge\n"
+    )
+    assert "ml.g4dn.xlarge" in spec
+    churn_copy.write_text(spec)
+    for command in (["render", "--env", "dev"], ["audit", "--env", "dev"]):
+        result = run(*command, "-f", str(churn_copy))
+        assert result.exit_code == 1, result.output
+        assert "no sklearn 1.2-1 image for ml.g4dn.xlarge" in result.output
+        assert "choose another instance type" in result.output
+        assert "internal error" not in result.output

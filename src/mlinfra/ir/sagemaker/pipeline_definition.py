@@ -431,7 +431,10 @@ def _image(framework: str, version: str, region: str, instance_type: str) -> str
     try:
         return catalog.image_uri(framework, version, region, "training", instance_type)
     except catalog.CatalogError as exc:
-        raise GraphError(f"no {framework} {version} image for {instance_type}: {exc}") from None
+        # The user's choice of instance type, not a bug: reported as such by the commands.
+        raise catalog.CatalogError(
+            f"no {framework} {version} image for {instance_type}: {exc}"
+        ) from None
 
 
 def processing_image(ctx: LoweringContext, component: Component, instance_type: str) -> str:

@@ -333,3 +333,28 @@ def test_model_and_config_are_named_for_the_approved_version_they_serve(churn_ru
     assert model.inputs["primaryContainer"]["modelPackageName"].endswith("/1")
     assert model.inputs["name"].endswith("-v1") and config.inputs["name"].endswith("-v1")
     assert config.inputs["productionVariants"][0]["modelName"] == model.inputs["name"]
+
+
+def test_a_branch_previews_program_registers_its_graph_under_names_of_its_own(
+    tmp_path, monkeypatch, aws_credentials
+) -> None:
+    """What `mlinfra preview up` hands to `pulumi up` for a preview of dev."""
+    from mlinfra.ir.lower import lower
+    from mlinfra.preview.environment import preview_spec
+    from mlinfra.preview.inventory import graph_names
+    from mlinfra.spec.validate import validate_file
+
+    spec = preview_spec(validate_file(CHURN), "feat/cheaper-endpoint", None, str(CHURN)).spec
+    graph = lower(spec, CHURN.parent)
+    program = render_into(tmp_path, graph, spec, churn_spec_from(tmp_path / "stack"))
+    with mock_aws():
+        for group in graph.of_type("aws.sagemaker.ModelPackageGroup"):
+            approve_a_version(graph.region, group.properties["model_package_group_name"])
+        registered = run_program(program, graph, monkeypatch)
+    assert_matches_graph(registered, graph)
+    for resource in registered:
+        if is_taggable(resource.type):
+            assert resource.inputs["tags"]["mlinfra:environment"] == spec.env
+    (config,) = of_type(registered, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    assert config.inputs["productionVariants"][0]["instanceType"] == "ml.t2.medium"
+    assert not set(graph_names(graph)) & set(graph_names(churn("dev")[0]))

@@ -67,7 +67,7 @@ def _options(command):
                 "backend_url",
                 metavar="URL",
                 help="With the pulumi engine: where Pulumi keeps the stack's state.  "
-                "[default: file://.mlinfra/pulumi beside the spec]",
+                "[default: $PULUMI_BACKEND_URL, else file://.mlinfra/pulumi beside the spec]",
             ),
             click.option(
                 "--allow-removal",
@@ -152,9 +152,9 @@ def _run(
     spec = environment_spec(result, env, spec_file)
     chosen = engine.name or ("embedded" if spec.target == "local" else "pulumi")
     if chosen == "pulumi":
-        _apply_with_pulumi(spec, spec_file, auto_approve, engine.backend_url, destroy)
-        return
-    if spec.target != "local":
+        _refuse_embedded_only_options(plan_file, allow_removal)
+        require_pulumi()
+    elif spec.target != "local":
         fail(
             f"the embedded engine applies local environments; {spec.env!r} is a "
             f"{spec.target} environment",
@@ -169,7 +169,15 @@ def _run(
             if getattr(lock, "taken_over", None):
                 say(make_console(stderr=True), f"took over a stale lock: {lock.taken_over}", "dim")
             state = backend.read(spec.project, env)
-            _apply_locked(
+            if chosen == "pulumi":
+                if state.project != spec.project:
+                    fail(f"the state of {spec.env!r} belongs to project {state.project!r}")
+                apply_with_pulumi(
+                    spec, spec_file, graph, Path(spec_file).parent / "stacks" / spec.env,
+                    backend, state, engine.backend_url, auto_approve, destroy,
+                )  # fmt: skip
+                return
+            apply_locked(
                 spec, spec_file, graph, backend, state, auto_approve, allow_removal,
                 plan_file, destroy,
             )  # fmt: skip
@@ -177,7 +185,22 @@ def _run(
         fail(str(exc))
 
 
-def _apply_locked(
+def _refuse_embedded_only_options(plan_file: str | None, allow_removal: tuple[str, ...]) -> None:
+    if plan_file:
+        fail(
+            "a saved plan is carried out by the embedded engine; the pulumi engine shows "
+            "Pulumi's own preview and asks before changing anything",
+            "leave out PLAN_FILE",
+        )
+    if allow_removal:
+        fail(
+            "--allow-removal is for the embedded engine; Pulumi protects data-holding "
+            "resources itself (they are rendered with `protect=True`)",
+            "unprotect one with `pulumi state unprotect URN` in the rendered project",
+        )
+
+
+def apply_locked(
     spec, spec_file, graph, backend, state, auto_approve, allow_removal, plan_file, destroy
 ) -> None:
     from mlinfra.engines.local import apply_plan
@@ -229,7 +252,7 @@ def _apply_locked(
     if not found.has_changes:
         say(console, f"{spec.env} is up to date: nothing to do.", "bold green")
         return
-    _confirm(auto_approve, "destroy" if destroy else "apply", spec.env)
+    confirm(auto_approve, "destroy" if destroy else "apply", spec.env)
 
     started = time.perf_counter()
     with console.status(f"applying to {spec.env}…") as status:
@@ -257,7 +280,7 @@ def _apply_locked(
         raise SystemExit(1)
 
 
-def _confirm(auto_approve: bool, verb: str, env: str) -> None:
+def confirm(auto_approve: bool, verb: str, env: str) -> None:
     if auto_approve:
         return
     if not sys.stdin.isatty():
@@ -267,32 +290,63 @@ def _confirm(auto_approve: bool, verb: str, env: str) -> None:
         raise SystemExit(1)
 
 
-def _apply_with_pulumi(
-    spec, spec_file: str, auto_approve: bool, backend_url: str | None, destroy: bool
-) -> None:
-    """Render the environment's program and `pulumi up` (or destroy) it; Pulumi shows its own
-    preview and keeps its own state."""
-    from mlinfra.cli.common import posix_relpath
+def require_pulumi() -> None:
+    """Exit 1, before anything is locked or written, when the Pulumi CLI is missing."""
     from mlinfra.engines import pulumi as engine
-    from mlinfra.render.pulumi import render_project, write_project
 
     try:
         engine.require_pulumi()
     except engine.PulumiMissing as exc:
         fail(str(exc), exc.suggestion)
-    graph = lower_environment(spec, spec_file)
-    out_dir = Path(spec_file).parent / "stacks" / spec.env
+
+
+def apply_with_pulumi(
+    spec,
+    spec_file: str,
+    graph,
+    out_dir: Path,
+    backend,
+    state,
+    backend_url: str | None,
+    auto_approve: bool,
+    destroy: bool,
+    on_confirmed=None,
+):
+    """Render `graph` into `out_dir` and `pulumi up` (or destroy) it on the stack named after
+    the environment, then record what Pulumi applied in the state, with the outputs its
+    stack holds (ARNs...), so that `plan` and `output` know it; the state as written.
+
+    Pulumi shows its own preview and keeps its own state. When it fails, the state is left
+    as it was: the next plan still shows the changes, and Pulumi knows what it got done.
+    `on_confirmed(state)`, called once the user said yes and before Pulumi starts, may write
+    the state and return it (a preview records itself there).
+    """
+    from mlinfra.cli.common import posix_relpath
+    from mlinfra.engines import pulumi as engine
+    from mlinfra.render.pulumi import render_project, write_project
+
     write_project(render_project(graph, spec, posix_relpath(spec_file, str(out_dir))), out_dir)
+    console = make_console()
     verb = "destroy" if destroy else "up"
-    say(make_console(), f"rendered {out_dir}/; running pulumi {verb} on stack {spec.env}")
-    _confirm(auto_approve, "destroy" if destroy else "apply", spec.env)
+    say(console, f"rendered {out_dir}/; running pulumi {verb} on stack {spec.env}")
+    confirm(auto_approve, "destroy" if destroy else "apply", spec.env)
+    if on_confirmed is not None:
+        state = on_confirmed(state)
     spec_dir = Path(spec_file).resolve().parent
     try:
         if destroy:
             engine.destroy(out_dir, spec.env, spec_dir, backend_url, on_output=click.echo)
-            return
+            return backend.write(engine.recorded(state, graph, {}, destroyed=True))
         outputs = engine.up(out_dir, spec.env, spec_dir, backend_url, on_output=click.echo)
+        stack = engine.stack_resources(spec.project, spec.env, spec_dir, backend_url)
     except engine.PulumiFailed as exc:
-        fail(str(exc))
+        fail(str(exc), f"fix it and run it again; the state of {spec.env!r} is unchanged")
+    written = backend.write(engine.recorded(state, graph, stack))
     for name, value in outputs.items():
-        say(make_console(), f"{name} = {value}")
+        say(console, f"  {name} = {value}")
+    say(
+        console,
+        f"{len(written.resources)} resource(s) recorded; state serial {written.serial}",
+        "bold green",
+    )
+    return written

@@ -31,9 +31,8 @@ def output_command(env: str, spec_file: str, as_json: bool, location: str | None
     result = validate_spec(spec_file, as_json)
     spec = environment_spec(result, env, spec_file)
     graph = lower_environment(spec, spec_file)
-    state = None
-    if spec.target == "local":
-        _, state = read_state(result, spec, spec_file, location)
+    # A sagemaker environment's state is written by `mlinfra apply` after `pulumi up`.
+    _, state = read_state(result, spec, spec_file, location)
     running = process.status(spec_file) if spec.target == "local" else None
     document = outputs_document(graph, state, running.url if running else None)
     if as_json:

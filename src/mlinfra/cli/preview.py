@@ -147,11 +147,16 @@ def check_isolation(result, spec, spec_file: str, graph, backend) -> None:
         )
 
 
-def changed_only(result, spec, branch: str, spec_file: str, graph, backend, compare_to):
+def changed_only(
+    result, spec, branch: str, spec_file: str, graph, backend, compare_to, backend_url=None
+):
     """For `previews.mode: changed-only`, the graph of the changed components only, with
     references to the others pointing at the base environment, and the selection; else the
-    graph as it is and None."""
+    graph as it is and None. A local base's resources are read from its state, a sagemaker
+    base's from its Pulumi stack (in `backend_url`, else the default backend)."""
     from mlinfra.cli.plan import lower_environment
+    from mlinfra.cli.preview_pulumi import base_resources
+    from mlinfra.engines.pulumi import PulumiFailed, PulumiMissing
     from mlinfra.preview.changed import defer, is_changed_only, select
     from mlinfra.preview.environment import PreviewError
     from mlinfra.state import StateError
@@ -161,12 +166,19 @@ def changed_only(result, spec, branch: str, spec_file: str, graph, backend, comp
     try:
         selection = select(result, spec, branch, spec_file, compare_to)
         base_graph = lower_environment(result.environments[spec.base], spec_file)
-        base_state = backend.read(spec.project, spec.base)
+        if spec.target == "local":
+            base_state = backend.read(spec.project, spec.base)
+        else:
+            base_state = base_resources(spec, spec_file, backend_url)
         return defer(graph, base_graph, base_state, selection, spec.base), selection
     except PreviewError as exc:
         fail(str(exc), exc.suggestion)
     except StateError as exc:
         fail(str(exc))
+    except PulumiMissing as exc:
+        fail(f"reading {spec.base!r}'s resources: {exc}", exc.suggestion)
+    except PulumiFailed as exc:
+        fail(f"reading {spec.base!r}'s resources from its Pulumi stack: {exc}")
 
 
 def describe_selection(selection, base: str) -> str:
@@ -181,14 +193,11 @@ COMPARE_TO_HELP = (
 )
 
 
-def _require_local(spec) -> None:
-    if spec.target != "local":
-        fail(
-            f"the preview {spec.env!r} copies {spec.base!r}, a {spec.target} environment; "
-            "previews are brought up and down with the embedded engine, for local "
-            "environments only",
-            "pass --base with a `target: local` environment",
-        )
+BACKEND_HELP = (
+    "For previews of sagemaker environments: where Pulumi keeps the stacks.  "
+    "[default: the one the preview was brought up with, else $PULUMI_BACKEND_URL, else "
+    "file://.mlinfra/pulumi beside the spec]"
+)
 
 
 # --- plan -----------------------------------------------------------------------------------
@@ -268,6 +277,7 @@ def _require_owner(state, spec, branch: str) -> None:
 @_preview_options
 @_apply_options
 @click.option("--compare-to", "compare_to", metavar="REV", help=COMPARE_TO_HELP)
+@click.option("--backend", "backend_url", metavar="URL", help=BACKEND_HELP)
 def up_command(
     branch: str | None,
     base: str | None,
@@ -276,14 +286,19 @@ def up_command(
     auto_approve: bool,
     lock_timeout: float,
     compare_to: str | None,
+    backend_url: str | None,
 ) -> None:
     """Create or update the branch's preview, and push its expiry back by `previews.ttl`.
 
-    Shows the plan and asks first (--auto-approve skips the question; without a terminal
-    it is required). Local previews run in the spec's emulator (started if none runs),
-    beside the base environment, with names of their own.
+    Local previews run in the spec's emulator (started if none runs), beside the base
+    environment, with names of their own: the plan is shown first. Previews of sagemaker
+    environments are rendered into .mlinfra/previews/<preview>/ and applied with `pulumi up`
+    on a stack named after the preview, which needs the Pulumi CLI; Pulumi shows its own
+    preview. Either way it asks first (--auto-approve skips the question; without a
+    terminal it is required).
     """
-    from mlinfra.cli.apply import _apply_locked
+    from mlinfra.cli import preview_pulumi
+    from mlinfra.cli.apply import apply_locked, require_pulumi
     from mlinfra.cli.plan import lower_environment
     from mlinfra.preview.inventory import StampingBackend, stamped, utc_now
     from mlinfra.state import LockError, StateError
@@ -291,10 +306,14 @@ def up_command(
     result = validate_spec(spec_file)
     branch = branch_of(branch, spec_file)
     spec = preview_of(result, branch, base, spec_file)
-    _require_local(spec)
+    with_pulumi = spec.target != "local"
+    if with_pulumi:
+        require_pulumi()
     graph = lower_environment(spec, spec_file)
     backend = backend_of(result, spec, spec_file, location)
-    graph, selection = changed_only(result, spec, branch, spec_file, graph, backend, compare_to)
+    graph, selection = changed_only(
+        result, spec, branch, spec_file, graph, backend, compare_to, backend_url
+    )
     check_isolation(result, spec, spec_file, graph, backend)
     console = make_console()
     if selection is not None:
@@ -305,17 +324,24 @@ def up_command(
             _require_owner(state, spec, branch)
             info = stamped(state.preview, branch, spec.base, ttl_of(spec), utc_now())
             say(console, f"preview {spec.env} of branch {branch}, based on {spec.base}", "bold")
-            _apply_locked(
-                spec, spec_file, graph, StampingBackend(backend, info), state, auto_approve,
-                (), None, False,
-            )  # fmt: skip
-            # Nothing may have changed: the expiry still moves, since the branch is alive.
-            state = backend.read(spec.project, spec.env)
-            if not state.is_empty and state.preview != info:
-                backend.write(dataclasses.replace(state, preview=info))
+            if with_pulumi:
+                preview_pulumi.up(
+                    spec, spec_file, graph, backend, state, info, backend_url, auto_approve
+                )
+                info = backend.read(spec.project, spec.env).preview
+            else:
+                apply_locked(
+                    spec, spec_file, graph, StampingBackend(backend, info), state,
+                    auto_approve, (), None, False,
+                )  # fmt: skip
+                # Nothing may have changed: the expiry still moves, since the branch is alive.
+                state = backend.read(spec.project, spec.env)
+                if not state.is_empty and state.preview != info:
+                    backend.write(dataclasses.replace(state, preview=info))
     except (LockError, StateError) as exc:
         fail(str(exc))
-    _show_urls(console, graph, backend, spec, spec_file)
+    if not with_pulumi:
+        _show_urls(console, graph, backend, spec, spec_file)
     expiry = f"expires {info.expires_at}" if info.expires_at else "never expires (no ttl)"
     say(console, f"preview {spec.env} {expiry}; `mlinfra preview down` removes it", "dim")
 
@@ -342,6 +368,7 @@ def _show_urls(console, graph, backend, spec, spec_file: str) -> None:
 @preview_command.command("down", cls=ExitOneOnUsageError)
 @_preview_options
 @_apply_options
+@click.option("--backend", "backend_url", metavar="URL", help=BACKEND_HELP)
 def down_command(
     branch: str | None,
     base: str | None,
@@ -349,15 +376,19 @@ def down_command(
     location: str | None,
     auto_approve: bool,
     lock_timeout: float,
+    backend_url: str | None,
 ) -> None:
     """Destroy the branch's preview and remove its state.
 
-    The base environment and other previews are untouched. Exits 0 when the branch has no
-    preview.
+    The base environment and other previews are untouched. A preview of a sagemaker
+    environment is destroyed with `pulumi destroy`, and its stack removed. Exits 0 when the
+    branch has no preview.
     """
     result = validate_spec(spec_file)
     branch = branch_of(branch, spec_file)
-    code = destroy_preview(result, spec_file, branch, base, location, auto_approve, lock_timeout)
+    code = destroy_preview(
+        result, spec_file, branch, base, location, auto_approve, lock_timeout, backend_url
+    )
     if code:
         raise SystemExit(code)
 
@@ -370,9 +401,12 @@ def destroy_preview(
     location: str | None,
     auto_approve: bool,
     lock_timeout: float,
+    backend_url: str | None = None,
 ) -> int:
     """Destroy one preview; its exit code (0 done or nothing to do, 1 failed)."""
-    from mlinfra.cli.apply import _apply_locked
+    from mlinfra.cli import preview_pulumi
+    from mlinfra.cli.apply import apply_locked
+    from mlinfra.cli.plan import lower_environment
     from mlinfra.ir.graph import ResourceGraph
     from mlinfra.preview.inventory import remove_state
     from mlinfra.state import LockError, StateError
@@ -388,11 +422,27 @@ def destroy_preview(
                 say(console, f"branch {branch} has no preview ({env}): nothing to destroy")
                 return 0
             _require_owner(state, spec, branch)
-            if not state.is_empty:
-                _require_local(spec)
+            if state.preview is not None and state.preview.engine == "pulumi":
+                code = preview_pulumi.down(
+                    spec, spec_file, lower_environment(spec, spec_file), backend, state,
+                    backend_url, auto_approve,
+                )  # fmt: skip
+                if code:
+                    return code
+                state = backend.read(spec.project, env)
+            elif not state.is_empty:
+                if spec.target != "local":
+                    say(
+                        make_console(stderr=True),
+                        f"error: the state of {env!r} holds local resources, but its base "
+                        f"{spec.base!r} is a {spec.target} environment: pass --base with "
+                        "the local environment it was brought up from",
+                        "bold red",
+                    )
+                    return 1
                 empty = ResourceGraph(spec.project, env, spec.target, spec.region, ())
                 try:
-                    _apply_locked(
+                    apply_locked(
                         spec, spec_file, empty, backend, state, auto_approve, (), None, True
                     )
                 except SystemExit as exc:

@@ -3,17 +3,20 @@ Pulumi's Automation API.
 
 The Automation API drives the Pulumi CLI, which must be installed on the user's machine (it
 cannot be installed on mlinfra's build machines, so this module is exercised there only up
-to the check for the CLI). State is kept by Pulumi in a local file backend under
-`.mlinfra/pulumi/` beside the spec unless `backend_url` says otherwise, and secrets are
-encrypted with a passphrase from `PULUMI_CONFIG_PASSPHRASE`.
+to the check for the CLI). State is kept by Pulumi in the backend `backend_url` names, else
+`PULUMI_BACKEND_URL`'s, else a local file backend under `.mlinfra/pulumi/` beside the spec;
+secrets are encrypted with a passphrase from `PULUMI_CONFIG_PASSPHRASE`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 INSTALL_URL = "https://www.pulumi.com/docs/iac/download-install/"
 BACKEND_DIR = Path(".mlinfra") / "pulumi"
@@ -64,22 +67,115 @@ def destroy(
     _run(lambda: stack.destroy(on_output=on_output))
 
 
-def _stack(project_dir: Path, env: str, spec_dir: Path, backend_url: str | None):
+def recorded(state, graph, stack: Mapping[str, Mapping[str, Any]], destroyed: bool = False):
+    """The state after a successful `pulumi up` of `graph` (or `pulumi destroy`): every
+    resource as applied, with the outputs `stack` holds for it, and nothing else, since
+    Pulumi deleted what the graph no longer has."""
+    from types import MappingProxyType
+
+    from mlinfra.plan.diff import resource_state
+
+    found = (
+        {}
+        if destroyed
+        else {
+            resource.address: resource_state(resource, None, {}, stack.get(resource.address, {}))
+            for resource in graph.resources
+        }
+    )
+    return dataclasses.replace(state, resources=MappingProxyType(found))
+
+
+def remove_stack(
+    project_dir: Path, env: str, spec_dir: Path, backend_url: str | None = None
+) -> None:
+    """Forget stack `env` once it is destroyed (`pulumi stack rm`): a destroyed preview leaves
+    nothing behind, in Pulumi's backend either."""
+    stack = _stack(project_dir, env, spec_dir, backend_url)
+    _run(lambda: stack.workspace.remove_stack(env))
+
+
+def stack_resources(
+    project: str, env: str, spec_dir: Path, backend_url: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """What stack `env` of `project` holds: each resource's outputs by its mlinfra address.
+
+    Read with `pulumi stack export` (no program runs), for a changed-only preview whose
+    changed components refer to its base's resources.
+    """
+    from pulumi import automation
+
     require_pulumi()
+    stack = _run(
+        lambda: automation.select_stack(
+            stack_name=env,
+            project_name=project,
+            program=lambda: None,
+            opts=_options(None, spec_dir, backend_url),
+        )
+    )
+    return resources_in(_run(stack.export_stack).deployment or {})
+
+
+def resources_in(deployment: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Address -> outputs (in the IR's snake_case) of each resource of an exported deployment
+    (checkpoint version 3). The rendered programs name every resource by its address, the
+    last part of its URN. Secret outputs stay out: a preview never copies a secret."""
+    found: dict[str, dict[str, Any]] = {}
+    for resource in deployment.get("resources") or ():
+        urn = resource.get("urn", "")
+        if not resource.get("custom") or str(resource.get("type", "")).startswith("pulumi:"):
+            continue  # the stack itself and providers
+        outputs = {
+            _snake(key): value
+            for key, value in (resource.get("outputs") or {}).items()
+            if not (isinstance(value, Mapping) and SIGNATURE_KEY in value)
+        }
+        if resource.get("id"):
+            outputs.setdefault("id", resource["id"])
+        found[urn.rsplit("::", 1)[-1]] = outputs
+    return found
+
+
+# Pulumi marks a secret value in a checkpoint with this key (its "special signature").
+SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
+
+
+def _snake(name: str) -> str:
+    """`keyId` -> `key_id`: Pulumi keeps outputs under the engine's camelCase names."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def _options(project_dir: Path | None, spec_dir: Path, backend_url: str | None):
+    from pulumi import automation
+
     if "PULUMI_CONFIG_PASSPHRASE" not in os.environ:
         raise PulumiFailed(
             "set PULUMI_CONFIG_PASSPHRASE: it encrypts the stack's secrets in its state"
         )
-    from pulumi import automation
-
-    backend_url = backend_url or (spec_dir / BACKEND_DIR).resolve().as_uri()
+    backend_url = backend_url_for(backend_url, spec_dir)
     if backend_url.startswith("file://"):
         Path(backend_url[len("file://") :]).mkdir(parents=True, exist_ok=True)
-    options = automation.LocalWorkspaceOptions(
-        work_dir=str(project_dir),
+    return automation.LocalWorkspaceOptions(
+        work_dir=str(project_dir) if project_dir is not None else None,
         secrets_provider="passphrase",
         env_vars={"PULUMI_BACKEND_URL": backend_url},
     )
+
+
+def backend_url_for(given: str | None, spec_dir: Path) -> str:
+    """Where Pulumi keeps stacks: `given`, else $PULUMI_BACKEND_URL (as for the Pulumi CLI),
+    else a file backend under .mlinfra/pulumi/ beside the spec."""
+    return (
+        given or os.environ.get("PULUMI_BACKEND_URL") or (spec_dir / BACKEND_DIR).resolve().as_uri()
+    )
+
+
+def _stack(project_dir: Path, env: str, spec_dir: Path, backend_url: str | None):
+    from pulumi import automation
+
+    require_pulumi()
+    options = _options(project_dir, spec_dir, backend_url)
     return _run(
         lambda: automation.create_or_select_stack(
             stack_name=env, work_dir=str(project_dir), opts=options

@@ -187,6 +187,29 @@ def name_map(preview: ResourceGraph, base: ResourceGraph, deferred: set[str]) ->
     return found
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """One base resource's outputs, as a reference to it needs them."""
+
+    outputs: Any
+
+
+class StackResources:
+    """A sagemaker base's resources as its Pulumi stack holds them, in the shape of a state:
+    read (with the Pulumi CLI) only when a changed component refers to an unchanged one,
+    and then once. `read` returns address -> outputs."""
+
+    def __init__(self, read) -> None:
+        self._read = read
+        self._found: dict | None = None
+
+    def get(self, address: str) -> Recorded | None:
+        if self._found is None:
+            self._found = self._read()
+        outputs = self._found.get(address)
+        return Recorded(outputs) if outputs is not None else None
+
+
 class _Rewriter:
     def __init__(self, names: dict[str, str], base_state, deferred: set[str], base_env: str):
         self.base_state = base_state

@@ -72,7 +72,7 @@ def base_of(result, base: str | None, spec_file: str) -> str:
 
 def preview_spec(result, branch: str, base: str | None, spec_file: str) -> PreviewSpec:
     """The preview of `branch` on `base` (None: `previews.base`), checked like an environment."""
-    from mlinfra.spec.validate import _check_environment
+    from mlinfra.spec.validate import check_environment
 
     if not branch.strip():
         raise PreviewError("the branch name is empty", "pass --branch NAME")
@@ -91,7 +91,7 @@ def preview_spec(result, branch: str, base: str | None, spec_file: str) -> Previ
         view = resolve_preview(root, chosen)
         if view is None:  # no `previews:` section: the base as it is
             view = Resolved(PREVIEW, resolve(root, chosen).tree, chosen, is_preview=True)
-        found, diagnostics = _check_environment(root, view, Path(spec_file).resolve().parent)
+        found, diagnostics = check_environment(root, view, Path(spec_file).resolve().parent)
         diagnostics = [d.in_environment(name) for d in diagnostics]
     if found is None:
         return PreviewSpec(branch, None, tuple(diagnostics))

@@ -1,8 +1,8 @@
 """The previews a project has: read from their states, with what each one's lifetime is.
 
 A preview is a state whose environment is named `preview-...` and that records a
-`PreviewInfo` (branch, base, created, updated, expires). Listing reads a local state folder;
-S3 state folders are listed with `ListObjectsV2`.
+`PreviewInfo` (branch, base, created, updated, expires; for a Pulumi preview, its backend).
+Listing reads a local state folder; S3 state folders are listed with `ListObjectsV2`.
 """
 
 from __future__ import annotations
@@ -161,13 +161,20 @@ class StampingBackend:
 
 
 def state_names(state: State) -> set[str]:
-    """The physical names a state records (what its resources were created as)."""
+    """The physical names a state records (what its resources were created as): a local
+    resource's from the request sent, an AWS resource's from the properties applied."""
     from mlinfra.ir.local.api import NAME_FIELDS
+    from mlinfra.render.outputs import NAME_PROPERTIES
 
     found = set()
     for entry in state.resources.values():
-        field = NAME_FIELDS.get(entry.type)
-        value = (entry.inputs or {}).get(field) if field else None
+        if entry.type.startswith("local."):
+            field, recorded = NAME_FIELDS.get(entry.type), entry.inputs
+        elif entry.type not in SCOPED_NAME_TYPES:
+            field, recorded = NAME_PROPERTIES.get(entry.type, "name"), entry.properties
+        else:
+            continue
+        value = recorded.get(field) if field and isinstance(recorded, dict) else None
         if isinstance(value, str):
             found.add(value)
     return found

@@ -91,12 +91,14 @@ def outputs_document(
                 continue
             component = address.split("/", 1)[0]
             found = components.setdefault(component, {"name": None, "resources": {}})
-            name = (entry.outputs or {}).get("name")
+            outputs = entry.outputs or {}
+            # Pulumi's outputs name a bucket `bucket`, a feature group `feature_group_name`...
+            name = outputs.get("name") or outputs.get(NAME_PROPERTIES.get(entry.type, "name"))
             found["resources"][address] = name
             if address == component:
                 found["name"] = name
-                if (entry.outputs or {}).get("arn"):
-                    found["arn"] = entry.outputs["arn"]
+                if outputs.get("arn"):
+                    found["arn"] = outputs["arn"]
                 if entry.type == LOCAL_ENDPOINT and emulator_url and name:
                     found["url"] = f"{emulator_url}/endpoints/{name}/invocations"
         # In the spec's order, as before applying; what the spec no longer has comes last.

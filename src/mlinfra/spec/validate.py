@@ -91,7 +91,7 @@ def _validate(
     specs: dict[str, EnvSpec] = {}
     preview: EnvSpec | None = None
     for view in views:
-        env_spec, env_found = _check_environment(root, view, spec_dir)
+        env_spec, env_found = check_environment(root, view, spec_dir)
         found.extend(d.in_environment(view.name) for d in env_found)
         if env_spec is None:
             continue
@@ -103,7 +103,7 @@ def _validate(
     return Validation(document, specs, preview, merge_environments(found, everywhere))
 
 
-def _check_environment(
+def check_environment(
     root: Mapping, view: Resolved, spec_dir: Path | None
 ) -> tuple[EnvSpec | None, list[Diagnostic]]:
     merged_problems = schema.check(overridden_only(root, view), view.tree.range.filename)

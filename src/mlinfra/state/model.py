@@ -76,7 +76,8 @@ class PreviewInfo:
     """What makes an environment a branch preview: its branch, base, and lifetime.
 
     Times are ISO 8601 in UTC (`2026-11-22T18:30:00Z`); `expires_at` is None when the spec
-    sets no `previews.ttl`.
+    sets no `previews.ttl`. A preview of a sagemaker environment is applied by the Pulumi
+    engine, in a stack of its own: `backend` says where that stack lives.
     """
 
     branch: str
@@ -84,6 +85,8 @@ class PreviewInfo:
     created_at: str
     updated_at: str
     expires_at: str | None = None
+    engine: str = "embedded"  # or "pulumi"
+    backend: str | None = None  # the Pulumi backend URL used (None: the default one)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +95,12 @@ class PreviewInfo:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "expires_at": self.expires_at,
+            # Optional keys, written only for Pulumi previews: state format 1 still holds.
+            **(
+                {"engine": self.engine, "backend": self.backend}
+                if self.engine != "embedded"
+                else {}
+            ),
         }
 
     @classmethod
@@ -102,6 +111,8 @@ class PreviewInfo:
             created_at=data["created_at"],
             updated_at=data.get("updated_at", data["created_at"]),
             expires_at=data.get("expires_at"),
+            engine=data.get("engine", "embedded"),
+            backend=data.get("backend"),
         )
 
 

@@ -1,0 +1,52 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from mlinfra.engines import pulumi as engine
+
+
+@dataclasses.dataclass
+class FakePulumi:
+    """Stands in for the Pulumi CLI, which cannot be installed on the build machines: each
+    call of the engine is recorded and answered as a successful run would be. `stacks` is
+    what `pulumi stack export` finds (stack -> address -> outputs); `fail_up` makes `up`
+    fail with that message."""
+
+    calls: list[tuple] = dataclasses.field(default_factory=list)
+    stacks: dict[str, dict] = dataclasses.field(default_factory=dict)
+    fail_up: str | None = None
+
+    def up(self, project_dir, env, spec_dir, backend_url=None, on_output=print):
+        self.calls.append(("up", Path(project_dir), env, backend_url))
+        if self.fail_up:
+            raise engine.PulumiFailed(self.fail_up)
+        return {"endpoint.churn-api": f"churn-{env}-churn-api"}
+
+    def destroy(self, project_dir, env, spec_dir, backend_url=None, on_output=print):
+        self.calls.append(("destroy", Path(project_dir), env, backend_url))
+
+    def remove_stack(self, project_dir, env, spec_dir, backend_url=None):
+        self.calls.append(("remove_stack", Path(project_dir), env, backend_url))
+
+    def stack_resources(self, project, env, spec_dir, backend_url=None):
+        self.calls.append(("stack_resources", project, env, backend_url))
+        return self.stacks.get(env, {})
+
+    def named(self, action: str) -> list[tuple]:
+        return [c for c in self.calls if c[0] == action]
+
+
+@pytest.fixture()
+def fake_pulumi(monkeypatch) -> FakePulumi:
+    """The Pulumi engine's calls replaced by a `FakePulumi`; no PULUMI_BACKEND_URL."""
+    found = FakePulumi()
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    monkeypatch.setattr(engine, "require_pulumi", lambda: "/opt/pulumi/bin/pulumi")
+    for name in ("up", "destroy", "remove_stack", "stack_resources"):
+        monkeypatch.setattr(engine, name, getattr(found, name))
+    return found

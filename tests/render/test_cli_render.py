@@ -193,7 +193,8 @@ def test_render_explains_a_model_without_a_sagemaker_image(tmp_path: Path) -> No
     )
     result = run("render", "--env", "dev", "-f", str(spec), "--out", str(tmp_path / "out"))
     assert result.exit_code == 1
-    assert "cannot compile environment 'dev'" in result.output
+    assert "error[no-image-for-instance-type]" in result.output
+    assert "Neuron (inf/trn) images are not in mlinfra's catalogue" in result.output
     assert "Traceback" not in result.output
 
 

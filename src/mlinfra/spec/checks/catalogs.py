@@ -2,12 +2,14 @@
 
 botocore's SageMaker service model lists the instance types each kind of job accepts and its
 endpoint data lists the regions; sagemaker-core's image configs list framework versions and
-the regions that host their images. Nothing here needs the network.
+the regions that host their images, and for which processors (cpu, gpu...) each version has
+one. Nothing here needs the network.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.didyoumean import suggest
@@ -86,4 +88,67 @@ def check_framework_versions(ctx: CheckContext) -> Iterator[Diagnostic]:
             )
 
 
-CHECKS = (check_instance_types, check_regions, check_framework_versions)
+def check_images(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """Every job and endpoint of a sagemaker environment has a prebuilt image for its instance
+    type (scikit-learn has CPU images only, for instance), found as lowering will find it."""
+    if ctx.target != "sagemaker":
+        return
+    from mlinfra.ir.sagemaker import models
+    from mlinfra.ir.sagemaker.context import LoweringContext
+    from mlinfra.ir.sagemaker.pipeline_definition import (
+        processing_image,
+        registered_model,
+        training_image,
+    )
+
+    lowering = LoweringContext(ctx.spec, ctx.spec_dir)
+    for name, model in ctx.components("models"):
+        component = ctx.spec.component(f"model.{name}")
+        served_by = models.serving_endpoints(lowering, component) if component else ()
+        if not model.get("artifact") or not served_by or not _listed(ctx, model):
+            continue  # a registered version brings its own image; others are said above
+        where = ctx.at("endpoints", served_by[0].name, "instance_type")
+        what = (
+            f"no {model['framework']} {model['framework_version']} serving image for "
+            f"{served_by[0].get('instance_type')}: "
+        )
+        yield from _image_problem(partial(models.image, lowering, component), where, what)
+    for pipeline, spec in ctx.components("pipelines"):
+        component = ctx.spec.component(f"pipeline.{pipeline}")
+        for step, body in spec["steps"].items():
+            image = {"processing": processing_image, "training": training_image}.get(body["type"])
+            if component is None or image is None or "instance_type" not in body:
+                continue
+            model = registered_model(lowering, component)
+            if model is not None and not _listed(ctx, model):
+                continue
+            where = ctx.at("pipelines", pipeline, "steps", step, "instance_type")
+            yield from _image_problem(
+                partial(image, lowering, component, body["instance_type"]), where
+            )
+
+
+def _listed(ctx: CheckContext, model) -> bool:
+    """The model's framework version is known and hosted in the region (else
+    check_framework_versions has said so already)."""
+    framework, version = model["framework"], model["framework_version"]
+    return version in catalog.framework_versions(framework) and ctx.region in (
+        catalog.framework_regions(framework, version)
+    )
+
+
+def _image_problem(find_image, where: SourceRange, what: str = "") -> Iterator[Diagnostic]:
+    try:
+        find_image()
+    except catalog.CatalogError as exc:
+        summary = f"{what}{exc}"
+        cpu_only = " (scikit-learn images are CPU-only)" if "sklearn" in summary else ""
+        yield error(
+            "no-image-for-instance-type",
+            summary,
+            where,
+            suggestion=f"choose another instance type{cpu_only}",
+        )
+
+
+CHECKS = (check_instance_types, check_regions, check_framework_versions, check_images)

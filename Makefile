@@ -32,7 +32,9 @@ run: setup
 	@echo "   127.0.0.1) and creates the feature store, the model registry and the training"
 	@echo "   pipeline. The endpoint and its drift monitor wait: there is no trained model yet."
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
-	@echo "\n== 4/11 Load the customers CSV into the feature store (online and offline)"
+	@echo "\n== 4/11 Load the customers CSV into the feature store (online and offline). Its"
+	@echo "   snapshot is from mid-2025, older than the online store's 30-day TTL: the online"
+	@echo "   store lets those records expire (as SageMaker does); training reads the offline one."
 	$(MLINFRA) featurestore ingest customers --env local -f $(EXAMPLE)
 	@echo "\n== 5/11 Train: prepare the data, train, evaluate, check accuracy, register the model"
 	$(MLINFRA) pipeline run train-churn --env local --wait -f $(EXAMPLE)

@@ -28,14 +28,17 @@ def client(url: str, service: str):
     )
 
 
-def create_group(url: str, name: str, offline: bool = True) -> None:
+def create_group(url: str, name: str, offline: bool = True, ttl_days: int | None = None) -> None:
     """CreateFeatureGroup of the churn example's customers features."""
+    online: dict = {"EnableOnlineStore": True}
+    if ttl_days is not None:
+        online["TtlDuration"] = {"Unit": "Days", "Value": ttl_days}
     params = {
         "FeatureGroupName": name,
         "RecordIdentifierFeatureName": "customer_id",
         "EventTimeFeatureName": "event_time",
         "FeatureDefinitions": [{"FeatureName": k, "FeatureType": v} for k, v in FEATURES.items()],
-        "OnlineStoreConfig": {"EnableOnlineStore": True},
+        "OnlineStoreConfig": online,
     }
     if offline:
         params["OfflineStoreConfig"] = {"S3StorageConfig": {"S3Uri": "s3://bucket/features"}}

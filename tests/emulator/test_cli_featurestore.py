@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from featurestore_client import create_group, get_record, offline_files
+from featurestore_client import client, create_group, get_record, offline_files
 
 from mlinfra.cli.main import cli
 from mlinfra.emulator import process
@@ -115,6 +115,28 @@ def test_ingest_loads_the_spec_source_and_says_how_many_records_went_where(emula
         "tenure_months": "12",
         "contract": "one-year",
     }
+
+
+def test_ingest_warns_when_records_are_past_the_online_ttl_on_arrival(emulator, spec):
+    # The group again, with a 30-day online TTL: the CSV's 2024 records are long expired.
+    client(emulator.url, "sagemaker").delete_feature_group(FeatureGroupName=GROUP)
+    create_group(emulator.url, GROUP, ttl_days=30)
+    spec.write_text(
+        SPEC.replace("      enabled: true\n", "      enabled: true\n      ttl: 30d\n", 1)
+    )
+    result = ingest(spec)
+    assert result.exit_code == 0, result.output
+    assert "ingested 3 records" in result.stdout
+    assert (
+        "warning: for 2 identifier(s), the latest record is older than the online store's "
+        "ttl (30d)" in result.stderr
+    )
+    assert get_record(emulator.url, GROUP, "C1") is None  # expired, as in SageMaker
+
+
+def test_ingest_without_a_ttl_does_not_warn(emulator, spec):
+    result = ingest(spec)
+    assert result.exit_code == 0 and "warning" not in result.output
 
 
 def test_ingest_reads_source_from_the_option_relative_to_the_working_directory(

@@ -346,10 +346,21 @@ def test_batch_get_reports_unknown_groups_as_errors_and_skips_missing_ids(store)
 # -- CSV ingest --------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("now", "expired"),
+    [(T0, 0), (1_795_305_600.0, 5000)],  # 2024-12-02, and 2026-11-22: 30 days are long gone
+)
+def test_ingest_counts_the_customers_already_past_the_online_ttl(tmp_path, now, expired):
+    with FeatureStore(tmp_path, clock=Clock(now)) as fs:
+        fs.create_group(customers_definition())
+        ingested = fs.ingest_csv("customers", CUSTOMERS_CSV)
+        assert (ingested.records, ingested.expired) == (5150, expired)
+
+
 def test_the_churn_csv_ingests_keeping_the_latest_record_per_customer(tmp_path):
     with FeatureStore(tmp_path, clock=Clock(T0)) as fs:
         fs.create_group(customers_definition())
-        assert fs.ingest_csv("customers", CUSTOMERS_CSV) == 5150
+        assert fs.ingest_csv("customers", CUSTOMERS_CSV).records == 5150
         connection = fs._connection()
         assert connection.execute("SELECT count(*) FROM online_records").fetchone() == (5000,)
         # The online record of each customer is the CSV row with its greatest event time.

@@ -92,6 +92,17 @@ def ingest_command(name: str, env: str, source: str | None, spec_file: str) -> N
         f"in {elapsed * 1000:.0f} ms",
         "bold green",
     )
+    expired = answer.get("ExpiredOnlineCount", 0)
+    if expired:
+        ttl = (store.get("online") or {}).get("ttl")
+        say(
+            make_console(stderr=True),
+            f"warning: for {expired} identifier(s), the latest record is older than the online "
+            f"store's ttl ({ttl}): expired on arrival, so GetRecord does not return them (as "
+            "in SageMaker); the offline store, which training reads, has every record. Newer "
+            "event times, or a longer `online.ttl`, keep them online.",
+            "yellow",
+        )
 
 
 def _feature_store(spec, name: str, spec_file: str):

@@ -230,7 +230,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         # runtime's feature-store call: a FeatureStoreError becomes the AWS error it carries.
         group = runtime._features(self.server.control, "describe_group", group_name)
         lines = io.StringIO(text, newline="")
-        count = runtime._features(
+        ingested = runtime._features(
             self.server.control, "ingest_csv_lines", group_name, lines, source
         )
         stores = [
@@ -242,7 +242,13 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             if enabled
         ]
         payload = json.dumps(
-            {"FeatureGroupName": group_name, "RecordCount": count, "TargetStores": stores}
+            {
+                "FeatureGroupName": group_name,
+                "RecordCount": ingested.records,
+                "TargetStores": stores,
+                # Identifiers whose latest record is past the online TTL already.
+                "ExpiredOnlineCount": ingested.expired,
+            }
         ).encode()
         self._send(200, {"Content-Type": "application/json"}, payload)
 

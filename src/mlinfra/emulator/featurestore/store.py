@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -314,20 +315,21 @@ class FeatureStore:
 
     # -- bulk load and offline reads -------------------------------------------------------
 
-    def ingest_csv(self, group_name: str, path: Path) -> int:
+    def ingest_csv(self, group_name: str, path: Path) -> Ingested:
         """Load a CSV file; see `ingest_csv_lines`. Messages name the file by its base name."""
         path = Path(path)
         with path.open(newline="", encoding="utf-8-sig") as handle:
             return self.ingest_csv_lines(group_name, handle, path.name)
 
-    def ingest_csv_lines(self, group_name: str, lines: Iterable[str], source: str) -> int:
+    def ingest_csv_lines(self, group_name: str, lines: Iterable[str], source: str) -> Ingested:
         """Load CSV text whose header names features; all rows are checked before any is written.
 
         `lines` is anything `csv.reader` reads (an open file, `io.StringIO(text, newline="")`);
         `source` names it in messages. A row that does not fit the group's definition rejects
         the whole load, with the first invalid rows named by row and line number, so nothing is
         ever partially ingested. Empty cells are absent features (as the SageMaker SDK's
-        `ingest` skips nulls). Returns the number of records ingested.
+        `ingest` skips nulls). Returns how many records were ingested, and for how many of
+        their identifiers the online store's TTL has already run out.
         """
         group = self._group(group_name, missing=_control_plane_not_found)
         parsed: list[ParsedRecord] = []
@@ -376,7 +378,7 @@ class FeatureStore:
             [_online_row(group, p, None, now) for p in parsed] if definition.online else []
         )
         self._write(group, rows, now, online_rows)
-        return len(parsed)
+        return Ingested(len(parsed), _expired_identifiers(online_rows, now))
 
     def read_offline(self, group_name: str) -> pa.Table:
         """The group's whole offline store as one Arrow table (features, metadata, event_date)."""
@@ -515,6 +517,25 @@ class FeatureStore:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """What a CSV load did: `records` written, and `expired` identifiers whose latest record
+    is already past the online store's TTL (event time + TTL), which GetRecord does not
+    return, as in SageMaker; the offline store keeps every record."""
+
+    records: int
+    expired: int = 0
+
+
+def _expired_identifiers(online_rows: list[tuple[Any, ...]], now: float) -> int:
+    latest: dict[str, tuple[int, int | None]] = {}
+    for _, identifier, event_time_us, expires_at_us, _, _ in online_rows:
+        if identifier not in latest or event_time_us >= latest[identifier][0]:
+            latest[identifier] = (event_time_us, expires_at_us)
+    now_us = _micros(now)
+    return sum(1 for _, expires in latest.values() if expires is not None and expires <= now_us)
 
 
 def _online_row(

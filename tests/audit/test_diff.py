@@ -120,8 +120,15 @@ def test_dropping_the_kms_key_is_a_new_finding_and_weakens_encryption(repo):
     assert ("prod", "encryption", "weakened", "endpoint.churn-api/config") in found
     assert ("prod", "encryption", "weakened", "kms.key") in found
     assert ("prod", "encryption", "weakened", "feature_store.customers") in found
-    # The roles no longer need the key: their UseKmsKey statements go.
-    assert ("prod", "iam", "strengthened", "pipeline.train-churn/role-policy") in found
+    # The roles no longer need the key: their UseKmsKey statements go, with the encryption,
+    # which is no strengthening of its own.
+    assert ("prod", "iam", "changed", "pipeline.train-churn/role-policy") in found
+    assert {c.direction for c in diff.changes if c.category == "iam"} == {"changed"}
+    assert all(
+        c.summary.endswith("as the KMS encryption this change turns off needs")
+        for c in diff.changes
+        if c.category == "iam"
+    )
     assert {c.direction for c in diff.changes if c.category == "encryption"} == {"weakened"}
     endpoint = next(
         c
@@ -276,10 +283,32 @@ def test_dev_against_prod_sets_accounts_regions_and_names_aside():
     text = json.dumps([c.to_json() for c in diff.changes])
     assert "111111111111" not in text and "222222222222" not in text
     assert "us-east-1" not in text and "eu-west-1" not in text
-    # What differs is what prod's `security:` turns on, not its names: no mere "changed".
-    assert {c.direction for c in diff.changes} <= {"weakened", "strengthened"}
-    weakened = {c.summary.split(" may now ")[1] for c in diff.changes if c.direction == "weakened"}
-    assert all("kms" in s or "ec2:" in s for s in weakened)
+    # What differs is what prod's `security:` turns on, not its names: nothing weakens, and
+    # what changes besides is the permissions that KMS encryption and the VPC need.
+    assert {c.direction for c in diff.changes} == {"strengthened", "changed"}
+    changed = [c for c in diff.changes if c.direction == "changed"]
+    assert {c.category for c in changed} == {"iam"}
+    assert all(
+        ("kms:" in c.summary and "the KMS encryption this change turns on" in c.summary)
+        or ("ec2:" in c.summary and "the VPC this change turns on" in c.summary)
+        for c in changed
+    )
+
+
+def test_a_permission_added_without_its_setting_is_still_a_weakening():
+    from mlinfra.audit.diff import Change, _as_supporting
+
+    statement = {"Sid": "UseKmsKey", "Effect": "Allow", "Action": ["kms:Decrypt"]}
+    grant = Change(
+        "model.m/role-policy", "model.m", "iam", "weakened", "may now", None, statement, None
+    )
+    # Encryption turned on elsewhere, in another component, is not what this role needs.
+    elsewhere = Change("bucket.b", "bucket.b", "encryption", "strengthened", "kms", 1, 2, None)
+    assert _as_supporting([grant, elsewhere]) == [grant, elsewhere]
+    # The key itself created by the change: the role's use of it goes with it.
+    key = Change("kms.key", "kms.key", "encryption", "strengthened", "created", None, 1, None)
+    (judged, _) = _as_supporting([grant, key])
+    assert judged.direction == "changed"
 
 
 def test_comparing_with_a_missing_environment_suggests_one():

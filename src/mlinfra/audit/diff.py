@@ -515,10 +515,47 @@ def security_changes(
         new = after.get(address)
         if new is None or new.type != old.type:
             found += _removed(old, before, after)
-    found = [_with_env(c, env) for c in found]
+    found = [_with_env(c, env) for c in _as_supporting(found)]
     found.sort(key=lambda c: (_ORDER[c.direction], c.category, c.address, c.summary))
     unique = {(c.address, c.category, c.direction, c.summary): c for c in found}
     return tuple(unique.values())
+
+
+def _as_supporting(changes: list[Change]) -> list[Change]:
+    """An IAM statement that a security setting brings with it (KMS use for encryption,
+    network interfaces for a VPC), added or removed with that setting, is what the setting
+    needs rather than a weakening or strengthening of its own: "changed", saying which.
+
+    The setting's own change is in the same component, or, for the environment's KMS key,
+    is the key being created or removed."""
+    from mlinfra.ir.sagemaker.context import KMS_KEY
+    from mlinfra.ir.sagemaker.iam import SUPPORTING_SIDS
+
+    settings = {(c.component, c.category, c.direction) for c in changes if c.category != "iam"}
+    found = []
+    for c in changes:
+        statement = c.after if c.before is None else c.before if c.after is None else None
+        sid = statement.get("Sid") if isinstance(statement, Mapping) else None
+        category = SUPPORTING_SIDS.get(sid)
+        if category is None or c.category != "iam" or c.direction == "changed":
+            found.append(c)
+            continue
+        # Adding a permission goes with turning the setting on, removing it with turning off.
+        setting = "strengthened" if c.direction == "weakened" else "weakened"
+        owners = {c.component, KMS_KEY} if category == "encryption" else {c.component}
+        if not any((owner, category, setting) in settings for owner in owners):
+            found.append(c)
+            continue
+        turned = "on" if setting == "strengthened" else "off"
+        what = {"encryption": "KMS encryption", "vpc": "VPC"}[category]
+        found.append(
+            replace(
+                c,
+                direction="changed",
+                summary=f"{c.summary}, as the {what} this change turns {turned} needs",
+            )
+        )
+    return found
 
 
 def _with_env(change: Change, env: str) -> Change:

@@ -168,7 +168,9 @@ def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
     if ctx.kms_key is not None:
         statements.append(
             iam.statement(
-                ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], [ctx.kms_key], "UseKmsKey"
+                ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                [ctx.kms_key],
+                iam.USE_KMS_KEY,
             )
         )
     return statements

@@ -12,6 +12,35 @@ from mlinfra.ir.graph import GraphError, Json, Ref, Resource
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.spec.model import Component
 
+ENI_MANAGE = [
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+]
+# Describe calls support no resource-level permissions: IAM requires "*" for them.
+VPC_DESCRIBE = [
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+]
+
+# The Sids of the statements a security setting brings with it, and the audit category of
+# that setting: turning it on adds them. The compliance diff reads them so that what
+# encryption or a VPC needs is not reported as a weakening of its own.
+USE_KMS_KEY = "UseKmsKey"
+GRANT_FOR_VOLUMES = "GrantForVolumes"
+VPC_DESCRIBE_SID = "VpcDescribe"
+VPC_NETWORK_INTERFACES = "VpcNetworkInterfaces"
+SUPPORTING_SIDS = {
+    USE_KMS_KEY: "encryption",
+    GRANT_FOR_VOLUMES: "encryption",
+    VPC_DESCRIBE_SID: "vpc",
+    VPC_NETWORK_INTERFACES: "vpc",
+}
+
 SAGEMAKER_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -29,6 +58,23 @@ def statement(actions: list[str], resources: list[Any], sid: str | None = None) 
     if sid:
         found["Sid"] = sid
     return found
+
+
+def vpc_statements(ctx: LoweringContext) -> list[dict]:
+    """What a role needs to run SageMaker containers in the environment's VPC, if it has one:
+    describing the network, and network interfaces in its subnets and security groups."""
+    from mlinfra.ir.sagemaker.arns import arn
+
+    vpc = ctx.spec.security.get("vpc")
+    if not vpc:
+        return []
+    resources = [arn(ctx, "ec2", "network-interface/*")]
+    resources += [arn(ctx, "ec2", f"subnet/{subnet}") for subnet in vpc["subnets"]]
+    resources += [arn(ctx, "ec2", f"security-group/{sg}") for sg in vpc["security_groups"]]
+    return [
+        statement(VPC_DESCRIBE, ["*"], VPC_DESCRIBE_SID),
+        statement(ENI_MANAGE, resources, VPC_NETWORK_INTERFACES),
+    ]
 
 
 def _check(statements: list[dict], where: str) -> None:

@@ -35,20 +35,6 @@ LOG_WRITE = [
     "logs:DescribeLogStreams",
     "logs:PutLogEvents",
 ]
-ENI_MANAGE = [
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateNetworkInterfacePermission",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteNetworkInterfacePermission",
-]
-# Describe calls support no resource-level permissions: IAM requires "*" for them.
-VPC_DESCRIBE = [
-    "ec2:DescribeDhcpOptions",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeVpcs",
-]
 
 
 def lower_model(ctx: LoweringContext, component: Component) -> list[Resource]:
@@ -330,19 +316,6 @@ def _capture_destinations(ctx: LoweringContext, component: Component) -> list[Co
     ]
 
 
-def _vpc_statements(ctx: LoweringContext) -> list[dict]:
-    vpc = ctx.spec.security.get("vpc")
-    if not vpc:
-        return []
-    resources = [arn(ctx, "ec2", "network-interface/*")]
-    resources += [arn(ctx, "ec2", f"subnet/{subnet}") for subnet in vpc["subnets"]]
-    resources += [arn(ctx, "ec2", f"security-group/{sg}") for sg in vpc["security_groups"]]
-    return [
-        iam.statement(VPC_DESCRIBE, ["*"], "VpcDescribe"),
-        iam.statement(ENI_MANAGE, resources, "VpcNetworkInterfaces"),
-    ]
-
-
 def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
     """What the model's containers (and SageMaker on their behalf) need, and no more."""
     statements = [_read_statement(ctx, component), *_ecr_statements(ctx, component)]
@@ -358,8 +331,8 @@ def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
         actions = ["kms:Decrypt"]
         if captures:
             actions += ["kms:Encrypt", "kms:GenerateDataKey"]
-        statements.append(iam.statement(actions, [key], "UseKmsKey"))
-    statements.extend(_vpc_statements(ctx))
+        statements.append(iam.statement(actions, [key], iam.USE_KMS_KEY))
+    statements.extend(iam.vpc_statements(ctx))
     return statements
 
 

@@ -27,9 +27,7 @@ from mlinfra.ir.sagemaker.arns import arn, repository_arn, s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.models import (
     ECR_PULL,
-    ENI_MANAGE,
     LOG_WRITE,
-    VPC_DESCRIBE,
     registry_address,
     registry_group_name,
 )
@@ -253,23 +251,17 @@ def job_statements(ctx: LoweringContext, images: list[str], namespaces: list[str
             iam.statement(
                 ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
                 [key],
-                "UseKmsKey",
+                iam.USE_KMS_KEY,
             )
         )
         # SageMaker encrypts job volumes through a grant the role creates.
         statements.append(
             {
-                **iam.statement(["kms:CreateGrant"], [key], "GrantForVolumes"),
+                **iam.statement(["kms:CreateGrant"], [key], iam.GRANT_FOR_VOLUMES),
                 "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
             }
         )
-    vpc = ctx.spec.security.get("vpc")
-    if vpc:
-        network = [arn(ctx, "ec2", "network-interface/*")]
-        network += [arn(ctx, "ec2", f"subnet/{s}") for s in vpc["subnets"]]
-        network += [arn(ctx, "ec2", f"security-group/{g}") for g in vpc["security_groups"]]
-        statements.append(iam.statement(VPC_DESCRIBE, ["*"], "VpcDescribe"))
-        statements.append(iam.statement(ENI_MANAGE, network, "VpcNetworkInterfaces"))
+    statements.extend(iam.vpc_statements(ctx))
     return statements
 
 

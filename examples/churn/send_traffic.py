@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     for start in range(0, len(sent), args.batch):
         batch = sent[start : start + args.batch]
         if requests % 2 == 0:
+            # Without an Accept, SageMaker's scikit-learn container answers JSON.
             answer = runtime.invoke_endpoint(
-                EndpointName=ENDPOINT, ContentType="text/csv", Body=as_csv(batch)
+                EndpointName=ENDPOINT, ContentType="text/csv", Accept="text/csv", Body=as_csv(batch)
             )
             probabilities += [float(p) for p in answer["Body"].read().decode().split()]
         else:

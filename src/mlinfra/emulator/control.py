@@ -301,17 +301,25 @@ class ControlPlane:
                     "Model serving is not available in this emulator installation "
                     "(mlinfra.emulator.serving is missing)."
                 )
-            from mlinfra.emulator.serving import Capture, ServingError, Variant
+            from mlinfra.emulator.serving import Capture, ServingError, Variant, program_of
 
-            variants = [
-                Variant(
-                    name=pv["VariantName"],
-                    model_data=self._model_data(pv, region),
-                    weight=float(pv.get("InitialVariantWeight", 1.0)),
-                    instance_count=int(pv.get("InitialInstanceCount", 1)),
+            variants = []
+            for pv in config["ProductionVariants"]:
+                model_data, environment = self._model_data(pv, region)
+                try:
+                    program = program_of(environment, lambda uri: local_path(self.root, uri))
+                except ServingError as exc:
+                    raise _Failure(f"Model {pv.get('ModelName')}: {exc.message}") from None
+                variants.append(
+                    Variant(
+                        name=pv["VariantName"],
+                        model_data=model_data,
+                        weight=float(pv.get("InitialVariantWeight", 1.0)),
+                        instance_count=int(pv.get("InitialInstanceCount", 1)),
+                        environment=environment,
+                        program=program,
+                    )
                 )
-                for pv in config["ProductionVariants"]
-            ]
             capture = None
             dcc = config.get("DataCaptureConfig")
             if dcc and dcc.get("EnableCapture", True):
@@ -360,17 +368,24 @@ class ControlPlane:
         else:
             record.pop("DataCaptureConfig", None)
 
-    def _model_data(self, variant: dict, region: str) -> str:
-        """The local path of a variant's model artifact, or a `_Failure` saying why not."""
+    def _model_data(self, variant: dict, region: str) -> tuple[str, dict[str, str]]:
+        """The local path of a variant's model artifact and its container's Environment, or a
+        `_Failure` saying why not.
+
+        A model that serves a registry version takes the version's container, with its own
+        Environment merged over the version's (the model's values win)."""
         model = self.store.get("model", variant.get("ModelName", ""))
         if model is None:
             raise _Failure(f"Could not find model {variant.get('ModelName')!r}.")
         container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
         url = container.get("ModelDataUrl")
-        if not url and container.get("ModelPackageName"):
+        environment: dict[str, str] = {}
+        if container.get("ModelPackageName"):
             package = self._package(container["ModelPackageName"], region, failure=True)
             containers = (package.get("InferenceSpecification") or {}).get("Containers") or [{}]
-            url = containers[0].get("ModelDataUrl")
+            url = url or containers[0].get("ModelDataUrl")
+            environment.update(containers[0].get("Environment") or {})
+        environment.update(container.get("Environment") or {})
         if not url and container.get("ModelDataSource"):
             url = (container["ModelDataSource"].get("S3DataSource") or {}).get("S3Uri")
         if not url:
@@ -386,7 +401,7 @@ class ControlPlane:
                 "only local paths and file:// URIs can be served locally."
             )
         # Relative paths are relative to the spec's folder, like every path in mlinfra.yaml.
-        return str(path if path.is_absolute() else self.root / path)
+        return str(path if path.is_absolute() else self.root / path), environment
 
     # --- model registry ---------------------------------------------------------------------
 

@@ -27,11 +27,15 @@ FEATURESTORE_SERVICE = "sagemaker-featurestore-runtime"
 class ApiError(Exception):
     """An error AWS itself would return: a code boto3 raises as `ClientError`, and a status."""
 
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
+    def __init__(
+        self, code: str, message: str, status: int = 400, fields: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        # The error shape's other members (ModelError's OriginalStatusCode...), in its body.
+        self.fields = dict(fields or {})
 
 
 @cache

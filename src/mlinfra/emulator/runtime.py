@@ -42,7 +42,7 @@ def invoke_endpoint(control: ControlPlane, p: dict[str, Any]) -> dict[str, Any]:
         # SageMaker Runtime's modelled code is ValidationError ("Endpoint x of account y not
         # found."); boto3 users catch `client.exceptions.ValidationError`.
         code = "ValidationError" if exc.code == "ValidationException" else exc.code
-        raise ApiError(code, exc.message, exc.status) from None
+        raise ApiError(code, exc.message, exc.status, exc.fields()) from None
     return {
         "Body": result.body,
         "ContentType": result.content_type,

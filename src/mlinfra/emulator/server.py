@@ -279,7 +279,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             # A runtime error's status is the one its service model gives it (404, 409, ...).
             for service in ("sagemaker-runtime", "sagemaker-featurestore-runtime"):
                 status = error_statuses(service).get(error.code, status)
-        payload = json.dumps({"__type": error.code, "message": error.message}).encode()
+        payload = json.dumps(
+            {"__type": error.code, "message": error.message, **error.fields}
+        ).encode()
         content_type = "application/x-amz-json-1.1" if json_protocol else "application/json"
         self._send(
             status,

@@ -81,21 +81,27 @@ for name, part in (("train", data.iloc[:60]), ("validation", data.iloc[60:80]),
 print("prepared", len(data), "rows")
 """
 
+# Guarded by `__main__`: serving imports the script (SAGEMAKER_PROGRAM) for its hooks, as
+# SageMaker's scikit-learn container does, and must not train while doing so.
 TRAIN = """\
 import argparse, json, os
 from pathlib import Path
 import joblib, pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--C", type=float)
-args = parser.parse_args()
-assert json.loads(os.environ["SM_HPS"]) == {"C": args.C}, os.environ["SM_HPS"]
-train = pd.read_csv(Path(os.environ["SM_CHANNEL_TRAIN"]) / "train.csv")
-model = LogisticRegression(C=args.C).fit(train[["x", "y"]], train["label"])
-joblib.dump(model, Path(os.environ["SM_MODEL_DIR"]) / "model.joblib")
-(Path(os.environ["SM_MODEL_DIR"]) / "features.json").write_text(json.dumps(["x", "y"]))
-print("trained with C =", args.C)
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--C", type=float)
+    args = parser.parse_args()
+    assert json.loads(os.environ["SM_HPS"]) == {"C": args.C}, os.environ["SM_HPS"]
+    train = pd.read_csv(Path(os.environ["SM_CHANNEL_TRAIN"]) / "train.csv")
+    model = LogisticRegression(C=args.C).fit(train[["x", "y"]], train["label"])
+    joblib.dump(model, Path(os.environ["SM_MODEL_DIR"]) / "model.joblib")
+    (Path(os.environ["SM_MODEL_DIR"]) / "features.json").write_text(json.dumps(["x", "y"]))
+    print("trained with C =", args.C)
+
+if __name__ == "__main__":
+    main()
 """
 
 EVALUATE = """\

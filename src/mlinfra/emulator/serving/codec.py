@@ -3,7 +3,8 @@
 This is the default inference handler of the emulator's scikit-learn container: CSV rows
 (with an optional header matching the features) or JSON (``{"instances": [...]}``, a list of
 rows, a list of records, or one record) in; one prediction per row out, as CSV lines or
-``{"predictions": [...]}``. It runs inside the worker process.
+``{"predictions": [...]}``. It runs inside the worker process, for every model without an
+inference script and for each hook a model's script does not define (``handler``).
 """
 
 from __future__ import annotations

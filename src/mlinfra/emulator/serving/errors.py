@@ -15,13 +15,24 @@ class ServingError(Exception):
         message: str,
         status: int = 400,
         original_status_code: int | None = None,
+        original_message: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
-        # SageMaker's ModelError also reports the status the container itself answered with.
+        # SageMaker's ModelError also reports what the container itself answered with.
         self.original_status_code = original_status_code
+        self.original_message = original_message
+
+    def fields(self) -> dict:
+        """ModelError's members besides the message, as InvokeEndpoint's error body has them."""
+        found: dict = {}
+        if self.original_status_code is not None:
+            found["OriginalStatusCode"] = self.original_status_code
+        if self.original_message is not None:
+            found["OriginalMessage"] = self.original_message
+        return found
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -42,4 +53,6 @@ def model_error(endpoint: str, status: int, text: str) -> ServingError:
         f"See the emulator log for endpoint {endpoint} in account {ACCOUNT_ID} "
         "for more information."
     )
-    return ServingError("ModelError", message, 424, original_status_code=status)
+    return ServingError(
+        "ModelError", message, 424, original_status_code=status, original_message=text
+    )

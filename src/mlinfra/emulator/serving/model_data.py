@@ -2,7 +2,8 @@
 
 Archives are what SageMaker training writes to ``model.tar.gz``; they are unpacked under the
 pool's root, refusing members that would land outside it (absolute paths, ``..``, links
-out, devices).
+out, devices). The model directory found is what SageMaker mounts at ``/opt/ml/model``: an
+inference script's ``model_fn`` gets it, and the default handler loads its ``model.joblib``.
 """
 
 from __future__ import annotations
@@ -20,38 +21,40 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 
 @dataclass(frozen=True)
 class ModelFiles:
-    model: Path
+    directory: Path  # the model directory, /opt/ml/model in a SageMaker container
+    model: Path | None  # model.joblib; None only when a script's model_fn is to load the model
     features: Path | None
-    extracted: Path | None  # a directory we unpacked and so must remove on undeploy
 
 
-def locate(model_data: Path | str, workdir: Path) -> ModelFiles:
-    """Resolve ``model_data`` to the model file, extracting an archive into ``workdir``."""
+def locate(model_data: Path | str, workdir: Path, *, need_model_file: bool = True) -> ModelFiles:
+    """Resolve ``model_data`` to the model directory and file, extracting an archive into
+    ``workdir``. Without ``need_model_file`` (an inference script may define ``model_fn``)
+    a directory without model.joblib is still a model."""
     text = str(model_data)
     if text.startswith("file://"):
         text = text[len("file://") :]
     if "://" in text:
         raise _invalid(f"model data {text} is not a local path; the emulator serves local files")
     path = Path(text).expanduser()
-    extracted = None
     if path.is_dir() and not (path / MODEL_FILE).is_file() and (path / "model.tar.gz").is_file():
         path = path / "model.tar.gz"
     if path.is_file() and path.name.endswith(ARCHIVE_SUFFIXES):
         extract(path, workdir)
-        path = extracted = workdir
+        path = workdir
+    model: Path | None
     if path.is_dir():
-        model = path / MODEL_FILE
+        directory, model = path, path / MODEL_FILE
         if not model.is_file():
             found = sorted(path.rglob(MODEL_FILE))
-            if not found:
+            model = found[0] if found else None
+            if model is None and need_model_file:
                 raise _invalid(f"no {MODEL_FILE} in model data {model_data}")
-            model = found[0]
     elif path.is_file():
-        model = path
+        directory, model = path.parent, path
     else:
         raise _invalid(f"model data {model_data} not found")
-    features = model.parent / FEATURES_FILE
-    return ModelFiles(model, features if features.is_file() else None, extracted)
+    features = (model.parent if model is not None else directory) / FEATURES_FILE
+    return ModelFiles(directory, model, features if features.is_file() else None)
 
 
 def extract(archive: Path, dest: Path) -> None:

@@ -3,6 +3,9 @@
 Each endpoint has production variants, each variant ``instance_count`` worker processes.
 A request goes to the variant the caller targets, or else to one drawn by weight (so a
 90/10 canary really splits traffic), then round-robin to one of that variant's workers.
+A variant whose container names an inference script (``program``) is served by that
+script's hooks; its files are found, and archives unpacked, before any worker starts, so a
+missing script fails the deployment with a reason instead of failing on every request.
 """
 
 from __future__ import annotations
@@ -12,26 +15,34 @@ import random
 import shutil
 import threading
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlinfra.emulator.serving.capture import Capture, CaptureWriter
 from mlinfra.emulator.serving.errors import ServingError, endpoint_not_found
-from mlinfra.emulator.serving.model_data import ModelFiles, locate
-from mlinfra.emulator.serving.worker import FAILED, IN_SERVICE, Retired, Worker
+from mlinfra.emulator.serving.model_data import locate
+from mlinfra.emulator.serving.program import Program
+from mlinfra.emulator.serving.worker import FAILED, IN_SERVICE, Retired, Setup, Worker
 
 DEFAULT_TIMEOUT = 60.0  # SageMaker's own limit for a real-time invocation
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A production variant: a model and its share of the endpoint's traffic."""
+    """A production variant: a model and its share of the endpoint's traffic.
+
+    ``environment`` is the model container's Environment; ``program`` the inference script
+    it names (see ``program.program_of``), None to serve with the default handler.
+    """
 
     name: str
     model_data: Path | str
     weight: float = 1.0
     instance_count: int = 1
+    environment: Mapping[str, str] = field(default_factory=dict, hash=False)
+    program: Program | None = None
 
 
 @dataclass(frozen=True)
@@ -46,9 +57,9 @@ class Invocation:
 class _Replicas:
     """A deployed variant: its workers and the round-robin over them."""
 
-    def __init__(self, variant: Variant, files: ModelFiles, workers: list[Worker]) -> None:
+    def __init__(self, variant: Variant, workdir: Path, workers: list[Worker]) -> None:
         self.variant = variant
-        self.files = files
+        self.workdir = workdir  # what we unpacked for this deployment, removed with it
         self.workers = workers
         self._next = itertools.count()  # next() on a count is atomic under the GIL
 
@@ -108,8 +119,7 @@ class _Endpoint:
         if self.writer is not None:
             self.writer.close()
         for r in self._order:
-            if r.files.extracted is not None:
-                shutil.rmtree(r.files.extracted, ignore_errors=True)
+            shutil.rmtree(r.workdir, ignore_errors=True)
 
 
 class EndpointPool:
@@ -213,19 +223,16 @@ class EndpointPool:
         try:
             for variant in variants:
                 workdir = self.root / "models" / name / f"{variant.name}-{deployment}"
-                files = locate(variant.model_data, workdir)
+                try:
+                    setup = _setup(variant, workdir)
+                except BaseException:
+                    shutil.rmtree(workdir, ignore_errors=True)
+                    raise
                 workers = [
-                    Worker(
-                        name,
-                        variant.name,
-                        files.model,
-                        files.features,
-                        self.timeout,
-                        self.start_timeout,
-                    )
+                    Worker(name, variant.name, setup, self.timeout, self.start_timeout)
                     for _ in range(variant.instance_count)
                 ]
-                replicas.append(_Replicas(variant, files, workers))
+                replicas.append(_Replicas(variant, workdir, workers))
             # Start every process before waiting on any: model loading overlaps.
             for r in replicas:
                 for w in r.workers:
@@ -241,6 +248,21 @@ class EndpointPool:
         if capture is not None:
             writer = CaptureWriter(capture, name, None if seed is None else f"{seed}:capture")
         return _Endpoint(name, replicas, writer, seed)
+
+
+def _setup(variant: Variant, workdir: Path) -> Setup:
+    """Find a variant's model (and script) on disk, unpacking archives into ``workdir``."""
+    program = variant.program
+    # With a script, model_fn may load the model from files of its own choosing.
+    files = locate(variant.model_data, workdir / "model", need_model_file=program is None)
+    script = program.find(files.directory, workdir) if program is not None else None
+    return Setup(
+        model_dir=str(files.directory),
+        model_file=str(files.model) if files.model else None,
+        features_file=str(files.features) if files.features else None,
+        script=str(script) if script else None,
+        environment=dict(variant.environment),
+    )
 
 
 def _check(name: str, variants: list[Variant]) -> None:

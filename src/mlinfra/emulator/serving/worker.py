@@ -1,21 +1,21 @@
 """One model replica in its own process, and the parent's thread-safe handle on it.
 
-Each replica is a "spawn" child that loads the model once and then answers requests one at a
-time over a pipe: ``(body, content_type, accept)`` in, ``("ok", body, content_type)`` or
+Each replica is a "spawn" child that loads the model once, with the model's inference script
+if its container names one (``handler``), and then answers requests one at a time over a
+pipe: ``(body, content_type, accept)`` in, ``("ok", body, content_type)`` or
 ``("error", status, text)`` out. A separate process per replica means a model that crashes
 or hangs takes down only its own replica, which the parent kills and restarts on the next
-request.
+request, and the user's script runs only in that process.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
+import os
 import signal
 import threading
-import warnings
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from mlinfra.emulator.serving.errors import ServingError, model_error
@@ -31,18 +31,29 @@ class Retired(Exception):
     """The replica was stopped by a redeploy or undeploy; the caller retries on the new one."""
 
 
-def serve(conn: Connection, model_path: str, features_path: str | None) -> None:
+@dataclass(frozen=True)
+class Setup:
+    """What a replica loads, sent to its spawned process: the model directory (``model_fn``
+    gets it), its model.joblib and features.json if any, the inference script if the container
+    names one, and the container's environment, which the process takes as its own."""
+
+    model_dir: str
+    model_file: str | None = None
+    features_file: str | None = None
+    script: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def serve(conn: Connection, setup: Setup) -> None:
     """Worker process main: load the model, then answer requests until the pipe closes."""
     # Ctrl-C in the emulator's terminal reaches the whole process group; the parent stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        import joblib
-
+        os.environ.update(setup.environment)  # as the container's own environment
         from mlinfra.emulator.serving import codec
+        from mlinfra.emulator.serving.handler import Handler, HookError
 
-        model = joblib.load(model_path)
-        features = _features(model, features_path)
-        _single_threaded(model)
+        handler = Handler(setup)
     except BaseException as exc:  # noqa: BLE001 - any load failure is reported, not raised
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
@@ -53,41 +64,15 @@ def serve(conn: Connection, model_path: str, features_path: str | None) -> None:
         except (EOFError, OSError):
             return  # the parent closed the pipe or died: nothing left to serve
         try:
-            data = codec.decode(body, content_type, features)
-            out, out_type = codec.encode(codec.predict(model, data), accept, content_type)
+            out, out_type = handler(body, content_type, accept)
             reply: tuple[Any, ...] = ("ok", out, out_type)
         except codec.RequestError as exc:
             reply = ("error", exc.status, str(exc))
+        except HookError as exc:
+            reply = ("error", 500, str(exc))
         except Exception as exc:  # noqa: BLE001 - the model's own errors go back to the client
             reply = ("error", 500, f"{type(exc).__name__}: {exc}")
         conn.send(reply)
-
-
-def _single_threaded(model: Any) -> None:
-    # A worker answers one request at a time and parallelism comes from instance_count; a
-    # thread pool per prediction only adds latency on small batches. joblib also refuses
-    # nested process pools in a daemon process and warns on every call.
-    warnings.filterwarnings("ignore", message="Loky-backed parallel loops cannot be called")
-    get_params = getattr(model, "get_params", None)
-    if get_params is None:
-        return
-    try:
-        names = [k for k in get_params(deep=True) if k == "n_jobs" or k.endswith("__n_jobs")]
-        if names:
-            model.set_params(**dict.fromkeys(names, 1))
-    except Exception:  # noqa: S110 - a model that refuses is served as it is
-        pass
-
-
-def _features(model: Any, features_path: str | None) -> list[str] | None:
-    if features_path:
-        names = json.loads(Path(features_path).read_text())
-        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
-            raise ValueError(f"{features_path} must hold a JSON list of column names")
-        return names
-    # A model fitted on a DataFrame remembers its columns; use them to name CSV columns.
-    names = getattr(model, "feature_names_in_", None)
-    return [str(n) for n in names] if names is not None else None
 
 
 class Worker:
@@ -97,15 +82,13 @@ class Worker:
         self,
         endpoint: str,
         variant: str,
-        model_path: Path,
-        features_path: Path | None,
+        setup: Setup,
         timeout: float,
         start_timeout: float,
     ) -> None:
         self.endpoint = endpoint
         self.variant = variant
-        self._model_path = str(model_path)
-        self._features_path = str(features_path) if features_path else None
+        self._setup = setup
         self._timeout = timeout
         self._start_timeout = start_timeout
         # One request at a time per replica: the lock owns the pipe and the process.
@@ -126,7 +109,7 @@ class Worker:
         parent, child = _SPAWN.Pipe()
         process = _SPAWN.Process(
             target=serve,
-            args=(child, self._model_path, self._features_path),
+            args=(child, self._setup),
             name=f"mlinfra-serve-{self.endpoint}-{self.variant}",
             daemon=True,
         )

@@ -66,7 +66,13 @@ def test_the_server_listens_on_loopback_only(server):
 # --- InvokeEndpoint -----------------------------------------------------------------------
 
 
-def deploy(server, model_dir: Path, name: str = "api", variants=("AllTraffic",)) -> None:
+def deploy(
+    server,
+    model_dir: Path,
+    name: str = "api",
+    variants=("AllTraffic",),
+    destination: str = "s3://bucket/capture",
+) -> None:
     sm = client(server, "sagemaker")
     sm.create_model(
         ModelName="m", PrimaryContainer={"Image": "x", "ModelDataUrl": str(model_dir)},
@@ -82,7 +88,7 @@ def deploy(server, model_dir: Path, name: str = "api", variants=("AllTraffic",))
         DataCaptureConfig={
             "EnableCapture": True,
             "InitialSamplingPercentage": 100,
-            "DestinationS3Uri": "s3://bucket/capture",
+            "DestinationS3Uri": destination,
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
         },
     )  # fmt: skip
@@ -107,6 +113,17 @@ def test_invoke_endpoint_returns_predictions_and_the_variant(server, model_dir):
     assert len(scores) == 2 and scores[0] > 0.5 > scores[1]
     captured = list((server.state_dir / "capture" / "api").rglob("*.jsonl"))
     assert captured, "data capture wrote nothing"
+
+
+def test_data_capture_goes_to_a_local_destination_as_given(server, model_dir, tmp_path):
+    deploy(server, model_dir, destination=f"file://{tmp_path}/captured")
+    client(server, "sagemaker-runtime").invoke_endpoint(
+        EndpointName="api", Body=b"1.0,0.0\n", ContentType="text/csv"
+    )
+    # SageMaker's layout under the destination: <endpoint>/<variant>/<yyyy>/<mm>/<dd>/<hh>/.
+    (captured,) = (tmp_path / "captured").rglob("*.jsonl")
+    assert captured.relative_to(tmp_path / "captured").parts[:2] == ("api", "AllTraffic")
+    assert not (server.state_dir / "capture" / "api").exists()
 
 
 def test_invoking_an_unknown_endpoint_is_a_validation_error(server):

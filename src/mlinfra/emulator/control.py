@@ -325,7 +325,7 @@ class ControlPlane:
             if dcc and dcc.get("EnableCapture", True):
                 modes = {o.get("CaptureMode") for o in dcc.get("CaptureOptions", [])}
                 capture = Capture(
-                    destination=self.state_dir / "capture" / record["EndpointName"],
+                    destination=self.capture_destination(dcc, record["EndpointName"]),
                     sampling_percent=int(dcc.get("InitialSamplingPercentage", 100)),
                     capture_input="Input" in modes or not modes,
                     capture_output="Output" in modes or not modes,
@@ -367,6 +367,15 @@ class ControlPlane:
             }
         else:
             record.pop("DataCaptureConfig", None)
+
+    def capture_destination(self, capture: dict, endpoint: str) -> Path:
+        """Where an endpoint's DataCaptureConfig has its requests written (each under
+        `<endpoint>/<variant>/<yyyy>/...` there): its local DestinationS3Uri, or, for an S3
+        destination the emulator cannot reach, a folder of its own state."""
+        try:
+            return local_path(self.root, capture["DestinationS3Uri"])
+        except (KeyError, ValueError):
+            return self.state_dir / "capture" / endpoint
 
     def _model_data(self, variant: dict, region: str) -> tuple[str, dict[str, str]]:
         """The local path of a variant's model artifact and its container's Environment, or a

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlinfra.emulator.control import local_path
 from mlinfra.emulator.monitoring.alerts import AlertLog, deliver
 from mlinfra.emulator.monitoring.definition import ALERT_TARGETS, RETRAIN_PIPELINE
 from mlinfra.emulator.monitoring.jobs import Job, JobFailed, read_violations
@@ -131,11 +130,7 @@ class Runner:
                 f"{config_name} has no enabled DataCaptureConfig), so there is nothing to "
                 "monitor; enable data_capture on the endpoint."
             )
-        try:
-            return local_path(self.control.root, capture["DestinationS3Uri"]) / endpoint_name
-        except (KeyError, ValueError):
-            # Not a local destination: the serving runtime captures into the state folder.
-            return self.control.state_dir / "capture" / endpoint_name / endpoint_name
+        return self.control.capture_destination(capture, endpoint_name) / endpoint_name
 
     def _finish(
         self,

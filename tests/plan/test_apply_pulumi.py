@@ -118,3 +118,14 @@ def test_embedded_engine_options_are_refused_with_pulumi(
     code, out = apply_dev(spec_file, *extra)
     assert code == 1 and said in out, out
     assert fake_pulumi.calls == []
+
+
+def test_a_local_environment_applied_with_pulumi_keeps_its_embedded_state(
+    spec_file: Path, fake_pulumi
+) -> None:
+    code, out = mlinfra(
+        "apply", "--env", "local", "--engine", "pulumi", "-f", str(spec_file), "--auto-approve"
+    )
+    assert code == 0, out
+    assert [c[0] for c in fake_pulumi.calls] == ["up"]
+    assert backend_for(None, spec_file.parent).read("churn", "local").is_empty

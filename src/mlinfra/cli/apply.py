@@ -333,17 +333,25 @@ def apply_with_pulumi(
     if on_confirmed is not None:
         state = on_confirmed(state)
     spec_dir = Path(spec_file).resolve().parent
+    # A local environment's state is the embedded engine's, which records each request it
+    # sent; running its program with Pulumi (--engine pulumi) leaves that state alone.
+    records = spec.target != "local"
     try:
         if destroy:
             engine.destroy(out_dir, spec.env, spec_dir, backend_url, on_output=click.echo)
+            if not records:
+                return state
             return backend.write(engine.recorded(state, graph, {}, destroyed=True))
         outputs = engine.up(out_dir, spec.env, spec_dir, backend_url, on_output=click.echo)
-        stack = engine.stack_resources(spec.project, spec.env, spec_dir, backend_url)
+        if records:
+            stack = engine.stack_resources(spec.project, spec.env, spec_dir, backend_url)
     except engine.PulumiFailed as exc:
         fail(str(exc), f"fix it and run it again; the state of {spec.env!r} is unchanged")
-    written = backend.write(engine.recorded(state, graph, stack))
     for name, value in outputs.items():
         say(console, f"  {name} = {value}")
+    if not records:
+        return state
+    written = backend.write(engine.recorded(state, graph, stack))
     say(
         console,
         f"{len(written.resources)} resource(s) recorded; state serial {written.serial}",

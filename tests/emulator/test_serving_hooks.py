@@ -292,6 +292,20 @@ def test_a_script_that_fails_to_import_fails_the_endpoint(server, model_dir, tmp
     assert "RuntimeError: no serving here" in described["FailureReason"]
 
 
+def test_a_script_that_trains_when_imported_says_where_its_training_code_belongs(
+    server, model_dir, tmp_path
+):
+    trains = "import argparse\nargparse.ArgumentParser().parse_args(['--epochs', '3'])\n"
+    model = with_script(model_dir, tmp_path, trains)
+    container = {"Image": "sklearn", "ModelDataUrl": str(model), "Environment": environment()}
+
+    described = deploy(server, "trains", container)
+
+    assert described["EndpointStatus"] == "Failed"
+    assert "inference.py exited while being imported (exit code 2)" in (described["FailureReason"])
+    assert 'if __name__ == "__main__":' in described["FailureReason"]
+
+
 def test_a_model_without_an_environment_is_served_by_the_defaults(server, model_dir):
     assert (
         deploy(server, "plain", {"Image": "sklearn", "ModelDataUrl": str(model_dir)})[

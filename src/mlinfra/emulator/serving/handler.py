@@ -115,7 +115,15 @@ def import_script(path: Path) -> ModuleType:
         raise ImportError(f"cannot import {path} as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[MODULE_NAME] = module  # dataclasses and pickle look a module up here
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SystemExit as exc:
+        # Typically argparse: a training script doubling as the inference script that trains
+        # at import. SageMaker's container fails the same way, with less said.
+        raise ImportError(
+            f"{path.name} exited while being imported (exit code {exc.code}): serving imports "
+            'it for its hooks, so its training code belongs under `if __name__ == "__main__":`'
+        ) from None
     return module
 
 

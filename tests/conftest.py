@@ -14,8 +14,8 @@ from mlinfra.engines import pulumi as engine
 class FakePulumi:
     """Stands in for the Pulumi CLI, which cannot be installed on the build machines: each
     call of the engine is recorded and answered as a successful run would be. `stacks` is
-    what `pulumi stack export` finds (stack -> address -> outputs); `fail_up` makes `up`
-    fail with that message."""
+    what `pulumi stack export` finds, after a `pulumi refresh` too (stack -> address ->
+    outputs); `fail_up` makes `up` fail with that message."""
 
     calls: list[tuple] = dataclasses.field(default_factory=list)
     stacks: dict[str, dict] = dataclasses.field(default_factory=dict)
@@ -37,6 +37,10 @@ class FakePulumi:
         self.calls.append(("stack_resources", project, env, backend_url))
         return self.stacks.get(env, {})
 
+    def refreshed(self, project, env, spec_dir, backend_url=None):
+        self.calls.append(("refreshed", project, env, backend_url))
+        return self.stacks.get(env, {})
+
     def named(self, action: str) -> list[tuple]:
         return [c for c in self.calls if c[0] == action]
 
@@ -47,6 +51,6 @@ def fake_pulumi(monkeypatch) -> FakePulumi:
     found = FakePulumi()
     monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     monkeypatch.setattr(engine, "require_pulumi", lambda: "/opt/pulumi/bin/pulumi")
-    for name in ("up", "destroy", "remove_stack", "stack_resources"):
+    for name in ("up", "destroy", "remove_stack", "stack_resources", "refreshed"):
         monkeypatch.setattr(engine, name, getattr(found, name))
     return found

@@ -129,3 +129,66 @@ def test_a_local_environment_applied_with_pulumi_keeps_its_embedded_state(
     assert code == 0, out
     assert [c[0] for c in fake_pulumi.calls] == ["up"]
     assert backend_for(None, spec_file.parent).read("churn", "local").is_empty
+
+
+def test_refresh_reports_what_changed_or_went_outside_mlinfra(spec_file: Path, fake_pulumi):
+    endpoint = {
+        "name": "churn-dev-churn-api",
+        "arn": ENDPOINT_ARN,
+        "endpoint_config_name": "churn-dev-churn-api-v1",
+        "tags": {"team": "growth"},
+    }
+    fake_pulumi.stacks["dev"] = {
+        "endpoint.churn-api": endpoint,
+        "bucket.capture": {"bucket": "churn-dev-capture-111111111111", "arn": "arn:..."},
+    }
+    assert apply_dev(spec_file)[0] == 0
+    recorded = dev_state(spec_file).get("endpoint.churn-api")
+    assert recorded.inputs == {
+        "name": "churn-dev-churn-api",
+        "endpoint_config_name": "churn-dev-churn-api-v1",
+        "tags": {"team": "growth"},
+    }
+
+    # The stack as Pulumi reads it back: every resource, as applied.
+    stack = {a: dict(r.outputs or {}) for a, r in dev_state(spec_file).resources.items()}
+    fake_pulumi.stacks["dev"] = stack
+    code, out = mlinfra("refresh", "--env", "dev", "-f", str(spec_file))
+    assert code == 0 and "No drift" in out, out
+
+    # Someone points the endpoint at another config by hand, and deletes the capture bucket.
+    stack["endpoint.churn-api"] = {**endpoint, "endpoint_config_name": "by-hand"}
+    del stack["bucket.capture"]
+    code, out = mlinfra("refresh", "--env", "dev", "-f", str(spec_file))
+    assert code == 0, out
+    assert "~ endpoint.churn-api: changed outside mlinfra: endpoint_config_name" in out
+    assert "- bucket.capture: deleted outside mlinfra" in out
+    assert "the next apply sets the changed ones back" in out
+    assert fake_pulumi.named("refreshed")[-1] == ("refreshed", "churn", "dev", None)
+    state = dev_state(spec_file)
+    assert state.get("bucket.capture") is None and state.get("endpoint.churn-api") is not None
+
+
+def test_refresh_of_a_sagemaker_environment_never_applied_has_nothing_to_compare(
+    spec_file: Path, fake_pulumi
+):
+    code, out = mlinfra("refresh", "--env", "dev", "-f", str(spec_file))
+    assert code == 0 and "No drift" in out, out
+    assert fake_pulumi.calls == []
+
+
+def test_refresh_without_the_pulumi_cli_says_how_to_get_it(spec_file: Path, monkeypatch):
+    import shutil as shell
+
+    monkeypatch.setattr(shell, "which", lambda name: None)
+    backend = backend_for(None, spec_file.parent)
+    from mlinfra.state.model import ResourceState, State
+
+    state = State.empty("churn", "dev").with_resource(
+        "kms.key", ResourceState("aws.kms.Key", {}, {}, {"arn": "arn:..."})
+    )
+    backend.write(state)
+    code, out = mlinfra("refresh", "--env", "dev", "-f", str(spec_file))
+    assert code == 1
+    assert "refreshing 'dev'" in out and "needs the Pulumi CLI" in out
+    assert "Traceback" not in out

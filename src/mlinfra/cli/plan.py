@@ -79,12 +79,11 @@ def known_values(graph, spec_file: str) -> tuple[dict, dict]:
 
 
 def refreshed_state(spec, spec_file: str, state) -> dict:
-    """What really exists of what the state records: local environments ask the emulator."""
+    """What really exists of what the state records, address -> its values or None when it is
+    gone: local environments ask the emulator, sagemaker ones `pulumi refresh` their stack
+    (in $PULUMI_BACKEND_URL, else the default backend)."""
     if spec.target != "local":
-        fail(
-            "--refresh reads a sagemaker environment through Pulumi",
-            f"run `pulumi refresh` in the folder `mlinfra render --env {spec.env}` writes",
-        )
+        return _refreshed_with_pulumi(spec, spec_file, state)
     from mlinfra.engines.local import observed
     from mlinfra.providers.local import LocalProvider, ProviderError
 
@@ -93,6 +92,20 @@ def refreshed_state(spec, spec_file: str, state) -> dict:
         return observed(state, provider)
     except ProviderError as exc:
         fail(f"cannot refresh {spec.env!r}: {exc}")
+
+
+def _refreshed_with_pulumi(spec, spec_file: str, state) -> dict:
+    from mlinfra.engines import pulumi as engine
+
+    if state.is_empty:  # never applied through mlinfra: nothing recorded to compare
+        return {}
+    try:
+        found = engine.refreshed(spec.project, spec.env, Path(spec_file).resolve().parent)
+    except engine.PulumiMissing as exc:
+        fail(f"refreshing {spec.env!r}: {exc}", exc.suggestion)
+    except engine.PulumiFailed as exc:
+        fail(f"cannot refresh {spec.env!r}: {exc}")
+    return {address: found.get(address) for address in state}
 
 
 def read_state(result, spec, spec_file: str, location: str | None):
@@ -146,8 +159,8 @@ class ExitOneOnUsageError(click.Command):
 @click.option(
     "--refresh",
     is_flag=True,
-    help="Read what really exists first (local: the emulator) and report drift; what was "
-    "deleted outside mlinfra is planned to be created again.",
+    help="Read what really exists first (local: the emulator; sagemaker: `pulumi refresh`) "
+    "and report drift; what was deleted outside mlinfra is planned to be created again.",
 )
 @click.option(
     "--allow-removal",

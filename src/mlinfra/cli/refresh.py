@@ -29,9 +29,12 @@ from mlinfra.cli.plan import (
 def refresh_command(env: str, spec_file: str, location: str | None, lock_timeout: float) -> None:
     """Report drift: resources changed or deleted outside mlinfra.
 
-    Local environments are read from the emulator. What was deleted is dropped from the
-    state, so the next apply creates it again; what was changed is reported (apply does not
-    undo changes made outside mlinfra). Exits 1 on error, 0 otherwise.
+    Local environments are read from the emulator; sagemaker ones with `pulumi refresh` of
+    their stack (which needs the Pulumi CLI; the stack in $PULUMI_BACKEND_URL, else the
+    default backend). What was deleted is dropped from the state, so the next apply creates
+    it again. What was changed is reported: in a local environment apply does not undo it;
+    in a sagemaker one the next apply sets it back to what the spec says. Exits 1 on error,
+    0 otherwise.
     """
     from pathlib import Path
 
@@ -67,10 +70,14 @@ def refresh_command(env: str, spec_file: str, location: str | None, lock_timeout
         else:
             paths = ", ".join(c.path for c in change.changed)
             say(console, f"  ~ {change.address}: changed outside mlinfra: {paths}", "yellow")
+    changed = len(drift) - len(gone)
+    undone = (
+        "; the next apply sets the changed ones back" if changed and spec.target != "local" else ""
+    )
     say(
         console,
         f"Drift: {len(drift)} resource(s); {len(gone)} dropped from the state "
-        "(the next apply creates them again)",
+        f"(the next apply creates them again){undone}",
         "bold",
     )
 

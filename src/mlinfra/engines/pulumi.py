@@ -75,14 +75,13 @@ def recorded(state, graph, stack: Mapping[str, Mapping[str, Any]], destroyed: bo
 
     from mlinfra.plan.diff import resource_state
 
-    found = (
-        {}
-        if destroyed
-        else {
-            resource.address: resource_state(resource, None, {}, stack.get(resource.address, {}))
-            for resource in graph.resources
-        }
-    )
+    found = {}
+    for resource in () if destroyed else graph.resources:
+        outputs = stack.get(resource.address, {})
+        # What the stack holds for the properties mlinfra set: the values applied, which
+        # `refresh` compares with what the resource has later.
+        applied = {k: v for k, v in outputs.items() if k in resource.properties}
+        found[resource.address] = resource_state(resource, None, applied, outputs)
     return dataclasses.replace(state, resources=MappingProxyType(found))
 
 
@@ -100,13 +99,29 @@ def stack_resources(
 ) -> dict[str, dict[str, Any]]:
     """What stack `env` of `project` holds: each resource's outputs by its mlinfra address.
 
-    Read with `pulumi stack export` (no program runs), for a changed-only preview whose
-    changed components refer to its base's resources.
+    Read with `pulumi stack export` (no program runs): what `apply` records, and what a
+    changed-only preview's references to its base resolve to.
     """
+    stack = _existing_stack(project, env, spec_dir, backend_url)
+    return resources_in(_run(stack.export_stack).deployment or {})
+
+
+def refreshed(
+    project: str, env: str, spec_dir: Path, backend_url: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """`pulumi refresh` of stack `env` (Pulumi reads every resource back from AWS into its
+    state; no program runs), then what the stack holds, as `stack_resources` gives it."""
+    stack = _existing_stack(project, env, spec_dir, backend_url)
+    _run(lambda: stack.refresh(on_output=lambda _line: None))
+    return resources_in(_run(stack.export_stack).deployment or {})
+
+
+def _existing_stack(project: str, env: str, spec_dir: Path, backend_url: str | None):
+    """Stack `env` of `project`, selected without its program (none is run)."""
     from pulumi import automation
 
     require_pulumi()
-    stack = _run(
+    return _run(
         lambda: automation.select_stack(
             stack_name=env,
             project_name=project,
@@ -114,7 +129,6 @@ def stack_resources(
             opts=_options(None, spec_dir, backend_url),
         )
     )
-    return resources_in(_run(stack.export_stack).deployment or {})
 
 
 def resources_in(deployment: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -165,6 +165,8 @@ def test_refresh_reports_what_changed_or_went_outside_mlinfra(spec_file: Path, f
     assert "- bucket.capture: deleted outside mlinfra" in out
     assert "the next apply sets the changed ones back" in out
     assert fake_pulumi.named("refreshed")[-1] == ("refreshed", "churn", "dev", None)
+    mlinfra("refresh", "--env", "dev", "-f", str(spec_file), "--backend", "s3://team-state")
+    assert fake_pulumi.named("refreshed")[-1][3] == "s3://team-state"
     state = dev_state(spec_file)
     assert state.get("bucket.capture") is None and state.get("endpoint.churn-api") is not None
 

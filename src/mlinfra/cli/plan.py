@@ -78,12 +78,12 @@ def known_values(graph, spec_file: str) -> tuple[dict, dict]:
     return found, unavailable
 
 
-def refreshed_state(spec, spec_file: str, state) -> dict:
+def refreshed_state(spec, spec_file: str, state, backend_url: str | None = None) -> dict:
     """What really exists of what the state records, address -> its values or None when it is
     gone: local environments ask the emulator, sagemaker ones `pulumi refresh` their stack
-    (in $PULUMI_BACKEND_URL, else the default backend)."""
+    (in `backend_url`, else $PULUMI_BACKEND_URL, else the default backend)."""
     if spec.target != "local":
-        return _refreshed_with_pulumi(spec, spec_file, state)
+        return _refreshed_with_pulumi(spec, spec_file, state, backend_url)
     from mlinfra.engines.local import observed
     from mlinfra.providers.local import LocalProvider, ProviderError
 
@@ -94,13 +94,14 @@ def refreshed_state(spec, spec_file: str, state) -> dict:
         fail(f"cannot refresh {spec.env!r}: {exc}")
 
 
-def _refreshed_with_pulumi(spec, spec_file: str, state) -> dict:
+def _refreshed_with_pulumi(spec, spec_file: str, state, backend_url: str | None) -> dict:
     from mlinfra.engines import pulumi as engine
 
     if state.is_empty:  # never applied through mlinfra: nothing recorded to compare
         return {}
     try:
-        found = engine.refreshed(spec.project, spec.env, Path(spec_file).resolve().parent)
+        spec_dir = Path(spec_file).resolve().parent
+        found = engine.refreshed(spec.project, spec.env, spec_dir, backend_url)
     except engine.PulumiMissing as exc:
         fail(f"refreshing {spec.env!r}: {exc}", exc.suggestion)
     except engine.PulumiFailed as exc:

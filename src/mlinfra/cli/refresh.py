@@ -26,15 +26,23 @@ from mlinfra.cli.plan import (
     metavar="SECONDS",
     help="Seconds to wait for another apply's lock before giving up.  [default: 0]",
 )
-def refresh_command(env: str, spec_file: str, location: str | None, lock_timeout: float) -> None:
+@click.option(
+    "--backend",
+    "backend_url",
+    metavar="URL",
+    help="For a sagemaker environment: where Pulumi keeps its stack, as given to `apply`.  "
+    "[default: $PULUMI_BACKEND_URL, else file://.mlinfra/pulumi beside the spec]",
+)
+def refresh_command(
+    env: str, spec_file: str, location: str | None, lock_timeout: float, backend_url: str | None
+) -> None:
     """Report drift: resources changed or deleted outside mlinfra.
 
     Local environments are read from the emulator; sagemaker ones with `pulumi refresh` of
-    their stack (which needs the Pulumi CLI; the stack in $PULUMI_BACKEND_URL, else the
-    default backend). What was deleted is dropped from the state, so the next apply creates
-    it again. What was changed is reported: in a local environment apply does not undo it;
-    in a sagemaker one the next apply sets it back to what the spec says. Exits 1 on error,
-    0 otherwise.
+    their stack (which needs the Pulumi CLI). What was deleted is dropped from the state, so
+    the next apply creates it again. What was changed is reported: in a local environment
+    apply does not undo it; in a sagemaker one the next apply sets it back to what the spec
+    says. Exits 1 on error, 0 otherwise.
     """
     from pathlib import Path
 
@@ -51,7 +59,7 @@ def refresh_command(env: str, spec_file: str, location: str | None, lock_timeout
         )
         with backend.lock(env, "mlinfra refresh", lock_timeout):
             state = backend.read(spec.project, env)
-            seen = refreshed_state(spec, spec_file, state)
+            seen = refreshed_state(spec, spec_file, state, backend_url)
             empty = _empty_graph(spec)
             drift = plan(empty, state, refreshed=seen).resource_drift
             gone = [c.address for c in drift if c.action == DELETE]

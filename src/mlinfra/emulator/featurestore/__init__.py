@@ -11,9 +11,10 @@ from mlinfra.emulator.featurestore.definition import (
     FeatureType,
 )
 from mlinfra.emulator.featurestore.errors import FeatureStoreError
-from mlinfra.emulator.featurestore.store import FeatureStore, Record
+from mlinfra.emulator.featurestore.store import KEEP, FeatureStore, Record
 
 __all__ = [
+    "KEEP",
     "FeatureGroup",
     "FeatureGroupDefinition",
     "FeatureStore",

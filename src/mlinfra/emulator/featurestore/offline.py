@@ -5,6 +5,10 @@ group's features with their Parquet types plus the columns SageMaker's offline s
 `write_time`, `api_invocation_time` (UTC timestamps) and `is_deleted`. Files are written under a
 dot-prefixed temporary name (which Parquet dataset readers skip) and renamed into place only once
 the whole write is known to succeed, so a reader never sees half a file or half an ingest.
+
+The store records the staged files of a write in the same transaction as its online records
+(`FeatureStore`), so after a crash `recover` can finish what committed (rename its files into
+place) and remove what did not (every other staged file).
 """
 
 from __future__ import annotations
@@ -86,6 +90,24 @@ def publish(staged: list[StagedFile]) -> None:
 def discard(staged: list[StagedFile]) -> None:
     for file in staged:
         file.temporary.unlink(missing_ok=True)
+
+
+def recover(offline_root: Path, committed: Iterable[StagedFile]) -> tuple[int, int]:
+    """After a crash: publish the staged files of committed writes that are still staged, and
+    delete every other staged file (its write never committed). Returns (published, removed).
+
+    Only safe while no write is in flight on `offline_root` (the store makes sure of it).
+    """
+    published = 0
+    for file in committed:
+        if file.temporary.exists():
+            os.replace(file.temporary, file.final)
+            published += 1
+    removed = 0
+    for leftover in offline_root.glob("*/event_date=*/.part-*.tmp"):
+        leftover.unlink(missing_ok=True)
+        removed += 1
+    return published, removed
 
 
 def read(group_dir: Path, definition: FeatureGroupDefinition) -> pa.Table:

@@ -6,18 +6,32 @@ feature group metadata and one row per record: the latest record of each identif
 rule is a single UPSERT condition. The offline store is Parquet under `<root>/offline/`, see
 `offline.py`. Each thread gets its own SQLite connection (reads never wait for each other); writes
 go through one lock plus `BEGIN IMMEDIATE`, so they also serialise against other processes.
+
+A write reaches both stores or neither, even across a crash: its offline rows are staged as
+hidden files, and the transaction that changes the online store also notes those files
+(`offline_staged`); once it commits, the files are renamed into place and the note dropped.
+Opening the store recovers from a crash in between: noted files are renamed into place (the
+write committed), every other staged file is deleted (it did not). The store also remembers
+which record (identifier, event time, values) each offline row holds (`offline_records`), so
+loading the same CSV again appends nothing twice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
+import enum
+import fcntl
+import hashlib
 import json
+import logging
+import os
 import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,7 +77,36 @@ CREATE TABLE IF NOT EXISTS online_records (
     record TEXT,
     PRIMARY KEY (group_name, record_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS offline_staged (
+    temporary TEXT PRIMARY KEY,
+    final TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS offline_records (
+    group_name TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    event_time_us INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (group_name, record_id, event_time_us)
+) WITHOUT ROWID;
 """
+_WRITTEN = """
+SELECT record_id, event_time_us, digest FROM offline_records WHERE group_name = ?
+"""
+_REMEMBER_WRITTEN = """
+INSERT INTO offline_records (group_name, record_id, event_time_us, digest) VALUES (?, ?, ?, ?)
+ON CONFLICT (group_name, record_id, event_time_us) DO UPDATE SET digest = excluded.digest
+"""
+
+log = logging.getLogger("mlinfra.emulator")
+
+
+class Keep(enum.Enum):
+    """`update_group`'s default: leave the setting as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 # An expired record counts as absent (it is hard-deleted lazily), so any put replaces it; a live
 # one is replaced only by an equal or newer event time (on a tie the later write wins, as in AWS).
@@ -103,9 +146,11 @@ class FeatureStore:
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._writes = self.root / "writes.lock"
         self._connection().executescript(_SCHEMA)
         self._groups: dict[str, FeatureGroup] = {}
         self._reload_groups()
+        self._recover()
 
     # -- feature groups (the control plane) ------------------------------------------------
 
@@ -129,6 +174,40 @@ class FeatureStore:
     def describe_group(self, name: str) -> FeatureGroup:
         return self._group(name, missing=_control_plane_not_found)
 
+    def update_group(
+        self,
+        name: str,
+        add_features: Mapping[str, str] | None = None,
+        online_ttl_seconds: int | None | Keep = KEEP,
+    ) -> FeatureGroup:
+        """UpdateFeatureGroup: add features, set or remove (None) the online store's TTL.
+
+        As in SageMaker, features can only be added, and records already stored keep theirs
+        (an added feature is absent from them) and their expiry: a new TTL applies to the
+        records written after the update.
+        """
+        group = self._group(name, missing=_control_plane_not_found)
+        definition = group.definition
+        features = dict(definition.features)
+        for feature, kind in (add_features or {}).items():
+            if feature in features:
+                raise FeatureStoreError(
+                    "ValidationError",
+                    f"feature {feature!r} already exists in feature group {name!r}; "
+                    "a feature cannot be changed or removed, only new ones added",
+                )
+            features[feature] = kind  # type: ignore[assignment]
+        ttl = definition.online_ttl_seconds if online_ttl_seconds is KEEP else online_ttl_seconds
+        updated = dataclasses.replace(definition, features=features, online_ttl_seconds=ttl)
+        check_definition(updated)
+        with self._transaction() as connection:
+            connection.execute(
+                "UPDATE feature_groups SET definition = ? WHERE name = ?",
+                (json.dumps(updated.to_json()), name),
+            )
+        self._groups[name] = FeatureGroup(updated, group.created_at)
+        return self._groups[name]
+
     def list_groups(self) -> list[FeatureGroup]:
         self._reload_groups()
         return [self._groups[name] for name in sorted(self._groups)]
@@ -139,6 +218,7 @@ class FeatureStore:
         with self._transaction() as connection:
             connection.execute("DELETE FROM feature_groups WHERE name = ?", (name,))
             connection.execute("DELETE FROM online_records WHERE group_name = ?", (name,))
+            connection.execute("DELETE FROM offline_records WHERE group_name = ?", (name,))
         self._groups.pop(name, None)
         # AWS leaves the S3 data under a prefix named for the group's creation, so a group created
         # again under the same name starts empty; moving the directory aside does the same here.
@@ -169,10 +249,9 @@ class FeatureStore:
             )
         parsed = parse_record(group, record)
         now = self._clock()
-        rows = [offline.OfflineRow(parsed.typed, parsed.event_date)] if offline_ else []
-        self._write(
-            group, rows, now, [_online_row(group, parsed, ttl_seconds, now)] if online else []
-        )
+        rows = [_offline_row(parsed)] if offline_ else []
+        online_rows = [_online_row(group, parsed, ttl_seconds, now)] if online else []
+        self._commit(group, now, rows, _upsert(online_rows))
 
     def get_record(
         self, group_name: str, identifier: str, feature_names: Sequence[str] | None = None
@@ -276,42 +355,37 @@ class FeatureStore:
             event_date,
             is_deleted=True,
         )
-        # A SoftDelete's marker is written whatever the online outcome; a HardDelete's only if
-        # it deleted (AWS: "No delete record marker is written").
-        staged = []
-        if offline_ and deletion_mode == "SoftDelete":
-            staged = offline.stage(self.offline_root / group.name, definition, [marker], now)
-        try:
-            if online:
-                with self._transaction() as connection:
-                    stored = connection.execute(
-                        _SELECT_LIVE_EVENT_TIME, (group.name, key, _micros(now))
-                    ).fetchone()
-                    newer = stored is None or event_time_us > stored[0]
-                    if deletion_mode == "HardDelete" and not newer:
-                        raise FeatureStoreError(
-                            "ValidationError",
-                            f"EventTime {event_time!r} is not later than the stored record's "
-                            f"event time; HardDelete was not performed",
-                        )
-                    if stored is not None and newer:
-                        if deletion_mode == "HardDelete":
-                            connection.execute(
-                                "DELETE FROM online_records WHERE group_name = ? AND record_id = ?",
-                                (group.name, key),
-                            )
-                        else:
-                            connection.execute(
-                                "UPDATE online_records SET event_time_us = ?, is_deleted = 1, "
-                                "record = NULL WHERE group_name = ? AND record_id = ?",
-                                (event_time_us, group.name, key),
-                            )
-            if offline_ and deletion_mode == "HardDelete":
-                staged = offline.stage(self.offline_root / group.name, definition, [marker], now)
-        except BaseException:
-            offline.discard(staged)
-            raise
-        offline.publish(staged)
+
+        # A SoftDelete's marker is written whatever the online outcome; a HardDelete that is
+        # not later than the stored record fails and writes none (AWS: "No delete record
+        # marker is written").
+        def online_delete(connection: sqlite3.Connection) -> None:
+            if not online:
+                return
+            stored = connection.execute(
+                _SELECT_LIVE_EVENT_TIME, (group.name, key, _micros(now))
+            ).fetchone()
+            newer = stored is None or event_time_us > stored[0]
+            if deletion_mode == "HardDelete" and not newer:
+                raise FeatureStoreError(
+                    "ValidationError",
+                    f"EventTime {event_time!r} is not later than the stored record's "
+                    f"event time; HardDelete was not performed",
+                )
+            if stored is not None and newer:
+                if deletion_mode == "HardDelete":
+                    connection.execute(
+                        "DELETE FROM online_records WHERE group_name = ? AND record_id = ?",
+                        (group.name, key),
+                    )
+                else:
+                    connection.execute(
+                        "UPDATE online_records SET event_time_us = ?, is_deleted = 1, "
+                        "record = NULL WHERE group_name = ? AND record_id = ?",
+                        (event_time_us, group.name, key),
+                    )
+
+        self._commit(group, now, [(marker, None)] if offline_ else [], online_delete)
 
     # -- bulk load and offline reads -------------------------------------------------------
 
@@ -369,15 +443,13 @@ class FeatureStore:
             )
         definition = group.definition
         now = self._clock()
-        rows = (
-            [offline.OfflineRow(p.typed, p.event_date) for p in parsed]
-            if definition.offline
-            else []
-        )
+        rows = [_offline_row(p) for p in parsed] if definition.offline else []
         online_rows = (
             [_online_row(group, p, None, now) for p in parsed] if definition.online else []
         )
-        self._write(group, rows, now, online_rows)
+        # A record the offline store already holds (same identifier, event time and values)
+        # is not appended again: loading the same CSV twice leaves one row per record.
+        self._commit(group, now, rows, _upsert(online_rows), skip_written=True)
         return Ingested(len(parsed), _expired_identifiers(online_rows, now))
 
     def read_offline(self, group_name: str) -> pa.Table:
@@ -439,28 +511,93 @@ class FeatureStore:
             record = [value for value in record if value["FeatureName"] in wanted]
         return record, expires_at_us
 
-    def _write(
+    def _commit(
         self,
         group: FeatureGroup,
-        offline_rows: list[offline.OfflineRow],
         now: float,
-        online_rows: list[tuple[Any, ...]],
+        rows: list[_Row],
+        online: Callable[[sqlite3.Connection], None] | None = None,
+        skip_written: bool = False,
     ) -> None:
-        # Offline files are staged before the online transaction and published after it commits,
-        # so a failure on either side leaves both stores as they were.
-        staged = (
-            offline.stage(self.offline_root / group.name, group.definition, offline_rows, now)
-            if offline_rows
-            else []
-        )
-        try:
-            if online_rows:
+        """Write a change to both stores: all of it, or (on any failure, even a crash) none.
+
+        One transaction changes the online store (`online(connection)`, which may refuse by
+        raising), stages the offline `rows` as hidden files and notes them; after it commits,
+        the files are renamed into place and the note dropped. A crash before the commit
+        leaves staged files without a note, which `_recover` deletes; after it, the note, by
+        which `_recover` renames them. `skip_written` leaves out rows whose record the offline
+        store already holds.
+        """
+        staged: list[offline.StagedFile] = []
+        with self._writing(fcntl.LOCK_SH):
+            try:
                 with self._transaction() as connection:
-                    connection.executemany(_UPSERT, online_rows)
-        except BaseException:
-            offline.discard(staged)
-            raise
-        offline.publish(staged)
+                    if online is not None:
+                        online(connection)
+                    if rows:
+                        if skip_written:
+                            rows = _unwritten(connection, group.name, rows)
+                        staged = offline.stage(
+                            self.offline_root / group.name,
+                            group.definition,
+                            [row for row, _ in rows],
+                            now,
+                        )
+                        connection.executemany(
+                            "INSERT INTO offline_staged (temporary, final) VALUES (?, ?)",
+                            [self._relative(file) for file in staged],
+                        )
+                        connection.executemany(
+                            _REMEMBER_WRITTEN,
+                            [(group.name, *key) for _, key in rows if key is not None],
+                        )
+            except BaseException:
+                offline.discard(staged)
+                raise
+            if staged:
+                offline.publish(staged)
+                with self._transaction() as connection:
+                    connection.executemany(
+                        "DELETE FROM offline_staged WHERE temporary = ?",
+                        [self._relative(file)[:1] for file in staged],
+                    )
+
+    def _recover(self) -> None:
+        """Finish or undo the offline part of writes a crash interrupted (see `_commit`)."""
+        with self._writing(fcntl.LOCK_EX):
+            noted = self._connection().execute("SELECT temporary, final FROM offline_staged")
+            committed = [offline.StagedFile(self.root / t, self.root / f) for t, f in noted]
+            published, removed = offline.recover(self.offline_root, committed)
+            if committed:
+                with self._transaction() as connection:
+                    connection.execute("DELETE FROM offline_staged")
+        if published or removed:
+            log.warning(
+                "feature store %s: after an interrupted write, published %d staged offline "
+                "file(s) whose write had committed and removed %d whose write had not",
+                self.root,
+                published,
+                removed,
+            )
+
+    @contextlib.contextmanager
+    def _writing(self, mode: int) -> Iterator[None]:
+        """Writes share this lock and `_recover` takes it alone, so it never removes the
+        staged files of a write in flight (another FeatureStore on the same root)."""
+        # A descriptor of its own per write: flock locks belong to the open file, which
+        # threads would otherwise share (and one's unlock would release another's lock).
+        descriptor = os.open(self._writes, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, mode)
+            yield
+        finally:
+            os.close(descriptor)
+
+    def _relative(self, file: offline.StagedFile) -> tuple[str, str]:
+        return (
+            file.temporary.relative_to(self.root).as_posix(),
+            file.final.relative_to(self.root).as_posix(),
+        )
 
     def _group(self, name: Any, missing: Callable[[Any], FeatureStoreError]) -> FeatureGroup:
         group = self._groups.get(name) if isinstance(name, str) else None
@@ -527,6 +664,42 @@ class Ingested:
 
     records: int
     expired: int = 0
+
+
+# An offline row, with the (identifier, event time, digest) of the record it holds; None for
+# a deletion marker, which is no record.
+_Row = tuple[offline.OfflineRow, tuple[str, int, str] | None]
+
+
+def _offline_row(parsed: ParsedRecord) -> _Row:
+    digest = hashlib.blake2b(
+        _encode(sorted(parsed.typed.items())).encode(), digest_size=16
+    ).hexdigest()
+    return (
+        offline.OfflineRow(parsed.typed, parsed.event_date),
+        (parsed.identifier, parsed.event_time_us, digest),
+    )
+
+
+def _unwritten(connection: sqlite3.Connection, group_name: str, rows: list[_Row]) -> list[_Row]:
+    """`rows` less those whose record the offline store holds already (or earlier in `rows`)."""
+    written = {(r, t): d for r, t, d in connection.execute(_WRITTEN, (group_name,))}
+    kept = []
+    for row, key in rows:
+        if key is not None:
+            if written.get(key[:2]) == key[2]:
+                continue
+            written[key[:2]] = key[2]
+        kept.append((row, key))
+    return kept
+
+
+def _upsert(online_rows: list[tuple[Any, ...]]) -> Callable[[sqlite3.Connection], None]:
+    def write(connection: sqlite3.Connection) -> None:
+        if online_rows:
+            connection.executemany(_UPSERT, online_rows)
+
+    return write
 
 
 def _expired_identifiers(online_rows: list[tuple[Any, ...]], now: float) -> int:

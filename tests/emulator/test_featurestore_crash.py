@@ -174,3 +174,22 @@ def test_a_deleted_group_created_again_accepts_the_same_records(root):
         fs.create_group(GROUP)
         fs.ingest_csv("customers", root.parent / "customers.csv")
         assert len(offline_ids(fs)) == len(ROWS)
+
+
+def test_a_restarted_emulator_finishes_the_interrupted_write_before_any_request(tmp_path):
+    from mlinfra.emulator.control import ControlPlane
+
+    state = tmp_path / "state"
+    (state / "customers.csv").parent.mkdir(parents=True)
+    (state / "customers.csv").write_text(CSV)
+    with FeatureStore(state / "featurestore") as fs:
+        fs.create_group(GROUP)
+    load_and_crash(state / "featurestore", "renaming", 1)
+    assert staged_files(state)  # the crash left files staged
+    control = ControlPlane(tmp_path, state)
+    try:
+        assert staged_files(state) == []
+        published = sorted((state / "featurestore" / "offline").rglob("part-*.parquet"))
+        assert len(published) == len(DATES)
+    finally:
+        control.close()

@@ -63,6 +63,10 @@ class ControlPlane:
         self.operations: dict[str, Handler] = {
             name: getattr(self, _snake(name)) for name in SUPPORTED
         }
+        if (state_dir / "featurestore").is_dir():
+            # Opening the feature store finishes a write a crash interrupted, so the offline
+            # files agree with the online store before anyone reads them.
+            self.feature_store()
 
     # --- dispatch ---------------------------------------------------------------------------
 

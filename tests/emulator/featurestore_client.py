@@ -28,18 +28,21 @@ def client(url: str, service: str):
     )
 
 
-def create_group(url: str, name: str, offline: bool = True, ttl_days: int | None = None) -> None:
+def create_group(
+    url: str, name: str, offline: bool = True, ttl_days: int | None = None, online: bool = True
+) -> None:
     """CreateFeatureGroup of the churn example's customers features."""
-    online: dict = {"EnableOnlineStore": True}
-    if ttl_days is not None:
-        online["TtlDuration"] = {"Unit": "Days", "Value": ttl_days}
     params = {
         "FeatureGroupName": name,
         "RecordIdentifierFeatureName": "customer_id",
         "EventTimeFeatureName": "event_time",
         "FeatureDefinitions": [{"FeatureName": k, "FeatureType": v} for k, v in FEATURES.items()],
-        "OnlineStoreConfig": online,
     }
+    if online:
+        config: dict = {"EnableOnlineStore": True}
+        if ttl_days is not None:
+            config["TtlDuration"] = {"Unit": "Days", "Value": ttl_days}
+        params["OnlineStoreConfig"] = config
     if offline:
         params["OfflineStoreConfig"] = {"S3StorageConfig": {"S3Uri": "s3://bucket/features"}}
         params["RoleArn"] = "arn:aws:iam::123456789012:role/features"

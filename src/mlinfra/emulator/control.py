@@ -609,6 +609,52 @@ class ControlPlane:
     def describe_feature_group(self, p: dict, region: str) -> dict:
         return self._output("DescribeFeatureGroup", self._feature_group(p["FeatureGroupName"]))
 
+    def update_feature_group(self, p: dict, region: str) -> dict:
+        """Add features, change the online store's TTL (records already stored keep their
+        expiry, as SageMaker documents), change the throughput settings."""
+        record = self._feature_group(p["FeatureGroupName"])
+        name = record["FeatureGroupName"]
+        store = self.feature_store()
+        if store is None:
+            raise unavailable("featurestore")
+        from mlinfra.emulator.featurestore import KEEP
+
+        additions = p.get("FeatureAdditions") or []
+        added = {f["FeatureName"]: f["FeatureType"] for f in additions}
+        if len(added) != len(additions):
+            raise _invalid("FeatureAdditions names a feature more than once.")
+        online = dict(record.get("OnlineStoreConfig") or {})
+        ttl: Any = KEEP
+        update = p.get("OnlineStoreConfig") or {}
+        if update and not online.get("EnableOnlineStore"):
+            raise _invalid(f"Feature group {name} has no online store to update.")
+        if "TtlDuration" in update:
+            duration = update["TtlDuration"] or {}
+            if ("Unit" in duration) != ("Value" in duration):
+                raise _invalid("TtlDuration needs both Unit and Value, or neither to remove it.")
+            # Without Unit and Value, the default TTL is removed, as AWS documents.
+            ttl = _seconds(duration) if duration else None
+        self._feature_call(store.update_group, name, added, ttl)
+        record["FeatureDefinitions"] = [*record["FeatureDefinitions"], *additions]
+        if ttl is not KEEP:
+            online.pop("TtlDuration", None)
+            if ttl is not None:
+                online["TtlDuration"] = update["TtlDuration"]
+        if update.get("StorageType"):
+            online["StorageType"] = update["StorageType"]
+        if online:
+            record["OnlineStoreConfig"] = online
+        throughput = p.get("ThroughputConfig")
+        if throughput:
+            # Capacity units belong to provisioned mode; on-demand has none.
+            kept = record.get("ThroughputConfig") or {}
+            if throughput.get("ThroughputMode", kept.get("ThroughputMode")) == "OnDemand":
+                kept = {}
+            record["ThroughputConfig"] = {**kept, **throughput}
+        record.update(LastModifiedTime=time.time(), LastUpdateStatus={"Status": "Successful"})
+        self.store.put("feature-group", name, record, record["CreationTime"])
+        return {"FeatureGroupArn": record["FeatureGroupArn"]}
+
     def list_feature_groups(self, p: dict, region: str) -> dict:
         status = p.get("FeatureGroupStatusEquals")
         offline = p.get("OfflineStoreStatusEquals")
@@ -823,7 +869,8 @@ SUPPORTED = (
     "CreateModelPackageGroup", "DescribeModelPackageGroup", "ListModelPackageGroups",
     "DeleteModelPackageGroup",
     "CreateModelPackage", "DescribeModelPackage", "ListModelPackages", "UpdateModelPackage",
-    "CreateFeatureGroup", "DescribeFeatureGroup", "ListFeatureGroups", "DeleteFeatureGroup",
+    "CreateFeatureGroup", "DescribeFeatureGroup", "ListFeatureGroups", "UpdateFeatureGroup",
+    "DeleteFeatureGroup",
     "AddTags", "DeleteTags", "ListTags",
     "CreatePipeline", "DescribePipeline", "ListPipelines", "UpdatePipeline", "DeletePipeline",
     "StartPipelineExecution", "DescribePipelineExecution", "ListPipelineExecutions",

@@ -98,8 +98,9 @@ def test_a_local_property_that_cannot_change_in_place_replaces_with_the_reason(
     found = plan(graph_of("local", (old, "description: Customers")), before)
     customers = change(found, "feature_store.customers")
     assert customers.action == REPLACE
-    assert customers.reason.startswith("Description cannot change in place (only Tags can)")
+    assert customers.reason.startswith("Description cannot change in place (only features added")
     assert customers.actions == ["delete", "create"]  # same name: the old one goes first
+    assert customers.loses_data.startswith("every record of the online store")
 
 
 def test_a_removed_component_is_deleted_dependents_first(graph_of, recorded) -> None:

@@ -7,22 +7,33 @@ a changed script a changed resource).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from mlinfra.allocation import without_collector
 from mlinfra.ir.graph import Resource, ResourceGraph, build_graph
 from mlinfra.spec.model import EnvSpec
 
-# What holds data that a deletion would lose: in a `protect: true` environment the engine
-# refuses to delete these (Pulumi's `protect` resource option).
-STATEFUL_TYPES = frozenset(
+# What holds data that a deletion would lose, and what it loses: in a `protect: true`
+# environment the engine refuses to delete or replace these (Pulumi's `protect` resource
+# option), and elsewhere a plan that deletes or replaces one says what is lost.
+_OFFLINE_FILES = "the offline store's files stay {where}, but in no feature group"
+STATEFUL_TYPES: Mapping[str, str] = MappingProxyType(
     {
-        "aws.kms.Key",
-        "aws.s3.Bucket",
-        "aws.sagemaker.FeatureGroup",
-        "aws.sagemaker.ModelPackageGroup",
-        "local.FeatureGroup",
-        "local.ModelPackageGroup",
+        "aws.kms.Key": "the key, after its deletion window: what it encrypted cannot be read",
+        "aws.s3.Bucket": (
+            "the bucket and everything stored in it (Pulumi fails while it holds objects)"
+        ),
+        "aws.sagemaker.FeatureGroup": (
+            "every record of the online store; " + _OFFLINE_FILES.format(where="in S3")
+        ),
+        "aws.sagemaker.ModelPackageGroup": "every registered model version, with its approval",
+        "local.FeatureGroup": (
+            "every record of the online store; "
+            + _OFFLINE_FILES.format(where="under .mlinfra/emulator/featurestore/offline-deleted/")
+        ),
+        "local.ModelPackageGroup": "every registered model version, with its approval",
     }
 )
 

@@ -6,6 +6,8 @@ first), and a changed resource is updated in place or replaced:
 
 - local types (`local.*`): as their provider says (`mlinfra.providers.local.diff`: what
   `update_<noun>` can change, and tags; anything else replaces);
+- pulumi_aws types whose in-place updates `mlinfra.ir.sagemaker.updates` lists (feature
+  groups): as pulumi_aws does, a change to anything else replaces;
 - other types (the Pulumi engine makes the real diff): a change to the resource's own name,
   or any change of a resource lowered with `replace_on_change`, replaces; others update.
 
@@ -28,6 +30,7 @@ from typing import Any
 
 from mlinfra.ir.graph import Args, Call, Concat, Json, Resource, ResourceGraph, canonical
 from mlinfra.ir.lower import STATEFUL_TYPES
+from mlinfra.ir.sagemaker import updates
 from mlinfra.plan.model import (
     CREATE,
     DELETE,
@@ -210,7 +213,7 @@ def _change(
         changed.extend(_moved_refs(after, replaced, prior.inputs or {}))
     if not changed:
         return ResourceChange(**base, action=NO_OP, before=before, after=after)
-    reason = _replacement_reason(resource, changed)
+    reason = _replacement_reason(resource, changed, before, after)
     if reason is None:
         return ResourceChange(
             **base, action=UPDATE, changed=tuple(changed), before=before, after=after
@@ -232,26 +235,40 @@ def _replace(base, before, after, changed, reason, create_first) -> ResourceChan
         before=before,
         after=after,
         create_first=create_first,
+        loses_data=_lost(base["type"]),
     )
 
 
-def _replacement_reason(resource: Resource, changed: list[PropertyChange]) -> str | None:
-    keys = list(dict.fromkeys(_top(c.path) for c in changed))
+def _lost(type_: str) -> str | None:
+    """What deleting a resource of `type_` loses, when it holds data."""
+    return STATEFUL_TYPES.get(type_)
+
+
+def _replacement_reason(
+    resource: Resource, changed: list[PropertyChange], before: Any, after: Any
+) -> str | None:
+    paths = [c.path for c in changed]
+    keys = list(dict.fromkeys(_top(p) for p in paths))
     name_key = _name_property(resource.type)
     if name_key in keys:
         return f"its name ({name_key}) changes: a new name is a new resource"
     if _is_local(resource.type):
-        from mlinfra.providers.local import TAGS, ProviderError, diff, kind_of
+        from mlinfra.providers.local import ProviderError, fixed_fields, kind_of
 
         try:
-            # Only which fields changed matters to the provider's rule, not their values.
-            verdict = diff(resource.type, dict.fromkeys(keys, 0), dict.fromkeys(keys, 1))
-            in_place = sorted(kind_of(resource.type).updatable | {TAGS})
+            fixed = fixed_fields(resource.type, keys, before or {}, after or {})
+            in_place = kind_of(resource.type).describe_in_place()
         except ProviderError:
             return f"{resource.type} has no local provider that can update it"
-        if verdict.replace:
-            fixed = ", ".join(k for k in keys if k not in in_place)
-            return f"{fixed} cannot change in place (only {', '.join(in_place)} can)"
+        if fixed:
+            return f"{', '.join(fixed)} cannot change in place (only {in_place} can)"
+    elif updates.is_known(resource.type):
+        fixed = list(dict.fromkeys(_top(p) for p in updates.fixed_paths(resource.type, paths)))
+        if fixed:
+            return (
+                f"pulumi_aws cannot change {', '.join(fixed)} in place (only "
+                f"{', '.join(updates.IN_PLACE[resource.type])} can)"
+            )
     if resource.replace_on_change:
         return f"{', '.join(keys)} changed, and {resource.type} is replaced on any change"
     return None
@@ -408,6 +425,7 @@ def _deletes(state: State, addresses: list[str]) -> list[ResourceChange]:
             action=DELETE,
             source=state.resources[address].source,
             before=state.resources[address].properties,
+            loses_data=_lost(state.resources[address].type),
         )
         for address in reversed(ordered)
     ]

@@ -62,6 +62,9 @@ class ResourceChange:
     # A value it needs cannot be had yet (no approved model version): applying skips it,
     # with this reason, and the next apply after that value exists makes the change.
     waiting: str | None = None
+    # What data the change deletes (a delete or a replacement of a resource that holds
+    # data): "every registered model version, with its approval".
+    loses_data: str | None = None
 
     @property
     def marker(self) -> str:
@@ -82,6 +85,7 @@ class ResourceChange:
             "source": self.source,
             "reason": self.reason,
             "waiting": self.waiting,
+            "loses_data": self.loses_data,
             "change": {"actions": self.actions, "before": self.before, "after": self.after},
             "changed": [c.to_json() for c in self.changed],
         }
@@ -100,6 +104,7 @@ class ResourceChange:
             after=change["after"],
             create_first=change["actions"][:1] == [CREATE] and data["action"] == REPLACE,
             waiting=data["waiting"],
+            loses_data=data.get("loses_data"),
         )
 
 
@@ -136,6 +141,11 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(c.action != NO_OP for c in self.changes)
+
+    @property
+    def losing_data(self) -> tuple[ResourceChange, ...]:
+        """The changes that delete data (applied only if the guard allows them)."""
+        return tuple(c for c in self.changes if c.loses_data)
 
     @property
     def ok(self) -> bool:

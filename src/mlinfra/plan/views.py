@@ -19,6 +19,7 @@ STYLES = {CREATE: "green", UPDATE: "yellow", REPLACE: "magenta", DELETE: "red", 
 MARKDOWN_ICONS = {CREATE: "➕", UPDATE: "✏️", REPLACE: "♻️", DELETE: "➖"}
 VALUE_WIDTH = 72
 KNOWN_AFTER_APPLY = "(known after apply)"
+LOSES_DATA = "loses data"
 
 
 def shown(value: Any, width: int = VALUE_WIDTH) -> str:
@@ -32,6 +33,8 @@ def _readable(value: Any) -> Any:
     if isinstance(value, dict):
         if value.keys() == {"concat"} and isinstance(value["concat"], list):
             return "".join(_part(p) for p in value["concat"])
+        if value.keys() == {"args", "fields"}:  # a typed nested input: its fields are the value
+            return _readable(value["fields"])
         return {k: _readable(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_readable(v) for v in value]
@@ -57,6 +60,8 @@ def change_lines(change: ResourceChange) -> list[str]:
         lines.append(f"waiting: {change.waiting}")
     if change.reason:
         lines.append(f"{'replaced' if change.action == REPLACE else 'because'}: {change.reason}")
+    if change.loses_data:
+        lines.append(f"{LOSES_DATA}: {change.loses_data}")
     for item in change.changed:
         after = KNOWN_AFTER_APPLY if item.known_after_apply else shown(item.after)
         lines.append(f"{item.path}: {shown(item.before)} -> {after}")
@@ -76,6 +81,13 @@ def to_text(plan: Plan) -> Text:
         )
     else:
         out.append(plan.summary() + "\n", style="bold")
+        losing = len(plan.losing_data)
+        if losing:
+            verb = "deletes" if losing == 1 else "delete"
+            out.append(
+                f"{losing} of them {verb} data (see `{LOSES_DATA}:`), which cannot be undone\n",
+                style="bold red",
+            )
         waiting = sum(1 for c in plan.changes if c.waiting)
         if waiting:
             out.append(
@@ -148,6 +160,8 @@ def to_markdown(plan: Plan) -> str:
                 what = f"{what} ({change.reason})" if what else change.reason
             if change.waiting:
                 what = f"{what} **waiting:** {change.waiting}".strip()
+            if change.loses_data:
+                what = f"{what} **{LOSES_DATA}:** {change.loses_data}".strip()
             lines.append(
                 f"| {MARKDOWN_ICONS[change.action]} {change.action} | `{change.address}` | "
                 f"`{change.type}` | {_cell(what)} |"
@@ -164,6 +178,9 @@ def to_markdown(plan: Plan) -> str:
     if plan.resource_drift:
         lines += ["", f"**Drift:** {len(plan.resource_drift)} resource(s) changed outside mlinfra:"]
         lines += [f"- `{c.address}` ({c.action})" for c in plan.resource_drift]
+    if plan.losing_data and not plan.refused:
+        lines += ["", "> [!WARNING]", "> Applying this plan deletes data:"]
+        lines += [f"> - `{c.address}`: {_cell(c.loses_data or '')}" for c in plan.losing_data]
     if plan.refused:
         lines += ["", "> [!CAUTION]", "> This plan cannot be applied: it would lose data."]
         lines += [f"> - {_cell(r.reason)}" for r in plan.refused]

@@ -5,7 +5,9 @@ calls `LocalProvider` directly, and the rendered Pulumi program wraps it as dyna
 providers (`mlinfra.providers.dynamic`). A resource's inputs are the request of the
 SageMaker call that creates it (see `mlinfra.ir.local`), with every Ref and Call already
 resolved; the emulator's botocore model checks them, so the table below is all each type
-needs: its API noun, its name and ARN fields, and what it can change in place.
+needs: its API noun, its name and ARN fields, and what it can change in place (for a feature
+group, what UpdateFeatureGroup changes: added features, the online store's TTL, the
+throughput).
 
 Values the IR leaves to apply time (`Call`: the latest approved model version) are looked up
 here too, in the emulator's registry, by `LocalProvider.call`.
@@ -13,8 +15,8 @@ here too, in the emulator's registry, by `LocalProvider.call`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,45 @@ class Kind:
     # Fields `update_<noun>` changes in place; a change to any other field (tags aside)
     # replaces the resource, deleting the old one first since the name stays the same.
     updatable: frozenset[str] = frozenset()
+    # Fields it changes only in part: field -> whether it can go from old to new in place.
+    partly: Mapping[str, Callable[[Any, Any], bool]] = field(default_factory=dict)
+    # The update_<noun> requests that make the change, when they are not the changed fields
+    # as they are: (name, old inputs, new inputs, changed fields) -> requests.
+    updates: Callable[[str, Mapping, Mapping, list[str]], list[dict]] | None = None
+    # What changes in place, for people (default: the updatable fields and Tags).
+    in_place: str = ""
+
+    def describe_in_place(self) -> str:
+        return self.in_place or ", ".join(sorted(self.updatable | {TAGS}))
+
+
+def _features_added(old: Any, new: Any) -> bool:
+    """UpdateFeatureGroup's FeatureAdditions appends features: the old ones stay as they were."""
+    return isinstance(old, list) and isinstance(new, list) and new[: len(old)] == old
+
+
+def _online_ttl_changed(old: Any, new: Any) -> bool:
+    """Only the online store's TtlDuration changes in place (OnlineStoreConfig's update)."""
+
+    def rest(config: Any) -> Any:
+        return {k: v for k, v in config.items() if k != "TtlDuration"}
+
+    return isinstance(old, dict) and isinstance(new, dict) and rest(old) == rest(new)
+
+
+def _feature_group_updates(name: str, old: Mapping, new: Mapping, fields: list[str]) -> list[dict]:
+    """One UpdateFeatureGroup per kind of change: AWS takes one of them at a time."""
+    requests: list[dict] = []
+    if "FeatureDefinitions" in fields:
+        added = new["FeatureDefinitions"][len(old["FeatureDefinitions"]) :]
+        requests.append({"FeatureGroupName": name, "FeatureAdditions": added})
+    if "OnlineStoreConfig" in fields:
+        # An empty TtlDuration (no Unit, no Value) removes the default TTL, as AWS documents.
+        ttl = new["OnlineStoreConfig"].get("TtlDuration") or {}
+        requests.append({"FeatureGroupName": name, "OnlineStoreConfig": {"TtlDuration": ttl}})
+    if "ThroughputConfig" in fields:
+        requests.append({"FeatureGroupName": name, "ThroughputConfig": new["ThroughputConfig"]})
+    return requests
 
 
 KINDS = {
@@ -51,7 +92,18 @@ KINDS = {
     api.ENDPOINT: Kind(
         "endpoint", "EndpointName", "EndpointArn", frozenset({"EndpointConfigName"})
     ),
-    api.FEATURE_GROUP: Kind("feature_group", "FeatureGroupName", "FeatureGroupArn"),
+    api.FEATURE_GROUP: Kind(
+        "feature_group",
+        "FeatureGroupName",
+        "FeatureGroupArn",
+        frozenset({"ThroughputConfig"}),
+        partly={"FeatureDefinitions": _features_added, "OnlineStoreConfig": _online_ttl_changed},
+        updates=_feature_group_updates,
+        in_place=(
+            "features added after the others, the online store's TtlDuration, "
+            "ThroughputConfig and Tags"
+        ),
+    ),
     api.MODEL_PACKAGE_GROUP: Kind(
         "model_package_group", "ModelPackageGroupName", "ModelPackageGroupArn"
     ),
@@ -89,11 +141,22 @@ def kind_of(type_: str) -> Kind:
 
 def diff(type_: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
     """What changed between two sets of inputs, and whether it needs a replacement."""
-    kind = kind_of(type_)
     keys = {*old, *new} - set(OUTPUT_FIELDS)
     changed = tuple(sorted(k for k in keys if old.get(k) != new.get(k)))
+    return Diff(changed, replace=bool(fixed_fields(type_, changed, old, new)))
+
+
+def fixed_fields(
+    type_: str, changed: Any, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> list[str]:
+    """Those of the `changed` fields that cannot go from `old` to `new` in place."""
+    kind = kind_of(type_)
     in_place = kind.updatable | {TAGS}
-    return Diff(changed, replace=any(k not in in_place for k in changed))
+    return [
+        k
+        for k in changed
+        if k not in in_place and not (k in kind.partly and kind.partly[k](old.get(k), new.get(k)))
+    ]
 
 
 class LocalProvider:
@@ -190,10 +253,15 @@ class LocalProvider:
         current = self.read(type_, name)
         if current is None:
             raise ProviderError(f"{name} no longer exists in the emulator; refresh and re-apply")
-        fields = [k for k in change.changed if k in kind.updatable]
+        fields = [k for k in change.changed if k in kind.updatable or k in kind.partly]
         if fields:
-            request = {kind.name_field: name, **{k: new[k] for k in fields}}
-            self._call(f"update_{kind.noun}", request, name)
+            requests = (
+                kind.updates(name, old, new, fields)
+                if kind.updates is not None
+                else [{kind.name_field: name, **{k: new[k] for k in fields}}]
+            )
+            for request in requests:
+                self._call(f"update_{kind.noun}", request, name)
         if TAGS in change.changed:
             self._retag(current["arn"], old.get(TAGS, ()), new.get(TAGS, ()))
         found = self.read(type_, name) or current

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from mlinfra.emulator import process
 from mlinfra.emulator.server import EmulatorServer
 
 
@@ -35,3 +36,14 @@ def emulator(project: Path):
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+@pytest.fixture()
+def spec_file(project: Path):
+    """The shop spec in the project; an emulator an apply started beside it is stopped after."""
+    from shop import shop_spec
+
+    path = project / "mlinfra.yaml"
+    path.write_text(shop_spec())
+    yield path
+    process.stop(path)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import boto3
+from click.testing import CliRunner
 
+from mlinfra.cli.main import cli
 from mlinfra.ir.graph import ResourceGraph
 from mlinfra.ir.lower import lower
 from mlinfra.spec.validate import validate_file
@@ -44,6 +46,12 @@ endpoints:
     instance_type: {instance_type}
     data_capture: {{sampling_percent: 100}}
 """
+
+
+def mlinfra(*args: str) -> tuple[int, str]:
+    """Run the CLI in this process: its exit code and output."""
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
 
 
 def graph_of(project: Path, text: str) -> ResourceGraph:

@@ -6,30 +6,13 @@ data. Each test's apply starts a real detached emulator beside its spec; the fix
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-from shop import client, shop_spec
+from shop import client, mlinfra, shop_spec
 
-from mlinfra.cli.main import cli
 from mlinfra.emulator import process
 
 GROUP = "shop-local-customers"
 FEATURES = "{customer_id: string, event_time: string, spend: fractional}"
-
-
-@pytest.fixture()
-def spec_file(project: Path):
-    path = project / "mlinfra.yaml"
-    path.write_text(shop_spec())
-    yield path
-    process.stop(path)
-
-
-def mlinfra(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 def now() -> str:

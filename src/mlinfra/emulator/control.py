@@ -537,6 +537,12 @@ class ControlPlane:
         self.store.put("model-package", _package_key(record), record, record["CreationTime"])
         return {"ModelPackageArn": record["ModelPackageArn"]}
 
+    def delete_model_package(self, p: dict, region: str) -> None:
+        """By name (an unversioned package) or ARN (a version of a group, `.../group/3`).
+        A deleted version's number is not given again (the group remembers the next one)."""
+        record = self._package(p["ModelPackageName"], region)
+        self.store.delete("model-package", _package_key(record))
+
     def _package(self, name_or_arn: str, region: str, failure: bool = False) -> dict:
         key = name_or_arn.split(":model-package/", 1)[-1]
         record = self.store.get("model-package", key)
@@ -869,6 +875,7 @@ SUPPORTED = (
     "CreateModelPackageGroup", "DescribeModelPackageGroup", "ListModelPackageGroups",
     "DeleteModelPackageGroup",
     "CreateModelPackage", "DescribeModelPackage", "ListModelPackages", "UpdateModelPackage",
+    "DeleteModelPackage",
     "CreateFeatureGroup", "DescribeFeatureGroup", "ListFeatureGroups", "UpdateFeatureGroup",
     "DeleteFeatureGroup",
     "AddTags", "DeleteTags", "ListTags",

@@ -269,16 +269,38 @@ class LocalProvider:
         return _outputs(new, found)
 
     def delete(self, type_: str, inputs: Mapping[str, Any]) -> None:
-        """Delete the resource; one already gone is not an error."""
+        """Delete the resource; one already gone is not an error.
+
+        A registry group goes with its versions (SageMaker refuses to delete a group that has
+        any): a plan deletes one only where removing it is allowed (in a protected
+        environment, only with --allow-removal naming it), and says that its versions go.
+        """
         kind = kind_of(type_)
         from botocore.exceptions import ClientError
 
         name = inputs[kind.name_field]
         try:
+            if type_ == api.MODEL_PACKAGE_GROUP:
+                self._delete_versions(name)
             getattr(self.client, f"delete_{kind.noun}")(**{kind.name_field: name})
         except ClientError as exc:
             if not _is_missing(exc):
                 raise ProviderError(_message(exc, name)) from None
+
+    def _delete_versions(self, group: str) -> None:
+        from botocore.exceptions import ClientError
+
+        pages = self.client.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=group, ModelPackageType="Versioned"
+        )
+        # Listed first, deleted after: deleting while paging would move the pages.
+        arns = [p["ModelPackageArn"] for page in pages for p in page["ModelPackageSummaryList"]]
+        for arn in arns:
+            try:
+                self.client.delete_model_package(ModelPackageName=arn)
+            except ClientError as exc:
+                if not _is_missing(exc):  # deleted meanwhile, or by a destroy that stopped
+                    raise
 
     # --- values known when applying ------------------------------------------------------
 

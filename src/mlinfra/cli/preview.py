@@ -157,14 +157,14 @@ def changed_only(
     from mlinfra.cli.plan import lower_environment
     from mlinfra.cli.preview_pulumi import base_resources
     from mlinfra.engines.pulumi import PulumiFailed, PulumiMissing
-    from mlinfra.preview.changed import defer, is_changed_only, select
+    from mlinfra.preview.changed import defer, is_changed_only, own_copies, select
     from mlinfra.preview.environment import PreviewError
     from mlinfra.state import StateError
 
     if not is_changed_only(spec):
         return graph, None
     try:
-        selection = select(result, spec, branch, spec_file, compare_to)
+        selection = own_copies(graph, select(result, spec, branch, spec_file, compare_to))
         base_graph = lower_environment(result.environments[spec.base], spec_file)
         if spec.target == "local":
             base_state = backend.read(spec.project, spec.base)
@@ -184,7 +184,10 @@ def changed_only(
 def describe_selection(selection, base: str) -> str:
     built = ", ".join(selection.changed) or "nothing"
     used = ", ".join(selection.deferred) or "nothing"
-    return f"changed-only, against {selection.against}: builds {built}; uses {base}'s {used}"
+    text = f"changed-only, against {selection.against}: builds {built}; uses {base}'s {used}"
+    if selection.own:
+        text += f"; has its own {', '.join(selection.own)}, which what it builds writes into"
+    return text
 
 
 COMPARE_TO_HELP = (

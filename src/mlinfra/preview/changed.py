@@ -8,12 +8,19 @@ names (a script, an artifact, a baseline) has other content. Only changed compon
 lowered into the preview; a reference from one of them to an unchanged component is
 rewritten to the base environment's resource: a `Ref` becomes the value the base's state
 records, and a physical name written into a property becomes the base's name.
+
+A preview reads its base and never writes into it: what a changed component writes into is
+the preview's own even when its component is unchanged (`own_copies`). A changed pipeline
+registers its versions into the preview's own registry group (else, with `approval: auto`,
+the base's next apply would serve the branch's model), and a changed monitor retrains the
+preview's own copy of its pipeline, which in turn registers into the preview's group.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -34,6 +41,9 @@ class Selection:
     against: str  # "main (3f2a1b0)"
     changed: tuple[str, ...]  # component addresses, in spec order
     deferred: tuple[str, ...]
+    # Resources of deferred components that the preview has its own of, because what it
+    # builds writes into them (`own_copies`): resource addresses, in graph order.
+    own: tuple[str, ...] = ()
 
 
 def is_changed_only(spec: EnvSpec) -> bool:
@@ -154,6 +164,49 @@ def select(result, spec: EnvSpec, branch: str, spec_file: str, compare_to: str |
     return Selection(label, tuple(changed), tuple(deferred))
 
 
+# --- what the preview writes into -----------------------------------------------------------
+
+REGISTRY_TYPES = frozenset({"local.ModelPackageGroup", "aws.sagemaker.ModelPackageGroup"})
+
+
+def _writes_into(resource: Resource, target: Resource) -> bool:
+    """Whether `resource` changes `target` when it runs, rather than only reading it: a
+    pipeline registers versions into a registry group; a monitor starts a pipeline."""
+    kind, target_kind = resource.component.split(".")[0], target.component.split(".")[0]
+    if kind == "pipeline":
+        return target.type in REGISTRY_TYPES
+    return kind == "monitor" and target_kind == "pipeline"
+
+
+def own_copies(preview: ResourceGraph, selection: Selection) -> Selection:
+    """`selection` with the resources of deferred components that the changed ones write
+    into: a registry group (only it: the model that reads it stays the base's), a pipeline
+    (with the rest of its component), and what those write into in turn."""
+    deferred = set(selection.deferred)
+    by_address = {r.address: r for r in preview.resources}
+    own: set[str] = set()
+    pending = [r for r in preview.resources if r.component not in deferred]
+    while pending:
+        resource = pending.pop()
+        for address in resource.dependencies():
+            target = by_address.get(address)
+            if target is None or target.component not in deferred or address in own:
+                continue
+            if not _writes_into(resource, target):
+                continue
+            taken = (
+                [target]
+                if target.type in REGISTRY_TYPES
+                else [r for r in preview.resources if r.component == target.component]
+            )
+            for found in taken:
+                if found.address not in own:
+                    own.add(found.address)
+                    pending.append(found)
+    ordered = tuple(r.address for r in preview.resources if r.address in own)
+    return replace(selection, own=ordered)
+
+
 # --- deferring to the base ------------------------------------------------------------------
 
 
@@ -171,11 +224,14 @@ def _resource_name(resource: Resource) -> Any:
     return resource.properties.get(NAME_PROPERTIES.get(resource.type, "name"))
 
 
-def name_map(preview: ResourceGraph, base: ResourceGraph, deferred: set[str]) -> dict[str, str]:
-    """Each deferred resource's name in the preview -> its name in the base environment."""
+def name_map(
+    preview: ResourceGraph, base: ResourceGraph, deferred: set[str], own: Collection[str] = ()
+) -> dict[str, str]:
+    """Each deferred resource's name in the preview -> its name in the base environment
+    (but for the preview's `own` copies, whose names stay the preview's)."""
     found: dict[str, str] = {}
     for resource in preview.resources:
-        if resource.component not in deferred:
+        if resource.component not in deferred or resource.address in own:
             continue
         theirs = base.get(resource.address)
         if theirs is None:
@@ -211,9 +267,11 @@ class StackResources:
 
 
 class _Rewriter:
-    def __init__(self, names: dict[str, str], base_state, deferred: set[str], base_env: str):
+    def __init__(
+        self, names: dict[str, str], base_state, from_base: Callable[[str], bool], base_env: str
+    ):
         self.base_state = base_state
-        self.deferred = deferred
+        self.from_base = from_base  # whether an address is the base's resource
         self.base_env = base_env
         self.used: set[str] = set()  # deferred components a kept resource refers to
         self._by_name = names
@@ -236,10 +294,9 @@ class _Rewriter:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Ref):
-            component = value.address.split("/", 1)[0]
-            if component not in self.deferred:
+            if not self.from_base(value.address):
                 return value
-            self.used.add(component)
+            self.used.add(value.address.split("/", 1)[0])
             recorded = self.base_state.get(value.address)
             outputs = recorded.outputs if recorded is not None else None
             if not outputs or value.attribute not in outputs:
@@ -271,26 +328,27 @@ def defer(
     selection: Selection,
     base_env: str,
 ) -> ResourceGraph:
-    """The preview's graph with only the changed components' resources, every reference to
-    an unchanged one pointing at the base environment's."""
+    """The preview's graph with only the changed components' resources and its own copies
+    of what they write into (`selection.own`), every other reference to an unchanged
+    component pointing at the base environment's."""
     deferred = set(selection.deferred)
-    rewriter = _Rewriter(name_map(preview, base, deferred), base_state, deferred, base_env)
+    own = set(selection.own)
+
+    def from_base(address: str) -> bool:
+        return address.split("/", 1)[0] in deferred and address not in own
+
+    names = name_map(preview, base, deferred, own)
+    rewriter = _Rewriter(names, base_state, from_base, base_env)
     kept = []
     for resource in preview.resources:
-        if resource.component in deferred:
+        if from_base(resource.address):
             continue
         kept.append(
             replace(
                 resource,
                 properties=rewriter.value(resource.properties),
-                depends_on=tuple(
-                    d for d in resource.depends_on if d.split("/", 1)[0] not in deferred
-                ),
+                depends_on=tuple(d for d in resource.depends_on if not from_base(d)),
             )
         )
-    outputs = {
-        a: rewriter.value(v)
-        for a, v in preview.outputs.items()
-        if a.split("/", 1)[0] not in deferred
-    }
+    outputs = {a: rewriter.value(v) for a, v in preview.outputs.items() if not from_base(a)}
     return build_graph(preview.project, preview.env, preview.target, preview.region, kept, outputs)

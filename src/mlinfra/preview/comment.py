@@ -103,9 +103,15 @@ def comment(
     if selection is not None:
         built = ", ".join(md.code(a) for a in selection.changed) or "nothing"
         used = ", ".join(md.code(a) for a in selection.deferred) or "nothing"
+        own = ""
+        if selection.own:
+            own = (
+                f"; has its own {', '.join(md.code(a) for a in selection.own)}, "
+                "which what it builds writes into"
+            )
         lines += [
             f"| Changed-only, against {md.code(selection.against)} | builds {built}; "
-            f"uses {md.code(spec.base)}'s {used} |"
+            f"uses {md.code(spec.base)}'s {used}{own} |"
         ]
     lines += [
         "",

@@ -163,3 +163,37 @@ def test_the_group_waits_for_its_role_policy():
 def test_lowering_is_deterministic():
     assert lowered("prod") == lowered("prod")
     assert isinstance(group("prod").properties, MappingProxyType)
+
+
+PROVISIONED = {"mode": "provisioned", "read_units": 40, "write_units": 10}
+
+
+def test_a_provisioned_throughput_is_the_groups_throughput_config_on_both_targets():
+    import pulumi_aws
+
+    from mlinfra.ir.local.feature_stores import lower_feature_store as lower_local
+
+    online = {"enabled": True, "ttl": "30d", "throughput": PROVISIONED}
+    found = group("dev", online=online).properties["throughput_config"]
+    assert found == Args(
+        "aws.sagemaker.FeatureGroupThroughputConfigArgs",
+        {
+            "throughput_mode": "Provisioned",
+            "provisioned_read_capacity_units": 40,
+            "provisioned_write_capacity_units": 10,
+        },
+    )
+    # pulumi_aws's own class takes exactly these arguments.
+    pulumi_aws.sagemaker.FeatureGroupThroughputConfigArgs(**found.fields)
+    component = spec("dev").component("feature_store.customers")
+    component = dataclasses.replace(component, props=freeze({**component.props, "online": online}))
+    (local,) = lower_local(LoweringContext(spec("dev"), EXAMPLE), component)
+    assert local.properties["ThroughputConfig"] == {
+        "ThroughputMode": "Provisioned",
+        "ProvisionedReadCapacityUnits": 40,
+        "ProvisionedWriteCapacityUnits": 10,
+    }
+
+
+def test_without_a_throughput_the_group_has_none_and_sagemaker_bills_on_demand():
+    assert "throughput_config" not in group("dev").properties

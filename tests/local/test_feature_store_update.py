@@ -33,14 +33,15 @@ def get(url: str, identifier: str) -> dict[str, str]:
     return {f["FeatureName"]: f["ValueAsString"] for f in found.get("Record", [])}
 
 
-def test_a_new_ttl_and_an_added_feature_are_applied_in_place_keeping_every_record(spec_file):
+def test_a_new_ttl_feature_and_throughput_are_applied_in_place_keeping_every_record(spec_file):
     env = ("--env", "local", "-f", str(spec_file))
     assert mlinfra("apply", *env, "--auto-approve")[0] == 0
     url = process.status(spec_file).url
     put(url, customer_id="C1", event_time=now(), spend="12.5")
 
     changed = FEATURES.replace("}", ", region: string}")
-    spec_file.write_text(shop_spec().replace(FEATURES, changed).replace("ttl: 30d", "ttl: 7d"))
+    throughput = "ttl: 7d, throughput: {mode: provisioned, read_units: 4, write_units: 2}"
+    spec_file.write_text(shop_spec().replace(FEATURES, changed).replace("ttl: 30d", throughput))
     code, out = mlinfra("plan", *env)
     assert code == 0, out
     assert "~ feature_store.customers" in out and "loses data" not in out
@@ -52,6 +53,11 @@ def test_a_new_ttl_and_an_added_feature_are_applied_in_place_keeping_every_recor
     described = client(url).describe_feature_group(FeatureGroupName=GROUP)
     assert described["OnlineStoreConfig"]["TtlDuration"] == {"Unit": "Weeks", "Value": 1}
     assert described["FeatureDefinitions"][-1]["FeatureName"] == "region"
+    assert described["ThroughputConfig"] == {
+        "ThroughputMode": "Provisioned",
+        "ProvisionedReadCapacityUnits": 4,
+        "ProvisionedWriteCapacityUnits": 2,
+    }
     put(url, customer_id="C2", event_time=now(), region="eu")
     assert get(url, "C2")["region"] == "eu"
     assert mlinfra("plan", *env, "--detailed-exitcode")[0] == 0

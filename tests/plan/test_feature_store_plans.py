@@ -4,6 +4,8 @@ that a protected environment refuses."""
 
 from __future__ import annotations
 
+import pytest
+
 from mlinfra.plan.diff import plan
 from mlinfra.plan.model import REPLACE, UPDATE
 from mlinfra.plan.views import to_markdown, to_text
@@ -15,6 +17,9 @@ INSERTED = ("      customer_id: string\n", "      customer_id: string\n      reg
 RETYPED = ("      support_calls: integral\n", "      support_calls: fractional\n")
 NO_ONLINE = ("      enabled: true\n      ttl: 30d\n", "      enabled: false\n")
 STORE = "feature_store.customers"
+THROUGHPUT = "      throughput: {mode: provisioned, read_units: 10, write_units: 5}\n"
+PROVISIONED = ("      ttl: 30d\n", "      ttl: 30d\n" + THROUGHPUT)
+MORE_UNITS = ("      ttl: 30d\n", "      ttl: 30d\n" + THROUGHPUT.replace("10", "80"))
 
 
 def store_change(graph_of, recorded, env: str, *edits):
@@ -94,6 +99,14 @@ def test_in_a_protected_environment_a_new_ttl_applies_and_a_replacement_is_refus
     found, change = store_change(graph_of, recorded, "prod", ADDED)
     assert change.action == REPLACE and not found.ok
     assert [r.address for r in found.refused] == [STORE]
+
+
+@pytest.mark.parametrize("env", ["local", "dev"])
+def test_a_new_throughput_is_an_update_on_both_targets(graph_of, recorded, env):
+    found = plan(graph_of(env, MORE_UNITS), recorded(graph_of(env, PROVISIONED)))
+    change = next(c for c in found.changes if c.address == STORE)
+    assert change.action == UPDATE and change.loses_data is None
+    assert [(c.before, c.after) for c in change.changed] == [(10, 80)]
 
 
 # --- the views ------------------------------------------------------------------------------

@@ -82,7 +82,9 @@ def _feature_group_updates(name: str, old: Mapping, new: Mapping, fields: list[s
         ttl = new["OnlineStoreConfig"].get("TtlDuration") or {}
         requests.append({"FeatureGroupName": name, "OnlineStoreConfig": {"TtlDuration": ttl}})
     if "ThroughputConfig" in fields:
-        requests.append({"FeatureGroupName": name, "ThroughputConfig": new["ThroughputConfig"]})
+        # No throughput in the spec is SageMaker's default: on demand.
+        throughput = new.get("ThroughputConfig") or {"ThroughputMode": "OnDemand"}
+        requests.append({"FeatureGroupName": name, "ThroughputConfig": throughput})
     return requests
 
 

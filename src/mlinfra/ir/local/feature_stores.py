@@ -17,6 +17,7 @@ from mlinfra.ir.sagemaker.feature_stores import (
     FEATURE_TYPES,
     TABLE_FORMATS,
     offline_enabled,
+    throughput_config,
     ttl_unit_value,
 )
 from mlinfra.spec.model import Component
@@ -43,6 +44,9 @@ def lower_feature_store(ctx: LoweringContext, component: Component) -> list[Reso
             unit, value = ttl_unit_value(online["ttl"])
             config["TtlDuration"] = {"Unit": unit, "Value": value}
         request["OnlineStoreConfig"] = config
+    throughput = throughput_config(component)
+    if throughput is not None:
+        request["ThroughputConfig"] = throughput
     if offline_enabled(component):
         fmt = (component.get("offline") or {}).get("format", "parquet")
         request["OfflineStoreConfig"] = {

@@ -23,6 +23,13 @@ from mlinfra.spec.model import Component
 from mlinfra.spec.values import parse_duration
 
 FEATURE_TYPES = {"string": "String", "integral": "Integral", "fractional": "Fractional"}
+THROUGHPUT_MODES = {"on-demand": "OnDemand", "provisioned": "Provisioned"}
+# SageMaker's ThroughputConfig fields -> pulumi_aws's FeatureGroupThroughputConfigArgs.
+THROUGHPUT_ARGS = {
+    "ThroughputMode": "throughput_mode",
+    "ProvisionedReadCapacityUnits": "provisioned_read_capacity_units",
+    "ProvisionedWriteCapacityUnits": "provisioned_write_capacity_units",
+}
 TABLE_FORMATS = {"parquet": "Glue", "iceberg": "Iceberg"}
 # SageMaker's TtlDuration units, largest first: a TTL is written in the largest whole one.
 TTL_UNITS = (("Weeks", 7 * 86400), ("Days", 86400), ("Hours", 3600), ("Minutes", 60))
@@ -41,6 +48,12 @@ def lower_feature_store(ctx: LoweringContext, component: Component) -> list[Reso
     online = online_store_config(ctx, component)
     if online is not None:
         properties["online_store_config"] = online
+    throughput = throughput_config(component)
+    if throughput is not None:
+        properties["throughput_config"] = Args(
+            "aws.sagemaker.FeatureGroupThroughputConfigArgs",
+            {THROUGHPUT_ARGS[field]: value for field, value in throughput.items()},
+        )
     depends_on: tuple[str, ...] = ()
     if offline_enabled(component):
         # Only the offline store acts with a role: an online-only group needs none.
@@ -117,6 +130,22 @@ def online_store_config(ctx: LoweringContext, component: Component) -> Args | No
     if online.get("ttl"):
         fields["ttl_duration"] = ttl_duration(online["ttl"])
     return Args("aws.sagemaker.FeatureGroupOnlineStoreConfigArgs", fields)
+
+
+def throughput_config(component: Component) -> dict[str, Any] | None:
+    """The online store's `throughput`, as SageMaker's ThroughputConfig (None: not set, so
+    SageMaker's default, on demand)."""
+    throughput = (component.get("online") or {}).get("throughput")
+    if throughput is None:
+        return None
+    config: dict[str, Any] = {
+        "ThroughputMode": THROUGHPUT_MODES[throughput.get("mode", "on-demand")]
+    }
+    if "read_units" in throughput:
+        config["ProvisionedReadCapacityUnits"] = throughput["read_units"]
+    if "write_units" in throughput:
+        config["ProvisionedWriteCapacityUnits"] = throughput["write_units"]
+    return config
 
 
 def offline_store_config(ctx: LoweringContext, component: Component) -> Args:

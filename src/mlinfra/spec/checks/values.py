@@ -188,6 +188,32 @@ def check_feature_keys(ctx: CheckContext) -> Iterator[Diagnostic]:
                 )
 
 
+def check_feature_throughput(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """Provisioned throughput names both capacities; on-demand names neither."""
+    for name, store in ctx.components("feature_stores"):
+        throughput = (store.get("online") or {}).get("throughput")
+        if throughput is None:
+            continue
+        path = ("feature_stores", name, "online", "throughput")
+        units = [u for u in ("read_units", "write_units") if u in throughput]
+        if throughput.get("mode", "on-demand") == "provisioned":
+            missing = [u for u in ("read_units", "write_units") if u not in units]
+            if missing:
+                yield error(
+                    "feature-throughput",
+                    f"provisioned throughput needs {' and '.join(missing)}",
+                    ctx.at(*path),
+                    suggestion="set read_units and write_units, or mode: on-demand",
+                )
+        elif units:
+            yield error(
+                "feature-throughput",
+                f"{units[0]} is for provisioned throughput; on-demand has no capacity to set",
+                ctx.at(*path, units[0]),
+                suggestion="add mode: provisioned, or remove the units",
+            )
+
+
 TAG_PUNCTUATION = set("_.:/=+-@ ")
 
 
@@ -312,6 +338,7 @@ CHECKS = (
     check_monitor_capture,
     check_monitor_baseline,
     check_feature_keys,
+    check_feature_throughput,
     check_tags,
     check_files,
     check_models,

@@ -117,6 +117,16 @@ def test_ingest_loads_the_spec_source_and_says_how_many_records_went_where(emula
     }
 
 
+def test_ingesting_the_same_csv_again_appends_nothing_offline_and_says_so(emulator, spec):
+    assert ingest(spec).exit_code == 0
+    files = offline_files(emulator.state_dir)
+    again = ingest(spec)
+    assert again.exit_code == 0, again.output
+    assert "ingested 3 records" in again.stdout
+    assert "3 of them were in the offline store already" in again.stdout
+    assert offline_files(emulator.state_dir) == files
+
+
 def test_ingest_warns_when_records_are_past_the_online_ttl_on_arrival(emulator, spec):
     # The group again, with a 30-day online TTL: the CSV's 2024 records are long expired.
     client(emulator.url, "sagemaker").delete_feature_group(FeatureGroupName=GROUP)

@@ -51,6 +51,7 @@ def test_a_good_csv_is_ingested_and_get_record_returns_its_records(server):
         "RecordCount": 2,
         "TargetStores": ["OnlineStore", "OfflineStore"],
         "ExpiredOnlineCount": 0,  # the group has no online TTL
+        "OfflineAlreadyHeld": 0,
     }
     assert get_record(server.url, GROUP, "C1") == {
         "customer_id": "C1",

@@ -92,6 +92,14 @@ def ingest_command(name: str, env: str, source: str | None, spec_file: str) -> N
         f"in {elapsed * 1000:.0f} ms",
         "bold green",
     )
+    held = answer.get("OfflineAlreadyHeld", 0)
+    if held:
+        say(
+            make_console(),
+            f"{held} of them were in the offline store already (same identifier, event time "
+            "and values): not appended again",
+            "dim",
+        )
     expired = answer.get("ExpiredOnlineCount", 0)
     if expired:
         ttl = (store.get("online") or {}).get("ttl")

@@ -248,6 +248,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 "TargetStores": stores,
                 # Identifiers whose latest record is past the online TTL already.
                 "ExpiredOnlineCount": ingested.expired,
+                # Records the offline store already held: not appended again.
+                "OfflineAlreadyHeld": ingested.offline_held,
             }
         ).encode()
         self._send(200, {"Content-Type": "application/json"}, payload)

@@ -449,8 +449,8 @@ class FeatureStore:
         )
         # A record the offline store already holds (same identifier, event time and values)
         # is not appended again: loading the same CSV twice leaves one row per record.
-        self._commit(group, now, rows, _upsert(online_rows), skip_written=True)
-        return Ingested(len(parsed), _expired_identifiers(online_rows, now))
+        written = self._commit(group, now, rows, _upsert(online_rows), skip_written=True)
+        return Ingested(len(parsed), _expired_identifiers(online_rows, now), len(rows) - written)
 
     def read_offline(self, group_name: str) -> pa.Table:
         """The group's whole offline store as one Arrow table (features, metadata, event_date)."""
@@ -518,8 +518,9 @@ class FeatureStore:
         rows: list[_Row],
         online: Callable[[sqlite3.Connection], None] | None = None,
         skip_written: bool = False,
-    ) -> None:
-        """Write a change to both stores: all of it, or (on any failure, even a crash) none.
+    ) -> int:
+        """Write a change to both stores: all of it, or (on any failure, even a crash) none;
+        how many offline rows were written.
 
         One transaction changes the online store (`online(connection)`, which may refuse by
         raising), stages the offline `rows` as hidden files and notes them; after it commits,
@@ -561,6 +562,7 @@ class FeatureStore:
                         "DELETE FROM offline_staged WHERE temporary = ?",
                         [self._relative(file)[:1] for file in staged],
                     )
+        return len(rows)
 
     def _recover(self) -> None:
         """Finish or undo the offline part of writes a crash interrupted (see `_commit`)."""
@@ -664,6 +666,9 @@ class Ingested:
 
     records: int
     expired: int = 0
+    # Records the offline store already held (same identifier, event time and values):
+    # not appended again.
+    offline_held: int = 0
 
 
 # An offline row, with the (identifier, event time, digest) of the record it holds; None for

@@ -127,7 +127,8 @@ def destroy_command(
     """Delete every resource the environment's state records, dependents first.
 
     In a `protect: true` environment, feature stores, registries, buckets and keys are kept
-    unless --allow-removal names them. Exits 1 on error or refusal.
+    unless --allow-removal names them. A registry goes with the model versions registered in
+    it. Exits 1 on error or refusal.
     """
     _run(
         env, spec_file, auto_approve, location, lock_timeout, allow_removal,

@@ -160,3 +160,19 @@ def test_duplicate_create_is_a_clear_error(project: Path, emulator) -> None:
     provider.create(group.type, inputs)
     with pytest.raises(ProviderError, match="shop-local-customers: ResourceInUse"):
         provider.create(group.type, inputs)
+
+
+def test_a_feature_group_loses_its_ttl_and_throughput_in_place(project: Path, emulator) -> None:
+    provider = LocalProvider.for_url(emulator.url, "us-east-1")
+    throughput = "ttl: 30d, throughput: {mode: provisioned, read_units: 4, write_units: 2}"
+    group = graph_of(project, shop_spec().replace("ttl: 30d", throughput))
+    old = resolve(group.get("feature_store.customers").properties, None, provider.call)
+    provider.create(api.FEATURE_GROUP, old)
+    plain = graph_of(project, shop_spec().replace("enabled: true, ttl: 30d", "enabled: true"))
+    new = resolve(plain.get("feature_store.customers").properties, None, provider.call)
+    assert not diff(api.FEATURE_GROUP, old, new).replace
+    provider.update(api.FEATURE_GROUP, old, new)
+    found = provider.client.describe_feature_group(FeatureGroupName="shop-local-customers")
+    assert "TtlDuration" not in found["OnlineStoreConfig"]
+    assert found["ThroughputConfig"] == {"ThroughputMode": "OnDemand"}
+    assert provider.refresh(api.FEATURE_GROUP, new) == new  # no drift after the update

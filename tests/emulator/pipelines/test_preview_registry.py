@@ -79,6 +79,10 @@ def test_the_previews_pipeline_registers_into_its_own_group_not_the_base(spec):
     assert versions(sagemaker, own_group) == ["Approved"]
     assert versions(sagemaker, BASE_GROUP) == []  # the base's registry is as it was
 
+    code, out = mlinfra("preview", "plan", "-f", str(spec), "--format", "markdown")
+    assert code == 0, out
+    assert "has its own `model.tiny-model/registry`, which what it builds writes into" in out
+
     code, out = mlinfra("preview", "down", "-f", str(spec), "--auto-approve")
     assert code == 0, out
     groups = sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]

@@ -131,9 +131,7 @@ def _category(name: str) -> str:
                 ranges[-1] = (ranges[-1][0], last)
             else:
                 ranges.append((first, last))
-    return "".join(
-        f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges
-    )
+    return "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)
 
 
 @cache
@@ -179,77 +177,125 @@ def is_local_location(value: str) -> bool:
     return value.startswith("file:") or "://" not in value
 
 
-def problems(value: Any, shape: Shape | None, where: str = "") -> Iterator[str]:
+def problems(value: Any, shape: Shape | None, where: str = "") -> list[str]:
     """Each constraint `value` breaks, in AWS's words (`Value 'x' at 'a.b' failed to ...`).
 
     Types and required members are botocore's `ParamValidator`'s business; this assumes they
     hold where it looks and skips what does not have the expected type.
     """
+    found: list[str] = []
+    _check(value, shape, (where,) if where else (), found)
+    return found
+
+
+Path_ = tuple[str, ...]  # where a value is, built into AWS's `a.1.member.b` only on an error
+
+
+def _check(value: Any, shape: Shape | None, where: Path_, found: list[str]) -> None:
     if shape is None or value is None:
         return
-    kind, meta = shape.type_name, shape.metadata
-    if kind == "structure" and isinstance(value, dict):
-        for name, member in shape.members.items():
-            if name in value:
-                yield from problems(value[name], member, _join(where, name))
-    elif kind == "list" and isinstance(value, list):
-        yield from _length(value, shape, where, len(value))
-        for index, item in enumerate(value, start=1):
-            yield from problems(item, shape.member, f"{where}.{index}.member")
-    elif kind == "map" and isinstance(value, dict):
-        yield from _length(value, shape, where, len(value))
-        for key, item in value.items():
-            yield from problems(key, shape.key, f"{where}.{key}.key")
-            yield from problems(item, shape.value, f"{where}.{key}.value")
-    elif kind == "string" and isinstance(value, str):
-        yield from _length(value, shape, where, len(value))
-        if "enum" in meta and value not in meta["enum"]:
-            yield _message(value, shape, where, f"Member must satisfy enum value set: "
-                           f"[{', '.join(meta['enum'])}]")  # fmt: skip
-        pattern = meta.get("pattern")
-        if pattern is not None and not (_is_s3_location(pattern) and is_local_location(value)):
-            compiled_pattern = compiled(pattern)
-            if compiled_pattern is not None and compiled_pattern.fullmatch(value) is None:
-                yield _message(
-                    value, shape, where,
-                    f"Member must satisfy regular expression pattern: {pattern}",
-                )  # fmt: skip
-    elif kind == "blob" and isinstance(value, bytes | bytearray | str):
-        yield from _length(value, shape, where, len(value))
-    elif kind in ("integer", "long", "float", "double") and isinstance(value, int | float):
-        if isinstance(value, bool):
-            return
-        if "min" in meta and value < meta["min"]:
-            yield _message(value, shape, where,
-                           f"Member must have value greater than or equal to {meta['min']}")
-        if "max" in meta and value > meta["max"]:
-            yield _message(value, shape, where,
-                           f"Member must have value less than or equal to {meta['max']}")
+    kind = shape.type_name
+    if kind == "structure":
+        if isinstance(value, dict):
+            for name, camel, member in _members(shape):
+                if name in value:
+                    _check(value[name], member, (*where, camel), found)
+    elif kind == "list":
+        if isinstance(value, list):
+            _length(value, shape, where, len(value), found)
+            for index, item in enumerate(value, start=1):
+                _check(item, shape.member, (*where, str(index), "member"), found)
+    elif kind == "map":
+        if isinstance(value, dict):
+            _length(value, shape, where, len(value), found)
+            for key, item in value.items():
+                _check(key, shape.key, (*where, str(key), "key"), found)
+                _check(item, shape.value, (*where, str(key), "value"), found)
+    elif kind == "string":
+        if isinstance(value, str):
+            _string(value, shape, where, found)
+    elif kind == "blob":
+        if isinstance(value, bytes | bytearray | str):
+            _length(value, shape, where, len(value), found)
+    elif kind in ("integer", "long", "float", "double"):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            meta = shape.metadata
+            if "min" in meta and value < meta["min"]:
+                found.append(
+                    _message(
+                        value,
+                        shape,
+                        where,
+                        f"Member must have value greater than or equal to {meta['min']}",
+                    )
+                )
+            if "max" in meta and value > meta["max"]:
+                found.append(
+                    _message(
+                        value,
+                        shape,
+                        where,
+                        f"Member must have value less than or equal to {meta['max']}",
+                    )
+                )
 
 
-def _length(value: Any, shape: Shape, where: str, length: int) -> Iterator[str]:
+@cache
+def _members(shape: Shape) -> tuple[tuple[str, str, Shape], ...]:
+    # AWS names members in lower camel case: productionVariants.1.member.variantName.
+    return tuple((n, n[:1].lower() + n[1:], m) for n, m in shape.members.items())
+
+
+@cache
+def _string_rules(shape: Shape) -> tuple[frozenset[str] | None, re.Pattern[str] | None, bool]:
+    """A string shape's enum, compiled pattern, and whether local locations skip it."""
+    meta = shape.metadata
+    enum = frozenset(meta["enum"]) if "enum" in meta else None
+    java = meta.get("pattern")
+    pattern = compiled(java) if java is not None else None
+    return enum, pattern, java is not None and _is_s3_location(java)
+
+
+def _string(value: str, shape: Shape, where: Path_, found: list[str]) -> None:
+    _length(value, shape, where, len(value), found)
+    enum, pattern, s3_location = _string_rules(shape)
+    if enum is not None and value not in enum:
+        allowed = ", ".join(shape.metadata["enum"])
+        found.append(
+            _message(value, shape, where, f"Member must satisfy enum value set: [{allowed}]")
+        )
+    if pattern is not None and pattern.fullmatch(value) is None:
+        if not (s3_location and is_local_location(value)):
+            found.append(_message(value, shape, where, "Member must satisfy regular expression "
+                                  f"pattern: {shape.metadata['pattern']}"))  # fmt: skip
+
+
+def _length(value: Any, shape: Shape, where: Path_, length: int, found: list[str]) -> None:
     meta = shape.metadata
     if "min" in meta and length < meta["min"]:
-        yield _message(value, shape, where,
-                       f"Member must have length greater than or equal to {meta['min']}")
+        found.append(
+            _message(
+                value,
+                shape,
+                where,
+                f"Member must have length greater than or equal to {meta['min']}",
+            )
+        )
     if "max" in meta and length > meta["max"]:
-        yield _message(value, shape, where,
-                       f"Member must have length less than or equal to {meta['max']}")
+        found.append(
+            _message(
+                value, shape, where, f"Member must have length less than or equal to {meta['max']}"
+            )
+        )
 
 
-def _message(value: Any, shape: Shape, where: str, constraint: str) -> str:
+def _message(value: Any, shape: Shape, where: Path_, constraint: str) -> str:
     if shape.metadata.get("sensitive") or shape.type_name in ("blob", "list", "map"):
         shown = ""  # AWS never echoes sensitive values; a body or a list is no help either
     else:
         text = str(value)
         shown = f" '{text[:MAX_SHOWN]}{'...' if len(text) > MAX_SHOWN else ''}'"
-    return f"Value{shown} at '{where}' failed to satisfy constraint: {constraint}"
-
-
-def _join(where: str, name: str) -> str:
-    # AWS names members in lower camel case: productionVariants.1.member.variantName.
-    camel = name[:1].lower() + name[1:]
-    return f"{where}.{camel}" if where else camel
+    return f"Value{shown} at '{'.'.join(where)}' failed to satisfy constraint: {constraint}"
 
 
 def report(found: list[str]) -> str:
@@ -259,7 +305,7 @@ def report(found: list[str]) -> str:
 
 def check_value(value: Any, shape: Shape, what: str) -> str | None:
     """What is wrong with one value of a shape (a name from a URL, a step name), or None."""
-    found = list(problems(value, shape, what))
+    found = problems(value, shape, what)
     return report(found) if found else None
 
 

@@ -91,3 +91,19 @@ def test_the_identity_is_the_boot_and_the_start_time(impostor):
     assert mine and theirs and mine != theirs
     assert mine.split("/")[0] == theirs.split("/")[0]  # the same boot
     assert process.identity(impostor.pid) == theirs  # stable while it lives
+
+
+def test_without_proc_only_a_held_lock_vouches_for_the_pid(tmp_path, impostor, monkeypatch):
+    # As on macOS: no start time to compare, so the lock is the whole proof.
+    monkeypatch.setattr(process, "_has_proc", lambda: False)
+    spec = tmp_path / "mlinfra.yaml"
+    state_dir = process.state_dir_of(spec)
+    write_run_file(state_dir, impostor.pid, None)
+    assert process.status(spec) is None  # lock free: not signalled, whatever the pid is
+    lock = process.hold_lock(state_dir)
+    try:
+        write_run_file(state_dir, impostor.pid, None)
+        assert process.status(spec) is not None
+    finally:
+        lock.close()
+    assert impostor.poll() is None

@@ -329,7 +329,7 @@ endpoints:
 
 
 def test_schema_defaults_fill_a_minimal_endpoint():
-    fixtures = Path(__file__).parent / "fixtures" / "project"
+    fixtures = Path(__file__).parent / "fixtures" / "valid" / "project"
     result = validate_text(MINIMAL, "mlinfra.yaml", spec_dir=fixtures)
     assert result.ok, [d.summary for d in result.diagnostics]
     local = result.environments["local"]

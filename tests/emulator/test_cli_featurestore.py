@@ -7,7 +7,6 @@ one test runs the whole thing as a user does, with detached processes.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -90,11 +89,10 @@ def emulator(server, spec: Path):
         log_file=str(state_dir / process.LOG_FILE),
         started_at="2026-01-01T00:00:00+00:00",
     )
-    run_file = state_dir / process.RUN_FILE
-    run_file.write_text(json.dumps({"format": process.FORMAT_VERSION, **status.to_json()}))
+    process.write_run_file(state_dir, status)
     create_group(server.url, GROUP)
     yield server
-    run_file.unlink(missing_ok=True)
+    (state_dir / process.RUN_FILE).unlink(missing_ok=True)
 
 
 def ingest(spec: Path, *args: str) -> Result:
@@ -230,14 +228,17 @@ def test_an_invalid_spec_prints_its_diagnostics(spec):
 
 
 def test_an_emulator_that_stopped_answering_is_reported(spec, tmp_path):
-    # A run file whose process is this one (so it counts as alive) but whose port is closed.
+    # A run file whose process is this one, holding the folder's lock (so it counts as
+    # running), but whose port is closed.
     state_dir = process.state_dir_of(spec)
     state_dir.mkdir(parents=True)
+    lock = process.hold_lock(state_dir)
     status = process.Status("http://127.0.0.1:9", os.getpid(), 9, str(state_dir), "", "")
-    (state_dir / process.RUN_FILE).write_text(
-        json.dumps({"format": process.FORMAT_VERSION, **status.to_json()})
-    )
-    result = ingest(spec)
+    process.write_run_file(state_dir, status)
+    try:
+        result = ingest(spec)
+    finally:
+        lock.close()
     assert result.exit_code == 1
     assert "cannot reach the emulator at http://127.0.0.1:9" in result.stderr
 

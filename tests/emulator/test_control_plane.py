@@ -31,7 +31,7 @@ def sm(server):
     return client(server)
 
 
-def create_model(sm, name: str, url: str = "/nonexistent/model") -> dict:
+def create_model(sm, name: str, url: str = "model/not-yet-trained") -> dict:
     return sm.create_model(
         ModelName=name,
         PrimaryContainer={"Image": "sklearn", "ModelDataUrl": url},
@@ -51,7 +51,7 @@ def test_model_lifecycle_create_describe_list_delete(sm):
     assert arn == "arn:aws:sagemaker:us-east-1:123456789012:model/churn"
     described = sm.describe_model(ModelName="churn")
     assert described["ModelArn"] == arn
-    assert described["PrimaryContainer"]["ModelDataUrl"] == "/nonexistent/model"
+    assert described["PrimaryContainer"]["ModelDataUrl"] == "model/not-yet-trained"
     assert described["ExecutionRoleArn"] == ROLE
     assert described["CreationTime"].timestamp() > 0
     assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["churn"]
@@ -254,7 +254,7 @@ def test_a_model_from_the_registry_is_served_through_its_package(sm, model_dir):
 # --- model registry ----------------------------------------------------------------------
 
 
-def package_inference(url: str = "file:///models/churn") -> dict:
+def package_inference(url: str = "file:models/churn") -> dict:
     return {
         "Containers": [{"Image": "sklearn", "ModelDataUrl": url}],
         "SupportedContentTypes": ["text/csv"],

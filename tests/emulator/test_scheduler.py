@@ -14,6 +14,7 @@ import pytest
 from mlinfra.emulator.control import ControlPlane
 from mlinfra.emulator.scheduler import Fired, Scheduler
 from mlinfra.emulator.server import EmulatorServer
+from mlinfra.spec.values import schedule_tag
 
 START = datetime(2030, 1, 1, 0, 0, 30, tzinfo=UTC)
 ROLE = "arn:aws:iam::123456789012:role/mlinfra-local"
@@ -84,7 +85,8 @@ def add_monitor(control: ControlPlane, name: str, expression: str) -> None:
 
 
 def add_pipeline(control: ControlPlane, name: str, schedule: str | None) -> None:
-    tags = [{"Key": "mlinfra:schedule", "Value": schedule}] if schedule else []
+    """A pipeline tagged with `schedule` as the local lowering tags it (`schedule_tag`)."""
+    tags = [{"Key": "mlinfra:schedule", "Value": schedule_tag(schedule)}] if schedule else []
     control.call(
         "CreatePipeline",
         {"PipelineName": name, "PipelineDefinition": EMPTY_PIPELINE, "RoleArn": ROLE, "Tags": tags},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -66,6 +67,12 @@ def deploy(server, name: str, container: dict) -> dict:
     """Create model, config and endpoint `name` from `container`; DescribeEndpoint after."""
     sm = client(server, "sagemaker")
     sm.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=ROLE)
+    return serve(server, name)
+
+
+def serve(server, name: str) -> dict:
+    """Config and endpoint `name` serving model `name`; DescribeEndpoint after."""
+    sm = client(server, "sagemaker")
     sm.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[
@@ -204,8 +211,15 @@ def test_the_package_environment_names_the_script_and_the_model_environment_wins
     assert json.loads(answer["Body"].read())["accept"] == "text/csv"
 
 
+@pytest.fixture()
+def churn_archive(trained_churn_archive: Path, tmp_path: Path) -> Path:
+    """The trained archive, inside the project folder `server` serves."""
+    shutil.copy2(trained_churn_archive, tmp_path / "churn-model.tar.gz")
+    return tmp_path / "churn-model.tar.gz"
+
+
 @pytest.fixture(scope="module")
-def churn_archive(tmp_path_factory) -> Path:
+def trained_churn_archive(tmp_path_factory) -> Path:
     """The churn example trained by its own train.py, packed as SageMaker packs /opt/ml/model."""
     root = tmp_path_factory.mktemp("churn")
     (root / "train").mkdir()

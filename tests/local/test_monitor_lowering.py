@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from mlinfra.emulator.constraints import check_value
+from mlinfra.emulator.protocol import CONTROL_SERVICE, service_model
 from mlinfra.ir.graph import GraphError, Ref
 from mlinfra.ir.lower import lower
 from mlinfra.spec.validate import validate_file
+from mlinfra.spec.values import schedule_of_tag
 
 CHURN = Path(__file__).parents[2] / "examples" / "churn"
 
@@ -82,7 +85,11 @@ def test_a_new_baseline_or_threshold_gets_fresh_baseline_results(tmp_path: Path)
 def test_pipelines_carry_their_schedule_for_the_emulator():
     (pipeline,) = local_graph().of_type("local.Pipeline")
     tags = {t["Key"]: t["Value"] for t in pipeline.properties["Tags"]}
-    assert tags["mlinfra:schedule"] == "cron(0 3 * * ? *)"
+    assert schedule_of_tag(tags["mlinfra:schedule"]) == "cron(0 3 * * ? *)"
+    # `( * ? )` are not allowed in a tag value: the emulator refuses them, as AWS does.
+    rule = service_model(CONTROL_SERVICE).shape_for("TagValue")
+    assert check_value(tags["mlinfra:schedule"], rule, "value") is None
+    assert check_value("cron(0 3 * * ? *)", rule, "value") is not None
 
 
 def test_too_many_alert_targets_for_an_environment_value_is_a_clear_error(tmp_path: Path):

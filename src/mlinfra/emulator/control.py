@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
+from mlinfra.emulator.paths import NotLocal, PathRefused, Roots
 from mlinfra.emulator.protocol import CONTROL_SERVICE, ApiError, project, service_model
 from mlinfra.emulator.store import Store
 
@@ -49,6 +49,7 @@ class ControlPlane:
     def __init__(self, root: Path, state_dir: Path) -> None:
         self.root = root
         self.state_dir = state_dir
+        self.roots = Roots(root, state_dir)  # all a request may name on disk
         self.store = Store(state_dir / "control.sqlite3")
         self._pool: Any = None
         self._features: Any = None
@@ -95,7 +96,7 @@ class ControlPlane:
                     from mlinfra.emulator.serving import EndpointPool
                 except ImportError:
                     return None
-                self._pool = EndpointPool(self.state_dir / "serving")
+                self._pool = EndpointPool(self.state_dir / "serving", confine=self.local)
             return self._pool
 
     def feature_store(self) -> Any:
@@ -163,6 +164,36 @@ class ControlPlane:
         finally:
             self.restored.set()
 
+    # --- local locations -------------------------------------------------------------------
+
+    def local(self, location: str | Path) -> Path:
+        """A location a request names, confined to the project and state folders
+        (`paths.confine`): NotLocal for s3:// and the like, PathRefused outside."""
+        return self.roots.confine(location)
+
+    def _check_containers(self, containers: list[dict], where: str) -> None:
+        """Model data and submit directories of containers, refused now if they are local
+        locations outside the project and state folders."""
+        from mlinfra.emulator.serving.program import SUBMIT_DIRECTORY, is_model_code
+
+        for index, container in enumerate(containers, start=1):
+            place = where if where == "PrimaryContainer" else f"{where}[{index}]"
+            source = (container.get("ModelDataSource") or {}).get("S3DataSource") or {}
+            environment = container.get("Environment") or {}
+            for field, location in (
+                ("ModelDataUrl", container.get("ModelDataUrl")),
+                ("ModelDataSource.S3DataSource.S3Uri", source.get("S3Uri")),
+                ("Environment.SAGEMAKER_SUBMIT_DIRECTORY", environment.get(SUBMIT_DIRECTORY)),
+            ):
+                if not location or is_model_code(location):
+                    continue
+                try:
+                    self.local(location)
+                except NotLocal:
+                    continue  # S3: not served locally, and the endpoint says so when deployed
+                except PathRefused as exc:
+                    raise _invalid(f"{place}.{field}: {exc.message}") from None
+
     # --- models -----------------------------------------------------------------------------
 
     def create_model(self, p: dict, region: str) -> dict:
@@ -171,6 +202,9 @@ class ControlPlane:
             raise _invalid(f'Cannot create already existing model "{_arn(region, "model", name)}".')
         if not p.get("PrimaryContainer") and not p.get("Containers"):
             raise _invalid("Either PrimaryContainer or Containers must be specified.")
+        if p.get("PrimaryContainer"):
+            self._check_containers([p["PrimaryContainer"]], "PrimaryContainer")
+        self._check_containers(p.get("Containers") or [], "Containers")
         record = dict(p, ModelArn=_arn(region, "model", name), CreationTime=time.time())
         self.store.put("model", name, record, record["CreationTime"])
         return {"ModelArn": record["ModelArn"]}
@@ -200,6 +234,14 @@ class ControlPlane:
                 "Cannot create already existing endpoint configuration "
                 f'"{_arn(region, "endpoint-config", name)}".'
             )
+        destination = (p.get("DataCaptureConfig") or {}).get("DestinationS3Uri")
+        if destination:
+            try:
+                self.local(destination)
+            except NotLocal:
+                pass  # S3: the emulator captures into its own state folder instead
+            except PathRefused as exc:
+                raise _invalid(f"DataCaptureConfig.DestinationS3Uri: {exc.message}") from None
         seen = set()
         for variant in p["ProductionVariants"]:
             if variant["VariantName"] in seen:
@@ -311,8 +353,8 @@ class ControlPlane:
             for pv in config["ProductionVariants"]:
                 model_data, environment = self._model_data(pv, region)
                 try:
-                    program = program_of(environment, lambda uri: local_path(self.root, uri))
-                except ServingError as exc:
+                    program = program_of(environment, self.local)
+                except (ServingError, PathRefused) as exc:
                     raise _Failure(f"Model {pv.get('ModelName')}: {exc.message}") from None
                 variants.append(
                     Variant(
@@ -328,8 +370,12 @@ class ControlPlane:
             dcc = config.get("DataCaptureConfig")
             if dcc and dcc.get("EnableCapture", True):
                 modes = {o.get("CaptureMode") for o in dcc.get("CaptureOptions", [])}
+                try:
+                    destination = self.capture_destination(dcc, record["EndpointName"])
+                except PathRefused as exc:
+                    raise _Failure(f"DataCaptureConfig.DestinationS3Uri: {exc.message}") from None
                 capture = Capture(
-                    destination=self.capture_destination(dcc, record["EndpointName"]),
+                    destination=destination,
                     sampling_percent=int(dcc.get("InitialSamplingPercentage", 100)),
                     capture_input="Input" in modes or not modes,
                     capture_output="Output" in modes or not modes,
@@ -375,10 +421,11 @@ class ControlPlane:
     def capture_destination(self, capture: dict, endpoint: str) -> Path:
         """Where an endpoint's DataCaptureConfig has its requests written (each under
         `<endpoint>/<variant>/<yyyy>/...` there): its local DestinationS3Uri, or, for an S3
-        destination the emulator cannot reach, a folder of its own state."""
+        destination the emulator cannot reach, a folder of its own state. PathRefused for a
+        local destination outside the project and state folders."""
         try:
-            return local_path(self.root, capture["DestinationS3Uri"])
-        except (KeyError, ValueError):
+            return self.local(capture["DestinationS3Uri"])
+        except (KeyError, NotLocal):
             return self.state_dir / "capture" / endpoint
 
     def _model_data(self, variant: dict, region: str) -> tuple[str, dict[str, str]]:
@@ -403,18 +450,16 @@ class ControlPlane:
             url = (container["ModelDataSource"].get("S3DataSource") or {}).get("S3Uri")
         if not url:
             raise _Failure(f"Model {model['ModelName']} has no ModelDataUrl to serve.")
-        parsed = urlparse(url)
-        if parsed.scheme == "file":
-            path = Path(unquote(parsed.path))
-        elif parsed.scheme == "":
-            path = Path(url)
-        else:
+        # Relative paths are relative to the spec's folder, like every path in mlinfra.yaml.
+        try:
+            return str(self.local(url)), environment
+        except NotLocal:
             raise _Failure(
                 f"Model {model['ModelName']}: {url} is not reachable from the local emulator; "
                 "only local paths and file:// URIs can be served locally."
-            )
-        # Relative paths are relative to the spec's folder, like every path in mlinfra.yaml.
-        return str(path if path.is_absolute() else self.root / path), environment
+            ) from None
+        except PathRefused as exc:
+            raise _Failure(f"Model {model['ModelName']}: {exc.message}") from None
 
     # --- model registry ---------------------------------------------------------------------
 
@@ -461,6 +506,10 @@ class ControlPlane:
     def create_model_package(self, p: dict, region: str) -> dict:
         group_name = p.get("ModelPackageGroupName")
         now = time.time()
+        self._check_containers(
+            (p.get("InferenceSpecification") or {}).get("Containers") or [],
+            "InferenceSpecification.Containers",
+        )
         if group_name:
             if p.get("ModelPackageName"):
                 raise _invalid(
@@ -913,23 +962,6 @@ _NAME_FIELDS = {
     "pipeline": "PipelineName",
     "monitoring-schedule": "MonitoringScheduleName",
 }
-
-
-def local_path(root: Path, uri: str) -> Path:
-    """Where a `file:` URI or a plain path points; relative ones are in the spec's folder.
-
-    `file:data/x.csv` is relative, `file:///abs/x.csv` absolute. ValueError for anything the
-    local emulator cannot reach (s3:// and other schemes).
-    """
-    text = str(uri)
-    scheme = urlparse(text).scheme
-    if scheme == "file":
-        path = Path(unquote(text[len("file://") :] if text.startswith("file://") else text[5:]))
-    elif scheme == "" and text:
-        path = Path(text)
-    else:
-        raise ValueError(f"{text!r} is not a local path or file: URI")
-    return path if path.is_absolute() else root / path
 
 
 def _snake(name: str) -> str:

@@ -4,6 +4,25 @@ State lives in `.mlinfra/emulator/` beside the spec: `emulator.json` (pid, port,
 atomically once the port is bound), `emulator.log`, `emulator.lock` (held by the running server,
 so two servers can never share a folder even when started at the same instant) and the SQLite
 state. Each folder gets its own port, so emulators for several projects run side by side.
+
+`status` and `stop` act on a process only once it is proven to be this folder's emulator, never
+on a pid alone (pids are recycled, and a command line containing "mlinfra" proves nothing):
+
+- the folder's `emulator.lock` must be held: the server takes it before anything else and
+  keeps it for its whole life, so a free lock means no emulator runs, whatever the run file
+  says (a stale file is then removed);
+- on Linux, the process must also have the identity the server recorded in `emulator.json`
+  about itself: the boot id and its start time (field 22 of `/proc/<pid>/stat`). A recycled
+  pid has another start time. Signals then go through a pidfd opened before the identity is
+  checked, so the pid cannot change hands between the check and the signal.
+- without `/proc` (macOS), the held lock is the proof: while it is held its holder is alive,
+  and the holder wrote the run file after taking it, so the pid is not recycled. (A stale run
+  file read in the milliseconds between a new server taking the lock and writing its own is
+  the one case this cannot tell apart.)
+
+The start time was chosen over reading the lock's owner from `/proc/locks` because it also
+holds for a run file copied or left behind, and needs no parsing of kernel tables whose pids
+depend on the reader's pid namespace.
 """
 
 from __future__ import annotations
@@ -23,8 +42,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the server's identity (`process`) beside its pid
 STATE_DIR = Path(".mlinfra") / "emulator"
 RUN_FILE = "emulator.json"
 LOG_FILE = "emulator.log"
@@ -87,9 +107,10 @@ def status(spec_file: str | Path) -> Status | None:
             with contextlib.suppress(FileNotFoundError):
                 run_file.unlink()
         return None
-    if not _is_emulator(found.pid):
-        with contextlib.suppress(FileNotFoundError):
-            run_file.unlink()
+    if not _proven(state_dir, found.pid, data.get("process")):
+        if not _locked(state_dir):  # no server holds the folder: the file is stale
+            with contextlib.suppress(FileNotFoundError):
+                run_file.unlink()
         return None
     return found
 
@@ -129,7 +150,12 @@ def start(spec_file: str | Path, port: int = 0, timeout: float = START_TIMEOUT) 
         if found is not None and found.pid == child.pid and _answers(found.port):
             return found
         time.sleep(0.05)
-    _terminate(child.pid, STOP_TIMEOUT)
+    child.terminate()  # our own child, not yet reaped: its pid is still its own
+    try:
+        child.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
     raise EmulatorError(f"the emulator did not answer within {timeout:.0f}s; see {log_path}")
 
 
@@ -138,7 +164,8 @@ def stop(spec_file: str | Path, timeout: float = STOP_TIMEOUT) -> Status | None:
     found = status(spec_file)
     if found is None:
         return None
-    _terminate(found.pid, timeout)
+    run = _read_run_file(state_dir_of(spec_file))
+    _terminate(state_dir_of(spec_file), found.pid, run.get("process"), timeout)
     with contextlib.suppress(FileNotFoundError):
         (state_dir_of(spec_file) / RUN_FILE).unlink()
     return found
@@ -155,15 +182,14 @@ def serve(root: Path, port: int = 0, announce: Callable[[Status], None] | None =
     `announce` hears the running emulator's Status once its port is bound (the foreground CLI
     prints the URL with it).
     """
+    from mlinfra.emulator import supervisor
     from mlinfra.emulator.server import EmulatorServer
 
     state_dir = root / STATE_DIR
     state_dir.mkdir(parents=True, exist_ok=True)
     _log_to(state_dir / LOG_FILE)
-    lock = open(state_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the process's life
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    lock = hold_lock(state_dir)
+    if lock is None:
         print(f"mlinfra emulator: already running for {root}", file=sys.stderr)
         return ALREADY_RUNNING_EXIT
     try:
@@ -181,7 +207,7 @@ def serve(root: Path, port: int = 0, announce: Callable[[Status], None] | None =
         log_file=str(state_dir / LOG_FILE),
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    _write_atomically(run_file, {"format": FORMAT_VERSION, **info.to_json()})
+    write_run_file(state_dir, info)
 
     def shut_down(signum: int, frame: object) -> None:
         # shutdown() waits for serve_forever to return, so it must run on another thread.
@@ -202,10 +228,32 @@ def serve(root: Path, port: int = 0, announce: Callable[[Status], None] | None =
         with contextlib.suppress(FileNotFoundError, ValueError, OSError):
             if json.loads(run_file.read_text()).get("pid") == os.getpid():
                 run_file.unlink()
+        supervisor.release()  # anything still running under a supervisor dies now
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
         log.info("emulator for %s stopped", root)
     return 0
+
+
+def hold_lock(state_dir: Path) -> IO[str] | None:
+    """Take the folder's emulator lock for as long as the returned file stays open (its
+    closing, or the process's end, releases it); None if another process holds it."""
+    lock = open(state_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the process's life
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
+def write_run_file(state_dir: Path, info: Status) -> None:
+    """Announce the emulator serving in this process (which holds the folder's lock): its
+    Status and its identity, which `status` and `stop` check before acting on its pid."""
+    _write_atomically(
+        state_dir / RUN_FILE,
+        {"format": FORMAT_VERSION, **info.to_json(), "process": identity(os.getpid())},
+    )
 
 
 def _redeploy(server: object) -> None:
@@ -246,28 +294,99 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _is_emulator(pid: int) -> bool:
-    """Alive and running our module: a recycled pid must never be signalled."""
-    if not _alive(pid):
-        return False
+def identity(pid: int) -> str | None:
+    """Who process `pid` is, beyond its pid: `<boot id>/<start time in clock ticks>`, read
+    from /proc; None where there is no /proc (macOS) or no such process."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True  # no /proc (macOS): trust the pid
-    return b"mlinfra" in cmdline or pid == os.getpid()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # Field 22; the command name (field 2) is in parentheses and may hold spaces.
+        start = stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+    return f"{boot}/{start}"
 
 
-def _terminate(pid: int, timeout: float) -> None:
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+def _has_proc() -> bool:
+    return Path("/proc/self/stat").exists()
+
+
+def _proven(state_dir: Path, pid: int, recorded: object) -> bool:
+    """Whether `pid` is this folder's running emulator (see the module's docstring)."""
+    if not _locked(state_dir) or not _alive(pid):
+        return False
+    if not _has_proc():
+        return True  # the held lock is the proof where the process cannot be identified
+    return recorded is not None and identity(pid) == recorded
+
+
+def _read_run_file(state_dir: Path) -> dict:
+    try:
+        data = json.loads((state_dir / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class _Target:
+    """The proven emulator process, to signal: through a pidfd where Linux has them (the
+    identity is checked after it is opened, so the pid cannot be reused in between), else by
+    pid after checking the proof again."""
+
+    def __init__(self, state_dir: Path, pid: int, recorded: object) -> None:
+        self.state_dir, self.pid, self.recorded = state_dir, pid, recorded
+        self.pidfd: int | None = None
+        if hasattr(os, "pidfd_open") and _has_proc():
+            try:
+                self.pidfd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                self.pidfd = None
+            except OSError:  # a kernel without pidfds
+                self.pidfd = None
+
+    def signal(self, sig: int) -> bool:
+        """Send `sig`; False if the process is gone or no longer proven to be the emulator."""
+        if self.pidfd is not None:
+            if identity(self.pid) != self.recorded:
+                return False
+            try:
+                signal.pidfd_send_signal(self.pidfd, sig)
+            except ProcessLookupError:
+                return False
+            return True
+        if not _proven(self.state_dir, self.pid, self.recorded):
+            return False
         try:
-            os.kill(pid, sig)
+            os.kill(self.pid, sig)
         except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not _alive(pid):
+            return False
+        return True
+
+    def alive(self) -> bool:
+        if not _alive(self.pid):
+            return False
+        return not _has_proc() or identity(self.pid) == self.recorded
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
+def _terminate(state_dir: Path, pid: int, recorded: object, timeout: float) -> None:
+    """SIGTERM, then SIGKILL, to the proven emulator; never to a process it cannot prove."""
+    target = _Target(state_dir, pid, recorded)
+    try:
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+            if not target.signal(sig):
                 return
-            time.sleep(0.05)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                if not target.alive():
+                    return
+                time.sleep(0.05)
+    finally:
+        target.close()
     raise EmulatorError(f"process {pid} did not exit after SIGKILL")
 
 

@@ -19,6 +19,8 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.validate import ParamValidator
 
+from mlinfra.emulator import constraints
+
 CONTROL_SERVICE = "sagemaker"
 RUNTIME_SERVICE = "sagemaker-runtime"
 FEATURESTORE_SERVICE = "sagemaker-featurestore-runtime"
@@ -59,12 +61,24 @@ _VALIDATOR = ParamValidator()
 
 
 def validate(params: dict[str, Any], shape: Shape | None, code: str) -> None:
-    """Reject what boto3's own client-side validation rejects, naming the parameter."""
+    """Reject what AWS rejects before acting: wrong types and missing members (what boto3's
+    own validation checks), then every max, enum and pattern (`constraints.py`)."""
     if shape is None:
         return
     report = _VALIDATOR.validate(params, shape)
     if report.has_errors():
         raise ApiError(code, report.generate_report())
+    found = list(constraints.problems(params, shape))
+    if found:
+        raise ApiError(code, constraints.report(found))
+
+
+def check_name(service: str, shape_name: str, value: str, what: str) -> None:
+    """A name from somewhere other than a modelled request (a URL of mlinfra's own routes, a
+    pipeline definition) obeys the rules of its shape: ValidationException otherwise."""
+    problem = constraints.check_value(value, service_model(service).shape_for(shape_name), what)
+    if problem is not None:
+        raise ApiError(_validation_code(service), problem)
 
 
 _SCALARS = frozenset(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mlinfra.spec.values import parse_schedule
+from mlinfra.spec.values import parse_schedule, schedule_of_tag
 
 SCHEDULE_TAG = "mlinfra:schedule"
 MAX_SLEEP = 30.0
@@ -151,7 +151,7 @@ class Scheduler:
                 Scheduled(
                     "pipeline",
                     record["PipelineName"],
-                    tags[SCHEDULE_TAG],
+                    _decoded(tags[SCHEDULE_TAG]),
                     float(record.get("LastModifiedTime", record["CreationTime"])),
                     _region_of(record.get("PipelineArn", "")),
                 )
@@ -212,3 +212,12 @@ def _aware(moment: datetime) -> datetime:
 def _region_of(arn: str) -> str:
     parts = arn.split(":")
     return parts[3] if len(parts) > 3 and parts[3] else "us-east-1"
+
+
+def _decoded(value: str) -> str:
+    """The schedule a pipeline's tag holds (`values.schedule_tag`); a value that does not
+    decode is kept as it is, to be logged once as a schedule that does not parse."""
+    try:
+        return schedule_of_tag(value)
+    except ValueError:
+        return value

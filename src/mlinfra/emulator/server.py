@@ -41,7 +41,9 @@ from mlinfra.emulator import runtime
 from mlinfra.emulator.control import ControlPlane
 from mlinfra.emulator.protocol import (
     CONTROL_SERVICE,
+    FEATURESTORE_SERVICE,
     ApiError,
+    check_name,
     error_statuses,
     match_route,
     parse_json_request,
@@ -218,6 +220,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
         `?source=NAME` only names the CSV in messages.
         """
+        check_name(FEATURESTORE_SERVICE, "FeatureGroupNameOrArn", group_name, "FeatureGroupName")
         source = (parse_qs(query).get("source") or ["the CSV"])[0]
         try:
             text = body.decode("utf-8-sig")
@@ -255,7 +258,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self._send(200, {"Content-Type": "application/json"}, payload)
 
     def _monitor(self, name: str, what: str, job: str | None, body: bytes) -> None:
-        """mlinfra's monitoring routes: run a monitor now, one execution, the alert log."""
+        """mlinfra's monitoring routes: run a monitor now, one execution, the alert log.
+
+        The names come from the URL, unquoted: they obey their API shapes before any use
+        (`..%2F` is no schedule name)."""
+        check_name(CONTROL_SERVICE, "MonitoringScheduleName", name, "MonitoringScheduleName")
+        if job is not None:
+            job = unquote(job)
+            check_name(CONTROL_SERVICE, "ProcessingJobName", job, "ProcessingJobName")
         monitoring = self.server.control.monitoring()
         if what == "executions" and job is None and self.command == "POST":
             try:
@@ -266,7 +276,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 raise ApiError("ValidationException", 'The body is a JSON object: {"since": ...}.')
             result: dict[str, Any] = monitoring.run_now(name, request.get("since"))
         elif what == "executions" and job is not None and self.command == "GET":
-            result = monitoring.detail(name, unquote(job))
+            result = monitoring.detail(name, job)
         elif what == "alerts" and job is None and self.command == "GET":
             result = {"alerts": monitoring.alerts(name)}
         else:

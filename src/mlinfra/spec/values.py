@@ -11,6 +11,7 @@ only a few cron forms, and `monitoring_schedule_expression` translates to them o
 
 from __future__ import annotations
 
+import base64
 import calendar
 import datetime as dt
 import difflib
@@ -225,6 +226,30 @@ def parse_schedule(text: str) -> Schedule:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ValueError(f"'{text}' is not a schedule{hint}; {_SCHEDULE_HELP}")
     return Schedule(expression, kind)
+
+
+# Characters AWS allows in a tag value (letters, digits, spaces and `_ . : / = + - @`).
+_TAG_SAFE = re.compile(r"[\w .:/=+\-@]*", re.ASCII)
+_ENCODED = "base64:"
+
+
+def schedule_tag(expression: str) -> str:
+    """A schedule as the value of the emulator's `mlinfra:schedule` tag: as written when AWS's
+    tag rules allow it (`daily`), else base64 behind a prefix (`cron(0 3 * * ? *)` has
+    characters no tag value may hold)."""
+    if _TAG_SAFE.fullmatch(expression):
+        return expression
+    return _ENCODED + base64.b64encode(expression.encode()).decode("ascii")
+
+
+def schedule_of_tag(value: str) -> str:
+    """The schedule a `schedule_tag` value holds; ValueError if it is not one."""
+    if not value.startswith(_ENCODED):
+        return value
+    try:
+        return base64.b64decode(value[len(_ENCODED) :], validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"{value!r} is not an encoded schedule") from None
 
 
 def _compile(expression: str) -> tuple[str, _Cron | dt.timedelta]:

@@ -417,7 +417,7 @@ pipeline_train_churn = local.Pipeline(
         {"Key": "mlinfra:project", "Value": "churn"},
         {"Key": "mlinfra:environment", "Value": "local"},
         {"Key": "mlinfra:component", "Value": "pipeline.train-churn"},
-        {"Key": "mlinfra:schedule", "Value": "cron(0 3 * * ? *)"},
+        {"Key": "mlinfra:schedule", "Value": "base64:Y3JvbigwIDMgKiAqID8gKik="},
     ],
     opts=pulumi.ResourceOptions(depends_on=[feature_store_customers, model_churn_model_registry]),
 )

@@ -39,7 +39,7 @@ def create_endpoint(sm: Any, name: str = ENDPOINT, capture: bool = True) -> None
     """An endpoint (its model does not load, so it is Failed) whose config captures data."""
     sm.create_model(
         ModelName=f"{name}-model",
-        PrimaryContainer={"Image": "sklearn", "ModelDataUrl": "/nonexistent/model"},
+        PrimaryContainer={"Image": "sklearn", "ModelDataUrl": "model/not-yet-trained"},
         ExecutionRoleArn=ROLE,
     )
     extra = {}

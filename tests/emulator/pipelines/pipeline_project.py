@@ -153,8 +153,7 @@ def announce(server: EmulatorServer, spec: Path) -> None:
         log_file=str(state_dir / process.LOG_FILE),
         started_at="2026-01-01T00:00:00+00:00",
     )
-    run_file = state_dir / process.RUN_FILE
-    run_file.write_text(json.dumps({"format": process.FORMAT_VERSION, **status.to_json()}))
+    process.write_run_file(state_dir, status)
 
 
 def pipeline_request(spec: Path) -> dict:
@@ -206,3 +205,38 @@ def wait(sagemaker, arn: str, timeout: float = 120) -> dict:
 def steps(sagemaker, arn: str) -> dict[str, dict]:
     found = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=arn)
     return {s["StepName"]: s for s in found["PipelineExecutionSteps"]}
+
+
+def processing_definition(
+    environment: dict[str, str],
+    data: str | None = None,
+    output: str | None = None,
+    step: str = "step",
+) -> str:
+    """A one-step pipeline definition: `python3 steps/step.py` of the project, as a processing
+    job with `environment`, reading `data` (if any) in input/data and uploading output/ to
+    `output` (if any)."""
+    inputs = [("code", "file:steps/step.py"), *([("data", data)] if data is not None else [])]
+    arguments: dict = {
+        "ProcessingResources": {"ClusterConfig": {
+            "InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1}},
+        "AppSpecification": {
+            "ImageUri": "sklearn",
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/step.py"],
+        },
+        "Environment": environment,
+        "RoleArn": "arn:aws:iam::123456789012:role/mlinfra-local-pipeline",
+        "ProcessingInputs": [
+            {"InputName": name, "S3Input": {
+                "S3Uri": uri, "LocalPath": f"/opt/ml/processing/input/{name}",
+                "S3DataType": "S3Prefix", "S3InputMode": "File"}}
+            for name, uri in inputs
+        ],
+    }  # fmt: skip
+    if output is not None:
+        arguments["ProcessingOutputConfig"] = {"Outputs": [
+            {"OutputName": "out", "S3Output": {
+                "S3Uri": output, "LocalPath": "/opt/ml/processing/output",
+                "S3UploadMode": "EndOfJob"}}]}  # fmt: skip
+    body = {"Name": step, "Type": "Processing", "Arguments": arguments}
+    return json.dumps({"Version": "2020-12-01", "Steps": [body]})

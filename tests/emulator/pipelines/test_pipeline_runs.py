@@ -217,7 +217,7 @@ def test_pipelines_are_created_described_listed_updated_and_deleted(server, tmp_
     assert described["PipelineArn"].endswith(f":pipeline/{PIPELINE}")
     assert described["PipelineStatus"] == "Active"
     assert json.loads(described["PipelineDefinition"])["Version"] == "2020-12-01"
-    listed = sagemaker.list_pipelines(PipelineNamePrefix="tiny-")["PipelineSummaries"]
+    listed = sagemaker.list_pipelines(PipelineNamePrefix="tiny")["PipelineSummaries"]
     assert [p["PipelineName"] for p in listed] == [PIPELINE]
 
     arn = described["PipelineArn"]

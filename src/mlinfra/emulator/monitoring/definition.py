@@ -2,8 +2,9 @@
 
 Only what the local lowering sends runs locally: DataQuality monitoring of one endpoint with an
 inline MonitoringJobDefinition whose baseline, reports and dataset are local (`file:` URIs
-relative to the spec's folder, or paths). mlinfra's own settings travel in the definition's
-Environment, under the keys below. Every refusal is a ValidationException naming the field.
+relative to the spec's folder, or paths) and inside the project or state folder
+(`paths.confine`). mlinfra's own settings travel in the definition's Environment, under the
+keys below. Every refusal is a ValidationException naming the field.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlinfra.emulator.control import _invalid, local_path
+from mlinfra.emulator.control import _invalid
 from mlinfra.emulator.monitoring.alerts import check_targets
 from mlinfra.emulator.monitoring.jobs import JobFailed, baseline
+from mlinfra.emulator.paths import NotLocal, PathRefused, Roots
 from mlinfra.spec.values import parse_schedule
 
 # The Environment keys the local lowering passes: mlinfra's, not Model Monitor's.
@@ -27,7 +29,7 @@ CONFIG = "MonitoringScheduleConfig"
 DEFINITION = f"{CONFIG}.MonitoringJobDefinition"
 
 
-def check(config: dict, root: Path) -> tuple[dict, str]:
+def check(config: dict, roots: Roots) -> tuple[dict, str]:
     """The configuration to store and the endpoint it monitors, or ValidationException.
 
     Makes the baseline when its files are missing, so a bad dataset is refused now rather
@@ -69,16 +71,16 @@ def check(config: dict, root: Path) -> tuple[dict, str]:
             check_targets(json.loads(environment[ALERT_TARGETS]))
         except ValueError as exc:
             raise _invalid(f"{DEFINITION}.Environment.{ALERT_TARGETS}: {exc}") from None
-    local(root, reports_uri(definition), f"{DEFINITION}.MonitoringOutputConfig")
-    make_baseline(definition, root)
+    local(roots, reports_uri(definition), f"{DEFINITION}.MonitoringOutputConfig")
+    make_baseline(definition, roots)
     return dict(config, MonitoringType="DataQuality"), endpoint
 
 
-def make_baseline(definition: dict, root: Path) -> None:
+def make_baseline(definition: dict, roots: Roots) -> None:
     """Run the baselining job unless the baseline's files exist (their folder is named by a
     hash of what made them, so existing files are this baseline)."""
     where = f"{DEFINITION}.BaselineConfig"
-    constraints, statistics = baseline_files(definition, root)
+    constraints, statistics = baseline_files(definition, roots)
     if constraints.parent != statistics.parent:
         raise _invalid(
             f"{where}: the constraints and statistics must be in one folder; the "
@@ -93,12 +95,12 @@ def make_baseline(definition: dict, root: Path) -> None:
             f"{where}: {constraints} does not exist and Environment.{DATASET} names no "
             "dataset to suggest a baseline from."
         )
-    path = local(root, dataset, f"{DEFINITION}.Environment.{DATASET}")
+    path = local(roots, dataset, f"{DEFINITION}.Environment.{DATASET}")
     try:
         baseline(
             path,
             constraints.parent,
-            root,
+            roots.project,
             environment.get(DRIFT_PSI),
             environment.get(MISSING_PERCENT),
         )
@@ -133,7 +135,7 @@ def reports_uri(definition: dict) -> str:
     return report_output(definition)["S3Uri"]
 
 
-def baseline_files(definition: dict, root: Path) -> tuple[Path, Path]:
+def baseline_files(definition: dict, roots: Roots) -> tuple[Path, Path]:
     """The baseline's constraints.json and statistics.json."""
     where = f"{DEFINITION}.BaselineConfig"
     config = definition.get("BaselineConfig") or {}
@@ -145,16 +147,19 @@ def baseline_files(definition: dict, root: Path) -> tuple[Path, Path]:
             "compares the captured data with a baseline."
         )
     return (
-        local(root, constraints, f"{where}.ConstraintsResource.S3Uri"),
-        local(root, statistics, f"{where}.StatisticsResource.S3Uri"),
+        local(roots, constraints, f"{where}.ConstraintsResource.S3Uri"),
+        local(roots, statistics, f"{where}.StatisticsResource.S3Uri"),
     )
 
 
-def local(root: Path, uri: str, where: str) -> Path:
+def local(roots: Roots, uri: str, where: str) -> Path:
+    """A location of the definition, confined to the project and state folders."""
     try:
-        return local_path(root, uri)
-    except ValueError:
+        return roots.confine(uri)
+    except NotLocal:
         raise _invalid(
             f"{where}: {uri} is not reachable from the local emulator, which reads and "
             "writes local paths and file: URIs only."
         ) from None
+    except PathRefused as exc:
+        raise _invalid(f"{where}: {exc.message}") from None

@@ -20,6 +20,7 @@ from typing import Any
 from mlinfra.emulator.monitoring.alerts import AlertLog, deliver
 from mlinfra.emulator.monitoring.definition import ALERT_TARGETS, RETRAIN_PIPELINE
 from mlinfra.emulator.monitoring.jobs import Job, JobFailed, read_violations
+from mlinfra.emulator.paths import PathRefused
 from mlinfra.emulator.protocol import ApiError
 
 EXECUTION = "monitoring-execution"
@@ -88,12 +89,14 @@ class Runner:
             )
             try:
                 record["CaptureFolder"] = str(self._capture_folder(record["EndpointName"]))
-            except ExecutionFailure as failure:
+                # Checked again now: a folder may have become a link out since it was named.
+                report = self.control.local(record["ReportFolder"])
+                self.control.local(record["BaselineFolder"])
+            except (ExecutionFailure, PathRefused) as failure:
                 self.store.put(EXECUTION, job, record, record["CreationTime"])
                 self._finish(job, "Failed", str(failure))
                 return
             self.store.put(EXECUTION, job, record, record["CreationTime"])
-        report = Path(record["ReportFolder"])
         args = ["analyse", "--baseline", record["BaselineFolder"]]
         args += ["--capture", record["CaptureFolder"], "--features-from-baseline"]
         args += ["--output", str(report)]
@@ -130,7 +133,8 @@ class Runner:
                 f"{config_name} has no enabled DataCaptureConfig), so there is nothing to "
                 "monitor; enable data_capture on the endpoint."
             )
-        return self.control.capture_destination(capture, endpoint_name) / endpoint_name
+        destination = self.control.capture_destination(capture, endpoint_name)
+        return self.control.local(destination / endpoint_name)
 
     def _finish(
         self,

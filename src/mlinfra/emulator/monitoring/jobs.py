@@ -2,8 +2,9 @@
 
 On SageMaker both jobs are processing jobs in the Model Monitor container; locally they are
 mlinfra's own analysis (`mlinfra.monitoring`), run in a subprocess so a bad CSV or a bug in
-the analysis fails one job, never the emulator. A job tells how it failed on its last line of
-stderr; that line becomes the API's message (ValidationException, FailureReason).
+the analysis fails one job, never the emulator, and under the emulator's supervisor
+(`supervisor.py`), so a job never outlives the emulator. A job tells how it failed on its
+last line of stderr; that line becomes the API's message (ValidationException, FailureReason).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+
+from mlinfra.emulator import supervisor
 
 JOB_MODULE = "mlinfra.monitoring.job"
 VIOLATIONS_FILE = "constraint_violations.json"
@@ -54,7 +57,7 @@ class Job:
         with self._lock:
             if self._stopped.is_set():
                 raise JobFailed("The emulator stopped before the job ran.")
-            self._process = subprocess.Popen(  # noqa: S603 - our interpreter, our module
+            self._process = supervisor.popen(
                 self.command,
                 cwd=self.cwd,
                 stdin=subprocess.DEVNULL,
@@ -65,7 +68,7 @@ class Job:
         try:
             _, stderr = self._process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self._process.kill()
+            supervisor.stop(self._process)
             self._process.communicate()
             raise JobFailed(f"The job did not finish within {timeout:.0f} seconds.") from None
         if self._stopped.is_set():

@@ -144,7 +144,7 @@ class Monitoring:
         self.store.put(SCHEDULE, record["MonitoringScheduleName"], record, record["CreationTime"])
 
     def _checked(self, config: dict, region: str) -> tuple[dict, str]:
-        checked, endpoint = definition.check(config, self.control.root)
+        checked, endpoint = definition.check(config, self.control.roots)
         self.control._endpoint(endpoint, region)  # must exist, as on AWS
         return checked, endpoint
 
@@ -172,8 +172,8 @@ class Monitoring:
     def _new_execution(self, schedule: dict, job: str, when: float, since: str | None) -> dict:
         spec = schedule[CONFIG]["MonitoringJobDefinition"]
         region = schedule["_Region"]
-        root = self.control.root
-        constraints, _ = definition.baseline_files(spec, root)
+        roots = self.control.roots
+        constraints, _ = definition.baseline_files(spec, roots)
         output = definition.report_output(spec)
         report_uri = f"{output['S3Uri'].rstrip('/')}/{job}"
         if since is None:
@@ -214,7 +214,7 @@ class Monitoring:
             "RoleArn": spec.get("RoleArn"),
             # mlinfra's own fields, surfaced by the emulator's private execution route.
             "ReportUri": report_uri,
-            "ReportFolder": str(definition.local(root, report_uri, "report")),
+            "ReportFolder": str(definition.local(roots, report_uri, "report")),
             "BaselineFolder": str(constraints.parent),
             "Since": since,
             "Until": iso(when),

@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlinfra.emulator.constraints import check_value
+from mlinfra.emulator.protocol import CONTROL_SERVICE, service_model
+
 
 class DefinitionError(ValueError):
     """The definition cannot be run: its message says what is wrong and where."""
@@ -57,6 +60,9 @@ def _collect(steps: Any, branch: tuple[str, str] | None, found: dict[str, Step])
         if not isinstance(body, dict) or not body.get("Name") or not body.get("Type"):
             raise DefinitionError("Every step needs a Name and a Type.")
         name = body["Name"]
+        problem = _name_problem(name)
+        if problem is not None:
+            raise DefinitionError(f"Step name {name!r}: {problem}")
         if name in found:
             raise DefinitionError(f"Step name {name} is used more than once.")
         arguments = body.get("Arguments") or {}
@@ -76,6 +82,13 @@ def _collect(steps: Any, branch: tuple[str, str] | None, found: dict[str, Step])
         if body["Type"] == "Condition":
             _collect(arguments.get("IfSteps", []), (name, "If"), found)
             _collect(arguments.get("ElseSteps", []), (name, "Else"), found)
+
+
+def _name_problem(name: Any) -> str | None:
+    """What SageMaker's StepName rule says of a name (each step gets a folder named by it)."""
+    if not isinstance(name, str):
+        return "a step name is a string."
+    return check_value(name, service_model(CONTROL_SERVICE).shape_for("StepName"), "Name")
 
 
 def _ordered(steps: Mapping[str, Step]) -> list[Step]:

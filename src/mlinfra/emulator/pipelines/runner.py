@@ -14,10 +14,17 @@ subfolder standing in for its container's `/opt/ml`:
 - condition: evaluated from property files and parameters; the branch not taken is not run;
 - register model: a version in the registry group through the control plane itself.
 
-Locations are local: `file:` URIs (relative to the spec's folder) or paths. The emulator's
-feature-store offline folder is read through the feature store and exported as Parquet. A
-script runs with the emulator's own Python (`sys.executable`), output to `log.txt`. Steps
-run one at a time in dependency order: two steps never compete for the machine's cores.
+Locations are local: `file:` URIs (relative to the spec's folder) or paths, each confined to
+the project and state folders (`paths.confine`; a step reading or writing elsewhere fails
+saying so). The emulator's feature-store offline folder is read through the feature store and
+exported as Parquet. A script runs with the emulator's own Python (`sys.executable`), under
+the emulator's supervisor (`supervisor.py`: it dies with the emulator), output to `log.txt`.
+Steps run one at a time in dependency order: two steps never compete for the machine's cores.
+
+Publishing a processing output is S3's upload: each file overwrites the one at its key, and
+what the same step published there before is removed first (a manifest per step and target,
+under `<state>/pipelines/<pipeline>/outputs/`, records it); nothing else in the target folder
+is ever deleted, so naming a folder of the project as an output cannot wipe it.
 
 A job step whose arguments (parameters included), code and input contents are those of an
 earlier successful run of the pipeline reuses that run's outputs instead of running again
@@ -34,7 +41,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -45,7 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlinfra.emulator.control import local_path
+from mlinfra.emulator import supervisor
+from mlinfra.emulator.paths import NotLocal, PathRefused, child, confine, within
 from mlinfra.emulator.pipelines.expressions import DefinitionError, Scope, Step, holds
 
 log = logging.getLogger("mlinfra.emulator.pipelines")
@@ -73,6 +80,8 @@ class Context:
     """What the runner needs from the emulator around it."""
 
     root: Path  # the spec's folder: relative locations are relative to it
+    state_dir: Path  # the emulator's state folder: with `root`, all a step may touch
+    manifests: Path  # where what each step published is recorded (see `_publish`)
     offline_root: Path  # the feature store's offline folder
     export_offline: Callable[[str, Path], None]  # (feature group, folder) -> Parquet written
     register: Callable[[dict[str, Any]], dict[str, Any]]  # CreateModelPackage request -> reply
@@ -152,7 +161,7 @@ class Execution:
         self.stop_requested.set()
         with self._process_lock:
             if self._process is not None and self._process.poll() is None:
-                _kill(self._process)
+                supervisor.stop(self._process)
 
     def _should_run(self, step: Step, done: set[str]) -> bool:
         if step.branch is not None:
@@ -212,7 +221,9 @@ class Execution:
         files: dict[str, Path] = {}
         for item in outputs:
             target = self._local(item["S3Output"]["S3Uri"])
-            _publish(_container_path(folder, item["S3Output"]["LocalPath"]), target)
+            self._publish(
+                step.name, _container_path(folder, item["S3Output"]["LocalPath"]), target
+            )
             properties["ProcessingOutputConfig"]["Outputs"][item["OutputName"]] = {
                 "OutputName": item["OutputName"],
                 "S3Output": dict(item["S3Output"], S3Uri=str(target)),
@@ -242,7 +253,7 @@ class Execution:
         channels = {}
         for channel in args.get("InputDataConfig", ()):
             source = (channel.get("DataSource") or {}).get("S3DataSource") or {}
-            path = folder / "input" / "data" / channel["ChannelName"]
+            path = self._child(folder / "input" / "data", channel["ChannelName"], "channel")
             staged = self._stage(source["S3Uri"], path)
             self._note(step.name, "inputs", channel["ChannelName"], source["S3Uri"], staged)
             channels[channel["ChannelName"]] = path
@@ -258,7 +269,12 @@ class Execution:
             **(args.get("Environment") or {}),
             **_training_environment(folder, channels, user),
         }
-        command = [sys.executable, str(code / str(program)), *_arguments(user)]
+        try:
+            script = within(code, code / str(program), "sagemaker_program")
+        except PathRefused as exc:
+            message = f"{exc.message} The program is a file of the submitted code."
+            raise StepFailure(message) from None
+        command = [sys.executable, str(script), *_arguments(user)]
         output = self._execute(command, env, folder, args, cwd=code)
         job = self._job_name(step.name)
         destination = self._local(args["OutputDataConfig"]["S3OutputPath"]) / job / "output"
@@ -285,7 +301,7 @@ class Execution:
             with tarfile.open(source) as tar:
                 tar.extractall(code, filter="data")
         elif source.exists():
-            _copy(source, code)
+            self._copy(source, code)
         else:
             raise StepFailure(f"code {submit} not found at {source}")
 
@@ -374,7 +390,7 @@ class Execution:
     # --- helpers ---------------------------------------------------------------------------
 
     def _step_folder(self, step: str) -> Path:
-        folder = self.folder / step
+        folder = self._child(self.folder, step, "step")
         if folder.exists():  # a step never sees a previous attempt's files
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
@@ -387,13 +403,74 @@ class Execution:
         return f"{self.context.arn_prefix}{kind}/{self._job_name(step).lower()}"
 
     def _local(self, uri: Any) -> Path:
+        """A location the step names, confined to the project and state folders."""
         try:
-            return local_path(self.context.root, uri)
-        except ValueError:
+            return confine(self.context.root, self.context.state_dir, uri)
+        except NotLocal:
             raise StepFailure(
                 f"{uri} is not reachable from the local emulator; a local pipeline reads and "
                 "writes local paths and file: URIs only"
             ) from None
+        except PathRefused as exc:
+            raise StepFailure(exc.message) from None
+
+    @staticmethod
+    def _child(folder: Path, name: str, what: str) -> Path:
+        try:
+            return child(folder, name, what)
+        except PathRefused as exc:
+            raise StepFailure(exc.message) from None
+
+    def _copy(self, source: Path, target: Path) -> None:
+        """Copy a file into folder `target`, or a folder's contents into it; every file
+        copied, symlinks followed, must be inside the project or state folder.
+
+        Real copies, not links: a script that writes into its input folder must not change
+        the user's files or an earlier step's outputs, as on SageMaker it could not."""
+
+        def copy(src: str, dst: str) -> None:
+            shutil.copy2(self._local(Path(src)), dst)
+
+        if source.is_file():
+            copy(str(source), str(target / source.name))
+            return
+        shutil.copytree(source, target, dirs_exist_ok=True, copy_function=copy)
+
+    def _publish(self, step: str, output: Path, target: Path) -> None:
+        """The end-of-job upload of a processing output: its files appear under `target`.
+
+        As S3 overwrites keys, a file replaces the one at its place; what this step published
+        to `target` before (its manifest) goes first, and nothing else there is removed. Hard
+        links where possible: the step's process has ended, so nothing writes to them."""
+        manifest = self._child(self.context.manifests, step, "step") / (
+            hashlib.sha256(str(target).encode()).hexdigest()[:32] + ".json"
+        )
+        for relative in _read_manifest(manifest, target):
+            earlier = target / relative
+            if earlier.is_symlink() or earlier.is_file():
+                self._local(earlier.parent)  # never through a link out of the roots
+                earlier.unlink()
+        written = []
+        target.mkdir(parents=True, exist_ok=True)
+        for path in sorted(output.rglob("*")):
+            if path.is_dir():
+                continue
+            relative = path.relative_to(output).as_posix()
+            destination = target / relative
+            self._local(destination.parent)  # a folder of the target linked out: refused
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if destination.is_symlink() or destination.exists():
+                if destination.is_dir() and not destination.is_symlink():
+                    raise StepFailure(
+                        f"output {relative} cannot replace the folder {destination}"
+                    )
+                destination.unlink()
+            _link_or_copy(self._local(path), destination)
+            written.append(relative)
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        partial = manifest.with_suffix(".tmp")
+        partial.write_text(json.dumps({"target": str(target), "files": written}, indent=1))
+        partial.replace(manifest)
 
     def _stage(self, uri: Any, target: Path) -> Path:
         """Put what `uri` names into folder `target`, as a File-mode S3 download would; the
@@ -406,7 +483,7 @@ class Execution:
             return target
         if not source.exists():
             raise StepFailure(f"input {uri} does not exist ({source})")
-        _copy(source, target)
+        self._copy(source, target)
         return target / source.name if source.is_file() else target
 
     def _execute(
@@ -427,19 +504,19 @@ class Execution:
             with self._process_lock:
                 if self.stop_requested.is_set():
                     raise Stopped
-                self._process = subprocess.Popen(  # noqa: S603 - the pipeline's own script
+                # Supervised: its process group dies with the emulator, however it ends.
+                self._process = supervisor.popen(
                     command,
                     cwd=cwd or folder,
                     env=environment,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
-                    start_new_session=True,  # so stopping kills the script's children too
                 )
             try:
                 code = self._process.wait(limit)
             except subprocess.TimeoutExpired:
-                _kill(self._process)
+                supervisor.stop(self._process)
                 code = None
         text = log_path.read_text(errors="replace")
         if self.stop_requested.is_set():
@@ -458,6 +535,7 @@ class Execution:
         path = self._property_files.get(step, {}).get(name)
         if path is None:
             raise DefinitionError(f"Step {step} has no property file {name}.")
+        path = self._local(path)
         try:
             return json.loads(path.read_text())
         except FileNotFoundError:
@@ -542,7 +620,10 @@ def _container_path(folder: Path, local_path: str) -> Path:
     relative = local_path.removeprefix(PROCESSING_ROOT).strip("/")
     if local_path == relative or not relative:
         raise StepFailure(f"LocalPath {local_path} is outside {PROCESSING_ROOT}")
-    return folder / relative
+    try:
+        return within(folder, folder / relative, "LocalPath")
+    except PathRefused:
+        raise StepFailure(f"LocalPath {local_path} is outside {PROCESSING_ROOT}") from None
 
 
 def _map_value(folder: Path, value: str) -> str:
@@ -559,15 +640,23 @@ def _under(path: Path, root: Path) -> Path | None:
     return relative if relative.parts else None
 
 
-def _copy(source: Path, target: Path) -> None:
-    """Copy a file into folder `target`, or a folder's contents into it.
-
-    Real copies, not links: a script that writes into its input folder must not change the
-    user's files or an earlier step's outputs, as on SageMaker it could not."""
-    if source.is_file():
-        shutil.copy2(source, target / source.name)
-        return
-    shutil.copytree(source, target, dirs_exist_ok=True)
+def _read_manifest(manifest: Path, target: Path) -> list[str]:
+    """The files a step published to `target` before: relative paths, none leaving it."""
+    try:
+        document = json.loads(manifest.read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError):
+        log.warning("unreadable output manifest %s: nothing of it is removed", manifest)
+        return []
+    if not isinstance(document, dict) or document.get("target") != str(target):
+        return []
+    files = document.get("files")
+    return [
+        f
+        for f in (files if isinstance(files, list) else [])
+        if isinstance(f, str) and f and not Path(f).is_absolute() and ".." not in Path(f).parts
+    ]
 
 
 def _link_or_copy(source: Any, target: Any) -> None:
@@ -575,16 +664,6 @@ def _link_or_copy(source: Any, target: Any) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
-
-
-def _publish(output: Path, target: Path) -> None:
-    """The end-of-job upload of a processing output: its contents appear at `target`.
-
-    Hard links where possible: the step's process has ended, so nothing writes to them."""
-    if target.exists():
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(output, target, copy_function=_link_or_copy)
 
 
 def _pack(model_dir: Path, archive: Path) -> None:
@@ -612,13 +691,3 @@ def _arguments(hyperparameters: dict[str, Any]) -> list[str]:
     for key, value in hyperparameters.items():
         found += [f"--{key}", _hp_text(value)]
     return found
-
-
-def _kill(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(5)
-    except (ProcessLookupError, PermissionError):
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)

@@ -5,8 +5,9 @@ each execution runs on its own background thread (`runner.Execution`) and writes
 and steps back to its record as it goes, so Describe*/List* always show the live state. An
 execution keeps the definition it started with: updating a pipeline never changes a run.
 
-If the emulator stops while an execution runs, its record says Failed when the emulator
-comes back: its processes died with it, and a run is never resumed half-way.
+If the emulator stops while an execution runs, its record, and the step that was running,
+say Failed when the emulator comes back: its processes died with it (`supervisor.py`), and a
+run is never resumed half-way.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ PIPELINE = "pipeline"
 EXECUTION = "pipeline-execution"
 CACHE = "pipeline-step-cache"
 RUNNING = ("Executing", "Stopping")
+STEP_RUNNING = ("Starting", "Executing", "Stopping")
+STEP_STOPPED = "The emulator stopped while this step ran."
 ID_ALPHABET = string.ascii_lowercase + string.digits
 ID_LENGTH = 12
 TYPES = {"Integer": int, "Float": float, "String": str}
@@ -295,6 +298,8 @@ class Pipelines:
 
         return Context(
             root=control.root,
+            state_dir=control.state_dir,
+            manifests=self.root / pipeline / "outputs",
             cache=StepCache(self.store, pipeline),
             offline_root=control.state_dir / "featurestore" / "offline",
             export_offline=export_offline,
@@ -306,13 +311,22 @@ class Pipelines:
         return [r for r in self.store.all(EXECUTION) if r["PipelineName"] == pipeline]
 
     def _abandon_interrupted(self) -> None:
+        """Executions and steps a stopped emulator cut short: Failed, saying why."""
         with self.store.lock:
             for record in self.store.all(EXECUTION):
                 if record["PipelineExecutionStatus"] in RUNNING:
+                    now = time.time()
+                    steps = [
+                        dict(step, StepStatus="Failed", EndTime=now, FailureReason=STEP_STOPPED)
+                        if step.get("StepStatus") in STEP_RUNNING
+                        else step
+                        for step in record.get("Steps", [])
+                    ]
                     record.update(
                         PipelineExecutionStatus="Failed",
                         FailureReason="The emulator stopped while this execution ran.",
-                        LastModifiedTime=time.time(),
+                        LastModifiedTime=now,
+                        Steps=steps,
                     )
                     self.store.put(EXECUTION, record["_Id"], record, record["CreationTime"])
 

@@ -15,11 +15,12 @@ import random
 import shutil
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlinfra.emulator.paths import PathRefused
 from mlinfra.emulator.serving.capture import Capture, CaptureWriter
 from mlinfra.emulator.serving.errors import ServingError, endpoint_not_found
 from mlinfra.emulator.serving.model_data import locate
@@ -126,7 +127,10 @@ class EndpointPool:
     """All endpoints served by one emulator. Safe to call from many threads.
 
     ``timeout`` bounds one prediction (a hung model is killed and restarted);
-    ``seed`` makes traffic splitting and capture sampling reproducible.
+    ``seed`` makes traffic splitting and capture sampling reproducible; ``confine`` (the
+    emulator's ``paths.confine`` over its folders) is applied to every model file and
+    script found, so a symlink in a model folder cannot make a worker load a file from
+    elsewhere.
     """
 
     def __init__(
@@ -136,8 +140,10 @@ class EndpointPool:
         timeout: float = DEFAULT_TIMEOUT,
         start_timeout: float = 120.0,
         seed: int | str | None = None,
+        confine: Callable[[Path], Path] | None = None,
     ) -> None:
         self.root = Path(root)
+        self.confine = confine
         self.timeout = timeout
         self.start_timeout = start_timeout
         self.seed = seed
@@ -224,7 +230,7 @@ class EndpointPool:
             for variant in variants:
                 workdir = self.root / "models" / name / f"{variant.name}-{deployment}"
                 try:
-                    setup = _setup(variant, workdir)
+                    setup = _setup(variant, workdir, self.confine)
                 except BaseException:
                     shutil.rmtree(workdir, ignore_errors=True)
                     raise
@@ -250,17 +256,28 @@ class EndpointPool:
         return _Endpoint(name, replicas, writer, seed)
 
 
-def _setup(variant: Variant, workdir: Path) -> Setup:
+def _setup(variant: Variant, workdir: Path, confine: Callable[[Path], Path] | None) -> Setup:
     """Find a variant's model (and script) on disk, unpacking archives into ``workdir``."""
     program = variant.program
     # With a script, model_fn may load the model from files of its own choosing.
     files = locate(variant.model_data, workdir / "model", need_model_file=program is None)
     script = program.find(files.directory, workdir) if program is not None else None
+
+    def allowed(path: Path | None) -> str | None:
+        if path is None:
+            return None
+        if confine is None:
+            return str(path)
+        try:
+            return str(confine(path))
+        except PathRefused as exc:
+            raise ServingError("ValidationException", exc.message, 400) from None
+
     return Setup(
-        model_dir=str(files.directory),
-        model_file=str(files.model) if files.model else None,
-        features_file=str(files.features) if files.features else None,
-        script=str(script) if script else None,
+        model_dir=str(allowed(files.directory)),
+        model_file=allowed(files.model),
+        features_file=allowed(files.features),
+        script=allowed(script),
         environment=dict(variant.environment),
     )
 

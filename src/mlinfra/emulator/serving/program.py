@@ -76,7 +76,7 @@ class Program:
                 if not source.exists():
                     described += ", which does not exist"
             looked.append(described)
-        elif self.submitted and not _is_model_code(self.submitted):
+        elif self.submitted and not is_model_code(self.submitted):
             looked.append(f"{SUBMIT_DIRECTORY}={self.submitted}, which the emulator cannot read")
         model_code = model_dir / CODE_FOLDER
         folders.append(model_code)
@@ -88,7 +88,8 @@ def program_of(environment: Mapping[str, str], local_path: Callable[[str], Path]
     """The program a container environment names, or None.
 
     ``local_path`` turns the submit directory into a local path (relative ones are the spec
-    folder's business) or raises ValueError when the emulator cannot reach it. Raises
+    folder's business) or raises ValueError when the emulator cannot reach it (s3://); its
+    other errors (a folder outside the project, ``paths.PathRefused``) pass through. Raises
     ServingError when ``SAGEMAKER_PROGRAM`` is not a plain script name.
     """
     name = str(environment.get(PROGRAM) or "").strip()
@@ -104,7 +105,7 @@ def program_of(environment: Mapping[str, str], local_path: Callable[[str], Path]
         name += ".py"
     submitted = str(environment.get(SUBMIT_DIRECTORY) or "").strip() or None
     source = None
-    if submitted is not None and not _is_model_code(submitted):
+    if submitted is not None and not is_model_code(submitted):
         try:
             source = local_path(submitted)
         except ValueError:  # s3:// and the like: only the model's code/ folder is searched
@@ -112,7 +113,8 @@ def program_of(environment: Mapping[str, str], local_path: Callable[[str], Path]
     return Program(name, source, submitted)
 
 
-def _is_model_code(location: str) -> bool:
+def is_model_code(location: str) -> bool:
+    """Whether a submit directory is the model archive's own code/ folder in the container."""
     parsed = urlparse(location)
     path = unquote(parsed.path) if parsed.scheme == "file" else location
     return parsed.scheme in ("", "file") and path.rstrip("/") == MODEL_CODE

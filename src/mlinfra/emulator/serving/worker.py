@@ -6,6 +6,11 @@ pipe: ``(body, content_type, accept)`` in, ``("ok", body, content_type)`` or
 ``("error", status, text)`` out. A separate process per replica means a model that crashes
 or hangs takes down only its own replica, which the parent kills and restarts on the next
 request, and the user's script runs only in that process.
+
+A replica leads a process group of its own and watches the emulator's lifeline
+(``supervisor.py``): when the emulator is gone, however it ended, the replica kills its group,
+so neither it nor anything the model's script started outlives the emulator. Stopping a
+replica kills its group for the same reason.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from mlinfra.emulator import supervisor
 from mlinfra.emulator.serving.errors import ServingError, model_error
 
 IN_SERVICE = "InService"
@@ -44,8 +50,12 @@ class Setup:
     environment: dict[str, str] = field(default_factory=dict)
 
 
-def serve(conn: Connection, setup: Setup) -> None:
+def serve(conn: Connection, setup: Setup, lifeline: Connection | None = None) -> None:
     """Worker process main: load the model, then answer requests until the pipe closes."""
+    # A group of our own, before any user code runs: what the script starts is in it too.
+    os.setpgid(0, 0)
+    if lifeline is not None:
+        supervisor.watch_lifeline(lifeline.fileno(), lambda: os.killpg(0, signal.SIGKILL))
     # Ctrl-C in the emulator's terminal reaches the whole process group; the parent stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -107,13 +117,18 @@ class Worker:
     def start(self) -> None:
         """Spawn the process without waiting for the model to load (see ``wait_ready``)."""
         parent, child = _SPAWN.Pipe()
+        # A read-only duplicate of the lifeline, handed to the child as a Connection is.
+        lifeline = Connection(os.dup(supervisor.lifeline()), writable=False)
         process = _SPAWN.Process(
             target=serve,
-            args=(child, self._setup),
+            args=(child, self._setup, lifeline),
             name=f"mlinfra-serve-{self.endpoint}-{self.variant}",
             daemon=True,
         )
-        process.start()
+        try:
+            process.start()
+        finally:
+            lifeline.close()
         # Our copy of the child's end must go, or a dead child never shows up as EOF.
         child.close()
         self._process, self._conn = process, parent
@@ -211,7 +226,10 @@ class Worker:
     def _kill(self) -> None:
         process, conn = self._process, self._conn
         if process is not None and process.is_alive():
-            process.kill()
+            try:  # the replica's group: what its script started dies with it
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):  # not yet its own group leader
+                process.kill()
             process.join(5)
         if process is not None and not process.is_alive():
             process.close()

@@ -13,7 +13,9 @@ locations in place of S3 ones, so what runs locally is what would run on SageMak
 
 There is no role and no schedule resource: the emulator runs steps as the user, and starts
 the pipeline on its `schedule` itself, which it reads from the pipeline's `mlinfra:schedule`
-tag (SageMaker has no schedule field on a pipeline; on AWS an EventBridge rule starts it).
+tag (SageMaker has no schedule field on a pipeline; on AWS an EventBridge rule starts it),
+base64-encoded when the schedule has characters a tag value may not hold
+(`values.schedule_tag`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from mlinfra.ir.sagemaker.pipeline_definition import (
 )
 from mlinfra.ir.sagemaker.pipelines import CODE_FIELDS, used_by_name
 from mlinfra.spec.model import Component
+from mlinfra.spec.values import schedule_tag
 
 EMULATOR_FOLDER = ".mlinfra/emulator"
 # The emulator accepts any role; this one says plainly that none is assumed.
@@ -88,7 +91,9 @@ def lower_pipeline(ctx: LoweringContext, component: Component) -> list[Resource]
         request["PipelineDescription"] = component["description"]
     request["Tags"] = tags(ctx, component)
     if component.get("schedule"):
-        request["Tags"].append({"Key": SCHEDULE_TAG, "Value": component["schedule"]})
+        # Encoded where AWS's tag rules need it: the emulator checks tags as AWS does.
+        value = schedule_tag(component["schedule"])
+        request["Tags"].append({"Key": SCHEDULE_TAG, "Value": value})
     return [
         ctx.resource(
             component.address,

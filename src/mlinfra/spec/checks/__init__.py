@@ -5,7 +5,7 @@ Each check is a function `CheckContext -> Iterator[Diagnostic]`; this list is th
 
 from __future__ import annotations
 
-from mlinfra.spec.checks import catalogs, names, pipelines, references, values
+from mlinfra.spec.checks import catalogs, names, paths, pipelines, references, values
 from mlinfra.spec.checks.context import CheckContext
 
 CHECKS = (
@@ -14,6 +14,7 @@ CHECKS = (
     *values.CHECKS,
     *catalogs.CHECKS,
     *names.CHECKS,
+    *paths.CHECKS,
 )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from mlinfra.diagnostics import Diagnostic, error, warning
 from mlinfra.spec import values
 from mlinfra.spec.checks.context import CheckContext
+from mlinfra.spec.checks.paths import local_files, outside
 from mlinfra.spec.checks.references import unknown
 from mlinfra.syntax.nodes import locate
 
@@ -267,23 +268,9 @@ def check_files(ctx: CheckContext) -> Iterator[Diagnostic]:
     """Local files the spec names should exist (a warning: they may be generated later)."""
     if ctx.spec_dir is None:
         return
-    places = []
-    for name, store in ctx.components("feature_stores"):
-        if "source" in store:
-            places.append((("feature_stores", name, "source"), store["source"]))
-    for name, model in ctx.components("models"):
-        if "artifact" in model:
-            places.append((("models", name, "artifact"), model["artifact"]))
-    for name, pipeline in ctx.components("pipelines"):
-        for step, body in pipeline["steps"].items():
-            for field in ("script", "entry_point"):
-                if field in body:
-                    places.append((("pipelines", name, "steps", step, field), body[field]))
-    for name, monitor in ctx.components("monitors"):
-        places.append((("monitors", name, "baseline"), monitor["baseline"]))
-    for path, value in places:
-        if value.startswith("s3://"):
-            continue
+    for path, value in local_files(ctx):
+        if outside(ctx.spec_dir, value) is not None:
+            continue  # an error already, whether the file exists or not
         if not _exists(ctx.spec_dir / Path(value)):
             yield warning(
                 "missing-file",

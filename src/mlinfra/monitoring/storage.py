@@ -177,13 +177,18 @@ class S3Location(Location):
         return self._call("list", self.prefix, listing)
 
     def read(self, key: str) -> bytes | None:
-        def get() -> bytes | None:
-            try:
-                return self.s3.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read()
-            except self.s3.exceptions.NoSuchKey:
-                return None
+        full = self.prefix + key
 
-        return self._call("read", self.prefix + key, get)
+        def get() -> bytes | None:
+            # Listed first: the job's role may list only its own prefix, and for a missing
+            # object S3 answers GetObject with 403, not 404, to whoever may not list it.
+            listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=full, MaxKeys=1)
+            found = listed.get("Contents") or []
+            if not found or found[0]["Key"] != full:
+                return None
+            return self.s3.get_object(Bucket=self.bucket, Key=full)["Body"].read()
+
+        return self._call("read", full, get)
 
     def version(self, key: str) -> str | None:
         def head() -> str | None:

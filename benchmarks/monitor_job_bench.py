@@ -167,7 +167,7 @@ def main() -> None:
                 flush=True,
             )
         closing = evidently.close()
-        job_report = next((folder / f"reports-{options.rounds}").iterdir())
+        job_report = folder / f"reports-{options.rounds}" / UNTIL.strftime("%Y%m%dT%H%M%SZ")
         local_report = folder / f"local-{options.rounds}"
         same = all(
             json.loads((job_report / name).read_text())

@@ -120,8 +120,10 @@ def test_the_job_reads_its_window_from_the_execution_and_the_schedule():
     assert dev["--missing-percent"] == "5"
     assert dev["--monitor"] == "churn-dev-churn-drift"
     assert dev["--endpoint"] == Ref("endpoint.churn-api", "name")
+    # SageMaker writes under DestinationS3Uri (s3://<capture>/<endpoint>) + /<endpoint>/.
+    endpoint = Ref("endpoint.churn-api", "name")
     assert dev["--capture"] == Concat(
-        ("s3://", Ref("bucket.capture", "bucket"), "/", Ref("endpoint.churn-api", "name"), "/")
+        ("s3://", Ref("bucket.capture", "bucket"), "/", endpoint, "/", endpoint, "/")
     )
     assert dev["--reports"] == Concat(
         ("s3://", Ref("bucket.monitoring", "bucket"), "/monitors/churn-drift/reports/")

@@ -34,6 +34,8 @@ ENDPOINT = "churn-dev-churn-api"
 MONITOR = "churn-dev-churn-drift"
 CAPTURE_BUCKET = "churn-dev-capture"
 MONITORING_BUCKET = "churn-dev-monitoring"
+# The endpoint's DestinationS3Uri is s3://<capture>/<endpoint>; SageMaker adds /<endpoint>.
+CAPTURE = f"{ENDPOINT}/{ENDPOINT}/"
 DATASET_KEY = "monitors/churn-drift/baseline/0123456789abcdef/baseline.csv"
 RESULTS = f"s3://{MONITORING_BUCKET}/monitors/churn-drift/baseline-results/v1/"
 REPORTS = f"s3://{MONITORING_BUCKET}/monitors/churn-drift/reports/"
@@ -120,7 +122,7 @@ def _put_account(clients) -> str:
     for bucket in (CAPTURE_BUCKET, MONITORING_BUCKET):
         s3.create_bucket(Bucket=bucket)
     for key, text in _capture_files().items():
-        s3.put_object(Bucket=CAPTURE_BUCKET, Key=f"{ENDPOINT}/{key}", Body=text.encode())
+        s3.put_object(Bucket=CAPTURE_BUCKET, Key=f"{CAPTURE}{key}", Body=text.encode())
     s3.put_object(Bucket=MONITORING_BUCKET, Key=DATASET_KEY, Body=CHURN_CSV.read_bytes())
     return clients["kms"].create_key(Description="monitoring")["KeyMetadata"]["Arn"]
 
@@ -129,7 +131,7 @@ def _run_archive(tmp_path: Path, environment: dict, until: str = STARTED):
     archive = tmp_path / ARCHIVE_NAME
     archive.write_bytes(job_archive())
     arguments = [
-        "--capture", f"s3://{CAPTURE_BUCKET}/{ENDPOINT}/",
+        "--capture", f"s3://{CAPTURE_BUCKET}/{CAPTURE}",
         "--baseline-dataset", f"s3://{MONITORING_BUCKET}/{DATASET_KEY}",
         "--baseline-results", RESULTS,
         "--reports", REPORTS,
@@ -257,7 +259,7 @@ def test_the_next_run_opens_its_window_where_the_last_one_closed(tmp_path: Path,
     late = UNTIL + timedelta(minutes=30)
     aws["s3"].put_object(
         Bucket=CAPTURE_BUCKET,
-        Key=f"{ENDPOINT}/AllTraffic/2026/01/01/12/later.jsonl",
+        Key=f"{CAPTURE}AllTraffic/2026/01/01/12/later.jsonl",
         Body=capture_event("20,70.0,1400.0,one-year,1", time=late.isoformat()).encode(),
     )
 

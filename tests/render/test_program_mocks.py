@@ -390,7 +390,8 @@ def test_the_monitor_pipeline_runs_the_archive_with_the_job_role(churn_runs, env
     named = dict(zip(options[::2], options[1::2], strict=True))
     assert named["--until"] == {"Get": "Execution.StartDateTime"}
     account = {"dev": "111111111111", "prod": "222222222222"}[env]
-    assert named["--capture"] == f"s3://churn-{env}-capture-{account}/churn-{env}-churn-api/"
+    endpoint = f"churn-{env}-churn-api"
+    assert named["--capture"] == f"s3://churn-{env}-capture-{account}/{endpoint}/{endpoint}/"
     assert named["--endpoint"] == f"churn-{env}-churn-api"
     code = found["monitor.churn-drift/code"].inputs
     (code_input,) = arguments["ProcessingInputs"]

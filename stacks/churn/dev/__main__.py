@@ -1474,6 +1474,8 @@ monitor_churn_drift = aws.sagemaker.Pipeline(
                                     "/",
                                     endpoint_churn_api.name,
                                     "/",
+                                    endpoint_churn_api.name,
+                                    "/",
                                 ),
                                 "--baseline-dataset",
                                 pulumi.Output.concat(

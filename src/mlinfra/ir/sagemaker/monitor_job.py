@@ -136,9 +136,11 @@ def results_key(component: Component, baseline: Baseline) -> str:
 
 
 def _capture_uri(ctx: LoweringContext, endpoint: Component) -> Concat:
-    # The endpoint's DestinationS3Uri is s3://<capture>/<endpoint name>: its Ref also makes
-    # the monitor wait for the endpoint, as a Model Monitor schedule does.
-    return Concat(("s3://", ctx.bucket("capture"), "/", Ref(endpoint.address, "name"), "/"))
+    # The endpoint's DestinationS3Uri is s3://<capture>/<endpoint name>, under which SageMaker
+    # writes <endpoint name>/<variant>/yyyy/mm/dd/hh/*.jsonl. The Refs also make the monitor
+    # wait for the endpoint, as a Model Monitor schedule does.
+    name = Ref(endpoint.address, "name")
+    return Concat(("s3://", ctx.bucket("capture"), "/", name, "/", name, "/"))
 
 
 # --- the pipeline -----------------------------------------------------------------------------

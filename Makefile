@@ -8,7 +8,7 @@ EXAMPLE := examples/churn/mlinfra.yaml
 STACKS := stacks/churn
 
 .PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore \
-	bench-drift bench-audit
+	bench-drift bench-audit bench-monitor-job check-monitor-job-image
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -124,6 +124,21 @@ bench-drift: setup $(EVIDENTLY_STAMP)
 
 bench-audit: setup $(CHECKOV_STAMP)
 	$(PY) benchmarks/audit_bench.py
+
+# The monitor job (the SageMaker Processing job's code path) on 1,000,000 captured requests,
+# next to the local monitor and Evidently, interleaved in one run.
+bench-monitor-job: setup $(EVIDENTLY_STAMP)
+	$(PY) benchmarks/monitor_job_bench.py
+
+# The monitor job on the scikit-learn image's Python (3.10) and library versions, in a venv of
+# its own: IMAGE_PYTHON must be a Python 3.10 (e.g. pyenv's). Not part of `make test`.
+IMAGE_PYTHON ?= python3.10
+IMAGE_VENV := benchmarks/.monitor-image-venv
+check-monitor-job-image: setup
+	$(IMAGE_PYTHON) -m venv $(IMAGE_VENV)
+	$(IMAGE_VENV)/bin/python -m pip install --quiet -r tests/monitoring/image-requirements.txt
+	MLINFRA_IMAGE_PYTHON=$(abspath $(IMAGE_VENV))/bin/python $(PY) -m pytest -q \
+		tests/monitoring/test_monitor_job_image.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

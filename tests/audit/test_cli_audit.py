@@ -69,7 +69,7 @@ def test_rules_json_lists_every_rule_once() -> None:
     assert result.exit_code == 0, result.output
     listed = json.loads(result.stdout)["rules"]
     ids = [r["id"] for r in listed]
-    assert len(ids) == len(set(ids)) == 30
+    assert len(ids) == len(set(ids)) == 31
     assert set(ids) == RULE_IDS
     first = listed[0]
     assert set(first) == {
@@ -90,7 +90,7 @@ def test_rules_lists_id_severity_packs_and_title() -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["RULE", "SEVERITY", "PACKS", "TITLE"]
-    assert len(lines) == 1 + 30 + 1 and lines[-1] == "30 rule(s)"
+    assert len(lines) == 1 + 31 + 1 and lines[-1] == "31 rule(s)"
     kms = next(line for line in lines if line.startswith("endpoint-kms-key "))
     assert "sagemaker-security" in kms
 

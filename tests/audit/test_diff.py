@@ -188,6 +188,34 @@ def test_an_s3_input_broadens_the_pipeline_role_statement_by_statement(repo):
     assert all(c.source.start.line == 90 for c in diff.changes)  # pipelines: train-churn
 
 
+def test_moving_a_monitor_to_mlinfras_engine_is_compared_job_to_job(repo):
+    model_monitor = (
+        "    type: data_quality\n",
+        "    type: data_quality\n    engine: model-monitor\n",
+    )
+    edit(repo, *model_monitor, commit="v2: on Model Monitor")
+
+    # Back to mlinfra's engine (the default): the job moves from Model Monitor's job definition
+    # to the monitor's pipeline, and loses the network isolation prod asks for (it reads S3
+    # and puts metrics itself), keeping its VPC and its keys.
+    diff = compare_revisions(spec_of(repo), "HEAD", "HEAD~1", "prod", rules=RULES)
+
+    moved = [
+        c for c in diff.changes if c.component == "monitor.churn-drift" and c.category != "iam"
+    ]
+    assert [(c.category, c.direction, c.address) for c in moved] == [
+        ("network-isolation", "weakened", "monitor.churn-drift")
+    ]
+    assert moved[0].summary == (
+        "monitor.churn-drift's job turns network isolation off "
+        "(now run by Pipeline monitor.churn-drift)"
+    )
+    # And the other way, isolation comes back.
+    back = compare_revisions(spec_of(repo), "HEAD~1", "HEAD", "prod", rules=RULES)
+    judged = ("prod", "network-isolation", "strengthened", "monitor.churn-drift/job-definition")
+    assert judged in shapes(back.changes)
+
+
 def test_the_working_tree_is_the_head_when_none_is_given(repo):
     edit(repo, "    approval: manual\n", "    approval: auto\n")  # not committed
 

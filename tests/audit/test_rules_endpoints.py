@@ -336,16 +336,20 @@ def test_instance_allowlist_fails_endpoints_monitors_and_steps_outside_it(tmp_pa
     result = audit(tmp_path, ALLOWLIST_SPEC, "dev", endpoint_instance_allowlist)
 
     assert set(result.failing) == {
-        "monitor.costly/job-definition",
+        "monitor.costly",
         "pipeline.gpu",
     }
     assert result.passing == {
         "endpoint.small/config",
         "endpoint.big/config",
-        "monitor.cheap/job-definition",
+        "monitor.cheap",
         "pipeline.allowed",
     }
-    assert result.line("monitor.costly/job-definition") == result.line_of("ml.c5.xlarge")
+    assert result.line("monitor.costly") == result.line_of("ml.c5.xlarge")
+    assert result.failing["monitor.costly"].message == (
+        "monitor costly runs ml.c5.xlarge, outside policies.allowed_instance_types "
+        "(ml.m5.*, ml.p3.*)"
+    )
     # A pipeline fails once per step outside the list, at that step's instance type.
     steps = {f.subject: f for f in result.findings if f.address == "pipeline.gpu"}
     assert set(steps) == {"step prepare", "step train"}

@@ -14,6 +14,7 @@ from rule_specs_b import audited, changed, churn, document, judge, line_of
 
 from mlinfra.audit.rules.identity import (
     RESOURCE_WILDCARD_ONLY,
+    iam_metrics_namespace,
     iam_no_wildcard_actions,
     iam_no_wildcard_resources,
 )
@@ -171,15 +172,51 @@ def test_a_policy_written_as_json_text_is_read_too(ctx):
     }
 
 
+# --- iam-metrics-namespace ------------------------------------------------------------------
+
+
+def test_every_lowered_role_that_puts_metrics_names_its_namespace(ctx):
+    judged = judge(iam_metrics_namespace, ctx)
+    assert judged.failing == {}
+    assert judged.passing == EVERY_POLICY
+
+
+def test_putting_metrics_without_a_namespace_condition_is_a_finding(ctx):
+    first_added = positions(ctx) + 1
+    changed_ctx = with_statements(
+        ctx,
+        {"Sid": "Anywhere", "Effect": "Allow", "Action": "cloudwatch:PutMetricData",
+         "Resource": "*"},
+        {"Effect": "Allow", "Action": ["cloudwatch:*"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}},
+        {"Sid": "Scoped", "Effect": "Allow", "Action": ["cloudwatch:PutMetricData"],
+         "Resource": "*", "Condition": {"StringEquals": {"CloudWatch:Namespace": "team"}}},
+        {"Sid": "DenyAll", "Effect": "Deny", "Action": "cloudwatch:PutMetricData", "Resource": "*"},
+    )  # fmt: skip
+    judged = judge(iam_metrics_namespace, changed_ctx)
+    assert judged.messages == {
+        PIPELINE_POLICY: [
+            "statement 'Anywhere' of pipeline.train/role-policy may put CloudWatch metrics in "
+            "any namespace (no cloudwatch:namespace condition)",
+            f"statement {first_added + 1} of pipeline.train/role-policy may put CloudWatch "
+            "metrics in any namespace (no cloudwatch:namespace condition)",
+        ]
+    }
+    assert judged.lines(PIPELINE_POLICY) == {PIPELINE_KEY}
+
+
 def test_the_rules_keep_their_catalog_ids():
-    assert {iam_no_wildcard_actions.id, iam_no_wildcard_resources.id} <= RULE_IDS
+    rules = (iam_no_wildcard_actions, iam_no_wildcard_resources, iam_metrics_namespace)
+    assert {rule.id for rule in rules} <= RULE_IDS
 
 
 # --- the churn example ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "rule", [iam_no_wildcard_actions, iam_no_wildcard_resources], ids=lambda rule: rule.id
+    "rule",
+    [iam_no_wildcard_actions, iam_no_wildcard_resources, iam_metrics_namespace],
+    ids=lambda rule: rule.id,
 )
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_the_churn_example_roles_pass(rule, env):
@@ -191,5 +228,7 @@ def test_the_churn_example_roles_pass(rule, env):
         "pipeline.train-churn/role-policy",
         "pipeline.train-churn/schedule-role-policy",
         "monitor.churn-drift/role-policy",
+        "monitor.churn-drift/job-role-policy",
+        "monitor.churn-drift/schedule-role-policy",
         "monitor.churn-drift/retrain-role-policy",
     }

@@ -1,5 +1,6 @@
 """The job rules judge every processing and training step of each pipeline (those a condition
-gates included) and each monitor's job, against the environment's `security:` settings."""
+gates included) and each monitor's job (on mlinfra's engine, and on Model Monitor), against
+the environment's `security:` settings."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from mlinfra.audit.rules.jobs import (
 from mlinfra.ir.graph import Json
 from mlinfra.policy.catalog import RULE_IDS
 
-# `secure` turns every setting on, `open` writes each one off, `inherits` writes none and
-# takes `defaults`. Pipeline `train` runs on EBS-backed instances, `local-disk` on instances
-# with NVMe storage (r5d), as does monitor `drift-on-disk`.
+# `secure` turns every setting on (and runs in a VPC), `open` writes each one off, `inherits`
+# writes none and takes `defaults`. Pipeline `train` runs on EBS-backed instances,
+# `local-disk` on instances with NVMe storage (r5d), as does monitor `drift-on-disk`. Monitors
+# `drift` and `drift-on-disk` run on Model Monitor, `watch` on mlinfra's engine.
 SPEC = """\
 version: 1
 project: shop
@@ -32,6 +34,9 @@ environments:
       kms_key: create
       network_isolation: true
       encrypt_inter_container_traffic: true
+      vpc:
+        subnets: [subnet-0a1b2c3d4e5f60718]
+        security_groups: [sg-0123456789abcdef0]
   open:
     target: sagemaker
     account: "222222222222"
@@ -94,17 +99,24 @@ monitors:
   drift:
     endpoint: api
     type: data_quality
+    engine: model-monitor
     baseline: data/baseline.csv
   drift-on-disk:
     endpoint: api
     type: data_quality
+    engine: model-monitor
     baseline: data/baseline.csv
     instance_type: ml.r5d.large
+  watch:
+    endpoint: api
+    type: data_quality
+    baseline: data/baseline.csv
 """
 
 TRAIN, LOCAL_DISK = "pipeline.train", "pipeline.local-disk"
 DRIFT, DRIFT_ON_DISK = "monitor.drift/job-definition", "monitor.drift-on-disk/job-definition"
-EVERY_JOB = {TRAIN, LOCAL_DISK, DRIFT, DRIFT_ON_DISK}
+WATCH = "monitor.watch"
+EVERY_JOB = {TRAIN, LOCAL_DISK, DRIFT, DRIFT_ON_DISK, WATCH}
 TRAIN_STEPS = ("prepare", "fit", "evaluate", "publish")  # `publish` runs inside the condition
 
 
@@ -124,12 +136,12 @@ def open_line(setting: str) -> int:
 
 def test_volumes_without_a_key_fail_except_on_instances_with_local_storage(env):
     judged = judge(job_volume_kms, env("open"))
-    assert set(judged.failing) == {TRAIN, DRIFT}
+    assert set(judged.failing) == {TRAIN, DRIFT, WATCH}
     assert judged.passing == {LOCAL_DISK, DRIFT_ON_DISK}
     assert judged.messages[TRAIN] == [
         f"step {step!r} writes its storage volumes without a KMS key" for step in TRAIN_STEPS
     ]
-    assert judged.messages[DRIFT] == [
+    assert judged.messages[DRIFT] == judged.messages[WATCH] == [
         "the monitoring job writes its storage volumes without a KMS key"
     ]
     assert judged.lines(TRAIN) == judged.lines(DRIFT) == {open_line("kms_key")}
@@ -143,7 +155,7 @@ def test_volumes_with_the_environment_key_pass(env):
 
 def test_a_key_that_is_written_nowhere_points_at_the_environment(env):
     judged = judge(job_volume_kms, env("inherits"))
-    assert set(judged.failing) == {TRAIN, DRIFT}
+    assert set(judged.failing) == {TRAIN, DRIFT, WATCH}
     assert judged.lines(TRAIN) == {line_of(SPEC, "  inherits:")}
 
 
@@ -159,6 +171,15 @@ def test_outputs_without_a_key_fail_whatever_the_instance(env):
         "step 'fit' uploads its outputs without a KMS key",
     ]
     assert judged.lines(LOCAL_DISK) == {open_line("kms_key")}
+    assert judged.messages[WATCH] == ["the monitoring job uploads its outputs without a KMS key"]
+
+
+def test_the_monitor_job_names_its_output_key_in_its_environment(env):
+    secure = env("secure")
+    definition = document(secure, WATCH, "pipeline_definition")
+    del definition["Steps"][0]["Arguments"]["Environment"]["MLINFRA_OUTPUT_KMS_KEY_ID"]
+    judged = judge(job_output_kms, changed(secure, WATCH, pipeline_definition=Json(definition)))
+    assert judged.messages == {WATCH: ["the monitoring job uploads its outputs without a KMS key"]}
 
 
 def test_outputs_with_the_environment_key_pass(env):
@@ -208,6 +229,12 @@ def test_jobs_without_network_isolation_fail(env):
     assert set(judged.failing) == EVERY_JOB
     assert judged.passing == set()
     assert judged.messages[DRIFT_ON_DISK] == ["the monitoring job runs without network isolation"]
+    # mlinfra's monitor job is judged on its VPC: it cannot be isolated.
+    assert judged.messages[WATCH] == [
+        "the monitoring job runs outside a VPC and cannot be network-isolated: it reads "
+        "captured requests from S3 and publishes CloudWatch metrics itself"
+    ]
+    assert judged.lines(WATCH) == {line_of(SPEC, "  open:")}
     assert judged.messages[TRAIN] == [
         f"step {step!r} runs without network isolation" for step in TRAIN_STEPS
     ]
@@ -238,20 +265,16 @@ def test_the_rules_keep_their_catalog_ids():
     ("rule", "dev_failing", "prod_failing"),
     [
         # dev sets no key: every job volume and output is unencrypted by KMS. prod creates one.
-        (job_volume_kms, {"pipeline.train-churn", "monitor.churn-drift/job-definition"}, set()),
-        (job_output_kms, {"pipeline.train-churn", "monitor.churn-drift/job-definition"}, set()),
+        (job_volume_kms, {"pipeline.train-churn", "monitor.churn-drift"}, set()),
+        (job_output_kms, {"pipeline.train-churn", "monitor.churn-drift"}, set()),
         # No environment sets encrypt_inter_container_traffic (every job runs on 1 instance).
         (
             job_inter_container_encryption,
-            {"pipeline.train-churn", "monitor.churn-drift/job-definition"},
-            {"pipeline.train-churn", "monitor.churn-drift/job-definition"},
+            {"pipeline.train-churn", "monitor.churn-drift"},
+            {"pipeline.train-churn", "monitor.churn-drift"},
         ),
-        # Only prod sets network_isolation.
-        (
-            job_network_isolation,
-            {"pipeline.train-churn", "monitor.churn-drift/job-definition"},
-            set(),
-        ),
+        # Only prod sets network_isolation, and a VPC, in which the monitor job runs.
+        (job_network_isolation, {"pipeline.train-churn", "monitor.churn-drift"}, set()),
     ],
     ids=[
         "job-volume-kms",
@@ -261,7 +284,7 @@ def test_the_rules_keep_their_catalog_ids():
     ],
 )
 def test_the_churn_example(rule, dev_failing, prod_failing):
-    every = {"pipeline.train-churn", "monitor.churn-drift/job-definition"}
+    every = {"pipeline.train-churn", "monitor.churn-drift"}
     for env_name, failing in (("dev", dev_failing), ("prod", prod_failing)):
         judged = judge(rule, churn(env_name))
         assert set(judged.failing) == failing, env_name

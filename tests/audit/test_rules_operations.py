@@ -6,7 +6,15 @@ import importlib
 import inspect
 
 import pytest
-from rule_specs_a import ENVIRONMENT, HEADER, MODEL, audit, example_context, example_findings
+from rule_specs_a import (
+    ENVIRONMENT,
+    HEADER,
+    MODEL,
+    audit,
+    example_context,
+    example_findings,
+    write,
+)
 
 from mlinfra.audit.rules.operations import (
     TAGGABLE_TYPES,
@@ -15,6 +23,8 @@ from mlinfra.audit.rules.operations import (
     preview_ttl,
     required_tags,
 )
+from mlinfra.ir.lower import lower
+from mlinfra.spec.validate import validate_file
 
 # --- required-tags ----------------------------------------------------------------------------
 
@@ -63,8 +73,11 @@ def _takes_tags(type_name: str) -> bool:
 
 # Importing pulumi_aws.s3 warns about its deprecated V2 bucket classes.
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_taggable_types_are_the_types_pulumi_aws_tags():
+def test_taggable_types_are_the_types_pulumi_aws_tags(tmp_path):
     lowered = {r.type for env in ("dev", "prod") for r in example_context(env).graph.resources}
+    # With Model Monitor's, which the example (on mlinfra's engine) does not use.
+    spec = validate_file(write(tmp_path, MONITORS_SPEC)).environments["dev"]
+    lowered |= {r.type for r in lower(spec, tmp_path).resources}
 
     assert {t for t in lowered if _takes_tags(t)} == set(TAGGABLE_TYPES)
     assert all(_takes_tags(t) for t in TAGGABLE_TYPES)
@@ -95,6 +108,13 @@ monitors:
   remote:
     endpoint: api
     type: data_quality
+    engine: model-monitor
+    baseline: s3://demo-data/baseline.csv
+    on_violation:
+      alert: ["email:ml-oncall@example.com"]
+  remote-own:
+    endpoint: api
+    type: data_quality
     baseline: s3://demo-data/baseline.csv
     on_violation:
       alert: ["email:ml-oncall@example.com"]
@@ -106,9 +126,10 @@ def test_alert_targets_fail_monitors_whose_violations_reach_no_one(tmp_path):
     result = audit(tmp_path, MONITORS_SPEC, "dev", monitor_alert_targets)
 
     assert set(result.failing) == {"monitor.silent", "monitor.remote"}
-    assert result.passing == {"monitor.alerted"}
+    assert result.passing == {"monitor.alerted", "monitor.remote-own"}
     assert result.line("monitor.silent") == result.line_of("  silent:")
-    # An S3 baseline gets no violation alarms: its alert targets would never hear anything.
+    # On Model Monitor an S3 baseline gets no violation alarms: its alert targets would never
+    # hear anything. mlinfra's engine alarms on the job's violation count, whatever the baseline.
     assert result.line("monitor.remote") == result.line_of("baseline: s3://demo-data")
 
 
@@ -121,14 +142,13 @@ def test_alarm_actions_fail_alarms_that_notify_no_one(tmp_path):
     assert set(result.failing) == {
         "endpoint.api/alarm-latency",
         "monitor.silent/alarm-violations",
-        "monitor.silent/alarm-missing",
     }
     assert result.passing == {
         "monitor.alerted/alarm-violations",
-        "monitor.alerted/alarm-missing",
+        "monitor.remote-own/alarm-violations",
     }
     assert result.line("endpoint.api/alarm-latency") == result.line_of("latency_p99_ms: 200")
-    assert result.line("monitor.silent/alarm-missing") == result.line_of("  silent:")
+    assert result.line("monitor.silent/alarm-violations") == result.line_of("  silent:")
 
 
 def test_alarm_actions_pass_slo_alarms_with_alert_targets(tmp_path):
@@ -138,10 +158,7 @@ def test_alarm_actions_pass_slo_alarms_with_alert_targets(tmp_path):
     assert 'alert: ["email:oncall@example.com"]' in spec
     result = audit(tmp_path, spec, "dev", cloudwatch_alarm_actions)
     assert "endpoint.api/alarm-latency" in result.passing
-    assert set(result.failing) == {
-        "monitor.silent/alarm-violations",
-        "monitor.silent/alarm-missing",
-    }
+    assert set(result.failing) == {"monitor.silent/alarm-violations"}
 
 
 # --- preview-ttl ------------------------------------------------------------------------------

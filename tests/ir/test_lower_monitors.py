@@ -1,4 +1,5 @@
-"""Monitors lower to a Model Monitor data-quality schedule, its alerts, alarms and retraining."""
+"""Monitors on `engine: model-monitor` lower to a Model Monitor data-quality schedule, its
+alerts, alarms and retraining (mlinfra's own engine: test_lower_monitor_job.py)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ def spec(env: str):
 
 def lowered(env: str, spec_dir: Path = EXAMPLE, **changes) -> dict:
     component = spec(env).component(ADDRESS)
-    if changes:
-        component = dataclasses.replace(component, props=freeze({**component.props, **changes}))
+    changes = {"engine": "model-monitor", **changes}
+    component = dataclasses.replace(component, props=freeze({**component.props, **changes}))
     ctx = LoweringContext(spec(env), spec_dir)
     return {r.address: r for r in lower_monitor(ctx, component)}
 

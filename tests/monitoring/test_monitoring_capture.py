@@ -8,33 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from capture_events import capture_event as _event
 
 from mlinfra.monitoring.capture import MALFORMED, read_capture
 
 FEATURES = ["tenure", "charges", "contract"]
-
-
-def _event(data: str, encoding: str = "CSV", content_type: str = "text/csv", time: str = "") -> str:
-    return json.dumps(
-        {
-            "captureData": {
-                "endpointInput": {
-                    "observedContentType": content_type,
-                    "mode": "INPUT",
-                    "data": data,
-                    "encoding": encoding,
-                },
-                "endpointOutput": {
-                    "observedContentType": "text/csv",
-                    "mode": "OUTPUT",
-                    "data": "0.5",
-                    "encoding": "CSV",
-                },
-            },
-            "eventMetadata": {"eventId": "e", "inferenceTime": time or "2026-01-01T12:00:00Z"},
-            "eventVersion": "0",
-        }
-    )
 
 
 def _write(folder: Path, *lines: str, hour: str = "12") -> Path:

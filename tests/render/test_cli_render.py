@@ -99,6 +99,7 @@ def test_render_writes_beside_the_spec_by_default(churn_copy: Path) -> None:
         "Pulumi.dev.yaml",
         "Pulumi.yaml",
         "__main__.py",
+        "monitor-job.pyz",  # the churn monitor's job, which the program uploads
         "requirements.txt",
     ]
     assert "wrote " in result.output and "stacks/dev/" in result.output

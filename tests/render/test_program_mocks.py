@@ -358,3 +358,58 @@ def test_a_branch_previews_program_registers_its_graph_under_names_of_its_own(
     (config,) = of_type(registered, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
     assert config.inputs["productionVariants"][0]["instanceType"] == "ml.t2.medium"
     assert not set(graph_names(graph)) & set(graph_names(churn("dev")[0]))
+
+
+# -- monitors on mlinfra's own engine --------------------------------------------------------
+
+
+def by_address(registered: list[Registered]) -> dict[str, Registered]:
+    return {r.name: r for r in registered}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_monitor_job_archive_is_uploaded_from_the_project(churn_runs, env) -> None:
+    from mlinfra.monitoring.bundle import job_archive, job_archive_sha256
+
+    _, registered, folder = churn_runs[env]
+    code = by_address(registered)["monitor.churn-drift/code"].inputs
+    assert code["key"].endswith(f"/code/{job_archive_sha256()[:16]}/monitor-job.pyz")
+    assert (folder / code["source"].path).read_bytes() == job_archive()
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_monitor_pipeline_runs_the_archive_with_the_job_role(churn_runs, env) -> None:
+    _, registered, _ = churn_runs[env]
+    found = by_address(registered)
+    pipeline = found["monitor.churn-drift"].inputs
+    assert pipeline["pipelineName"] == f"churn-{env}-churn-drift-monitor"
+    (step,) = json.loads(pipeline["pipelineDefinition"])["Steps"]
+    arguments = step["Arguments"]
+    assert arguments["RoleArn"] == "arn:aws:mock:::aws:iam/role:Role/monitor.churn-drift/job-role"
+    options = arguments["AppSpecification"]["ContainerArguments"]
+    named = dict(zip(options[::2], options[1::2], strict=True))
+    assert named["--until"] == {"Get": "Execution.StartDateTime"}
+    account = {"dev": "111111111111", "prod": "222222222222"}[env]
+    endpoint = f"churn-{env}-churn-api"
+    assert named["--capture"] == f"s3://churn-{env}-capture-{account}/{endpoint}/{endpoint}/"
+    assert named["--endpoint"] == f"churn-{env}-churn-api"
+    code = found["monitor.churn-drift/code"].inputs
+    (code_input,) = arguments["ProcessingInputs"]
+    assert code_input["S3Input"]["S3Uri"] == f"s3://{code['bucket']}/{code['key']}"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_monitor_alarm_watches_the_jobs_violations(churn_runs, env) -> None:
+    _, registered, _ = churn_runs[env]
+    alarm = by_address(registered)["monitor.churn-drift/alarm-violations"].inputs
+    assert (alarm["namespace"], alarm["metricName"], alarm["statistic"]) == (
+        "mlinfra/Monitoring",
+        "violations",
+        "Maximum",
+    )
+    assert alarm["dimensions"] == {
+        "Monitor": f"churn-{env}-churn-drift",
+        "Endpoint": f"churn-{env}-churn-api",
+    }
+    schedule = by_address(registered)["monitor.churn-drift/schedule"].inputs
+    assert schedule["scheduleExpression"].startswith("cron(20 ")

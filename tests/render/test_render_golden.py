@@ -50,6 +50,11 @@ CASES = {
 }
 
 
+def _bytes(content: str | bytes) -> bytes:
+    # The monitor job's archive is bytes; every other file is text.
+    return content if isinstance(content, bytes) else content.encode("utf-8")
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_rendered_project_matches_golden_files(case: str) -> None:
     # Stored as `<name>.golden`, so the linter skips the programs and a golden `.gitignore`
@@ -59,12 +64,12 @@ def test_rendered_project_matches_golden_files(case: str) -> None:
     if os.environ.get("MLINFRA_ACCEPT"):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        for name, text in files.items():
-            (folder / name).write_bytes(text.encode("utf-8"))
+        for name, content in files.items():
+            (folder / name).write_bytes(_bytes(content))
     on_disk = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     assert on_disk == set(files), "golden files are stale: rerun with MLINFRA_ACCEPT=1"
-    for name, text in files.items():
-        assert (folder / name).read_bytes() == text.encode("utf-8"), (
+    for name, content in files.items():
+        assert (folder / name).read_bytes() == _bytes(content), (
             f"{case}/{name} is stale: rerun with MLINFRA_ACCEPT=1"
         )
 

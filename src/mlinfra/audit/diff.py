@@ -515,10 +515,76 @@ def security_changes(
         new = after.get(address)
         if new is None or new.type != old.type:
             found += _removed(old, before, after)
+    found += _monitor_job_changes(before, after)
     found = [_with_env(c, env) for c in _as_supporting(found)]
     found.sort(key=lambda c: (_ORDER[c.direction], c.category, c.address, c.summary))
     unique = {(c.address, c.category, c.direction, c.summary): c for c in found}
     return tuple(unique.values())
+
+
+# A monitor's job settings, compared across engines: (Job field, category, what it is).
+_JOB_SWITCHES = (
+    ("network_isolation", "network-isolation", "network isolation"),
+    ("in_vpc", "vpc", "running in the VPC"),
+    ("encrypts_inter_container_traffic", "encryption", "inter-container traffic encryption"),
+)
+_JOB_KEYS = (("volume_key", "its storage volumes"), ("output_key", "its outputs"))
+
+
+def _monitor_jobs(resources: Mapping[str, Resource]) -> dict[str, tuple[Resource, Any]]:
+    """Each monitor's job (as the audit's job rules see it) and the resource that runs it."""
+    from mlinfra.audit.rules.jobs import JOB_TYPES, jobs
+
+    found: dict[str, tuple[Resource, Any]] = {}
+    for r in resources.values():
+        if r.component.startswith("monitor.") and r.type in JOB_TYPES:
+            for job in jobs(r):
+                found[r.component] = (r, job)
+    return found
+
+
+def _monitor_job_changes(
+    before: Mapping[str, Resource], after: Mapping[str, Resource]
+) -> list[Change]:
+    """A monitor moved to another engine (Model Monitor's job definition to mlinfra's
+    pipeline, or back) keeps its job's security settings only if the new resource sets them
+    too: compared here job to job, since the two resources share no property paths."""
+    old, new = _monitor_jobs(before), _monitor_jobs(after)
+    found: list[Change] = []
+    for component in sorted(old.keys() & new.keys()):
+        (was_in, was), (now_in, now) = old[component], new[component]
+        if (was_in.address, was_in.type) != (now_in.address, now_in.type):
+            # Else the same resource: its settings are compared path by path.
+            found += _job_moved(component, was, now_in, now)
+    return found
+
+
+def _job_moved(component: str, was: Any, now_in: Resource, now: Any) -> list[Change]:
+    moved = f"now run by {now_in.type.rsplit('.', 1)[1]} {now_in.address}"
+
+    def change(category: str, direction: str, summary: str, a: Any, b: Any) -> Change:
+        summary = f"{component}'s job {summary} ({moved})"
+        return Change(now_in.address, component, category, direction, summary, a, b, now_in.source)
+
+    found = []
+    for field, category, what in _JOB_SWITCHES:
+        a, b = getattr(was, field), getattr(now, field)
+        if a != b:
+            turned = "on" if b else "off"
+            direction = "strengthened" if b else "weakened"
+            found.append(change(category, direction, f"turns {what} {turned}", a, b))
+    for field, what in _JOB_KEYS:
+        a, b = getattr(was, field), getattr(now, field)
+        if (a is None) == (b is None):
+            continue
+        plain = (None if a is None else canonical(a), None if b is None else canonical(b))
+        if b is None:
+            summary = f"no longer encrypts {what} with a KMS key"
+            found.append(change("encryption", "weakened", summary, *plain))
+        else:
+            summary = f"now encrypts {what} with KMS key {show(b)}"
+            found.append(change("encryption", "strengthened", summary, *plain))
+    return found
 
 
 def _as_supporting(changes: list[Change]) -> list[Change]:

@@ -69,12 +69,15 @@ class FileAsset:
     `path` is relative to the spec's folder; renderers make it relative to where they write.
     `sha256` is the file's content hash, so a changed file is a changed resource. With
     `packed_as` (SageMaker script mode's `sourcedir.tar.gz`), the program uploads the file
-    packed into a reproducible archive of that name rather than the file itself.
+    packed into a reproducible archive of that name rather than the file itself. With
+    `content`, the file is mlinfra's own (the monitor job's code): renderers write those bytes
+    into the project, beside the program, and `path` is the file's name there.
     """
 
     path: str
     sha256: str
     packed_as: str | None = None
+    content: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,8 @@ def canonical(value: Any) -> Any:
         return {"json": canonical(value.value)}
     if isinstance(value, FileAsset):
         found = {"file": value.path, "sha256": value.sha256}
+        if value.content is not None:
+            found["bundled"] = True  # the bytes themselves: named by their hash
         return {**found, "packed_as": value.packed_as} if value.packed_as else found
     if isinstance(value, MappingProxyType | dict):
         return {str(k): canonical(v) for k, v in value.items()}

@@ -1,10 +1,15 @@
-"""Data-quality monitors, locally: SageMaker Model Monitor's baselining and analysis jobs.
+"""Data-quality monitors: mlinfra's own engine, the same on the emulator and on SageMaker.
 
-`baseline` suggests a baseline (statistics.json, constraints.json) from a data set, `capture`
-reads what an endpoint captured, `analysis` compares the two and writes Model Monitor's
-statistics and constraint violations plus mlinfra's drift.json, and `job` runs either as a
-processing job would. Those modules import numpy and pandas; this one stays light so that
+`baseline` suggests a baseline (statistics.json, constraints.json, in Model Monitor's
+format) from a data set, `capture` reads what an endpoint captured, `analysis` compares the
+two and writes statistics and constraint violations plus mlinfra's drift.json. `job` runs
+them as the emulator's processing jobs; `processing` runs one monitor execution as a
+SageMaker Processing job (from S3, with CloudWatch `metrics`, through `storage`), from the
+archive `bundle` packs. Those modules import numpy and pandas; this one stays light so that
 importing the package costs nothing.
+
+The modules the archive carries run on the scikit-learn image's Python (3.10) and import
+nothing but the standard library, numpy, pandas, pyarrow and boto3 (a test holds them to it).
 """
 
 from __future__ import annotations
@@ -12,3 +17,8 @@ from __future__ import annotations
 
 class MonitoringError(Exception):
     """A monitoring job cannot run on what it was given (no baseline, unreadable or no data)."""
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 record`, `3 records`: how the jobs' summary lines count."""
+    return f"{number} {noun}" + ("" if number == 1 else "s")

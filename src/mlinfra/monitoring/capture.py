@@ -28,7 +28,7 @@ import io
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +184,9 @@ class _Events:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    # timezone.utc, not datetime.UTC: this module also runs in the monitor job's image, on
+    # Python 3.10.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
 # --- payloads ------------------------------------------------------------------------------

@@ -18,9 +18,14 @@ def write_json(path: Path, data: Any) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    # allow_nan=False: NaN is not JSON, and a NaN here is a bug to hear about, not to ship.
-    partial.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    partial.write_bytes(json_bytes(data))
     os.replace(partial, path)
+
+
+def json_bytes(data: Any) -> bytes:
+    """The text every monitoring file is written as, locally and to S3."""
+    # allow_nan=False: NaN is not JSON, and a NaN here is a bug to hear about, not to ship.
+    return (json.dumps(data, indent=2, allow_nan=False) + "\n").encode("utf-8")
 
 
 def read_json(path: Path, what: str) -> Any:

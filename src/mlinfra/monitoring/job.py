@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from mlinfra.monitoring import MonitoringError
+from mlinfra.monitoring import MonitoringError, counted
 from mlinfra.monitoring.analysis import analyse
 from mlinfra.monitoring.baseline import (
     DEFAULT_BINS,
@@ -55,7 +55,7 @@ def run_baseline(arguments: argparse.Namespace) -> str:
         bins=arguments.bins,
     )
     baseline.write(arguments.output)
-    return f"{_count(len(data), 'record')}, {_count(len(baseline.features), 'feature')}"
+    return f"{counted(len(data), 'record')}, {counted(len(baseline.features), 'feature')}"
 
 
 def run_analyse(arguments: argparse.Namespace) -> str:
@@ -65,9 +65,9 @@ def run_analyse(arguments: argparse.Namespace) -> str:
     )
     analysis = analyse(baseline, data)
     analysis.write(arguments.output)
-    summary = f"{_count(len(data), 'record')}, {_count(len(analysis.violations), 'violation')}"
+    summary = f"{counted(len(data), 'record')}, {counted(len(analysis.violations), 'violation')}"
     if data.attrs.get(MALFORMED):
-        summary += f", {_count(data.attrs[MALFORMED], 'malformed record')} skipped"
+        summary += f", {counted(data.attrs[MALFORMED], 'malformed record')} skipped"
     return summary
 
 
@@ -100,10 +100,6 @@ def _moment(text: str) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ RULE_IDS = frozenset(
         "kms-key-rotation",
         "iam-no-wildcard-actions",
         "iam-no-wildcard-resources",
+        "iam-metrics-namespace",
         # Operations
         "required-tags",
         "monitor-alert-targets",

@@ -82,6 +82,8 @@ class RenderError(ValueError):
 
 # The script-mode archive of a training step, which the `source_archive` helper builds.
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
+# The files every project has; a bundled file may take none of their names.
+_PROJECT_FILES = frozenset({".gitignore", "Pulumi.yaml", "requirements.txt", "__main__.py"})
 # Names the program defines or imports; no resource variable may take them.
 _RESERVED_NAMES = frozenset(
     {"json", "pulumi", "aws", "local", "TAGS", *helpers.NAMES, *dir(builtins)}
@@ -329,9 +331,13 @@ class _Writer:
         self.markers.add(FileAsset)
         if not isinstance(value.path, str) or not value.path:
             raise RenderError(f"{where}: FileAsset needs a path")
+        if value.content is not None:
+            # mlinfra's own file, which the project holds beside the program.
+            path: Node = self.node(bundled_name(value, where), where)
+            return Group("pulumi.FileAsset(", (("", path),), ")")
         # Relative to the program's folder, where Pulumi runs it; never an absolute path of
         # the machine that rendered it (unless the spec itself gave one).
-        path: Node = self.node(
+        path = self.node(
             posixpath.normpath(posixpath.join(self.spec_dir_from_out, value.path)), where
         )
         if archive:
@@ -350,6 +356,42 @@ class _Writer:
                 return self.node(value, where)
         own = self.mapping({k: v for k, v in value.items() if k not in shared}, where)
         return Group("{", (("**", "TAGS"), *own.items), "}") if own.items else "TAGS"
+
+
+def bundled_name(value: FileAsset, where: str) -> str:
+    """The file name a bundled file has in the project: one plain name, beside the program."""
+    name = value.path
+    if (
+        not isinstance(name, str)
+        or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name)
+        or name in _PROJECT_FILES
+    ):
+        raise RenderError(f"{where}: {name!r} cannot name a file of the project")
+    return name
+
+
+def bundled_files(graph: ResourceGraph) -> dict[str, bytes]:
+    """The files mlinfra itself puts in the project (FileAssets with `content`), by name."""
+    found: dict[str, bytes] = {}
+
+    def visit(value: Any, where: str) -> None:
+        if isinstance(value, FileAsset) and value.content is not None:
+            name = bundled_name(value, where)
+            if found.get(name, value.content) != value.content:
+                raise RenderError(f"{where}: two different files would be {name!r}")
+            found[name] = value.content
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                visit(item, where)
+        elif isinstance(value, tuple | list):
+            for item in value:
+                visit(item, where)
+        elif isinstance(value, Args):
+            visit(value.fields, where)
+
+    for resource in graph.resources:
+        visit(resource.properties, resource.address)
+    return found
 
 
 def shared_tags(graph: ResourceGraph) -> dict[str, str]:
@@ -603,8 +645,9 @@ def requirements(names: tuple[str, ...] = REQUIREMENTS) -> str:
 @without_collector
 def render_project(
     graph: ResourceGraph, spec: EnvSpec, spec_file_from_out: str = "../../mlinfra.yaml"
-) -> dict[str, str]:
-    """The files of the Pulumi project of one environment, by name.
+) -> dict[str, str | bytes]:
+    """The files of the Pulumi project of one environment, by name: text, and the bytes of
+    the files mlinfra bundles with the program (the monitor job's archive).
 
     `spec` gives what the graph does not carry: the AWS account the stack must deploy into.
     `spec_file_from_out` is the spec's path relative to the folder the files will be written
@@ -641,7 +684,7 @@ def render_project(
         # The provider refuses to touch any other account, so a stack selected by mistake
         # (or credentials for the wrong account) cannot deploy prod into dev.
         config += ["  aws:allowedAccountIds:", f"    - {_yaml_string(spec.account)}"]
-    return {
+    files: dict[str, str | bytes] = {
         ".gitignore": "# Made when Pulumi installs requirements.txt and runs the program.\n"
         "venv/\n__pycache__/\nbuild/\n",
         "Pulumi.yaml": project + "\n",
@@ -649,6 +692,7 @@ def render_project(
         "requirements.txt": requirements(LOCAL_REQUIREMENTS if local else REQUIREMENTS),
         "__main__.py": render_program(graph, spec_file_from_out),
     }
+    return {**files, **bundled_files(graph)}
 
 
 def _check_env(env: str) -> str:
@@ -658,7 +702,7 @@ def _check_env(env: str) -> str:
     return env
 
 
-def write_project(files: Mapping[str, str], out_dir: str | os.PathLike) -> list[Path]:
+def write_project(files: Mapping[str, str | bytes], out_dir: str | os.PathLike) -> list[Path]:
     """Write the files into `out_dir` (created if needed), each atomically: written to a
     temporary file beside it, then renamed over the old one, so a reader (or a crash) never
     sees half a file. Files already there that mlinfra did not render are left alone."""
@@ -671,8 +715,10 @@ def write_project(files: Mapping[str, str], out_dir: str | os.PathLike) -> list[
         target = out / name
         handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
         try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-                stream.write(files[name])
+            content = files[name]
+            data = content if isinstance(content, bytes) else content.encode("utf-8")
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
             os.chmod(temporary, 0o644)
             os.replace(temporary, target)
         except BaseException:

@@ -1250,6 +1250,140 @@ monitor_churn_drift_baseline = aws.s3.BucketObjectv2(
     opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
 )
 
+monitor_churn_drift_code = aws.s3.BucketObjectv2(
+    "monitor.churn-drift/code",
+    bucket=bucket_monitoring.bucket,
+    key="monitors/churn-drift/code/75a746af2dbe570a/monitor-job.pyz",
+    source=pulumi.FileAsset("monitor-job.pyz"),
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+    opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
+)
+
+monitor_churn_drift_job_role = aws.iam.Role(
+    "monitor.churn-drift/job-role",
+    name="churn-dev-monitor-churn-drift-job",
+    assume_role_policy=json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sagemaker.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                },
+            ],
+        },
+        sort_keys=True,
+    ),
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+)
+
+monitor_churn_drift_job_role_policy = aws.iam.RolePolicy(
+    "monitor.churn-drift/job-role-policy",
+    name="mlinfra-least-privilege",
+    role=monitor_churn_drift_job_role.id,
+    policy=pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject"],
+                    "Resource": [
+                        pulumi.Output.concat(
+                            bucket_capture.arn,
+                            "/",
+                            pulumi.Output.concat(endpoint_churn_api.name, "/*"),
+                        ),
+                    ],
+                    "Sid": "ReadCaptures",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket"],
+                    "Resource": [bucket_capture.arn],
+                    "Sid": "ListCaptures",
+                    "Condition": {
+                        "StringLike": {
+                            "s3:prefix": [pulumi.Output.concat(endpoint_churn_api.name, "/*")],
+                        },
+                    },
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject"],
+                    "Resource": [
+                        pulumi.Output.concat(
+                            bucket_monitoring.arn,
+                            "/monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
+                        ),
+                    ],
+                    "Sid": "ReadBaselineDataSet",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": [
+                        pulumi.Output.concat(
+                            bucket_monitoring.arn,
+                            "/monitors/churn-drift/baseline-results/430995cc39496717/*",
+                        ),
+                        pulumi.Output.concat(
+                            bucket_monitoring.arn,
+                            "/monitors/churn-drift/reports/*",
+                        ),
+                    ],
+                    "Sid": "MonitorData",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket"],
+                    "Resource": [bucket_monitoring.arn],
+                    "Sid": "ListMonitorData",
+                    "Condition": {"StringLike": {"s3:prefix": ["monitors/churn-drift/*"]}},
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["ecr:GetAuthorizationToken"],
+                    "Resource": ["*"],
+                    "Sid": "EcrToken",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "ecr:BatchCheckLayerAvailability",
+                        "ecr:BatchGetImage",
+                        "ecr:GetDownloadUrlForLayer",
+                    ],
+                    "Resource": [
+                        "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn",
+                    ],
+                    "Sid": "EcrPull",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:DescribeLogStreams",
+                        "logs:PutLogEvents",
+                    ],
+                    "Resource": ["arn:aws:logs:us-east-1:111111111111:log-group:/aws/sagemaker/*"],
+                    "Sid": "Logs",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["cloudwatch:PutMetricData"],
+                    "Resource": ["*"],
+                    "Sid": "Metrics",
+                    "Condition": {"StringLike": {"cloudwatch:namespace": ["mlinfra/Monitoring"]}},
+                },
+            ],
+        },
+        sort_keys=True,
+    ),
+)
+
 monitor_churn_drift_role = aws.iam.Role(
     "monitor.churn-drift/role",
     name="churn-dev-monitor-churn-drift",
@@ -1279,90 +1413,22 @@ monitor_churn_drift_role_policy = aws.iam.RolePolicy(
             "Statement": [
                 {
                     "Effect": "Allow",
-                    "Action": ["s3:GetObject"],
-                    "Resource": [
-                        pulumi.Output.concat(bucket_capture.arn, "/churn-dev-churn-api/*"),
-                    ],
-                    "Sid": "ReadCaptures",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:ListBucket"],
-                    "Resource": [bucket_capture.arn],
-                    "Sid": "ListCaptures",
-                    "Condition": {"StringLike": {"s3:prefix": ["churn-dev-churn-api/*"]}},
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject"],
-                    "Resource": [
-                        pulumi.Output.concat(
-                            bucket_monitoring.arn,
-                            "/monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
-                        ),
-                        pulumi.Output.concat(
-                            bucket_monitoring.arn,
-                            "/monitors/churn-drift/baseline-results/23ffcb3505dc8e62/*",
-                        ),
-                    ],
-                    "Sid": "ReadBaseline",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:PutObject"],
-                    "Resource": [
-                        pulumi.Output.concat(
-                            bucket_monitoring.arn,
-                            "/monitors/churn-drift/reports/*",
-                        ),
-                    ],
-                    "Sid": "WriteReports",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:ListBucket"],
-                    "Resource": [bucket_monitoring.arn],
-                    "Sid": "ListMonitorData",
-                    "Condition": {"StringLike": {"s3:prefix": ["monitors/churn-drift/*"]}},
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["ecr:GetAuthorizationToken"],
-                    "Resource": ["*"],
-                    "Sid": "EcrToken",
-                },
-                {
-                    "Effect": "Allow",
                     "Action": [
-                        "ecr:BatchCheckLayerAvailability",
-                        "ecr:BatchGetImage",
-                        "ecr:GetDownloadUrlForLayer",
+                        "sagemaker:AddTags",
+                        "sagemaker:CreateProcessingJob",
+                        "sagemaker:DescribeProcessingJob",
+                        "sagemaker:StopProcessingJob",
                     ],
-                    "Resource": [
-                        "arn:aws:ecr:us-east-1:156813124566:repository/sagemaker-model-monitor-analyzer",
-                    ],
-                    "Sid": "EcrPull",
+                    "Resource": ["arn:aws:sagemaker:us-east-1:111111111111:processing-job/*"],
+                    "Sid": "ProcessingJobs",
                 },
                 {
                     "Effect": "Allow",
-                    "Action": [
-                        "logs:CreateLogGroup",
-                        "logs:CreateLogStream",
-                        "logs:DescribeLogStreams",
-                        "logs:PutLogEvents",
-                    ],
-                    "Resource": ["arn:aws:logs:us-east-1:111111111111:log-group:/aws/sagemaker/*"],
-                    "Sid": "Logs",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["cloudwatch:PutMetricData"],
-                    "Resource": ["*"],
-                    "Sid": "Metrics",
+                    "Action": ["iam:PassRole"],
+                    "Resource": [monitor_churn_drift_job_role.arn],
+                    "Sid": "PassJobRole",
                     "Condition": {
-                        "StringLike": {
-                            "cloudwatch:namespace": ["aws/sagemaker/Endpoints/data-metrics"],
-                        },
+                        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"},
                     },
                 },
             ],
@@ -1371,80 +1437,169 @@ monitor_churn_drift_role_policy = aws.iam.RolePolicy(
     ),
 )
 
-monitor_churn_drift_job_definition = aws.sagemaker.DataQualityJobDefinition(
-    "monitor.churn-drift/job-definition",
-    name="churn-dev-churn-drift",
-    data_quality_app_specification=aws.sagemaker.DataQualityJobDefinitionDataQualityAppSpecificationArgs(
-        image_uri="156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer",
-        environment={"publish_cloudwatch_metrics": "Enabled"},
-    ),
-    data_quality_baseline_config=aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfigArgs(
-        constraints_resource=aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfigConstraintsResourceArgs(
-            s3_uri=pulumi.Output.concat(
-                "s3://",
-                bucket_monitoring.bucket,
-                "/monitors/churn-drift/baseline-results/23ffcb3505dc8e62/constraints.json",
-            ),
-        ),
-        statistics_resource=aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfigStatisticsResourceArgs(
-            s3_uri=pulumi.Output.concat(
-                "s3://",
-                bucket_monitoring.bucket,
-                "/monitors/churn-drift/baseline-results/23ffcb3505dc8e62/statistics.json",
-            ),
-        ),
-    ),
-    data_quality_job_input=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputArgs(
-        endpoint_input=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs(
-            endpoint_name=endpoint_churn_api.name,
-            local_path="/opt/ml/processing/input/endpoint",
-            s3_data_distribution_type="FullyReplicated",
-            s3_input_mode="File",
-        ),
-    ),
-    data_quality_job_output_config=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigArgs(
-        monitoring_outputs=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs(
-            s3_output=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs(
-                s3_uri=pulumi.Output.concat(
-                    "s3://",
-                    bucket_monitoring.bucket,
-                    "/monitors/churn-drift/reports",
-                ),
-                local_path="/opt/ml/processing/output",
-                s3_upload_mode="EndOfJob",
-            ),
-        ),
-    ),
-    job_resources=aws.sagemaker.DataQualityJobDefinitionJobResourcesArgs(
-        cluster_config=aws.sagemaker.DataQualityJobDefinitionJobResourcesClusterConfigArgs(
-            instance_count=1,
-            instance_type="ml.m5.large",
-            volume_size_in_gb=20,
-        ),
-    ),
-    network_config=aws.sagemaker.DataQualityJobDefinitionNetworkConfigArgs(
-        enable_network_isolation=False,
-        enable_inter_container_traffic_encryption=False,
-    ),
+monitor_churn_drift = aws.sagemaker.Pipeline(
+    "monitor.churn-drift",
+    pipeline_name="churn-dev-churn-drift-monitor",
+    pipeline_display_name="churn-dev-churn-drift-monitor",
+    pipeline_description="mlinfra monitor churn-drift of endpoint churn-api",
     role_arn=monitor_churn_drift_role.arn,
-    stopping_condition=aws.sagemaker.DataQualityJobDefinitionStoppingConditionArgs(
-        max_runtime_in_seconds=3600,
+    pipeline_definition=pulumi.Output.json_dumps(
+        {
+            "Version": "2020-12-01",
+            "Metadata": {},
+            "Parameters": [],
+            "Steps": [
+                {
+                    "Name": "analyse",
+                    "Type": "Processing",
+                    "Arguments": {
+                        "ProcessingResources": {
+                            "ClusterConfig": {
+                                "InstanceType": "ml.m5.large",
+                                "InstanceCount": 1,
+                                "VolumeSizeInGB": 20,
+                            },
+                        },
+                        "AppSpecification": {
+                            "ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+                            "ContainerEntrypoint": [
+                                "python3",
+                                "/opt/ml/processing/input/code/monitor-job.pyz",
+                            ],
+                            "ContainerArguments": [
+                                "--capture",
+                                pulumi.Output.concat(
+                                    "s3://",
+                                    bucket_capture.bucket,
+                                    "/",
+                                    endpoint_churn_api.name,
+                                    "/",
+                                    endpoint_churn_api.name,
+                                    "/",
+                                ),
+                                "--baseline-dataset",
+                                pulumi.Output.concat(
+                                    "s3://",
+                                    monitor_churn_drift_baseline.bucket,
+                                    "/monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
+                                ),
+                                "--baseline-results",
+                                pulumi.Output.concat(
+                                    "s3://",
+                                    bucket_monitoring.bucket,
+                                    "/monitors/churn-drift/baseline-results/430995cc39496717/",
+                                ),
+                                "--reports",
+                                pulumi.Output.concat(
+                                    "s3://",
+                                    bucket_monitoring.bucket,
+                                    "/monitors/churn-drift/reports/",
+                                ),
+                                "--until",
+                                {"Get": "Execution.StartDateTime"},
+                                "--period-hours",
+                                "24",
+                                "--drift-psi",
+                                "0.2",
+                                "--missing-percent",
+                                "5",
+                                "--monitor",
+                                "churn-dev-churn-drift",
+                                "--endpoint",
+                                endpoint_churn_api.name,
+                            ],
+                        },
+                        "ProcessingInputs": [
+                            {
+                                "InputName": "code",
+                                "AppManaged": False,
+                                "S3Input": {
+                                    "S3Uri": pulumi.Output.concat(
+                                        "s3://",
+                                        monitor_churn_drift_code.bucket,
+                                        "/monitors/churn-drift/code/75a746af2dbe570a/monitor-job.pyz",
+                                    ),
+                                    "LocalPath": "/opt/ml/processing/input/code",
+                                    "S3DataType": "S3Prefix",
+                                    "S3InputMode": "File",
+                                    "S3DataDistributionType": "FullyReplicated",
+                                    "S3CompressionType": "None",
+                                },
+                            },
+                        ],
+                        "NetworkConfig": {
+                            "EnableInterContainerTrafficEncryption": False,
+                            "EnableNetworkIsolation": False,
+                        },
+                        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                        "RoleArn": monitor_churn_drift_job_role.arn,
+                    },
+                },
+            ],
+        },
+        sort_keys=True,
     ),
     tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-    opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_role_policy]),
+    opts=pulumi.ResourceOptions(
+        depends_on=[monitor_churn_drift_role_policy, monitor_churn_drift_job_role_policy],
+    ),
 )
 
-monitor_churn_drift = aws.sagemaker.MonitoringSchedule(
-    "monitor.churn-drift",
-    name="churn-dev-churn-drift",
-    monitoring_schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigArgs(
-        monitoring_job_definition_name=monitor_churn_drift_job_definition.name,
-        monitoring_type="DataQuality",
-        schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigScheduleConfigArgs(
-            schedule_expression="cron(0 0 ? * * *)",
-        ),
+monitor_churn_drift_schedule_role = aws.iam.Role(
+    "monitor.churn-drift/schedule-role",
+    name="churn-dev-monitor-churn-drift-schedule-role",
+    assume_role_policy=json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"}},
+                },
+            ],
+        },
+        sort_keys=True,
     ),
     tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+)
+
+monitor_churn_drift_schedule_role_policy = aws.iam.RolePolicy(
+    "monitor.churn-drift/schedule-role-policy",
+    name="mlinfra-start-pipeline",
+    role=monitor_churn_drift_schedule_role.id,
+    policy=pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["sagemaker:StartPipelineExecution"],
+                    "Resource": [monitor_churn_drift.arn],
+                    "Sid": "StartPipeline",
+                },
+            ],
+        },
+        sort_keys=True,
+    ),
+)
+
+monitor_churn_drift_schedule = aws.cloudwatch.EventRule(
+    "monitor.churn-drift/schedule",
+    name="churn-dev-churn-drift-schedule",
+    description="Runs monitor churn-drift (daily)",
+    schedule_expression="cron(20 0 ? * * *)",
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+)
+
+monitor_churn_drift_schedule_target = aws.cloudwatch.EventTarget(
+    "monitor.churn-drift/schedule-target",
+    rule=monitor_churn_drift_schedule.name,
+    target_id="start-pipeline",
+    arn=monitor_churn_drift.arn,
+    role_arn=monitor_churn_drift_schedule_role.arn,
+    opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_schedule_role_policy]),
 )
 
 monitor_churn_drift_alerts = aws.sns.Topic(
@@ -1463,178 +1618,15 @@ monitor_churn_drift_alert_1 = aws.sns.TopicSubscription(
 monitor_churn_drift_alarm_violations = aws.cloudwatch.MetricAlarm(
     "monitor.churn-drift/alarm-violations",
     name="churn-dev-churn-drift-violations",
-    alarm_description="monitor.churn-drift: violations in tenure_months, monthly_charges, total_charges, contract, support_calls",
+    alarm_description="monitor.churn-drift: a run found constraint violations (drift above drift_psi, missing values above missing_percent, new types or values)",
+    namespace="mlinfra/Monitoring",
+    metric_name="violations",
+    dimensions={"Monitor": "churn-dev-churn-drift", "Endpoint": endpoint_churn_api.name},
+    statistic="Maximum",
+    period=300,
+    evaluation_periods=1,
+    threshold=0,
     comparison_operator="GreaterThanThreshold",
-    evaluation_periods=1,
-    threshold=0.2,
-    metric_queries=[
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m0",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_baseline_drift_tenure_months",
-                stat="Maximum",
-                period=86400,
-                dimensions={
-                    "Endpoint": "churn-dev-churn-api",
-                    "MonitoringSchedule": "churn-dev-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m1",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_baseline_drift_monthly_charges",
-                stat="Maximum",
-                period=86400,
-                dimensions={
-                    "Endpoint": "churn-dev-churn-api",
-                    "MonitoringSchedule": "churn-dev-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m2",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_baseline_drift_total_charges",
-                stat="Maximum",
-                period=86400,
-                dimensions={
-                    "Endpoint": "churn-dev-churn-api",
-                    "MonitoringSchedule": "churn-dev-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m3",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_baseline_drift_contract",
-                stat="Maximum",
-                period=86400,
-                dimensions={
-                    "Endpoint": "churn-dev-churn-api",
-                    "MonitoringSchedule": "churn-dev-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m4",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_baseline_drift_support_calls",
-                stat="Maximum",
-                period=86400,
-                dimensions={
-                    "Endpoint": "churn-dev-churn-api",
-                    "MonitoringSchedule": "churn-dev-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="worst",
-            expression="MAX([m0, m1, m2, m3, m4])",
-            label="violations",
-            return_data=True,
-        ),
-    ],
-    treat_missing_data="notBreaching",
-    alarm_actions=[monitor_churn_drift_alerts.arn],
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-)
-
-monitor_churn_drift_alarm_missing = aws.cloudwatch.MetricAlarm(
-    "monitor.churn-drift/alarm-missing",
-    name="churn-dev-churn-drift-missing",
-    alarm_description="monitor.churn-drift: missing in tenure_months, monthly_charges, total_charges, contract, support_calls",
-    comparison_operator="LessThanThreshold",
-    evaluation_periods=1,
-    threshold=0.95,
-    metric_queries=[
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m0",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_non_null_tenure_months",
-                stat="Minimum",
-                period=86400,
-                dimensions={
-                    "Endpoint": "churn-dev-churn-api",
-                    "MonitoringSchedule": "churn-dev-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m1",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_non_null_monthly_charges",
-                stat="Minimum",
-                period=86400,
-                dimensions={
-                    "Endpoint": "churn-dev-churn-api",
-                    "MonitoringSchedule": "churn-dev-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m2",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_non_null_total_charges",
-                stat="Minimum",
-                period=86400,
-                dimensions={
-                    "Endpoint": "churn-dev-churn-api",
-                    "MonitoringSchedule": "churn-dev-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m3",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_non_null_contract",
-                stat="Minimum",
-                period=86400,
-                dimensions={
-                    "Endpoint": "churn-dev-churn-api",
-                    "MonitoringSchedule": "churn-dev-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m4",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_non_null_support_calls",
-                stat="Minimum",
-                period=86400,
-                dimensions={
-                    "Endpoint": "churn-dev-churn-api",
-                    "MonitoringSchedule": "churn-dev-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="worst",
-            expression="MIN([m0, m1, m2, m3, m4])",
-            label="missing",
-            return_data=True,
-        ),
-    ],
     treat_missing_data="notBreaching",
     alarm_actions=[monitor_churn_drift_alerts.arn],
     tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
@@ -1648,10 +1640,7 @@ monitor_churn_drift_retrain = aws.cloudwatch.EventRule(
         {
             "source": ["aws.cloudwatch"],
             "detail-type": ["CloudWatch Alarm State Change"],
-            "resources": [
-                monitor_churn_drift_alarm_violations.arn,
-                monitor_churn_drift_alarm_missing.arn,
-            ],
+            "resources": [monitor_churn_drift_alarm_violations.arn],
             "detail": {"state": {"value": ["ALARM"]}},
         },
         sort_keys=True,
@@ -1718,4 +1707,3 @@ pulumi.export(
     ),
 )
 pulumi.export("endpoint.churn-api", "churn-dev-churn-api")
-pulumi.export("monitor.churn-drift", "churn-dev-churn-drift")

@@ -1429,9 +1429,19 @@ monitor_churn_drift_baseline = aws.s3.BucketObjectv2(
     opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
 )
 
-monitor_churn_drift_role = aws.iam.Role(
-    "monitor.churn-drift/role",
-    name="churn-prod-monitor-churn-drift",
+monitor_churn_drift_code = aws.s3.BucketObjectv2(
+    "monitor.churn-drift/code",
+    bucket=bucket_monitoring.bucket,
+    key="monitors/churn-drift/code/75a746af2dbe570a/monitor-job.pyz",
+    source=pulumi.FileAsset("monitor-job.pyz"),
+    kms_key_id=kms_key.arn,
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+    opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
+)
+
+monitor_churn_drift_job_role = aws.iam.Role(
+    "monitor.churn-drift/job-role",
+    name="churn-prod-monitor-churn-drift-job",
     assume_role_policy=json.dumps(
         {
             "Version": "2012-10-17",
@@ -1448,10 +1458,10 @@ monitor_churn_drift_role = aws.iam.Role(
     tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
 )
 
-monitor_churn_drift_role_policy = aws.iam.RolePolicy(
-    "monitor.churn-drift/role-policy",
+monitor_churn_drift_job_role_policy = aws.iam.RolePolicy(
+    "monitor.churn-drift/job-role-policy",
     name="mlinfra-least-privilege",
-    role=monitor_churn_drift_role.id,
+    role=monitor_churn_drift_job_role.id,
     policy=pulumi.Output.json_dumps(
         {
             "Version": "2012-10-17",
@@ -1460,7 +1470,11 @@ monitor_churn_drift_role_policy = aws.iam.RolePolicy(
                     "Effect": "Allow",
                     "Action": ["s3:GetObject"],
                     "Resource": [
-                        pulumi.Output.concat(bucket_capture.arn, "/churn-prod-churn-api/*"),
+                        pulumi.Output.concat(
+                            bucket_capture.arn,
+                            "/",
+                            pulumi.Output.concat(endpoint_churn_api.name, "/*"),
+                        ),
                     ],
                     "Sid": "ReadCaptures",
                 },
@@ -1469,7 +1483,11 @@ monitor_churn_drift_role_policy = aws.iam.RolePolicy(
                     "Action": ["s3:ListBucket"],
                     "Resource": [bucket_capture.arn],
                     "Sid": "ListCaptures",
-                    "Condition": {"StringLike": {"s3:prefix": ["churn-prod-churn-api/*"]}},
+                    "Condition": {
+                        "StringLike": {
+                            "s3:prefix": [pulumi.Output.concat(endpoint_churn_api.name, "/*")],
+                        },
+                    },
                 },
                 {
                     "Effect": "Allow",
@@ -1479,23 +1497,23 @@ monitor_churn_drift_role_policy = aws.iam.RolePolicy(
                             bucket_monitoring.arn,
                             "/monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
                         ),
-                        pulumi.Output.concat(
-                            bucket_monitoring.arn,
-                            "/monitors/churn-drift/baseline-results/23ffcb3505dc8e62/*",
-                        ),
                     ],
-                    "Sid": "ReadBaseline",
+                    "Sid": "ReadBaselineDataSet",
                 },
                 {
                     "Effect": "Allow",
-                    "Action": ["s3:PutObject"],
+                    "Action": ["s3:GetObject", "s3:PutObject"],
                     "Resource": [
+                        pulumi.Output.concat(
+                            bucket_monitoring.arn,
+                            "/monitors/churn-drift/baseline-results/430995cc39496717/*",
+                        ),
                         pulumi.Output.concat(
                             bucket_monitoring.arn,
                             "/monitors/churn-drift/reports/*",
                         ),
                     ],
-                    "Sid": "WriteReports",
+                    "Sid": "MonitorData",
                 },
                 {
                     "Effect": "Allow",
@@ -1518,7 +1536,7 @@ monitor_churn_drift_role_policy = aws.iam.RolePolicy(
                         "ecr:GetDownloadUrlForLayer",
                     ],
                     "Resource": [
-                        "arn:aws:ecr:eu-west-1:468650794304:repository/sagemaker-model-monitor-analyzer",
+                        "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn",
                     ],
                     "Sid": "EcrPull",
                 },
@@ -1538,11 +1556,7 @@ monitor_churn_drift_role_policy = aws.iam.RolePolicy(
                     "Action": ["cloudwatch:PutMetricData"],
                     "Resource": ["*"],
                     "Sid": "Metrics",
-                    "Condition": {
-                        "StringLike": {
-                            "cloudwatch:namespace": ["aws/sagemaker/Endpoints/data-metrics"],
-                        },
-                    },
+                    "Condition": {"StringLike": {"cloudwatch:namespace": ["mlinfra/Monitoring"]}},
                 },
                 {
                     "Effect": "Allow",
@@ -1596,86 +1610,231 @@ monitor_churn_drift_role_policy = aws.iam.RolePolicy(
     ),
 )
 
-monitor_churn_drift_job_definition = aws.sagemaker.DataQualityJobDefinition(
-    "monitor.churn-drift/job-definition",
-    name="churn-prod-churn-drift",
-    data_quality_app_specification=aws.sagemaker.DataQualityJobDefinitionDataQualityAppSpecificationArgs(
-        image_uri="468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer",
-        environment={"publish_cloudwatch_metrics": "Enabled"},
-    ),
-    data_quality_baseline_config=aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfigArgs(
-        constraints_resource=aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfigConstraintsResourceArgs(
-            s3_uri=pulumi.Output.concat(
-                "s3://",
-                bucket_monitoring.bucket,
-                "/monitors/churn-drift/baseline-results/23ffcb3505dc8e62/constraints.json",
-            ),
-        ),
-        statistics_resource=aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfigStatisticsResourceArgs(
-            s3_uri=pulumi.Output.concat(
-                "s3://",
-                bucket_monitoring.bucket,
-                "/monitors/churn-drift/baseline-results/23ffcb3505dc8e62/statistics.json",
-            ),
-        ),
-    ),
-    data_quality_job_input=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputArgs(
-        endpoint_input=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs(
-            endpoint_name=endpoint_churn_api.name,
-            local_path="/opt/ml/processing/input/endpoint",
-            s3_data_distribution_type="FullyReplicated",
-            s3_input_mode="File",
-        ),
-    ),
-    data_quality_job_output_config=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigArgs(
-        monitoring_outputs=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs(
-            s3_output=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs(
-                s3_uri=pulumi.Output.concat(
-                    "s3://",
-                    bucket_monitoring.bucket,
-                    "/monitors/churn-drift/reports",
-                ),
-                local_path="/opt/ml/processing/output",
-                s3_upload_mode="EndOfJob",
-            ),
-        ),
-        kms_key_id=kms_key.arn,
-    ),
-    job_resources=aws.sagemaker.DataQualityJobDefinitionJobResourcesArgs(
-        cluster_config=aws.sagemaker.DataQualityJobDefinitionJobResourcesClusterConfigArgs(
-            instance_count=1,
-            instance_type="ml.m5.large",
-            volume_size_in_gb=20,
-            volume_kms_key_id=kms_key.arn,
-        ),
-    ),
-    network_config=aws.sagemaker.DataQualityJobDefinitionNetworkConfigArgs(
-        enable_network_isolation=True,
-        enable_inter_container_traffic_encryption=False,
-        vpc_config=aws.sagemaker.DataQualityJobDefinitionNetworkConfigVpcConfigArgs(
-            security_group_ids=["sg-0123456789abcdef0"],
-            subnets=["subnet-0a1b2c3d4e5f60718", "subnet-1b2c3d4e5f6071829"],
-        ),
-    ),
-    role_arn=monitor_churn_drift_role.arn,
-    stopping_condition=aws.sagemaker.DataQualityJobDefinitionStoppingConditionArgs(
-        max_runtime_in_seconds=3600,
+monitor_churn_drift_role = aws.iam.Role(
+    "monitor.churn-drift/role",
+    name="churn-prod-monitor-churn-drift",
+    assume_role_policy=json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sagemaker.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                },
+            ],
+        },
+        sort_keys=True,
     ),
     tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-    opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_role_policy]),
 )
 
-monitor_churn_drift = aws.sagemaker.MonitoringSchedule(
+monitor_churn_drift_role_policy = aws.iam.RolePolicy(
+    "monitor.churn-drift/role-policy",
+    name="mlinfra-least-privilege",
+    role=monitor_churn_drift_role.id,
+    policy=pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": [
+                        "sagemaker:AddTags",
+                        "sagemaker:CreateProcessingJob",
+                        "sagemaker:DescribeProcessingJob",
+                        "sagemaker:StopProcessingJob",
+                    ],
+                    "Resource": ["arn:aws:sagemaker:eu-west-1:222222222222:processing-job/*"],
+                    "Sid": "ProcessingJobs",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["iam:PassRole"],
+                    "Resource": [monitor_churn_drift_job_role.arn],
+                    "Sid": "PassJobRole",
+                    "Condition": {
+                        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"},
+                    },
+                },
+            ],
+        },
+        sort_keys=True,
+    ),
+)
+
+monitor_churn_drift = aws.sagemaker.Pipeline(
     "monitor.churn-drift",
-    name="churn-prod-churn-drift",
-    monitoring_schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigArgs(
-        monitoring_job_definition_name=monitor_churn_drift_job_definition.name,
-        monitoring_type="DataQuality",
-        schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigScheduleConfigArgs(
-            schedule_expression="cron(0 * ? * * *)",
-        ),
+    pipeline_name="churn-prod-churn-drift-monitor",
+    pipeline_display_name="churn-prod-churn-drift-monitor",
+    pipeline_description="mlinfra monitor churn-drift of endpoint churn-api",
+    role_arn=monitor_churn_drift_role.arn,
+    pipeline_definition=pulumi.Output.json_dumps(
+        {
+            "Version": "2020-12-01",
+            "Metadata": {},
+            "Parameters": [],
+            "Steps": [
+                {
+                    "Name": "analyse",
+                    "Type": "Processing",
+                    "Arguments": {
+                        "ProcessingResources": {
+                            "ClusterConfig": {
+                                "InstanceType": "ml.m5.large",
+                                "InstanceCount": 1,
+                                "VolumeSizeInGB": 20,
+                                "VolumeKmsKeyId": kms_key.arn,
+                            },
+                        },
+                        "AppSpecification": {
+                            "ImageUri": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+                            "ContainerEntrypoint": [
+                                "python3",
+                                "/opt/ml/processing/input/code/monitor-job.pyz",
+                            ],
+                            "ContainerArguments": [
+                                "--capture",
+                                pulumi.Output.concat(
+                                    "s3://",
+                                    bucket_capture.bucket,
+                                    "/",
+                                    endpoint_churn_api.name,
+                                    "/",
+                                    endpoint_churn_api.name,
+                                    "/",
+                                ),
+                                "--baseline-dataset",
+                                pulumi.Output.concat(
+                                    "s3://",
+                                    monitor_churn_drift_baseline.bucket,
+                                    "/monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
+                                ),
+                                "--baseline-results",
+                                pulumi.Output.concat(
+                                    "s3://",
+                                    bucket_monitoring.bucket,
+                                    "/monitors/churn-drift/baseline-results/430995cc39496717/",
+                                ),
+                                "--reports",
+                                pulumi.Output.concat(
+                                    "s3://",
+                                    bucket_monitoring.bucket,
+                                    "/monitors/churn-drift/reports/",
+                                ),
+                                "--until",
+                                {"Get": "Execution.StartDateTime"},
+                                "--period-hours",
+                                "1",
+                                "--drift-psi",
+                                "0.2",
+                                "--missing-percent",
+                                "5",
+                                "--monitor",
+                                "churn-prod-churn-drift",
+                                "--endpoint",
+                                endpoint_churn_api.name,
+                            ],
+                        },
+                        "ProcessingInputs": [
+                            {
+                                "InputName": "code",
+                                "AppManaged": False,
+                                "S3Input": {
+                                    "S3Uri": pulumi.Output.concat(
+                                        "s3://",
+                                        monitor_churn_drift_code.bucket,
+                                        "/monitors/churn-drift/code/75a746af2dbe570a/monitor-job.pyz",
+                                    ),
+                                    "LocalPath": "/opt/ml/processing/input/code",
+                                    "S3DataType": "S3Prefix",
+                                    "S3InputMode": "File",
+                                    "S3DataDistributionType": "FullyReplicated",
+                                    "S3CompressionType": "None",
+                                },
+                            },
+                        ],
+                        "NetworkConfig": {
+                            "EnableInterContainerTrafficEncryption": False,
+                            "EnableNetworkIsolation": False,
+                            "VpcConfig": {
+                                "SecurityGroupIds": ["sg-0123456789abcdef0"],
+                                "Subnets": [
+                                    "subnet-0a1b2c3d4e5f60718",
+                                    "subnet-1b2c3d4e5f6071829",
+                                ],
+                            },
+                        },
+                        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                        "RoleArn": monitor_churn_drift_job_role.arn,
+                        "Environment": {"MLINFRA_OUTPUT_KMS_KEY_ID": kms_key.arn},
+                    },
+                },
+            ],
+        },
+        sort_keys=True,
     ),
     tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+    opts=pulumi.ResourceOptions(
+        depends_on=[monitor_churn_drift_role_policy, monitor_churn_drift_job_role_policy],
+    ),
+)
+
+monitor_churn_drift_schedule_role = aws.iam.Role(
+    "monitor.churn-drift/schedule-role",
+    name="churn-prod-monitor-churn-drift-schedule-role",
+    assume_role_policy=json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": "222222222222"}},
+                },
+            ],
+        },
+        sort_keys=True,
+    ),
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+)
+
+monitor_churn_drift_schedule_role_policy = aws.iam.RolePolicy(
+    "monitor.churn-drift/schedule-role-policy",
+    name="mlinfra-start-pipeline",
+    role=monitor_churn_drift_schedule_role.id,
+    policy=pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["sagemaker:StartPipelineExecution"],
+                    "Resource": [monitor_churn_drift.arn],
+                    "Sid": "StartPipeline",
+                },
+            ],
+        },
+        sort_keys=True,
+    ),
+)
+
+monitor_churn_drift_schedule = aws.cloudwatch.EventRule(
+    "monitor.churn-drift/schedule",
+    name="churn-prod-churn-drift-schedule",
+    description="Runs monitor churn-drift (hourly)",
+    schedule_expression="cron(20 * ? * * *)",
+    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+)
+
+monitor_churn_drift_schedule_target = aws.cloudwatch.EventTarget(
+    "monitor.churn-drift/schedule-target",
+    rule=monitor_churn_drift_schedule.name,
+    target_id="start-pipeline",
+    arn=monitor_churn_drift.arn,
+    role_arn=monitor_churn_drift_schedule_role.arn,
+    opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_schedule_role_policy]),
 )
 
 monitor_churn_drift_alerts = aws.sns.Topic(
@@ -1695,178 +1854,15 @@ monitor_churn_drift_alert_1 = aws.sns.TopicSubscription(
 monitor_churn_drift_alarm_violations = aws.cloudwatch.MetricAlarm(
     "monitor.churn-drift/alarm-violations",
     name="churn-prod-churn-drift-violations",
-    alarm_description="monitor.churn-drift: violations in tenure_months, monthly_charges, total_charges, contract, support_calls",
+    alarm_description="monitor.churn-drift: a run found constraint violations (drift above drift_psi, missing values above missing_percent, new types or values)",
+    namespace="mlinfra/Monitoring",
+    metric_name="violations",
+    dimensions={"Monitor": "churn-prod-churn-drift", "Endpoint": endpoint_churn_api.name},
+    statistic="Maximum",
+    period=300,
+    evaluation_periods=1,
+    threshold=0,
     comparison_operator="GreaterThanThreshold",
-    evaluation_periods=1,
-    threshold=0.2,
-    metric_queries=[
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m0",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_baseline_drift_tenure_months",
-                stat="Maximum",
-                period=3600,
-                dimensions={
-                    "Endpoint": "churn-prod-churn-api",
-                    "MonitoringSchedule": "churn-prod-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m1",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_baseline_drift_monthly_charges",
-                stat="Maximum",
-                period=3600,
-                dimensions={
-                    "Endpoint": "churn-prod-churn-api",
-                    "MonitoringSchedule": "churn-prod-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m2",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_baseline_drift_total_charges",
-                stat="Maximum",
-                period=3600,
-                dimensions={
-                    "Endpoint": "churn-prod-churn-api",
-                    "MonitoringSchedule": "churn-prod-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m3",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_baseline_drift_contract",
-                stat="Maximum",
-                period=3600,
-                dimensions={
-                    "Endpoint": "churn-prod-churn-api",
-                    "MonitoringSchedule": "churn-prod-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m4",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_baseline_drift_support_calls",
-                stat="Maximum",
-                period=3600,
-                dimensions={
-                    "Endpoint": "churn-prod-churn-api",
-                    "MonitoringSchedule": "churn-prod-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="worst",
-            expression="MAX([m0, m1, m2, m3, m4])",
-            label="violations",
-            return_data=True,
-        ),
-    ],
-    treat_missing_data="notBreaching",
-    alarm_actions=[monitor_churn_drift_alerts.arn],
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-)
-
-monitor_churn_drift_alarm_missing = aws.cloudwatch.MetricAlarm(
-    "monitor.churn-drift/alarm-missing",
-    name="churn-prod-churn-drift-missing",
-    alarm_description="monitor.churn-drift: missing in tenure_months, monthly_charges, total_charges, contract, support_calls",
-    comparison_operator="LessThanThreshold",
-    evaluation_periods=1,
-    threshold=0.95,
-    metric_queries=[
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m0",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_non_null_tenure_months",
-                stat="Minimum",
-                period=3600,
-                dimensions={
-                    "Endpoint": "churn-prod-churn-api",
-                    "MonitoringSchedule": "churn-prod-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m1",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_non_null_monthly_charges",
-                stat="Minimum",
-                period=3600,
-                dimensions={
-                    "Endpoint": "churn-prod-churn-api",
-                    "MonitoringSchedule": "churn-prod-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m2",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_non_null_total_charges",
-                stat="Minimum",
-                period=3600,
-                dimensions={
-                    "Endpoint": "churn-prod-churn-api",
-                    "MonitoringSchedule": "churn-prod-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m3",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_non_null_contract",
-                stat="Minimum",
-                period=3600,
-                dimensions={
-                    "Endpoint": "churn-prod-churn-api",
-                    "MonitoringSchedule": "churn-prod-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="m4",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="aws/sagemaker/Endpoints/data-metrics",
-                metric_name="feature_non_null_support_calls",
-                stat="Minimum",
-                period=3600,
-                dimensions={
-                    "Endpoint": "churn-prod-churn-api",
-                    "MonitoringSchedule": "churn-prod-churn-drift",
-                },
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="worst",
-            expression="MIN([m0, m1, m2, m3, m4])",
-            label="missing",
-            return_data=True,
-        ),
-    ],
     treat_missing_data="notBreaching",
     alarm_actions=[monitor_churn_drift_alerts.arn],
     tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
@@ -1880,10 +1876,7 @@ monitor_churn_drift_retrain = aws.cloudwatch.EventRule(
         {
             "source": ["aws.cloudwatch"],
             "detail-type": ["CloudWatch Alarm State Change"],
-            "resources": [
-                monitor_churn_drift_alarm_violations.arn,
-                monitor_churn_drift_alarm_missing.arn,
-            ],
+            "resources": [monitor_churn_drift_alarm_violations.arn],
             "detail": {"state": {"value": ["ALARM"]}},
         },
         sort_keys=True,
@@ -1950,4 +1943,3 @@ pulumi.export(
     ),
 )
 pulumi.export("endpoint.churn-api", "churn-prod-churn-api")
-pulumi.export("monitor.churn-drift", "churn-prod-churn-drift")

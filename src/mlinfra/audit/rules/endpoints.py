@@ -25,6 +25,7 @@ SCALING_POLICY = "aws.appautoscaling.Policy"
 MONITOR_JOB = "aws.sagemaker.DataQualityJobDefinition"
 MONITOR_SCHEDULE = "aws.sagemaker.MonitoringSchedule"
 PIPELINE = "aws.sagemaker.Pipeline"
+EVENT_TARGET = "aws.cloudwatch.EventTarget"
 # SageMaker's traffic routing types that expose a new version to part of the traffic first.
 GRADUAL_ROUTING = ("CANARY", "LINEAR")
 MIN_PROD_INSTANCES = 2
@@ -397,6 +398,15 @@ def endpoint_monitored(endpoint: Resource, ctx: AuditContext) -> Iterator[Findin
     jobs = ctx.referring_to(endpoint.address, MONITOR_JOB)
     if any(ctx.referring_to(job.address, MONITOR_SCHEDULE) for job in jobs):
         return
+    # On mlinfra's engine: a monitor's pipeline reads the endpoint's capture, and a rule
+    # starts it on its schedule.
+    pipelines = [
+        p
+        for p in ctx.referring_to(endpoint.address, PIPELINE)
+        if p.component.startswith("monitor.")
+    ]
+    if any(ctx.referring_to(p.address, EVENT_TARGET) for p in pipelines):
+        return
     yield ctx.finding(
         endpoint_monitored,
         endpoint,
@@ -423,6 +433,16 @@ def _instance_uses(resource: Resource) -> list[tuple[str, str, tuple[str | int, 
     if resource.type == MONITOR_JOB:
         found = nested(resource.properties, "job_resources", "cluster_config", "instance_type")
         return [("monitor", found, ("instance_type",))]
+    if resource.component.startswith("monitor."):  # the monitor job's one-step pipeline
+        return [
+            ("monitor", found, ("instance_type",))
+            for step in pipeline_steps(resource)
+            if (
+                found := nested(
+                    step, "Arguments", "ProcessingResources", "ClusterConfig", "InstanceType"
+                )
+            )
+        ]
     uses = []
     for step in pipeline_steps(resource):
         found = nested(step, "Arguments", "ProcessingResources", "ClusterConfig", "InstanceType")

@@ -131,3 +131,47 @@ def iam_no_wildcard_resources(resource: Resource, ctx: AuditContext) -> Iterator
                 allowed = ", ".join(restrictable) or "every action it does not exclude"
                 message = f'{name} of {resource.address} allows {allowed} on "*"'
                 yield ctx.finding(iam_no_wildcard_resources, resource, message, subject=name)
+
+
+PUT_METRIC_DATA = "cloudwatch:putmetricdata"
+NAMESPACE_KEY = "cloudwatch:namespace"
+
+
+def _conditions_on(statement: Mapping[str, Any], key: str) -> bool:
+    """Whether some condition operator of the statement tests `key` (keys are case-blind)."""
+    for operator in fields(statement.get("Condition")).values():
+        if any(str(k).lower() == key for k in fields(operator)):
+            return True
+    return False
+
+
+@rule(
+    "iam-metrics-namespace",
+    title="Role policies that put CloudWatch metrics name the namespace they may put them in",
+    severity=Severity.MEDIUM,
+    packs=("baseline",),
+    resource_types=(ROLE_POLICY,),
+    rationale=(
+        "cloudwatch:PutMetricData can only be allowed on `*`, so without a "
+        "`cloudwatch:namespace` condition a role may publish into any namespace: forge the "
+        "metrics other teams' alarms and autoscaling act on, or silence an alarm by feeding it "
+        "good values. Every role mlinfra creates that publishes metrics (jobs, the monitor "
+        "job) is limited to its own namespace this way (CloudWatch's guide, \"Using condition "
+        "keys to limit access to CloudWatch namespaces\")."
+    ),
+    remediation=(
+        "Nothing to write in mlinfra.yaml: the roles mlinfra creates carry the condition, so a "
+        "finding here is a bug in mlinfra's lowering; report it, or waive it under "
+        "`policies.waivers` with the reason the role must publish anywhere."
+    ),
+)
+def iam_metrics_namespace(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
+    for name, statement in allow_statements(resource):
+        actions = [str(a).lower() for a in as_tuple(statement.get("Action"))]
+        puts = any(a in (PUT_METRIC_DATA, "cloudwatch:*", "*") for a in actions)
+        if puts and not _conditions_on(statement, NAMESPACE_KEY):
+            message = (
+                f"{name} of {resource.address} may put CloudWatch metrics in any namespace "
+                f"(no {NAMESPACE_KEY} condition)"
+            )
+            yield ctx.finding(iam_metrics_namespace, resource, message, subject=name)

@@ -1,5 +1,6 @@
 """Rules on the jobs SageMaker runs for a spec: the processing and training steps of each
-pipeline (read from its definition document) and each monitor's data-quality job.
+pipeline (read from its definition document), each monitor's job on mlinfra's engine (the
+step of its one-step pipeline) and each Model Monitor data-quality job.
 
 A pipeline's steps are jobs started at run time, not resources of their own: a finding on a
 step is made on the pipeline's address and names the step. Every setting these rules judge
@@ -9,7 +10,7 @@ is environment-wide (`security:`), so findings point at that setting.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mlinfra.audit.context import AuditContext
@@ -19,6 +20,7 @@ from mlinfra.audit.rules.values import fields, json_document
 from mlinfra.ir.graph import Resource
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
 from mlinfra.ir.sagemaker.pipeline_definition import all_steps
+from mlinfra.monitoring.processing import KMS_KEY_VARIABLE
 
 PIPELINE = "aws.sagemaker.Pipeline"
 DATA_QUALITY_JOB = "aws.sagemaker.DataQualityJobDefinition"
@@ -36,16 +38,30 @@ class Job:
     output_key: Any  # the output KMS key, None without one
     encrypts_inter_container_traffic: bool
     network_isolation: bool
+    in_vpc: bool = False
+    # Why the job cannot be network-isolated (it calls AWS itself), or "" when it can.
+    needs_network: str = ""
+
+
+# The monitor job reads S3 and publishes CloudWatch metrics itself.
+MONITOR_JOB_NETWORK = "it reads captured requests from S3 and publishes CloudWatch metrics itself"
+
+
+def is_monitor_pipeline(resource: Resource) -> bool:
+    """The one-step pipeline of a monitor on mlinfra's engine."""
+    return resource.type == PIPELINE and resource.component.startswith("monitor.")
 
 
 def jobs(resource: Resource) -> Iterator[Job]:
     """The jobs `resource` runs: a pipeline's processing and training steps (those inside
-    conditions too), or a data-quality job definition's job."""
+    conditions too), a monitor's job, or a data-quality job definition's job."""
     if resource.type == PIPELINE:
         definition = resource.properties.get("pipeline_definition")
         document = json_document(definition)
         for step in all_steps(fields(document).get("Steps", ())):
             found = _step_job(step) if isinstance(step, Mapping) else None
+            if found is not None and is_monitor_pipeline(resource):
+                found = replace(found, name="the monitoring job", needs_network=MONITOR_JOB_NETWORK)
             if found is not None:
                 yield found
     elif resource.type == DATA_QUALITY_JOB:
@@ -58,16 +74,20 @@ def _step_job(step: Mapping[str, Any]) -> Job | None:
     if step.get("Type") == "Processing":
         cluster = fields(fields(arguments.get("ProcessingResources")).get("ClusterConfig"))
         network = fields(arguments.get("NetworkConfig"))
+        # A job that uploads its outputs itself (the monitor job) names their key in its
+        # environment.
+        own_key = fields(arguments.get("Environment")).get(KMS_KEY_VARIABLE)
         return Job(
             name=name,
             instance_type=cluster.get("InstanceType", ""),
             instance_count=cluster.get("InstanceCount", 1),
             volume_key=cluster.get("VolumeKmsKeyId"),
-            output_key=fields(arguments.get("ProcessingOutputConfig")).get("KmsKeyId"),
+            output_key=fields(arguments.get("ProcessingOutputConfig")).get("KmsKeyId") or own_key,
             encrypts_inter_container_traffic=bool(
                 network.get("EnableInterContainerTrafficEncryption", False)
             ),
             network_isolation=bool(network.get("EnableNetworkIsolation", False)),
+            in_vpc=bool(network.get("VpcConfig")),
         )
     if step.get("Type") == "Training":
         cluster = fields(arguments.get("ResourceConfig"))
@@ -81,6 +101,7 @@ def _step_job(step: Mapping[str, Any]) -> Job | None:
                 arguments.get("EnableInterContainerTrafficEncryption", False)
             ),
             network_isolation=bool(arguments.get("EnableNetworkIsolation", False)),
+            in_vpc=bool(arguments.get("VpcConfig")),
         )
     return None
 
@@ -98,6 +119,7 @@ def _monitoring_job(properties: Mapping[str, Any]) -> Job:
             network.get("enable_inter_container_traffic_encryption", False)
         ),
         network_isolation=bool(network.get("enable_network_isolation", False)),
+        in_vpc=bool(network.get("vpc_config")),
     )
 
 
@@ -232,12 +254,16 @@ def _instances(job: Job) -> str:
         "Without network isolation a job's container can reach the internet and call AWS "
         "with the job's role: code in a script or one of its dependencies can send the data "
         "it reads anywhere. With isolation SageMaker itself stages the inputs and outputs, "
-        "and the container has no network at all."
+        "and the container has no network at all. A monitor's job on mlinfra's engine cannot "
+        "be isolated (it reads the hours of capture it analyses from S3 and publishes "
+        "CloudWatch metrics itself); it passes when it runs in the environment's VPC, whose "
+        "routes and endpoints then decide what it reaches, and its role what it may do."
     ),
     remediation=(
         "Set `security.network_isolation: true` for the environment, or under "
         "`defaults.security` for every environment. Scripts must then not download anything "
-        "(packages included) when they run."
+        "(packages included) when they run. For monitors, set `security.vpc` (subnets "
+        "without a route to the internet, with S3 and CloudWatch endpoints)."
     ),
     references=References(
         aws_config=("sagemaker-data-quality-job-isolation",),
@@ -245,9 +271,15 @@ def _instances(job: Job) -> str:
     ),
 )
 def job_network_isolation(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
+    isolated = [job for job in jobs(resource) if not job.needs_network]
     failing = (
-        (job, "runs without network isolation")
-        for job in jobs(resource)
-        if not job.network_isolation
+        (job, "runs without network isolation") for job in isolated if not job.network_isolation
     )
     yield from _findings(job_network_isolation, resource, ctx, failing, "network_isolation")
+    # Jobs that must call AWS themselves are judged on the VPC they run in instead.
+    outside = (
+        (job, f"runs outside a VPC and cannot be network-isolated: {job.needs_network}")
+        for job in jobs(resource)
+        if job.needs_network and not job.in_vpc
+    )
+    yield from _findings(job_network_isolation, resource, ctx, outside, "vpc")

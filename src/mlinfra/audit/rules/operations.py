@@ -13,6 +13,7 @@ from mlinfra.spec.values import parse_duration
 
 METRIC_ALARM = "aws.cloudwatch.MetricAlarm"
 MONITOR_SCHEDULE = "aws.sagemaker.MonitoringSchedule"
+PIPELINE = "aws.sagemaker.Pipeline"
 # What preview-ttl's findings are about, as waivers name it.
 PREVIEWS = "previews"
 
@@ -83,12 +84,13 @@ def required_tags(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
     title="Monitors alert someone when they find a violation",
     severity=Severity.MEDIUM,
     packs=("prod-readiness",),
-    resource_types=(MONITOR_SCHEDULE,),
+    resource_types=(MONITOR_SCHEDULE, PIPELINE),
     rationale=(
         "A monitor that finds drift and tells no one only writes reports to S3. Its violation "
-        "alarms must notify a person or a system: an email, a webhook or an SNS topic. A "
-        "monitor whose baseline is in S3 gets no violation alarms (mlinfra cannot read the "
-        "features from it when it compiles), so it alerts no one either."
+        "alarms must notify a person or a system: an email, a webhook or an SNS topic. On "
+        "Model Monitor (`engine: model-monitor`), a monitor whose baseline is in S3 gets no "
+        "violation alarms (mlinfra cannot read the features from it when it compiles), so it "
+        "alerts no one either; on mlinfra's engine the alarm needs no feature names."
     ),
     remediation=(
         "Add `on_violation: {alert: ['email:ml-oncall@example.com']}` to the monitor "
@@ -96,6 +98,10 @@ def required_tags(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
     ),
 )
 def monitor_alert_targets(schedule: Resource, ctx: AuditContext) -> Iterator[Finding]:
+    if schedule.type == PIPELINE and not (
+        schedule.component.startswith("monitor.") and schedule.address == schedule.component
+    ):
+        return  # a spec pipeline, not a monitor's
     component = ctx.component_of(schedule)
     name = _short(schedule.component)
     alarms = [a for a in ctx.of_type(METRIC_ALARM) if a.component == schedule.component]

@@ -25,12 +25,12 @@ from mlinfra.ir.local.api import MONITORING_SCHEDULE, tags
 from mlinfra.ir.local.pipelines import EMULATOR_FOLDER
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.monitors import (
-    _DEFAULT_THRESHOLDS,
     HASH_IN_KEY,
     INPUT_PATH,
     OUTPUT_PATH,
     VOLUME_SIZE_GB,
     monitor_image,
+    thresholds,
 )
 from mlinfra.ir.sagemaker.pipelines import file_sha256, local_path
 from mlinfra.naming import stable_hash
@@ -91,10 +91,6 @@ def lower_monitor(ctx: LoweringContext, component: Component) -> list[Resource]:
     return [
         ctx.resource(component.address, MONITORING_SCHEDULE, request, component.source, depends_on)
     ]
-
-
-def thresholds(component: Component) -> dict[str, float]:
-    return {**_DEFAULT_THRESHOLDS, **component.get("thresholds", {})}
 
 
 def baseline_version(ctx: LoweringContext, component: Component) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from mlinfra.ir.graph import GraphError, Json, Ref, Resource
-from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.context import IAM_ROLE_NAME_LIMIT, LoweringContext
+from mlinfra.naming import fit
 from mlinfra.spec.model import Component
 
 ENI_MANAGE = [
@@ -89,15 +90,22 @@ def execution_role(
     component: Component,
     statements: list[dict],
     trust: dict = SAGEMAKER_TRUST,
+    purpose: str = "",
 ) -> tuple[list[Resource], Ref]:
-    """A role for `component` and its inline policy; returns them and a Ref to the role ARN."""
-    address = f"{component.address}/role"
+    """A role for `component` and its inline policy; returns them and a Ref to the role ARN.
+
+    A component with two roles gives the second a `purpose` (`job`): its address is then
+    `<component>/job-role` and its name ends in `-job`."""
+    address = f"{component.address}/{purpose}-role" if purpose else f"{component.address}/role"
+    name = ctx.role_name(component)
+    if purpose:
+        name = fit(f"{name}-{purpose}", IAM_ROLE_NAME_LIMIT)
     _check(statements, address)
     role = ctx.resource(
         address,
         "aws.iam.Role",
         {
-            "name": ctx.role_name(component),
+            "name": name,
             "assume_role_policy": Json(trust),
             "tags": ctx.tags(component),
         },

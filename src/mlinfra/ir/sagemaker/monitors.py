@@ -1,6 +1,12 @@
-"""Monitors: a SageMaker Model Monitor data-quality schedule on an endpoint, with its alerts.
+"""Monitors on Model Monitor (`engine: model-monitor`): a data-quality schedule on an endpoint,
+with its alerts; and what both engines share (the baseline's upload, thresholds, retraining).
 
-The monitoring job compares the requests an endpoint captured with a baseline: the
+`lower_monitor` lowers a monitor on its engine: mlinfra's own (`monitor_job`, the default)
+or, for accounts that still have it, SageMaker Model Monitor. Model Monitor is closed to new
+customers ("Amazon SageMaker Model Monitor availability change", SageMaker developer guide),
+and its `drift_psi` is Model Monitor's own distance, not the population stability index.
+
+The Model Monitor job compares the requests an endpoint captured with a baseline: the
 statistics and constraints computed from the spec's baseline data set. Those two files are
 made by a baselining job (Model Monitor's `suggest_baseline`), which runs outside the Pulumi
 program: the program uploads the baseline data set and expects the job's `statistics.json`
@@ -62,10 +68,25 @@ MAX_RUNTIME_SECONDS = 3600
 METRICS_PER_ALARM = 10  # CloudWatch's limit of metrics in one alarm's math expression
 HASH_IN_KEY = 16
 ALARM_NAME_LIMIT = 255
-_DEFAULT_THRESHOLDS = {"drift_psi": 0.2, "missing_percent": 5}
+DEFAULT_THRESHOLDS = {"drift_psi": 0.2, "missing_percent": 5}
+MODEL_MONITOR = "model-monitor"
 
 
 def lower_monitor(ctx: LoweringContext, component: Component) -> list[Resource]:
+    """A monitor's resources on its engine."""
+    if component["engine"] == MODEL_MONITOR:
+        return lower_model_monitor(ctx, component)
+    from mlinfra.ir.sagemaker.monitor_job import lower_monitor_job  # which imports this module
+
+    return lower_monitor_job(ctx, component)
+
+
+def thresholds(component: Component) -> dict[str, float]:
+    """The monitor's thresholds, each one the spec leaves out at its default."""
+    return {**DEFAULT_THRESHOLDS, **(component.get("thresholds") or {})}
+
+
+def lower_model_monitor(ctx: LoweringContext, component: Component) -> list[Resource]:
     endpoint = ctx.spec.component(f"endpoint.{component['endpoint']}")
     baseline = Baseline.of(ctx, component)
     resources = list(baseline.uploads)
@@ -373,11 +394,11 @@ VIOLATIONS = (
 
 
 def _threshold(component: Component, kind: str) -> float:
-    thresholds = {**_DEFAULT_THRESHOLDS, **(component.get("thresholds") or {})}
+    limits = thresholds(component)
     if kind == "violations":
-        return float(thresholds["drift_psi"])
+        return float(limits["drift_psi"])
     # Completeness is the share of values present: 5% missing is below 0.95.
-    return 1 - float(thresholds["missing_percent"]) / 100
+    return 1 - float(limits["missing_percent"]) / 100
 
 
 def _alarm(

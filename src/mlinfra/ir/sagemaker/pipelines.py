@@ -436,6 +436,17 @@ def schedule(ctx: LoweringContext, component: Component) -> list[Resource]:
     text = component.get("schedule")
     if not text:
         return []
+    expression = parse_schedule(text).expression
+    return start_on_schedule(
+        ctx, component, expression, f"Starts pipeline {component.name} on {text}"
+    )
+
+
+def start_on_schedule(
+    ctx: LoweringContext, component: Component, expression: str, description: str
+) -> list[Resource]:
+    """An EventBridge rule starting the component's pipeline (at its address) on `expression`,
+    with a role that may start that pipeline only."""
     source = ctx.range_of(component, "schedule")
     address = component.address
     role, role_arn = start_pipeline_role(
@@ -446,8 +457,8 @@ def schedule(ctx: LoweringContext, component: Component) -> list[Resource]:
         "aws.cloudwatch.EventRule",
         {
             "name": rule_name(ctx, component, "schedule"),
-            "description": f"Starts pipeline {component.name} on {text}",
-            "schedule_expression": parse_schedule(text).expression,
+            "description": description,
+            "schedule_expression": expression,
             "tags": ctx.tags(component),
         },
         source,

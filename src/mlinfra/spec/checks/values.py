@@ -158,15 +158,53 @@ def check_monitor_baseline(ctx: CheckContext) -> Iterator[Diagnostic]:
                 f"(monitors: {{{name}: {{baseline: data/baseline.csv}}}})",
             )
             continue
-        if monitor["baseline"].startswith("s3://") and (acts.get("alert") or acts.get("retrain")):
+        on_model_monitor = monitor.get("engine") == MODEL_MONITOR
+        s3 = monitor["baseline"].startswith("s3://")
+        if on_model_monitor and s3 and (acts.get("alert") or acts.get("retrain")):
             yield warning(
                 "baseline-features-unknown",
                 f"monitor {name!r} has an S3 baseline, so its features are not known when the "
                 "spec compiles and no violation alarm can be built: alerts and retraining "
                 "will not fire",
                 ctx.at("monitors", name, "baseline"),
-                suggestion="use a local CSV baseline (its header names the features)",
+                suggestion="use a local CSV baseline (its header names the features), or "
+                "mlinfra's engine (engine: mlinfra), whose alarm needs no feature names",
             )
+
+
+MODEL_MONITOR = "model-monitor"
+AVAILABILITY_CHANGE = (
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-availability-change.html"
+)
+
+
+def check_monitor_engine(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """Model Monitor is an opt-in for accounts that still have it: say what it costs."""
+    for name, monitor in ctx.components("monitors"):
+        if monitor.get("engine") != MODEL_MONITOR:
+            continue
+        if ctx.target == "local":
+            detail = (
+                "the local emulator runs mlinfra's own engine whatever the engine says, so "
+                "drift_psi here is the population stability index"
+            )
+        else:
+            detail = (
+                "Amazon SageMaker Model Monitor is no longer open to new customers and gets no "
+                f"new features (Amazon SageMaker Model Monitor availability change, "
+                f"{AVAILABILITY_CHANGE}); on it drift_psi is Model Monitor's own distance, not "
+                "the population stability index, and its baseline must be made by Model "
+                "Monitor's suggest_baseline before executions succeed"
+            )
+        yield warning(
+            "model-monitor-availability",
+            f"monitor {name!r} runs on SageMaker Model Monitor, which is closed to new "
+            "customers",
+            ctx.at("monitors", name, "engine"),
+            detail=detail,
+            suggestion="remove engine: model-monitor to run mlinfra's own engine, the same "
+            "analysis as the local emulator, as a SageMaker Processing job",
+        )
 
 
 def check_feature_keys(ctx: CheckContext) -> Iterator[Diagnostic]:
@@ -324,6 +362,7 @@ CHECKS = (
     check_deployment,
     check_monitor_capture,
     check_monitor_baseline,
+    check_monitor_engine,
     check_feature_keys,
     check_feature_throughput,
     check_tags,

@@ -45,9 +45,23 @@ class FakePulumi:
         return [c for c in self.calls if c[0] == action]
 
 
+@pytest.fixture(autouse=True)
+def no_aws_credentials(monkeypatch) -> None:
+    """boto3 finds no credentials of the machine's (nor asks an instance metadata service):
+    no test reaches a real AWS account. Tests that need one make it with moto's `mock_aws`
+    and credentials of their own."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/mlinfra-tests/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/mlinfra-tests/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
 @pytest.fixture()
 def fake_pulumi(monkeypatch) -> FakePulumi:
-    """The Pulumi engine's calls replaced by a `FakePulumi`; no PULUMI_BACKEND_URL."""
+    """The Pulumi engine's calls replaced by a `FakePulumi`; no PULUMI_BACKEND_URL. Without
+    AWS credentials (`no_aws_credentials`), what mlinfra asks of AWS around Pulumi (the
+    model registry, the endpoints) is skipped unless a test makes an account with moto."""
     found = FakePulumi()
     monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
     monkeypatch.setattr(engine, "require_pulumi", lambda: "/opt/pulumi/bin/pulumi")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -15,8 +16,9 @@ from mlinfra.cli.plan import (
     STATE_OPTION_HELP,
     ExitOneOnUsageError,
     environment_spec,
-    known_values,
+    lookups,
     lower_environment,
+    show_lookups,
     state_location,
 )
 
@@ -220,7 +222,8 @@ def apply_locked(
         fail(str(exc))
     if destroy:
         graph = ResourceGraph(graph.project, graph.env, graph.target, graph.region, ())
-    known, unavailable = known_values(graph, spec_file)
+    values = lookups(graph, spec_file, state)
+    known = values.known
     if plan_file:
         try:
             found = load_plan(plan_file)
@@ -240,8 +243,9 @@ def apply_locked(
             known,
             allow_removal=allow_removal,
             protect=spec.protect,
-            unavailable=unavailable,
+            unavailable=values.unavailable,
         )
+    show_lookups(values, spec.target)
     console = make_console()
     console.print(to_text(found), end="")
     if not found.ok:
@@ -322,7 +326,10 @@ def apply_with_pulumi(
     the state and return it (a preview records itself there).
     """
     from mlinfra.cli.common import posix_relpath
+    from mlinfra.engines import endpoints
     from mlinfra.engines import pulumi as engine
+    from mlinfra.plan.values import from_program
+    from mlinfra.render.helpers import LOOKUPS_OUTPUT
     from mlinfra.render.pulumi import render_project, write_project
 
     write_project(render_project(graph, spec, posix_relpath(spec_file, str(out_dir))), out_dir)
@@ -336,25 +343,93 @@ def apply_with_pulumi(
     # A local environment's state is the embedded engine's, which records each request it
     # sent; running its program with Pulumi (--engine pulumi) leaves that state alone.
     records = spec.target != "local"
+    started = datetime.now(UTC)
     try:
         if destroy:
             engine.destroy(out_dir, spec.env, spec_dir, backend_url, on_output=click.echo)
             if not records:
                 return state
             return backend.write(engine.recorded(state, graph, {}, destroyed=True))
+        stale = endpoints.not_serving(state) if records else {}
+        if stale:
+            # Pulumi's state says these endpoints serve what was applied; it must read them
+            # back, or it sees nothing to update.
+            what = ", ".join(stale)
+            say(console, f"refreshing stack {spec.env} first: {what} did not serve the update")
+            engine.refreshed(spec.project, spec.env, spec_dir, backend_url)
         outputs = engine.up(out_dir, spec.env, spec_dir, backend_url, on_output=click.echo)
         if records:
             stack = engine.stack_resources(spec.project, spec.env, spec_dir, backend_url)
     except engine.PulumiFailed as exc:
         fail(str(exc), f"fix it and run it again; the state of {spec.env!r} is unchanged")
     for name, value in outputs.items():
-        say(console, f"  {name} = {value}")
+        if name != LOOKUPS_OUTPUT:
+            say(console, f"  {name} = {value}")
+    values = from_program(graph, outputs)
+    show_waiting(console, values, values.waiting(graph))
     if not records:
         return state
-    written = backend.write(engine.recorded(state, graph, stack))
+    written = backend.write(engine.recorded(state, graph, stack, values=values))
+    waiting = len(values.waiting(graph))
     say(
         console,
-        f"{len(written.resources)} resource(s) recorded; state serial {written.serial}",
+        f"{len(written.resources)} resource(s) recorded, {waiting} waiting; "
+        f"state serial {written.serial}",
         "bold green",
     )
-    return written
+    return check_serving(spec, written, backend, endpoints.applied_endpoints(graph, stack), started)
+
+
+def show_waiting(console, values, waiting: dict[str, str]) -> None:
+    """The versions kept for want of an approved one, and what waits, with why: the words
+    of a local apply."""
+    for note in values.notes:
+        say(console, f"  keeps serving: {note}", "yellow")
+    for address, why in waiting.items():
+        say(console, f"  waiting: {address}: {why}", "yellow")
+
+
+def check_serving(spec, state, backend, applied, since=None):
+    """Describe each endpoint of `applied` ((address, name, configuration, alarms), see
+    `engines.endpoints`); record in the state what really serves. Exits 1, once the state
+    is written, when an endpoint does not serve the configuration applied."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from mlinfra.engines import aws, endpoints
+
+    if not applied:
+        return state
+    console = make_console()
+    try:
+        sagemaker, cloudwatch = aws.clients(spec.region, "sagemaker", "cloudwatch")
+        checks = endpoints.check(sagemaker, cloudwatch, applied, since)
+    except aws.NoCredentials as exc:
+        say(console, f"did not check what the endpoints serve: {exc}", "yellow")
+        return state
+    except (BotoCoreError, ClientError) as exc:
+        fail(
+            f"could not check what the endpoints of {spec.env!r} serve: {exc}",
+            f"check them with `mlinfra refresh --env {spec.env}` once AWS answers",
+        )
+    updated = endpoints.recorded(state, checks)
+    if updated.resources != state.resources:
+        state = backend.write(updated)
+    wrong = [c for c in checks if not c.ok and c.serving is not None]
+    for found in checks:
+        if found.ok:
+            say(console, f"  serving: {found.address} serves {found.serving} ({found.status})")
+    for found in wrong:
+        say(
+            console,
+            f"  not serving what was applied: {found.address} ({found.endpoint}) serves "
+            f"{found.serving}, not {found.applied}: {found.reason}",
+            "bold red",
+        )
+    if wrong:
+        fail(
+            f"{len(wrong)} endpoint(s) of {spec.env!r} do not serve what was applied; the "
+            "state records what they serve",
+            f"fix the cause, then `mlinfra apply --env {spec.env}` again (it refreshes the "
+            "stack first, so Pulumi makes the update again)",
+        )
+    return state

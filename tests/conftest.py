@@ -15,17 +15,20 @@ class FakePulumi:
     """Stands in for the Pulumi CLI, which cannot be installed on the build machines: each
     call of the engine is recorded and answered as a successful run would be. `stacks` is
     what `pulumi stack export` finds, after a `pulumi refresh` too (stack -> address ->
-    outputs); `fail_up` makes `up` fail with that message."""
+    outputs); `outputs` are stack outputs `up` gives besides the endpoint's name (what the
+    program found in the registry: `mlinfra:model-versions`); `fail_up` makes `up` fail with
+    that message."""
 
     calls: list[tuple] = dataclasses.field(default_factory=list)
     stacks: dict[str, dict] = dataclasses.field(default_factory=dict)
+    outputs: dict[str, object] = dataclasses.field(default_factory=dict)
     fail_up: str | None = None
 
     def up(self, project_dir, env, spec_dir, backend_url=None, on_output=print):
         self.calls.append(("up", Path(project_dir), env, backend_url))
         if self.fail_up:
             raise engine.PulumiFailed(self.fail_up)
-        return {"endpoint.churn-api": f"churn-{env}-churn-api"}
+        return {"endpoint.churn-api": f"churn-{env}-churn-api", **self.outputs}
 
     def destroy(self, project_dir, env, spec_dir, backend_url=None, on_output=print):
         self.calls.append(("destroy", Path(project_dir), env, backend_url))

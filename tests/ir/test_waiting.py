@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlinfra.ir.lower import lower
-from mlinfra.ir.waiting import gates, reason
+from mlinfra.ir.waiting import gates, grouped, reason
 from mlinfra.spec.validate import validate_file
 
 CHURN = Path(__file__).resolve().parents[2] / "examples" / "churn"
@@ -68,3 +68,17 @@ def test_the_local_target_waits_by_the_same_rule(graphs):
 
 def test_nothing_waits_when_no_value_may_be_missing(graphs):
     assert gates(graphs["prod"], lambda key: False) == {}
+
+
+def test_what_waits_only_for_another_is_grouped_after_it():
+    waiting = {
+        "model.m": "none approved",
+        "endpoint.e/config": "waits for model.m: none approved",
+        "endpoint.e": "waits for model.m: none approved",
+        "monitor.x": "the emulator is not running",
+    }
+    assert grouped(waiting) == [
+        (["model.m"], "none approved"),
+        (["endpoint.e/config", "endpoint.e"], "waits for model.m"),
+        (["monitor.x"], "the emulator is not running"),
+    ]

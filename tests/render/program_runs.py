@@ -15,18 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pulumi
 
 from mlinfra.ir.graph import ResourceGraph
 from mlinfra.render.pulumi import render_project, write_project
-
-# Any approved version's container: moto stores it, the program never reads it.
-INFERENCE = {
-    "Containers": [{"Image": "1.dkr.ecr.us-east-1.amazonaws.com/x:1", "ModelDataUrl": "s3://b/k"}],
-    "SupportedContentTypes": ["text/csv"],
-    "SupportedResponseMIMETypes": ["text/csv"],
-}
 
 
 @dataclass(frozen=True)
@@ -104,55 +96,3 @@ def render_into(tmp_path: Path, graph: ResourceGraph, spec, spec_from_out: str) 
     out = tmp_path / "stack"
     write_project(render_project(graph, spec, spec_from_out), out)
     return out / "__main__.py"
-
-
-# -- account states, made in moto --------------------------------------------------------
-
-
-def register(region: str, group: str, *statuses: str) -> list[str]:
-    """Versions 1, 2... of `group` (created if needed) with these approval statuses, in
-    that order; their ARNs."""
-    client = boto3.client("sagemaker", region_name=region)
-    groups = client.list_model_package_groups()["ModelPackageGroupSummaryList"]
-    if group not in {g["ModelPackageGroupName"] for g in groups}:
-        client.create_model_package_group(ModelPackageGroupName=group)
-    return [
-        client.create_model_package(
-            ModelPackageGroupName=group,
-            ModelApprovalStatus=status,
-            InferenceSpecification=INFERENCE,
-        )["ModelPackageArn"]
-        for status in statuses
-    ]
-
-
-def set_status(region: str, arn: str, status: str) -> None:
-    boto3.client("sagemaker", region_name=region).update_model_package(
-        ModelPackageArn=arn, ModelApprovalStatus=status
-    )
-
-
-def serve(region: str, endpoint: str, package_arn: str, suffix: str = "v1") -> str:
-    """An endpoint `endpoint` in service, serving registered version `package_arn` through a
-    model and configuration as an earlier apply made them; the configuration's name."""
-    client = boto3.client("sagemaker", region_name=region)
-    model = f"{endpoint}-model-{suffix}"
-    client.create_model(
-        ModelName=model,
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/model",
-        PrimaryContainer={"ModelPackageName": package_arn},
-    )
-    config = f"{endpoint}-{suffix}"
-    client.create_endpoint_config(
-        EndpointConfigName=config,
-        ProductionVariants=[
-            {
-                "VariantName": "primary",
-                "ModelName": model,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
-    client.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
-    return config

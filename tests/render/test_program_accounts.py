@@ -22,9 +22,10 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core.exceptions import JsonRESTError
-from program_runs import register, render_into, run_program, serve, set_status
+from program_runs import render_into, run_program
 from render_cases import churn, churn_spec_from
 
+from accounts import register, serve, set_status
 from mlinfra.plan.values import from_program, from_sagemaker
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")

@@ -13,9 +13,10 @@ from collections import Counter
 
 import pytest
 from moto import mock_aws
-from program_runs import Registered, register, render_into, run_program
+from program_runs import Registered, render_into, run_program
 from render_cases import CHURN, Account, churn, churn_spec_from, handmade_graph
 
+from accounts import register
 from mlinfra.ir.graph import ResourceGraph
 
 # Importing pulumi_aws.s3 warns about its own deprecated classes, which programs do not use.

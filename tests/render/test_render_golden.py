@@ -181,7 +181,9 @@ def test_constant_concat_is_a_plain_string_and_json_without_refs_is_json_dumps()
     assert "assume_role_policy=json.dumps(" in program
     assert "policy=pulumi.Output.json_dumps(" in program
     # Laid out on one line or, inside a guard's block, one part a line.
-    concat = r'pulumi\.Output\.concat\(\s*"s3://",\s*bucket_artifacts\.bucket,\s*"/capture/api",?\s*\)'
+    concat = (
+        r'pulumi\.Output\.concat\(\s*"s3://",\s*bucket_artifacts\.bucket,\s*"/capture/api",?\s*\)'
+    )
     assert re.search(concat, program)
 
 

@@ -270,8 +270,7 @@ def apply_locked(
 
         applied = apply_plan(found, graph, state, backend, provider, known, on_event)
     outcome = applied.outcome
-    for address, why in outcome.waiting.items():
-        say(console, f"  waiting: {address}: {why}", "yellow")
+    show_waiting(console, outcome.waiting)
     for address, why in outcome.failed.items():
         say(console, f"  failed: {address}: {why}", "bold red")
     summary = (
@@ -366,7 +365,7 @@ def apply_with_pulumi(
         if name != LOOKUPS_OUTPUT:
             say(console, f"  {name} = {value}")
     values = from_program(graph, outputs)
-    show_waiting(console, values, values.waiting(graph))
+    show_waiting(console, values.waiting(graph), values.notes)
     if not records:
         return state
     written = backend.write(engine.recorded(state, graph, stack, values=values))
@@ -380,13 +379,16 @@ def apply_with_pulumi(
     return check_serving(spec, written, backend, endpoints.applied_endpoints(graph, stack), started)
 
 
-def show_waiting(console, values, waiting: dict[str, str]) -> None:
-    """The versions kept for want of an approved one, and what waits, with why: the words
-    of a local apply."""
-    for note in values.notes:
+def show_waiting(console, waiting: dict[str, str], notes=()) -> None:
+    """The versions kept for want of an approved one, and what waits, with why. What waits
+    only because another resource does is named in one line after it:
+    `waiting: a, b, c: waits for model.churn-model`."""
+    from mlinfra.ir.waiting import grouped
+
+    for note in notes:
         say(console, f"  keeps serving: {note}", "yellow")
-    for address, why in waiting.items():
-        say(console, f"  waiting: {address}: {why}", "yellow")
+    for addresses, why in grouped(waiting):
+        say(console, f"  waiting: {', '.join(addresses)}: {why}", "yellow")
 
 
 def check_serving(spec, state, backend, applied, since=None):

@@ -74,21 +74,26 @@ def applied_endpoints(
 
 
 def rollback_alarms(deployment: Any) -> list[str]:
-    """The alarm names of a deployment configuration (the stack's snake_case outputs, or
-    DescribeEndpoint's `LastDeploymentConfig`)."""
-    if isinstance(deployment, list):  # Pulumi keeps a nested block as a one-item list
-        deployment = deployment[0] if deployment else None
-    if not isinstance(deployment, Mapping):
-        return []
-    rollback = deployment.get("AutoRollbackConfiguration") or deployment.get(
-        "auto_rollback_configuration"
-    )
-    if isinstance(rollback, list):
-        rollback = rollback[0] if rollback else None
-    if not isinstance(rollback, Mapping):
-        return []
-    alarms = rollback.get("Alarms") or rollback.get("alarms") or []
-    return [a.get("AlarmName") or a.get("alarm_name") for a in alarms if isinstance(a, Mapping)]
+    """The alarm names of a deployment configuration: DescribeEndpoint's
+    `LastDeploymentConfig`, or the `deployment_config` output Pulumi's stack holds (whose
+    nested keys are camelCase)."""
+    rollback = _field(deployment, "AutoRollbackConfiguration")
+    alarms = _field(rollback, "Alarms") or []
+    return [name for name in (_field(a, "AlarmName") for a in alarms) if isinstance(name, str)]
+
+
+def _field(value: Any, name: str) -> Any:
+    """`value[name]` under AWS's, Pulumi's or Terraform's spelling of `name` (PascalCase,
+    camelCase, snake_case); a nested block kept as a one-item list is looked into."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, Mapping):
+        return None
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+    for key in (name, name[0].lower() + name[1:], snake):
+        if key in value:
+            return value[key]
+    return None
 
 
 def check(
@@ -146,25 +151,40 @@ def _fired(cloudwatch, names: list[str], since: datetime | None) -> list[str]:
     for alarm in alarms:
         if alarm.get("StateValue") == "ALARM":
             found.append(f"alarm {alarm['AlarmName']} is in ALARM: {alarm.get('StateReason', '')}")
-    firing = {a["AlarmName"] for a in alarms if a.get("StateValue") == "ALARM"}
-    for name in [n for n in names if n not in firing]:
-        # Back to OK by now, perhaps: its history tells whether it fired during the update.
-        history = cloudwatch.describe_alarm_history(
-            AlarmName=name,
-            HistoryItemType="StateUpdate",
-            ScanBy="TimestampDescending",
-            **({"StartDate": since} if since else {}),
-        )
-        for item in history.get("AlarmHistoryItems", []):
-            if "to ALARM" in item.get("HistorySummary", ""):
-                found.append(f"alarm {name} went into ALARM at {item.get('Timestamp')}")
-                break
+    if not found:
+        # Back to OK by now, perhaps: their history tells which fired during the update.
+        for name in names:
+            history = cloudwatch.describe_alarm_history(
+                AlarmName=name,
+                HistoryItemType="StateUpdate",
+                ScanBy="TimestampDescending",
+                **({"StartDate": since} if since else {}),
+            )
+            for item in history.get("AlarmHistoryItems", []):
+                if _into_alarm(item):
+                    found.append(f"alarm {name} went into ALARM at {item.get('Timestamp')}")
+                    break
     if not found:
         found.append(
             f"none of its rollback alarms ({', '.join(names)}) is or was in ALARM: see the "
             "endpoint's events and logs in CloudWatch"
         )
     return found
+
+
+def _into_alarm(item: Mapping[str, Any]) -> bool:
+    """Whether a StateUpdate history item is a move into ALARM: its `HistoryData` (JSON)
+    says the new state, its summary reads "Alarm updated from OK to ALARM"."""
+    import json
+
+    try:
+        data = json.loads(item.get("HistoryData") or "{}")
+    except ValueError:
+        data = {}
+    new = data.get("newState") if isinstance(data, dict) else None
+    if isinstance(new, dict) and "stateValue" in new:
+        return new["stateValue"] == "ALARM"
+    return str(item.get("HistorySummary", "")).endswith("to ALARM")
 
 
 def _config_gone(sagemaker, config: str | None) -> list[str]:

@@ -94,6 +94,28 @@ def gates(graph: ResourceGraph, may_wait: Callable[[CallKey], bool]) -> dict[str
     }
 
 
+WAITS_FOR = "waits for "
+
+
 def reason(address: str, gate: Gate, why: str) -> str:
     """Why `address` waits, when `gate`'s value does not exist because of `why`."""
-    return why if address == gate.holder else f"waits for {gate.holder}: {why}"
+    return why if address == gate.holder else f"{WAITS_FOR}{gate.holder}: {why}"
+
+
+def grouped(waiting: dict[str, str]) -> list[tuple[list[str], str]]:
+    """`waiting` (address -> why, as `reason` words it) in fewer lines: each resource that
+    needs a value, then in one entry what waits only for it, `([a, b], "waits for X")`."""
+    followers: dict[str, list[str]] = {}
+    for address, why in waiting.items():
+        holder = why[len(WAITS_FOR) :].split(": ", 1)[0] if why.startswith(WAITS_FOR) else ""
+        if holder in waiting and why == reason(address, Gate((), holder), waiting[holder]):
+            followers.setdefault(holder, []).append(address)
+    following = {a for found in followers.values() for a in found}
+    lines: list[tuple[list[str], str]] = []
+    for address, why in waiting.items():
+        if address in following:
+            continue
+        lines.append(([address], why))
+        if address in followers:
+            lines.append((followers[address], f"{WAITS_FOR}{address}"))
+    return lines

@@ -53,7 +53,7 @@ def _sagemaker():
     Helper(
         "serving_version",
         _runtime_source(runtime.serving_version),
-        needs=("_served_package", "error_text"),
+        needs=("_served_package", "is_missing", "error_text"),
     ),
     Helper(
         "_serving",

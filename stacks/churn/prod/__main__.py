@@ -34,11 +34,14 @@ def _sagemaker():
 
 
 def is_missing(error):
-    """Whether a ClientError says the resource does not exist (SageMaker answers a Describe
-    of a missing endpoint with a ValidationException "Could not find endpoint ...")."""
+    """Whether a ClientError says the resource does not exist: SageMaker answers a Describe
+    of a missing endpoint, or a listing of a missing group's versions, with a
+    ValidationException ("Could not find ...", "... does not exist")."""
     found = error.response.get("Error", {})
-    return found.get("Code") in ("ValidationException", "ResourceNotFound") and (
-        "could not find" in str(found.get("Message", "")).lower()
+    message = str(found.get("Message", "")).lower()
+    return found.get("Code") == "ResourceNotFound" or (
+        found.get("Code") in ("ValidationException", "ValidationError")
+        and ("could not find" in message or "does not exist" in message)
     )
 
 
@@ -102,7 +105,10 @@ def serving_version(client, group, endpoints):
         missing = f"model package group {group!r} has no approved version"
     except client.exceptions.ClientError as error:
         found = []
-        missing = f"model package group {group!r} could not be read ({error_text(error)})"
+        if is_missing(error):  # not created yet: this run creates it
+            missing = f"model package group {group!r} has no approved version (nor exists yet)"
+        else:
+            missing = f"model package group {group!r} could not be read ({error_text(error)})"
     if found:
         version = str(found[0]["ModelPackageVersion"])
         return {"arn": found[0]["ModelPackageArn"], "version": version, "why": None}

@@ -106,7 +106,11 @@ def apply_command(
     exactly that plan, refused if the state has changed since it was made. Local
     environments are applied by the embedded engine through the emulator (started if none
     runs); the state is written after every resource, so an interrupted apply resumes.
-    Exits 1 on error, when another apply holds the lock, or when a resource fails.
+    Sagemaker environments are applied by `pulumi up`; then each endpoint is described, and
+    one that does not serve the configuration applied (SageMaker rolled the update back) is
+    reported with why and recorded as it is. What needs a model version none approved yet
+    waits, with why, on both targets. Exits 1 on error, when another apply holds the lock,
+    when a resource fails, or when an endpoint does not serve what was applied.
     """
     _run(
         env, spec_file, auto_approve, location, lock_timeout, allow_removal,

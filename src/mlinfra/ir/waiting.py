@@ -18,12 +18,12 @@ gives the reason itself; every other says `waits for model.churn-model: <the rea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
-from mlinfra.ir.graph import Args, Call, Concat, Json, ResourceGraph
+from mlinfra.ir.graph import Call, ResourceGraph, calls_in
 
 CallKey = tuple[str, tuple[Any, ...]]
 
@@ -36,61 +36,58 @@ class Gate:
     holder: str  # the address waiting resources name: `waits for model.churn-model: ...`
 
 
-def call_keys(value: Any) -> Iterator[CallKey]:
-    """Every (function, args) of the Calls inside a property value, nested ones too."""
-    if isinstance(value, Call):
-        yield (value.function, tuple(value.args))
-        yield from call_keys(value.args)
-    elif isinstance(value, MappingProxyType | dict):
-        for item in value.values():
-            yield from call_keys(item)
-    elif isinstance(value, tuple | list):
-        for item in value:
-            yield from call_keys(item)
-    elif isinstance(value, Args):
-        yield from call_keys(value.fields)
-    elif isinstance(value, Concat):
-        yield from call_keys(value.parts)
-    elif isinstance(value, Json):
-        yield from call_keys(value.value)
+def call_keys(value: Any) -> list[CallKey]:
+    """Every (function, args) of the Calls inside a property value, nested ones too, in the
+    order met."""
+    return [_key(call) for call in calls_in(value)]
+
+
+def _key(call: Call) -> CallKey:
+    return (call.function, tuple(call.args))
 
 
 def gates(graph: ResourceGraph, may_wait: Callable[[CallKey], bool]) -> dict[str, tuple[Gate, ...]]:
-    """Address -> the values it waits for (in the order met), for every resource that waits
-    for one of the Calls `may_wait` accepts; resources that wait for nothing are left out."""
+    """Address -> the values it waits for, for every resource that waits for one of the
+    Calls `may_wait` accepts (in graph order); resources that wait for nothing are left out.
+    """
     own: dict[str, list[CallKey]] = {}
     holder: dict[CallKey, str] = {}
     for resource in graph.resources:
-        keys = list(dict.fromkeys(k for k in call_keys(resource.properties) if may_wait(k)))
-        own[resource.address] = keys
-        for key in keys:
-            holder.setdefault(key, resource.address)
-    if not holder:
+        keys = [k for k in dict.fromkeys(_key(c) for c in resource.calls()) if may_wait(k)]
+        if keys:
+            own[resource.address] = keys
+            for key in keys:
+                holder.setdefault(key, resource.address)
+    if not own:
         return {}
     component_of = {r.address: r.component for r in graph.resources}
-    found: dict[str, dict[CallKey, None]] = {r.address: {} for r in graph.resources}
-    # Sets only grow, so this settles; in practice in two passes (the second one adds the
-    # rest of each component a first pass reached).
-    changed = True
-    while changed:
-        changed = False
-        whole: dict[str, dict[CallKey, None]] = {}
-        for resource in graph.resources:
-            for key in found[resource.address]:
-                if component_of[holder[key]] != resource.component:
-                    whole.setdefault(resource.component, {})[key] = None
-        for resource in graph.resources:  # dependencies first
-            wanted = dict.fromkeys(own[resource.address])
-            for dependency in resource.dependencies():
-                wanted.update(found.get(dependency, {}))
-            wanted.update(whole.get(resource.component, {}))
-            if wanted.keys() - found[resource.address].keys():
-                found[resource.address].update(wanted)
-                changed = True
+    dependents: dict[str, list[str]] = {}
+    members: dict[str, list[str]] = {}
+    for resource in graph.resources:
+        members.setdefault(resource.component, []).append(resource.address)
+        for dependency in resource.dependencies():
+            dependents.setdefault(dependency, []).append(resource.address)
+    # Spread each value from what holds it to what depends on that, and to the rest of a
+    # component reached from another: each (resource, value) once, each (component, value)
+    # widened once.
+    found: dict[str, dict[CallKey, None]] = {}
+    widened: set[tuple[str, CallKey]] = set()
+    queue = deque((address, key) for address, keys in own.items() for key in keys)
+    while queue:
+        address, key = queue.popleft()
+        keys = found.setdefault(address, {})
+        if key in keys:
+            continue
+        keys[key] = None
+        queue.extend((user, key) for user in dependents.get(address, ()))
+        component = component_of[address]
+        if component != component_of[holder[key]] and (component, key) not in widened:
+            widened.add((component, key))
+            queue.extend((member, key) for member in members[component])
     return {
-        address: tuple(Gate(key, holder[key]) for key in keys)
-        for address, keys in found.items()
-        if keys
+        resource.address: tuple(Gate(key, holder[key]) for key in found[resource.address])
+        for resource in graph.resources
+        if resource.address in found
     }
 
 

@@ -26,6 +26,11 @@ How the program is written:
   which Pulumi can only apply by replacing, and Pulumi's default replacement creates the new
   resource before deleting the old one (`delete_before_replace` stays False). The endpoint is
   switched to the new configuration before the old one goes.
+- What needs a model version that may not exist yet (`ir.waiting`: the model, what depends
+  on it, the endpoint and monitor components that wait because of it) is declared inside
+  `if serves("group", "endpoint"...):` blocks, so a run with nothing to serve creates
+  everything else; the program's stack output `mlinfra:model-versions` says what each
+  lookup found (`render.runtime` says how, and why the lookup happens in the program).
 - A training script uploaded under a `sourcedir.tar.gz` key (the lowering's convention for
   SageMaker script mode) is packed into that archive when the program runs, by the
   `source_archive` helper, reproducibly, into the project's `build/` folder.

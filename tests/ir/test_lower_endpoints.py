@@ -30,6 +30,10 @@ MLINFRA_TAGS = ("mlinfra:project", "mlinfra:environment", "mlinfra:component")
 # Importing pulumi_aws.s3 defines its deprecated V2 classes, which warn as they are defined.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
 
+# The registry lookup of prod's model: its group, and the endpoint that keeps what it
+# serves while the group has no approved version.
+LOOKUP = ("churn-prod-churn", "churn-prod-churn-api")
+
 
 @functools.cache
 def churn_spec(env: str):
@@ -124,7 +128,7 @@ def test_config_name_carries_a_content_hash_and_is_replaced_not_updated():
     # churn serves the registry's latest approved version: it is in the name when it runs.
     static, separator, version = config.properties["name"].parts
     assert re.fullmatch(r"churn-prod-churn-api-[0-9a-f]{8}", static)
-    assert (separator, version) == ("-v", Call("latest_approved_version", ("churn-prod-churn",)))
+    assert (separator, version) == ("-v", Call("latest_approved_version", LOOKUP))
     assert config.replace_on_change is True
     assert config_name(churn_spec("prod")) == config.properties["name"]
 

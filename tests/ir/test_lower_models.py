@@ -20,6 +20,10 @@ from mlinfra.spec.validate import validate_file
 CHURN = Path(__file__).resolve().parents[2] / "examples" / "churn"
 MODEL = "model.churn-model"
 
+# The registry lookup of prod's model: its group, and the endpoint that keeps what it
+# serves while the group has no approved version.
+LOOKUP = ("churn-prod-churn", "churn-prod-churn-api")
+
 
 @functools.cache
 def churn_spec(env: str):
@@ -88,9 +92,7 @@ def test_registry_group_is_named_for_the_environment():
 
 def test_latest_approved_is_resolved_when_the_program_runs():
     fields = container(lowered(churn_spec("prod")))
-    assert fields == {
-        "model_package_name": Call("latest_approved_model_package", ("churn-prod-churn",))
-    }
+    assert fields == {"model_package_name": Call("latest_approved_model_package", LOOKUP)}
     # The model waits for its group (read by name, not by Ref) and for its role's policy.
     assert set(lowered(churn_spec("prod"))[MODEL].depends_on) == {
         f"{MODEL}/registry",
@@ -185,7 +187,7 @@ def test_model_name_is_deterministic_and_carries_a_content_hash():
     # A latest-approved model's name ends in the version it serves, known when it runs.
     static, separator, version = name.parts
     assert re.fullmatch(r"churn-prod-churn-model-[0-9a-f]{8}", static)
-    assert (separator, version) == ("-v", Call("latest_approved_version", ("churn-prod-churn",)))
+    assert (separator, version) == ("-v", Call("latest_approved_version", LOOKUP))
     assert lowered(churn_spec("prod"))[MODEL].properties["name"] == name
     assert (
         model_name(LoweringContext(churn_spec("prod"), CHURN), churn_spec("prod").component(MODEL))
@@ -265,3 +267,27 @@ def test_taggable_model_resources_carry_the_three_mlinfra_tags(artifact: Path):
             "mlinfra:environment": "prod",
             "mlinfra:component": MODEL,
         }.items() <= dict(resource.properties["tags"]).items()
+
+
+def test_one_more_endpoint_serving_the_model_keeps_its_names(tmp_path: Path):
+    """The lookup's endpoints say where a version is kept from, not what is served: the
+    model, and the configurations of the endpoints already serving it, keep their names."""
+    from mlinfra.ir.lower import lower
+
+    spec_file = tmp_path / "mlinfra.yaml"
+    text = (CHURN / "mlinfra.yaml").read_text()
+    extra = "\nendpoints:\n  churn-batch:\n    model: churn-model\n    instance_type: ml.m5.large\n"
+    spec_file.write_text(text.replace("\nendpoints:\n", extra, 1))
+    for folder in ("data", "pipelines"):
+        (tmp_path / folder).symlink_to(CHURN / folder)
+    before = lower(churn_spec("prod"), CHURN)
+    after = lower(validate_file(str(spec_file)).environments["prod"], tmp_path)
+    assert after.get(MODEL).properties["primary_container"].fields["model_package_name"] == Call(
+        "latest_approved_model_package",
+        ("churn-prod-churn", "churn-prod-churn-batch", "churn-prod-churn-api"),
+    )
+    for address in (MODEL, "endpoint.churn-api/config"):
+        assert (
+            after.get(address).properties["name"].parts[0]
+            == (before.get(address).properties["name"].parts[0])
+        )

@@ -128,6 +128,9 @@ def test_latest_approved_resolves_in_the_emulator_registry(project: Path, emulat
     provider = LocalProvider.for_url(emulator.url, "us-east-1")
     graph = graph_of(project, shop_spec(LATEST_APPROVED))
     registry, model = graph.get("model.scorer/registry"), graph.get("model.scorer")
+    # Before the group exists (a first apply), as after: no approved version yet.
+    with pytest.raises(ProviderError, match="no approved version in the emulator: register"):
+        resolve(model.properties, None, provider.call)
     created = provider.create(registry.type, resolve(registry.properties, None, provider.call))
     with pytest.raises(ProviderError, match="no approved version in the emulator"):
         resolve(model.properties, None, provider.call)

@@ -58,7 +58,7 @@ def test_apply_runs_pulumi_up_and_records_what_it_applied(spec_file: Path, fake_
     state = dev_state(spec_file)
     assert len(state.resources) > 40 and state.serial == 1
     assert state.get("endpoint.churn-api").outputs["arn"] == ENDPOINT_ARN
-    assert f"{len(state.resources)} resource(s) recorded; state serial 1" in out
+    assert f"{len(state.resources)} resource(s) recorded, 0 waiting; state serial 1" in out
 
     code, out = mlinfra("plan", "--env", "dev", "-f", str(spec_file))
     assert code == 0 and "No changes" in out, out

@@ -255,9 +255,11 @@ def test_changes_needing_a_value_that_does_not_exist_yet_wait_with_the_reason(gr
     }
     found = plan(graph, State.empty("churn", "local"), unavailable=unavailable)
     waiting = {c.address: c.waiting for c in found.changes if c.waiting}
+    # The model needs the value first and says why; what waits with it names the model.
     assert waiting["model.churn-model"] == why
-    assert waiting["endpoint.churn-api/config"] == why  # its own name needs the version
-    assert waiting["endpoint.churn-api"] == f"waits for endpoint.churn-api/config: {why}"
+    assert waiting["endpoint.churn-api/config"] == f"waits for model.churn-model: {why}"
+    assert waiting["endpoint.churn-api"] == f"waits for model.churn-model: {why}"
+    assert waiting["monitor.churn-drift"] == f"waits for model.churn-model: {why}"
     assert "feature_store.customers" not in waiting
     assert "model.churn-model/registry" not in waiting
     assert {c.action for c in found.changes} == {CREATE}

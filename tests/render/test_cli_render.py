@@ -140,7 +140,7 @@ def test_output_json_gives_the_physical_names_by_component(churn_copy: Path) -> 
     # Completed when the program runs, with the latest approved model version.
     assert resources["endpoint.churn-api/config"].startswith("churn-prod-churn-api-")
     assert resources["endpoint.churn-api/config"].endswith(
-        "-v<latest_approved_version(churn-prod-churn)>"
+        "-v<latest_approved_version(churn-prod-churn, churn-prod-churn-api)>"
     )
     buckets = document["components"]["bucket.artifacts"]
     assert buckets == {

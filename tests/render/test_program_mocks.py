@@ -1,127 +1,28 @@
 """The rendered programs run with the real Pulumi Python SDK and the real `pulumi_aws`, and
-register the resources the compiler decided, with the settings the spec asks for.
-
-Mocks stand in for the Pulumi engine, which cannot be installed on the build machines (its
-installers download binaries): `pulumi.runtime.set_mocks` receives every resource the program
-registers, with its type, name and inputs, exactly as the engine would. pulumi_aws itself is
-real, so a wrong resource class, `...Args` class or argument name fails here. moto stands in
-for AWS behind boto3, for the runtime helpers that read the model registry.
-
-Inputs arrive as the engine sees them: property names in camelCase (`kmsKeyArn`).
+register the resources the compiler decided, with the settings the spec asks for, in an
+account whose registry has an approved version (tests/render/program_runs.py says how they
+run; test_program_accounts.py runs them in the other account states).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import runpy
 import tarfile
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 
-import boto3
-import pulumi
 import pytest
 from moto import mock_aws
+from program_runs import Registered, render_into, run_program
 from render_cases import CHURN, Account, churn, churn_spec_from, handmade_graph
 
+from accounts import register
 from mlinfra.ir.graph import ResourceGraph
-from mlinfra.render.pulumi import render_project, write_project
 
 # Importing pulumi_aws.s3 warns about its own deprecated classes, which programs do not use.
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated in favor of:DeprecationWarning")
 
 MLINFRA_TAGS = ("mlinfra:project", "mlinfra:environment", "mlinfra:component")
-
-
-@dataclass(frozen=True)
-class Registered:
-    type: str  # the engine's token: `aws:sagemaker/endpoint:Endpoint`
-    name: str  # the logical name: the IR address
-    inputs: dict
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every resource; answers with its inputs plus the outputs Refs read (state is
-    keyed by the engine's camelCase names, as inputs are)."""
-
-    def __init__(self) -> None:
-        self.registered: list[Registered] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.registered.append(Registered(args.typ, args.name, dict(args.inputs)))
-        physical = args.inputs.get("name") or args.inputs.get("bucket") or args.name
-        state = {
-            "arn": f"arn:aws:mock:::{args.typ}/{args.name}",
-            "name": physical,
-            "bucket": physical,
-            "keyId": f"key-{args.name}",
-            **args.inputs,
-        }
-        return f"{args.name}-id", state
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-
-@pytest.fixture
-def aws_credentials(monkeypatch) -> None:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
-def approve_a_version(region: str, group: str) -> str:
-    """Create `group` in moto with an approved version (and a newer pending one); return the
-    approved version's ARN, which the program must pick."""
-    client = boto3.client("sagemaker", region_name=region)
-    client.create_model_package_group(ModelPackageGroupName=group)
-    inference = {
-        "Containers": [
-            {"Image": "1.dkr.ecr.us-east-1.amazonaws.com/x:1", "ModelDataUrl": "s3://b/k"}
-        ],
-        "SupportedContentTypes": ["text/csv"],
-        "SupportedResponseMIMETypes": ["text/csv"],
-    }
-    approved = client.create_model_package(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus="Approved",
-        InferenceSpecification=inference,
-    )["ModelPackageArn"]
-    client.create_model_package(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus="PendingManualApproval",
-        InferenceSpecification=inference,
-    )
-    return approved
-
-
-def run_program(program: Path, graph: ResourceGraph, monkeypatch) -> list[Registered]:
-    """Run `program` (a rendered `__main__.py`) as Pulumi would, under the recording mocks."""
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project=graph.project, stack=graph.env, preview=False)
-    pulumi.runtime.set_all_config({"aws:region": graph.region})
-    # Pulumi runs a program from its project folder, so FileAssets resolve from there.
-    monkeypatch.chdir(program.parent)
-
-    @pulumi.runtime.test
-    def run() -> None:
-        runpy.run_path(str(program), run_name="__main__")
-
-    run()
-    return mocks.registered
-
-
-def render_into(tmp_path: Path, graph: ResourceGraph, spec, spec_from_out: str) -> Path:
-    out = tmp_path / "stack"
-    write_project(render_project(graph, spec, spec_from_out), out)
-    return out / "__main__.py"
 
 
 def token_to_type(token: str) -> str:
@@ -149,12 +50,19 @@ def assert_matches_graph(registered: list[Registered], graph: ResourceGraph) -> 
 # -- a hand-made graph: every kind of value through the real SDK ---------------------------
 
 
+def approve_a_version(region: str, group: str) -> str:
+    """`group` with an approved version and a newer pending one; the approved version's
+    ARN, which the program must pick."""
+    approved, _ = register(region, group, "Approved", "PendingManualApproval")
+    return approved
+
+
 def test_handmade_program_registers_every_resource(tmp_path, monkeypatch, aws_credentials):
     graph = handmade_graph()
     program = render_into(tmp_path, graph, Account(None), "../specs/mlinfra.yaml")
     with mock_aws():
         latest = approve_a_version(graph.region, "demo")
-        registered = run_program(program, graph, monkeypatch)
+        registered = run_program(program, graph, monkeypatch).registered
     assert_matches_graph(registered, graph)
     by_name = {r.name: r for r in registered}
 
@@ -172,17 +80,6 @@ def test_handmade_program_registers_every_resource(tmp_path, monkeypatch, aws_cr
         "arn:aws:mock:::aws:s3/bucket:Bucket/bucket.artifacts/*",
         "arn:aws:s3:::shared-123456789012",  # moto's account
     ]
-
-
-def test_helper_refuses_a_group_without_an_approved_version(tmp_path, monkeypatch, aws_credentials):
-    graph = handmade_graph()
-    program = render_into(tmp_path, graph, Account(None), "../specs/mlinfra.yaml")
-    with mock_aws():
-        boto3.client("sagemaker", region_name=graph.region).create_model_package_group(
-            ModelPackageGroupName="demo"
-        )
-        with pytest.raises(RuntimeError, match="'demo' has no approved version"):
-            run_program(program, graph, monkeypatch)
 
 
 # -- the churn example ---------------------------------------------------------------------
@@ -206,7 +103,8 @@ def churn_runs(tmp_path_factory):
             with mock_aws():
                 for group in graph.of_type("aws.sagemaker.ModelPackageGroup"):
                     approve_a_version(graph.region, group.properties["model_package_group_name"])
-                runs[env] = (graph, run_program(program, graph, monkeypatch), program.parent)
+                found = run_program(program, graph, monkeypatch)
+                runs[env] = (graph, found.registered, program.parent)
     return runs
 
 
@@ -350,7 +248,7 @@ def test_a_branch_previews_program_registers_its_graph_under_names_of_its_own(
     with mock_aws():
         for group in graph.of_type("aws.sagemaker.ModelPackageGroup"):
             approve_a_version(graph.region, group.properties["model_package_group_name"])
-        registered = run_program(program, graph, monkeypatch)
+        registered = run_program(program, graph, monkeypatch).registered
     assert_matches_graph(registered, graph)
     for resource in registered:
         if is_taggable(resource.type):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -15,8 +16,9 @@ from mlinfra.cli.plan import (
     STATE_OPTION_HELP,
     ExitOneOnUsageError,
     environment_spec,
-    known_values,
+    lookups,
     lower_environment,
+    show_lookups,
     state_location,
 )
 
@@ -104,7 +106,11 @@ def apply_command(
     exactly that plan, refused if the state has changed since it was made. Local
     environments are applied by the embedded engine through the emulator (started if none
     runs); the state is written after every resource, so an interrupted apply resumes.
-    Exits 1 on error, when another apply holds the lock, or when a resource fails.
+    Sagemaker environments are applied by `pulumi up`; then each endpoint is described, and
+    one that does not serve the configuration applied (SageMaker rolled the update back) is
+    reported with why and recorded as it is. What needs a model version none approved yet
+    waits, with why, on both targets. Exits 1 on error, when another apply holds the lock,
+    when a resource fails, or when an endpoint does not serve what was applied.
     """
     _run(
         env, spec_file, auto_approve, location, lock_timeout, allow_removal,
@@ -221,7 +227,8 @@ def apply_locked(
         fail(str(exc))
     if destroy:
         graph = ResourceGraph(graph.project, graph.env, graph.target, graph.region, ())
-    known, unavailable = known_values(graph, spec_file)
+    values = lookups(graph, spec_file, state)
+    known = values.known
     if plan_file:
         try:
             found = load_plan(plan_file)
@@ -241,8 +248,9 @@ def apply_locked(
             known,
             allow_removal=allow_removal,
             protect=spec.protect,
-            unavailable=unavailable,
+            unavailable=values.unavailable,
         )
+    show_lookups(values, spec.target)
     console = make_console()
     console.print(to_text(found), end="")
     if not found.ok:
@@ -267,8 +275,7 @@ def apply_locked(
 
         applied = apply_plan(found, graph, state, backend, provider, known, on_event)
     outcome = applied.outcome
-    for address, why in outcome.waiting.items():
-        say(console, f"  waiting: {address}: {why}", "yellow")
+    show_waiting(console, outcome.waiting)
     for address, why in outcome.failed.items():
         say(console, f"  failed: {address}: {why}", "bold red")
     summary = (
@@ -323,7 +330,10 @@ def apply_with_pulumi(
     the state and return it (a preview records itself there).
     """
     from mlinfra.cli.common import posix_relpath
+    from mlinfra.engines import endpoints
     from mlinfra.engines import pulumi as engine
+    from mlinfra.plan.values import from_program
+    from mlinfra.render.helpers import LOOKUPS_OUTPUT
     from mlinfra.render.pulumi import render_project, write_project
 
     write_project(render_project(graph, spec, posix_relpath(spec_file, str(out_dir))), out_dir)
@@ -337,25 +347,96 @@ def apply_with_pulumi(
     # A local environment's state is the embedded engine's, which records each request it
     # sent; running its program with Pulumi (--engine pulumi) leaves that state alone.
     records = spec.target != "local"
+    started = datetime.now(UTC)
     try:
         if destroy:
             engine.destroy(out_dir, spec.env, spec_dir, backend_url, on_output=click.echo)
             if not records:
                 return state
             return backend.write(engine.recorded(state, graph, {}, destroyed=True))
+        stale = endpoints.not_serving(state) if records else {}
+        if stale:
+            # Pulumi's state says these endpoints serve what was applied; it must read them
+            # back, or it sees nothing to update.
+            what = ", ".join(stale)
+            say(console, f"refreshing stack {spec.env} first: {what} did not serve the update")
+            engine.refreshed(spec.project, spec.env, spec_dir, backend_url)
         outputs = engine.up(out_dir, spec.env, spec_dir, backend_url, on_output=click.echo)
         if records:
             stack = engine.stack_resources(spec.project, spec.env, spec_dir, backend_url)
     except engine.PulumiFailed as exc:
         fail(str(exc), f"fix it and run it again; the state of {spec.env!r} is unchanged")
     for name, value in outputs.items():
-        say(console, f"  {name} = {value}")
+        if name != LOOKUPS_OUTPUT:
+            say(console, f"  {name} = {value}")
+    values = from_program(graph, outputs)
+    show_waiting(console, values.waiting(graph), values.notes)
     if not records:
         return state
-    written = backend.write(engine.recorded(state, graph, stack))
+    written = backend.write(engine.recorded(state, graph, stack, values=values))
+    waiting = len(values.waiting(graph))
     say(
         console,
-        f"{len(written.resources)} resource(s) recorded; state serial {written.serial}",
+        f"{len(written.resources)} resource(s) recorded, {waiting} waiting; "
+        f"state serial {written.serial}",
         "bold green",
     )
-    return written
+    return check_serving(spec, written, backend, endpoints.applied_endpoints(graph, stack), started)
+
+
+def show_waiting(console, waiting: dict[str, str], notes=()) -> None:
+    """The versions kept for want of an approved one, and what waits, with why. What waits
+    only because another resource does is named in one line after it:
+    `waiting: a, b, c: waits for model.churn-model`."""
+    from mlinfra.ir.waiting import grouped
+
+    for note in notes:
+        say(console, f"  keeps serving: {note}", "yellow")
+    for addresses, why in grouped(waiting):
+        say(console, f"  waiting: {', '.join(addresses)}: {why}", "yellow")
+
+
+def check_serving(spec, state, backend, applied, since=None):
+    """Describe each endpoint of `applied` ((address, name, configuration, alarms), see
+    `engines.endpoints`); record in the state what really serves. Exits 1, once the state
+    is written, when an endpoint does not serve the configuration applied."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from mlinfra.engines import aws, endpoints
+
+    if not applied:
+        return state
+    console = make_console()
+    try:
+        sagemaker, cloudwatch = aws.clients(spec.region, "sagemaker", "cloudwatch")
+        checks = endpoints.check(sagemaker, cloudwatch, applied, since)
+    except aws.NoCredentials as exc:
+        say(console, f"did not check what the endpoints serve: {exc}", "yellow")
+        return state
+    except (BotoCoreError, ClientError) as exc:
+        fail(
+            f"could not check what the endpoints of {spec.env!r} serve: {exc}",
+            f"check them with `mlinfra refresh --env {spec.env}` once AWS answers",
+        )
+    updated = endpoints.recorded(state, checks)
+    if updated.resources != state.resources:
+        state = backend.write(updated)
+    wrong = [c for c in checks if not c.ok and c.serving is not None]
+    for found in checks:
+        if found.ok:
+            say(console, f"  serving: {found.address} serves {found.serving} ({found.status})")
+    for found in wrong:
+        say(
+            console,
+            f"  not serving what was applied: {found.address} ({found.endpoint}) serves "
+            f"{found.serving}, not {found.applied}: {found.reason}",
+            "bold red",
+        )
+    if wrong:
+        fail(
+            f"{len(wrong)} endpoint(s) of {spec.env!r} do not serve what was applied; the "
+            "state records what they serve",
+            f"fix the cause, then `mlinfra apply --env {spec.env}` again (it refreshes the "
+            "stack first, so Pulumi makes the update again)",
+        )
+    return state

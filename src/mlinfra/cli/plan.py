@@ -51,31 +51,44 @@ def lower_environment(spec, spec_file: str):
         fail(f"cannot compile environment {spec.env!r}: {exc}")
 
 
-def known_values(graph, spec_file: str) -> tuple[dict, dict]:
-    """For a local environment whose emulator runs, the values of the graph's Calls (the
-    latest approved model version...), so that a newly approved version shows as a change,
-    and those the emulator says cannot be had yet, with why. Without an emulator, every
-    value is left unknown."""
-    if graph.target != "local":
-        return {}, {}
-    from botocore.exceptions import BotoCoreError
+def lookups(graph, spec_file: str, state):
+    """The values the graph leaves to apply time (the model version to serve), looked up as
+    the apply will: a local environment's in its emulator when one runs; a sagemaker
+    environment's in SageMaker, with the user's credentials (`mlinfra.plan.values`). What
+    cannot be looked up is left unknown, with why."""
+    from mlinfra.plan import values
 
-    from mlinfra.plan.diff import calls_in
-    from mlinfra.providers.local import LocalProvider, ProviderError
+    if graph.target == "local":
+        from mlinfra.providers.local import LocalProvider, ProviderError
 
-    try:
-        provider = LocalProvider.for_spec(spec_file, graph.region, start=False)
-    except ProviderError:
-        return {}, {}
-    found, unavailable = {}, {}
-    for function, args in calls_in(graph):
         try:
-            found[(function, args)] = provider.call(function, args)
+            provider = LocalProvider.for_spec(spec_file, graph.region, start=False)
         except ProviderError as exc:
-            unavailable[(function, args)] = str(exc)
-        except BotoCoreError:  # the emulator stopped answering: leave the value unknown
-            continue
-    return found, unavailable
+            return values.Lookups(unread=str(exc))
+        return values.from_emulator(graph, provider, state)
+    from mlinfra.engines import aws
+
+    if not values.lookups_in(graph):  # nothing to ask: no credentials needed
+        return values.Lookups()
+    try:
+        (client,) = aws.clients(graph.region, "sagemaker")
+    except aws.NoCredentials as exc:
+        return values.Lookups(unread=str(exc))
+    return values.from_sagemaker(graph, client)
+
+
+def show_lookups(found, target: str) -> None:
+    """Say which versions are kept for want of an approved one, and what was not looked up."""
+    console = make_console(stderr=True)
+    for note in found.notes:
+        say(console, f"keeps serving: {note}", "yellow")
+    if found.unread and target != "local":
+        say(
+            console,
+            f"the model registry was not read ({found.unread}): what waits for a model "
+            "version is known when apply runs",
+            "dim",
+        )
 
 
 def refreshed_state(spec, spec_file: str, state, backend_url: str | None = None) -> dict:
@@ -201,16 +214,18 @@ def plan_command(
     backend, state = read_state(result, spec, spec_file, location)
     if state.project != spec.project:
         fail(f"the state of {env!r} belongs to project {state.project!r}, not {spec.project!r}")
-    known, unavailable = known_values(graph, spec_file)
+    values = lookups(graph, spec_file, state)
     found = plan(
         graph,
         state,
-        known,
+        values.known,
         allow_removal=allow_removal,
         protect=spec.protect,
         refreshed=refreshed_state(spec, spec_file, state) if refresh else None,
-        unavailable=unavailable,
+        unavailable=values.unavailable,
     )
+    if output == "text":
+        show_lookups(values, spec.target)
 
     if output == "json":
         click.echo(to_json(found), nl=False)

@@ -230,7 +230,7 @@ def plan_command(
     With --format markdown, a pull request comment: a summary, the plan, and the audit
     findings the branch adds or resolves against the revision it branched from.
     """
-    from mlinfra.cli.plan import known_values, lower_environment, read_state
+    from mlinfra.cli.plan import lookups, lower_environment, read_state
     from mlinfra.plan.diff import plan
     from mlinfra.plan.views import to_json, to_text
 
@@ -242,8 +242,8 @@ def plan_command(
     _require_owner(state, spec, branch)
     graph, selection = changed_only(result, spec, branch, spec_file, graph, backend, compare_to)
     check_isolation(result, spec, spec_file, graph, backend)
-    known, unavailable = known_values(graph, spec_file)
-    found = plan(graph, state, known, unavailable=unavailable)
+    values = lookups(graph, spec_file, state)
+    found = plan(graph, state, values.known, unavailable=values.unavailable)
     if output == "json":
         click.echo(to_json(found), nl=False)
     elif output == "markdown":

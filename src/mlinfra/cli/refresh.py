@@ -42,7 +42,9 @@ def refresh_command(
     their stack (which needs the Pulumi CLI). What was deleted is dropped from the state, so
     the next apply creates it again. What was changed is reported: in a local environment
     apply does not undo it; in a sagemaker one the next apply sets it back to what the spec
-    says. Exits 1 on error, 0 otherwise.
+    says. A sagemaker environment's endpoints are then described: one that does not serve
+    the configuration last applied (SageMaker rolled an update back) is reported with why,
+    recorded as it is, and exits 1. Exits 1 on error, 0 otherwise.
     """
     from pathlib import Path
 
@@ -52,7 +54,6 @@ def refresh_command(
 
     result = validate_spec(spec_file)
     spec = environment_spec(result, env, spec_file)
-    console = make_console()
     try:
         backend = backend_for(
             state_location(result, location), Path(spec_file).resolve().parent, spec.region
@@ -67,10 +68,22 @@ def refresh_command(
                 state = state.without(address)
             if gone:
                 state = backend.write(state)
+            _report(spec, drift, gone, len(seen))
+            if spec.target != "local":
+                from mlinfra.cli.apply import check_serving
+                from mlinfra.engines.endpoints import recorded_endpoints
+
+                check_serving(spec, state, backend, recorded_endpoints(state))
     except (LockError, StateError) as exc:
         fail(str(exc))
+
+
+def _report(spec, drift, gone: list[str], seen: int) -> None:
+    from mlinfra.plan.model import DELETE
+
+    console = make_console()
     if not drift:
-        say(console, f"No drift: {env} is as the state records ({len(seen)} resource(s)).")
+        say(console, f"No drift: {spec.env} is as the state records ({seen} resource(s)).")
         return
     for change in drift:
         if change.action == DELETE:

@@ -67,21 +67,34 @@ def destroy(
     _run(lambda: stack.destroy(on_output=on_output))
 
 
-def recorded(state, graph, stack: Mapping[str, Mapping[str, Any]], destroyed: bool = False):
+def recorded(
+    state,
+    graph,
+    stack: Mapping[str, Mapping[str, Any]],
+    destroyed: bool = False,
+    values=None,
+):
     """The state after a successful `pulumi up` of `graph` (or `pulumi destroy`): every
     resource as applied, with the outputs `stack` holds for it, and nothing else, since
-    Pulumi deleted what the graph no longer has."""
+    Pulumi deleted what the graph no longer has. `values` (`plan.values.Lookups`, from the
+    program's outputs) are the model versions the run served: recorded as applied, so a
+    newly approved version shows in the next plan; what waited for one is left out, as the
+    program did not declare it."""
     from types import MappingProxyType
 
     from mlinfra.plan.diff import resource_state
 
+    waiting = values.waiting(graph) if values is not None else {}
+    known = values.known if values is not None else None
     found = {}
     for resource in () if destroyed else graph.resources:
+        if resource.address in waiting:
+            continue
         outputs = stack.get(resource.address, {})
         # What the stack holds for the properties mlinfra set: the values applied, which
         # `refresh` compares with what the resource has later.
         applied = {k: v for k, v in outputs.items() if k in resource.properties}
-        found[resource.address] = resource_state(resource, None, applied, outputs)
+        found[resource.address] = resource_state(resource, known, applied, outputs)
     return dataclasses.replace(state, resources=MappingProxyType(found))
 
 

@@ -93,11 +93,19 @@ class Json:
 def refs_in(value: Any) -> Iterator[Ref]:
     """Every `Ref` inside a property value, in a stable order."""
     found: list[Ref] = []
-    _collect_refs(value, found)
+    _collect(value, found, [])
     return iter(found)
 
 
-def _collect_refs(value: Any, found: list[Ref]) -> None:
+def calls_in(value: Any) -> list[Call]:
+    """Every `Call` inside a property value (nested ones too), in the order met."""
+    found: list[Call] = []
+    _collect(value, [], found)
+    return found
+
+
+def _collect(value: Any, refs: list[Ref], calls: list[Call]) -> None:
+    """The Refs and the Calls inside a property value, in the order met, in one walk."""
     # Every resource's properties are walked once, so the exact types lowering makes are
     # recognised by `type()` first, scalars without a call; subclasses by `isinstance`.
     kind = type(value)
@@ -106,7 +114,7 @@ def _collect_refs(value: Any, found: list[Ref]) -> None:
     elif kind is tuple or kind is list:
         values = value
     elif kind is Ref or isinstance(value, Ref):
-        found.append(value)
+        refs.append(value)
         return
     elif isinstance(value, MappingProxyType | dict):
         values = value.values()
@@ -117,6 +125,7 @@ def _collect_refs(value: Any, found: list[Ref]) -> None:
     elif isinstance(value, Json):
         values = (value.value,)
     elif isinstance(value, Call):
+        calls.append(value)
         values = (value.args,)
     elif isinstance(value, Concat):
         values = (value.parts,)
@@ -124,7 +133,7 @@ def _collect_refs(value: Any, found: list[Ref]) -> None:
         return
     for item in values:
         if type(item) not in SCALAR_TYPES:
-            _collect_refs(item, found)
+            _collect(item, refs, calls)
 
 
 @dataclass(frozen=True)
@@ -148,15 +157,23 @@ class Resource:
         return self.address.split("/", 1)[0]
 
     def dependencies(self) -> tuple[str, ...]:
-        return self._dependencies
+        return self._walked[0]
+
+    def calls(self) -> tuple[Call, ...]:
+        """The Calls in its properties (nested ones too), in the order met."""
+        return self._walked[1]
 
     @functools.cached_property
-    def _dependencies(self) -> tuple[str, ...]:
-        # Walks every property; graph building, ordering and rendering all ask, so once.
-        found = dict.fromkeys(ref.address for ref in refs_in(self.properties))
+    def _walked(self) -> tuple[tuple[str, ...], tuple[Call, ...]]:
+        # Walks every property; graph building, ordering, rendering and waiting all ask, so
+        # once, for the Refs (dependencies) and the Calls together.
+        refs: list[Ref] = []
+        calls: list[Call] = []
+        _collect(self.properties, refs, calls)
+        found = dict.fromkeys(ref.address for ref in refs)
         found.update(dict.fromkeys(self.depends_on))
         found.pop(self.address, None)
-        return tuple(found)
+        return tuple(found), tuple(calls)
 
 
 @dataclass(frozen=True)

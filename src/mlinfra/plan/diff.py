@@ -25,12 +25,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Collection, Iterator, Mapping
-from types import MappingProxyType
 from typing import Any
 
-from mlinfra.ir.graph import Args, Call, Concat, Json, Resource, ResourceGraph, canonical
+from mlinfra.ir.graph import Resource, ResourceGraph, canonical
 from mlinfra.ir.lower import STATEFUL_TYPES
 from mlinfra.ir.sagemaker import updates
+from mlinfra.ir.waiting import call_keys, gates, reason
 from mlinfra.plan.model import (
     CREATE,
     DELETE,
@@ -68,7 +68,9 @@ def plan(
     the graph is protected). `refreshed`: address -> the inputs read from the real resource
     (None when it is gone), for drift; without it, `resource_drift` is empty.
     `unavailable`: Calls the caller could not look up, with why (no approved model version
-    yet): a change needing one, or a resource being changed that it depends on, *waits*.
+    yet): a change to a resource that needs one *waits* (`mlinfra.ir.waiting` says which
+    resources need it: what holds the Call, what depends on those, and the components that
+    wait because of another).
     """
     known = known or {}
     if protect is None:
@@ -78,16 +80,15 @@ def plan(
 
     changes: list[ResourceChange] = []
     replaced: set[str] = set()
-    waits: dict[str, str] = {}
+    waits = gates(graph, unavailable.__contains__) if unavailable else {}
     for resource in graph.resources:
         change = _change(resource, state.get(resource.address), known, replaced, gone)
         if change.action == REPLACE:
             replaced.add(resource.address)
-        if unavailable and change.action != NO_OP:
-            why = _waits_for(resource, unavailable, waits)
-            if why:
-                waits[resource.address] = why
-                change = dataclasses.replace(change, waiting=why)
+        if change.action != NO_OP and resource.address in waits:
+            gate = waits[resource.address][0]
+            why = reason(resource.address, gate, unavailable[gate.key])
+            change = dataclasses.replace(change, waiting=why)
         changes.append(change)
     wanted = {r.address for r in graph.resources}
     changes.extend(_deletes(state, [a for a in state.resources if a not in wanted]))
@@ -103,18 +104,6 @@ def plan(
         resource_drift=drift,
         refused=refused,
     )
-
-
-def _waits_for(
-    resource: Resource, unavailable: Mapping[tuple[str, tuple[Any, ...]], str], waits: dict
-) -> str | None:
-    for key in _calls(resource.properties):
-        if key in unavailable:
-            return unavailable[key]
-    for dependency in resource.dependencies():
-        if dependency in waits:
-            return f"waits for {dependency}: {waits[dependency]}"
-    return None
 
 
 def recorded_properties(resource: Resource, known: Known | None = None) -> Any:
@@ -145,26 +134,8 @@ def calls_in(graph: ResourceGraph) -> list[tuple[str, tuple[Any, ...]]]:
     """Every distinct (function, args) of the graph's Calls: what a caller may look up."""
     found: dict[tuple[str, tuple[Any, ...]], None] = {}
     for resource in graph.resources:
-        found.update(dict.fromkeys(_calls(resource.properties)))
+        found.update(dict.fromkeys(call_keys(resource.properties)))
     return list(found)
-
-
-def _calls(value: Any) -> Iterator[tuple[str, tuple[Any, ...]]]:
-    if isinstance(value, Call):
-        yield (value.function, tuple(value.args))
-        yield from _calls(value.args)
-    elif isinstance(value, MappingProxyType | dict):
-        for item in value.values():
-            yield from _calls(item)
-    elif isinstance(value, tuple | list):
-        for item in value:
-            yield from _calls(item)
-    elif isinstance(value, Args):
-        yield from _calls(value.fields)
-    elif isinstance(value, Concat):
-        yield from _calls(value.parts)
-    elif isinstance(value, Json):
-        yield from _calls(value.value)
 
 
 def substitute(value: Any, known: Known) -> Any:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlinfra.ir.local import api
+from mlinfra.render.runtime import is_missing
 
 # Any credentials do: the emulator accepts every signature, as LocalStack does.
 CREDENTIALS = {"aws_access_key_id": "mlinfra", "aws_secret_access_key": "mlinfra-local"}
@@ -221,7 +222,7 @@ class LocalProvider:
         try:
             described = getattr(self.client, f"describe_{kind.noun}")(**{kind.name_field: name})
         except ClientError as exc:
-            if _is_missing(exc):
+            if is_missing(exc):
                 return None
             raise ProviderError(_message(exc, name)) from None
         described.pop("ResponseMetadata", None)
@@ -286,7 +287,7 @@ class LocalProvider:
                 self._delete_versions(name)
             getattr(self.client, f"delete_{kind.noun}")(**{kind.name_field: name})
         except ClientError as exc:
-            if not _is_missing(exc):
+            if not is_missing(exc):
                 raise ProviderError(_message(exc, name)) from None
 
     def _delete_versions(self, group: str) -> None:
@@ -325,8 +326,8 @@ class LocalProvider:
         if not found:
             raise ProviderError(
                 f"model package group {group!r} has no approved version in the emulator: "
-                "register one (a pipeline's register_model step, or CreateModelPackage) and "
-                "approve it, or pin `version:` in mlinfra.yaml"
+                "register one (`mlinfra pipeline run`: its register_model step) and approve it "
+                "(`mlinfra model approve`), or pin `version:` in mlinfra.yaml"
             )
         return found[0]
 
@@ -351,6 +352,8 @@ class LocalProvider:
                 return next(iter(pages))["ModelPackageSummaryList"]
             return [p for page in pages for p in page["ModelPackageSummaryList"]]
         except ClientError as exc:
+            if is_missing(exc):  # not created yet: it has no versions
+                return []
             raise ProviderError(_message(exc, group)) from None
 
     # --- helpers -------------------------------------------------------------------------
@@ -420,15 +423,6 @@ def _shaped(found: Any, sent: Any) -> Any:
 
 def _outputs(inputs: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, Any]:
     return {**inputs, **{k: found[k] for k in OUTPUT_FIELDS if k in found}}
-
-
-def _is_missing(exc: Exception) -> bool:
-    error = getattr(exc, "response", {}).get("Error", {})
-    message = str(error.get("Message", ""))
-    return error.get("Code") == "ResourceNotFound" or (
-        error.get("Code") in ("ValidationException", "ValidationError")
-        and ("Could not find" in message or "does not exist" in message)
-    )
 
 
 def _message(exc: Any, name: str) -> str:

@@ -1,15 +1,22 @@
 """The runtime helpers of rendered programs: the only functions an IR `Call` may name.
 
-A `Call` is a value known only when the program runs (the latest approved model version,
-the account's id). Each helper is fixed source text, written into a program only when the
-program uses it, with the private helpers and imports it needs. The registry helpers read in
-the stack's region (`aws:region`), and each lookup is made once per run, so the ARN and the
-version of "the latest approved model" always agree within one run.
+A `Call` is a value known only when the program runs (the model version to serve, the
+account's id). Each helper is fixed source text, written into a program only when the
+program uses it, with the private helpers and imports it needs; the registry lookup's text
+is that of `render.runtime`, which mlinfra's plan runs too. The registry helpers read in the
+stack's region (`aws:region`), and each lookup is made once per run, so the ARN and the
+version of the model served always agree within one run.
+
+The values of `MAY_BE_MISSING` may not exist yet (no version approved): what needs one is
+declared only under `if serves(group, *endpoints):` (see `ir.waiting` for what needs it).
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
+
+from mlinfra.render import runtime
 
 
 @dataclass(frozen=True)
@@ -18,6 +25,11 @@ class Helper:
     source: str
     imports: tuple[str, ...] = ()  # modules, `import <name>`
     needs: tuple[str, ...] = ()  # other helpers (private ones start with `_`)
+
+
+def _runtime_source(function) -> str:
+    """The text of a function of `render.runtime`, as written there (and so as tested)."""
+    return "\n" + inspect.getsource(function)
 
 
 _ALL = [
@@ -31,52 +43,79 @@ def _sagemaker():
 """,
         ("boto3", "functools"),
     ),
+    Helper("is_missing", _runtime_source(runtime.is_missing)),
+    Helper("error_text", _runtime_source(runtime.error_text)),
     Helper(
-        "_latest_approved",
+        "_served_package",
+        _runtime_source(runtime._served_package),
+        needs=("is_missing", "error_text"),
+    ),
+    Helper(
+        "serving_version",
+        _runtime_source(runtime.serving_version),
+        needs=("_served_package", "is_missing", "error_text"),
+    ),
+    Helper(
+        "_serving",
         '''
 @functools.cache
-def _latest_approved(group):
-    """The newest approved version in the model package group `group` (looked up once per
-    run, so its ARN and its version number agree)."""
-    found = _sagemaker().list_model_packages(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus="Approved",
-        ModelPackageType="Versioned",
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=1,
-    )["ModelPackageSummaryList"]
-    if not found:
-        raise RuntimeError(
-            f"model package group {group!r} has no approved version: approve one in the "
-            "SageMaker model registry, or pin a version in mlinfra.yaml"
-        )
-    return found[0]
+def _serving(group, endpoints):
+    """The version of `group` this run serves (see `serving_version`), looked up once per
+    run, so a model's name and its ARN always agree. A version kept for lack of an approved
+    one, or no version at all, is said in Pulumi's output."""
+    found = serving_version(_sagemaker(), group, endpoints)
+    if found["why"]:
+        pulumi.log.warn(found["why"])
+    return found
 ''',
         ("functools",),
-        ("_sagemaker",),
+        ("_sagemaker", "serving_version"),
+    ),
+    Helper(
+        "serves",
+        '''
+def serves(group, *endpoints):
+    """Whether there is a version of model package group `group` to serve: what needs one is
+    declared only then, and waits otherwise (Pulumi creates it on a later run)."""
+    return _serving(group, endpoints)["arn"] is not None
+''',
+        needs=("_serving",),
     ),
     Helper(
         "latest_approved_model_package",
         '''
-def latest_approved_model_package(group):
-    """The ARN of the newest approved version in the model package group `group`.
+def latest_approved_model_package(group, *endpoints):
+    """The ARN of the version of `group` to serve: the newest approved one, else the one
+    `endpoints` serve now (see `serving_version`).
 
     Read whenever the program runs, so approving a new version in the registry and applying
     again deploys it, without a change to the spec.
     """
-    return _latest_approved(group)["ModelPackageArn"]
+    return _serving(group, endpoints)["arn"]
 ''',
-        needs=("_latest_approved",),
+        needs=("_serving",),
     ),
     Helper(
         "latest_approved_version",
         '''
-def latest_approved_version(group):
-    """The version number, as text, of the newest approved version in `group`."""
-    return str(_latest_approved(group)["ModelPackageVersion"])
+def latest_approved_version(group, *endpoints):
+    """The version number, as text, of the version of `group` to serve."""
+    return _serving(group, endpoints)["version"]
 ''',
-        needs=("_latest_approved",),
+        needs=("_serving",),
+    ),
+    Helper(
+        "model_versions",
+        '''
+def model_versions(*lookups):
+    """What each registry lookup of this run found ([group, *endpoints] each): the stack
+    output `mlinfra:model-versions`, from which `mlinfra apply` tells what waits and why."""
+    return [
+        {"group": group, "endpoints": endpoints, **_serving(group, tuple(endpoints))}
+        for group, *endpoints in lookups
+    ]
+''',
+        needs=("_serving",),
     ),
     Helper(
         "model_package_arn",
@@ -132,6 +171,13 @@ def source_archive(script):
         ("gzip", "hashlib", "io", "pathlib", "tarfile"),
     ),
 ]
+
+# Calls whose value may not exist when the program runs, and the guard that tells.
+MAY_BE_MISSING = frozenset({"latest_approved_model_package", "latest_approved_version"})
+GUARD = "serves"
+# The helper giving the stack output `mlinfra:model-versions`: every lookup's outcome.
+LOOKUPS = "model_versions"
+LOOKUPS_OUTPUT = "mlinfra:model-versions"
 
 _BY_NAME = {helper.name: helper for helper in _ALL}
 # What a `Call` may name: the public helpers.

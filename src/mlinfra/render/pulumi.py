@@ -26,6 +26,11 @@ How the program is written:
   which Pulumi can only apply by replacing, and Pulumi's default replacement creates the new
   resource before deleting the old one (`delete_before_replace` stays False). The endpoint is
   switched to the new configuration before the old one goes.
+- What needs a model version that may not exist yet (`ir.waiting`: the model, what depends
+  on it, the endpoint and monitor components that wait because of it) is declared inside
+  `if serves("group", "endpoint"...):` blocks, so a run with nothing to serve creates
+  everything else; the program's stack output `mlinfra:model-versions` says what each
+  lookup found (`render.runtime` says how, and why the lookup happens in the program).
 - A training script uploaded under a `sourcedir.tar.gz` key (the lowering's convention for
   SageMaker script mode) is packed into that archive when the program runs, by the
   `source_archive` helper, reproducibly, into the project's `build/` folder.
@@ -50,7 +55,18 @@ from types import MappingProxyType
 from typing import Any
 
 from mlinfra.allocation import without_collector
-from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Json, Ref, Resource, ResourceGraph
+from mlinfra.ir.graph import (
+    Args,
+    Call,
+    Concat,
+    FileAsset,
+    Json,
+    Ref,
+    Resource,
+    ResourceGraph,
+    refs_in,
+)
+from mlinfra.ir.waiting import Gate, call_keys, gates
 from mlinfra.render import helpers
 from mlinfra.render.literals import (
     INDENT,
@@ -491,7 +507,7 @@ def is_source_archive(resource: Resource) -> bool:
     )
 
 
-def _resource_statement(resource: Resource, variable: str, writer: _Writer) -> str:
+def _resource_statement(resource: Resource, variable: str, writer: _Writer, indent: int = 0) -> str:
     where = resource.address
     type_name = writer.checked_name(resource.type, writer.check_type, f"{where}: resource type")
     items: list[tuple[str, Node]] = [("", string_literal(resource.address))]
@@ -519,17 +535,82 @@ def _resource_statement(resource: Resource, variable: str, writer: _Writer) -> s
         options.append(("protect=", "True"))
     if options:
         items.append(("opts=", Group("pulumi.ResourceOptions(", tuple(options), ")")))
-    lines = [f"{variable} = {type_name}("]
+    pad = INDENT * indent
+    lines = [f"{pad}{variable} = {type_name}("]
     for prefix, value in items:
-        lines.append(f"{INDENT}{prefix}{layout(value, 1, len(prefix), 1)},")
-    lines.append(")")
+        lines.append(f"{pad}{INDENT}{prefix}{layout(value, indent + 1, len(prefix), 1)},")
+    lines.append(f"{pad})")
     statement = "\n".join(lines)
     if resource.replace_on_change:
         statement = (
-            "# Replaced, never updated in place: its name holds a hash of its content, so a\n"
-            "# change creates the new one first and deletes the old one after.\n" + statement
+            f"{pad}# Replaced, never updated in place: its name holds a hash of its content, so a\n"
+            f"{pad}# change creates the new one first and deletes the old one after.\n" + statement
         )
     return statement
+
+
+# -- what waits ---------------------------------------------------------------------------
+
+
+def _lookups(gates: tuple[Gate, ...]) -> tuple[tuple[Any, ...], ...]:
+    """The registry lookups (a Call's arguments: group, endpoints) behind `gates`: the
+    latest approved model's version and its ARN come from the same one."""
+    return tuple(dict.fromkeys(gate.key[1] for gate in gates))
+
+
+def _test(gates: tuple[Gate, ...], writer: _Writer) -> str:
+    """`serves("group", "endpoint")` for each lookup behind `gates`, joined by `and`."""
+    writer.used_helpers.add(helpers.GUARD)
+    tests = []
+    for lookup in _lookups(gates):
+        arguments = writer.sequence(lookup, f"{helpers.GUARD}()").items
+        tests.append(layout(Group(f"{helpers.GUARD}(", arguments, ")"), 0, 3))
+    return " and ".join(tests)
+
+
+def _guard(gates: tuple[Gate, ...], writer: _Writer) -> str:
+    """`if serves(...):`, the line that declares what follows only once there is a version
+    to serve, with a comment naming what it waits for."""
+    holders = ", ".join(dict.fromkeys(comment_text(g.holder) for g in gates))
+    return (
+        f"# Waits for {holders}: declared once there is a version to serve (see `serves`).\n"
+        f"if {_test(gates, writer)}:"
+    )
+
+
+def _section_blocks(
+    resources: list[Resource],
+    names: dict[str, str],
+    writer: _Writer,
+    waits: Mapping[str, tuple[Gate, ...]],
+) -> list[str]:
+    """The statements of one component, those that wait for a model version inside an
+    `if serves(...)` block (consecutive ones waiting for the same share one)."""
+    blocks: list[str] = []
+    runs: list[tuple[tuple, list[Resource]]] = []
+    for resource in resources:
+        lookups = _lookups(waits.get(resource.address, ()))
+        if runs and runs[-1][0] == lookups:
+            runs[-1][1].append(resource)
+        else:
+            runs.append((lookups, [resource]))
+    for lookups, run in runs:
+        if not lookups:
+            blocks.extend(_resource_statement(r, names[r.address], writer) for r in run)
+            continue
+        statements = [_resource_statement(r, names[r.address], writer, 1) for r in run]
+        blocks.append(_guard(waits[run[0].address], writer) + "\n" + "\n\n".join(statements))
+    return blocks
+
+
+def _output_gates(value: Any, waits: Mapping[str, tuple[Gate, ...]]) -> tuple[Gate, ...]:
+    found: dict[Gate, None] = {}
+    for ref in refs_in(value):
+        found.update(dict.fromkeys(waits.get(ref.address, ())))
+    for key in call_keys(value):
+        if key[0] in helpers.MAY_BE_MISSING:
+            found[Gate(key, "")] = None
+    return tuple(found)
 
 
 def render_program(graph: ResourceGraph, spec_file_from_out: str = "../../mlinfra.yaml") -> str:
@@ -545,12 +626,15 @@ def render_program(graph: ResourceGraph, spec_file_from_out: str = "../../mlinfr
     tags = shared_tags(graph)
     writer = _Writer(names, posixpath.dirname(spec_file_from_out) or ".", tags, local)
 
+    # What waits for a model version: declared only once there is one (`ir.waiting`).
+    waits = {} if local else gates(graph, lambda key: key[0] in helpers.MAY_BE_MISSING)
+
     body: list[str] = []
     for component, resources in sections(graph):
         where = _where(resources)
         header = f"# {comment_text(component)}" + (f" — {where}" if where else "")
-        statements = [_resource_statement(r, names[r.address], writer) for r in resources]
-        body.append("\n\n".join([header + "\n" + statements[0], *statements[1:]]))
+        blocks = _section_blocks(resources, names, writer, waits)
+        body.append("\n\n".join([header + "\n" + blocks[0], *blocks[1:]]))
 
     exports = []
     for key, value in graph.outputs.items():
@@ -561,7 +645,18 @@ def render_program(graph: ResourceGraph, spec_file_from_out: str = "../../mlinfr
             (("", string_literal(key)), ("", writer.node(value, f"output {key}"))),
             ")",
         )
-        exports.append(layout(call))
+        waiting = () if local else _output_gates(value, waits)
+        if waiting:
+            exports.append(f"if {_test(waiting, writer)}:\n{INDENT}{layout(call, 1)}")
+        else:
+            exports.append(layout(call))
+    lookups = list(dict.fromkeys(gate.key[1] for found in waits.values() for gate in found))
+    if lookups:
+        # What each lookup found: what `mlinfra apply` reads to tell what waits, and why.
+        writer.used_helpers.add(helpers.LOOKUPS)
+        found = Group(f"{helpers.LOOKUPS}(", writer.sequence(lookups, "lookups").items, ")")
+        name = string_literal(helpers.LOOKUPS_OUTPUT)
+        exports.append(layout(Group("pulumi.export(", (("", name), ("", found)), ")")))
 
     used, modules = helpers.closure(writer.used_helpers)
     standard = sorted(modules - {"boto3"} | ({"json"} if writer.uses_json else set()))

@@ -33,38 +33,142 @@ def _sagemaker():
     return boto3.client("sagemaker", region_name=pulumi.Config("aws").require("region"))
 
 
-@functools.cache
-def _latest_approved(group):
-    """The newest approved version in the model package group `group` (looked up once per
-    run, so its ARN and its version number agree)."""
-    found = _sagemaker().list_model_packages(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus="Approved",
-        ModelPackageType="Versioned",
-        SortBy="CreationTime",
-        SortOrder="Descending",
-        MaxResults=1,
-    )["ModelPackageSummaryList"]
-    if not found:
+def is_missing(error):
+    """Whether a ClientError says the resource does not exist: SageMaker answers a Describe
+    of a missing endpoint, or a listing of a missing group's versions, with a
+    ValidationException ("Could not find ...", "... does not exist")."""
+    found = error.response.get("Error", {})
+    message = str(found.get("Message", "")).lower()
+    return found.get("Code") == "ResourceNotFound" or (
+        found.get("Code") in ("ValidationException", "ValidationError")
+        and ("could not find" in message or "does not exist" in message)
+    )
+
+
+def error_text(error):
+    found = error.response.get("Error", {})
+    return f"{found.get('Code', 'error')}: {found.get('Message', error)}"
+
+
+def _served_package(client, endpoint, group):
+    """The registered version of `group` that endpoint `endpoint` serves now (its
+    DescribeModelPackage answer), or None when the endpoint does not exist or serves none."""
+    try:
+        described = client.describe_endpoint(EndpointName=endpoint)
+    except client.exceptions.ClientError as error:
+        if is_missing(error):
+            return None
         raise RuntimeError(
-            f"model package group {group!r} has no approved version: approve one in the "
-            "SageMaker model registry, or pin a version in mlinfra.yaml"
-        )
-    return found[0]
+            f"cannot tell what endpoint {endpoint} serves ({error_text(error)}); stopped "
+            "before changing anything, so it keeps serving"
+        ) from None
+    try:
+        name = described["EndpointConfigName"]
+        config = client.describe_endpoint_config(EndpointConfigName=name)
+        for variant in config["ProductionVariants"]:
+            model = client.describe_model(ModelName=variant["ModelName"])
+            containers = [model.get("PrimaryContainer") or {}, *model.get("Containers", [])]
+            for container in containers:
+                if container.get("ModelPackageName"):
+                    package = client.describe_model_package(
+                        ModelPackageName=container["ModelPackageName"]
+                    )
+                    if package.get("ModelPackageGroupName") == group:
+                        return package
+    except client.exceptions.ClientError as error:
+        raise RuntimeError(
+            f"endpoint {endpoint} serves configuration {name}, "
+            f"whose model cannot be read ({error_text(error)}); stopped before changing "
+            "anything, so it keeps serving. Approve a version, or pin `version:` in mlinfra.yaml"
+        ) from None
+    return None
 
 
-def latest_approved_model_package(group):
-    """The ARN of the newest approved version in the model package group `group`.
+def serving_version(client, group, endpoints):
+    """The version of model package group `group` to serve, as {"arn", "version", "why"}.
+
+    `endpoints` are the names of the endpoints serving the model. "why" is None for the
+    newest approved version; it says why otherwise: which endpoint keeps which version, or
+    (with "arn" and "version" None) why nothing can be served yet. An endpoint that exists
+    but whose model cannot be read raises RuntimeError: nothing could then be declared
+    without risking the endpoint, so the run stops before changing anything.
+    """
+    try:
+        found = client.list_model_packages(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus="Approved",
+            ModelPackageType="Versioned",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        )["ModelPackageSummaryList"]
+        missing = f"model package group {group!r} has no approved version"
+    except client.exceptions.ClientError as error:
+        found = []
+        if is_missing(error):  # not created yet: this run creates it
+            missing = f"model package group {group!r} has no approved version (nor exists yet)"
+        else:
+            missing = f"model package group {group!r} could not be read ({error_text(error)})"
+    if found:
+        version = str(found[0]["ModelPackageVersion"])
+        return {"arn": found[0]["ModelPackageArn"], "version": version, "why": None}
+    for endpoint in endpoints:
+        package = _served_package(client, endpoint, group)
+        if package is not None:
+            version = str(package["ModelPackageVersion"])
+            why = (
+                f"{missing}: endpoint {endpoint} keeps serving version {version}, the one it "
+                "serves now"
+            )
+            return {"arn": package["ModelPackageArn"], "version": version, "why": why}
+    # Where the wait ends on SageMaker (`mlinfra model approve` is the local emulator's).
+    remedy = (
+        "register one (the pipeline's register_model step) and approve it in the SageMaker "
+        "model registry (aws sagemaker update-model-package --model-package-arn ARN "
+        "--model-approval-status Approved), or pin `version:` in mlinfra.yaml"
+    )
+    return {"arn": None, "version": None, "why": f"{missing}: {remedy}"}
+
+
+@functools.cache
+def _serving(group, endpoints):
+    """The version of `group` this run serves (see `serving_version`), looked up once per
+    run, so a model's name and its ARN always agree. A version kept for lack of an approved
+    one, or no version at all, is said in Pulumi's output."""
+    found = serving_version(_sagemaker(), group, endpoints)
+    if found["why"]:
+        pulumi.log.warn(found["why"])
+    return found
+
+
+def serves(group, *endpoints):
+    """Whether there is a version of model package group `group` to serve: what needs one is
+    declared only then, and waits otherwise (Pulumi creates it on a later run)."""
+    return _serving(group, endpoints)["arn"] is not None
+
+
+def latest_approved_model_package(group, *endpoints):
+    """The ARN of the version of `group` to serve: the newest approved one, else the one
+    `endpoints` serve now (see `serving_version`).
 
     Read whenever the program runs, so approving a new version in the registry and applying
     again deploys it, without a change to the spec.
     """
-    return _latest_approved(group)["ModelPackageArn"]
+    return _serving(group, endpoints)["arn"]
 
 
-def latest_approved_version(group):
-    """The version number, as text, of the newest approved version in `group`."""
-    return str(_latest_approved(group)["ModelPackageVersion"])
+def latest_approved_version(group, *endpoints):
+    """The version number, as text, of the version of `group` to serve."""
+    return _serving(group, endpoints)["version"]
+
+
+def model_versions(*lookups):
+    """What each registry lookup of this run found ([group, *endpoints] each): the stack
+    output `mlinfra:model-versions`, from which `mlinfra apply` tells what waits and why."""
+    return [
+        {"group": group, "endpoints": endpoints, **_serving(group, tuple(endpoints))}
+        for group, *endpoints in lookups
+    ]
 
 
 def source_archive(script):
@@ -473,22 +577,27 @@ model_churn_model_role_policy = aws.iam.RolePolicy(
     ),
 )
 
-model_churn_model = aws.sagemaker.Model(
-    "model.churn-model",
-    name=pulumi.Output.concat(
-        "churn-dev-churn-model-58c684a5-v",
-        latest_approved_version("churn-dev-churn"),
-    ),
-    execution_role_arn=model_churn_model_role.arn,
-    primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
-        model_package_name=latest_approved_model_package("churn-dev-churn"),
-    ),
-    enable_network_isolation=False,
-    tags={**TAGS, "mlinfra:component": "model.churn-model"},
-    opts=pulumi.ResourceOptions(
-        depends_on=[model_churn_model_role_policy, model_churn_model_registry],
-    ),
-)
+# Waits for model.churn-model: declared once there is a version to serve (see `serves`).
+if serves("churn-dev-churn", "churn-dev-churn-api"):
+    model_churn_model = aws.sagemaker.Model(
+        "model.churn-model",
+        name=pulumi.Output.concat(
+            "churn-dev-churn-model-58c684a5-v",
+            latest_approved_version("churn-dev-churn", "churn-dev-churn-api"),
+        ),
+        execution_role_arn=model_churn_model_role.arn,
+        primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
+            model_package_name=latest_approved_model_package(
+                "churn-dev-churn",
+                "churn-dev-churn-api",
+            ),
+        ),
+        enable_network_isolation=False,
+        tags={**TAGS, "mlinfra:component": "model.churn-model"},
+        opts=pulumi.ResourceOptions(
+            depends_on=[model_churn_model_role_policy, model_churn_model_registry],
+        ),
+    )
 
 
 # pipeline.train-churn — mlinfra.yaml:90
@@ -1087,623 +1196,633 @@ pipeline_train_churn_schedule_target = aws.cloudwatch.EventTarget(
 
 
 # endpoint.churn-api — mlinfra.yaml:123
-# Replaced, never updated in place: its name holds a hash of its content, so a
-# change creates the new one first and deletes the old one after.
-endpoint_churn_api_config = aws.sagemaker.EndpointConfiguration(
-    "endpoint.churn-api/config",
-    name=pulumi.Output.concat(
-        "churn-dev-churn-api-a8ff44e5-v",
-        latest_approved_version("churn-dev-churn"),
-    ),
-    production_variants=[
-        aws.sagemaker.EndpointConfigurationProductionVariantArgs(
-            variant_name="primary",
-            model_name=model_churn_model.name,
-            initial_instance_count=1,
-            instance_type="ml.m5.large",
-            initial_variant_weight=1.0,
+# Waits for model.churn-model: declared once there is a version to serve (see `serves`).
+if serves("churn-dev-churn", "churn-dev-churn-api"):
+    # Replaced, never updated in place: its name holds a hash of its content, so a
+    # change creates the new one first and deletes the old one after.
+    endpoint_churn_api_config = aws.sagemaker.EndpointConfiguration(
+        "endpoint.churn-api/config",
+        name=pulumi.Output.concat(
+            "churn-dev-churn-api-a8ff44e5-v",
+            latest_approved_version("churn-dev-churn", "churn-dev-churn-api"),
         ),
-    ],
-    data_capture_config=aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs(
-        enable_capture=True,
-        initial_sampling_percentage=20,
-        destination_s3_uri=pulumi.Output.concat(
-            "s3://",
-            bucket_capture.bucket,
-            "/churn-dev-churn-api",
-        ),
-        capture_options=[
-            aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(
-                capture_mode="Input",
-            ),
-            aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(
-                capture_mode="Output",
+        production_variants=[
+            aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                variant_name="primary",
+                model_name=model_churn_model.name,
+                initial_instance_count=1,
+                instance_type="ml.m5.large",
+                initial_variant_weight=1.0,
             ),
         ],
-    ),
-    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
-)
-
-endpoint_churn_api_alarm_latency = aws.cloudwatch.MetricAlarm(
-    "endpoint.churn-api/alarm-latency",
-    name="churn-dev-churn-api-latency-p99",
-    comparison_operator="GreaterThanThreshold",
-    evaluation_periods=3,
-    datapoints_to_alarm=2,
-    treat_missing_data="notBreaching",
-    alarm_description="endpoint.churn-api: p99 model latency above 250 ms",
-    namespace="AWS/SageMaker",
-    metric_name="ModelLatency",
-    extended_statistic="p99",
-    period=60,
-    threshold=250000.0,
-    dimensions={"EndpointName": "churn-dev-churn-api", "VariantName": "primary"},
-    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
-)
-
-endpoint_churn_api_alarm_errors = aws.cloudwatch.MetricAlarm(
-    "endpoint.churn-api/alarm-errors",
-    name="churn-dev-churn-api-error-rate",
-    comparison_operator="GreaterThanThreshold",
-    evaluation_periods=3,
-    datapoints_to_alarm=2,
-    treat_missing_data="notBreaching",
-    alarm_description="endpoint.churn-api: 5XX error rate above 1%",
-    metric_queries=[
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="errors",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="AWS/SageMaker",
-                metric_name="Invocation5XXErrors",
-                stat="Sum",
-                period=60,
-                dimensions={"EndpointName": "churn-dev-churn-api", "VariantName": "primary"},
+        data_capture_config=aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs(
+            enable_capture=True,
+            initial_sampling_percentage=20,
+            destination_s3_uri=pulumi.Output.concat(
+                "s3://",
+                bucket_capture.bucket,
+                "/churn-dev-churn-api",
             ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="invocations",
-            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                namespace="AWS/SageMaker",
-                metric_name="Invocations",
-                stat="Sum",
-                period=60,
-                dimensions={"EndpointName": "churn-dev-churn-api", "VariantName": "primary"},
-            ),
-            return_data=False,
-        ),
-        aws.cloudwatch.MetricAlarmMetricQueryArgs(
-            id="error_rate",
-            expression="100 * errors / invocations",
-            label="5XX error rate (%)",
-            return_data=True,
-        ),
-    ],
-    threshold=1.0,
-    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
-)
-
-endpoint_churn_api = aws.sagemaker.Endpoint(
-    "endpoint.churn-api",
-    name="churn-dev-churn-api",
-    endpoint_config_name=endpoint_churn_api_config.name,
-    deployment_config=aws.sagemaker.EndpointDeploymentConfigArgs(
-        blue_green_update_policy=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
-            traffic_routing_configuration=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
-                type="CANARY",
-                wait_interval_in_seconds=600,
-                canary_size=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs(
-                    type="CAPACITY_PERCENT",
-                    value=10,
+            capture_options=[
+                aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(
+                    capture_mode="Input",
                 ),
-            ),
-        ),
-        auto_rollback_configuration=aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
-            alarms=[
-                aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(
-                    alarm_name=endpoint_churn_api_alarm_latency.name,
-                ),
-                aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(
-                    alarm_name=endpoint_churn_api_alarm_errors.name,
+                aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(
+                    capture_mode="Output",
                 ),
             ],
         ),
-    ),
-    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
-)
+        tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
+    )
 
-endpoint_churn_api_scaling_target = aws.appautoscaling.Target(
-    "endpoint.churn-api/scaling-target",
-    service_namespace="sagemaker",
-    resource_id=pulumi.Output.concat("endpoint/", endpoint_churn_api.name, "/variant/primary"),
-    scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-    min_capacity=1,
-    max_capacity=4,
-    tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
-)
+    endpoint_churn_api_alarm_latency = aws.cloudwatch.MetricAlarm(
+        "endpoint.churn-api/alarm-latency",
+        name="churn-dev-churn-api-latency-p99",
+        comparison_operator="GreaterThanThreshold",
+        evaluation_periods=3,
+        datapoints_to_alarm=2,
+        treat_missing_data="notBreaching",
+        alarm_description="endpoint.churn-api: p99 model latency above 250 ms",
+        namespace="AWS/SageMaker",
+        metric_name="ModelLatency",
+        extended_statistic="p99",
+        period=60,
+        threshold=250000.0,
+        dimensions={"EndpointName": "churn-dev-churn-api", "VariantName": "primary"},
+        tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
+    )
 
-endpoint_churn_api_scaling_policy = aws.appautoscaling.Policy(
-    "endpoint.churn-api/scaling-policy",
-    name="churn-dev-churn-api-invocations-per-instance",
-    policy_type="TargetTrackingScaling",
-    service_namespace=endpoint_churn_api_scaling_target.service_namespace,
-    resource_id=endpoint_churn_api_scaling_target.resource_id,
-    scalable_dimension=endpoint_churn_api_scaling_target.scalable_dimension,
-    target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-        target_value=200.0,
-        predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-            predefined_metric_type="SageMakerVariantInvocationsPerInstance",
+    endpoint_churn_api_alarm_errors = aws.cloudwatch.MetricAlarm(
+        "endpoint.churn-api/alarm-errors",
+        name="churn-dev-churn-api-error-rate",
+        comparison_operator="GreaterThanThreshold",
+        evaluation_periods=3,
+        datapoints_to_alarm=2,
+        treat_missing_data="notBreaching",
+        alarm_description="endpoint.churn-api: 5XX error rate above 1%",
+        metric_queries=[
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="errors",
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace="AWS/SageMaker",
+                    metric_name="Invocation5XXErrors",
+                    stat="Sum",
+                    period=60,
+                    dimensions={"EndpointName": "churn-dev-churn-api", "VariantName": "primary"},
+                ),
+                return_data=False,
+            ),
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="invocations",
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace="AWS/SageMaker",
+                    metric_name="Invocations",
+                    stat="Sum",
+                    period=60,
+                    dimensions={"EndpointName": "churn-dev-churn-api", "VariantName": "primary"},
+                ),
+                return_data=False,
+            ),
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="error_rate",
+                expression="100 * errors / invocations",
+                label="5XX error rate (%)",
+                return_data=True,
+            ),
+        ],
+        threshold=1.0,
+        tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
+    )
+
+    endpoint_churn_api = aws.sagemaker.Endpoint(
+        "endpoint.churn-api",
+        name="churn-dev-churn-api",
+        endpoint_config_name=endpoint_churn_api_config.name,
+        deployment_config=aws.sagemaker.EndpointDeploymentConfigArgs(
+            blue_green_update_policy=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
+                traffic_routing_configuration=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
+                    type="CANARY",
+                    wait_interval_in_seconds=600,
+                    canary_size=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs(
+                        type="CAPACITY_PERCENT",
+                        value=10,
+                    ),
+                ),
+            ),
+            auto_rollback_configuration=aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
+                alarms=[
+                    aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(
+                        alarm_name=endpoint_churn_api_alarm_latency.name,
+                    ),
+                    aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(
+                        alarm_name=endpoint_churn_api_alarm_errors.name,
+                    ),
+                ],
+            ),
         ),
-        scale_in_cooldown=300,
-        scale_out_cooldown=300,
-    ),
-)
+        tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
+    )
+
+    endpoint_churn_api_scaling_target = aws.appautoscaling.Target(
+        "endpoint.churn-api/scaling-target",
+        service_namespace="sagemaker",
+        resource_id=pulumi.Output.concat("endpoint/", endpoint_churn_api.name, "/variant/primary"),
+        scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+        min_capacity=1,
+        max_capacity=4,
+        tags={**TAGS, "mlinfra:component": "endpoint.churn-api"},
+    )
+
+    endpoint_churn_api_scaling_policy = aws.appautoscaling.Policy(
+        "endpoint.churn-api/scaling-policy",
+        name="churn-dev-churn-api-invocations-per-instance",
+        policy_type="TargetTrackingScaling",
+        service_namespace=endpoint_churn_api_scaling_target.service_namespace,
+        resource_id=endpoint_churn_api_scaling_target.resource_id,
+        scalable_dimension=endpoint_churn_api_scaling_target.scalable_dimension,
+        target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+            target_value=200.0,
+            predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                predefined_metric_type="SageMakerVariantInvocationsPerInstance",
+            ),
+            scale_in_cooldown=300,
+            scale_out_cooldown=300,
+        ),
+    )
 
 
 # monitor.churn-drift — mlinfra.yaml:143
-monitor_churn_drift_baseline = aws.s3.BucketObjectv2(
-    "monitor.churn-drift/baseline",
-    bucket=bucket_monitoring.bucket,
-    key="monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
-    source=pulumi.FileAsset("../../../examples/churn/data/baseline.csv"),
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-    opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
-)
+# Waits for model.churn-model: declared once there is a version to serve (see `serves`).
+if serves("churn-dev-churn", "churn-dev-churn-api"):
+    monitor_churn_drift_baseline = aws.s3.BucketObjectv2(
+        "monitor.churn-drift/baseline",
+        bucket=bucket_monitoring.bucket,
+        key="monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
+        source=pulumi.FileAsset("../../../examples/churn/data/baseline.csv"),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+        opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
+    )
 
-monitor_churn_drift_code = aws.s3.BucketObjectv2(
-    "monitor.churn-drift/code",
-    bucket=bucket_monitoring.bucket,
-    key="monitors/churn-drift/code/75a746af2dbe570a/monitor-job.pyz",
-    source=pulumi.FileAsset("monitor-job.pyz"),
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-    opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
-)
+    monitor_churn_drift_code = aws.s3.BucketObjectv2(
+        "monitor.churn-drift/code",
+        bucket=bucket_monitoring.bucket,
+        key="monitors/churn-drift/code/75a746af2dbe570a/monitor-job.pyz",
+        source=pulumi.FileAsset("monitor-job.pyz"),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+        opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
+    )
 
-monitor_churn_drift_job_role = aws.iam.Role(
-    "monitor.churn-drift/job-role",
-    name="churn-dev-monitor-churn-drift-job",
-    assume_role_policy=json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sagemaker.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                },
-            ],
-        },
-        sort_keys=True,
-    ),
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-)
-
-monitor_churn_drift_job_role_policy = aws.iam.RolePolicy(
-    "monitor.churn-drift/job-role-policy",
-    name="mlinfra-least-privilege",
-    role=monitor_churn_drift_job_role.id,
-    policy=pulumi.Output.json_dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject"],
-                    "Resource": [
-                        pulumi.Output.concat(
-                            bucket_capture.arn,
-                            "/",
-                            pulumi.Output.concat(endpoint_churn_api.name, "/*"),
-                        ),
-                    ],
-                    "Sid": "ReadCaptures",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:ListBucket"],
-                    "Resource": [bucket_capture.arn],
-                    "Sid": "ListCaptures",
-                    "Condition": {
-                        "StringLike": {
-                            "s3:prefix": [pulumi.Output.concat(endpoint_churn_api.name, "/*")],
-                        },
+    monitor_churn_drift_job_role = aws.iam.Role(
+        "monitor.churn-drift/job-role",
+        name="churn-dev-monitor-churn-drift-job",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sagemaker.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
                     },
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject"],
-                    "Resource": [
-                        pulumi.Output.concat(
-                            bucket_monitoring.arn,
-                            "/monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
-                        ),
-                    ],
-                    "Sid": "ReadBaselineDataSet",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject"],
-                    "Resource": [
-                        pulumi.Output.concat(
-                            bucket_monitoring.arn,
-                            "/monitors/churn-drift/baseline-results/430995cc39496717/*",
-                        ),
-                        pulumi.Output.concat(
-                            bucket_monitoring.arn,
-                            "/monitors/churn-drift/reports/*",
-                        ),
-                    ],
-                    "Sid": "MonitorData",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:ListBucket"],
-                    "Resource": [bucket_monitoring.arn],
-                    "Sid": "ListMonitorData",
-                    "Condition": {"StringLike": {"s3:prefix": ["monitors/churn-drift/*"]}},
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["ecr:GetAuthorizationToken"],
-                    "Resource": ["*"],
-                    "Sid": "EcrToken",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": [
-                        "ecr:BatchCheckLayerAvailability",
-                        "ecr:BatchGetImage",
-                        "ecr:GetDownloadUrlForLayer",
-                    ],
-                    "Resource": [
-                        "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn",
-                    ],
-                    "Sid": "EcrPull",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": [
-                        "logs:CreateLogGroup",
-                        "logs:CreateLogStream",
-                        "logs:DescribeLogStreams",
-                        "logs:PutLogEvents",
-                    ],
-                    "Resource": ["arn:aws:logs:us-east-1:111111111111:log-group:/aws/sagemaker/*"],
-                    "Sid": "Logs",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["cloudwatch:PutMetricData"],
-                    "Resource": ["*"],
-                    "Sid": "Metrics",
-                    "Condition": {"StringLike": {"cloudwatch:namespace": ["mlinfra/Monitoring"]}},
-                },
-            ],
-        },
-        sort_keys=True,
-    ),
-)
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+    )
 
-monitor_churn_drift_role = aws.iam.Role(
-    "monitor.churn-drift/role",
-    name="churn-dev-monitor-churn-drift",
-    assume_role_policy=json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sagemaker.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                },
-            ],
-        },
-        sort_keys=True,
-    ),
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-)
-
-monitor_churn_drift_role_policy = aws.iam.RolePolicy(
-    "monitor.churn-drift/role-policy",
-    name="mlinfra-least-privilege",
-    role=monitor_churn_drift_role.id,
-    policy=pulumi.Output.json_dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": [
-                        "sagemaker:AddTags",
-                        "sagemaker:CreateProcessingJob",
-                        "sagemaker:DescribeProcessingJob",
-                        "sagemaker:StopProcessingJob",
-                    ],
-                    "Resource": ["arn:aws:sagemaker:us-east-1:111111111111:processing-job/*"],
-                    "Sid": "ProcessingJobs",
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": ["iam:PassRole"],
-                    "Resource": [monitor_churn_drift_job_role.arn],
-                    "Sid": "PassJobRole",
-                    "Condition": {
-                        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"},
+    monitor_churn_drift_job_role_policy = aws.iam.RolePolicy(
+        "monitor.churn-drift/job-role-policy",
+        name="mlinfra-least-privilege",
+        role=monitor_churn_drift_job_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                bucket_capture.arn,
+                                "/",
+                                pulumi.Output.concat(endpoint_churn_api.name, "/*"),
+                            ),
+                        ],
+                        "Sid": "ReadCaptures",
                     },
-                },
-            ],
-        },
-        sort_keys=True,
-    ),
-)
-
-monitor_churn_drift = aws.sagemaker.Pipeline(
-    "monitor.churn-drift",
-    pipeline_name="churn-dev-churn-drift-monitor",
-    pipeline_display_name="churn-dev-churn-drift-monitor",
-    pipeline_description="mlinfra monitor churn-drift of endpoint churn-api",
-    role_arn=monitor_churn_drift_role.arn,
-    pipeline_definition=pulumi.Output.json_dumps(
-        {
-            "Version": "2020-12-01",
-            "Metadata": {},
-            "Parameters": [],
-            "Steps": [
-                {
-                    "Name": "analyse",
-                    "Type": "Processing",
-                    "Arguments": {
-                        "ProcessingResources": {
-                            "ClusterConfig": {
-                                "InstanceType": "ml.m5.large",
-                                "InstanceCount": 1,
-                                "VolumeSizeInGB": 20,
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [bucket_capture.arn],
+                        "Sid": "ListCaptures",
+                        "Condition": {
+                            "StringLike": {
+                                "s3:prefix": [pulumi.Output.concat(endpoint_churn_api.name, "/*")],
                             },
                         },
-                        "AppSpecification": {
-                            "ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
-                            "ContainerEntrypoint": [
-                                "python3",
-                                "/opt/ml/processing/input/code/monitor-job.pyz",
-                            ],
-                            "ContainerArguments": [
-                                "--capture",
-                                pulumi.Output.concat(
-                                    "s3://",
-                                    bucket_capture.bucket,
-                                    "/",
-                                    endpoint_churn_api.name,
-                                    "/",
-                                    endpoint_churn_api.name,
-                                    "/",
-                                ),
-                                "--baseline-dataset",
-                                pulumi.Output.concat(
-                                    "s3://",
-                                    monitor_churn_drift_baseline.bucket,
-                                    "/monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
-                                ),
-                                "--baseline-results",
-                                pulumi.Output.concat(
-                                    "s3://",
-                                    bucket_monitoring.bucket,
-                                    "/monitors/churn-drift/baseline-results/430995cc39496717/",
-                                ),
-                                "--reports",
-                                pulumi.Output.concat(
-                                    "s3://",
-                                    bucket_monitoring.bucket,
-                                    "/monitors/churn-drift/reports/",
-                                ),
-                                "--until",
-                                {"Get": "Execution.StartDateTime"},
-                                "--period-hours",
-                                "24",
-                                "--drift-psi",
-                                "0.2",
-                                "--missing-percent",
-                                "5",
-                                "--monitor",
-                                "churn-dev-churn-drift",
-                                "--endpoint",
-                                endpoint_churn_api.name,
-                            ],
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                bucket_monitoring.arn,
+                                "/monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
+                            ),
+                        ],
+                        "Sid": "ReadBaselineDataSet",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:PutObject"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                bucket_monitoring.arn,
+                                "/monitors/churn-drift/baseline-results/430995cc39496717/*",
+                            ),
+                            pulumi.Output.concat(
+                                bucket_monitoring.arn,
+                                "/monitors/churn-drift/reports/*",
+                            ),
+                        ],
+                        "Sid": "MonitorData",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [bucket_monitoring.arn],
+                        "Sid": "ListMonitorData",
+                        "Condition": {"StringLike": {"s3:prefix": ["monitors/churn-drift/*"]}},
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ecr:GetAuthorizationToken"],
+                        "Resource": ["*"],
+                        "Sid": "EcrToken",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "ecr:BatchCheckLayerAvailability",
+                            "ecr:BatchGetImage",
+                            "ecr:GetDownloadUrlForLayer",
+                        ],
+                        "Resource": [
+                            "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn",
+                        ],
+                        "Sid": "EcrPull",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "logs:CreateLogGroup",
+                            "logs:CreateLogStream",
+                            "logs:DescribeLogStreams",
+                            "logs:PutLogEvents",
+                        ],
+                        "Resource": [
+                            "arn:aws:logs:us-east-1:111111111111:log-group:/aws/sagemaker/*",
+                        ],
+                        "Sid": "Logs",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["cloudwatch:PutMetricData"],
+                        "Resource": ["*"],
+                        "Sid": "Metrics",
+                        "Condition": {
+                            "StringLike": {"cloudwatch:namespace": ["mlinfra/Monitoring"]},
                         },
-                        "ProcessingInputs": [
-                            {
-                                "InputName": "code",
-                                "AppManaged": False,
-                                "S3Input": {
-                                    "S3Uri": pulumi.Output.concat(
-                                        "s3://",
-                                        monitor_churn_drift_code.bucket,
-                                        "/monitors/churn-drift/code/75a746af2dbe570a/monitor-job.pyz",
-                                    ),
-                                    "LocalPath": "/opt/ml/processing/input/code",
-                                    "S3DataType": "S3Prefix",
-                                    "S3InputMode": "File",
-                                    "S3DataDistributionType": "FullyReplicated",
-                                    "S3CompressionType": "None",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
+
+    monitor_churn_drift_role = aws.iam.Role(
+        "monitor.churn-drift/role",
+        name="churn-dev-monitor-churn-drift",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sagemaker.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+    )
+
+    monitor_churn_drift_role_policy = aws.iam.RolePolicy(
+        "monitor.churn-drift/role-policy",
+        name="mlinfra-least-privilege",
+        role=monitor_churn_drift_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "sagemaker:AddTags",
+                            "sagemaker:CreateProcessingJob",
+                            "sagemaker:DescribeProcessingJob",
+                            "sagemaker:StopProcessingJob",
+                        ],
+                        "Resource": ["arn:aws:sagemaker:us-east-1:111111111111:processing-job/*"],
+                        "Sid": "ProcessingJobs",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["iam:PassRole"],
+                        "Resource": [monitor_churn_drift_job_role.arn],
+                        "Sid": "PassJobRole",
+                        "Condition": {
+                            "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"},
+                        },
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
+
+    monitor_churn_drift = aws.sagemaker.Pipeline(
+        "monitor.churn-drift",
+        pipeline_name="churn-dev-churn-drift-monitor",
+        pipeline_display_name="churn-dev-churn-drift-monitor",
+        pipeline_description="mlinfra monitor churn-drift of endpoint churn-api",
+        role_arn=monitor_churn_drift_role.arn,
+        pipeline_definition=pulumi.Output.json_dumps(
+            {
+                "Version": "2020-12-01",
+                "Metadata": {},
+                "Parameters": [],
+                "Steps": [
+                    {
+                        "Name": "analyse",
+                        "Type": "Processing",
+                        "Arguments": {
+                            "ProcessingResources": {
+                                "ClusterConfig": {
+                                    "InstanceType": "ml.m5.large",
+                                    "InstanceCount": 1,
+                                    "VolumeSizeInGB": 20,
                                 },
                             },
-                        ],
-                        "NetworkConfig": {
-                            "EnableInterContainerTrafficEncryption": False,
-                            "EnableNetworkIsolation": False,
+                            "AppSpecification": {
+                                "ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+                                "ContainerEntrypoint": [
+                                    "python3",
+                                    "/opt/ml/processing/input/code/monitor-job.pyz",
+                                ],
+                                "ContainerArguments": [
+                                    "--capture",
+                                    pulumi.Output.concat(
+                                        "s3://",
+                                        bucket_capture.bucket,
+                                        "/",
+                                        endpoint_churn_api.name,
+                                        "/",
+                                        endpoint_churn_api.name,
+                                        "/",
+                                    ),
+                                    "--baseline-dataset",
+                                    pulumi.Output.concat(
+                                        "s3://",
+                                        monitor_churn_drift_baseline.bucket,
+                                        "/monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
+                                    ),
+                                    "--baseline-results",
+                                    pulumi.Output.concat(
+                                        "s3://",
+                                        bucket_monitoring.bucket,
+                                        "/monitors/churn-drift/baseline-results/430995cc39496717/",
+                                    ),
+                                    "--reports",
+                                    pulumi.Output.concat(
+                                        "s3://",
+                                        bucket_monitoring.bucket,
+                                        "/monitors/churn-drift/reports/",
+                                    ),
+                                    "--until",
+                                    {"Get": "Execution.StartDateTime"},
+                                    "--period-hours",
+                                    "24",
+                                    "--drift-psi",
+                                    "0.2",
+                                    "--missing-percent",
+                                    "5",
+                                    "--monitor",
+                                    "churn-dev-churn-drift",
+                                    "--endpoint",
+                                    endpoint_churn_api.name,
+                                ],
+                            },
+                            "ProcessingInputs": [
+                                {
+                                    "InputName": "code",
+                                    "AppManaged": False,
+                                    "S3Input": {
+                                        "S3Uri": pulumi.Output.concat(
+                                            "s3://",
+                                            monitor_churn_drift_code.bucket,
+                                            "/monitors/churn-drift/code/75a746af2dbe570a/monitor-job.pyz",
+                                        ),
+                                        "LocalPath": "/opt/ml/processing/input/code",
+                                        "S3DataType": "S3Prefix",
+                                        "S3InputMode": "File",
+                                        "S3DataDistributionType": "FullyReplicated",
+                                        "S3CompressionType": "None",
+                                    },
+                                },
+                            ],
+                            "NetworkConfig": {
+                                "EnableInterContainerTrafficEncryption": False,
+                                "EnableNetworkIsolation": False,
+                            },
+                            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                            "RoleArn": monitor_churn_drift_job_role.arn,
                         },
-                        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-                        "RoleArn": monitor_churn_drift_job_role.arn,
                     },
-                },
-            ],
-        },
-        sort_keys=True,
-    ),
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-    opts=pulumi.ResourceOptions(
-        depends_on=[monitor_churn_drift_role_policy, monitor_churn_drift_job_role_policy],
-    ),
-)
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+        opts=pulumi.ResourceOptions(
+            depends_on=[monitor_churn_drift_role_policy, monitor_churn_drift_job_role_policy],
+        ),
+    )
 
-monitor_churn_drift_schedule_role = aws.iam.Role(
-    "monitor.churn-drift/schedule-role",
-    name="churn-dev-monitor-churn-drift-schedule-role",
-    assume_role_policy=json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"}},
-                },
-            ],
-        },
-        sort_keys=True,
-    ),
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-)
+    monitor_churn_drift_schedule_role = aws.iam.Role(
+        "monitor.churn-drift/schedule-role",
+        name="churn-dev-monitor-churn-drift-schedule-role",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"}},
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+    )
 
-monitor_churn_drift_schedule_role_policy = aws.iam.RolePolicy(
-    "monitor.churn-drift/schedule-role-policy",
-    name="mlinfra-start-pipeline",
-    role=monitor_churn_drift_schedule_role.id,
-    policy=pulumi.Output.json_dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": ["sagemaker:StartPipelineExecution"],
-                    "Resource": [monitor_churn_drift.arn],
-                    "Sid": "StartPipeline",
-                },
-            ],
-        },
-        sort_keys=True,
-    ),
-)
+    monitor_churn_drift_schedule_role_policy = aws.iam.RolePolicy(
+        "monitor.churn-drift/schedule-role-policy",
+        name="mlinfra-start-pipeline",
+        role=monitor_churn_drift_schedule_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sagemaker:StartPipelineExecution"],
+                        "Resource": [monitor_churn_drift.arn],
+                        "Sid": "StartPipeline",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
 
-monitor_churn_drift_schedule = aws.cloudwatch.EventRule(
-    "monitor.churn-drift/schedule",
-    name="churn-dev-churn-drift-schedule",
-    description="Runs monitor churn-drift (daily)",
-    schedule_expression="cron(20 0 ? * * *)",
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-)
+    monitor_churn_drift_schedule = aws.cloudwatch.EventRule(
+        "monitor.churn-drift/schedule",
+        name="churn-dev-churn-drift-schedule",
+        description="Runs monitor churn-drift (daily)",
+        schedule_expression="cron(20 0 ? * * *)",
+        tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+    )
 
-monitor_churn_drift_schedule_target = aws.cloudwatch.EventTarget(
-    "monitor.churn-drift/schedule-target",
-    rule=monitor_churn_drift_schedule.name,
-    target_id="start-pipeline",
-    arn=monitor_churn_drift.arn,
-    role_arn=monitor_churn_drift_schedule_role.arn,
-    opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_schedule_role_policy]),
-)
+    monitor_churn_drift_schedule_target = aws.cloudwatch.EventTarget(
+        "monitor.churn-drift/schedule-target",
+        rule=monitor_churn_drift_schedule.name,
+        target_id="start-pipeline",
+        arn=monitor_churn_drift.arn,
+        role_arn=monitor_churn_drift_schedule_role.arn,
+        opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_schedule_role_policy]),
+    )
 
-monitor_churn_drift_alerts = aws.sns.Topic(
-    "monitor.churn-drift/alerts",
-    name="churn-dev-churn-drift-alerts",
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-)
+    monitor_churn_drift_alerts = aws.sns.Topic(
+        "monitor.churn-drift/alerts",
+        name="churn-dev-churn-drift-alerts",
+        tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+    )
 
-monitor_churn_drift_alert_1 = aws.sns.TopicSubscription(
-    "monitor.churn-drift/alert-1",
-    topic=monitor_churn_drift_alerts.arn,
-    protocol="email",
-    endpoint="ml-oncall@example.com",
-)
+    monitor_churn_drift_alert_1 = aws.sns.TopicSubscription(
+        "monitor.churn-drift/alert-1",
+        topic=monitor_churn_drift_alerts.arn,
+        protocol="email",
+        endpoint="ml-oncall@example.com",
+    )
 
-monitor_churn_drift_alarm_violations = aws.cloudwatch.MetricAlarm(
-    "monitor.churn-drift/alarm-violations",
-    name="churn-dev-churn-drift-violations",
-    alarm_description="monitor.churn-drift: a run found constraint violations (drift above drift_psi, missing values above missing_percent, new types or values)",
-    namespace="mlinfra/Monitoring",
-    metric_name="violations",
-    dimensions={"Monitor": "churn-dev-churn-drift", "Endpoint": endpoint_churn_api.name},
-    statistic="Maximum",
-    period=300,
-    evaluation_periods=1,
-    threshold=0,
-    comparison_operator="GreaterThanThreshold",
-    treat_missing_data="notBreaching",
-    alarm_actions=[monitor_churn_drift_alerts.arn],
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-)
+    monitor_churn_drift_alarm_violations = aws.cloudwatch.MetricAlarm(
+        "monitor.churn-drift/alarm-violations",
+        name="churn-dev-churn-drift-violations",
+        alarm_description="monitor.churn-drift: a run found constraint violations (drift above drift_psi, missing values above missing_percent, new types or values)",
+        namespace="mlinfra/Monitoring",
+        metric_name="violations",
+        dimensions={"Monitor": "churn-dev-churn-drift", "Endpoint": endpoint_churn_api.name},
+        statistic="Maximum",
+        period=300,
+        evaluation_periods=1,
+        threshold=0,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[monitor_churn_drift_alerts.arn],
+        tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+    )
 
-monitor_churn_drift_retrain = aws.cloudwatch.EventRule(
-    "monitor.churn-drift/retrain",
-    name="churn-dev-churn-drift-retrain",
-    description="Starts pipeline train-churn when churn-drift finds a violation",
-    event_pattern=pulumi.Output.json_dumps(
-        {
-            "source": ["aws.cloudwatch"],
-            "detail-type": ["CloudWatch Alarm State Change"],
-            "resources": [monitor_churn_drift_alarm_violations.arn],
-            "detail": {"state": {"value": ["ALARM"]}},
-        },
-        sort_keys=True,
-    ),
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-)
+    monitor_churn_drift_retrain = aws.cloudwatch.EventRule(
+        "monitor.churn-drift/retrain",
+        name="churn-dev-churn-drift-retrain",
+        description="Starts pipeline train-churn when churn-drift finds a violation",
+        event_pattern=pulumi.Output.json_dumps(
+            {
+                "source": ["aws.cloudwatch"],
+                "detail-type": ["CloudWatch Alarm State Change"],
+                "resources": [monitor_churn_drift_alarm_violations.arn],
+                "detail": {"state": {"value": ["ALARM"]}},
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+    )
 
-monitor_churn_drift_retrain_role = aws.iam.Role(
-    "monitor.churn-drift/retrain-role",
-    name="churn-dev-monitor-churn-drift-retrain-role",
-    assume_role_policy=json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"}},
-                },
-            ],
-        },
-        sort_keys=True,
-    ),
-    tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
-)
+    monitor_churn_drift_retrain_role = aws.iam.Role(
+        "monitor.churn-drift/retrain-role",
+        name="churn-dev-monitor-churn-drift-retrain-role",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"}},
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
+    )
 
-monitor_churn_drift_retrain_role_policy = aws.iam.RolePolicy(
-    "monitor.churn-drift/retrain-role-policy",
-    name="mlinfra-start-pipeline",
-    role=monitor_churn_drift_retrain_role.id,
-    policy=pulumi.Output.json_dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": ["sagemaker:StartPipelineExecution"],
-                    "Resource": [pipeline_train_churn.arn],
-                    "Sid": "StartPipeline",
-                },
-            ],
-        },
-        sort_keys=True,
-    ),
-)
+    monitor_churn_drift_retrain_role_policy = aws.iam.RolePolicy(
+        "monitor.churn-drift/retrain-role-policy",
+        name="mlinfra-start-pipeline",
+        role=monitor_churn_drift_retrain_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sagemaker:StartPipelineExecution"],
+                        "Resource": [pipeline_train_churn.arn],
+                        "Sid": "StartPipeline",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
 
-monitor_churn_drift_retrain_target = aws.cloudwatch.EventTarget(
-    "monitor.churn-drift/retrain-target",
-    rule=monitor_churn_drift_retrain.name,
-    target_id="start-pipeline",
-    arn=pipeline_train_churn.arn,
-    role_arn=monitor_churn_drift_retrain_role.arn,
-    opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_retrain_role_policy]),
-)
+    monitor_churn_drift_retrain_target = aws.cloudwatch.EventTarget(
+        "monitor.churn-drift/retrain-target",
+        rule=monitor_churn_drift_retrain.name,
+        target_id="start-pipeline",
+        arn=pipeline_train_churn.arn,
+        role_arn=monitor_churn_drift_retrain_role.arn,
+        opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_retrain_role_policy]),
+    )
 
 
 # -- outputs: the physical name of each component
-pulumi.export(
-    "model.churn-model",
-    pulumi.Output.concat(
-        "churn-dev-churn-model-58c684a5-v",
-        latest_approved_version("churn-dev-churn"),
-    ),
-)
+if serves("churn-dev-churn", "churn-dev-churn-api"):
+    pulumi.export(
+        "model.churn-model",
+        pulumi.Output.concat(
+            "churn-dev-churn-model-58c684a5-v",
+            latest_approved_version("churn-dev-churn", "churn-dev-churn-api"),
+        ),
+    )
 pulumi.export("endpoint.churn-api", "churn-dev-churn-api")
+pulumi.export("mlinfra:model-versions", model_versions(["churn-dev-churn", "churn-dev-churn-api"]))

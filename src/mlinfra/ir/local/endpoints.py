@@ -13,7 +13,7 @@ from typing import Any
 
 from mlinfra.ir.graph import Ref, Resource, content_hash
 from mlinfra.ir.local.api import ENDPOINT, ENDPOINT_CONFIG, tags
-from mlinfra.ir.local.models import model_name
+from mlinfra.ir.local.models import model_name, registry_lookup
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.endpoints import CAPTURE_MODES, VARIANT, endpoint_name
 from mlinfra.ir.sagemaker.models import VERSION_SUFFIX_LENGTH, served_version, with_version
@@ -74,11 +74,14 @@ def endpoint_config(ctx: LoweringContext, component: Component) -> Resource:
     # of the model's content, plus the version it serves once that is known).
     model_named = model_name(ctx, model)
     base = ctx.name(component, "endpoint_config")
-    version = served_version(ctx, model)
+    version = served_version(ctx, model, registry_lookup)
     if version is not None:
         base = fit(base, name_rule("endpoint_config").max_length - 9 - VERSION_SUFFIX_LENGTH)
     name = with_version(
-        ctx, model, f"{base}-{content_hash({'request': request, 'model': model_named})}"
+        ctx,
+        model,
+        f"{base}-{content_hash({'request': request, 'model': model_named})}",
+        registry_lookup,
     )
     return ctx.resource(
         f"{component.address}/config",

@@ -94,12 +94,18 @@ def primary_container(ctx: LoweringContext, component: Component) -> dict[str, A
     return container
 
 
+def registry_lookup(ctx: LoweringContext, component: Component) -> tuple[str, ...]:
+    """A local lookup's arguments: the group alone. An endpoint already serving keeps its
+    version here by its change waiting (the engine leaves it as it is), not by a lookup."""
+    return (registry_group_name(ctx, component["registry_group"]),)
+
+
 def model_package(ctx: LoweringContext, component: Component) -> Call:
     """The registry version served: looked up in the emulator's registry when applying."""
     group = registry_group_name(ctx, component["registry_group"])
     version = component.get("version", LATEST_APPROVED)
     if version == LATEST_APPROVED:
-        return Call("latest_approved_model_package", (group,))
+        return Call("latest_approved_model_package", registry_lookup(ctx, component))
     return Call("model_package_arn", (group, version))
 
 
@@ -110,7 +116,7 @@ def model_name(ctx: LoweringContext, component: Component) -> str | Concat:
     if component.get("artifact"):
         content["sha256"] = file_sha256(ctx, component["artifact"])
     wanted = physical_name(ctx.spec.project, ctx.spec.env, component.name, "model").wanted
-    version = served_version(ctx, component)
+    version = served_version(ctx, component, registry_lookup)
     reserve = HASH_LENGTH + 1 + (VERSION_SUFFIX_LENGTH if version is not None else 0)
     name = f"{fit(wanted, name_rule('model').max_length - reserve)}-{content_hash(content)}"
-    return with_version(ctx, component, name)
+    return with_version(ctx, component, name, registry_lookup)

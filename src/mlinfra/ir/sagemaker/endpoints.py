@@ -20,6 +20,7 @@ from mlinfra.ir.sagemaker.models import (
     model_name,
     served_version,
     with_version,
+    without_endpoints,
 )
 from mlinfra.naming import fit, name_rule
 from mlinfra.spec.model import Component
@@ -119,7 +120,8 @@ def endpoint_config(ctx: LoweringContext, component: Component) -> Resource:
     # hashed too: replacing the configuration in place would reuse its name.
     # A latest-approved model's version is only known when the program runs: it is added to
     # the name then, so a newly approved version makes a new configuration too.
-    digest = content_hash({"properties": properties, "model": model_name(ctx, model)})
+    model_named = without_endpoints(model_name(ctx, model))
+    digest = content_hash({"properties": properties, "model": model_named})
     base = ctx.name(component, "endpoint_config")
     if served_version(ctx, model) is not None:
         base = fit(base, name_rule("endpoint_config").max_length - 9 - VERSION_SUFFIX_LENGTH)

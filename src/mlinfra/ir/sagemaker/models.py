@@ -15,9 +15,10 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Ref, Resource, content_hash
+from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Json, Ref, Resource, content_hash
 from mlinfra.ir.sagemaker import iam
 from mlinfra.ir.sagemaker.arns import arn, partition, repository_arn, s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
@@ -100,12 +101,20 @@ def registry_group(ctx: LoweringContext, component: Component) -> list[Resource]
     ]
 
 
+def registry_lookup(ctx: LoweringContext, component: Component) -> tuple[str, ...]:
+    """The arguments of a latest-approved model's lookups when the program runs: its group,
+    then the endpoints serving it, which keep the version they serve while the group has
+    no approved one (`render.runtime`)."""
+    group = registry_group_name(ctx, component["registry_group"])
+    return (group, *(ctx.name(e, "endpoint") for e in serving_endpoints(ctx, component)))
+
+
 def model_package(ctx: LoweringContext, component: Component) -> Any:
     """The registry version the model serves: a Call for latest-approved, else its ARN."""
     group = registry_group_name(ctx, component["registry_group"])
     version = component.get("version", LATEST_APPROVED)
     if version == LATEST_APPROVED:
-        return Call("latest_approved_model_package", (group,))
+        return Call("latest_approved_model_package", registry_lookup(ctx, component))
     if ctx.spec.account is None:
         # Without the account the ARN cannot be written down; the program looks it up.
         return Call("model_package_arn", (group, version))
@@ -239,25 +248,55 @@ def model_properties(ctx: LoweringContext, component: Component, role_arn: Ref) 
     return properties
 
 
+LOOKUPS = ("latest_approved_model_package", "latest_approved_version")
+
+
+def without_endpoints(value: Any) -> Any:
+    """`value` with every registry lookup's Call reduced to its group, for content hashes.
+
+    The endpoints of a lookup say where a version is kept from, not what is served: a model
+    that one more endpoint serves is the same model, and keeps its name.
+    """
+    if isinstance(value, Call):
+        if value.function in LOOKUPS:
+            return Call(value.function, tuple(value.args[:1]))
+        return value
+    if isinstance(value, MappingProxyType | dict):
+        return {k: without_endpoints(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return tuple(without_endpoints(v) for v in value)
+    if isinstance(value, Args):
+        return Args(value.type, without_endpoints(value.fields))
+    if isinstance(value, Concat):
+        return Concat(without_endpoints(value.parts))
+    if isinstance(value, Json):
+        return Json(without_endpoints(value.value))
+    return value
+
+
 # `-v<version>`, up to 4 digits: room kept in names that carry the served registry version.
 VERSION_SUFFIX_LENGTH = 6
 
 
-def served_version(ctx: LoweringContext, component: Component) -> Call | None:
+def served_version(
+    ctx: LoweringContext, component: Component, lookup=registry_lookup
+) -> Call | None:
     """The registry version a latest-approved model serves, known only when the program runs.
 
     It goes into the model's name (and its endpoint configuration's), so approving a new
     version makes a new model and configuration, created before the old ones are deleted,
-    rather than an in-place update SageMaker refuses.
+    rather than an in-place update SageMaker refuses. `lookup` gives the Call's arguments
+    (the local target's lookups take the group alone).
     """
     if component.get("artifact") or component.get("version", LATEST_APPROVED) != LATEST_APPROVED:
         return None
-    group = registry_group_name(ctx, component["registry_group"])
-    return Call("latest_approved_version", (group,))
+    return Call("latest_approved_version", lookup(ctx, component))
 
 
-def with_version(ctx: LoweringContext, model: Component, name: str) -> str | Concat:
-    version = served_version(ctx, model)
+def with_version(
+    ctx: LoweringContext, model: Component, name: str, lookup=registry_lookup
+) -> str | Concat:
+    version = served_version(ctx, model, lookup)
     return Concat((name, "-v", version)) if version is not None else name
 
 
@@ -272,6 +311,7 @@ def model_name(
         role_arn = Ref(f"{component.address}/role", "arn")
         properties = model_properties(ctx, component, role_arn)
     content = {k: v for k, v in properties.items() if k not in ("name", "tags")}
+    content = without_endpoints(content)
     wanted = physical_name(ctx.spec.project, ctx.spec.env, component.name, "model").wanted
     reserve = HASH_LENGTH + 1 + (VERSION_SUFFIX_LENGTH if served_version(ctx, component) else 0)
     base = fit(wanted, name_rule("model").max_length - reserve)

@@ -302,7 +302,7 @@ class LocalProvider:
             try:
                 self.client.delete_model_package(ModelPackageName=arn)
             except ClientError as exc:
-                if not _is_missing(exc):  # deleted meanwhile, or by a destroy that stopped
+                if not is_missing(exc):  # deleted meanwhile, or by a destroy that stopped
                     raise
 
     # --- values known when applying ------------------------------------------------------

@@ -1145,6 +1145,7 @@ def check_definition(definition: Mapping[str, Any]) -> list[str]:
         "Metadata",
         "Parameters",
         "PipelineExperimentConfig",
+        "MlflowConfig",  # the SageMaker Python SDK v3 writes it (null without MLflow)
         "Steps",
     }
     problems += [f"unknown field {key!r}" for key in sorted(extra)]

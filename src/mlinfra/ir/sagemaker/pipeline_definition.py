@@ -713,13 +713,15 @@ def parameters(component: Component) -> list[dict]:
 
 
 # --- gating: where each step sits --------------------------------------------------------------
-# A step after a condition runs only when it holds, so it sits in the condition step's IfSteps
-# (SageMaker runs a step in IfSteps only when the step's conditions all hold, and a step whose
-# dependencies did not all run does not run either). It cannot merely DependsOn the condition:
-# that waits for the condition step to finish, whatever its outcome, and SageMaker refuses a
-# DependsOn on a condition step (aws/sagemaker-python-sdk#3565). A step sits in one list only,
-# so a step after two conditions neither of which follows the other sits in the IfSteps of a
-# condition step mlinfra adds, a gate, whose Conditions are both of theirs: all must hold.
+# A step after a condition runs only when it holds, so it sits in the condition step's IfSteps:
+# SageMaker marks the IfSteps ready only when all the step's Conditions hold, and starts a step
+# only once all it depends on has completed, so nothing after a branch not taken runs either.
+# A DependsOn on the condition step would not do: it waits for the step to finish, whatever its
+# outcome (and CreatePipeline is reported to refuse it, aws/sagemaker-python-sdk#3565). A step
+# sits in one list only, so a step after two conditions neither of which follows the other
+# sits in the IfSteps of a condition step mlinfra adds, a gate, whose Conditions are both of
+# theirs: all must hold. (Nesting one condition under the other would also gate whatever else
+# follows only the inner one.)
 
 
 def conditions_before(steps: Mapping[str, Any]) -> dict[str, set[str]]:
@@ -1167,13 +1169,13 @@ def check_definition(definition: Mapping[str, Any]) -> list[str]:
         where = f"step {name!r}"
         depends = [d for d in step.get("DependsOn") or () if isinstance(d, str)]
         if len(depends) != len(step.get("DependsOn") or ()):
-            problems.append(f"{where}: DependsOn lists step names")
+            problems.append(f"{where}: DependsOn entries must be step names")
         problems += [
             f"{where}: DependsOn {d!r}, which does not exist" for d in depends if d not in steps
         ]
         problems += [
-            f"{where}: DependsOn condition step {d!r}, which waits for it to run, not to hold "
-            "(and SageMaker refuses it); a step after a condition belongs in its IfSteps"
+            f"{where}: DependsOn condition step {d!r}, which waits for it to finish, not to "
+            "hold; a step after a condition belongs in its IfSteps"
             for d in depends
             if steps.get(d, {}).get("Type") == "Condition"
         ]

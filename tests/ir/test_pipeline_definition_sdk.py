@@ -40,6 +40,12 @@ OUTPUT_DIR = "/opt/ml/processing/output"
 # What stands for a value that legitimately differs between the two definitions.
 S3, ROLE, IMAGE = "<s3 location>", "<role>", "<image>"
 PARAMETERS = {"min_accuracy": 0.75, "max_loss": 0.5, "deploy": True, "stage": "prod"}
+# The SDK's own deprecation notices on import, and its notice that a PipelineSession starts
+# no job: nothing these tests act on.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:sagemaker"),
+    pytest.mark.filterwarnings("ignore:Running within a PipelineSession:UserWarning"),
+]
 
 
 # --- mlinfra's side ---------------------------------------------------------------------------

@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import json
 from pathlib import Path
 
 import pytest
 
+from mlinfra.emulator.pipelines.expressions import Scope, holds, parse_definition
 from mlinfra.frozen import freeze, thaw
 from mlinfra.ir.graph import Concat, GraphError, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
@@ -150,9 +152,53 @@ def test_not_equal_is_not_equals():
     assert translate("evaluate.metrics.auc != 1") == [
         {
             "Type": "Not",
-            "Expression": {"Type": "Equals", "LeftValue": METRIC, "RightValue": 1},
+            "Condition": {"Type": "Equals", "LeftValue": METRIC, "RightValue": 1},
         }
     ]
+
+
+def negations(value):
+    """Every Not condition inside a condition list, nested ones too."""
+    if isinstance(value, dict):
+        if value.get("Type") == "Not":
+            yield value
+        for item in value.values():
+            yield from negations(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from negations(item)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "evaluate.metrics.accuracy != parameters.min_accuracy",
+        "not evaluate.metrics.accuracy >= parameters.min_accuracy",
+        "evaluate.metrics.accuracy < 0.5 or (parameters.min_accuracy == 1 and "
+        "evaluate.metrics.accuracy > 0.9)",
+    ],
+)
+def test_a_negation_holds_its_condition_where_sagemaker_reads_it(when):
+    """SageMaker parses a Not's condition from `Condition`; `Expression` fails CreatePipeline
+    with "Cannot parse object, unknown property 'Expression'" (aws/sagemaker-python-sdk#2746)."""
+    steps = churn_steps()
+    steps["gate"]["when"] = when
+    found = definition("dev", steps)
+    negated = list(negations(steps_by_name(found)["gate"]["Arguments"]["Conditions"]))
+    assert negated and all(set(n) == {"Type", "Condition"} for n in negated)
+    assert check_definition(found) == []
+
+
+def test_the_check_refuses_a_negation_that_sagemaker_cannot_parse():
+    def expression_key(found: dict) -> None:
+        [condition] = steps_by_name(found)["gate"]["Arguments"]["Conditions"]
+        condition["Expression"] = condition.pop("Condition")
+
+    steps = churn_steps()
+    steps["gate"]["when"] = "not evaluate.metrics.accuracy >= parameters.min_accuracy"
+    found = definition("dev", steps)
+    expression_key(found)
+    assert any("a Not condition has exactly Condition, Type" in p for p in check_definition(found))
 
 
 def test_a_top_level_and_is_the_condition_list():
@@ -167,8 +213,8 @@ def test_or_is_an_or_condition_and_a_nested_and_is_negated_twice():
     assert found["Conditions"][0]["Type"] == "LessThan"
     nested = found["Conditions"][1]
     assert nested["Type"] == "Not"
-    assert nested["Expression"]["Type"] == "Or"
-    assert [c["Type"] for c in nested["Expression"]["Conditions"]] == ["Not", "Not"]
+    assert nested["Condition"]["Type"] == "Or"
+    assert [c["Type"] for c in nested["Condition"]["Conditions"]] == ["Not", "Not"]
 
 
 def test_not_wraps_and_double_negation_cancels():
@@ -193,6 +239,104 @@ def test_a_training_metric_is_read_from_the_job_and_defined_on_it():
     [metric] = found["train"]["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"]
     assert metric["Name"] == "auc" and metric["Regex"].startswith("auc=")
     assert check_definition(definition("dev", steps)) == []
+
+
+# --- gating: steps after several conditions --------------------------------------------------
+
+
+def sibling_conditions() -> dict:
+    """The churn steps with a second condition, on the training metric, beside `gate`: neither
+    runs after the other, and `register` runs after both."""
+    steps = churn_steps()
+    steps["auc-ok"] = {"type": "condition", "after": ["train"], "when": "train.metrics.auc > 0.5"}
+    steps["register"]["after"] = ["gate", "auc-ok"]
+    return steps
+
+
+def executed(found: dict, accuracy: float, auc: float, min_accuracy: float = 0.75) -> set[str]:
+    """The steps an execution runs, as SageMaker runs a definition: a step in a condition
+    step's IfSteps only when its conditions hold, and a step only once everything it depends
+    on ran. Conditions are evaluated by the emulator's reading of SageMaker's condition types."""
+    _, steps = parse_definition(json.dumps(found, default=repr))
+    report = {"metrics": {"accuracy": {"value": accuracy}}}
+    scope = Scope({"min_accuracy": min_accuracy}, {}, {}, lambda step, name: report)
+    ran: set[str] = set()
+    outcomes: dict[str, bool] = {}
+    for step in steps:
+        if step.branch and outcomes.get(step.branch[0]) is not (step.branch[1] == "If"):
+            continue
+        if not all(d in ran for d in step.depends_on):
+            continue
+        if step.type == "Condition":
+            outcomes[step.name] = all(holds(c, scope) for c in step.arguments["Conditions"])
+        scope.steps[step.name] = {"FinalMetricDataList": {"auc": {"Value": auc}}}
+        ran.add(step.name)
+    return ran
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "auc", "registers"),
+    [(0.9, 0.9, True), (0.9, 0.1, False), (0.1, 0.9, False), (0.1, 0.1, False)],
+)
+def test_a_step_after_two_conditions_runs_only_when_both_hold(accuracy, auc, registers):
+    found = definition("dev", sibling_conditions())
+    assert check_definition(found) == []
+    assert ("register" in executed(found, accuracy, auc)) is registers
+
+
+def test_the_two_conditions_are_combined_in_one_condition_step_holding_the_step():
+    found = definition("dev", sibling_conditions())
+    by_name = steps_by_name(found)
+    assert [s["Name"] for s in found["Steps"]] == [
+        "prepare", "train", "evaluate", "gate", "auc-ok", "gate-and-auc-ok"
+    ]  # fmt: skip
+    combined = by_name["gate-and-auc-ok"]["Arguments"]
+    assert combined["Conditions"] == (
+        by_name["gate"]["Arguments"]["Conditions"] + by_name["auc-ok"]["Arguments"]["Conditions"]
+    )
+    assert [s["Name"] for s in combined["IfSteps"]] == ["register"]
+    assert by_name["gate"]["Arguments"]["IfSteps"] == []
+    assert "DependsOn" not in by_name["register"]
+
+
+def test_a_combined_condition_sits_under_the_condition_both_follow():
+    steps = sibling_conditions()
+    steps["enabled"] = {
+        "type": "condition",
+        "after": ["prepare"],
+        "when": "parameters.min_accuracy < 1",
+    }
+    steps["train"]["after"] = ["prepare", "enabled"]
+    found = definition("dev", steps)
+    assert [s["Name"] for s in found["Steps"]] == ["prepare", "enabled"]
+    enabled = steps_by_name(found)["enabled"]["Arguments"]
+    assert [s["Name"] for s in enabled["IfSteps"]] == [
+        "train", "evaluate", "gate", "auc-ok", "gate-and-auc-ok"
+    ]  # fmt: skip
+    assert check_definition(found) == []
+    assert "register" in executed(found, accuracy=0.9, auc=0.9)
+    # `enabled` fails while the other two would hold: nothing after it runs.
+    assert executed(found, accuracy=1.0, auc=0.9, min_accuracy=1.0) == {"prepare", "enabled"}
+
+
+def test_a_combined_condition_whose_name_is_taken_gets_another():
+    steps = sibling_conditions()
+    steps["gate-and-auc-ok"] = steps.pop("register")
+    found = definition("dev", steps)
+    names = [s["Name"] for s in all_steps(found["Steps"])]
+    assert len(names) == len(set(names))
+    combined = [s for s in all_steps(found["Steps"]) if s["Name"].startswith("all-of-")]
+    assert [s["Name"] for s in combined[0]["Arguments"]["IfSteps"]] == ["gate-and-auc-ok"]
+    assert check_definition(found) == []
+
+
+def test_the_check_refuses_a_step_that_only_depends_on_a_condition():
+    found = definition("dev")
+    gate = steps_by_name(found)["gate"]
+    register = gate["Arguments"]["IfSteps"].pop()
+    register["DependsOn"] = ["gate"]
+    found["Steps"].append(register)
+    assert any("DependsOn condition step 'gate'" in p for p in check_definition(found))
 
 
 # --- register ---------------------------------------------------------------------------------
@@ -254,6 +398,40 @@ def test_prepare_reads_the_feature_store_and_its_code():
         "MLINFRA_PROCESSING_INPUT": "/opt/ml/processing/input",
         "MLINFRA_PROCESSING_OUTPUT": "/opt/ml/processing/output",
     }
+
+
+@pytest.mark.parametrize(
+    "source", ["s3://data-bucket/exports/code/", "prepare.code", "s3://data-bucket/code"]
+)
+def test_a_data_input_named_code_gets_a_folder_of_its_own(source):
+    """`code` is the script's own input: a data input whose name would be `code` takes the
+    next free name, so the two never share a name or a folder."""
+    steps = churn_steps()
+    steps["report"] = {
+        "type": "processing",
+        "script": "pipelines/evaluate.py",
+        "after": ["prepare"],
+        "inputs": [source, "s3://data-bucket/code-2/"],
+        "instance_type": "ml.m5.large",
+        "instance_count": 1,
+    }
+    found = definition("dev", steps)
+    given = steps_by_name(found)["report"]["Arguments"]["ProcessingInputs"]
+    paths = {i["InputName"]: i["S3Input"]["LocalPath"] for i in given}
+    assert paths == {
+        "code-2": "/opt/ml/processing/input/code-2",
+        "code-2-2": "/opt/ml/processing/input/code-2-2",
+        "code": "/opt/ml/processing/input/code",
+    }
+    assert inputs(steps_by_name(found)["report"])["code-2-2"] == "s3://data-bucket/code-2/"
+    assert check_definition(found) == []
+
+
+def test_a_training_channel_named_code_does_not_take_the_code_channel():
+    steps = churn_steps("prod")  # isolated: the code arrives as the `code` channel
+    steps["train"]["inputs"] = ["prepare.train", "s3://data-bucket/code/"]
+    train = steps_by_name(definition("prod", steps))["train"]["Arguments"]
+    assert [c["ChannelName"] for c in train["InputDataConfig"]] == ["train", "code-2", "code"]
 
 
 def test_each_processing_step_writes_one_output_per_execution():

@@ -72,8 +72,8 @@ def test_comparisons_follow_sagemaker_condition_types(kind, right, expected):
 
 def test_not_or_and_in_combine_conditions():
     low = {"Type": "LessThan", "LeftValue": metric("metrics.accuracy.value"), "RightValue": 0.5}
-    assert holds({"Type": "Not", "Expression": low}, scope())
-    assert holds({"Type": "Or", "Conditions": [low, {"Type": "Not", "Expression": low}]}, scope())
+    assert holds({"Type": "Not", "Condition": low}, scope())
+    assert holds({"Type": "Or", "Conditions": [low, {"Type": "Not", "Condition": low}]}, scope())
     assert holds({"Type": "In", "QueryValue": {"Get": "Parameters.p"}, "Values": ["a", "b"]},
                  scope(p="b"))  # fmt: skip
 
@@ -115,3 +115,47 @@ def test_a_cycle_or_a_missing_step_is_refused():
     }
     with pytest.raises(DefinitionError, match="cycle"):
         parse_definition(json.dumps(cycle))
+
+
+def condition_step(*conditions: dict) -> str:
+    step = {"Name": "gate", "Type": "Condition", "Arguments": {"Conditions": list(conditions)}}
+    return json.dumps({"Version": "2020-12-01", "Steps": [step]})
+
+
+def test_a_not_that_holds_its_condition_in_expression_is_refused_as_sagemaker_does():
+    low = {"Type": "LessThan", "LeftValue": 1, "RightValue": 2}
+    with pytest.raises(DefinitionError, match="unknown property 'Expression'"):
+        parse_definition(condition_step({"Type": "Not", "Expression": low}))
+    nested = {"Type": "Or", "Conditions": [low, {"Type": "Not", "Expression": low}]}
+    with pytest.raises(DefinitionError, match="unknown property 'Expression'"):
+        parse_definition(condition_step(nested))
+    parse_definition(condition_step({"Type": "Not", "Condition": low}))
+
+
+def test_a_condition_of_an_unknown_type_or_without_its_values_is_refused():
+    with pytest.raises(DefinitionError, match="Unknown condition 'And'"):
+        parse_definition(condition_step({"Type": "And", "Conditions": []}))
+    with pytest.raises(DefinitionError, match="needs RightValue"):
+        parse_definition(condition_step({"Type": "Equals", "LeftValue": 1}))
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [(1, 1, True), (1, 2, False), (2, 2, False), (2, 1, False)],
+)
+def test_an_and_inside_an_or_holds_by_de_morgan(a, b, expected):
+    """`x or (a == 1 and b == 1)` with x false, written as SageMaker can: Or, Not(Or(Not, Not))."""
+
+    def equals(name: str) -> dict:
+        return {"Type": "Equals", "LeftValue": {"Get": f"Parameters.{name}"}, "RightValue": 1}
+
+    both = {
+        "Type": "Not",
+        "Condition": {
+            "Type": "Or",
+            "Conditions": [{"Type": "Not", "Condition": equals(n)} for n in "ab"],
+        },
+    }
+    never = {"Type": "Equals", "LeftValue": 1, "RightValue": 2}
+    condition = {"Type": "Or", "Conditions": [never, both]}
+    assert holds(condition, scope(a=a, b=b)) is expected

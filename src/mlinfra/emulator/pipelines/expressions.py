@@ -15,6 +15,7 @@ from typing import Any
 
 from mlinfra.emulator.constraints import check_value
 from mlinfra.emulator.protocol import CONTROL_SERVICE, service_model
+from mlinfra.sagemaker.pipelines import CONDITION_MEMBERS, NEGATED
 
 
 class DefinitionError(ValueError):
@@ -66,7 +67,10 @@ def _collect(steps: Any, branch: tuple[str, str] | None, found: dict[str, Step])
         if name in found:
             raise DefinitionError(f"Step name {name} is used more than once.")
         arguments = body.get("Arguments") or {}
-        reads = {path.split(".")[1] for path in _gets(arguments) if path.startswith("Steps.")}
+        # A condition step reads what its conditions read: the steps of its branches come
+        # after it, whatever they read.
+        scope = arguments.get("Conditions") if body["Type"] == "Condition" else arguments
+        reads = {path.split(".")[1] for path in _gets(scope) if path.startswith("Steps.")}
         depends = dict.fromkeys([*body.get("DependsOn", ()), *sorted(reads)])
         if branch is not None:
             depends[branch[0]] = None
@@ -80,6 +84,8 @@ def _collect(steps: Any, branch: tuple[str, str] | None, found: dict[str, Step])
             }
         found[name] = Step(name, body["Type"], arguments, body, tuple(depends), branch, children)
         if body["Type"] == "Condition":
+            for condition in arguments.get("Conditions") or ():
+                _check_condition(condition)
             _collect(arguments.get("IfSteps", []), (name, "If"), found)
             _collect(arguments.get("ElseSteps", []), (name, "Else"), found)
 
@@ -215,11 +221,34 @@ _ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def _check_condition(condition: Any) -> None:
+    """Refuse a condition SageMaker cannot parse, with the words CreatePipeline uses."""
+    if not isinstance(condition, dict) or condition.get("Type") not in CONDITION_MEMBERS:
+        kind = condition.get("Type") if isinstance(condition, dict) else condition
+        raise DefinitionError(f"Unable to parse pipeline definition. Unknown condition {kind!r}.")
+    members = CONDITION_MEMBERS[condition["Type"]]
+    unknown = sorted(set(condition) - members - {"Type"})
+    if unknown:
+        raise DefinitionError(
+            "Unable to parse pipeline definition. "
+            f"Cannot parse object, unknown property {unknown[0]!r}."
+        )
+    missing = sorted(members - set(condition))
+    if missing:
+        raise DefinitionError(
+            f"Unable to parse pipeline definition. A {condition['Type']} condition needs "
+            f"{', '.join(missing)}."
+        )
+    nested = {"Not": [condition.get(NEGATED)], "Or": condition.get("Conditions")}
+    for item in nested.get(condition["Type"]) or ():
+        _check_condition(item)
+
+
 def holds(condition: Mapping[str, Any], scope: Scope) -> bool:
     """Whether one SageMaker condition holds, by its Type's rules."""
     kind = condition.get("Type")
     if kind == "Not":
-        return not holds(condition["Expression"], scope)
+        return not holds(condition[NEGATED], scope)
     if kind == "Or":
         return any(holds(c, scope) for c in condition["Conditions"])
     if kind == "In":

@@ -12,7 +12,9 @@ Steps become, by type:
 - training: a `Training` step in script mode (`sagemaker_program`, `sagemaker_submit_directory`)
   in the training image of the model the pipeline registers (scikit-learn otherwise);
 - condition: a `Condition` step; every step after it (transitively) runs only when it holds,
-  so those steps sit in its `IfSteps` and there is no `else`;
+  so those steps sit in its `IfSteps` and there is no `else`. A step after several conditions,
+  none of which runs after another, sits in the `IfSteps` of a condition step mlinfra adds,
+  `<a>-and-<b>`, whose conditions are all of theirs (see "gating" below);
 - register_model: a `RegisterModel` step adding a version to the model's registry group.
 
 Data flow, the convention the example scripts follow:
@@ -24,7 +26,8 @@ Data flow, the convention the example scripts follow:
 - `inputs:` entries: `feature_store.<store>` is the store's offline S3 prefix, named `<store>`;
   `<step>.<x>` is the `<x>` subfolder of a processing step's output, or a training step's
   `model.tar.gz` (whatever `<x>` is), named `<x>`; an S3 URI or a local path (uploaded by the
-  program) is named after its last path segment.
+  program) is named after its last path segment. A name already taken gets the first free
+  `-<n>` suffix (`-2`, `-3`, ...), and `code` is always taken: it is the script's own input.
 - A step that names no `<step>.<x>` input gets the churn layout from `after:`: a training step
   after exactly one processing step reads that step's `train` and `validation` subfolders as
   channels `train` and `validation`; a processing step after exactly one training step reads
@@ -43,6 +46,7 @@ Data flow, the convention the example scripts follow:
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -58,6 +62,7 @@ from mlinfra.ir.sagemaker.endpoints import has_instance_storage
 from mlinfra.ir.sagemaker.feature_stores import offline_store_uri
 from mlinfra.ir.sagemaker.models import image as serving_image
 from mlinfra.ir.sagemaker.models import registry_group_name, serving_endpoints
+from mlinfra.sagemaker.pipelines import CONDITION_MEMBERS, NEGATED
 from mlinfra.spec import catalog
 from mlinfra.spec.expressions import (
     BoolOp,
@@ -231,12 +236,20 @@ def _implicit(steps: Mapping[str, Any], name: str, flow: DataFlow) -> list[StepI
 
 
 def _unique_names(inputs: list[StepInput]) -> list[StepInput]:
-    seen: dict[str, int] = {}
+    """The inputs with a name each of their own: a repeated name gets the first free `-<n>`.
+
+    `code` is taken before any data input is named: it is the script's own input (a
+    processing step's `/opt/ml/processing/input/code`, an isolated training job's channel),
+    and a data input of that name would share its folder. Kept for training steps that are
+    not isolated too, so a script's paths do not change with the security settings."""
+    taken = {CODE_CHANNEL}
     unique = []
     for item in inputs:
-        count = seen.get(item.name, 0) + 1
-        seen[item.name] = count
-        name = item.name if count == 1 else f"{item.name}-{count}"
+        name, count = item.name, 1
+        while name in taken:
+            count += 1
+            name = f"{item.name}-{count}"
+        taken.add(name)
         unique.append(StepInput(name, item.uri, item.step))
     return unique
 
@@ -326,9 +339,11 @@ def _operand(steps: Mapping[str, Any], expr: Expression) -> Any:
 
 
 def _negate(condition: dict) -> dict:
+    # SageMaker reads the negated condition from `Condition`, not `Expression`: see
+    # mlinfra.sagemaker.pipelines.
     if condition["Type"] == "Not":
-        return condition["Expression"]
-    return {"Type": "Not", "Expression": condition}
+        return condition[NEGATED]
+    return {"Type": "Not", NEGATED: condition}
 
 
 def condition(steps: Mapping[str, Any], expr: Expression) -> dict:
@@ -697,29 +712,84 @@ def parameters(component: Component) -> list[dict]:
     return found
 
 
-def _owners(steps: Mapping[str, Any]) -> dict[str, str | None]:
-    """The condition step whose IfSteps hold each step: the deepest condition before it."""
+# --- gating: where each step sits --------------------------------------------------------------
+# A step after a condition runs only when it holds, so it sits in the condition step's IfSteps:
+# SageMaker marks the IfSteps ready only when all the step's Conditions hold, and starts a step
+# only once all it depends on has completed, so nothing after a branch not taken runs either.
+# A DependsOn on the condition step would not do: it waits for the step to finish, whatever its
+# outcome (and CreatePipeline is reported to refuse it, aws/sagemaker-python-sdk#3565). A step
+# sits in one list only, so a step after two conditions neither of which follows the other
+# sits in the IfSteps of a condition step mlinfra adds, a gate, whose Conditions are both of
+# theirs: all must hold. (Nesting one condition under the other would also gate whatever else
+# follows only the inner one.)
+
+
+def conditions_before(steps: Mapping[str, Any]) -> dict[str, set[str]]:
+    """The condition steps each step runs after, directly or through other steps."""
     edges = upstream(steps)
-    depth = {name: len(ancestors(edges, name)) for name in steps}
+    return {
+        name: {s for s in ancestors(edges, name) if steps[s]["type"] == "condition"}
+        for name in steps
+    }
+
+
+@dataclass(frozen=True)
+class Gating:
+    """Where each step sits in the definition, and the gates it needs."""
+
+    # step or gate -> the condition step or gate whose IfSteps hold it (None: the top level)
+    owners: dict[str, str | None]
+    # gate -> the spec's condition steps it combines, in spec order
+    gates: dict[str, tuple[str, ...]]
+
+
+def gating(steps: Mapping[str, Any]) -> Gating:
+    """Each step sits under the latest conditions before it: in the IfSteps of that condition
+    step when there is one, or of the gate of them when there are several; a gate in turn
+    sits under the latest conditions before those, so every condition before a step holds
+    when it runs."""
+    before = conditions_before(steps)
+    keys: dict[tuple[str, ...], str] = {}
     owners: dict[str, str | None] = {}
-    for name in steps:
-        gates = [s for s in ancestors(edges, name) if steps[s]["type"] == "condition"]
-        owners[name] = max(gates, key=lambda s: (depth[s], -list(steps).index(s)), default=None)
-    return owners
+
+    def owner(held: set[str]) -> str | None:
+        latest = tuple(c for c in steps if c in held and not any(c in before[o] for o in held))
+        if len(latest) <= 1:
+            return latest[0] if latest else None
+        if latest not in keys:
+            gate = keys[latest] = _gate_name(latest, {*steps, *keys.values()})
+            owners[gate] = owner(set().union(*(before[c] for c in latest)))
+        return keys[latest]
+
+    owners.update({name: owner(before[name]) for name in steps})
+    return Gating(owners, {gate: combined for combined, gate in keys.items()})
 
 
-def _owner_chain(owners: Mapping[str, str | None], name: str) -> set[str]:
-    chain, owner = set(), owners[name]
-    while owner is not None:
-        chain.add(owner)
-        owner = owners[owner]
-    return chain
+def _gate_name(combined: tuple[str, ...], taken: set[str]) -> str:
+    """`<a>-and-<b>`; a digest of it when that is taken or longer than a step name may be."""
+    name = "-and-".join(combined)
+    if STEP_NAME.fullmatch(name) and name not in taken:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    name, count = f"all-of-{digest[:8]}", 1
+    while name in taken:
+        count += 1
+        name = f"all-of-{digest[:8]}-{count}"
+    return name
 
 
-def _depends_on(step: dict, body: Mapping[str, Any], implied: set[str]) -> list[str]:
+def _gate_step(plan: _Plan, name: str, combined: tuple[str, ...]) -> dict:
+    found = []
+    for step in combined:
+        found += conditions(plan.steps, parse_condition(plan.steps[step]["when"]))
+    arguments = {"Conditions": found, "IfSteps": [], "ElseSteps": []}
+    return {"Name": name, "Type": "Condition", "Arguments": arguments}
+
+
+def _reads(step: Mapping[str, Any]) -> set[str]:
+    """The steps whose properties a step reads (a condition step: in its conditions)."""
     scope = step["Arguments"]["Conditions"] if step["Type"] == "Condition" else step["Arguments"]
-    reads = {path.split(".")[1] for path in get_paths(scope) if path.startswith("Steps.")}
-    return sorted(set(body.get("after", ())) - reads - implied)
+    return {path.split(".")[1] for path in get_paths(scope) if path.startswith("Steps.")}
 
 
 def pipeline_definition(
@@ -737,21 +807,32 @@ def pipeline_definition(
     steps = component["steps"]
     flow = data_flow(ctx, component, data_uris)
     plan = _Plan(ctx, component, role_arn, code_uris, flow, _metric_reads(steps))
-    built = {name: _BUILDERS[steps[name]["type"]](plan, name) for name in _topological(steps)}
-    owners = _owners(steps)
-    for name, step in built.items():
-        depends = _depends_on(step, steps[name], _owner_chain(owners, name))
+    placed, before = gating(steps), conditions_before(steps)
+    built: dict[str, dict] = {}
+    for name in _topological(steps):
+        step = built[name] = _BUILDERS[steps[name]["type"]](plan, name)
+        # Data already orders a step after what it reads, and its place after its conditions.
+        depends = set(steps[name].get("after", ())) - _reads(step) - before[name]
         if depends:
-            step["DependsOn"] = depends
+            step["DependsOn"] = sorted(depends)
+        for gate, combined in placed.gates.items():
+            if gate not in built and all(c in built for c in combined):
+                built[gate] = _gate_step(plan, gate, combined)
+    for gate, combined in placed.gates.items():
+        # A gate waits for what its conditions wait for, besides the data they read.
+        waits = set().union(*(built[c].get("DependsOn", ()) for c in combined))
+        waits -= _reads(built[gate])
+        if waits:
+            built[gate]["DependsOn"] = sorted(waits)
     for name, step in built.items():
-        owner = owners[name]
+        owner = placed.owners[name]
         if owner is not None:
             built[owner]["Arguments"]["IfSteps"].append(step)
     return {
         "Version": VERSION,
         "Metadata": {},
         "Parameters": parameters(component),
-        "Steps": [step for name, step in built.items() if owners[name] is None],
+        "Steps": [step for name, step in built.items() if placed.owners[name] is None],
     }
 
 
@@ -805,7 +886,6 @@ STEP_PROPERTIES = {
     "RegisterModel": {"ModelPackageArn", "ModelPackageName", "ModelApprovalStatus"},
     "Condition": {"Outcome"},
 }
-CONDITION_TYPES = {*COMPARISONS.values(), "In", "Not", "Or"}
 EXPRESSION_KEYS = {"Get", "Std:JsonGet", "Std:Join"}
 
 
@@ -926,24 +1006,19 @@ def _check_arguments(step: Mapping[str, Any], where: str) -> list[str]:
 
 
 def _check_condition(value: Any, where: str) -> list[str]:
-    if not isinstance(value, Mapping) or value.get("Type") not in CONDITION_TYPES:
+    if not isinstance(value, Mapping) or value.get("Type") not in CONDITION_MEMBERS:
         return [f"{where}: not a condition: {value!r}"]
     kind = value["Type"]
+    expected = {"Type", *CONDITION_MEMBERS[kind]}
+    nested: list[str] = []
     if kind == "Not":
-        expected = {"Type", "Expression"}
-        nested = _check_condition(value.get("Expression"), f"{where}.Expression")
+        nested = _check_condition(value.get(NEGATED), f"{where}.{NEGATED}")
     elif kind == "Or":
-        expected = {"Type", "Conditions"}
         items = value.get("Conditions")
-        nested = (
-            [] if isinstance(items, list | tuple) and items else [f"{where}: Or needs conditions"]
-        )
+        if not isinstance(items, list | tuple) or not items:
+            nested.append(f"{where}: Or needs conditions")
         for i, item in enumerate(items or ()):
             nested += _check_condition(item, f"{where}.Conditions[{i}]")
-    elif kind == "In":
-        expected, nested = {"Type", "QueryValue", "Values"}, []
-    else:
-        expected, nested = {"Type", "LeftValue", "RightValue"}, []
     if set(value) != expected:
         nested.insert(0, f"{where}: a {kind} condition has exactly {', '.join(sorted(expected))}")
     return nested
@@ -1072,6 +1147,7 @@ def check_definition(definition: Mapping[str, Any]) -> list[str]:
         "Metadata",
         "Parameters",
         "PipelineExperimentConfig",
+        "MlflowConfig",  # the SageMaker Python SDK v3 writes it (null without MLflow)
         "Steps",
     }
     problems += [f"unknown field {key!r}" for key in sorted(extra)]
@@ -1091,9 +1167,17 @@ def check_definition(definition: Mapping[str, Any]) -> list[str]:
     edges: dict[str, set[str]] = {}
     for name, step in steps.items():
         where = f"step {name!r}"
-        depends = list(step.get("DependsOn") or ())
+        depends = [d for d in step.get("DependsOn") or () if isinstance(d, str)]
+        if len(depends) != len(step.get("DependsOn") or ()):
+            problems.append(f"{where}: DependsOn entries must be step names")
         problems += [
             f"{where}: DependsOn {d!r}, which does not exist" for d in depends if d not in steps
+        ]
+        problems += [
+            f"{where}: DependsOn condition step {d!r}, which waits for it to finish, not to "
+            "hold; a step after a condition belongs in its IfSteps"
+            for d in depends
+            if steps.get(d, {}).get("Type") == "Condition"
         ]
         own = {k: v for k, v in step.items() if k != "Arguments"}
         arguments = step.get("Arguments") or {}

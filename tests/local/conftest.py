@@ -8,8 +8,10 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+from shop import shop_spec
 from sklearn.linear_model import LogisticRegression
 
+from mlinfra.emulator import process
 from mlinfra.emulator.server import EmulatorServer
 
 
@@ -35,3 +37,12 @@ def emulator(project: Path):
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+@pytest.fixture()
+def spec_file(project: Path):
+    """The shop spec in `project`; the emulator an apply starts beside it is stopped after."""
+    path = project / "mlinfra.yaml"
+    path.write_text(shop_spec())
+    yield path
+    process.stop(path)

@@ -15,21 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from shop import client, shop_spec
 
 from mlinfra.cli.main import cli
 from mlinfra.emulator import process
 from mlinfra.state import backend_for
-
-
-@pytest.fixture()
-def spec_file(project: Path):
-    path = project / "mlinfra.yaml"
-    path.write_text(shop_spec())
-    yield path
-    process.stop(path)
 
 
 def mlinfra(*args: str) -> tuple[int, str]:

@@ -61,7 +61,7 @@ def known_values(graph, spec_file: str) -> tuple[dict, dict]:
     from botocore.exceptions import BotoCoreError
 
     from mlinfra.plan.diff import calls_in
-    from mlinfra.providers.local import LocalProvider, ProviderError
+    from mlinfra.providers.local import EmulatorStopped, LocalProvider, ProviderError
 
     try:
         provider = LocalProvider.for_spec(spec_file, graph.region, start=False)
@@ -71,9 +71,11 @@ def known_values(graph, spec_file: str) -> tuple[dict, dict]:
     for function, args in calls_in(graph):
         try:
             found[(function, args)] = provider.call(function, args)
+        except EmulatorStopped:  # it stopped answering: leave the value unknown
+            continue
         except ProviderError as exc:
             unavailable[(function, args)] = str(exc)
-        except BotoCoreError:  # the emulator stopped answering: leave the value unknown
+        except BotoCoreError:  # any other failure to ask: leave the value unknown too
             continue
     return found, unavailable
 
@@ -120,6 +122,26 @@ def read_state(result, spec, spec_file: str, location: str | None):
         return backend, backend.read(spec.project, spec.env)
     except StateError as exc:
         fail(str(exc))
+
+
+def check_manageable(spec, backend, state) -> None:
+    """Exit 1 when a local environment's state records resources of a type the embedded
+    engine has no provider for: applying could not delete or change them, so planning says so."""
+    if spec.target != "local":
+        return
+    from mlinfra.engines.local import unmanaged
+    from mlinfra.providers.local import KINDS
+
+    found = unmanaged(state)
+    if found:
+        fail(
+            f"the state of {spec.env!r} ({backend.describe(spec.env)}) records resources of "
+            "types the local engine does not know: "
+            + ", ".join(f"{address} ({type_})" for address, type_ in found.items())
+            + f"; it knows {', '.join(KINDS)}",
+            "the state was edited by hand or written by another mlinfra: restore it from its "
+            ".backup beside it or from version control",
+        )
 
 
 class ExitOneOnUsageError(click.Command):
@@ -201,6 +223,7 @@ def plan_command(
     backend, state = read_state(result, spec, spec_file, location)
     if state.project != spec.project:
         fail(f"the state of {env!r} belongs to project {state.project!r}, not {spec.project!r}")
+    check_manageable(spec, backend, state)
     known, unavailable = known_values(graph, spec_file)
     found = plan(
         graph,

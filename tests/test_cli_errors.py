@@ -292,6 +292,33 @@ def test_a_state_resource_of_an_unknown_type_is_refused_by_plan_and_apply(churn:
     assert not (churn.parent / ".mlinfra" / "emulator").exists()  # none was started
 
 
+def test_output_shows_no_name_for_a_state_whose_outputs_hold_no_text(churn: Path):
+    # Found by the property test: a name or ARN that is not text (a state edited by hand)
+    # made `output` fail inside its table.
+    write_state(
+        churn,
+        {
+            "endpoint.churn-api": {
+                "type": "local.Endpoint",
+                "properties": {},
+                "outputs": {"name": {"concat": ["x"]}, "arn": 7},
+            },
+            "model.churn-model": {
+                "type": "local.Model",
+                "properties": {},
+                "outputs": {"name": "m"},
+            },
+        },
+    )
+    result = run("output", "--env", "local", "-f", str(churn))
+    assert result.exit_code == 0, result.output
+    assert "│ endpoint.churn-api │      │" in result.stdout
+    document = json.loads(run("output", "--env", "local", "-f", str(churn), "--json").stdout)
+    endpoint = document["components"]["endpoint.churn-api"]
+    assert endpoint["name"] is None and "arn" not in endpoint
+    assert document["components"]["model.churn-model"]["name"] == "m"
+
+
 # --- locks -----------------------------------------------------------------------------------
 
 
@@ -378,3 +405,29 @@ def test_lock_timeout_waits_for_the_holder_as_long_as_it_says(churn: Path):
     assert result.exit_code == 1
     assert "after waiting 1s" in result.stderr
     assert waited >= 1.0
+
+
+# --- featurestore ingest ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["named pipe", "device", "directory"])
+def test_ingesting_what_is_not_a_file_is_refused_without_reading_it(churn: Path, kind: str):
+    from mlinfra.emulator import process
+
+    # A run file naming this (live) process: the CLI takes the emulator to be running, and
+    # must refuse the source before sending anything to it.
+    state_dir = process.state_dir_of(churn)
+    state_dir.mkdir(parents=True)
+    status = process.Status("http://127.0.0.1:9", os.getpid(), 9, str(state_dir), "", "")
+    (state_dir / process.RUN_FILE).write_text(
+        json.dumps({"format": process.FORMAT_VERSION, **status.to_json()})
+    )
+    source = {"named pipe": churn.parent / "rows.fifo", "device": Path("/dev/zero")}.get(
+        kind, churn.parent / "data"
+    )
+    if kind == "named pipe":
+        os.mkfifo(source)
+    args = ["featurestore", "ingest", "customers", "--env", "local", "-f", str(churn)]
+    result = run(*args, "--source", str(source))
+    assert result.exit_code == 1, result.output
+    assert f"{source} is not a file" in result.stderr

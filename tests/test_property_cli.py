@@ -39,6 +39,7 @@ from spec_mutations import (
     REFERENCE_TEXT,
     TEXT,
     VALUES,
+    dumped_with,
     edited_texts,
     mutate,
     mutated_specs,
@@ -97,6 +98,11 @@ SPEC_COMMANDS = st.sampled_from(
     commands=st.lists(SPEC_COMMANDS, min_size=1, max_size=2, unique_by=str),
 )
 @example(text=REFERENCE_TEXT, commands=[["render", "--all"], ["audit"]])
+# Found by this test: a file name too long for the file system made lowering raise OSError.
+@example(
+    text=dumped_with(("monitors", "churn-drift", "baseline"), "😀" * 100),
+    commands=[["render", "--all"], ["audit"]],
+)
 def test_no_spec_makes_the_cli_fail_internally(project: Path, text: str, commands) -> None:
     spec = project / "mlinfra.yaml"
     spec.write_text(text, encoding="utf-8")
@@ -196,6 +202,10 @@ def state_texts(draw, env: str) -> str:
                 )
             )
     text = json.dumps(data, indent=draw(st.sampled_from([None, 2])), ensure_ascii=False)
+    if text.startswith("{") and draw(st.integers(0, 9)) == 0:
+        # Nesting too deep to build as data: JSON's own encoder would refuse it.
+        depth = draw(st.sampled_from([99, 101, 999, 1001, 100_000]))
+        text = '{"deep": ' + "[" * depth + "]" * depth + ", " + text[1:]
     if draw(st.booleans()):
         return text
     where = draw(st.integers(0, len(text)))

@@ -204,23 +204,30 @@ def retyped_leaf(data: Any, draw) -> Any:
     return data
 
 
+def spec_data(text: str) -> Any:
+    """A spec as plain data, read as mlinfra reads it (YAML dates stay ISO text)."""
+    return _as_data(text)
+
+
 @st.composite
-def _changed_specs(draw, change) -> str:
-    """The reference spec after one to three `change(data, draw)`, as `yaml.safe_dump` writes it."""
-    data = copy.deepcopy(REFERENCE)
+def _changed_specs(draw, change, bases: tuple[Any, ...]) -> str:
+    """One of `bases` (spec data) after one to three `change(data, draw)`, as
+    `yaml.safe_dump` writes it."""
+    data = copy.deepcopy(draw(st.sampled_from(bases)))
     for _ in range(draw(st.integers(1, 3))):
         data = change(data, draw)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=draw(st.booleans()))
 
 
-def tweaked_specs():
-    """The reference spec with a few of its values changed, each for one of the same type."""
-    return _changed_specs(retyped_leaf)
+def tweaked_specs(bases: tuple[Any, ...] = (REFERENCE,)):
+    """A spec (by default the reference) with a few of its values changed, each for one of
+    the same type."""
+    return _changed_specs(retyped_leaf, bases)
 
 
-def mutated_specs():
-    """The reference spec with a few structural changes (`mutate`)."""
-    return _changed_specs(mutate)
+def mutated_specs(bases: tuple[Any, ...] = (REFERENCE,)):
+    """A spec (by default the reference) with a few structural changes (`mutate`)."""
+    return _changed_specs(mutate, bases)
 
 
 def dumped_with(path: tuple, value: Any) -> str:

@@ -1,15 +1,16 @@
 """Property tests of the command line: whatever spec or state it is given, `mlinfra` answers
 with exit 0 or 1 and words, never exit 3 ("internal error") or a traceback.
 
-Specs start from `examples/churn/mlinfra.yaml` and are damaged as in `spec_mutations`
-(structure, text, and values swapped for others of the same type, huge, special or unicode,
-so that many stay valid and reach lowering, rendering and planning). States start from what
-an apply of the churn example records and are damaged the same way, plus what only a state
-can get wrong (types, statuses, nesting, versions, text edits). The commands run in this
+Specs start from `examples/churn/mlinfra.yaml` or a valid or warning fixture and are damaged
+as in `spec_mutations` (structure, text, and values swapped for others of the same type,
+huge, special or unicode, so that many stay valid and reach lowering, rendering and
+planning). States start from what an apply of the churn example records and are damaged the
+same way, plus what only a state can get wrong (types, statuses, nesting, versions, text
+edits). The commands run in this
 process, on a local environment without an emulator and on a sagemaker one: `validate`,
 `render`, `plan`, `output`, `audit`, and `refresh` (which reads the state under its lock).
 
-The default number of examples keeps the suite fast; `MLINFRA_PROPERTY_EXAMPLES=5000` runs
+The default number of examples keeps the suite fast; `MLINFRA_PROPERTY_EXAMPLES=3000` runs
 more (the README's reliability section records such a run).
 """
 
@@ -36,6 +37,7 @@ from mlinfra.spec.validate import validate_file
 from mlinfra.state.model import State
 from spec_mutations import (
     CHURN,
+    REFERENCE,
     REFERENCE_TEXT,
     TEXT,
     VALUES,
@@ -44,6 +46,7 @@ from spec_mutations import (
     mutate,
     mutated_specs,
     retyped_leaf,
+    spec_data,
     tweaked_specs,
 )
 
@@ -69,8 +72,11 @@ def invoke(args: list[str]) -> None:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """A copy of the churn example, its spec and state rewritten by each example."""
-    folder = tmp_path_factory.mktemp("property-cli") / "churn"
+    """A copy of the churn example, its spec and state rewritten by each example; beside it
+    the fixtures' project, whose files the fixture specs name as `../project/...`."""
+    root = tmp_path_factory.mktemp("property-cli")
+    shutil.copytree(FIXTURES / "project", root / "project")
+    folder = root / "churn"
     shutil.copytree(CHURN, folder, ignore=shutil.ignore_patterns(".mlinfra", "stacks"))
     return folder
 
@@ -92,9 +98,21 @@ SPEC_COMMANDS = st.sampled_from(
 )
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+# The specs mutated: the churn example and the valid and warning fixtures.
+BASES = (
+    REFERENCE,
+    *(
+        spec_data(p.read_text())
+        for kind in ("valid", "warning")
+        for p in sorted(FIXTURES.glob(f"{kind}/*.yaml"))
+    ),
+)
+
+
 @SETTINGS
 @given(
-    text=st.one_of(tweaked_specs(), mutated_specs(), edited_texts()),
+    text=st.one_of(tweaked_specs(BASES), mutated_specs(BASES), edited_texts()),
     commands=st.lists(SPEC_COMMANDS, min_size=1, max_size=2, unique_by=str),
 )
 @example(text=REFERENCE_TEXT, commands=[["render", "--all"], ["audit"]])

@@ -8,6 +8,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+from shop import shop_spec
 from sklearn.linear_model import LogisticRegression
 
 from mlinfra.emulator import process
@@ -40,9 +41,7 @@ def emulator(project: Path):
 
 @pytest.fixture()
 def spec_file(project: Path):
-    """The shop spec in the project; an emulator an apply started beside it is stopped after."""
-    from shop import shop_spec
-
+    """The shop spec in `project`; the emulator an apply starts beside it is stopped after."""
     path = project / "mlinfra.yaml"
     path.write_text(shop_spec())
     yield path

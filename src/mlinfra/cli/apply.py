@@ -11,10 +11,11 @@ from pathlib import Path
 import click
 
 from mlinfra.cli.common import ENV_OPTION_HELP, fail, make_console, say, validate_spec
-from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.cli.options import SPEC_OPTION, lock_timeout_option
 from mlinfra.cli.plan import (
     STATE_OPTION_HELP,
     ExitOneOnUsageError,
+    check_manageable,
     environment_spec,
     lookups,
     lower_environment,
@@ -22,7 +23,6 @@ from mlinfra.cli.plan import (
     state_location,
 )
 
-LOCK_TIMEOUT_HELP = "Seconds to wait for another apply's lock before giving up.  [default: 0]"
 EVENT_STYLES = {"done": "green", "failed": "bold red", "waiting": "yellow"}
 VERBS = {
     "create": "created",
@@ -50,13 +50,7 @@ def _options(command):
                 "--auto-approve", is_flag=True, help="Apply without asking for confirmation."
             ),
             click.option("--state", "location", metavar="LOCATION", help=STATE_OPTION_HELP),
-            click.option(
-                "--lock-timeout",
-                type=click.FloatRange(0),
-                default=0.0,
-                metavar="SECONDS",
-                help=LOCK_TIMEOUT_HELP,
-            ),
+            lock_timeout_option("another apply's lock"),
             click.option(
                 "--engine",
                 type=click.Choice(["embedded", "pulumi"]),
@@ -220,6 +214,7 @@ def apply_locked(
 
     if state.project != spec.project:
         fail(f"the state of {spec.env!r} belongs to project {state.project!r}")
+    check_manageable(spec, backend, state)
     try:
         # Applying a local environment starts its emulator when none runs.
         provider = LocalProvider.for_spec(spec_file, spec.region, start=True)
@@ -284,6 +279,16 @@ def apply_locked(
         f"state serial {applied.state.serial}"
     )
     say(console, summary, "bold green" if outcome.ok else "bold red")
+    if outcome.stopped:
+        from mlinfra.emulator.process import LOG_FILE, state_dir_of
+
+        fail(
+            f"the {'destroy' if destroy else 'apply'} stopped: {outcome.stopped}",
+            f"see why in {state_dir_of(spec_file) / LOG_FILE}; start it again with `mlinfra "
+            f"emulator start -f {spec_file}` (or just rerun this command, which starts one) "
+            "and rerun this command: the state records what was done, and it carries on "
+            "from there",
+        )
     if not outcome.ok:
         raise SystemExit(1)
 
@@ -329,14 +334,18 @@ def apply_with_pulumi(
     `on_confirmed(state)`, called once the user said yes and before Pulumi starts, may write
     the state and return it (a preview records itself there).
     """
-    from mlinfra.cli.common import posix_relpath
+    from mlinfra.cli.common import posix_relpath, write_stack
     from mlinfra.engines import endpoints
     from mlinfra.engines import pulumi as engine
     from mlinfra.plan.values import from_program
     from mlinfra.render.helpers import LOOKUPS_OUTPUT
-    from mlinfra.render.pulumi import render_project, write_project
+    from mlinfra.render.pulumi import render_project
 
-    write_project(render_project(graph, spec, posix_relpath(spec_file, str(out_dir))), out_dir)
+    write_stack(
+        render_project(graph, spec, posix_relpath(spec_file, str(out_dir))),
+        out_dir,
+        "Pulumi runs the project from there: make it a folder mlinfra can write",
+    )
     console = make_console()
     verb = "destroy" if destroy else "up"
     say(console, f"rendered {out_dir}/; running pulumi {verb} on stack {spec.env}")

@@ -87,9 +87,32 @@ def lower_spec(spec, spec_file: str):
         # A file the spec names (a model artifact) is hashed into the program; validation
         # only warns when it is missing, since it may not have been built yet.
         fail(f"cannot compile environment {spec.env!r}: {exc}", "build the file, then render")
+    except OSError as exc:  # such a file cannot be read (permissions, a name too long...)
+        fail(f"cannot compile environment {spec.env!r}: {os_problem(exc)}")
     except CatalogError as exc:
         # No SageMaker image for this framework, version, region and instance type.
         fail(f"cannot compile environment {spec.env!r}: {exc}", "choose another instance type")
+
+
+def os_problem(exc: OSError) -> str:
+    """An OSError as `path: reason`, without Python's `[Errno N]`."""
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
+def write_stack(files, out_dir: str | Path, suggestion: str) -> None:
+    """Write a rendered Pulumi project into `out_dir`; exits 1 saying why when it cannot."""
+    from mlinfra.render.pulumi import write_project
+
+    try:
+        write_project(files, out_dir)
+    except OSError as exc:
+        reason = os_problem(exc)
+        for place in (Path(out_dir), *Path(out_dir).parents):
+            if place.exists() and not place.is_dir():
+                reason = f"{place} is a file, not a folder"
+                break
+        fail(f"cannot write the Pulumi project to {out_dir}: {reason}", suggestion)
 
 
 def posix_relpath(path: str, start: str) -> str:

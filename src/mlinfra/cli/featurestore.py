@@ -75,6 +75,8 @@ def ingest_command(name: str, env: str, source: str | None, spec_file: str) -> N
     started = time.perf_counter()
     try:
         size = path.stat().st_size
+        if not path.is_file():  # a pipe would block, a device never end
+            fail(f"{path} is not a file", "give the CSV file itself")
         if size > MAX_BODY:
             fail(
                 f"{path} is {size} bytes; the emulator loads at most {MAX_BODY} bytes at once",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 import click
 
 
@@ -40,3 +43,42 @@ def limit_option(what: str = "runs", maximum: int = 100, order: str = "newest fi
 ENV_OPTION_HELP = "The environment, as named under `environments:` in the spec."
 # One environment, required, by name: the commands that work on one.
 ENV_OPTION = click.option("--env", "env", metavar="ENV", required=True, help=ENV_OPTION_HELP)
+
+
+class Duration(click.ParamType):
+    """Seconds as a number (`30`, `2.5`), or a duration as the spec writes them (`10s`, `2m`,
+    `1h`, `1h30m`), as Terraform's `-lock-timeout` takes them; a value in seconds."""
+
+    name = "duration"
+    FORMS = "seconds (30) or a duration such as 10s, 2m, 1h or 1h30m"
+
+    def convert(self, value, param, ctx) -> float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        from mlinfra.spec.values import parse_duration
+
+        text = str(value).strip()
+        try:
+            if re.fullmatch(r"[0-9]+(\.[0-9]*)?", text):
+                seconds = float(text)
+            elif re.fullmatch(r"(0+[wdhms])+", text):  # `0s`: no wait, as Terraform's default
+                seconds = 0.0
+            else:
+                seconds = parse_duration(text).total_seconds()
+        except ValueError:
+            seconds = math.nan
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a time to wait; write {self.FORMS}", param, ctx)
+        return seconds
+
+
+def lock_timeout_option(whose: str = "another command's lock"):
+    """`--lock-timeout DURATION`: how long to wait for `whose` before giving up."""
+    return click.option(
+        "--lock-timeout",
+        type=Duration(),
+        default="0",
+        metavar="DURATION",
+        help=f"How long to wait for {whose} before giving up: {Duration.FORMS}.  "
+        "[default: 0, no wait]",
+    )

@@ -135,6 +135,26 @@ def read_state(result, spec, spec_file: str, location: str | None):
         fail(str(exc))
 
 
+def check_manageable(spec, backend, state) -> None:
+    """Exit 1 when a local environment's state records resources of a type the embedded
+    engine has no provider for: applying could not delete or change them, so planning says so."""
+    if spec.target != "local":
+        return
+    from mlinfra.engines.local import unmanaged
+    from mlinfra.providers.local import KINDS
+
+    found = unmanaged(state)
+    if found:
+        fail(
+            f"the state of {spec.env!r} ({backend.describe(spec.env)}) records resources of "
+            "types the local engine does not know: "
+            + ", ".join(f"{address} ({type_})" for address, type_ in found.items())
+            + f"; it knows {', '.join(KINDS)}",
+            "the state was edited by hand or written by another mlinfra: restore it from its "
+            ".backup beside it or from version control",
+        )
+
+
 class ExitOneOnUsageError(click.Command):
     """Click exits 2 on a usage error, which --detailed-exitcode means "changes": here 1."""
 
@@ -214,6 +234,7 @@ def plan_command(
     backend, state = read_state(result, spec, spec_file, location)
     if state.project != spec.project:
         fail(f"the state of {env!r} belongs to project {state.project!r}, not {spec.project!r}")
+    check_manageable(spec, backend, state)
     values = lookups(graph, spec_file, state)
     found = plan(
         graph,

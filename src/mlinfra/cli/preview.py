@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from mlinfra.cli.common import fail, make_console, say, validate_spec
-from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.cli.options import SPEC_OPTION, lock_timeout_option
 from mlinfra.cli.plan import STATE_OPTION_HELP, ExitOneOnUsageError, state_location
 
 BRANCH_HELP = "The git branch the preview is for.  [default: the branch checked out]"
@@ -37,13 +37,7 @@ def _apply_options(command):
             click.option(
                 "--auto-approve", is_flag=True, help="Go ahead without asking for confirmation."
             ),
-            click.option(
-                "--lock-timeout",
-                type=click.FloatRange(0),
-                default=0.0,
-                metavar="SECONDS",
-                help="Seconds to wait for another command's lock on the preview.  [default: 0]",
-            ),
+            lock_timeout_option("another command's lock on the preview"),
         ]
     ):
         command = option(command)
@@ -230,7 +224,7 @@ def plan_command(
     With --format markdown, a pull request comment: a summary, the plan, and the audit
     findings the branch adds or resolves against the revision it branched from.
     """
-    from mlinfra.cli.plan import lookups, lower_environment, read_state
+    from mlinfra.cli.plan import check_manageable, lookups, lower_environment, read_state
     from mlinfra.plan.diff import plan
     from mlinfra.plan.views import to_json, to_text
 
@@ -240,6 +234,7 @@ def plan_command(
     graph = lower_environment(spec, spec_file)
     backend, state = read_state(result, spec, spec_file, location)
     _require_owner(state, spec, branch)
+    check_manageable(spec, backend, state)
     graph, selection = changed_only(result, spec, branch, spec_file, graph, backend, compare_to)
     check_isolation(result, spec, spec_file, graph, backend)
     values = lookups(graph, spec_file, state)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from mlinfra.cli.common import fail, make_console, say, validate_spec
-from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION
+from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION, lock_timeout_option
 from mlinfra.cli.plan import (
     STATE_OPTION_HELP,
     ExitOneOnUsageError,
+    check_manageable,
     environment_spec,
     refreshed_state,
     state_location,
@@ -19,13 +20,7 @@ from mlinfra.cli.plan import (
 @ENV_OPTION
 @SPEC_OPTION
 @click.option("--state", "location", metavar="LOCATION", help=STATE_OPTION_HELP)
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(0),
-    default=0.0,
-    metavar="SECONDS",
-    help="Seconds to wait for another apply's lock before giving up.  [default: 0]",
-)
+@lock_timeout_option("another apply's lock")
 @click.option(
     "--backend",
     "backend_url",
@@ -60,6 +55,7 @@ def refresh_command(
         )
         with backend.lock(env, "mlinfra refresh", lock_timeout):
             state = backend.read(spec.project, env)
+            check_manageable(spec, backend, state)
             seen = refreshed_state(spec, spec_file, state, backend_url)
             empty = _empty_graph(spec)
             drift = plan(empty, state, refreshed=seen).resource_drift

@@ -16,6 +16,7 @@ from mlinfra.cli.common import (
     posix_relpath,
     say,
     validate_spec,
+    write_stack,
 )
 from mlinfra.cli.options import SPEC_OPTION
 
@@ -40,7 +41,7 @@ def render_command(env: str | None, spec_file: str, out: str | None, every: bool
     resources that deploy into the local emulator (the same providers `mlinfra apply` uses;
     it runs with the Python mlinfra is installed in). Exits 1 when the spec is invalid.
     """
-    from mlinfra.render.pulumi import render_project, write_project
+    from mlinfra.render.pulumi import render_project
 
     if bool(env) == every:
         raise click.UsageError("give either --env ENV or --all")
@@ -59,7 +60,7 @@ def render_command(env: str | None, spec_file: str, out: str | None, every: bool
         started = time.perf_counter()
         graph = lower_spec(spec, spec_file)
         files = render_project(graph, spec, posix_relpath(spec_file, out_dir))
-        write_project(files, out_dir)
+        write_stack(files, out_dir, "give --out a folder, or a path where one can be made")
         elapsed = time.perf_counter() - started
         shown = Path(out_dir).as_posix().rstrip("/") + "/"
         say(

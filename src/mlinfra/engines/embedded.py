@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlinfra.ir.graph import Ref, Resource
-from mlinfra.providers.local import KINDS, LocalProvider, ProviderError
+from mlinfra.providers.local import KINDS, EmulatorStopped, LocalProvider, ProviderError
 from mlinfra.providers.values import resolve
 
 CREATE, UPDATE, REPLACE, DELETE = "create", "update", "replace", "delete"
@@ -52,6 +52,9 @@ class Outcome:
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # address -> why
     waiting: dict[str, str] = field(default_factory=dict)  # address -> what it waits for
+    # Why the apply stopped before the end: the emulator stopped answering. What was not
+    # started is left for the next apply.
+    stopped: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -97,6 +100,8 @@ class EmbeddedEngine:
         outcome = Outcome()
         changes = [s for s in steps if s.action in (CREATE, UPDATE, REPLACE)]
         self._run_in_order(changes, outcome)
+        if outcome.stopped:
+            return outcome
         removals = [s for s in steps if s.action == DELETE or s.address in self._new_names]
         self._delete_in_order(removal_order(removals), outcome)
         return outcome
@@ -109,6 +114,8 @@ class EmbeddedEngine:
         running: dict[Future, Step] = {}
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             while pending or running:
+                if outcome.stopped:  # no emulator: start nothing more, finish what runs
+                    pending.clear()
                 for address in [a for a in pending if not needs[a]]:
                     step = pending.pop(address)
                     running[pool.submit(self._change, step)] = step
@@ -129,6 +136,8 @@ class EmbeddedEngine:
                         continue
                     except ProviderError as exc:
                         outcome.failed[step.address] = str(exc)
+                        if isinstance(exc, EmulatorStopped):
+                            outcome.stopped = str(exc)
                         self.on_event(step.address, step.action, "failed")
                         continue
                     outcome.done.append(step.address)
@@ -141,6 +150,8 @@ class EmbeddedEngine:
         resource = step.resource
         try:
             inputs = resolve(resource.properties, self._output, self._call)
+        except EmulatorStopped:
+            raise
         except ProviderError as exc:
             raise _Waiting(str(exc)) from None
         if step.action == UPDATE:
@@ -193,6 +204,9 @@ class EmbeddedEngine:
             except ProviderError as exc:
                 outcome.failed[step.address] = str(exc)
                 self.on_event(step.address, label, "failed")
+                if isinstance(exc, EmulatorStopped):
+                    outcome.stopped = str(exc)
+                    return
                 continue
             if step.action == DELETE:
                 self._save(step.address, None)

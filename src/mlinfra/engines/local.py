@@ -15,7 +15,7 @@ from mlinfra.engines.embedded import DELETE, DEPOSED, EmbeddedEngine, Event, Out
 from mlinfra.ir.graph import ResourceGraph
 from mlinfra.plan.diff import Known, resource_state
 from mlinfra.plan.model import NO_OP, Plan
-from mlinfra.providers.local import LocalProvider
+from mlinfra.providers.local import KINDS, LocalProvider
 from mlinfra.state.backend import Backend
 from mlinfra.state.model import State
 
@@ -85,6 +85,12 @@ def apply_plan(
     outcome = engine.apply(steps, outputs, known)
     outcome.waiting.update(waiting)
     return Applied(outcome, current[0])
+
+
+def unmanaged(state: State) -> dict[str, str]:
+    """Address -> type of the recorded resources the embedded engine has no provider for: a
+    state edited by hand, or written for another target or by another mlinfra."""
+    return {a: e.type for a, e in state.resources.items() if e.type not in KINDS}
 
 
 def observed(state: State, provider: LocalProvider) -> dict[str, dict[str, Any] | None]:

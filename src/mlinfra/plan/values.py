@@ -105,7 +105,7 @@ def from_emulator(graph: ResourceGraph, provider: Any, state: Any) -> Lookups:
     is kept as the state recorded it applied."""
     from botocore.exceptions import BotoCoreError
 
-    from mlinfra.providers.local import ProviderError
+    from mlinfra.providers.local import EmulatorStopped, ProviderError
 
     known: dict[CallKey, Any] = {}
     unavailable: dict[CallKey, str] = {}
@@ -113,6 +113,8 @@ def from_emulator(graph: ResourceGraph, provider: Any, state: Any) -> Lookups:
     for key in dict.fromkeys(k for r in graph.resources for k in call_keys(r.properties)):
         try:
             known[key] = provider.call(*key)
+        except EmulatorStopped as exc:  # it stopped answering: leave the value unknown
+            unread = str(exc)
         except ProviderError as exc:
             unavailable[key] = str(exc)
         except BotoCoreError as exc:  # the emulator stopped answering: leave it unknown

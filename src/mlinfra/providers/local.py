@@ -15,7 +15,8 @@ here too, in the emulator's registry, by `LocalProvider.call`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ OUTPUT_FIELDS = ("name", "arn", "EndpointStatus")
 
 class ProviderError(Exception):
     """A resource could not be created, changed or deleted; the message says why and what to do."""
+
+
+class EmulatorStopped(ProviderError):
+    """The emulator stopped answering (stopped, killed or crashed): nothing more can be done
+    until it runs again."""
 
 
 @dataclass(frozen=True)
@@ -220,7 +226,8 @@ class LocalProvider:
         from botocore.exceptions import ClientError
 
         try:
-            described = getattr(self.client, f"describe_{kind.noun}")(**{kind.name_field: name})
+            with self._answering():
+                described = getattr(self.client, f"describe_{kind.noun}")(**{kind.name_field: name})
         except ClientError as exc:
             if is_missing(exc):
                 return None
@@ -235,8 +242,7 @@ class LocalProvider:
         Only what was sent is compared, in the shape it was sent: describe calls return
         fields nobody set, and leave out some that were (tags come from ListTags).
         """
-        kind = kind_of(type_)
-        found = self.read(type_, inputs[kind.name_field])
+        found = self.read(type_, _name(type_, inputs))
         if found is None:
             return None
         if TAGS in inputs and found.get("arn"):
@@ -281,11 +287,12 @@ class LocalProvider:
         kind = kind_of(type_)
         from botocore.exceptions import ClientError
 
-        name = inputs[kind.name_field]
+        name = _name(type_, inputs)
         try:
-            if type_ == api.MODEL_PACKAGE_GROUP:
-                self._delete_versions(name)
-            getattr(self.client, f"delete_{kind.noun}")(**{kind.name_field: name})
+            with self._answering():
+                if type_ == api.MODEL_PACKAGE_GROUP:
+                    self._delete_versions(name)
+                getattr(self.client, f"delete_{kind.noun}")(**{kind.name_field: name})
         except ClientError as exc:
             if not is_missing(exc):
                 raise ProviderError(_message(exc, name)) from None
@@ -341,16 +348,17 @@ class LocalProvider:
         from botocore.exceptions import ClientError
 
         try:
-            pages = self.client.get_paginator("list_model_packages").paginate(
-                ModelPackageGroupName=group,
-                ModelPackageType="Versioned",
-                SortBy="CreationTime",
-                SortOrder="Descending",
-                **filters,
-            )
-            if "MaxResults" in filters:
-                return next(iter(pages))["ModelPackageSummaryList"]
-            return [p for page in pages for p in page["ModelPackageSummaryList"]]
+            with self._answering():
+                pages = self.client.get_paginator("list_model_packages").paginate(
+                    ModelPackageGroupName=group,
+                    ModelPackageType="Versioned",
+                    SortBy="CreationTime",
+                    SortOrder="Descending",
+                    **filters,
+                )
+                if "MaxResults" in filters:
+                    return next(iter(pages))["ModelPackageSummaryList"]
+                return [p for page in pages for p in page["ModelPackageSummaryList"]]
         except ClientError as exc:
             if is_missing(exc):  # not created yet: it has no versions
                 return []
@@ -358,13 +366,26 @@ class LocalProvider:
 
     # --- helpers -------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """Turn a connection that failed into `EmulatorStopped` (botocore has already retried)."""
+        from botocore.exceptions import ConnectionError, HTTPClientError
+
+        try:
+            yield
+        except (ConnectionError, HTTPClientError) as exc:
+            raise EmulatorStopped(
+                f"the local emulator at {self.client.meta.endpoint_url} stopped answering ({exc})"
+            ) from None
+
     def _call(self, method: str, request: dict[str, Any], name: str) -> Any:
         from botocore.exceptions import ClientError, ParamValidationError
 
         operation = self.client.meta.method_to_api_mapping[method]
         shape = self.client.meta.service_model.operation_model(operation).input_shape
         try:
-            return getattr(self.client, method)(**_typed(request, shape))
+            with self._answering():
+                return getattr(self.client, method)(**_typed(request, shape))
         except ClientError as exc:
             raise ProviderError(_message(exc, name)) from None
         except ParamValidationError as exc:
@@ -419,6 +440,17 @@ def _shaped(found: Any, sent: Any) -> Any:
     if isinstance(found, list) and isinstance(sent, list) and len(found) == len(sent):
         return [_shaped(f, s) for f, s in zip(found, sent, strict=True)]
     return found
+
+
+def _name(type_: str, inputs: Mapping[str, Any]) -> str:
+    """The resource's name in its recorded inputs; a state edited by hand may lack it."""
+    field = kind_of(type_).name_field
+    name = inputs.get(field)
+    if not isinstance(name, str) or not name:
+        raise ProviderError(
+            f"the state records a {type_} without its name ({field}), so it cannot be found"
+        )
+    return name
 
 
 def _outputs(inputs: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, Any]:

@@ -57,6 +57,10 @@ def _shown(part: object) -> str:
     return "<?>"
 
 
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def physical_names(graph: ResourceGraph) -> dict[str, dict[str, str]]:
     """component address -> {resource address -> physical name}, in graph order; every
     component appears, with an empty map when none of its resources has a name."""
@@ -93,11 +97,14 @@ def outputs_document(
             found = components.setdefault(component, {"name": None, "resources": {}})
             outputs = entry.outputs or {}
             # Pulumi's outputs name a bucket `bucket`, a feature group `feature_group_name`...
-            name = outputs.get("name") or outputs.get(NAME_PROPERTIES.get(entry.type, "name"))
+            # Only text is a name: a state edited by hand may hold anything there.
+            name = _text(outputs.get("name")) or _text(
+                outputs.get(NAME_PROPERTIES.get(entry.type, "name"))
+            )
             found["resources"][address] = name
             if address == component:
                 found["name"] = name
-                if outputs.get("arn"):
+                if _text(outputs.get("arn")):
                     found["arn"] = outputs["arn"]
                 if entry.type == LOCAL_ENDPOINT and emulator_url and name:
                     found["url"] = f"{emulator_url}/endpoints/{name}/invocations"

@@ -110,11 +110,15 @@ def _botocore_data() -> Path:
 
 
 @functools.cache
-def _sagemaker_service_model() -> dict[str, Any]:
-    service_dir = _botocore_data() / "sagemaker"
+def _service_model(service: str) -> dict[str, Any]:
+    service_dir = _botocore_data() / service
     # botocore loads the newest API version, and API versions are ISO dates.
     api_version = max(entry.name for entry in service_dir.iterdir() if entry.is_dir())
     return _read_json(service_dir / api_version / "service-2.json")
+
+
+def _sagemaker_service_model() -> dict[str, Any]:
+    return _service_model("sagemaker")
 
 
 @functools.cache
@@ -140,10 +144,16 @@ def _framework_config(framework: str) -> dict[str, Any]:
 
 def sagemaker_shape(name: str) -> Mapping[str, Any]:
     """Shape `name` of SageMaker's API model, e.g. "EndpointName": its pattern, min and max."""
+    return api_shape("sagemaker", name)
+
+
+def api_shape(service: str, name: str) -> Mapping[str, Any]:
+    """Shape `name` of an AWS service's API model (botocore's name for the service, e.g.
+    "cloudwatch"), e.g. "ResourceList": its min and max."""
     try:
-        shape = _sagemaker_service_model()["shapes"][name]
+        shape = _service_model(service)["shapes"][name]
     except KeyError:
-        raise CatalogError(f"SageMaker's API has no shape {name!r}") from None
+        raise CatalogError(f"{service}'s API has no shape {name!r}") from None
     # Read-only, because every caller shares the one cached model.
     return MappingProxyType(shape)
 

@@ -6,6 +6,8 @@ whose diagnostics say what is wrong and where.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,19 +53,53 @@ def _file_error(path: Path, summary: str, suggestion: str | None = None) -> Vali
     return Validation(None, diagnostics=[error("file", summary, where, suggestion=suggestion)])
 
 
+# What a path that is not a regular file is, as `stat` tells it.
+_NOT_FILES = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
 def validate_file(path: str | Path) -> Validation:
     path = Path(path)
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        # Non-blocking, so that opening a named pipe nobody writes to returns at once
+        # instead of hanging; what was opened is then checked to be a regular file.
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return _file_error(path, f"{path} does not exist", "pass the spec with -f FILE")
-    except IsADirectoryError:
-        return _file_error(path, f"{path} is a directory", "pass the spec file itself")
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        return _file_error(path, f"{path} cannot be read: {getattr(exc, 'strerror', exc)}")
+    try:
+        mode = os.fstat(handle).st_mode
+        for test, kind in _NOT_FILES:
+            if test(mode):
+                return _file_error(
+                    path, f"{path} is {kind}, not a file", "pass the spec file itself"
+                )
+        data = _read(handle, MAX_FILE_BYTES + 1)
     except OSError as exc:
         return _file_error(path, f"{path} cannot be read: {exc.strerror}")
+    finally:
+        os.close(handle)
     document, diagnostics = parse_bytes(data, str(path))
     return _validate(document, diagnostics, path.resolve().parent)
+
+
+def _read(handle: int, limit: int) -> bytes:
+    """Up to `limit` bytes of an open regular file."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(handle, min(1 << 20, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def validate_text(

@@ -3,6 +3,9 @@
 Each parser takes what the user wrote and returns a plain value, or raises `ValueError` with a
 message that says what was expected and shows an example, ready to become a diagnostic.
 
+A local monitor's job reads its baseline and alert targets from environment variables
+(`monitor_setting`), whose length SageMaker limits.
+
 Schedules follow Amazon EventBridge, because that is what runs them on AWS: ``cron(...)`` with
 six fields, ``rate(N unit)``, and three shorthands that stand for fixed cron expressions. The
 local scheduler computes fire times with `Schedule.next_after`; SageMaker Model Monitor accepts
@@ -16,8 +19,10 @@ import calendar
 import datetime as dt
 import difflib
 import functools
+import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # --- durations ------------------------------------------------------------------------------
@@ -544,3 +549,23 @@ def _monitor_hours(hours: range | tuple[int, ...]) -> str:
     if len(hours) == 1:
         return f"cron(0 {hours[0]} ? * * *)"
     return f"cron(0 {hours[0]}/{hours[1] - hours[0]} ? * * *)"
+
+
+# --- a local monitor's job settings ---------------------------------------------------------
+
+
+def monitor_setting(name: str, value: str | Iterable[str]) -> str:
+    """The environment variable `name` of a local monitor's job, from its `baseline` path or
+    its `alert` targets (a JSON list), or ValueError when SageMaker would refuse its length
+    (`ProcessingEnvironmentValue`: at most 256 characters)."""
+    from mlinfra.spec.catalog import sagemaker_shape
+
+    text = f"file:{value}" if name == "baseline" else json.dumps(list(value))
+    limit = sagemaker_shape("ProcessingEnvironmentValue")["max"]
+    if len(text) > limit:
+        what = "the baseline path" if name == "baseline" else "the alert targets, as a JSON list,"
+        raise ValueError(
+            f"{what} take {len(text)} characters in the monitoring job's environment, over "
+            f"the {limit} SageMaker allows for an environment value"
+        )
+    return text

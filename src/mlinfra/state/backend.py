@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from mlinfra.state.file import DEFAULT_DIRECTORY, FileBackend
 from mlinfra.state.lock import Lock
-from mlinfra.state.model import State
+from mlinfra.state.model import State, StateError
 from mlinfra.state.s3 import SCHEME, S3Backend
 
 
@@ -30,6 +30,12 @@ def backend_for(
 ) -> Backend:
     """The backend of `location` (None: the default folder beside the spec)."""
     location = location or DEFAULT_DIRECTORY
+    if any(ord(c) < 0x20 or c == "\x7f" for c in location):
+        # A NUL cannot be in a path at all, and no one means a tab or newline in one.
+        raise StateError(
+            f"the state location {location!r} contains a control character; give a folder "
+            "(relative to the spec) or s3://BUCKET/PREFIX"
+        )
     if location.startswith(SCHEME):
         return S3Backend(location, client=client, region=region)
     return FileBackend(Path(spec_dir) / location)

@@ -7,6 +7,10 @@ import json
 from importlib import resources
 from typing import Any
 
+# How deep a document's lists and maps may nest: mlinfra's own reach about 20 (a pipeline's
+# request); a deeper one is corrupt, and would exhaust the recursion of everything reading it.
+MAX_DEPTH = 100
+
 
 @functools.cache
 def validator(schema: str):
@@ -50,6 +54,13 @@ def parse(
             f"{where}: the {what} file is not valid JSON (line {exc.lineno}, column "
             f"{exc.colno}: {exc.msg}; corrupt or truncated?); {remedy}"
         ) from None
+    except RecursionError:
+        data = None  # nested past what the parser can follow: refused just below
+    if data is None or depth(data) > MAX_DEPTH:
+        raise error(
+            f"{where}: the {what} file nests lists and maps more than {MAX_DEPTH} deep, which "
+            f"mlinfra never writes (corrupt?); {remedy}"
+        )
     version = newer_version(data, supported)
     if version is not None:
         raise error(
@@ -60,6 +71,23 @@ def parse(
     if problem is not None:
         raise error(f"{where}: not a valid mlinfra {what}: {problem}; {remedy}")
     return data
+
+
+def depth(data: Any) -> int:
+    """How deep lists and maps nest in `data` (a scalar is 0), counted without recursion."""
+    deepest = 0
+    stack = [(data, 0)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            level += 1
+            deepest = max(deepest, level)
+            if deepest > MAX_DEPTH:
+                break
+            stack.extend(
+                (item, level) for item in (value.values() if isinstance(value, dict) else value)
+            )
+    return deepest
 
 
 def newer_version(data: Any, supported: int) -> int | None:

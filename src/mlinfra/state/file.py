@@ -36,14 +36,35 @@ class FileBackend:
 
     def read(self, project: str, env: str) -> State:
         """The environment's state; an empty one when there is no file yet."""
+        self._check_folder()
         return read_state(self.path(env), project, env)
 
     def write(self, state: State) -> State:
         """Write `state` as the next version of the one it was read as; returns what was written."""
+        self._check_folder()
         return write_state(self.path(state.environment), state)
 
     def lock(self, env: str, command: str, timeout: float = 0.0) -> FileLock:
+        self._check_folder()
         return FileLock(self.directory / f"{env}.lock", command, timeout)
+
+    def _check_folder(self) -> None:
+        """Refuse a location that is a file (`--state /dev/null`), or lies under one: the
+        state is a folder of files, one per environment."""
+        for place in (self.directory, *self.directory.parents):
+            try:
+                if place.is_dir():
+                    return
+                if place.exists():
+                    break
+            except OSError:  # e.g. a name too long for the file system: let reading say so
+                return
+        else:
+            return
+        raise StateError(
+            f"{self.directory}: the state location must be a folder (or s3://BUCKET/PREFIX), "
+            f"but {place} is a file"
+        )
 
 
 def read_state(path: Path, project: str, env: str) -> State:

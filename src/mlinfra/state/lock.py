@@ -28,6 +28,8 @@ POLL_SECONDS = 0.1
 # A lock file left empty or unreadable (its creator died between creating and writing it)
 # is taken as stale once it is this old.
 UNREADABLE_STALE_SECONDS = 5.0
+# Process ids are C `pid_t`s, 32-bit signed integers on every system Python runs on.
+MAX_PID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,14 @@ class LockInfo:
 
     @classmethod
     def from_json(cls, data: Any) -> LockInfo | None:
+        """The holder a lock records, or None when it is unreadable (a pid that is not a
+        whole number of the size process ids have)."""
         try:
+            pid = data["pid"]
+            if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= MAX_PID:
+                return None
             return cls(
-                int(data["pid"]),
+                pid,
                 str(data["host"]),
                 str(data["since"]),
                 str(data.get("command", "")),
@@ -86,13 +93,13 @@ class LockHeld(LockError):
         waited_text = f" after waiting {waited:g}s" if waited else ""
         super().__init__(
             f"the state is locked by {held_by}{waited_text}: {where}. Wait for it to finish "
-            "(--lock-timeout SECONDS waits), or, if that process is gone for good, remove "
+            "(--lock-timeout 30s waits), or, if that process is gone for good, remove "
             "the lock"
         )
 
 
 def pid_alive(pid: int) -> bool:
-    if pid <= 0:
+    if not 0 < pid <= MAX_PID:  # os.kill takes a C int; no process has a larger id
         return False
     try:
         os.kill(pid, 0)
@@ -187,11 +194,13 @@ class FileLock(Lock):
         self.path = Path(path)
 
     def _create(self, info: LockInfo) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            return False
+            if self.path.parent.is_dir():
+                return False  # the lock itself exists: held
+            raise LockError(f"{self.path}: cannot create the lock: its folder is a file") from None
         except OSError as exc:
             raise LockError(f"{self.path}: cannot create the lock: {exc.strerror}") from None
         with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -210,7 +219,7 @@ class FileLock(Lock):
             return True, None, None
         try:
             return True, LockInfo.from_json(json.loads(text)), age
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return True, None, age
 
     def _remove(self, holder: LockInfo | None) -> bool:

@@ -176,7 +176,7 @@ class S3Lock(Lock):
         age = time.time() - modified.timestamp() if modified else None
         try:
             holder = LockInfo.from_json(json.loads(found["Body"].read()))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             holder = None
         return holder, found.get("ETag", ""), age
 

@@ -9,6 +9,7 @@ node graph in linear time, before anything is expanded).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 import yaml
@@ -282,7 +283,29 @@ class _Converter:
             value = node.value
         elif isinstance(value, float) and value != value:
             raise _Refused(error("wrong-type", "NaN is not a valid value", self.range(node)))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            self.finite(value, node)
         return Scalar(self.range(node), self.valid_text(value, node), node.value)
+
+    def finite(self, value: int | float, node: yaml.ScalarNode) -> None:
+        """Refuse infinities and numbers past a 64-bit float's range: JSON (the schema, plans,
+        state, rendered programs) has no infinity, and AWS's APIs carry numbers as doubles."""
+        try:
+            number = float(value)
+        except OverflowError:  # an integer with over 308 digits
+            number = math.inf
+        if math.isfinite(number):
+            return
+        written = node.value if len(node.value) <= 20 else f"{node.value[:17]}..."
+        summary = (
+            "infinity is not a valid value"
+            if isinstance(value, float) and node.value.lstrip("+-").lower() == ".inf"
+            else f"{written} is too large: numbers in a spec must fit a 64-bit float "
+            "(at most about 1.8e308)"
+        )
+        raise _Refused(
+            error("invalid-number", summary, self.range(node), suggestion="write a finite number")
+        )
 
     def key(self, node: yaml.Node) -> Scalar:
         if not isinstance(node, yaml.ScalarNode):

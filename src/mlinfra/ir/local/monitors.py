@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlinfra.ir.graph import GraphError, Ref, Resource
+from mlinfra.ir.graph import Ref, Resource
 from mlinfra.ir.local.api import MONITORING_SCHEDULE, tags
 from mlinfra.ir.local.pipelines import EMULATOR_FOLDER
 from mlinfra.ir.sagemaker.context import LoweringContext
@@ -35,10 +35,9 @@ from mlinfra.ir.sagemaker.monitors import (
 from mlinfra.ir.sagemaker.pipelines import file_sha256, local_path
 from mlinfra.naming import stable_hash
 from mlinfra.spec.model import Component
+from mlinfra.spec.values import monitor_setting
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/mlinfra-local-monitor"
-# SageMaker's limit on an environment variable's value.
-ENVIRONMENT_VALUE_LIMIT = 256
 
 
 def lower_monitor(ctx: LoweringContext, component: Component) -> list[Resource]:
@@ -102,22 +101,15 @@ def baseline_version(ctx: LoweringContext, component: Component) -> str:
 def environment(ctx: LoweringContext, component: Component) -> dict[str, str]:
     limits = thresholds(component)
     env = {
-        "mlinfra_baseline_dataset": f"file:{component['baseline']}",
+        "mlinfra_baseline_dataset": monitor_setting("baseline", component["baseline"]),
         "mlinfra_drift_psi": _number(limits["drift_psi"]),
         "mlinfra_missing_percent": _number(limits["missing_percent"]),
     }
     acts = component.get("on_violation", {})
     if acts.get("alert"):
-        env["mlinfra_alert_targets"] = json.dumps(list(acts["alert"]))
+        env["mlinfra_alert_targets"] = monitor_setting("alert", acts["alert"])
     if acts.get("retrain"):
         env["mlinfra_retrain_pipeline"] = ctx.name(acts["retrain"], "pipeline")
-    for key, value in env.items():
-        if len(value) > ENVIRONMENT_VALUE_LIMIT:
-            raise GraphError(
-                f"{component.address}: {key} would be {len(value)} characters, over "
-                f"SageMaker's {ENVIRONMENT_VALUE_LIMIT}: shorten the baseline path or use "
-                "fewer alert targets"
-            )
     return env
 
 

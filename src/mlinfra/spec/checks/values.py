@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mlinfra.diagnostics import Diagnostic, error, warning
-from mlinfra.spec import values
+from mlinfra.spec import catalog, values
 from mlinfra.spec.checks.context import CheckContext
 from mlinfra.spec.checks.paths import local_files, outside
 from mlinfra.spec.checks.references import unknown
@@ -207,6 +207,47 @@ def check_monitor_engine(ctx: CheckContext) -> Iterator[Diagnostic]:
         )
 
 
+def check_alert_targets(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """What AWS limits in how alerts are delivered: on SageMaker, an alarm's actions (the
+    component's SNS topic for its email and webhook targets, plus each `sns:` target); in the
+    emulator, the monitoring job's environment, which carries the baseline path and targets."""
+    places = [(("monitors", name), m.get("on_violation")) for name, m in ctx.components("monitors")]
+    places += [(("endpoints", name), e.get("slo")) for name, e in ctx.components("endpoints")]
+    max_actions = catalog.api_shape("cloudwatch", "ResourceList")["max"]
+    for (section, name), owner in places:
+        alert = list((owner or {}).get("alert") or ())
+        path = (section, name, "on_violation" if section == "monitors" else "slo", "alert")
+        if ctx.target == "local" and section == "monitors":
+            monitor = ctx.data["monitors"][name]
+            for setting, value, where in (
+                ("baseline", monitor["baseline"], ("monitors", name, "baseline")),
+                ("alert", alert, path),
+            ):
+                try:
+                    values.monitor_setting(setting, value)
+                except ValueError as exc:
+                    yield error(
+                        "too-long",
+                        f"monitor {name!r}: {exc}",
+                        ctx.at(*where),
+                        suggestion="use fewer or shorter alert targets in this environment, "
+                        "such as one sns: topic"
+                        if setting == "alert"
+                        else "move the baseline CSV to a shorter path",
+                    )
+        topics = sum(t.startswith("sns:") for t in alert)
+        actions = topics + (len(alert) > topics)  # email and webhook targets share one topic
+        if ctx.target != "local" and actions > max_actions:
+            yield error(
+                "too-many-alert-targets",
+                f"{section[:-1]} {name!r} gives its alarms {actions} actions (an SNS topic of "
+                "its own for its email and webhook targets, plus each sns: target); a "
+                f"CloudWatch alarm takes at most {max_actions}",
+                ctx.at(*path),
+                suggestion="subscribe the extra targets to one of the SNS topics instead",
+            )
+
+
 def check_feature_keys(ctx: CheckContext) -> Iterator[Diagnostic]:
     for name, store in ctx.components("feature_stores"):
         features = store["features"]
@@ -363,6 +404,7 @@ CHECKS = (
     check_monitor_capture,
     check_monitor_baseline,
     check_monitor_engine,
+    check_alert_targets,
     check_feature_keys,
     check_feature_throughput,
     check_tags,

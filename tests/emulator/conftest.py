@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from mlinfra.emulator.access import Access
 from mlinfra.emulator.server import EmulatorServer
 
 
 @pytest.fixture()
 def server(tmp_path: Path):
+    """The emulator as it runs by default: every request must be signed with its credentials."""
     server = EmulatorServer(tmp_path, tmp_path / ".mlinfra" / "emulator", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -22,6 +24,12 @@ def server(tmp_path: Path):
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+@pytest.fixture()
+def access(server) -> Access:
+    """How a client of the `server` fixture reaches it: its URL and its credentials."""
+    return Access.for_server(server)
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 
+from mlinfra.emulator.access import Access
 from mlinfra.emulator.process import _alive
 
 ROLE = "arn:aws:iam::123456789012:role/emulator"
@@ -52,14 +52,9 @@ def start(folder: Path) -> str:
     return result.stdout.strip()
 
 
-def sagemaker(url: str):
-    return boto3.client(
-        "sagemaker",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+def sagemaker(folder: Path, service: str = "sagemaker"):
+    """A boto3 client of the emulator running for `folder`, with the credentials it made."""
+    return Access.for_spec(folder / "mlinfra.yaml").client(service)
 
 
 def test_start_picks_a_free_port_and_status_reports_it(folders):
@@ -74,7 +69,7 @@ def test_start_picks_a_free_port_and_status_reports_it(folders):
     assert status["log_file"] == str(folder / ".mlinfra" / "emulator" / "emulator.log")
     assert status["started_at"]
     os.kill(status["pid"], 0)
-    assert sagemaker(url).list_models()["Models"] == []
+    assert sagemaker(folder).list_models()["Models"] == []
 
 
 def test_the_spec_need_not_exist_only_its_folder_matters(folders):
@@ -104,10 +99,10 @@ def test_two_folders_run_two_emulators_on_two_ports(folders):
     a, b = folders("a"), folders("b")
     url_a, url_b = start(a), start(b)
     assert url_a != url_b
-    sagemaker(url_a).create_model(
+    sagemaker(a).create_model(
         ModelName="only-in-a", PrimaryContainer={"Image": "x"}, ExecutionRoleArn=ROLE
     )
-    assert sagemaker(url_b).list_models()["Models"] == []
+    assert sagemaker(b).list_models()["Models"] == []
 
 
 def test_stop_ends_the_process_and_removes_the_run_file(folders):
@@ -130,11 +125,13 @@ def test_stop_ends_the_process_and_removes_the_run_file(folders):
 
 def test_a_restart_keeps_the_control_plane_state(folders):
     folder = folders("a")
-    sm = sagemaker(start(folder))
+    start(folder)
+    sm = sagemaker(folder)
     sm.create_model(ModelName="kept", PrimaryContainer={"Image": "x"}, ExecutionRoleArn=ROLE)
     sm.create_model_package_group(ModelPackageGroupName="churn")
     mlinfra("emulator", "stop", "-f", str(folder / "mlinfra.yaml"))
-    sm = sagemaker(start(folder))
+    start(folder)
+    sm = sagemaker(folder)
     assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["kept"]
     assert sm.describe_model_package_group(ModelPackageGroupName="churn")
 
@@ -208,7 +205,8 @@ def test_a_restart_brings_in_service_endpoints_back(folders):
     joblib.dump(
         LogisticRegression().fit(x, (x[:, 0] > 0).astype(int)), folder / "model" / "model.joblib"
     )
-    sm = sagemaker(start(folder))
+    start(folder)
+    sm = sagemaker(folder)
     # A relative ModelDataUrl is relative to the spec's folder.
     sm.create_model(
         ModelName="m",
@@ -224,14 +222,9 @@ def test_a_restart_brings_in_service_endpoints_back(folders):
     sm.create_endpoint(EndpointName="api", EndpointConfigName="cfg")
     assert sm.describe_endpoint(EndpointName="api")["EndpointStatus"] == "InService"
     mlinfra("emulator", "stop", "-f", str(folder / "mlinfra.yaml"))
-    url = start(folder)
-    runtime = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    start(folder)
+    # The credentials made at the first start are still the emulator's after a restart.
+    runtime = sagemaker(folder, "sagemaker-runtime")
     answer = runtime.invoke_endpoint(EndpointName="api", Body=b"1.0,0.0", ContentType="text/csv")
     assert answer["InvokedProductionVariant"] == "AllTraffic"
     assert float(answer["Body"].read().decode().strip()) > 0.5

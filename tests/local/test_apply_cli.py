@@ -21,6 +21,7 @@ from shop import client, shop_spec
 
 from mlinfra.cli.main import cli
 from mlinfra.emulator import process
+from mlinfra.emulator.access import Access
 from mlinfra.state import backend_for
 
 
@@ -38,7 +39,7 @@ def mlinfra(*args: str) -> tuple[int, str]:
 
 
 def emulator_client(spec_file: Path):
-    return client(process.status(spec_file).url)
+    return client(Access.for_spec(spec_file))
 
 
 # What the emulator has and what the state records, by kind: the API's list call and the

@@ -6,7 +6,6 @@ import json
 import threading
 import time
 import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -26,6 +25,10 @@ from monitor_project import (
     write_capture,
     write_dataset,
 )
+
+from mlinfra.emulator.access import Access
+
+JSON = "application/json"
 
 
 @pytest.fixture()
@@ -68,10 +71,13 @@ def create(sm, name: str = MONITOR, **changes) -> None:
 
 
 def private(server, path: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    method = "GET" if body is None else "POST"
-    request = urllib.request.Request(f"{server.url}/_mlinfra{path}", data=data, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
+    """One of mlinfra's own monitoring routes, called as the CLI does (signed)."""
+    access = Access.for_server(server)
+    if body is None:
+        request = access.request("GET", f"/_mlinfra{path}")
+    else:
+        request = access.request("POST", f"/_mlinfra{path}", json.dumps(body).encode(), JSON)
+    with access.open(request, timeout=30) as response:
         return json.loads(response.read())
 
 

@@ -14,16 +14,27 @@ from mlinfra.emulator.access import Access
 from mlinfra.emulator.server import EmulatorServer
 
 
-@pytest.fixture()
-def server(tmp_path: Path):
-    """The emulator as it runs by default: every request must be signed with its credentials."""
-    server = EmulatorServer(tmp_path, tmp_path / ".mlinfra" / "emulator", 0)
+def serving(server: EmulatorServer):
+    """Serve `server` on a thread for the length of a test, then stop it."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+@pytest.fixture()
+def server(tmp_path: Path):
+    """The emulator as it runs by default: every request must be signed with its credentials."""
+    yield from serving(EmulatorServer(tmp_path, tmp_path / ".mlinfra" / "emulator", 0))
+
+
+@pytest.fixture()
+def insecure(tmp_path: Path):
+    """An emulator started with --insecure-any-credentials: it checks no signature."""
+    state = tmp_path / ".mlinfra" / "emulator"
+    yield from serving(EmulatorServer(tmp_path, state, 0, insecure_any_credentials=True))
 
 
 @pytest.fixture()

@@ -51,12 +51,14 @@ def endpoint_variable(service: str) -> str:
     """The variable botocore reads a service's endpoint URL from (`AWS_ENDPOINT_URL_<ID>`).
 
     botocore's own rule (`configprovider.ConfiguredEndpointProvider`): the service id,
-    hyphenated, upper-cased, hyphens to underscores.
+    hyphenated, upper-cased, hyphens to underscores. The model is read with a bare loader,
+    not a session, so a shell whose AWS_PROFILE names no profile cannot break `emulator env`.
     """
-    from mlinfra.emulator.protocol import service_model
+    from botocore.loaders import Loader
+    from botocore.model import ServiceModel
 
-    hyphenated = service_model(service).service_id.hyphenize()
-    return "AWS_ENDPOINT_URL_" + hyphenated.replace("-", "_").upper()
+    model = ServiceModel(Loader().load_service_model(service, "service-2"), service)
+    return "AWS_ENDPOINT_URL_" + model.service_id.hyphenize().replace("-", "_").upper()
 
 
 @dataclass(frozen=True)

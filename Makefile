@@ -8,7 +8,7 @@ EXAMPLE := examples/churn/mlinfra.yaml
 STACKS := stacks/churn
 
 .PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore \
-	bench-drift bench-audit
+	bench-drift bench-audit bench-auth
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -101,6 +101,10 @@ bench-serving: bench-peers
 
 bench-featurestore: bench-peers
 	$(PY) benchmarks/featurestore_bench.py
+
+# What checking request signatures costs: two emulators, auth on and --insecure-any-credentials.
+bench-auth: setup
+	$(PY) benchmarks/auth_bench.py
 
 # Evidently (the drift benchmark's peer) and Checkov (the audit benchmark's) need pins of their
 # own (Evidently: pandas 2; Checkov: its many dependencies), so each has its own venv too.

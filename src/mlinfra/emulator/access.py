@@ -24,6 +24,7 @@ from mlinfra.emulator.credentials import (
     Credentials,
     CredentialsError,
     load,
+    path_of,
 )
 
 if TYPE_CHECKING:
@@ -87,7 +88,13 @@ class Access:
         try:
             found = load(state_dir)
         except CredentialsError as exc:
-            raise NotRunning(f"cannot use the emulator at {url}: {exc}") from None
+            older = (
+                ""
+                if path_of(state_dir).exists()
+                else " (an emulator started by an older mlinfra made none: restart it with "
+                "`mlinfra emulator stop`, then `mlinfra emulator start`)"
+            )
+            raise NotRunning(f"cannot use the emulator at {url}: {exc}{older}") from None
         return cls(url, found, region)
 
     @classmethod

@@ -16,7 +16,9 @@ The refusals use the codes AWS's JSON services answer with:
 `MissingAuthenticationTokenException` (no Authorization), `IncompleteSignatureException` (one
 that is not a complete SigV4 header), `UnrecognizedClientException` (a key that is not the
 emulator's, or a session token, which the emulator never issues), `InvalidSignatureException`
-(a wrong signature, a tampered body, a timestamp more than 15 minutes away from now).
+(a wrong signature, a tampered body, a timestamp more than 15 minutes away from now), with
+AWS's messages and a hint where the credentials are. AWS answers these with 400 or 403
+depending on the service's front end; the emulator answers all of them 403, a refusal.
 
 `--insecure-any-credentials` keeps the old LocalStack-like mode: anything is accepted.
 """

@@ -113,10 +113,6 @@ class EmulatorServer(ThreadingHTTPServer):
         super().__init__((HOST, port), EmulatorHandler)
 
     @property
-    def insecure_any_credentials(self) -> bool:
-        return self.verifier.any_credentials
-
-    @property
     def port(self) -> int:
         return self.server_address[1]
 

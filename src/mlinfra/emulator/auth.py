@@ -35,6 +35,9 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
+from botocore.auth import SigV4Auth
+from botocore.credentials import Credentials as BotoCredentials
+
 from mlinfra.emulator.credentials import DEFAULT_REGION, SIGNING_NAME, Credentials
 from mlinfra.emulator.protocol import ApiError
 
@@ -62,6 +65,7 @@ class Verifier:
         self.any_credentials = any_credentials
         self._clock = clock
         self._keys: dict[tuple[str, str, str], bytes] = {}
+        self._signers: dict[str, SigV4Auth] = {}  # per region; they keep no request state
 
     def verify(self, method: str, target: str, headers: Message, body: bytes) -> str:
         """The region the request was signed for, or ApiError saying why it is refused.
@@ -106,7 +110,7 @@ class Verifier:
                 "The provided 'x-amz-content-sha256' header does not match what was computed."
             )
         string_to_sign = _string_to_sign(
-            method, target, headers, signed, body, timestamp, region, self.credentials
+            self._signer(region), method, target, headers, signed, body, timestamp
         )
         expected = hmac.new(
             self._signing_key(date, region, service), string_to_sign.encode(), hashlib.sha256
@@ -142,6 +146,17 @@ class Verifier:
                 f"Signature not yet current: {timestamp} is still later than "
                 f"{_format(now + MAX_SKEW_SECONDS)} ({_format(now)} + 15 min.)"
             )
+
+    def _signer(self, region: str) -> SigV4Auth:
+        signer = self._signers.get(region)
+        if signer is None:
+            if len(self._signers) >= _KEY_CACHE_LIMIT:
+                self._signers.clear()
+            keys = BotoCredentials(
+                self.credentials.access_key_id, self.credentials.secret_access_key
+            )
+            signer = self._signers[region] = SigV4Auth(keys, SIGNING_NAME, region)
+        return signer
 
     def _signing_key(self, date: str, region: str, service: str) -> bytes:
         cached = self._keys.get((date, region, service))
@@ -253,21 +268,17 @@ class _Arrived:
 
 
 def _string_to_sign(
+    signer: SigV4Auth,
     method: str,
     target: str,
     headers: Message,
     signed: list[str],
     body: bytes,
     timestamp: str,
-    region: str,
-    credentials: Credentials,
 ) -> str:
     # botocore's own canonicalisation, on the request as it arrived: the raw target (so its
     # percent-encoding is the client's), and the signed headers only, repeated ones joined
     # by commas as the client's signer joins them.
-    from botocore.auth import SigV4Auth
-    from botocore.credentials import Credentials as BotoCredentials
-
     values = {}
     for name in signed:
         found = headers.get_all(name)
@@ -275,11 +286,6 @@ def _string_to_sign(
             values[name] = ",".join(" ".join(v.split()) for v in found)
     request = _Arrived(method, f"http://{headers['Host']}{target}", values, body)
     request.context["timestamp"] = timestamp
-    signer = SigV4Auth(
-        BotoCredentials(credentials.access_key_id, credentials.secret_access_key),
-        SIGNING_NAME,
-        region,
-    )
     return signer.string_to_sign(request, signer.canonical_request(request))
 
 

@@ -165,10 +165,20 @@ def env_command(spec_file: str, fmt: str, region: str | None) -> None:
     Then unmodified boto3 and SageMaker SDK code needs no endpoint_url. Exits 1 if no emulator
     runs for the folder.
     """
+    from mlinfra.emulator import process
     from mlinfra.emulator.access import UNSET, Access, NotRunning
 
+    running = process.status(spec_file)
+    if running is None:
+        click.echo(
+            f"mlinfra emulator: no emulator is running for {process.folder_of(spec_file)}; "
+            "start it with `mlinfra emulator start`",
+            err=True,
+        )
+        raise SystemExit(NOT_RUNNING)
+    region = region or _spec_region(spec_file)
     try:
-        access = Access.for_spec(spec_file, region or _spec_region(spec_file))
+        access = Access.for_state(running.url, process.state_dir_of(spec_file), region)
     except NotRunning as exc:
         click.echo(f"mlinfra emulator: {exc}", err=True)
         raise SystemExit(NOT_RUNNING) from None

@@ -72,19 +72,17 @@ class Access:
 
     @classmethod
     def for_spec(cls, spec_file: str | Path, region: str = DEFAULT_REGION) -> Access:
-        """The emulator running for a spec's folder; NotRunning says how to start it."""
+        """The emulator running for a spec's folder; NotRunning when there is none."""
         from mlinfra.emulator import process
 
         running = process.status(spec_file)
         if running is None:
-            raise NotRunning(
-                f"no emulator is running for {process.folder_of(spec_file)}; "
-                "start it with `mlinfra emulator start`"
-            )
+            raise NotRunning(f"no emulator is running for {process.folder_of(spec_file)}")
         return cls.for_state(running.url, process.state_dir_of(spec_file), region)
 
     @classmethod
     def for_state(cls, url: str, state_dir: Path, region: str = DEFAULT_REGION) -> Access:
+        """The emulator at `url` whose state folder (and credentials) is `state_dir`."""
         try:
             found = load(state_dir)
         except CredentialsError as exc:
@@ -99,7 +97,8 @@ class Access:
 
     @classmethod
     def for_server(cls, server: Any, region: str = DEFAULT_REGION) -> Access:
-        """An in-process `EmulatorServer` (tests, benchmarks)."""
+        """An in-process `EmulatorServer` (tests, benchmarks), or anything with its `url` and
+        `credentials` (another Access)."""
         return cls(server.url, server.credentials, region)
 
     # --- boto3 ---------------------------------------------------------------------------

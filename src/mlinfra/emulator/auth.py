@@ -86,7 +86,7 @@ class Verifier:
         parsed = _parse(authorization)
         key, date, region, service = parsed["Credential"]
         if not hmac.compare_digest(key.encode(), self.credentials.access_key_id.encode()):
-            raise _unrecognized(f"access key {key!r} is not this emulator's")
+            raise _unrecognized(f"access key {key[:64]!r} is not this emulator's")
         if headers.get("X-Amz-Security-Token") is not None:
             raise _unrecognized(
                 "the emulator issues no session tokens (unset AWS_SESSION_TOKEN)"

@@ -8,7 +8,7 @@ EXAMPLE := examples/churn/mlinfra.yaml
 STACKS := stacks/churn
 
 .PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore \
-	bench-drift bench-audit bench-monitor-job check-monitor-job-image
+	bench-drift bench-audit bench-monitor-job check-monitor-job-image bench-auth
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,15 +41,17 @@ run: setup
 	@echo "\n== 6/11 Apply again: the newly approved model version goes live on the endpoint, and"
 	@echo "   the drift monitor is created on it (its baseline statistics are computed now)"
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
-	@echo "\n== 7/11 Send ordinary customers to the endpoint with boto3, as an application would."
-	@echo "   The endpoint keeps a sample of the requests (data capture) for the monitor."
-	$(PY) examples/churn/send_traffic.py
+	@echo "\n== 7/11 Send ordinary customers to the endpoint with boto3, as an application would:"
+	@echo "   plain boto3 code, pointed at the emulator (its URL and credentials) by the"
+	@echo "   environment \`mlinfra emulator env\` prints. The endpoint keeps a sample of the"
+	@echo "   requests (data capture) for the monitor."
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/send_traffic.py
 	@echo "\n== 8/11 Run the drift monitor: it compares what the endpoint saw with the baseline"
 	@echo "   the model was built for. Ordinary customers: nothing to report."
 	$(MLINFRA) monitor run churn-drift --env local -f $(EXAMPLE)
 	@echo "\n== 9/11 Now the world changes: prices rise, contracts shorten, and a bug upstream"
 	@echo "   drops support_calls for some customers. Send those customers."
-	$(PY) examples/churn/send_traffic.py --drift
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/send_traffic.py --drift
 	@echo "\n== 10/11 Run the monitor again: it finds the drift and the missing values, alerts the"
 	@echo "   on-call address and starts the training pipeline. (It retrains on what the feature"
 	@echo "   store holds; nothing new was loaded here, so its steps come from the cache.)"
@@ -99,6 +101,10 @@ bench-serving: bench-peers
 
 bench-featurestore: bench-peers
 	$(PY) benchmarks/featurestore_bench.py
+
+# What checking request signatures costs: two emulators, auth on and --insecure-any-credentials.
+bench-auth: setup
+	$(PY) benchmarks/auth_bench.py
 
 # Evidently (the drift benchmark's peer) and Checkov (the audit benchmark's) need pins of their
 # own (Evidently: pandas 2; Checkov: its many dependencies), so each has its own venv too.

@@ -18,7 +18,8 @@ read, not timed unit tests: nothing here fails on a slow number.
        in its process, as Feast users call it;
      - boto3 `sagemaker-featurestore-runtime` `get_record` against the running emulator, as our
        users call it (one client, keep-alive);
-     - the same GetRecord over plain HTTP (`http.client`, keep-alive, no SDK): the server's part;
+     - the same GetRecord over plain HTTP (`http.client`, keep-alive, no SDK): the server's part
+       (each request SigV4-signed before the clock starts; the server checks every signature);
      - boto3 `get_record` against a stub socket server that answers every request at once with
        the emulator's own response bytes for one key: boto3's floor, what its client side
        costs however fast a server is;
@@ -63,6 +64,7 @@ from serving_bench import (  # noqa: E402  (benchmarks/ is not a package)
     versions,
 )
 
+from mlinfra.emulator.access import Access  # noqa: E402
 from mlinfra.emulator.featurestore import FeatureStore  # noqa: E402
 
 GROUP = "customers"
@@ -80,10 +82,10 @@ def feature_type(series: pd.Series) -> str:
     return "Fractional" if series.dtype.kind == "f" else "Integral"
 
 
-def load_emulator(url: str, frame: pd.DataFrame) -> float:
+def load_emulator(access: Access, frame: pd.DataFrame) -> float:
     """Create the feature group and put every record with boto3; returns the seconds taken."""
     features = [c for c in frame.columns if c not in ("customer_id", "event_time")]
-    boto3_client(url, "sagemaker").create_feature_group(
+    boto3_client(access, "sagemaker").create_feature_group(
         FeatureGroupName=GROUP,
         RecordIdentifierFeatureName="customer_id",
         EventTimeFeatureName="event_time",
@@ -95,7 +97,7 @@ def load_emulator(url: str, frame: pd.DataFrame) -> float:
         OnlineStoreConfig={"EnableOnlineStore": True},
         RoleArn=ROLE,
     )
-    runtime = boto3_client(url, "sagemaker-featurestore-runtime")
+    runtime = boto3_client(access, "sagemaker-featurestore-runtime")
     columns = list(frame.columns)
     began = time.perf_counter()
     for values in frame.itertuples(index=False):
@@ -140,38 +142,63 @@ class Feast:
             self.child.wait(30)
 
 
-def timed(call: Callable[[str], object], keys: list[str]) -> list[float]:
+class Case:
+    """A timed call per key; `prepare` runs first, untimed, over the same keys (signing)."""
+
+    def __init__(
+        self, call: Callable[[str], object], prepare: Callable[[list[str]], None] | None = None
+    ) -> None:
+        self.call = call
+        self.prepare = prepare or (lambda keys: None)
+
+
+def timed(case: Callable[[str], object] | Case, keys: list[str]) -> list[float]:
+    if isinstance(case, Case):
+        case.prepare(keys)
+        case = case.call
     clock = time.perf_counter
     out = []
     for key in keys:
         began = clock()
-        call(key)
+        case(key)
         out.append((clock() - began) * 1e6)
     return out
 
 
-def http_get_record(port: int) -> Callable[[str], object]:
+def get_record_target(key: str) -> str:
+    return f"/FeatureGroup/{GROUP}?RecordIdentifierValueAsString={quote(key)}"
+
+
+def http_get_record(access: Access) -> Case:
+    """GetRecord over plain HTTP, each request signed beforehand (untimed), as boto3 signs."""
+    port = int(access.url.rsplit(":", 1)[1])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    prefix = f"/FeatureGroup/{GROUP}?RecordIdentifierValueAsString="
+    headers: dict[str, dict[str, str]] = {}
+
+    def prepare(keys: list[str]) -> None:
+        headers.clear()
+        for key in keys:
+            headers[key] = access.signed_headers("GET", get_record_target(key))
 
     def call(key: str) -> object:
-        conn.request("GET", prefix + quote(key))
+        conn.request("GET", get_record_target(key), headers=headers[key])
         response = conn.getresponse()
         body = response.read()
         if response.status != 200:
             raise RuntimeError(f"GetRecord answered {response.status}: {body[:300]!r}")
         return json.loads(body)
 
-    return call
+    return Case(call, prepare)
 
 
-def get_record_response(port: int, key: str) -> bytes:
+def get_record_response(access: Access, key: str) -> bytes:
     """The emulator's whole HTTP response to one GetRecord, as bytes on the wire."""
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(
-            f"GET /FeatureGroup/{GROUP}?RecordIdentifierValueAsString={quote(key)} HTTP/1.1\r\n"
-            "Host: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
-        )
+    host = access.url.removeprefix("http://")
+    signed = access.signed_headers("GET", get_record_target(key))
+    lines = [f"GET {get_record_target(key)} HTTP/1.1", f"Host: {host}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in signed.items()]
+    with socket.create_connection(("127.0.0.1", int(host.rsplit(":", 1)[1]))) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)
@@ -264,23 +291,25 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(f"Feast: apply {setup['apply_s']:.2f} s, materialize {setup['materialize_s']:.2f} s")
         with contextlib.ExitStack() as stack:
-            emu = stack.enter_context(emulator(work / "emulator"))
-            put_s = load_emulator(emu.url, frame)
+            stack.enter_context(emulator(work / "emulator"))
+            access = Access.for_spec(work / "emulator")
+            put_s = load_emulator(access, frame)
             print(
                 f"emulator: {args.records:,} boto3 put_record calls {put_s:.2f} s "
                 f"({put_s / args.records * 1e3:.2f} ms each)"
             )
             local = FeatureStore(work / "emulator" / ".mlinfra" / "emulator" / "featurestore")
-            runtime = boto3_client(emu.url, "sagemaker-featurestore-runtime")
+            runtime = boto3_client(access, "sagemaker-featurestore-runtime")
 
             def boto3_get(key: str) -> object:
                 return runtime.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString=key)
 
-            stub = stack.enter_context(stub_server(get_record_response(emu.port, keys[0])))
-            floor = boto3_client(f"http://127.0.0.1:{stub}", "sagemaker-featurestore-runtime")
-            cases: dict[str, Callable[[str], object]] = {
+            stub = stack.enter_context(stub_server(get_record_response(access, keys[0])))
+            stub_access = Access(f"http://127.0.0.1:{stub}", access.credentials)
+            floor = boto3_client(stub_access, "sagemaker-featurestore-runtime")
+            cases: dict[str, Callable[[str], object] | Case] = {
                 "boto3 get_record (emulator)": boto3_get,
-                "plain HTTP GetRecord (emulator)": http_get_record(emu.port),
+                "plain HTTP GetRecord (emulator)": http_get_record(access),
                 "boto3 get_record (stub server: boto3's floor)": lambda key: floor.get_record(
                     FeatureGroupName=GROUP, RecordIdentifierValueAsString=key
                 ),

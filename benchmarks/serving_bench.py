@@ -17,8 +17,11 @@ read, not timed unit tests: nothing here fails on a slow number.
    `InitialInstanceCount=N`: N model processes on each side.
 4. Checks both answer the same request with the same probability, then drives both with the
    same client and the same request (`POST` of one CSV body with a header row, `Content-Type:
-   text/csv`, no `Accept`), only the path differs (`/invocations`, `/endpoints/NAME/invocations`;
-   the emulator checks no signature, so no auth header is sent). The client is `wrk` (C,
+   text/csv`, no `Accept`), only the path differs (`/invocations`, `/endpoints/NAME/invocations`)
+   and the emulator's request carries a SigV4 signature with its credentials, which it checks on
+   every request as users run it (signed once per timed run and replayed: a signature is valid
+   for 15 minutes, so the client spends nothing on it and the server all it costs). The
+   client is `wrk` (C,
    keep-alive connections, fixed concurrency; Debian's `wrk` package) when it is on PATH, else
    Python threads with `http.client` keep-alive connections (`--client python`). Per
    concurrency: a warm-up run, then a timed run, the servers' order alternating per round;
@@ -54,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from mlinfra.emulator import process as emulator_process
+from mlinfra.emulator.access import Access
 
 BENCH_DIR = Path(__file__).resolve().parent
 PEERS_VENV = BENCH_DIR / ".peers-venv"
@@ -76,6 +80,15 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "text/csv"
+-- The emulator's SigV4 headers, one "Name: value" per line (none for MLflow).
+local h = io.open(os.getenv("BENCH_HEADERS"), "rb")
+if h then
+  for line in h:lines() do
+    local name, value = line:match("^([^:]+): (.*)$")
+    if name then wrk.headers[name] = value end
+  end
+  h:close()
+end
 done = function(summary, latency, requests)
   io.write(string.format(
     'WRK_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
@@ -160,25 +173,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def boto3_client(url: str, service: str, **config: object):
-    import boto3
+def boto3_client(access: Access, service: str, **config: object):
+    """A boto3 client of an emulator, with its credentials (`Access.for_spec`)."""
     from botocore.config import Config
 
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="benchmark",
-        aws_secret_access_key="benchmark",  # noqa: S106 - the emulator accepts any credentials
-        config=Config(**config) if config else None,
-    )
+    return access.client(service, config=Config(**config) if config else None)
 
 
 @contextlib.contextmanager
-def emulator(root: Path) -> Iterator[emulator_process.Status]:
-    """The emulator as users run it: a detached `python -m mlinfra.emulator` for `root`."""
+def emulator(root: Path, insecure: bool = False) -> Iterator[emulator_process.Status]:
+    """The emulator as users run it: a detached `python -m mlinfra.emulator` for `root`
+    (`insecure`: started with --insecure-any-credentials)."""
     root.mkdir(parents=True, exist_ok=True)
-    status = emulator_process.start(root, timeout=60)
+    status = emulator_process.start(root, timeout=60, insecure_any_credentials=insecure)
     try:
         yield status
     finally:
@@ -293,8 +300,8 @@ def mlflow_server(model_dir: Path, workers: int, log: Path) -> Iterator[tuple[in
             child.wait(5)
 
 
-def deploy(url: str, name: str, model_file: Path, instances: int) -> None:
-    sm = boto3_client(url, "sagemaker")
+def deploy(access: Access, name: str, model_file: Path, instances: int) -> None:
+    sm = boto3_client(access, "sagemaker")
     sm.create_model(
         ModelName=name,
         PrimaryContainer={"Image": "sklearn", "ModelDataUrl": str(model_file)},
@@ -317,21 +324,29 @@ def deploy(url: str, name: str, model_file: Path, instances: int) -> None:
         sys.exit(f"endpoint {name} is {status['EndpointStatus']}: {status.get('FailureReason')}")
 
 
-def request(host: str, port: int, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+def request(
+    host: str, port: int, method: str, path: str, body: bytes, headers: dict | None = None
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(host, port, timeout=30)
     try:
-        conn.request(method, path, body=body, headers={"Content-Type": "text/csv"})
+        conn.request(method, path, body=body, headers=headers or {"Content-Type": "text/csv"})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
         conn.close()
 
 
-def check_same_answer(mlflow_port: int, emulator_port: int, path: str, body: bytes) -> str:
+def signed(access: Access, path: str, body: bytes) -> dict[str, str]:
+    """The headers of a CSV POST to the emulator, SigV4-signed now (valid for 15 minutes)."""
+    return access.signed_headers("POST", path, body, {"Content-Type": "text/csv"})
+
+
+def check_same_answer(mlflow_port: int, emulator: Access, path: str, body: bytes) -> str:
     status, mlflow_body = request("127.0.0.1", mlflow_port, "POST", "/invocations", body)
     if status != 200:
         sys.exit(f"mlflow answered {status}: {mlflow_body[:500]!r}")
-    status, ours = request("127.0.0.1", emulator_port, "POST", path, body)
+    port = int(emulator.url.rsplit(":", 1)[1])
+    status, ours = request("127.0.0.1", port, "POST", path, body, signed(emulator, path, body))
     if status != 200:
         sys.exit(f"the emulator answered {status}: {ours[:500]!r}")
     theirs = [row[1] for row in json.loads(mlflow_body)["predictions"]]
@@ -344,7 +359,14 @@ def check_same_answer(mlflow_port: int, emulator_port: int, path: str, body: byt
 # --- the load generators -------------------------------------------------------------------
 
 
-def run_wrk(url: str, body_file: Path, script: Path, concurrency: int, seconds: float) -> dict:
+def run_wrk(
+    url: str,
+    body_file: Path,
+    script: Path,
+    concurrency: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+) -> dict:
     threads = min(concurrency, 2)
     command = [
         "wrk",
@@ -357,11 +379,13 @@ def run_wrk(url: str, body_file: Path, script: Path, concurrency: int, seconds: 
         str(script),
         url,
     ]
+    headers_file = body_file.with_name("headers.txt")
+    headers_file.write_text("".join(f"{k}: {v}\n" for k, v in (headers or {}).items()))
     done = subprocess.run(
         command,
         capture_output=True,
         text=True,
-        env={**os.environ, "BENCH_BODY": str(body_file)},
+        env={**os.environ, "BENCH_BODY": str(body_file), "BENCH_HEADERS": str(headers_file)},
         check=True,
     )
     line = next(x for x in done.stdout.splitlines() if x.startswith("WRK_JSON "))
@@ -415,10 +439,13 @@ def run_threads(call_factory: Callable[[], Callable[[], bool]], concurrency: int
     }
 
 
-def http_caller(port: int, path: str, body: bytes) -> Callable[[], Callable[[], bool]]:
+def http_caller(
+    port: int, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> Callable[[], Callable[[], bool]]:
+    headers = headers or {"Content-Type": "text/csv"}
+
     def factory() -> Callable[[], bool]:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        headers = {"Content-Type": "text/csv"}
 
         def call() -> bool:
             conn.request("POST", path, body=body, headers=headers)
@@ -431,9 +458,9 @@ def http_caller(port: int, path: str, body: bytes) -> Callable[[], Callable[[], 
     return factory
 
 
-def boto3_caller(url: str, endpoint: str, body: bytes) -> Callable[[], Callable[[], bool]]:
+def boto3_caller(access: Access, endpoint: str, body: bytes) -> Callable[[], Callable[[], bool]]:
     def factory() -> Callable[[], bool]:
-        runtime = boto3_client(url, "sagemaker-runtime", retries={"max_attempts": 1})
+        runtime = boto3_client(access, "sagemaker-runtime", retries={"max_attempts": 1})
 
         def call() -> bool:
             answer = runtime.invoke_endpoint(
@@ -454,11 +481,14 @@ def measure(
     target: dict, concurrency: int, args: argparse.Namespace, work: Path
 ) -> dict:  # one warm-up run, then one timed run, with the server tree's CPU time
     def once(seconds: float) -> dict:
+        # The emulator's headers are signed afresh for each run: valid for its 15 minutes.
+        access = target.get("access")
+        headers = signed(access, target["path"], target["body"]) if access else None
         if args.client == "wrk":
             return run_wrk(
-                target["url"], work / "body.csv", work / "bench.lua", concurrency, seconds
+                target["url"], work / "body.csv", work / "bench.lua", concurrency, seconds, headers
             )
-        caller = http_caller(target["port"], target["path"], target["body"])
+        caller = http_caller(target["port"], target["path"], target["body"], headers)
         return run_threads(caller, concurrency, seconds)
 
     once(args.warmup)
@@ -566,18 +596,19 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[int, dict[int, dict[str, dict]]] = {}
     boto3_rows: list[tuple[int, int, dict]] = []
     with emulator(work / "emulator") as emu:
+        access = Access.for_spec(work / "emulator")
         for workers in worker_counts:
             endpoint = f"churn-w{workers}"
-            deploy(emu.url, endpoint, model_file, workers)
+            deploy(access, endpoint, model_file, workers)
             path = f"/endpoints/{endpoint}/invocations"
             with mlflow_server(model_dir, workers, work / "mlflow.log") as (port, pid):
-                same = check_same_answer(port, emu.port, path, body)
+                same = check_same_answer(port, access, path, body)
                 print(f"{workers} worker(s): same answer: {same}")
                 targets = {
                     "mlflow": {"url": f"http://127.0.0.1:{port}/invocations", "port": port,
                                "path": "/invocations", "pid": pid, "body": body},
                     "emulator": {"url": f"{emu.url}{path}", "port": emu.port, "path": path,
-                                 "pid": emu.pid, "body": body},
+                                 "pid": emu.pid, "body": body, "access": access},
                 }  # fmt: skip
                 runs: dict[int, dict[str, list[dict]]] = {
                     c: {"mlflow": [], "emulator": []} for c in concurrencies
@@ -601,7 +632,7 @@ def main(argv: list[str] | None = None) -> None:
                     for c, by_name in runs.items()
                 }
             for concurrency in boto3_concurrencies:
-                caller = boto3_caller(emu.url, endpoint, body)
+                caller = boto3_caller(access, endpoint, body)
                 run_threads(caller, concurrency, args.warmup)
                 found = run_threads(caller, concurrency, args.duration)
                 boto3_rows.append((workers, concurrency, found))

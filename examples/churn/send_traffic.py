@@ -1,11 +1,16 @@
 """Send customers to the churn endpoint with boto3, as application code would.
 
 Run after `make run` deployed the model (or `mlinfra apply --env local` after a pipeline
-run): it finds the emulator started beside the spec, sends customers in batches through
-`InvokeEndpoint` (alternating the endpoint's two input formats: CSV rows, and JSON
-``{"instances": [{"tenure_months": 12, ...}]}``) and prints what came back.
+run). The boto3 code is plain: no endpoint URL and no credentials in it. The environment
+says where SageMaker is, as it would on AWS: `mlinfra emulator env` prints the emulator's
+URL for each SageMaker service, its credentials and the region, so
 
+    eval "$(mlinfra emulator env -f examples/churn/mlinfra.yaml)"
     python examples/churn/send_traffic.py [--customers N] [--batch N] [--drift] [--seed S]
+
+sends customers in batches through `InvokeEndpoint` (alternating the endpoint's two input
+formats: CSV rows, and JSON ``{"instances": [{"tenure_months": 12, ...}]}``) and prints what
+came back.
 
 Normal traffic comes from the same process as the monitor's baseline. ``--drift`` sends
 what a price rise and an upstream bug would: monthly charges up by a third, more
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -78,19 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.customers < 1 or args.batch < 1:
         parser.error("--customers and --batch must be at least 1")
 
-    from mlinfra.emulator import process
-
-    running = process.status(HERE / "mlinfra.yaml")
-    if running is None:
-        print("The emulator is not running: start it with `make run`.", file=sys.stderr)
+    if not os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"):
+        # Without it this would call the real SageMaker with whatever credentials are around.
+        print(
+            "Run it where the emulator's environment is set: "
+            'eval "$(mlinfra emulator env -f examples/churn/mlinfra.yaml)"',
+            file=sys.stderr,
+        )
         return 1
-    runtime = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=running.url,
-        region_name="us-east-1",
-        aws_access_key_id="local",  # the emulator accepts any credentials
-        aws_secret_access_key="local",
-    )
+    runtime = boto3.client("sagemaker-runtime")
     sent = customers(args.customers, args.seed, args.drift)
     probabilities: list[float] = []
     requests = 0

@@ -12,17 +12,18 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from mlinfra.emulator import process
+from mlinfra.emulator.access import Access
 from mlinfra.emulator.server import EmulatorServer
 
 
-@pytest.fixture()
-def server(tmp_path: Path):
-    """An emulator for the folder tmp_path, holding the folder's lock as a started one does
-    (so a run file written for it with `process.write_run_file` proves it running)."""
+def serving(tmp_path: Path, **options):
+    """Serve an emulator for the folder tmp_path on a thread for the length of a test, holding
+    the folder's lock as a started one does (so a run file written for it with
+    `process.write_run_file` proves it running), then stop it."""
     state_dir = tmp_path / ".mlinfra" / "emulator"
-    state_dir.mkdir(parents=True)
+    state_dir.mkdir(parents=True, exist_ok=True)
     lock = process.hold_lock(state_dir)
-    server = EmulatorServer(tmp_path, state_dir, 0)
+    server = EmulatorServer(tmp_path, state_dir, 0, **options)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -31,6 +32,24 @@ def server(tmp_path: Path):
     thread.join(5)
     if lock is not None:
         lock.close()
+
+
+@pytest.fixture()
+def server(tmp_path: Path):
+    """The emulator as it runs by default: every request must be signed with its credentials."""
+    yield from serving(tmp_path)
+
+
+@pytest.fixture()
+def insecure(tmp_path: Path):
+    """An emulator started with --insecure-any-credentials: it checks no signature."""
+    yield from serving(tmp_path, insecure_any_credentials=True)
+
+
+@pytest.fixture()
+def access(server) -> Access:
+    """How a client of the `server` fixture reaches it: its URL and its credentials."""
+    return Access.for_server(server)
 
 
 @pytest.fixture(scope="module")

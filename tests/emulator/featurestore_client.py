@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import boto3
+from mlinfra.emulator.access import Access
 
 FEATURES = {
     "customer_id": "String",
@@ -18,18 +19,13 @@ FEATURES = {
 }
 
 
-def client(url: str, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+def client(emulator: Any, service: str):
+    """A boto3 client of a running emulator: an `EmulatorServer`, or an `Access` to one."""
+    return Access.for_server(emulator).client(service)
 
 
 def create_group(
-    url: str, name: str, offline: bool = True, ttl_days: int | None = None, online: bool = True
+    url: Any, name: str, offline: bool = True, ttl_days: int | None = None, online: bool = True
 ) -> None:
     """CreateFeatureGroup of the churn example's customers features."""
     params = {
@@ -49,7 +45,7 @@ def create_group(
     client(url, "sagemaker").create_feature_group(**params)
 
 
-def get_record(url: str, group: str, identifier: str) -> dict[str, str] | None:
+def get_record(url: Any, group: str, identifier: str) -> dict[str, str] | None:
     """The record's features by name, or None when GetRecord finds none."""
     response = client(url, "sagemaker-featurestore-runtime").get_record(
         FeatureGroupName=group, RecordIdentifierValueAsString=identifier

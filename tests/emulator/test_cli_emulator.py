@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import boto3
 import pytest
+import wire
 
+from mlinfra.emulator.access import Access
 from mlinfra.emulator.process import _alive
 
 ROLE = "arn:aws:iam::123456789012:role/emulator"
@@ -52,14 +55,9 @@ def start(folder: Path) -> str:
     return result.stdout.strip()
 
 
-def sagemaker(url: str):
-    return boto3.client(
-        "sagemaker",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+def sagemaker(folder: Path, service: str = "sagemaker"):
+    """A boto3 client of the emulator running for `folder`, with the credentials it made."""
+    return Access.for_spec(folder / "mlinfra.yaml").client(service)
 
 
 def test_start_picks_a_free_port_and_status_reports_it(folders):
@@ -74,7 +72,7 @@ def test_start_picks_a_free_port_and_status_reports_it(folders):
     assert status["log_file"] == str(folder / ".mlinfra" / "emulator" / "emulator.log")
     assert status["started_at"]
     os.kill(status["pid"], 0)
-    assert sagemaker(url).list_models()["Models"] == []
+    assert sagemaker(folder).list_models()["Models"] == []
 
 
 def test_the_spec_need_not_exist_only_its_folder_matters(folders):
@@ -104,10 +102,10 @@ def test_two_folders_run_two_emulators_on_two_ports(folders):
     a, b = folders("a"), folders("b")
     url_a, url_b = start(a), start(b)
     assert url_a != url_b
-    sagemaker(url_a).create_model(
+    sagemaker(a).create_model(
         ModelName="only-in-a", PrimaryContainer={"Image": "x"}, ExecutionRoleArn=ROLE
     )
-    assert sagemaker(url_b).list_models()["Models"] == []
+    assert sagemaker(b).list_models()["Models"] == []
 
 
 def test_stop_ends_the_process_and_removes_the_run_file(folders):
@@ -130,11 +128,13 @@ def test_stop_ends_the_process_and_removes_the_run_file(folders):
 
 def test_a_restart_keeps_the_control_plane_state(folders):
     folder = folders("a")
-    sm = sagemaker(start(folder))
+    start(folder)
+    sm = sagemaker(folder)
     sm.create_model(ModelName="kept", PrimaryContainer={"Image": "x"}, ExecutionRoleArn=ROLE)
     sm.create_model_package_group(ModelPackageGroupName="churn")
     mlinfra("emulator", "stop", "-f", str(folder / "mlinfra.yaml"))
-    sm = sagemaker(start(folder))
+    start(folder)
+    sm = sagemaker(folder)
     assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["kept"]
     assert sm.describe_model_package_group(ModelPackageGroupName="churn")
 
@@ -208,7 +208,8 @@ def test_a_restart_brings_in_service_endpoints_back(folders):
     joblib.dump(
         LogisticRegression().fit(x, (x[:, 0] > 0).astype(int)), folder / "model" / "model.joblib"
     )
-    sm = sagemaker(start(folder))
+    start(folder)
+    sm = sagemaker(folder)
     # A relative ModelDataUrl is relative to the spec's folder.
     sm.create_model(
         ModelName="m",
@@ -224,14 +225,9 @@ def test_a_restart_brings_in_service_endpoints_back(folders):
     sm.create_endpoint(EndpointName="api", EndpointConfigName="cfg")
     assert sm.describe_endpoint(EndpointName="api")["EndpointStatus"] == "InService"
     mlinfra("emulator", "stop", "-f", str(folder / "mlinfra.yaml"))
-    url = start(folder)
-    runtime = boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    start(folder)
+    # The credentials made at the first start are still the emulator's after a restart.
+    runtime = sagemaker(folder, "sagemaker-runtime")
     answer = runtime.invoke_endpoint(EndpointName="api", Body=b"1.0,0.0", ContentType="text/csv")
     assert answer["InvokedProductionVariant"] == "AllTraffic"
     assert float(answer["Body"].read().decode().strip()) > 0.5
@@ -259,3 +255,172 @@ def test_foreground_prints_the_url_and_stops_cleanly_on_ctrl_c(folders):
             child.kill()
             child.wait()
     assert not (folder / ".mlinfra" / "emulator" / "emulator.json").exists()
+
+
+# --- only its user: the detached process -------------------------------------------------
+
+
+def test_the_detached_emulator_refuses_a_rebound_host_and_unsigned_requests(folders):
+    folder = folders("a")
+    port = int(start(folder).rsplit(":", 1)[1])
+    access = Access.for_spec(folder / "mlinfra.yaml")
+    body = b'{"ModelPackageGroupName": "planted"}'
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "SageMaker.CreateModelPackageGroup",
+    }
+    rebound = Access(f"http://evil.example:{port}", access.credentials)
+    status, _, answer = wire.send(
+        port,
+        wire.request("POST", "/", {"Host": f"evil.example:{port}",
+                                   **rebound.signed_headers("POST", "/", body, headers)}, body),
+    )  # fmt: skip
+    assert (status, wire.error_of(answer)[0]) == (403, "AccessDeniedException")
+    unsigned = {"Host": f"127.0.0.1:{port}", **headers}
+    status, _, answer = wire.send(port, wire.request("POST", "/", unsigned, body))
+    assert (status, wire.error_of(answer)[0]) == (403, "MissingAuthenticationTokenException")
+    groups = access.client("sagemaker").list_model_package_groups()
+    assert groups["ModelPackageGroupSummaryList"] == []
+    assert status_of(folder)["auth"] == "sigv4"
+    credentials_file = folder / ".mlinfra" / "emulator" / "credentials.json"
+    assert oct(credentials_file.stat().st_mode & 0o777) == "0o600"
+
+
+ENV_SPEC = """\
+version: 1
+project: hello
+defaults:
+  region: eu-west-1
+environments:
+  local:
+    target: local
+"""
+PLAIN_BOTO3 = """\
+import boto3
+sagemaker = boto3.client("sagemaker")
+sagemaker.create_model_package_group(ModelPackageGroupName="from-env")
+groups = sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
+runtime = boto3.client("sagemaker-runtime")
+try:
+    runtime.invoke_endpoint(EndpointName="none", Body=b"1", ContentType="text/csv")
+except runtime.exceptions.ValidationError as error:
+    print("runtime:", error.response["Error"]["Message"])
+store = boto3.client("sagemaker-featurestore-runtime")
+try:
+    store.get_record(FeatureGroupName="none", RecordIdentifierValueAsString="1")
+except store.exceptions.ResourceNotFound as error:
+    print("featurestore:", error.response["Error"]["Code"])
+print("groups:", [g["ModelPackageGroupArn"] for g in groups])
+"""
+
+
+def test_emulator_env_is_all_plain_boto3_needs(folders):
+    folder = folders("a")
+    (folder / "mlinfra.yaml").write_text(ENV_SPEC)
+    url = start(folder)
+    result = mlinfra("emulator", "env", "-f", str(folder / "mlinfra.yaml"), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    variables = document["set"]
+    assert set(variables) == {
+        "AWS_ENDPOINT_URL_SAGEMAKER",
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
+        "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+    }
+    assert "AWS_SESSION_TOKEN" in document["unset"] and "AWS_PROFILE" in document["unset"]
+    # Exactly that environment (HOME an empty folder: no ~/.aws to fall back on).
+    (folder / "home").mkdir()
+    run = subprocess.run(
+        [sys.executable, "-c", PLAIN_BOTO3],
+        env={**variables, "HOME": str(folder / "home")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "runtime: Endpoint none of account" in run.stdout
+    assert "featurestore: ResourceNotFound" in run.stdout
+    # The spec's region, as mlinfra apply names its resources.
+    assert "groups: ['arn:aws:sagemaker:eu-west-1:" in run.stdout and "from-env" in run.stdout
+    assert variables["AWS_ENDPOINT_URL_SAGEMAKER"] == url
+
+
+def test_eval_of_emulator_env_overrides_a_shell_set_up_for_aws(folders):
+    folder = folders("a")
+    start(folder)
+    (folder / "home").mkdir()
+    stale = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(folder / "home"),
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "real-aws-secret",
+        "AWS_SESSION_TOKEN": "stale-session-token",
+        "AWS_PROFILE": "no-such-profile",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
+        "AWS_ENDPOINT_URL": "https://sagemaker.example.invalid",
+    }
+    command = (
+        f'eval "$({shlex.quote(sys.executable)} -m mlinfra.cli.main emulator env -f '
+        f'{shlex.quote(str(folder / "mlinfra.yaml"))})" && '
+        f"{shlex.quote(sys.executable)} -c "
+        + shlex.quote("import boto3; print(boto3.client('sagemaker').list_models()['Models'])")
+    )
+    run = subprocess.run(
+        ["sh", "-c", command], env=stale, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_emulator_env_quotes_its_values_for_the_shell(folders):
+    folder = folders("it's here")
+    url = start(folder)
+    result = mlinfra("emulator", "env", "-f", str(folder / "mlinfra.yaml"))
+    assert result.returncode == 0, result.stderr
+    exports = [line for line in result.stdout.splitlines() if line.startswith("export ")]
+    assert f"export AWS_ENDPOINT_URL_SAGEMAKER={url}" in exports
+    assert "export AWS_DEFAULT_REGION=us-east-1" in exports  # no spec: the default
+    assert result.stdout.splitlines()[-1].startswith("unset AWS_SESSION_TOKEN ")
+    for line in exports:
+        name, _, value = line.removeprefix("export ").partition("=")
+        assert shlex.split(value) == [shlex.split(value)[0]]
+
+
+def test_emulator_env_without_an_emulator_says_to_start_one(folders):
+    folder = folders("a")
+    result = mlinfra("emulator", "env", "-f", str(folder / "mlinfra.yaml"))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "no emulator is running" in result.stderr
+    assert "mlinfra emulator start" in result.stderr
+
+
+def test_insecure_mode_says_what_it_opens_and_status_shows_it(folders):
+    folder = folders("a")
+    spec = str(folder / "mlinfra.yaml")
+    result = mlinfra("emulator", "start", "-f", spec, "--insecure-any-credentials")
+    assert result.returncode == 0, result.stderr
+    assert "--insecure-any-credentials" in result.stderr
+    assert "any process or user on this machine can drive it" in result.stderr.lower()
+    assert status_of(folder)["auth"] == "insecure-any-credentials"
+    shown = mlinfra("emulator", "status", "-f", spec)
+    assert "auth:  none (--insecure-any-credentials)" in shown.stdout
+    url = result.stdout.strip()
+    anyone = boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="anything",
+        aws_secret_access_key="at-all",
+    )
+    assert anyone.list_models()["Models"] == []
+    # Web pages are still refused.
+    port = int(url.rsplit(":", 1)[1])
+    status, _, answer = wire.send(
+        port, wire.request("GET", "/_mlinfra/health", {"Host": f"evil.example:{port}"})
+    )
+    assert (status, wire.error_of(answer)[0]) == (403, "AccessDeniedException")

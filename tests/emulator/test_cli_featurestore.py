@@ -17,7 +17,8 @@ from click.testing import CliRunner, Result
 from featurestore_client import client, create_group, get_record, offline_files
 
 from mlinfra.cli.main import cli
-from mlinfra.emulator import process
+from mlinfra.emulator import credentials, process
+from mlinfra.emulator.access import Access
 
 SPEC = """\
 version: 1
@@ -90,7 +91,7 @@ def emulator(server, spec: Path):
         started_at="2026-01-01T00:00:00+00:00",
     )
     process.write_run_file(state_dir, status)
-    create_group(server.url, GROUP)
+    create_group(server, GROUP)
     yield server
     (state_dir / process.RUN_FILE).unlink(missing_ok=True)
 
@@ -107,7 +108,7 @@ def test_ingest_loads_the_spec_source_and_says_how_many_records_went_where(emula
     )
     assert result.stdout.rstrip().endswith(" ms")
     # The older C1 row came last in the file and did not replace the newer one online.
-    assert get_record(emulator.url, GROUP, "C1") == {
+    assert get_record(emulator, GROUP, "C1") == {
         "customer_id": "C1",
         "event_time": "2024-12-01T10:00:00Z",
         "tenure_months": "12",
@@ -127,8 +128,8 @@ def test_ingesting_the_same_csv_again_appends_nothing_offline_and_says_so(emulat
 
 def test_ingest_warns_when_records_are_past_the_online_ttl_on_arrival(emulator, spec):
     # The group again, with a 30-day online TTL: the CSV's 2024 records are long expired.
-    client(emulator.url, "sagemaker").delete_feature_group(FeatureGroupName=GROUP)
-    create_group(emulator.url, GROUP, ttl_days=30)
+    client(emulator, "sagemaker").delete_feature_group(FeatureGroupName=GROUP)
+    create_group(emulator, GROUP, ttl_days=30)
     spec.write_text(
         SPEC.replace("      enabled: true\n", "      enabled: true\n      ttl: 30d\n", 1)
     )
@@ -139,7 +140,7 @@ def test_ingest_warns_when_records_are_past_the_online_ttl_on_arrival(emulator, 
         "warning: for 2 identifier(s), the latest record is older than the online store's "
         "ttl (30d)" in result.stderr
     )
-    assert get_record(emulator.url, GROUP, "C1") is None  # expired, as in SageMaker
+    assert get_record(emulator, GROUP, "C1") is None  # expired, as in SageMaker
 
 
 def test_ingest_without_a_ttl_does_not_warn(emulator, spec):
@@ -155,8 +156,8 @@ def test_ingest_reads_source_from_the_option_relative_to_the_working_directory(
     result = ingest(spec, "--source", "other.csv")
     assert result.exit_code == 0, result.output
     assert "ingested 1 records" in result.stdout
-    assert get_record(emulator.url, GROUP, "C9") is not None
-    assert get_record(emulator.url, GROUP, "C1") is None  # the spec's source was not read
+    assert get_record(emulator, GROUP, "C9") is not None
+    assert get_record(emulator, GROUP, "C1") is None  # the spec's source was not read
 
 
 def test_a_csv_with_one_bad_row_ingests_nothing_and_names_the_row(emulator, spec, tmp_path):
@@ -166,7 +167,7 @@ def test_a_csv_with_one_bad_row_ingests_nothing_and_names_the_row(emulator, spec
     assert result.exit_code == 1
     assert "nothing was ingested: row 2 (line 3): feature 'tenure_months'" in result.stderr
     assert f"{bad}:" in result.stderr
-    assert get_record(emulator.url, GROUP, "C1") is None
+    assert get_record(emulator, GROUP, "C1") is None
     assert offline_files(emulator.state_dir) == []
 
 
@@ -233,6 +234,7 @@ def test_an_emulator_that_stopped_answering_is_reported(spec, tmp_path):
     state_dir = process.state_dir_of(spec)
     state_dir.mkdir(parents=True)
     lock = process.hold_lock(state_dir)
+    credentials.load_or_create(state_dir)  # made when it started, as an emulator does
     status = process.Status("http://127.0.0.1:9", os.getpid(), 9, str(state_dir), "", "")
     process.write_run_file(state_dir, status)
     try:
@@ -255,11 +257,12 @@ def test_ingest_as_a_user_runs_it_with_a_detached_emulator(spec):
     started = mlinfra("emulator", "start")
     assert started.returncode == 0, started.stderr
     try:
-        url = started.stdout.strip()
-        create_group(url, GROUP)
+        access = Access.for_spec(spec)
+        assert access.url == started.stdout.strip()
+        create_group(access, GROUP)
         result = mlinfra("featurestore", "ingest", "customers", "--env", "local")
         assert result.returncode == 0, result.stderr
         assert f"ingested 3 records into {GROUP} (online, offline)" in result.stdout
-        assert get_record(url, GROUP, "C2")["contract"] == "month-to-month"
+        assert get_record(access, GROUP, "C2")["contract"] == "month-to-month"
     finally:
         mlinfra("emulator", "stop")

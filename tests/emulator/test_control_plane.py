@@ -5,25 +5,18 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
+from mlinfra.emulator.access import Access
 from mlinfra.emulator.server import EmulatorServer
 
 ROLE = "arn:aws:iam::123456789012:role/emulator"
 
 
-def client(server: EmulatorServer, service: str = "sagemaker", **kwargs):
-    return boto3.client(
-        service,
-        endpoint_url=server.url,
-        region_name=kwargs.pop("region_name", "us-east-1"),
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        **kwargs,
-    )
+def client(server: EmulatorServer, service: str = "sagemaker", region="us-east-1", config=None):
+    return Access.for_server(server, region).client(service, config=config)
 
 
 @pytest.fixture()
@@ -124,7 +117,7 @@ def test_an_invalid_pagination_token_is_refused(sm):
 
 
 def test_arns_carry_the_region_the_request_was_signed_for(server):
-    sm = client(server, region_name="eu-west-1")
+    sm = client(server, region="eu-west-1")
     arn = create_model(sm, "churn")["ModelArn"]
     assert arn.startswith("arn:aws:sagemaker:eu-west-1:123456789012:model/")
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from featurestore_client import create_group, get_record, offline_files
+
+from mlinfra.emulator.access import Access
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS_CSV = ROOT / "examples" / "churn" / "data" / "customers.csv"
@@ -24,15 +25,20 @@ GOOD = [
 ]
 
 
-def ingest(url: str, body: str | bytes, group: str = GROUP, source: str = "") -> tuple[int, dict]:
+def ingest(
+    server, body: str | bytes, group: str = GROUP, source: str = "", content_type="text/csv"
+) -> tuple[int, dict]:
+    """POST to the ingest route as `mlinfra featurestore ingest` does: signed, text/csv."""
     query = f"?source={source}" if source else ""
-    request = urllib.request.Request(
-        f"{url}/_mlinfra/feature-groups/{group}/ingest{query}",
-        data=body.encode() if isinstance(body, str) else body,
-        method="POST",
+    access = Access.for_server(server)
+    request = access.request(
+        "POST",
+        f"/_mlinfra/feature-groups/{group}/ingest{query}",
+        body.encode() if isinstance(body, str) else body,
+        content_type,
     )
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with access.open(request, timeout=60) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -43,8 +49,8 @@ def csv_text(*rows: str, header: str = HEADER) -> str:
 
 
 def test_a_good_csv_is_ingested_and_get_record_returns_its_records(server):
-    create_group(server.url, GROUP)
-    status, answer = ingest(server.url, csv_text(*GOOD))
+    create_group(server, GROUP)
+    status, answer = ingest(server, csv_text(*GOOD))
     assert status == 200
     assert answer == {
         "FeatureGroupName": GROUP,
@@ -53,7 +59,7 @@ def test_a_good_csv_is_ingested_and_get_record_returns_its_records(server):
         "ExpiredOnlineCount": 0,  # the group has no online TTL
         "OfflineAlreadyHeld": 0,
     }
-    assert get_record(server.url, GROUP, "C1") == {
+    assert get_record(server, GROUP, "C1") == {
         "customer_id": "C1",
         "event_time": "2024-12-01T10:00:00Z",
         "tenure_months": "12",
@@ -63,8 +69,8 @@ def test_a_good_csv_is_ingested_and_get_record_returns_its_records(server):
 
 
 def test_the_churn_csv_keeps_the_latest_record_per_customer(server):
-    create_group(server.url, GROUP)
-    status, answer = ingest(server.url, CUSTOMERS_CSV.read_bytes())
+    create_group(server, GROUP)
+    status, answer = ingest(server, CUSTOMERS_CSV.read_bytes())
     assert (status, answer["RecordCount"]) == (200, 5150)
     lines = CUSTOMERS_CSV.read_text().splitlines()
     header = lines[0].split(",")
@@ -73,7 +79,7 @@ def test_the_churn_csv_keeps_the_latest_record_per_customer(server):
         row = line.split(",")
         if row[0] not in latest or row[1] >= latest[row[0]][1]:
             latest[row[0]] = row
-    assert get_record(server.url, GROUP, "C002155") == dict(
+    assert get_record(server, GROUP, "C002155") == dict(
         zip(header, latest["C002155"], strict=True)
     )
 
@@ -89,22 +95,22 @@ def test_the_churn_csv_keeps_the_latest_record_per_customer(server):
     ids=["wrong-type", "missing-identifier", "extra-column", "bad-event-time"],
 )
 def test_one_bad_row_rejects_the_whole_csv_and_is_named(server, bad_row, problem):
-    create_group(server.url, GROUP)
-    status, answer = ingest(server.url, csv_text(GOOD[0], bad_row, GOOD[1]), source="day.csv")
+    create_group(server, GROUP)
+    status, answer = ingest(server, csv_text(GOOD[0], bad_row, GOOD[1]), source="day.csv")
     assert status == 400
     assert answer["__type"] == "ValidationError"
     assert answer["message"].startswith("day.csv: nothing was ingested: row 2 (line 3): ")
     assert problem in answer["message"]
     # The good rows of the same file were not written either, online or offline.
-    assert get_record(server.url, GROUP, "C1") is None
-    assert get_record(server.url, GROUP, "C2") is None
+    assert get_record(server, GROUP, "C1") is None
+    assert get_record(server, GROUP, "C2") is None
     assert offline_files(server.state_dir) == []
 
 
 def test_a_column_that_is_not_a_feature_rejects_the_csv(server):
-    create_group(server.url, GROUP)
+    create_group(server, GROUP)
     status, answer = ingest(
-        server.url, csv_text("C1,2024-12-01T10:00:00Z,x", header="customer_id,event_time,colour")
+        server, csv_text("C1,2024-12-01T10:00:00Z,x", header="customer_id,event_time,colour")
     )
     assert (status, answer["__type"]) == (400, "ValidationError")
     assert "column 'colour' is not a feature of group" in answer["message"]
@@ -112,24 +118,24 @@ def test_a_column_that_is_not_a_feature_rejects_the_csv(server):
 
 
 def test_an_older_event_time_does_not_overwrite_a_newer_record(server):
-    create_group(server.url, GROUP)
-    ingest(server.url, csv_text("C1,2024-12-05T10:00:00Z,20,two-year"))
-    status, answer = ingest(server.url, csv_text("C1,2024-12-01T10:00:00Z,12,one-year"))
+    create_group(server, GROUP)
+    ingest(server, csv_text("C1,2024-12-05T10:00:00Z,20,two-year"))
+    status, answer = ingest(server, csv_text("C1,2024-12-01T10:00:00Z,12,one-year"))
     assert (status, answer["RecordCount"]) == (200, 1)  # accepted: the offline store keeps history
-    assert get_record(server.url, GROUP, "C1")["tenure_months"] == "20"
-    ingest(server.url, csv_text("C1,2024-12-09T10:00:00Z,24,two-year"))
-    assert get_record(server.url, GROUP, "C1")["tenure_months"] == "24"
+    assert get_record(server, GROUP, "C1")["tenure_months"] == "20"
+    ingest(server, csv_text("C1,2024-12-09T10:00:00Z,24,two-year"))
+    assert get_record(server, GROUP, "C1")["tenure_months"] == "24"
 
 
 def test_an_online_only_group_reports_only_the_online_store(server):
-    create_group(server.url, GROUP, offline=False)
-    status, answer = ingest(server.url, csv_text(*GOOD))
+    create_group(server, GROUP, offline=False)
+    status, answer = ingest(server, csv_text(*GOOD))
     assert (status, answer["TargetStores"]) == (200, ["OnlineStore"])
     assert offline_files(server.state_dir) == []
 
 
 def test_a_missing_group_is_resource_not_found(server):
-    status, answer = ingest(server.url, csv_text(*GOOD), group="ghost")
+    status, answer = ingest(server, csv_text(*GOOD), group="ghost")
     assert (status, answer["__type"]) == (404, "ResourceNotFound")
     assert "'ghost'" in answer["message"]
 
@@ -143,22 +149,22 @@ def test_a_missing_group_is_resource_not_found(server):
     ids=["empty", "not-utf8"],
 )
 def test_a_body_that_is_not_csv_text_is_refused(server, body, problem):
-    create_group(server.url, GROUP)
-    status, answer = ingest(server.url, body)
+    create_group(server, GROUP)
+    status, answer = ingest(server, body)
     assert (status, answer["__type"]) == (400, "ValidationError")
     assert "nothing was ingested" in answer["message"] and problem in answer["message"]
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_column(server):
-    create_group(server.url, GROUP)
-    status, answer = ingest(server.url, "\ufeff" + csv_text(*GOOD))
+    create_group(server, GROUP)
+    status, answer = ingest(server, "\ufeff" + csv_text(*GOOD))
     assert (status, answer["RecordCount"]) == (200, 2)
 
 
 def test_text_that_is_not_csv_is_refused_naming_the_line(server):
-    create_group(server.url, GROUP)
+    create_group(server, GROUP)
     huge_field = "C2," + "x" * 200_000  # beyond the csv module's field size limit
-    status, answer = ingest(server.url, csv_text(GOOD[0], huge_field))
+    status, answer = ingest(server, csv_text(GOOD[0], huge_field))
     assert (status, answer["__type"]) == (400, "ValidationError")
     assert "nothing was ingested: line 3 is not valid CSV" in answer["message"]
-    assert get_record(server.url, GROUP, "C1") is None
+    assert get_record(server, GROUP, "C1") is None

@@ -7,10 +7,10 @@ import json
 import logging
 from pathlib import Path
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from mlinfra.emulator.access import Access
 from mlinfra.emulator.protocol import rest_routes
 from mlinfra.emulator.server import MAX_BODY, EmulatorServer
 
@@ -18,19 +18,15 @@ ROLE = "arn:aws:iam::123456789012:role/emulator"
 
 
 def client(server: EmulatorServer, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    return Access.for_server(server).client(service)
 
 
 def raw(server, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    """One request over plain HTTP, signed with the emulator's credentials."""
+    signed = Access.for_server(server).signed_headers(method, path, body, headers)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        conn.request(method, path, body=body, headers=signed)
         response = conn.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
@@ -244,7 +240,9 @@ def test_a_garbage_control_plane_body_is_an_aws_error(server, body):
 
 @pytest.mark.parametrize("target", [None, "", "Other.DescribeModel", "SageMaker."])
 def test_a_missing_or_foreign_target_is_unknown_operation(server, target):
-    headers = {} if target is None else {"X-Amz-Target": target}
+    headers = {"Content-Type": "application/x-amz-json-1.1"}
+    if target is not None:
+        headers["X-Amz-Target"] = target
     status, headers, payload = raw(server, "POST", "/", b"{}", headers)
     assert status == 400
     assert json.loads(payload)["__type"] == "UnknownOperationException"
@@ -254,6 +252,7 @@ def test_a_huge_body_is_refused_without_being_read(server):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
         conn.putrequest("POST", "/endpoints/api/invocations")
+        # Refused for its size before anything else, so before its signature is checked.
         conn.putheader("Content-Length", str(MAX_BODY + 1))
         conn.putheader("Content-Type", "text/csv")
         conn.endheaders()
@@ -305,9 +304,12 @@ def test_a_bug_is_internal_failure_with_the_traceback_only_in_the_log(server, ca
 
 def test_the_connection_survives_errors_for_keep_alive(server):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    access = Access.for_server(server)
     try:
         for body in (b"{bad", b'{"ModelName": "missing"}'):
-            conn.request("POST", "/", body=body, headers=TARGET)
+            conn.request(
+                "POST", "/", body=body, headers=access.signed_headers("POST", "/", body, TARGET)
+            )
             response = conn.getresponse()
             assert response.status == 400
             response.read()

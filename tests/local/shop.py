@@ -4,11 +4,12 @@ store, a model with a registry group, and an endpoint with data capture."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import boto3
 from click.testing import CliRunner
 
 from mlinfra.cli.main import cli
+from mlinfra.emulator.access import Access
 from mlinfra.ir.graph import ResourceGraph
 from mlinfra.ir.lower import lower
 from mlinfra.spec.validate import validate_file
@@ -63,27 +64,22 @@ def graph_of(project: Path, text: str) -> ResourceGraph:
     return lower(result.environments["local"], project)
 
 
-def client(url: str, service: str = "sagemaker"):
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+def client(emulator: Any, service: str = "sagemaker"):
+    """A boto3 client of a running emulator: an `EmulatorServer`, or an `Access` to one."""
+    return Access.for_server(emulator).client(service)
 
 
-def predict(url: str, body: bytes) -> list[int]:
+def predict(emulator: Any, body: bytes) -> list[int]:
     """The classes the endpoint predicts for CSV rows (it answers probabilities)."""
-    answer = client(url, "sagemaker-runtime").invoke_endpoint(
+    answer = client(emulator, "sagemaker-runtime").invoke_endpoint(
         EndpointName=ENDPOINT, ContentType="text/csv", Body=body
     )
     return [round(float(p)) for p in answer["Body"].read().decode().split()]
 
 
-def register_version(url: str, artifact: str) -> str:
+def register_version(emulator: Any, artifact: str) -> str:
     """Register `artifact` in the scorers group and approve it; the version's ARN."""
-    sagemaker = client(url)
+    sagemaker = client(emulator)
     arn = sagemaker.create_model_package(
         ModelPackageGroupName="shop-local-scorers",
         InferenceSpecification={

@@ -18,11 +18,12 @@ from pathlib import Path
 from shop import client, mlinfra, shop_spec
 
 from mlinfra.emulator import process
+from mlinfra.emulator.access import Access
 from mlinfra.state import backend_for
 
 
 def emulator_client(spec_file: Path):
-    return client(process.status(spec_file).url)
+    return client(Access.for_spec(spec_file))
 
 
 # What the emulator has and what the state records, by kind: the API's list call and the

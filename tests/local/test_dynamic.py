@@ -82,7 +82,7 @@ def test_dynamic_resources_create_through_the_local_providers(
     assert set(mocks.created) == {"model.scorer", "endpoint.api/config", "endpoint.api"}
     assert mocks.created["endpoint.api"]["EndpointStatus"] == "InService"
     body = (
-        client(emulator.url, "sagemaker-runtime")
+        client(emulator, "sagemaker-runtime")
         .invoke_endpoint(EndpointName="shop-local-api", ContentType="text/csv", Body=b"3,0,0\n")[
             "Body"
         ]
@@ -138,7 +138,7 @@ def test_rendered_local_program_deploys_like_pulumi_up(
         "endpoint.scorer-api/config",
         "endpoint.scorer-api",
     }
-    described = client(emulator.url).describe_endpoint(EndpointName="shop-local-scorer-api")
+    described = client(emulator).describe_endpoint(EndpointName="shop-local-scorer-api")
     assert described["EndpointStatus"] == "InService"
     assert described["EndpointConfigName"] == mocks.created["endpoint.scorer-api/config"]["name"]
     # The provider found the emulator of the spec the program names, from its own folder.

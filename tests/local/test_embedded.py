@@ -6,6 +6,7 @@ from pathlib import Path
 
 from shop import LATEST_APPROVED, graph_of, predict, register_version, shop_spec
 
+from mlinfra.emulator.access import Access
 from mlinfra.engines.embedded import CREATE, DELETE, REPLACE, UPDATE, EmbeddedEngine, Step
 from mlinfra.providers.local import LocalProvider
 
@@ -29,14 +30,14 @@ class MemoryState:
 
 
 def test_apply_change_and_delete(project: Path, emulator) -> None:
-    provider = LocalProvider.for_url(emulator.url, "us-east-1")
+    provider = LocalProvider.for_access(Access.for_server(emulator))
     state = MemoryState()
     engine = EmbeddedEngine(provider, state.saved)
     graph = graph_of(project, shop_spec())
     outcome = engine.apply([Step(r.address, CREATE, r) for r in graph.resources], {})
     assert outcome.ok and not outcome.waiting
     assert set(state.entries) == set(graph.addresses())
-    assert predict(emulator.url, b"3,0,0\n-3,0,0\n") == [1, 0]
+    assert predict(emulator, b"3,0,0\n-3,0,0\n") == [1, 0]
 
     # A new artifact: model and configuration replaced, the endpoint moved, the old ones gone.
     old = dict(state.entries)
@@ -58,7 +59,7 @@ def test_apply_change_and_delete(project: Path, emulator) -> None:
     ]
     outcome = engine.apply(steps, state.outputs())
     assert outcome.ok, outcome.failed
-    assert predict(emulator.url, b"0,3,0\n0,-3,0\n") == [1, 0]
+    assert predict(emulator, b"0,3,0\n0,-3,0\n") == [1, 0]
     models = [m["ModelName"] for m in provider.client.list_models()["Models"]]
     assert models == [state.entries["model.scorer"]["inputs"]["ModelName"]]
     assert len(provider.client.list_endpoint_configs()["EndpointConfigs"]) == 1
@@ -76,7 +77,7 @@ def test_apply_change_and_delete(project: Path, emulator) -> None:
 
 
 def test_unapproved_model_waits_and_the_rest_proceeds(project: Path, emulator) -> None:
-    provider = LocalProvider.for_url(emulator.url, "us-east-1")
+    provider = LocalProvider.for_access(Access.for_server(emulator))
     state = MemoryState()
     engine = EmbeddedEngine(provider, state.saved)
     graph = graph_of(project, shop_spec(LATEST_APPROVED))
@@ -86,16 +87,16 @@ def test_unapproved_model_waits_and_the_rest_proceeds(project: Path, emulator) -
     assert "no approved version" in outcome.waiting["model.scorer"]
     assert outcome.waiting["endpoint.scorer-api/config"] == "waits for model.scorer"
 
-    register_version(emulator.url, "models/b/model.joblib")
+    register_version(emulator, "models/b/model.joblib")
     left = [Step(r.address, CREATE, r) for r in graph.resources if r.address not in state.entries]
     outcome = engine.apply(left, state.outputs())
     assert outcome.ok and not outcome.waiting
     assert state.entries["model.scorer"]["inputs"]["ModelName"].endswith("-v1")
-    assert predict(emulator.url, b"0,3,0\n") == [1]
+    assert predict(emulator, b"0,3,0\n") == [1]
 
 
 def test_resources_created_before_a_crash_are_adopted(project: Path, emulator) -> None:
-    provider = LocalProvider.for_url(emulator.url, "us-east-1")
+    provider = LocalProvider.for_access(Access.for_server(emulator))
     graph = graph_of(project, shop_spec())
     lost = MemoryState()  # an apply that created everything, then died before saving
     EmbeddedEngine(provider, lost.saved).apply(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from shop import ENDPOINT, LATEST_APPROVED, graph_of, predict, register_version, shop_spec
 
+from mlinfra.emulator.access import Access
 from mlinfra.ir.graph import Ref, ResourceGraph
 from mlinfra.ir.local import api
 from mlinfra.providers.local import LocalProvider, ProviderError, diff
@@ -76,14 +77,14 @@ def test_changed_artifact_is_a_new_model_and_config(project: Path) -> None:
 
 
 def test_apply_serves_update_moves_endpoint_delete_cleans_up(project: Path, emulator) -> None:
-    provider = LocalProvider.for_url(emulator.url, "us-east-1")
+    provider = LocalProvider.for_access(Access.for_server(emulator))
     graph = graph_of(project, shop_spec())
     outputs = apply(graph, provider)
 
     endpoint = outputs["endpoint.scorer-api"]
     assert endpoint["EndpointStatus"] == "InService"
     assert endpoint["arn"].endswith(f":endpoint/{ENDPOINT}")
-    assert predict(emulator.url, b"3,0,0\n-3,0,0\n") == [1, 0]
+    assert predict(emulator, b"3,0,0\n-3,0,0\n") == [1, 0]
     sagemaker = provider.client
     group = sagemaker.describe_feature_group(FeatureGroupName="shop-local-customers")
     assert group["OnlineStoreConfig"]["TtlDuration"] == {"Unit": "Days", "Value": 30}
@@ -102,7 +103,7 @@ def test_apply_serves_update_moves_endpoint_delete_cleans_up(project: Path, emul
     change = diff(api.ENDPOINT, old_inputs["endpoint.scorer-api"], new_endpoint)
     assert change.changed == ("EndpointConfigName",) and not change.replace
     provider.update(api.ENDPOINT, old_inputs["endpoint.scorer-api"], new_endpoint)
-    assert predict(emulator.url, b"0,3,0\n0,-3,0\n") == [1, 0]  # model b reads column 1
+    assert predict(emulator, b"0,3,0\n0,-3,0\n") == [1, 0]  # model b reads column 1
     # The old configuration and model go after the endpoint has moved.
     provider.delete(api.ENDPOINT_CONFIG, old_inputs["endpoint.scorer-api/config"])
     provider.delete(api.MODEL, old_inputs["model.scorer"])
@@ -125,7 +126,7 @@ def test_apply_serves_update_moves_endpoint_delete_cleans_up(project: Path, emul
 
 
 def test_latest_approved_resolves_in_the_emulator_registry(project: Path, emulator) -> None:
-    provider = LocalProvider.for_url(emulator.url, "us-east-1")
+    provider = LocalProvider.for_access(Access.for_server(emulator))
     graph = graph_of(project, shop_spec(LATEST_APPROVED))
     registry, model = graph.get("model.scorer/registry"), graph.get("model.scorer")
     # Before the group exists (a first apply), as after: no approved version yet.
@@ -135,20 +136,20 @@ def test_latest_approved_resolves_in_the_emulator_registry(project: Path, emulat
     with pytest.raises(ProviderError, match="no approved version in the emulator"):
         resolve(model.properties, None, provider.call)
 
-    register_version(emulator.url, "models/a/model.joblib")
-    arn = register_version(emulator.url, "models/b/model.joblib")
+    register_version(emulator, "models/a/model.joblib")
+    arn = register_version(emulator, "models/b/model.joblib")
     outputs = apply(graph, provider, {registry.address: created})
     assert outputs["model.scorer"]["name"].endswith("-v2")
     assert outputs["model.scorer"]["PrimaryContainer"]["ModelPackageName"] == arn
     assert outputs["endpoint.scorer-api/config"]["name"].endswith("-v2")
-    assert predict(emulator.url, b"0,3,0\n") == [1]
+    assert predict(emulator, b"0,3,0\n") == [1]
     assert provider.call("model_package_arn", ("shop-local-scorers", 2)) == arn
     with pytest.raises(ProviderError, match="has no version 7"):
         provider.call("model_package_arn", ("shop-local-scorers", 7))
 
 
 def test_failed_endpoint_says_why_and_leaves_nothing(project: Path, emulator) -> None:
-    provider = LocalProvider.for_url(emulator.url, "us-east-1")
+    provider = LocalProvider.for_access(Access.for_server(emulator))
     (project / "models" / "broken.joblib").write_bytes(b"not a model")
     graph = graph_of(project, shop_spec("artifact: models/broken.joblib"))
     with pytest.raises(ProviderError, match="failed to deploy"):
@@ -157,7 +158,7 @@ def test_failed_endpoint_says_why_and_leaves_nothing(project: Path, emulator) ->
 
 
 def test_duplicate_create_is_a_clear_error(project: Path, emulator) -> None:
-    provider = LocalProvider.for_url(emulator.url, "us-east-1")
+    provider = LocalProvider.for_access(Access.for_server(emulator))
     group = graph_of(project, shop_spec()).get("feature_store.customers")
     inputs = json.loads(json.dumps(resolve(group.properties, None, provider.call)))
     provider.create(group.type, inputs)

@@ -6,10 +6,10 @@ import dataclasses
 import json
 from pathlib import Path
 
-import boto3
 from preview_project import BRANCH, git, preview, shop_spec
 
 from mlinfra.emulator import process
+from mlinfra.emulator.access import Access
 from mlinfra.preview.naming import preview_env_name
 from mlinfra.state import backend_for
 
@@ -17,13 +17,7 @@ ENV = preview_env_name(BRANCH)
 
 
 def endpoints(spec_file: Path) -> list[str]:
-    sagemaker = boto3.client(
-        "sagemaker",
-        endpoint_url=process.status(spec_file).url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    sagemaker = Access.for_spec(spec_file).client("sagemaker")
     return sorted(e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"])
 
 

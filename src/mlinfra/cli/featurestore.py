@@ -11,7 +11,6 @@ import json
 import os
 import time
 import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
@@ -56,7 +55,7 @@ def ingest_command(name: str, env: str, source: str | None, spec_file: str) -> N
     online. The emulator must be running beside the spec (`mlinfra emulator start`) and hold
     the feature group `<project>-<env>-NAME`. Exits 1 on any failure.
     """
-    from mlinfra.emulator import process
+    from mlinfra.emulator.access import Access, NotRunning
     from mlinfra.emulator.server import MAX_BODY
     from mlinfra.naming import physical_name
 
@@ -64,12 +63,10 @@ def ingest_command(name: str, env: str, source: str | None, spec_file: str) -> N
     spec = local_environment(result, env, spec_file)
     store = _feature_store(spec, name, spec_file)
     path = _source_path(store, source, spec_file)
-    running = process.status(spec_file)
-    if running is None:
-        fail(
-            f"no emulator is running for {process.folder_of(spec_file)}",
-            f"start it with `mlinfra emulator start -f {spec_file}`",
-        )
+    try:
+        access = Access.for_spec(spec_file, spec.region)
+    except NotRunning as exc:
+        fail(str(exc), f"start it with `mlinfra emulator start -f {spec_file}`")
     group = physical_name(spec.project, spec.env, name, "feature_group").name
 
     started = time.perf_counter()
@@ -85,7 +82,7 @@ def ingest_command(name: str, env: str, source: str | None, spec_file: str) -> N
         body = path.read_bytes()
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror or exc}")
-    answer = _post(running.url, group, path, body, env)
+    answer = _post(access, group, path, body, env)
     elapsed = time.perf_counter() - started
     stores = ", ".join(STORE_NAMES.get(s, s) for s in answer.get("TargetStores", []))
     say(
@@ -148,17 +145,18 @@ def _source_path(store, source: str | None, spec_file: str) -> Path:
     return path
 
 
-def _post(url: str, group: str, path: Path, body: bytes, env: str) -> dict:
-    """POST the CSV to the emulator's ingest route; exits 1 with the emulator's reason."""
-    request = urllib.request.Request(  # noqa: S310 - the emulator's own http://127.0.0.1 URL
-        f"{url}/_mlinfra/feature-groups/{quote(group, safe='')}/ingest"
+def _post(access, group: str, path: Path, body: bytes, env: str) -> dict:
+    """POST the CSV to the emulator's ingest route (signed); exits 1 with its reason."""
+    url = access.url
+    request = access.request(
+        "POST",
+        f"/_mlinfra/feature-groups/{quote(group, safe='')}/ingest"
         f"?source={quote(str(path), safe='')}",
-        data=body,
-        method="POST",
-        headers={"Content-Type": "text/csv; charset=utf-8"},
+        body,
+        "text/csv; charset=utf-8",
     )
     try:
-        with urllib.request.urlopen(request, timeout=INGEST_TIMEOUT) as response:  # noqa: S310
+        with access.open(request, timeout=INGEST_TIMEOUT) as response:
             payload = response.read()
     except urllib.error.HTTPError as exc:
         _refused(exc, url, group, env)

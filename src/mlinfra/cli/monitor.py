@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +20,7 @@ import click
 from mlinfra.cli.common import fail, local_environment, make_console, say
 from mlinfra.cli.common import validate_spec as _validate
 from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION, limit_option
-from mlinfra.cli.pipeline import _call, _client, _component
+from mlinfra.cli.pipeline import _access, _call, _client, _component
 
 POLL_SECONDS = 0.3
 ROUTE_TIMEOUT = 30
@@ -194,8 +193,6 @@ def _monitor(spec_file: str, env: str, name: str) -> dict[str, Any]:
         fail(f"monitor {physical} does not exist in the emulator yet", CREATED_BY.format(env=env))
     except sagemaker.exceptions.ClientError as exc:
         fail(f"monitor {physical}: {exc}")
-    from mlinfra.emulator import process
-
     return {
         "name": name,
         "physical": physical,
@@ -205,21 +202,20 @@ def _monitor(spec_file: str, env: str, name: str) -> dict[str, Any]:
             spec.project, spec.env, component["endpoint"], "endpoint"
         ).name,
         "client": sagemaker,
-        "url": process.status(spec_file).url,
+        "access": _access(spec_file, spec.region),
         "root": Path(spec_file).resolve().parent,
         "env": env,
     }
 
 
 def _route(monitor: dict[str, Any], method: str, tail: str, body: Any = None) -> dict[str, Any]:
-    """Call one of the emulator's monitoring routes; exits 1 with its reason on failure."""
-    url = f"{monitor['url']}/_mlinfra/monitoring-schedules/{quote(monitor['physical'], safe='')}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(  # noqa: S310 - the emulator's own http://127.0.0.1 URL
-        f"{url}/{tail}", data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    """Call one of the emulator's monitoring routes (signed); exits 1 with its reason."""
+    access = monitor["access"]
+    path = f"/_mlinfra/monitoring-schedules/{quote(monitor['physical'], safe='')}/{tail}"
+    data = b"" if body is None else json.dumps(body).encode()
+    request = access.request(method, path, data, "application/json" if body is not None else None)
     try:
-        with urllib.request.urlopen(request, timeout=ROUTE_TIMEOUT) as response:  # noqa: S310
+        with access.open(request, timeout=ROUTE_TIMEOUT) as response:
             return json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         try:
@@ -229,7 +225,7 @@ def _route(monitor: dict[str, Any], method: str, tail: str, body: Any = None) ->
         fail(f"{error.get('__type', f'HTTP {exc.code}')}: {error.get('message', exc.reason)}")
     except (OSError, ValueError) as exc:
         fail(
-            f"cannot reach the emulator at {monitor['url']}: {getattr(exc, 'reason', exc)}",
+            f"cannot reach the emulator at {access.url}: {getattr(exc, 'reason', exc)}",
             "check it with `mlinfra emulator status`",
         )
     raise AssertionError("unreachable")

@@ -226,17 +226,21 @@ def _component(spec: Any, kind: str, name: str, spec_file: str) -> Any:
     return found
 
 
+def _access(spec_file: str, region: str) -> Any:
+    """How to reach the emulator running beside the spec; exits 1 when none runs."""
+    from mlinfra.emulator.access import Access, NotRunning
+
+    try:
+        return Access.for_spec(spec_file, region)
+    except NotRunning as exc:
+        fail(str(exc), f"start it with `mlinfra emulator start -f {spec_file}`")
+    raise AssertionError("unreachable")
+
+
 def _client(spec_file: str, region: str) -> Any:
-    from mlinfra.emulator import process
     from mlinfra.providers.local import LocalProvider
 
-    running = process.status(spec_file)
-    if running is None:
-        fail(
-            f"no emulator is running for {process.folder_of(spec_file)}",
-            f"start it with `mlinfra emulator start -f {spec_file}`",
-        )
-    return LocalProvider.for_url(running.url, region).client
+    return LocalProvider.for_access(_access(spec_file, region)).client
 
 
 def _parameters(given: tuple[str, ...], component: Any) -> dict[str, str]:

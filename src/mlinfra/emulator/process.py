@@ -1,9 +1,10 @@
 """The emulator as a process: start it detached, find it, stop it, one per spec folder.
 
-State lives in `.mlinfra/emulator/` beside the spec: `emulator.json` (pid, port, URL; written
-atomically once the port is bound), `emulator.log`, `emulator.lock` (held by the running server,
-so two servers can never share a folder even when started at the same instant) and the SQLite
-state. Each folder gets its own port, so emulators for several projects run side by side.
+State lives in `.mlinfra/emulator/` beside the spec: `emulator.json` (pid, port, URL, how
+requests are authenticated; written atomically once the port is bound), `emulator.log`,
+`emulator.lock` (held by the running server, so two servers can never share a folder even when
+started at the same instant), `credentials.json` (its access key and secret, mode 0600) and the
+SQLite state. Each folder gets its own port, so emulators for several projects run side by side.
 
 `status` and `stop` act on a process only once it is proven to be this folder's emulator, never
 on a pid alone (pids are recycled, and a command line containing "mlinfra" proves nothing):
@@ -49,6 +50,9 @@ STATE_DIR = Path(".mlinfra") / "emulator"
 RUN_FILE = "emulator.json"
 LOG_FILE = "emulator.log"
 LOCK_FILE = "emulator.lock"
+# How the emulator authenticates requests, as `status` reports it.
+AUTH_SIGV4 = "sigv4"
+AUTH_INSECURE = "insecure-any-credentials"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 
@@ -75,6 +79,7 @@ class Status:
     state_dir: str
     log_file: str
     started_at: str
+    auth: str = AUTH_SIGV4  # or AUTH_INSECURE
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -98,7 +103,7 @@ def status(spec_file: str | Path) -> Status | None:
         data = json.loads(run_file.read_text())
         if data.get("format") != FORMAT_VERSION:
             raise ValueError(f"run file format {data.get('format')!r}")
-        found = Status(**{k: data[k] for k in Status.__dataclass_fields__})
+        found = Status(**{k: data[k] for k in Status.__dataclass_fields__ if k in data})
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError, OSError):
@@ -115,8 +120,16 @@ def status(spec_file: str | Path) -> Status | None:
     return found
 
 
-def start(spec_file: str | Path, port: int = 0, timeout: float = START_TIMEOUT) -> Status:
-    """Start a detached emulator for a spec's folder and wait until its port answers."""
+def start(
+    spec_file: str | Path,
+    port: int = 0,
+    timeout: float = START_TIMEOUT,
+    insecure_any_credentials: bool = False,
+) -> Status:
+    """Start a detached emulator for a spec's folder and wait until its port answers.
+
+    `insecure_any_credentials` makes it accept any request signature, or none.
+    """
     running = status(spec_file)
     if running is not None:
         raise AlreadyRunning(running)
@@ -125,8 +138,12 @@ def start(spec_file: str | Path, port: int = 0, timeout: float = START_TIMEOUT) 
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / LOG_FILE
     with open(log_path, "ab") as log_file:
+        command = [sys.executable, "-m", "mlinfra.emulator", "--root", str(root)]
+        command += ["--port", str(port)]
+        if insecure_any_credentials:
+            command.append("--insecure-any-credentials")
         child = subprocess.Popen(  # noqa: S603 - our own interpreter and module, no shell
-            [sys.executable, "-m", "mlinfra.emulator", "--root", str(root), "--port", str(port)],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,
@@ -176,13 +193,19 @@ def stop(spec_file: str | Path, timeout: float = STOP_TIMEOUT) -> Status | None:
 ALREADY_RUNNING_EXIT = 75
 
 
-def serve(root: Path, port: int = 0, announce: Callable[[Status], None] | None = None) -> int:
+def serve(
+    root: Path,
+    port: int = 0,
+    announce: Callable[[Status], None] | None = None,
+    insecure_any_credentials: bool = False,
+) -> int:
     """Run the emulator in this process until SIGTERM or SIGINT; returns the exit code.
 
     `announce` hears the running emulator's Status once its port is bound (the foreground CLI
     prints the URL with it).
     """
     from mlinfra.emulator import supervisor
+    from mlinfra.emulator.credentials import CredentialsError
     from mlinfra.emulator.server import EmulatorServer
 
     state_dir = root / STATE_DIR
@@ -193,7 +216,13 @@ def serve(root: Path, port: int = 0, announce: Callable[[Status], None] | None =
         print(f"mlinfra emulator: already running for {root}", file=sys.stderr)
         return ALREADY_RUNNING_EXIT
     try:
-        server = EmulatorServer(root, state_dir, port)
+        server = EmulatorServer(
+            root, state_dir, port, insecure_any_credentials=insecure_any_credentials
+        )
+    except CredentialsError as exc:
+        log.error("cannot start: %s", exc)
+        print(f"mlinfra emulator: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         log.error("cannot listen on 127.0.0.1:%s: %s", port, exc)
         print(f"mlinfra emulator: cannot listen on 127.0.0.1:{port}: {exc}", file=sys.stderr)
@@ -206,6 +235,7 @@ def serve(root: Path, port: int = 0, announce: Callable[[Status], None] | None =
         state_dir=str(state_dir),
         log_file=str(state_dir / LOG_FILE),
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        auth=AUTH_INSECURE if insecure_any_credentials else AUTH_SIGV4,
     )
     write_run_file(state_dir, info)
 
@@ -217,6 +247,8 @@ def serve(root: Path, port: int = 0, announce: Callable[[Status], None] | None =
         signal.signal(signal.SIGTERM, shut_down)
         signal.signal(signal.SIGINT, shut_down)
     log.info("emulator for %s listening on %s (pid %d)", root, server.url, os.getpid())
+    if insecure_any_credentials:
+        log.warning("--insecure-any-credentials: any local process may drive this emulator")
     server.control.restored.clear()  # before the first request can reach InvokeEndpoint
     threading.Thread(target=_redeploy, args=(server,), daemon=True).start()
     if announce is not None:

@@ -305,15 +305,3 @@ def parse_json_request(target: str | None, body: bytes) -> tuple[OperationModel 
     op = model.operation_model(name)
     validate(params, op.input_shape, "ValidationException")
     return op, name, params
-
-
-_CREDENTIAL_REGION = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
-
-
-def region_of(authorization: str | None) -> str:
-    """The region a SigV4 request was signed for; signatures themselves are not checked."""
-    if authorization:
-        found = _CREDENTIAL_REGION.search(authorization)
-        if found:
-            return found.group(1)
-    return "us-east-1"

@@ -13,10 +13,28 @@
 
 While it serves, the control plane's scheduler starts monitors and scheduled pipelines.
 
-Routes and parameter locations come from botocore's service models (`protocol.py`). Any
-credentials are accepted; signatures are not checked, as LocalStack does. Every failure leaves
-as an AWS error shape; an unexpected exception is logged with its traceback and answered with a
-bare `InternalFailure`, never with the traceback.
+Every request passes, in this order: `guard.admit` (a loopback Host with the emulator's port,
+no foreign Origin, no browser fetch, no OPTIONS; refused before its body is read), the body
+size limit, `auth.Verifier` (SigV4 with the emulator's own credentials, unless it was started
+with `--insecure-any-credentials`), then its route's content type:
+
+| route | Content-Type |
+|---|---|
+| `POST /` (control plane) | `application/x-amz-json-1.1`, as boto3 sends |
+| `PUT /FeatureGroup/{name}`, `POST /BatchGetRecord` | `application/json`, as boto3 sends |
+| `POST /endpoints/{name}/invocations` | any (the model's), or none, but not a form type (*) |
+| `POST /_mlinfra/feature-groups/{name}/ingest` | `text/csv` |
+| `POST /_mlinfra/monitoring-schedules/{name}/executions` | `application/json` |
+| `GET` and `DELETE` routes | none read (they take no body) |
+
+(*) `text/plain`, `application/x-www-form-urlencoded`, `multipart/form-data`: what a browser
+sends cross-site without a preflight. So no such "simple" request reaches a handler.
+
+Routes and parameter locations come from botocore's service models (`protocol.py`). Every
+failure leaves as an AWS error shape (also what the standard library answers itself: an
+unknown method, a malformed request line) and no response carries an `Access-Control-*`
+header; an unexpected exception is logged with its traceback and answered with a bare
+`InternalFailure`, never with the traceback.
 
 Why the standard library's `ThreadingHTTPServer`: no dependency, synchronous code end to end (the
 control plane is SQLite, inference is a blocking call into a model worker), HTTP/1.1 keep-alive
@@ -37,7 +55,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from mlinfra.emulator import runtime
+from mlinfra.emulator import credentials, guard, runtime
+from mlinfra.emulator.auth import Verifier
 from mlinfra.emulator.control import ControlPlane
 from mlinfra.emulator.protocol import (
     CONTROL_SERVICE,
@@ -48,13 +67,15 @@ from mlinfra.emulator.protocol import (
     match_route,
     parse_json_request,
     parse_rest_request,
-    region_of,
     serialize_rest_response,
 )
 
 HOST = "127.0.0.1"
 # SageMaker's own InvokeEndpoint limit is 25 MB; anything larger is refused before it is read.
 MAX_BODY = 32 * 1024 * 1024
+JSON_1_1 = "application/x-amz-json-1.1"
+REST_JSON = "application/json"
+CSV = "text/csv"
 HEALTH_PATH = "/_mlinfra/health"
 INGEST_PATH = re.compile(r"/_mlinfra/feature-groups/(?P<name>[^/]+)/ingest")
 MONITOR_PATH = re.compile(
@@ -71,11 +92,25 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, root: Path, state_dir: Path, port: int = 0, schedule: bool = True) -> None:
-        """`schedule=False` serves without the scheduler: nothing starts by itself (tests)."""
+    def __init__(
+        self,
+        root: Path,
+        state_dir: Path,
+        port: int = 0,
+        schedule: bool = True,
+        insecure_any_credentials: bool = False,
+    ) -> None:
+        """`schedule=False` serves without the scheduler: nothing starts by itself (tests).
+
+        The emulator's credentials are made in `state_dir` at its first start (CredentialsError
+        if the file there is unusable). `insecure_any_credentials` accepts any signature, or
+        none; Host, Origin and content types are checked all the same.
+        """
         self.root = root
         self.state_dir = state_dir
         self.schedule = schedule
+        self.credentials = credentials.load_or_create(state_dir)
+        self.verifier = Verifier(self.credentials, any_credentials=insecure_any_credentials)
         self.control = ControlPlane(root, state_dir)
         super().__init__((HOST, port), EmulatorHandler)
 
@@ -114,7 +149,23 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._handle()
 
-    do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_POST
+    # OPTIONS goes through the same checks, which refuse it: no CORS preflight ever succeeds.
+    do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_POST
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+        """What the standard library answers itself, AWS-shaped too: an unknown method, a
+        malformed request line, headers too long. Never its HTML page."""
+        self.close_connection = True
+        if code == 501:  # no do_<METHOD>: a method the emulator has no route for
+            error = ApiError(
+                "UnknownOperationException",
+                f"The emulator does not support the method {self.command!r}.",
+                405,
+            )
+        else:
+            reason = message or self.responses.get(code, ("Bad request",))[0]
+            error = ApiError("ValidationException", f"Malformed request: {reason}.", code)
+        self._error(error, False, str(uuid.uuid4()))
 
     def log_message(self, format: str, *args: Any) -> None:
         # Access logs cost throughput and fill the log; opt in with MLINFRA_EMULATOR_ACCESS_LOG.
@@ -125,9 +176,15 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         request_id = str(uuid.uuid4())
         json_protocol = self.command == "POST" and self.path.split("?", 1)[0] == "/"
         try:
+            try:
+                guard.admit(self.command, self.path, self.headers, self.server.port)
+            except ApiError:
+                self.close_connection = True  # its body, if any, is never read
+                raise
             body = self._body()
+            region = self.server.verifier.verify(self.command, self.path, self.headers, body)
             if json_protocol:
-                self._control(body, request_id)
+                self._control(body, request_id, region)
             else:
                 self._rest(body, request_id)
         except ApiError as error:
@@ -159,16 +216,16 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             )
         return self.rfile.read(length) if length else b""
 
-    def _control(self, body: bytes, request_id: str) -> None:
+    def _control(self, body: bytes, request_id: str, region: str) -> None:
+        guard.require_content_type(self.headers, (JSON_1_1,), "SageMaker's API (POST /)")
         target = self.headers.get("X-Amz-Target")
         operation, name, params = parse_json_request(target, body)
-        region = region_of(self.headers.get("Authorization"))
         result = self.server.control.call(name, params, region)
         del operation  # validated in parse_json_request; the control plane dispatches by name
         payload = json.dumps(result).encode()
         self._send(
             200,
-            {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id},
+            {"Content-Type": JSON_1_1, "x-amzn-RequestId": request_id},
             payload,
         )
 
@@ -182,6 +239,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return
         ingest = INGEST_PATH.fullmatch(path)
         if ingest and self.command == "POST":
+            guard.require_content_type(self.headers, (CSV,), "The ingest route")
             self._ingest(unquote(ingest["name"]), query, body)
             return
         monitor = MONITOR_PATH.fullmatch(path)
@@ -209,6 +267,10 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 f"The operation {name} is not supported by the mlinfra local emulator.",
                 400,
             )
+        if name == "InvokeEndpoint":
+            guard.refuse_form_types(self.headers, name)
+        elif self.command in ("POST", "PUT"):
+            guard.require_content_type(self.headers, (REST_JSON,), name)
         params = parse_rest_request(route, labels, query, dict(self.headers), body)
         result = handler(self.server.control, params)
         status, headers, payload = serialize_rest_response(route, result)
@@ -268,6 +330,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             check_name(CONTROL_SERVICE, "ProcessingJobName", job, "ProcessingJobName")
         monitoring = self.server.control.monitoring()
         if what == "executions" and job is None and self.command == "POST":
+            guard.require_content_type(self.headers, (REST_JSON,), "The executions route")
             try:
                 request = json.loads(body) if body.strip() else {}
             except ValueError:
@@ -294,7 +357,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         payload = json.dumps(
             {"__type": error.code, "message": error.message, **error.fields}
         ).encode()
-        content_type = "application/x-amz-json-1.1" if json_protocol else "application/json"
+        content_type = JSON_1_1 if json_protocol else REST_JSON
         self._send(
             status,
             {

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlinfra.emulator.access import Access, NotRunning
 from mlinfra.ir.local import api
 from mlinfra.render.runtime import is_missing
 
-# Any credentials do: the emulator accepts every signature, as LocalStack does.
-CREDENTIALS = {"aws_access_key_id": "mlinfra", "aws_secret_access_key": "mlinfra-local"}
 TAGS = "Tags"
 # The values a local graph's `Call`s may ask for, computed by `LocalProvider.call` (and in
 # rendered local programs by the functions of the same names in `providers.dynamic`).
@@ -175,18 +174,12 @@ class LocalProvider:
         self.client = client  # a boto3 SageMaker client whose endpoint_url is the emulator
 
     @classmethod
-    def for_url(cls, url: str, region: str) -> LocalProvider:
-        import boto3
+    def for_access(cls, access: Access) -> LocalProvider:
+        """The provider of an emulator reached with its URL and credentials."""
         from botocore.config import Config
 
-        client = boto3.client(
-            "sagemaker",
-            endpoint_url=url,
-            region_name=region,
-            config=Config(retries={"max_attempts": 2, "mode": "standard"}),
-            **CREDENTIALS,
-        )
-        return cls(client)
+        config = Config(retries={"max_attempts": 2, "mode": "standard"})
+        return cls(access.client("sagemaker", config=config))
 
     @classmethod
     def for_spec(cls, spec_file: str | Path, region: str, start: bool = True) -> LocalProvider:
@@ -206,7 +199,11 @@ class LocalProvider:
                 f"no emulator is running for {process.folder_of(spec_file)}; "
                 "start it with `mlinfra emulator start`"
             )
-        return cls.for_url(found.url, region)
+        try:
+            access = Access.for_state(found.url, process.state_dir_of(spec_file), region)
+        except NotRunning as exc:
+            raise ProviderError(str(exc)) from None
+        return cls.for_access(access)
 
     # --- resources -----------------------------------------------------------------------
 

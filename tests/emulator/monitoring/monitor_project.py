@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
+from mlinfra.emulator.access import Access
 
 ENDPOINT = "churn-local-churn-api"
 MONITOR = "churn-local-churn-drift"
@@ -26,13 +26,7 @@ EMPTY_PIPELINE = json.dumps({"Version": "2020-12-01", "Steps": []})
 
 
 def client(server: Any, service: str = "sagemaker", region: str = "us-east-1") -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.url,
-        region_name=region,
-        aws_access_key_id="mlinfra",
-        aws_secret_access_key="mlinfra-local",
-    )
+    return Access.for_server(server, region).client(service)
 
 
 def create_endpoint(sm: Any, name: str = ENDPOINT, capture: bool = True) -> None:

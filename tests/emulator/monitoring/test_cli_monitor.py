@@ -24,6 +24,7 @@ from monitor_project import (
 
 from mlinfra.cli.main import cli
 from mlinfra.emulator import process
+from mlinfra.emulator.access import Access
 
 # Named so that its physical names are monitor_project's (churn-local-churn-drift, ...).
 SPEC = """\
@@ -63,9 +64,9 @@ def spec(tmp_path: Path):
     path = tmp_path / "mlinfra.yaml"
     path.write_text(SPEC)
     write_dataset(tmp_path)
-    running = process.start(path)
+    process.start(path)
     try:
-        sm = client(running)
+        sm = client(Access.for_spec(path))
         create_endpoint(sm)
         environment = {"mlinfra_alert_targets": '["email:ml-oncall@example.com"]'}
         sm.create_monitoring_schedule(

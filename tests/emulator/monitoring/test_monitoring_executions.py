@@ -6,11 +6,11 @@ import json
 import threading
 import time
 import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import wire
 from botocore.exceptions import ClientError
 from monitor_project import (
     EMPTY_PIPELINE,
@@ -26,6 +26,10 @@ from monitor_project import (
     write_capture,
     write_dataset,
 )
+
+from mlinfra.emulator.access import Access
+
+JSON = "application/json"
 
 
 @pytest.fixture()
@@ -68,10 +72,13 @@ def create(sm, name: str = MONITOR, **changes) -> None:
 
 
 def private(server, path: str, body: dict | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    method = "GET" if body is None else "POST"
-    request = urllib.request.Request(f"{server.url}/_mlinfra{path}", data=data, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
+    """One of mlinfra's own monitoring routes, called as the CLI does (signed)."""
+    access = Access.for_server(server)
+    if body is None:
+        request = access.request("GET", f"/_mlinfra{path}")
+    else:
+        request = access.request("POST", f"/_mlinfra{path}", json.dumps(body).encode(), JSON)
+    with access.open(request, timeout=30) as response:
         return json.loads(response.read())
 
 
@@ -301,3 +308,44 @@ def test_a_run_now_with_a_bad_since_is_refused(sm, server):
         private(server, f"/monitoring-schedules/{MONITOR}/executions", {"since": "yesterday"})
     assert excinfo.value.code == 400
     assert "since" in json.loads(excinfo.value.read())["message"]
+
+
+# --- only its user starts a monitor ------------------------------------------------------
+
+
+def executions(sm) -> list:
+    found = sm.list_monitoring_executions(MonitoringScheduleName=MONITOR)
+    return found["MonitoringExecutionSummaries"]
+
+
+def test_a_cross_site_post_from_a_page_starts_no_execution(sm, server):
+    create(sm)
+    target = f"/_mlinfra/monitoring-schedules/{MONITOR}/executions"
+    page = wire.request(
+        "POST",
+        target,
+        {
+            "Host": f"127.0.0.1:{server.port}",
+            "Origin": "https://evil.example",
+            "Content-Type": "text/plain;charset=UTF-8",
+        },
+        b"{}",
+    )
+    status, headers, body = wire.send(server.port, page)
+    assert (status, wire.error_of(body)[0]) == (403, "AccessDeniedException")
+    assert not [h for h in headers if h.startswith("access-control-")]
+    assert executions(sm) == []
+
+
+def test_an_unsigned_or_text_plain_run_now_starts_no_execution(sm, server):
+    create(sm)
+    target = f"/_mlinfra/monitoring-schedules/{MONITOR}/executions"
+    host = {"Host": f"127.0.0.1:{server.port}"}
+    unsigned = wire.request("POST", target, {**host, "Content-Type": JSON}, b"{}")
+    status, _, body = wire.send(server.port, unsigned)
+    assert (status, wire.error_of(body)[0]) == (403, "MissingAuthenticationTokenException")
+    access = Access.for_server(server)
+    plain = wire.signed(access, "POST", target, b"{}", {"Content-Type": "text/plain"})
+    status, _, body = wire.send(server.port, wire.request("POST", target, plain, b"{}"))
+    assert (status, wire.error_of(body)[0]) == (415, "UnsupportedMediaTypeException")
+    assert executions(sm) == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
-import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -18,6 +17,7 @@ from monitor_project import (
     write_placeholder_baseline,
 )
 
+from mlinfra.emulator.access import Access
 from mlinfra.emulator.control import ControlPlane
 
 
@@ -181,11 +181,12 @@ def test_an_unknown_processing_job_is_not_found(sm):
 
 
 def test_the_private_routes_answer_an_unknown_schedule_with_an_error(server):
-    request = urllib.request.Request(
-        f"{server.url}/_mlinfra/monitoring-schedules/nope/executions", data=b"", method="POST"
+    access = Access.for_server(server)
+    request = access.request(
+        "POST", "/_mlinfra/monitoring-schedules/nope/executions", b"{}", "application/json"
     )
     with pytest.raises(urllib.error.HTTPError) as excinfo:
-        urllib.request.urlopen(request, timeout=5)
+        access.open(request, timeout=5)
     assert excinfo.value.code == 404
     assert json.loads(excinfo.value.read())["__type"] == "ResourceNotFound"
 

@@ -11,9 +11,8 @@ import os
 import time
 from pathlib import Path
 
-import boto3
-
 from mlinfra.emulator import process
+from mlinfra.emulator.access import Access
 from mlinfra.emulator.server import EmulatorServer
 from mlinfra.ir.lower import lower
 from mlinfra.providers.values import resolve
@@ -166,13 +165,7 @@ def pipeline_request(spec: Path) -> dict:
 
 
 def client(server: EmulatorServer, service: str = "sagemaker"):
-    return boto3.client(
-        service,
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="mlinfra",
-        aws_secret_access_key="mlinfra-local",
-    )
+    return Access.for_server(server).client(service)
 
 
 def create(server: EmulatorServer, spec: Path) -> object:

@@ -7,8 +7,8 @@ from pipeline_project import PIPELINE, pipeline_request, write_project
 from mlinfra.providers.local import LocalProvider, diff
 
 
-def test_a_pipeline_is_created_then_its_definition_updated_in_place(server, tmp_path):
-    provider = LocalProvider.for_url(server.url, "us-east-1")
+def test_a_pipeline_is_created_then_its_definition_updated_in_place(access, tmp_path):
+    provider = LocalProvider.for_access(access)
     old = pipeline_request(write_project(tmp_path))
     created = provider.create("local.Pipeline", old)
     assert created["name"] == PIPELINE

@@ -3,7 +3,6 @@ of a model package group by ARN; once its versions are gone, the group can be de
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -15,14 +14,8 @@ INFERENCE = {
 
 
 @pytest.fixture()
-def sm(server):
-    return boto3.client(
-        "sagemaker",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+def sm(access):
+    return access.client("sagemaker")
 
 
 def register(sm, group: str = "churn") -> str:

@@ -43,12 +43,12 @@ def code(excinfo) -> str:
 
 @pytest.fixture
 def sm(server):
-    create_group(server.url, GROUP, ttl_days=30)
-    return client(server.url, "sagemaker")
+    create_group(server, GROUP, ttl_days=30)
+    return client(server, "sagemaker")
 
 
 def test_an_added_feature_is_absent_from_records_stored_before(server, sm):
-    put(server.url, customer_id="C1", event_time=now_text(), tenure_months="3")
+    put(server, customer_id="C1", event_time=now_text(), tenure_months="3")
     sm.update_feature_group(
         FeatureGroupName=GROUP,
         FeatureAdditions=[{"FeatureName": "region", "FeatureType": "String"}],
@@ -56,22 +56,22 @@ def test_an_added_feature_is_absent_from_records_stored_before(server, sm):
     described = sm.describe_feature_group(FeatureGroupName=GROUP)
     assert described["FeatureDefinitions"][-1] == {"FeatureName": "region", "FeatureType": "String"}
     assert described["LastUpdateStatus"] == {"Status": "Successful"}
-    assert "region" not in get_record(server.url, GROUP, "C1")
-    put(server.url, customer_id="C2", event_time=now_text(), region="eu")
-    assert get_record(server.url, GROUP, "C2")["region"] == "eu"
+    assert "region" not in get_record(server, GROUP, "C1")
+    put(server, customer_id="C2", event_time=now_text(), region="eu")
+    assert get_record(server, GROUP, "C2")["region"] == "eu"
     offline = server.control.feature_store().read_offline(GROUP).to_pylist()
     assert [(r["customer_id"], r["region"]) for r in offline] == [("C1", None), ("C2", "eu")]
 
 
 def test_a_new_ttl_applies_to_records_written_after_it(server, sm):
-    put(server.url, customer_id="C1", event_time=now_text())
-    before = expires_at(server.url, "C1")
+    put(server, customer_id="C1", event_time=now_text())
+    before = expires_at(server, "C1")
     sm.update_feature_group(
         FeatureGroupName=GROUP, OnlineStoreConfig={"TtlDuration": {"Unit": "Days", "Value": 2}}
     )
-    assert expires_at(server.url, "C1") == before  # stored before the update: as it was
-    put(server.url, customer_id="C2", event_time=now_text())
-    later = expires_at(server.url, "C2")
+    assert expires_at(server, "C1") == before  # stored before the update: as it was
+    put(server, customer_id="C2", event_time=now_text())
+    later = expires_at(server, "C2")
     assert 1.9 * 86400 < (later - datetime.now(UTC)).total_seconds() <= 2 * 86400
     online = sm.describe_feature_group(FeatureGroupName=GROUP)["OnlineStoreConfig"]
     assert online == {"EnableOnlineStore": True, "TtlDuration": {"Unit": "Days", "Value": 2}}
@@ -79,8 +79,8 @@ def test_a_new_ttl_applies_to_records_written_after_it(server, sm):
 
 def test_a_ttl_without_unit_and_value_is_removed(server, sm):
     sm.update_feature_group(FeatureGroupName=GROUP, OnlineStoreConfig={"TtlDuration": {}})
-    put(server.url, customer_id="C1", event_time=now_text())
-    assert expires_at(server.url, "C1") is None
+    put(server, customer_id="C1", event_time=now_text())
+    assert expires_at(server, "C1") is None
     online = sm.describe_feature_group(FeatureGroupName=GROUP)["OnlineStoreConfig"]
     assert "TtlDuration" not in online
 
@@ -120,7 +120,7 @@ def test_an_unknown_group_is_resource_not_found(sm):
 
 
 def test_a_ttl_needs_an_online_store(server, sm):
-    create_group(server.url, "history", online=False)
+    create_group(server, "history", online=False)
     with pytest.raises(ClientError) as excinfo:
         sm.update_feature_group(
             FeatureGroupName="history",
@@ -140,8 +140,8 @@ def test_the_update_survives_a_restart(server, sm, tmp_path):
     thread = threading.Thread(target=again.serve_forever, daemon=True)
     thread.start()
     try:
-        put(again.url, customer_id="C9", event_time=now_text(), region="us")
-        assert get_record(again.url, GROUP, "C9")["region"] == "us"
+        put(again, customer_id="C9", event_time=now_text(), region="us")
+        assert get_record(again, GROUP, "C9")["region"] == "us"
     finally:
         again.shutdown()
         again.server_close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shop import client, mlinfra, register_version, shop_spec
 
-from mlinfra.emulator import process
+from mlinfra.emulator.access import Access
 from mlinfra.providers.local import LocalProvider, ProviderError
 from mlinfra.state import backend_for
 
@@ -29,7 +29,7 @@ def groups(url: str) -> list[str]:
 def applied_with_versions(spec_file: Path, count: int = 2) -> str:
     code, out = mlinfra("apply", *env(spec_file), "--auto-approve")
     assert code == 0, out
-    url = process.status(spec_file).url
+    url = Access.for_spec(spec_file)
     for _ in range(count):
         register_version(url, ARTIFACT)
     return url

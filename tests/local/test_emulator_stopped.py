@@ -13,6 +13,7 @@ from shop import client
 
 from mlinfra.cli.main import cli
 from mlinfra.emulator import process
+from mlinfra.emulator.access import Access
 from mlinfra.providers.local import LocalProvider
 from mlinfra.state import backend_for
 
@@ -49,7 +50,7 @@ def test_an_apply_whose_emulator_dies_says_so_and_the_next_one_finishes(
     assert again.exit_code == 0, again.output
     state = backend_for(None, spec_file.parent).read("shop", "local")
     assert set(recorded.resources) <= set(state.resources)
-    sagemaker = client(process.status(spec_file).url)
+    sagemaker = client(Access.for_spec(spec_file))
     names = [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]]
     assert len(names) == 1
     assert [g["FeatureGroupName"] for g in sagemaker.list_feature_groups()["FeatureGroupSummaries"]]

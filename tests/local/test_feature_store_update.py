@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from shop import client, mlinfra, shop_spec
 
-from mlinfra.emulator import process
+from mlinfra.emulator.access import Access
 
 GROUP = "shop-local-customers"
 FEATURES = "{customer_id: string, event_time: string, spend: fractional}"
@@ -36,7 +36,7 @@ def get(url: str, identifier: str) -> dict[str, str]:
 def test_a_new_ttl_feature_and_throughput_are_applied_in_place_keeping_every_record(spec_file):
     env = ("--env", "local", "-f", str(spec_file))
     assert mlinfra("apply", *env, "--auto-approve")[0] == 0
-    url = process.status(spec_file).url
+    url = Access.for_spec(spec_file)
     put(url, customer_id="C1", event_time=now(), spend="12.5")
 
     changed = FEATURES.replace("}", ", region: string}")

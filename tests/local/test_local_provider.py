@@ -167,7 +167,7 @@ def test_duplicate_create_is_a_clear_error(project: Path, emulator) -> None:
 
 
 def test_a_feature_group_loses_its_ttl_and_throughput_in_place(project: Path, emulator) -> None:
-    provider = LocalProvider.for_url(emulator.url, "us-east-1")
+    provider = LocalProvider.for_access(Access.for_server(emulator))
     throughput = "ttl: 30d, throughput: {mode: provisioned, read_units: 4, write_units: 2}"
     group = graph_of(project, shop_spec().replace("ttl: 30d", throughput))
     old = resolve(group.get("feature_store.customers").properties, None, provider.call)

@@ -14,11 +14,11 @@ import signal
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 from pipeline_project import processing_definition
 
 from mlinfra.emulator import process
+from mlinfra.emulator.access import Access
 from mlinfra.emulator.process import _alive
 
 ROLE = "arn:aws:iam::123456789012:role/emulator"
@@ -80,10 +80,10 @@ def definition(run_folder: Path) -> str:
     return processing_definition(environment, step="forever")
 
 
-def clients(url: str):
-    options = {"endpoint_url": url, "region_name": "us-east-1",
-               "aws_access_key_id": "x", "aws_secret_access_key": "x"}  # fmt: skip
-    return boto3.client("sagemaker", **options), boto3.client("sagemaker-runtime", **options)
+def clients(folder: Path):
+    """The SageMaker and runtime clients of the emulator running for `folder`."""
+    access = Access.for_spec(folder / "mlinfra.yaml")
+    return access.client("sagemaker"), access.client("sagemaker-runtime")
 
 
 @pytest.fixture()
@@ -101,9 +101,9 @@ def project(tmp_path: Path):
             os.kill(pid, signal.SIGKILL)
 
 
-def run_forever(url: str, run_folder: Path) -> tuple[str, set[int]]:
+def run_forever(folder: Path, run_folder: Path) -> tuple[str, set[int]]:
     """Start the forking step; its execution ARN, once the step and its child are running."""
-    sm, _ = clients(url)
+    sm, _ = clients(folder)
     sm.create_pipeline(PipelineName="p", RoleArn=ROLE, PipelineDefinition=definition(run_folder))
     arn = sm.start_pipeline_execution(PipelineName="p")["PipelineExecutionArn"]
     pids = wait_for(
@@ -124,7 +124,7 @@ def test_a_sigkilled_emulator_takes_its_steps_workers_and_their_children_with_it
     (folder / "model").mkdir()
     shutil.copy2(trained_model / "model.joblib", folder / "model" / "model.joblib")
     emulator = process.start(folder / "mlinfra.yaml")
-    sm, _ = clients(emulator.url)
+    sm, _ = clients(folder)
     # A served endpoint: its worker is one more process that must die with the emulator.
     sm.create_model(ModelName="m", PrimaryContainer={"Image": "x", "ModelDataUrl": "model"},
                     ExecutionRoleArn=ROLE)  # fmt: skip
@@ -133,7 +133,7 @@ def test_a_sigkilled_emulator_takes_its_steps_workers_and_their_children_with_it
     )
     sm.create_endpoint(EndpointName="api", EndpointConfigName="c")
     assert sm.describe_endpoint(EndpointName="api")["EndpointStatus"] == "InService"
-    arn, step_pids = run_forever(emulator.url, folder / "run")
+    arn, step_pids = run_forever(folder, folder / "run")
     started.extend(descendants(emulator.pid))
     assert step_pids <= set(started) and len(started) >= 4  # + the supervisor, the worker
 
@@ -145,7 +145,8 @@ def test_a_sigkilled_emulator_takes_its_steps_workers_and_their_children_with_it
     time.sleep(0.5)
     assert ticks.stat().st_size == size  # nothing writes into the run any more
 
-    sm, _ = clients(process.start(folder / "mlinfra.yaml").url)
+    process.start(folder / "mlinfra.yaml")
+    sm, _ = clients(folder)
     execution = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
     assert execution["PipelineExecutionStatus"] == "Failed"
     assert execution["FailureReason"] == "The emulator stopped while this execution ran."
@@ -157,7 +158,7 @@ def test_a_sigkilled_emulator_takes_its_steps_workers_and_their_children_with_it
 def test_a_stopped_emulator_stops_its_steps_first(project):
     folder, started = project
     emulator = process.start(folder / "mlinfra.yaml")
-    run_forever(emulator.url, folder / "run")
+    run_forever(folder, folder / "run")
     started.extend(descendants(emulator.pid))
 
     assert process.stop(folder / "mlinfra.yaml") is not None  # SIGTERM: a clean shutdown

@@ -72,12 +72,12 @@ def invoke(args: list[str]) -> None:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """A copy of the churn example, its spec and state rewritten by each example; beside it
-    the fixtures' project, whose files the fixture specs name as `../project/...`."""
+    """A copy of the churn example, its spec and state rewritten by each example; in it the
+    fixtures' project, whose files the fixture specs name as `project/...`."""
     root = tmp_path_factory.mktemp("property-cli")
-    shutil.copytree(FIXTURES / "project", root / "project")
     folder = root / "churn"
     shutil.copytree(CHURN, folder, ignore=shutil.ignore_patterns(".mlinfra", "stacks"))
+    shutil.copytree(FIXTURES / "valid" / "project", folder / "project")
     return folder
 
 

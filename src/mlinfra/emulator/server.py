@@ -71,7 +71,8 @@ from mlinfra.emulator.protocol import (
 )
 
 HOST = "127.0.0.1"
-# SageMaker's own InvokeEndpoint limit is 25 MB; anything larger is refused before it is read.
+# No request the emulator takes is larger (botocore's model caps InvokeEndpoint's body at 6 MiB,
+# and the constraint check says so by name); anything larger is refused before it is read.
 MAX_BODY = 32 * 1024 * 1024
 JSON_1_1 = "application/x-amz-json-1.1"
 REST_JSON = "application/json"

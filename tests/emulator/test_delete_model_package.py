@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 INFERENCE = {
-    "Containers": [{"Image": "sklearn", "ModelDataUrl": "file:///models/churn"}],
+    "Containers": [{"Image": "sklearn", "ModelDataUrl": "file:models/churn"}],
     "SupportedContentTypes": ["text/csv"],
     "SupportedResponseMIMETypes": ["text/csv"],
 }

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from mlinfra.emulator import runtime
+from mlinfra.emulator import runtime, wire
 from mlinfra.emulator.control import ControlPlane
 from mlinfra.emulator.protocol import (
     CONTROL_SERVICE,
@@ -269,8 +269,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         monitoring = self.server.control.monitoring()
         if what == "executions" and job is None and self.command == "POST":
             try:
-                request = json.loads(body) if body.strip() else {}
-            except ValueError:
+                request = wire.load_json(body) if body.strip() else {}
+            except wire.Unreadable:
                 request = None
             if not isinstance(request, dict):
                 raise ApiError("ValidationException", 'The body is a JSON object: {"since": ...}.')
@@ -284,6 +284,16 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 "UnknownOperationException", f"{self.command} is not supported on {self.path}.", 405
             )
         self._send(200, {"Content-Type": "application/json"}, json.dumps(result).encode())
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # What the standard library refuses before a request reaches `_handle` (a request line
+        # over 64 KiB, an overlong header, HTTP/2, a method without a `do_`) is an AWS error
+        # shape too, never its HTML page, and never a 5xx: the request is what is wrong.
+        self.close_connection = True
+        status = {501: 405, 505: 400}.get(int(code), int(code))
+        text = message or self.responses.get(int(code), ("Bad request",))[0]
+        kind = "UnknownOperationException" if status == 405 else "ValidationException"
+        self._error(ApiError(kind, text, status), False, str(uuid.uuid4()))
 
     def _error(self, error: ApiError, json_protocol: bool, request_id: str) -> None:
         status = error.status

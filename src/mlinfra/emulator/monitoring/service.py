@@ -272,9 +272,10 @@ class Monitoring:
         if since is not None:
             try:
                 moment = datetime.fromisoformat(since)
-            except (TypeError, ValueError):
+                since = iso((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+            except (TypeError, ValueError, OverflowError):
+                # Not a time, or one whose UTC moment falls outside the years 1-9999.
                 raise _invalid(f"since: {since!r} is not an ISO 8601 time.") from None
-            since = iso((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
         return self.summary(self.start_execution(name, time.time(), since))
 
     def detail(self, name: str, job: str) -> dict:

@@ -61,6 +61,10 @@ class Pipelines:
                 f"Pipeline names must be unique within an AWS account and region. "
                 f"Pipeline with name ({name}) already exists."
             )
+        if "PipelineDefinition" not in p and "PipelineDefinitionS3Location" not in p:
+            raise _invalid(
+                "Either PipelineDefinition or PipelineDefinitionS3Location must be specified."
+            )
         _check(p)
         now = time.time()
         record = dict(
@@ -124,6 +128,12 @@ class Pipelines:
         for earlier in self._executions(pipeline["PipelineName"]) if token else ():
             if earlier.get("_Token") == token:  # a retried request: the same execution
                 return {"PipelineExecutionArn": earlier["PipelineExecutionArn"]}
+        if "PipelineDefinition" not in pipeline:
+            # Only a pipeline stored before CreatePipeline required a definition lacks one.
+            raise _invalid(
+                f"Pipeline {pipeline['PipelineName']} has no PipelineDefinition to run: "
+                "give it one with UpdatePipeline."
+            )
         try:
             document, steps = parse_definition(pipeline["PipelineDefinition"])
         except DefinitionError as exc:
@@ -196,6 +206,8 @@ class Pipelines:
         return self._page("ListPipelineExecutions", records, p, key)
 
     def list_pipeline_execution_steps(self, p: dict, region: str) -> dict:
+        if "PipelineExecutionArn" not in p:  # optional in the model, needed by the service
+            raise _invalid("PipelineExecutionArn is required: the steps of which execution?")
         steps = list(self.execution(p["PipelineExecutionArn"])["Steps"])
         return self._page("ListPipelineExecutionSteps", steps, p, "StartTime")
 

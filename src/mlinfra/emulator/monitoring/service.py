@@ -35,6 +35,7 @@ from mlinfra.emulator.monitoring.executions import (
     abandon_interrupted,
     iso,
 )
+from mlinfra.emulator.paging import descending
 from mlinfra.emulator.protocol import CONTROL_SERVICE, ApiError, project, service_model
 
 SCHEDULE = "monitoring-schedule"
@@ -246,10 +247,11 @@ class Monitoring:
         for key, test in filters:
             if key in p:
                 records = [r for r in records if test(r, p[key])]
-        field = {"Status": "MonitoringExecutionStatus"}.get(p.get("SortBy"), p.get("SortBy"))
-        field = field or "ScheduledTime"
+        # AWS sorts by CreationTime unless asked otherwise.
+        sort_by = p.get("SortBy", "CreationTime")
+        field = {"Status": "MonitoringExecutionStatus"}.get(sort_by, sort_by)
         records.sort(key=lambda r: (r.get(field), r["CreationTime"]))
-        if p.get("SortOrder", "Descending") == "Descending":
+        if descending("ListMonitoringExecutions", p):
             records.reverse()
         return self.control._page("ListMonitoringExecutions", records, p)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlinfra.emulator.control import ACCOUNT, _epoch, _invalid
+from mlinfra.emulator.paging import descending
 from mlinfra.emulator.pipelines.expressions import DefinitionError, Scope, parse_definition
 from mlinfra.emulator.pipelines.runner import Context, Execution
 from mlinfra.emulator.protocol import ApiError
@@ -345,7 +346,7 @@ class Pipelines:
     def _page(self, operation: str, records: list, p: dict, key: str | None) -> dict:
         if key is not None:
             records = sorted(records, key=lambda r: r.get(key, 0))
-            if p.get("SortOrder", "Descending") == "Descending":
+            if descending(operation, p):
                 records.reverse()
         return self.control._page(operation, records, p)
 

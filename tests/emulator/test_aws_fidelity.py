@@ -291,3 +291,37 @@ def test_requests_aws_refuses_are_refused(server, call, problem):
         call(client(server, "sagemaker"))
     assert error_code(excinfo) == "ValidationException"
     assert problem in excinfo.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize(("memory", "accepted"), [(1111, False), (5000, False), (2048, True)])
+def test_serverless_memory_is_whole_gigabytes(server, memory, accepted):
+    sm = client(server, "sagemaker")
+    create_models(sm, 1)
+    request = {
+        "EndpointConfigName": "serverless",
+        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "m000",
+                                "ServerlessConfig": {"MemorySizeInMB": memory,
+                                                     "MaxConcurrency": 1}}],
+    }  # fmt: skip
+    if accepted:
+        sm.create_endpoint_config(**request)
+        return
+    with pytest.raises(ClientError) as excinfo:
+        sm.create_endpoint_config(**request)
+    assert error_code(excinfo) == "ValidationException"
+    assert f"Value '{memory}' at 'productionVariants.1.member.serverlessConfig.memorySizeInMB' " \
+        "failed to satisfy constraint: Member must satisfy enum value set: [1024, 2048" in \
+        excinfo.value.response["Error"]["Message"]  # fmt: skip
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
+
+
+def test_a_second_feature_group_of_a_name_is_resource_in_use_in_aws_words(server):
+    sm = client(server, "sagemaker")
+    create_offline_group(sm)
+    with pytest.raises(ClientError) as excinfo:
+        create_offline_group(sm)
+    assert error_code(excinfo) == "ResourceInUse"
+    assert excinfo.value.response["Error"]["Message"] == (
+        "Resource Already Exists: FeatureGroup with name customers already exists. Choose a "
+        "different name.\nInfo: Feature Group 'customers' already exists."
+    )

@@ -245,10 +245,19 @@ class ControlPlane:
             except PathRefused as exc:
                 raise _invalid(f"DataCaptureConfig.DestinationS3Uri: {exc.message}") from None
         seen = set()
-        for variant in p["ProductionVariants"]:
+        for index, variant in enumerate(p["ProductionVariants"], start=1):
             if variant["VariantName"] in seen:
                 raise _invalid(f"Variant name {variant['VariantName']} is used more than once.")
             seen.add(variant["VariantName"])
+            memory = (variant.get("ServerlessConfig") or {}).get("MemorySizeInMB")
+            if memory is not None and memory % 1024:
+                # The model's range is 1024-6144; its docs allow only whole gigabytes.
+                raise _invalid(
+                    f"1 validation error detected: Value '{memory}' at 'productionVariants."
+                    f"{index}.member.serverlessConfig.memorySizeInMB' failed to satisfy "
+                    "constraint: Member must satisfy enum value set: "
+                    "[1024, 2048, 3072, 4096, 5120, 6144]"
+                )
             if "ModelName" in variant:
                 self._model(variant["ModelName"], region)
         record = dict(
@@ -638,7 +647,7 @@ class ControlPlane:
             raise ApiError(
                 "ResourceInUse",
                 f"Resource Already Exists: FeatureGroup with name {name} already exists. "
-                "Choose a different name.",
+                f"Choose a different name.\nInfo: Feature Group '{name}' already exists.",
             )
         features = {f["FeatureName"]: f["FeatureType"] for f in p["FeatureDefinitions"]}
         if len(features) != len(p["FeatureDefinitions"]):

@@ -9,7 +9,7 @@ the CLI renders the events and asks the question in a terminal, a test records t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +215,7 @@ class StateUnreadable:
 class Collecting:
     """The previews about to be destroyed, each with why (`preview.inventory.Preview`)."""
 
-    previews: tuple[tuple[Any, str], ...] = field(default=())
+    previews: tuple[tuple[Any, str], ...]
 
 
 @dataclass(frozen=True)

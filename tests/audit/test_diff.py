@@ -16,8 +16,6 @@ from mlinfra.audit.context import AuditContext
 from mlinfra.audit.diff import (
     Change,
     ComplianceDiff,
-    compare_environments,
-    compare_revisions,
     render_diff,
     security_changes,
 )
@@ -25,6 +23,8 @@ from mlinfra.audit.errors import AuditError
 from mlinfra.audit.model import Finding, Rule, Severity
 from mlinfra.diagnostics import Position, SourceRange
 from mlinfra.ir.graph import Args, Concat, Json, Ref, Resource, ResourceGraph, build_graph
+from mlinfra.operations.compliance import compare_environments, compare_revisions
+from mlinfra.operations.errors import OperationError
 
 CHURN = Path(__file__).resolve().parents[2] / "examples" / "churn"
 
@@ -248,18 +248,18 @@ def test_every_audited_environment_in_both_revisions_is_compared(repo):
 
 
 def test_an_unknown_revision_is_an_error_naming_it(repo):
-    with pytest.raises(AuditError, match="unknown git revision 'no-such-branch'"):
+    with pytest.raises(OperationError, match="unknown git revision 'no-such-branch'"):
         compare_revisions(spec_of(repo), "no-such-branch", None, "prod", rules=RULES)
 
 
 def test_a_revision_that_looks_like_an_option_is_refused(repo):
-    with pytest.raises(AuditError, match="not a git revision"):
+    with pytest.raises(OperationError, match="not a git revision"):
         compare_revisions(spec_of(repo), "--output=/tmp/x", None, "prod", rules=RULES)
 
 
 def test_a_folder_outside_git_is_an_error(tmp_path):
     shutil.copytree(CHURN, tmp_path / "churn")
-    with pytest.raises(AuditError, match="not in a git repository"):
+    with pytest.raises(OperationError, match="not in a git repository"):
         compare_revisions(tmp_path / "churn" / "mlinfra.yaml", "HEAD", None, None, rules=RULES)
 
 
@@ -269,7 +269,9 @@ def test_a_spec_missing_at_the_base_revision_is_an_error(repo):
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "v2: another spec")
 
-    with pytest.raises(AuditError, match="other/mlinfra.yaml does not exist at revision HEAD~1"):
+    with pytest.raises(
+        OperationError, match="other/mlinfra.yaml does not exist at revision HEAD~1"
+    ):
         compare_revisions(repo / "other" / "mlinfra.yaml", "HEAD~1", "HEAD", None, rules=RULES)
 
 
@@ -277,13 +279,13 @@ def test_a_spec_invalid_at_a_revision_names_the_revision_and_the_first_error(rep
     edit(repo, "project: churn\n", "project: churn\nunknown_section: 1\n", commit="v2: broken")
 
     with pytest.raises(
-        AuditError, match=r"is invalid at revision HEAD \(line 7\): .*unknown_section"
+        OperationError, match=r"is invalid at revision HEAD \(line 7\): .*unknown_section"
     ):
         compare_revisions(spec_of(repo), "HEAD", "HEAD~1", None, rules=RULES)
 
 
 def test_an_environment_missing_at_a_revision_is_an_error(repo):
-    with pytest.raises(AuditError, match="no environment 'qa' at HEAD"):
+    with pytest.raises(OperationError, match="no environment 'qa' at HEAD"):
         compare_revisions(spec_of(repo), "HEAD", None, "qa", rules=RULES)
 
 
@@ -340,12 +342,12 @@ def test_a_permission_added_without_its_setting_is_still_a_weakening():
 
 
 def test_comparing_with_a_missing_environment_suggests_one():
-    with pytest.raises(AuditError, match="did you mean 'prod'"):
+    with pytest.raises(OperationError, match="did you mean 'prod'"):
         compare_environments(CHURN / "mlinfra.yaml", "dev", "prd", rules=RULES)
 
 
 def test_a_local_environment_is_not_compared():
-    with pytest.raises(AuditError, match="nothing to audit"):
+    with pytest.raises(OperationError, match="nothing to audit"):
         compare_environments(CHURN / "mlinfra.yaml", "local", "dev", rules=RULES)
 
 

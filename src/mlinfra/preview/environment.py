@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlinfra.diagnostics import Diagnostic, has_errors
+from mlinfra.didyoumean import suggest
 from mlinfra.preview.naming import preview_env_name
 from mlinfra.spec.model import EnvSpec
 from mlinfra.spec.resolve import PREVIEW, Resolved, environment_names, resolve, resolve_preview
+from mlinfra.spec.validate import check_environment
 from mlinfra.syntax.nodes import Mapping
 
 
@@ -50,8 +52,6 @@ def default_base(root: Mapping) -> str | None:
 def base_of(result, base: str | None, spec_file: str) -> str:
     """`--base`, else the spec's `previews.base`; a `PreviewError` when neither names one of
     the spec's environments."""
-    from mlinfra.didyoumean import suggest
-
     root = result.document.root
     chosen = base or default_base(root)
     known = environment_names(root)
@@ -72,8 +72,6 @@ def base_of(result, base: str | None, spec_file: str) -> str:
 
 def preview_spec(result, branch: str, base: str | None, spec_file: str) -> PreviewSpec:
     """The preview of `branch` on `base` (None: `previews.base`), checked like an environment."""
-    from mlinfra.spec.validate import check_environment
-
     if not branch.strip():
         raise PreviewError("the branch name is empty", "pass --branch NAME")
     root = result.document.root

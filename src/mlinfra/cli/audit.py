@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from mlinfra.audit.model import PACKS, Severity
-from mlinfra.audit.reports import FORMATS
 from mlinfra.cli.common import (
     environment_of,
     fail,
@@ -18,6 +16,9 @@ from mlinfra.cli.common import (
     validate_spec,
 )
 from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.policy.packs import PACKS
+from mlinfra.policy.reports import FORMATS
+from mlinfra.policy.severity import Severity
 
 FAIL_ON = ("critical", "high", "medium", "low", "info", "none")
 DIFF_FORMATS = ("text", "json", "markdown")
@@ -101,9 +102,10 @@ def audit_command(
         compare(ctx, envs, spec_file, fmt, out, limit, revisions, other)
         return
 
-    from mlinfra.audit.engine import audit_environment, not_audited
-    from mlinfra.audit.errors import AuditError
-    from mlinfra.audit.reports import render
+    # Loaded when an audit runs: the rules bring lowering and the reports with them.
+    from mlinfra.policy.engine import audit_environment, not_audited
+    from mlinfra.policy.errors import AuditError
+    from mlinfra.policy.reports.formats import render
 
     result = validate_spec(spec_file, fmt == "json")
     names = list(dict.fromkeys(envs)) if envs else list(result.environments)
@@ -122,7 +124,7 @@ def audit_command(
             fail(str(exc))
 
     if fmt == "text" and out is None:
-        from mlinfra.audit.reports.text import report
+        from mlinfra.policy.reports.text import report
 
         make_console().print(report(results, fail_on=limit), end="")
     else:
@@ -195,14 +197,10 @@ def compare(
     if revisions is not None and len(names) > 1:
         raise click.UsageError("--diff compares one --env, or every environment without it", ctx)
 
-    from mlinfra.audit.errors import AuditError
-
-    try:
-        from mlinfra.audit.diff import compare_environments, compare_revisions, render_diff
-    except ModuleNotFoundError as exc:  # pragma: no cover - until compliance diffs land
-        if exc.name != "mlinfra.audit.diff":
-            raise
-        fail("compliance diffs are not available in this version of mlinfra")
+    # Loaded when a diff runs: it audits and lowers both sides.
+    from mlinfra.policy.diff.compare import compare_environments, compare_revisions
+    from mlinfra.policy.diff.views import render_diff
+    from mlinfra.policy.errors import AuditError
 
     try:
         if other is not None:
@@ -254,10 +252,11 @@ def split_revisions(ctx: click.Context, revisions: str) -> tuple[str, str | None
 )
 def rules_command(as_json: bool, packs: tuple[str, ...]) -> None:
     """List the audit's rules: id, severity, packs and title."""
-    from mlinfra.audit.engine import rules_for
-    from mlinfra.audit.registry import all_rules
+    # Loaded when listed: the rules bring lowering with them.
+    from mlinfra.policy.engine import rules_for
+    from mlinfra.policy.rules import RULES
 
-    rules = rules_for(packs, all_rules()) if packs else all_rules()
+    rules = rules_for(packs, RULES) if packs else RULES
     if as_json:
         listed = [
             {

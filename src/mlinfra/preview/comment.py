@@ -25,7 +25,7 @@ class AuditComparison:
     and resolved, or why there is no comparison (`note`)."""
 
     against: str = ""  # "main (3f2a1b0)"
-    new: tuple = ()  # mlinfra.audit.model.Finding
+    new: tuple = ()  # mlinfra.policy.model.Finding
     resolved: tuple = ()
     note: str | None = None
 
@@ -40,8 +40,8 @@ def audit_comparison(spec_file: str, spec: EnvSpec, compare_to: str | None) -> A
     from mlinfra.preview.git import GitError, merge_base
 
     try:
-        from mlinfra.audit.diff import compare_revisions
-        from mlinfra.audit.errors import AuditError
+        from mlinfra.policy.diff.compare import compare_revisions
+        from mlinfra.policy.errors import AuditError
     except ImportError:  # an mlinfra without the audit
         return AuditComparison(note="this mlinfra has no audit")
     folder = Path(spec_file).resolve().parent
@@ -79,7 +79,7 @@ def comment(
     selection=None,
 ) -> str:
     """The comment; `selection` (a changed-only preview's) says what is built and deferred."""
-    from mlinfra.audit.reports import markdown as md
+    from mlinfra.policy.reports import markdown as md
 
     summary = f"**{plan.summary()}**" if plan.has_changes else "**No changes.**"
     if audit.done:
@@ -126,8 +126,8 @@ def comment(
 
 
 def _audit_lines(audit: AuditComparison, spec: EnvSpec) -> list[str]:
-    from mlinfra.audit.diff import table_of_findings
-    from mlinfra.audit.reports import markdown as md
+    from mlinfra.policy.diff.views import table_of_findings
+    from mlinfra.policy.reports import markdown as md
 
     if not audit.done:
         return ["### Audit", "", f"_Not compared: {md.cell(audit.note)}._"]

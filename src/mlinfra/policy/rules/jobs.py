@@ -15,7 +15,7 @@ from typing import Any
 
 from mlinfra.ir.graph import Resource
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
-from mlinfra.ir.sagemaker.pipeline_definition import all_steps
+from mlinfra.ir.sagemaker.pipeline_definition.document import all_steps
 from mlinfra.monitoring.processing import KMS_KEY_VARIABLE
 from mlinfra.policy.model import AuditContext, Finding, References, Rule, rule
 from mlinfra.policy.rule_ids import RuleId

@@ -167,9 +167,7 @@ def audit(folder: Path, text: str, env: str, rule: Rule) -> Judged:
 def example_findings(env: str, rules: tuple[Rule, ...]) -> set[tuple[str, str]]:
     """(rule id, address) of every finding of `rules` in the churn example's `env`."""
     return {
-        (rule.id, finding.address)
-        for rule in rules
-        for finding in judge(rule, churn(env)).findings
+        (rule.id, finding.address) for rule in rules for finding in judge(rule, churn(env)).findings
     }
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from mlinfra.policy.model import Rule
+from mlinfra.policy.packs import DEFAULT_PACKS, PACKS
 from mlinfra.policy.rule_ids import RULE_IDS, RuleId
 from mlinfra.policy.rules import (
     RULES,
@@ -20,6 +21,7 @@ from mlinfra.policy.rules import (
     operations,
     storage,
 )
+from mlinfra.spec.schema import load_schema
 
 CHURN = Path(__file__).resolve().parents[2] / "examples" / "churn" / "mlinfra.yaml"
 AREAS = (endpoints, feature_stores, identity, jobs, models, operations, storage)
@@ -66,3 +68,12 @@ def test_validate_checks_waivers_without_loading_the_rules() -> None:
     assert ok
     assert "mlinfra.policy.rule_ids" in loaded
     assert not [m for m in loaded if m.startswith(("mlinfra.policy.rules", "pandas"))]
+
+
+def test_the_packs_are_the_schemas() -> None:
+    # The schema is the packs' source (the spec's `policies.packs` enum and default); the
+    # CLI's `--pack` choices and the audit read `policy.packs` without loading the schema.
+    packs = load_schema()["properties"]["policies"]["properties"]["packs"]
+    assert PACKS == tuple(packs["items"]["enum"])
+    assert DEFAULT_PACKS == tuple(packs["default"])
+    assert all(set(r.packs) <= set(PACKS) for r in RULES)

@@ -141,9 +141,11 @@ def test_volumes_without_a_key_fail_except_on_instances_with_local_storage(env):
     assert judged.messages[TRAIN] == [
         f"step {step!r} writes its storage volumes without a KMS key" for step in TRAIN_STEPS
     ]
-    assert judged.messages[DRIFT] == judged.messages[WATCH] == [
-        "the monitoring job writes its storage volumes without a KMS key"
-    ]
+    assert (
+        judged.messages[DRIFT]
+        == judged.messages[WATCH]
+        == ["the monitoring job writes its storage volumes without a KMS key"]
+    )
     assert judged.lines(TRAIN) == judged.lines(DRIFT) == {open_line("kms_key")}
 
 

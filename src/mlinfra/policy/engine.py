@@ -115,4 +115,3 @@ def _run(rule: Rule, resource: Resource | None, ctx: AuditContext) -> list[Findi
         raise RuleCrashed(
             f"rule {rule.id} failed on {where} in {ctx.spec.env}: {type(exc).__name__}: {exc}"
         ) from exc
-

@@ -306,4 +306,3 @@ def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
         raise AuditError("git is not installed: comparing revisions needs it") from None
     except subprocess.TimeoutExpired:
         raise AuditError(f"git {args[0]} took longer than 120 s in {cwd}") from None
-

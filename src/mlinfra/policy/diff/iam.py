@@ -174,9 +174,7 @@ def difference(old: Statement, new: Statement) -> Difference:
     return Difference(
         gained_actions=[x for x in new.actions if not any(matches(x, p) for p in old.actions)],
         lost_actions=[x for x in old.actions if not any(matches(x, p) for p in new.actions)],
-        gained_resources=[
-            r for r in new.resources if not any(covers(p, r) for p in old.resources)
-        ],
+        gained_resources=[r for r in new.resources if not any(covers(p, r) for p in old.resources)],
         lost_resources=[r for r in old.resources if not any(covers(p, r) for p in new.resources)],
         condition_dropped=old.condition is not None and new.condition is None,
         condition_added=old.condition is None and new.condition is not None,

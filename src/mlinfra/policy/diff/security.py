@@ -680,5 +680,3 @@ def _statement_change(noun: str, address: str, a: Statement, b: Statement, chang
         direction = "weakened" if b.effect == "Allow" else "strengthened"
         parts = [f"now {b.effect.lower()}s {b.describe()}"]
     return change(direction, f"{noun} {address} {'; '.join(parts)} ({label})", a, b)
-
-

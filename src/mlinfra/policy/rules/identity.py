@@ -157,7 +157,7 @@ def _conditions_on(statement: Mapping[str, Any], key: str) -> bool:
         "metrics other teams' alarms and autoscaling act on, or silence an alarm by feeding it "
         "good values. Every role mlinfra creates that publishes metrics (jobs, the monitor "
         "job) is limited to its own namespace this way (CloudWatch's guide, \"Using condition "
-        "keys to limit access to CloudWatch namespaces\")."
+        'keys to limit access to CloudWatch namespaces").'
     ),
     remediation=(
         "Nothing to write in mlinfra.yaml: the roles mlinfra creates carry the condition, so a "

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
-from mlinfra.audit.model import PACKS, Severity
-from mlinfra.audit.reports import FORMATS
 from mlinfra.cli.common import fail, make_console, reports_errors, say, validate_spec
 from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.policy.packs import PACKS
+from mlinfra.policy.reports import FORMATS
+from mlinfra.policy.severity import Severity
 
 FAIL_ON = ("critical", "high", "medium", "low", "info", "none")
 DIFF_FORMATS = ("text", "json", "markdown")
@@ -96,7 +97,7 @@ def audit_command(
         return
 
     # Deferred: the operation loads the stages and the rules; `mlinfra --version` must not.
-    from mlinfra.audit.reports import render
+    from mlinfra.policy.reports.formats import render
     from mlinfra.cli.views.progress import ProgressView
     from mlinfra.operations.compliance import AuditRequest, audit
 
@@ -106,7 +107,7 @@ def audit_command(
         results = audit(AuditRequest(result, spec_file, envs), progress)
 
     if fmt == "text" and out is None:
-        from mlinfra.audit.reports.text import report
+        from mlinfra.policy.reports.text import report
 
         make_console().print(report(results, fail_on=limit), end="")
     else:
@@ -180,7 +181,7 @@ def compare(
         raise click.UsageError("--diff compares one --env, or every environment without it", ctx)
 
     # Deferred: the operation loads the stages and the rules; `mlinfra --version` must not.
-    from mlinfra.audit.diff import render_diff
+    from mlinfra.policy.diff.views import render_diff
     from mlinfra.operations.compliance import DiffRequest, compliance_diff
 
     if other is not None:
@@ -229,10 +230,11 @@ def split_revisions(ctx: click.Context, revisions: str) -> tuple[str, str | None
 )
 def rules_command(as_json: bool, packs: tuple[str, ...]) -> None:
     """List the audit's rules: id, severity, packs and title."""
-    from mlinfra.audit.engine import rules_for
-    from mlinfra.audit.registry import all_rules
+    # Loaded when listed: the rules bring lowering with them.
+    from mlinfra.policy.engine import rules_for
+    from mlinfra.policy.rules import RULES
 
-    rules = rules_for(packs, all_rules()) if packs else all_rules()
+    rules = rules_for(packs, RULES) if packs else RULES
     if as_json:
         listed = [
             {

@@ -1,8 +1,8 @@
 """The audit and the compliance diff (`mlinfra audit`, `--diff`, `--against-env`).
 
-The audit judges each environment's graph by the rules of its packs (`mlinfra.audit.engine`).
+The audit judges each environment's graph by the rules of its packs (`mlinfra.policy.engine`).
 The compliance diff finds which two specs to compare, reads and compiles them, and has
-`mlinfra.audit.diff` judge them.
+`mlinfra.policy.diff` judge them.
 
 Revisions are read from git: each revision's whole spec folder (the scripts, baselines and
 artifacts lowering hashes) is extracted with `git archive` into a temporary folder, and
@@ -19,10 +19,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from mlinfra.audit.diff import ComplianceDiff, combine, judge
-from mlinfra.audit.engine import AuditResult, audit_environment, not_audited
-from mlinfra.audit.errors import AuditError
-from mlinfra.audit.model import Rule
 from mlinfra.didyoumean import suggest
 from mlinfra.git import GitError, GitMissing, Repository
 from mlinfra.ir.graph import ResourceGraph
@@ -30,6 +26,12 @@ from mlinfra.ir.lower import UnsupportedTarget, lower
 from mlinfra.operations.environment import environment, lower_environment
 from mlinfra.operations.errors import OperationError
 from mlinfra.operations.progress import NotAudited, Progress
+from mlinfra.policy.diff.compare import combine, judge
+from mlinfra.policy.diff.model import ComplianceDiff
+from mlinfra.policy.engine import audit_environment, not_audited
+from mlinfra.policy.errors import AuditError
+from mlinfra.policy.model import Rule
+from mlinfra.policy.result import AuditResult
 from mlinfra.spec.catalog import CatalogError
 from mlinfra.spec.model import EnvSpec
 from mlinfra.spec.validate import Validation, validate_file, validate_text

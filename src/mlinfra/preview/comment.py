@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlinfra.audit.diff import table_of_findings
-from mlinfra.audit.reports import markdown as md
+from mlinfra.policy.diff.views import table_of_findings
+from mlinfra.policy.reports import markdown as md
 from mlinfra.plan.model import Plan
 from mlinfra.plan.views import to_markdown
 from mlinfra.spec.model import EnvSpec
@@ -27,7 +27,7 @@ class AuditComparison:
     `mlinfra.operations.preview.audit_comparison`."""
 
     against: str = ""  # "main (3f2a1b0)"
-    new: tuple = ()  # mlinfra.audit.model.Finding
+    new: tuple = ()  # mlinfra.policy.model.Finding
     resolved: tuple = ()
     note: str | None = None
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.didyoumean import suggest
+from mlinfra.policy.rule_ids import RULE_IDS
 from mlinfra.spec.checks.context import CheckContext
 from mlinfra.spec.resolve import COMPONENT_SECTIONS, SECTION_KIND
 from mlinfra.syntax.nodes import Mapping
@@ -107,7 +108,6 @@ def check_overrides_name_components(ctx: CheckContext) -> Iterator[Diagnostic]:
 
 def check_waiver_references(ctx: CheckContext) -> Iterator[Diagnostic]:
     from mlinfra.ir.sagemaker.context import BUCKETS, KMS_KEY
-    from mlinfra.policy.catalog import rule_ids
 
     # What every SageMaker environment shares: no component owns them, yet audit findings
     # name them, and so may a waiver.
@@ -116,8 +116,8 @@ def check_waiver_references(ctx: CheckContext) -> Iterator[Diagnostic]:
     envs = list(ctx.data.get("environments", {}))
     for i, waiver in enumerate(ctx.data.get("policies", {}).get("waivers", [])):
         path = ("policies", "waivers", i)
-        if waiver["rule"] not in rule_ids():
-            yield unknown("policy rule", waiver["rule"], sorted(rule_ids()), ctx.at(*path, "rule"))
+        if waiver["rule"] not in RULE_IDS:
+            yield unknown("policy rule", waiver["rule"], sorted(RULE_IDS), ctx.at(*path, "rule"))
         kind, _, rest = waiver["resource"].partition(".")
         name = rest.split("/", 1)[0]
         sections = {v: k for k, v in SECTION_KIND.items()}

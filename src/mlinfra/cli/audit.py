@@ -97,9 +97,9 @@ def audit_command(
         return
 
     # Deferred: the operation loads the stages and the rules; `mlinfra --version` must not.
-    from mlinfra.policy.reports.formats import render
     from mlinfra.cli.views.progress import ProgressView
     from mlinfra.operations.compliance import AuditRequest, audit
+    from mlinfra.policy.reports.formats import render
 
     result = validate_spec(spec_file, fmt == "json")
     notes = make_console(stderr=True)
@@ -181,8 +181,8 @@ def compare(
         raise click.UsageError("--diff compares one --env, or every environment without it", ctx)
 
     # Deferred: the operation loads the stages and the rules; `mlinfra --version` must not.
-    from mlinfra.policy.diff.views import render_diff
     from mlinfra.operations.compliance import DiffRequest, compliance_diff
+    from mlinfra.policy.diff.views import render_diff
 
     if other is not None:
         result = validate_spec(spec_file, fmt == "json")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlinfra.policy.diff.views import table_of_findings
-from mlinfra.policy.reports import markdown as md
 from mlinfra.plan.model import Plan
 from mlinfra.plan.views import to_markdown
+from mlinfra.policy.diff.views import table_of_findings
+from mlinfra.policy.reports import markdown as md
 from mlinfra.spec.model import EnvSpec
 from mlinfra.state.model import State
 

@@ -47,8 +47,9 @@ def serve(conn: Connection, setup: Setup, lifeline: Connection | None = None) ->
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         os.environ.update(setup.environment)  # as the container's own environment
-        # Here, in the replica's process: the handler loads numpy, pandas and the model's
-        # libraries, which the emulator's own process never needs.
+        # Here, in the replica's process and once its environment is the container's (what
+        # numpy and the model's libraries read as they load): the emulator's own process
+        # never needs them.
         from mlinfra.emulator.serving.codec import RequestError
         from mlinfra.emulator.serving.handler import Handler, HookError
 

@@ -65,7 +65,7 @@ from serving_bench import (  # noqa: E402  (benchmarks/ is not a package)
 )
 
 from mlinfra.emulator.access import Access  # noqa: E402
-from mlinfra.emulator.featurestore import FeatureStore  # noqa: E402
+from mlinfra.emulator.featurestore.store import FeatureStore  # noqa: E402
 
 GROUP = "customers"
 EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: every record's event time, give or take

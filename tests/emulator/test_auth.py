@@ -42,9 +42,11 @@ def call(boto_client) -> None:
 
 def refusal(excinfo) -> tuple[str, str, int]:
     error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"], excinfo.value.response["ResponseMetadata"][
-        "HTTPStatusCode"
-    ]
+    return (
+        error["Code"],
+        error["Message"],
+        excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"],
+    )
 
 
 def stranger(server, service: str, key: str, secret: str, **extra):
@@ -114,9 +116,11 @@ def test_a_session_token_is_refused_the_emulator_issues_none(server):
 
 
 def test_the_region_signed_for_names_the_arns(server):
-    arn = Access.for_server(server, "eu-west-1").client("sagemaker").create_model_package_group(
-        ModelPackageGroupName="churn"
-    )["ModelPackageGroupArn"]
+    arn = (
+        Access.for_server(server, "eu-west-1")
+        .client("sagemaker")
+        .create_model_package_group(ModelPackageGroupName="churn")["ModelPackageGroupArn"]
+    )
     assert arn.startswith("arn:aws:sagemaker:eu-west-1:")
 
 

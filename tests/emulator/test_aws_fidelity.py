@@ -27,7 +27,7 @@ def error_code(excinfo) -> str:
 def populated(tmp_path_factory):
     emulator = Populated(tmp_path_factory.mktemp("populated"))
     # A monitoring execution, for DescribeProcessingJob and ListMonitoringExecutions.
-    job = emulator.server.control.monitoring().run_now("fz-monitor")["ProcessingJobName"]
+    job = emulator.server.control.monitors.run_now("fz-monitor")["ProcessingJobName"]
     emulator.seeds["ProcessingJobName"] = [job]
     deadline = time.monotonic() + 30
     sm = emulator.sm
@@ -164,9 +164,7 @@ def test_versions_are_listed_oldest_first_without_a_model_package_name(server):
     assert all("ModelPackageName" not in s for s in summaries)
     assert all(s["ModelPackageGroupName"] == "churn" for s in summaries)
     unversioned = sm.list_model_packages(ModelPackageType="Unversioned")
-    assert [s["ModelPackageName"] for s in unversioned["ModelPackageSummaryList"]] == [
-        "standalone"
-    ]
+    assert [s["ModelPackageName"] for s in unversioned["ModelPackageSummaryList"]] == ["standalone"]
     # Describing a version still names it by its group, as AWS does.
     described = sm.describe_model_package(ModelPackageName=summaries[0]["ModelPackageArn"])
     assert described["ModelPackageName"] == "churn"

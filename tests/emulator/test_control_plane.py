@@ -357,7 +357,7 @@ def test_approval_flow_drives_latest_approved(sm, server):
         )["ModelPackageArn"]
         for _ in range(3)
     ]
-    assert server.control.latest_approved("churn") is None
+    assert server.control.registry.latest_approved("churn") is None
     sm.update_model_package(ModelPackageArn=arns[0], ModelApprovalStatus="Approved")
     sm.update_model_package(
         ModelPackageArn=arns[1], ModelApprovalStatus="Approved", ApprovalDescription="better"
@@ -365,10 +365,10 @@ def test_approval_flow_drives_latest_approved(sm, server):
     described = sm.describe_model_package(ModelPackageName=arns[1])
     assert described["ModelApprovalStatus"] == "Approved"
     assert described["ApprovalDescription"] == "better"
-    assert server.control.latest_approved("churn")["ModelPackageArn"] == arns[1]
+    assert server.control.registry.latest_approved("churn")["ModelPackageArn"] == arns[1]
     sm.update_model_package(ModelPackageArn=arns[1], ModelApprovalStatus="Rejected")
-    assert server.control.latest_approved("churn")["ModelPackageArn"] == arns[0]
-    assert server.control.latest_approved("missing") is None
+    assert server.control.registry.latest_approved("churn")["ModelPackageArn"] == arns[0]
+    assert server.control.registry.latest_approved("missing") is None
 
 
 # --- feature groups ----------------------------------------------------------------------

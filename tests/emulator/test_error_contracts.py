@@ -116,10 +116,14 @@ def test_an_event_time_out_of_range_stores_nothing(server, group, event_time):
     ("operation", "body"),
     [
         ("CreateModelPackageGroup", '{"ModelPackageGroupName": "\\ud800"}'),
-        ("CreateModelPackageGroup", '{"ModelPackageGroupName": "g", "Tags": '
-         '[{"Key": "team", "Value": "a\\udfffb"}]}'),  # fmt: skip
-        ("CreateModelPackageGroup", '{"ModelPackageGroupName": "g", '
-         '"ModelPackageGroupDescription": "\\uDBFF"}'),  # fmt: skip
+        (
+            "CreateModelPackageGroup",
+            '{"ModelPackageGroupName": "g", "Tags": [{"Key": "team", "Value": "a\\udfffb"}]}',
+        ),  # fmt: skip
+        (
+            "CreateModelPackageGroup",
+            '{"ModelPackageGroupName": "g", "ModelPackageGroupDescription": "\\uDBFF"}',
+        ),  # fmt: skip
     ],
 )
 def test_a_lone_surrogate_stores_nothing(server, operation, body):
@@ -140,9 +144,7 @@ def test_a_lone_surrogate_in_a_record_stores_nothing(server, group):
 def test_a_surrogate_pair_is_text_and_is_kept(server):
     body = '{"ModelPackageGroupName": "g", "ModelPackageGroupDescription": "\\ud83d\\ude00"}'
     assert control(server, "CreateModelPackageGroup", body)[0] == 200
-    described = client(server, "sagemaker").describe_model_package_group(
-        ModelPackageGroupName="g"
-    )
+    described = client(server, "sagemaker").describe_model_package_group(ModelPackageGroupName="g")
     assert described["ModelPackageGroupDescription"] == "\U0001f600"
 
 

@@ -12,7 +12,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlinfra.emulator.featurestore import FeatureGroupDefinition, FeatureStore, FeatureStoreError
+from mlinfra.emulator.featurestore.definition import FeatureGroupDefinition
+from mlinfra.emulator.featurestore.errors import FeatureStoreError
+from mlinfra.emulator.featurestore.store import FeatureStore
 
 REPO = Path(__file__).resolve().parents[2]
 CHURN = REPO / "examples" / "churn"

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from mlinfra.emulator.featurestore import FeatureGroupDefinition, FeatureStore
+from mlinfra.emulator.featurestore.definition import FeatureGroupDefinition
+from mlinfra.emulator.featurestore.store import FeatureStore
 
 GROUP = FeatureGroupDefinition(
     name="customers",
@@ -35,7 +36,8 @@ CHILD = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from mlinfra.emulator.featurestore import FeatureStore, offline
+    from mlinfra.emulator.featurestore import offline
+    from mlinfra.emulator.featurestore.store import FeatureStore
 
     root, point, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     calls = {"n": 0}

@@ -208,9 +208,7 @@ def test_the_ingest_route_takes_csv_only(emulator, content_type):
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
 def test_invoke_endpoint_refuses_the_form_content_types(emulator, model_dir, content_type):
     deploy(emulator, model_dir)
-    headers = signed_for(
-        emulator, "POST", INVOKE, b"1.0,0.0\n", {"Content-Type": content_type}
-    )
+    headers = signed_for(emulator, "POST", INVOKE, b"1.0,0.0\n", {"Content-Type": content_type})
     refused(
         send(emulator.port, request("POST", INVOKE, headers, b"1.0,0.0\n")),
         415,

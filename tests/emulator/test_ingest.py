@@ -79,9 +79,7 @@ def test_the_churn_csv_keeps_the_latest_record_per_customer(server):
         row = line.split(",")
         if row[0] not in latest or row[1] >= latest[row[0]][1]:
             latest[row[0]] = row
-    assert get_record(server, GROUP, "C002155") == dict(
-        zip(header, latest["C002155"], strict=True)
-    )
+    assert get_record(server, GROUP, "C002155") == dict(zip(header, latest["C002155"], strict=True))
 
 
 @pytest.mark.parametrize(

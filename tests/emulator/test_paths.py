@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlinfra.emulator.paths import NotLocal, PathRefused, Roots, child, confine, within
+from mlinfra.emulator.kit.paths import NotLocal, PathRefused, Roots, child, confine, within
 
 
 @pytest.fixture()

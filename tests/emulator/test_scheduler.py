@@ -101,7 +101,7 @@ def executions(control: ControlPlane, name: str) -> list[float]:
 
 def test_a_monitor_fires_once_at_each_due_time(control):
     add_monitor(control, "drift", "hourly")
-    scheduler = Scheduler(control, Clock())
+    scheduler = Scheduler(control.store, control.monitors, control.call, Clock())
     assert scheduler.tick(at(0.99)) == []
     assert scheduler.tick(at(1)) == [Fired("monitor", "drift", at(1))]
     assert scheduler.tick(at(1)) == []
@@ -112,7 +112,7 @@ def test_a_monitor_fires_once_at_each_due_time(control):
 
 def test_runs_missed_while_asleep_fire_once_for_the_latest_due_time(control):
     add_monitor(control, "drift", "hourly")
-    scheduler = Scheduler(control, Clock())
+    scheduler = Scheduler(control.store, control.monitors, control.call, Clock())
     assert scheduler.tick(at(5.5)) == [Fired("monitor", "drift", at(5))]
     assert scheduler.tick(at(5.9)) == []
     assert scheduler.tick(at(6)) == [Fired("monitor", "drift", at(6))]
@@ -120,8 +120,8 @@ def test_runs_missed_while_asleep_fire_once_for_the_latest_due_time(control):
 
 def test_runs_missed_while_the_emulator_was_stopped_are_not_replayed(control):
     add_monitor(control, "drift", "hourly")
-    Scheduler(control, Clock()).tick(at(1))
-    restarted = Scheduler(control, Clock(at(4.5)))
+    Scheduler(control.store, control.monitors, control.call, Clock()).tick(at(1))
+    restarted = Scheduler(control.store, control.monitors, control.call, Clock(at(4.5)))
     assert restarted.tick(at(4.6)) == []
     assert restarted.tick(at(5)) == [Fired("monitor", "drift", at(5))]
     assert executions(control, "drift") == [at(1).timestamp(), at(5).timestamp()]
@@ -130,11 +130,11 @@ def test_runs_missed_while_the_emulator_was_stopped_are_not_replayed(control):
 def test_a_stopped_monitor_does_not_fire(control):
     add_monitor(control, "drift", "hourly")
     control.call("StopMonitoringSchedule", {"MonitoringScheduleName": "drift"}, REGION)
-    assert Scheduler(control, Clock()).tick(at(3)) == []
+    assert Scheduler(control.store, control.monitors, control.call, Clock()).tick(at(3)) == []
 
 
 def test_a_schedule_set_while_running_counts_from_then(control):
-    scheduler = Scheduler(control, Clock())
+    scheduler = Scheduler(control.store, control.monitors, control.call, Clock())
     assert scheduler.tick(at(1.5)) == []
     add_pipeline(control, "train", "hourly")  # its 01:00 had passed: not run late
     assert scheduler.tick(at(1.6)) == []
@@ -144,7 +144,7 @@ def test_a_schedule_set_while_running_counts_from_then(control):
 def test_a_pipeline_tagged_with_a_schedule_starts_on_it_saying_so(control):
     add_pipeline(control, "train", "cron(0 3 * * ? *)")
     add_pipeline(control, "manual", None)
-    scheduler = Scheduler(control, Clock())
+    scheduler = Scheduler(control.store, control.monitors, control.call, Clock())
     assert scheduler.tick(at(3)) == [Fired("pipeline", "train", at(3))]
     assert scheduler.tick(at(3)) == []
     found = control.call("ListPipelineExecutions", {"PipelineName": "train"}, REGION)
@@ -163,7 +163,7 @@ def test_a_pipeline_tagged_with_a_schedule_starts_on_it_saying_so(control):
 def test_an_invalid_schedule_tag_is_logged_and_skipped(control, caplog):
     add_pipeline(control, "broken", "dialy")
     add_pipeline(control, "train", "daily")
-    scheduler = Scheduler(control, Clock())
+    scheduler = Scheduler(control.store, control.monitors, control.call, Clock())
     with caplog.at_level(logging.WARNING, logger="mlinfra.emulator.scheduler"):
         assert scheduler.tick(at(24)) == [Fired("pipeline", "train", at(24))]
         scheduler.tick(at(25))

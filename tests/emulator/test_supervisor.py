@@ -107,9 +107,7 @@ def test_what_a_finished_command_left_running_in_its_group_is_killed(tmp_path):
 
 
 def test_a_command_that_cannot_start_says_so(tmp_path):
-    process = supervisor.popen(
-        [str(tmp_path / "missing")], stderr=subprocess.PIPE, text=True
-    )
+    process = supervisor.popen([str(tmp_path / "missing")], stderr=subprocess.PIPE, text=True)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 127 and "cannot start" in err
 

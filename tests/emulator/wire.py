@@ -27,9 +27,7 @@ def send(port: int, request: bytes, timeout: float = 10) -> tuple[int, dict[str,
     return status, headers, body
 
 
-def request(
-    method: str, target: str, headers: dict[str, str], body: bytes = b""
-) -> bytes:
+def request(method: str, target: str, headers: dict[str, str], body: bytes = b"") -> bytes:
     """The bytes of an HTTP/1.1 request; `headers` are sent exactly as given (no Host added)."""
     lines = [f"{method} {target} HTTP/1.1"]
     lines += [f"{name}: {value}" for name, value in headers.items()]

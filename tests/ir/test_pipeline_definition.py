@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlinfra.emulator.pipelines.expressions import Scope, holds, parse_definition
+from mlinfra.emulator.services.pipelines.expressions import Scope, holds, parse_definition
 from mlinfra.frozen import freeze, thaw
 from mlinfra.ir.graph import Concat, GraphError, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext

@@ -23,7 +23,7 @@ import pytest
 from capture_events import capture_event
 from moto.server import ThreadedMotoServer
 
-from mlinfra.emulator.monitoring import jobs
+from mlinfra.emulator.services.monitors import jobs
 from mlinfra.monitoring.bundle import ARCHIVE_NAME, job_archive
 
 HERE = Path(__file__).parent

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlinfra.emulator import process
 from mlinfra.emulator.credentials import (
     DEFAULT_REGION,
     SIGNING_NAME,
@@ -73,8 +74,6 @@ class Access:
     @classmethod
     def for_spec(cls, spec_file: str | Path, region: str = DEFAULT_REGION) -> Access:
         """The emulator running for a spec's folder; NotRunning when there is none."""
-        from mlinfra.emulator import process
-
         running = process.status(spec_file)
         if running is None:
             raise NotRunning(f"no emulator is running for {process.folder_of(spec_file)}")
@@ -146,9 +145,7 @@ class Access:
         request = AWSRequest(
             method=method, url=f"{self.url}{path}", data=body, headers=dict(headers or {})
         )
-        keys = BotoCredentials(
-            self.credentials.access_key_id, self.credentials.secret_access_key
-        )
+        keys = BotoCredentials(self.credentials.access_key_id, self.credentials.secret_access_key)
         SigV4Auth(keys, SIGNING_NAME, self.region).add_auth(request)
         return dict(request.headers.items())
 

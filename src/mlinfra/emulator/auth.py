@@ -39,7 +39,7 @@ from botocore.auth import SigV4Auth
 from botocore.credentials import Credentials as BotoCredentials
 
 from mlinfra.emulator.credentials import DEFAULT_REGION, SIGNING_NAME, Credentials
-from mlinfra.emulator.protocol import ApiError
+from mlinfra.emulator.kit.errors import ApiError
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW_SECONDS = 15 * 60  # AWS's window, both ways
@@ -88,9 +88,7 @@ class Verifier:
         if not hmac.compare_digest(key.encode(), self.credentials.access_key_id.encode()):
             raise _unrecognized(f"access key {key[:64]!r} is not this emulator's")
         if headers.get("X-Amz-Security-Token") is not None:
-            raise _unrecognized(
-                "the emulator issues no session tokens (unset AWS_SESSION_TOKEN)"
-            )
+            raise _unrecognized("the emulator issues no session tokens (unset AWS_SESSION_TOKEN)")
         signed = parsed["SignedHeaders"]
         _check_signed_headers(signed, headers)
         timestamp = _timestamp(headers)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from email.message import Message
 from functools import cache
 
-from mlinfra.emulator.protocol import ApiError
+from mlinfra.emulator.kit.errors import ApiError
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 # What a browser may send cross-site without a preflight (the CORS-safelisted types).

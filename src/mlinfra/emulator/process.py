@@ -45,6 +45,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from mlinfra.emulator import supervisor
+from mlinfra.emulator.credentials import CredentialsError
+
 FORMAT_VERSION = 2  # 2: the server's identity (`process`) beside its pid
 STATE_DIR = Path(".mlinfra") / "emulator"
 RUN_FILE = "emulator.json"
@@ -204,8 +207,8 @@ def serve(
     `announce` hears the running emulator's Status once its port is bound (the foreground CLI
     prints the URL with it).
     """
-    from mlinfra.emulator import supervisor
-    from mlinfra.emulator.credentials import CredentialsError
+    # Deferred: the server loads botocore's service models and every service, which only the
+    # emulator's own process needs (not `mlinfra emulator status` or `stop`).
     from mlinfra.emulator.server import EmulatorServer
 
     state_dir = root / STATE_DIR
@@ -249,7 +252,7 @@ def serve(
     log.info("emulator for %s listening on %s (pid %d)", root, server.url, os.getpid())
     if insecure_any_credentials:
         log.warning("--insecure-any-credentials: any local process may drive this emulator")
-    server.control.restored.clear()  # before the first request can reach InvokeEndpoint
+    server.control.endpoints.restored.clear()  # before the first request can reach InvokeEndpoint
     threading.Thread(target=_redeploy, args=(server,), daemon=True).start()
     if announce is not None:
         announce(info)
@@ -290,7 +293,7 @@ def write_run_file(state_dir: Path, info: Status) -> None:
 
 def _redeploy(server: object) -> None:
     try:
-        server.control.redeploy_endpoints()  # type: ignore[attr-defined]
+        server.control.endpoints.redeploy()  # type: ignore[attr-defined]
     except Exception:
         log.exception("redeploying endpoints after a restart failed")
 

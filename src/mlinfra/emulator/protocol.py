@@ -2,7 +2,7 @@
 
 Everything here is derived from botocore's service models (the same files boto3 reads), so a
 request boto3 can send is parsed the way AWS parses it and a response is laid out where boto3
-looks for it. Nothing here knows what an operation does; `control.py` and the runtimes do.
+looks for it. Nothing here knows what an operation does; the services (`services/`) do.
 """
 
 from __future__ import annotations
@@ -20,24 +20,11 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.validate import ParamValidator
 
 from mlinfra.emulator import constraints, wire
+from mlinfra.emulator.kit.errors import ApiError
 
 CONTROL_SERVICE = "sagemaker"
 RUNTIME_SERVICE = "sagemaker-runtime"
 FEATURESTORE_SERVICE = "sagemaker-featurestore-runtime"
-
-
-class ApiError(Exception):
-    """An error AWS itself would return: a code boto3 raises as `ClientError`, and a status."""
-
-    def __init__(
-        self, code: str, message: str, status: int = 400, fields: dict | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        # The error shape's other members (ModelError's OriginalStatusCode...), in its body.
-        self.fields = dict(fields or {})
 
 
 @cache

@@ -28,6 +28,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mlinfra.emulator.kit.arns import DEFAULT_REGION, region_of
+from mlinfra.emulator.services.monitors.service import Monitors
+from mlinfra.emulator.store import Store
 from mlinfra.spec.values import parse_schedule, schedule_of_tag
 
 SCHEDULE_TAG = "mlinfra:schedule"
@@ -57,8 +60,18 @@ class Fired:
 class Scheduler:
     """Fires due monitoring executions and scheduled pipeline executions of one emulator."""
 
-    def __init__(self, control: Any, now: Callable[[], datetime] | None = None) -> None:
-        self.control = control
+    def __init__(
+        self,
+        store: Store,
+        monitors: Monitors,
+        call: Callable[[str, dict, str], dict],
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        """Schedules are read from `store`; a monitor's execution is started by `monitors`,
+        a pipeline's through `call`, the control plane's dispatch, as StartPipelineExecution."""
+        self.store = store
+        self.monitors = monitors
+        self.call = call
         self.now = now or (lambda: datetime.now(UTC))
         self.started = self.now()
         self._due: dict[Scheduled, datetime | None] = {}
@@ -127,7 +140,7 @@ class Scheduler:
         return fired
 
     def _scheduled(self) -> list[Scheduled]:
-        store = self.control.store
+        store = self.store
         found = []
         for record in store.all("monitoring-schedule"):
             if record.get("MonitoringScheduleStatus") != "Scheduled":
@@ -140,7 +153,7 @@ class Scheduler:
                     record["MonitoringScheduleName"],
                     expression,
                     float(record.get("LastModifiedTime", record["CreationTime"])),
-                    record.get("_Region", "us-east-1"),
+                    record.get("_Region", DEFAULT_REGION),
                 )
             )
         for record in store.all("pipeline"):
@@ -153,7 +166,7 @@ class Scheduler:
                     record["PipelineName"],
                     _decoded(tags[SCHEDULE_TAG]),
                     float(record.get("LastModifiedTime", record["CreationTime"])),
-                    _region_of(record.get("PipelineArn", "")),
+                    region_of(record.get("PipelineArn", "")),
                 )
             )
         return found
@@ -171,11 +184,11 @@ class Scheduler:
     def _fire(self, item: Scheduled, due: datetime) -> bool:
         try:
             if item.kind == "monitor":
-                self.control.monitoring().start_execution(item.name, due)
+                self.monitors.start_execution(item.name, due)
             else:
                 # The token makes a repeated start for the same due time the same execution.
                 token = hashlib.sha256(f"{item.name}@{due.isoformat()}".encode()).hexdigest()
-                self.control.call(
+                self.call(
                     "StartPipelineExecution",
                     {
                         "PipelineName": item.name,
@@ -207,11 +220,6 @@ _MAX_CATCH_UP = 100_000
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _region_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 3 and parts[3] else "us-east-1"
 
 
 def _decoded(value: str) -> str:

@@ -55,13 +55,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from mlinfra.emulator import credentials, guard, runtime, wire
+from mlinfra.emulator import credentials, guard, wire
 from mlinfra.emulator.auth import Verifier
 from mlinfra.emulator.control import ControlPlane
+from mlinfra.emulator.kit.errors import ApiError
 from mlinfra.emulator.protocol import (
     CONTROL_SERVICE,
     FEATURESTORE_SERVICE,
-    ApiError,
     check_name,
     error_statuses,
     match_route,
@@ -263,7 +263,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 404,
             )
         name = route.operation.name
-        handler = runtime.HANDLERS.get(name)
+        handler = self.server.control.runtime_operations.get(name)
         if handler is None:
             raise ApiError(
                 "UnknownOperationException",
@@ -275,7 +275,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         elif self.command in ("POST", "PUT"):
             guard.require_content_type(self.headers, (REST_JSON,), name)
         params = parse_rest_request(route, labels, query, dict(self.headers), body)
-        result = handler(self.server.control, params)
+        result = handler(params)
         status, headers, payload = serialize_rest_response(route, result)
         headers["x-amzn-RequestId"] = request_id
         self._send(status, headers, payload)
@@ -295,12 +295,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 "ValidationError",
                 f"{source}: nothing was ingested: line {line} is not UTF-8 text",
             ) from None
-        # runtime's feature-store call: a FeatureStoreError becomes the AWS error it carries.
-        group = runtime._features(self.server.control, "describe_group", group_name)
+        # The runtime's feature-store call: a FeatureStoreError becomes the AWS error it carries.
+        runtime = self.server.control.runtime
+        group = runtime.feature_store("describe_group", group_name)
         lines = io.StringIO(text, newline="")
-        ingested = runtime._features(
-            self.server.control, "ingest_csv_lines", group_name, lines, source
-        )
+        ingested = runtime.feature_store("ingest_csv_lines", group_name, lines, source)
         stores = [
             store
             for store, enabled in (
@@ -331,7 +330,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if job is not None:
             job = unquote(job)
             check_name(CONTROL_SERVICE, "ProcessingJobName", job, "ProcessingJobName")
-        monitoring = self.server.control.monitoring()
+        monitoring = self.server.control.monitors
         if what == "executions" and job is None and self.command == "POST":
             guard.require_content_type(self.headers, (REST_JSON,), "The executions route")
             try:

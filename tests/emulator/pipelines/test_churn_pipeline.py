@@ -50,7 +50,7 @@ def test_the_churn_pipeline_trains_and_registers_from_the_feature_store(server, 
         "ModelPackageSummaryList"
     ]
     assert version["ModelApprovalStatus"] == "Approved"
-    folder = server.control.pipelines().folder(server.control.pipelines().execution(arn))
+    folder = server.control.pipelines.folder(server.control.pipelines.execution(arn))
     assert (folder / "prepare/input/customers/churn-local-customers.parquet").is_file()
     assert "evaluate: " in (folder / "evaluate/log.txt").read_text()
     # Serving under network isolation (the prod environment) loads the hooks from the model.

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mlinfra.emulator.pipelines.expressions import (
+from mlinfra.emulator.services.pipelines.expressions import (
     DefinitionError,
     Scope,
     holds,

@@ -204,7 +204,7 @@ def test_an_execution_cut_short_by_a_restart_says_so(tmp_path):
     before.close()
     after = ControlPlane(tmp_path, tmp_path / "state")
     try:
-        found = after.pipelines().execution("arn:x/execution/abc")
+        found = after.pipelines.execution("arn:x/execution/abc")
     finally:
         after.close()
     assert found["PipelineExecutionStatus"] == "Failed"

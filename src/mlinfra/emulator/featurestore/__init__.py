@@ -1,24 +1,7 @@
 """The local emulator's feature store: SageMaker Feature Store semantics on SQLite and Parquet.
 
-`FeatureStore` is what the emulator's server routes Feature Store Runtime requests to.
+`store.FeatureStore` is what the emulator's feature groups service and the Feature Store
+Runtime operations work on; `definition` says what a group is, `records` what a record is,
+`offline` how the offline store's Parquet files are written. Nothing is imported here, so a
+caller that needs only definitions or errors does not load pyarrow.
 """
-
-from __future__ import annotations
-
-from mlinfra.emulator.featurestore.definition import (
-    FeatureGroup,
-    FeatureGroupDefinition,
-    FeatureType,
-)
-from mlinfra.emulator.featurestore.errors import FeatureStoreError
-from mlinfra.emulator.featurestore.store import KEEP, FeatureStore, Record
-
-__all__ = [
-    "KEEP",
-    "FeatureGroup",
-    "FeatureGroupDefinition",
-    "FeatureStore",
-    "FeatureStoreError",
-    "FeatureType",
-    "Record",
-]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,6 +17,15 @@ RESERVED_FEATURE_NAMES = frozenset({"is_deleted", "write_time", "api_invocation_
 # CreateFeatureGroup's FeatureDefinitions hold at most 2,500 (botocore's model), and
 # DescribeFeatureGroup returns 2,500 a page: adding features never goes past one page.
 MAX_FEATURES = 2500
+
+
+class Keep(enum.Enum):
+    """`FeatureStore.update_group`'s default: leave the setting as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 # Patterns of botocore's `FeatureGroupName` and `FeatureName` shapes.
 _GROUP_NAME = re.compile(r"^[a-zA-Z0-9]([_-]*[a-zA-Z0-9]){0,63}$")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import enum
 import fcntl
 import hashlib
 import json
@@ -39,10 +38,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from mlinfra.emulator.featurestore import offline
+import mlinfra.emulator.featurestore.offline as offline
 from mlinfra.emulator.featurestore.definition import (
+    KEEP,
     FeatureGroup,
     FeatureGroupDefinition,
+    Keep,
     check_definition,
 )
 from mlinfra.emulator.featurestore.errors import FeatureStoreError
@@ -99,14 +100,6 @@ ON CONFLICT (group_name, record_id, event_time_us) DO UPDATE SET digest = exclud
 
 log = logging.getLogger("mlinfra.emulator")
 
-
-class Keep(enum.Enum):
-    """`update_group`'s default: leave the setting as it is."""
-
-    KEEP = "keep"
-
-
-KEEP = Keep.KEEP
 
 # An expired record counts as absent (it is hard-deleted lazily), so any put replaces it; a live
 # one is replaced only by an equal or newer event time (on a tie the later write wins, as in AWS).

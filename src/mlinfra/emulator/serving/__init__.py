@@ -16,12 +16,11 @@ serves it; otherwise by the emulator's default scikit-learn handler.
 from __future__ import annotations
 
 from mlinfra.emulator.serving.capture import Capture
-from mlinfra.emulator.serving.errors import ACCOUNT_ID, ServingError
+from mlinfra.emulator.serving.errors import ServingError
 from mlinfra.emulator.serving.pool import DEFAULT_TIMEOUT, EndpointPool, Invocation, Variant
 from mlinfra.emulator.serving.program import Program, program_of
 
 __all__ = [
-    "ACCOUNT_ID",
     "DEFAULT_TIMEOUT",
     "Capture",
     "EndpointPool",

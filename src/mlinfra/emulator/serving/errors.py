@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-# The account id the emulator reports in messages, as SageMaker would for the caller's account.
-ACCOUNT_ID = "123456789012"
+from mlinfra.emulator.kit.arns import ACCOUNT
 
 
 class ServingError(Exception):
@@ -40,9 +39,7 @@ class ServingError(Exception):
 
 def endpoint_not_found(name: str) -> ServingError:
     # Same text as SageMaker's InvokeEndpoint, so clients matching on it behave the same.
-    return ServingError(
-        "ValidationException", f"Endpoint {name} of account {ACCOUNT_ID} not found."
-    )
+    return ServingError("ValidationException", f"Endpoint {name} of account {ACCOUNT} not found.")
 
 
 def model_error(endpoint: str, status: int, text: str) -> ServingError:
@@ -50,7 +47,7 @@ def model_error(endpoint: str, status: int, text: str) -> ServingError:
     kind = "client" if 400 <= status < 500 else "server"
     message = (
         f'Received {kind} error ({status}) from primary with message "{text}". '
-        f"See the emulator log for endpoint {endpoint} in account {ACCOUNT_ID} "
+        f"See the emulator log for endpoint {endpoint} in account {ACCOUNT} "
         "for more information."
     )
     return ServingError(

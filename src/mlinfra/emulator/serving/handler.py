@@ -31,14 +31,12 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from mlinfra.emulator.serving import codec
-
-if TYPE_CHECKING:
-    from mlinfra.emulator.serving.worker import Setup
+import mlinfra.emulator.serving.codec as codec
+from mlinfra.emulator.serving.model_data import Setup
 
 HOOKS = ("model_fn", "input_fn", "predict_fn", "output_fn", "transform_fn")
 DEFAULT_ACCEPT = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"

@@ -9,7 +9,7 @@ inference script's ``model_fn`` gets it, and the default handler loads its ``mod
 from __future__ import annotations
 
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from mlinfra.emulator.serving.errors import ServingError
@@ -17,6 +17,19 @@ from mlinfra.emulator.serving.errors import ServingError
 MODEL_FILE = "model.joblib"
 FEATURES_FILE = "features.json"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a replica loads, sent to its spawned process: the model directory (``model_fn``
+    gets it), its model.joblib and features.json if any, the inference script if the container
+    names one, and the container's environment, which the process takes as its own."""
+
+    model_dir: str
+    model_file: str | None = None
+    features_file: str | None = None
+    script: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

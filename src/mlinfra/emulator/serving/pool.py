@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlinfra.emulator.paths import PathRefused
+from mlinfra.emulator.kit.paths import PathRefused
 from mlinfra.emulator.serving.capture import Capture, CaptureWriter
 from mlinfra.emulator.serving.errors import ServingError, endpoint_not_found
-from mlinfra.emulator.serving.model_data import locate
+from mlinfra.emulator.serving.model_data import Setup, locate
 from mlinfra.emulator.serving.program import Program
-from mlinfra.emulator.serving.worker import FAILED, IN_SERVICE, Retired, Setup, Worker
+from mlinfra.emulator.serving.worker import FAILED, IN_SERVICE, Retired, Worker
 
 DEFAULT_TIMEOUT = 60.0  # SageMaker's own limit for a real-time invocation
 

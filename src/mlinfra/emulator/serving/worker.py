@@ -19,12 +19,12 @@ import multiprocessing
 import os
 import signal
 import threading
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
 from mlinfra.emulator import supervisor
 from mlinfra.emulator.serving.errors import ServingError, model_error
+from mlinfra.emulator.serving.model_data import Setup
 
 IN_SERVICE = "InService"
 FAILED = "Failed"
@@ -37,19 +37,6 @@ class Retired(Exception):
     """The replica was stopped by a redeploy or undeploy; the caller retries on the new one."""
 
 
-@dataclass(frozen=True)
-class Setup:
-    """What a replica loads, sent to its spawned process: the model directory (``model_fn``
-    gets it), its model.joblib and features.json if any, the inference script if the container
-    names one, and the container's environment, which the process takes as its own."""
-
-    model_dir: str
-    model_file: str | None = None
-    features_file: str | None = None
-    script: str | None = None
-    environment: dict[str, str] = field(default_factory=dict)
-
-
 def serve(conn: Connection, setup: Setup, lifeline: Connection | None = None) -> None:
     """Worker process main: load the model, then answer requests until the pipe closes."""
     # A group of our own, before any user code runs: what the script starts is in it too.
@@ -60,7 +47,10 @@ def serve(conn: Connection, setup: Setup, lifeline: Connection | None = None) ->
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         os.environ.update(setup.environment)  # as the container's own environment
-        from mlinfra.emulator.serving import codec
+        # Here, in the replica's process and once its environment is the container's (what
+        # numpy and the model's libraries read as they load): the emulator's own process
+        # never needs them.
+        from mlinfra.emulator.serving.codec import RequestError
         from mlinfra.emulator.serving.handler import Handler, HookError
 
         handler = Handler(setup)
@@ -76,7 +66,7 @@ def serve(conn: Connection, setup: Setup, lifeline: Connection | None = None) ->
         try:
             out, out_type = handler(body, content_type, accept)
             reply: tuple[Any, ...] = ("ok", out, out_type)
-        except codec.RequestError as exc:
+        except RequestError as exc:
             reply = ("error", exc.status, str(exc))
         except HookError as exc:
             reply = ("error", 500, str(exc))

@@ -19,7 +19,7 @@ import hmac
 import secrets
 from typing import Any
 
-from mlinfra.emulator.protocol import ApiError
+from mlinfra.emulator.kit.errors import ApiError
 
 MAX_PAGE = 100
 DEFAULT_PAGE = {

@@ -17,14 +17,19 @@ import secrets
 import string
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlinfra.emulator.control import ACCOUNT, _epoch, _invalid
-from mlinfra.emulator.paging import descending
-from mlinfra.emulator.pipelines.expressions import DefinitionError, Scope, parse_definition
-from mlinfra.emulator.pipelines.runner import Context, Execution
-from mlinfra.emulator.protocol import ApiError
+from mlinfra.emulator.kit.arns import arn, prefix
+from mlinfra.emulator.kit.errors import invalid, not_found
+from mlinfra.emulator.kit.paging import descending
+from mlinfra.emulator.kit.paths import Roots
+from mlinfra.emulator.kit.records import Kind, Listing, output
+from mlinfra.emulator.kit.times import epoch
+from mlinfra.emulator.services.pipelines.expressions import DefinitionError, Scope, parse_definition
+from mlinfra.emulator.services.pipelines.runner import Context, Execution
+from mlinfra.emulator.store import Store
 
 PIPELINE = "pipeline"
 EXECUTION = "pipeline-execution"
@@ -39,17 +44,34 @@ TYPES = {"Integer": int, "Float": float, "String": str}
 log = logging.getLogger("mlinfra.emulator.pipelines")
 
 
-def _not_found(message: str) -> ApiError:
-    return ApiError("ResourceNotFound", message)
-
-
 class Pipelines:
-    """Pipelines and their executions, for `ControlPlane`'s pipeline operations."""
+    """Pipelines and their executions: the pipeline operations of the control plane.
 
-    def __init__(self, control: Any) -> None:
-        self.control = control
-        self.store = control.store
-        self.root: Path = control.state_dir / "pipelines"
+    `call` is the control plane's dispatch (a RegisterModel step creates a model package
+    through it); `read_offline` gives a feature group's offline store as a pyarrow table."""
+
+    OPERATIONS = (
+        "CreatePipeline", "DescribePipeline", "ListPipelines", "UpdatePipeline", "DeletePipeline",
+        "StartPipelineExecution", "DescribePipelineExecution", "ListPipelineExecutions",
+        "ListPipelineExecutionSteps", "ListPipelineParametersForExecution",
+        "StopPipelineExecution",
+    )  # fmt: skip
+    KINDS = (Kind(PIPELINE, "PipelineArn", lambda r: r["PipelineName"]),)
+
+    def __init__(
+        self,
+        store: Store,
+        listing: Listing,
+        roots: Roots,
+        call: Callable[[str, dict, str], dict],
+        read_offline: Callable[[str], Any],
+    ) -> None:
+        self.store = store
+        self.listing = listing
+        self.roots = roots
+        self.call = call
+        self.read_offline = read_offline
+        self.root: Path = roots.state / "pipelines"
         self._running: dict[str, tuple[Execution, threading.Thread]] = {}
         self._abandon_interrupted()
 
@@ -58,19 +80,19 @@ class Pipelines:
     def create_pipeline(self, p: dict, region: str) -> dict:
         name = p["PipelineName"]
         if self.store.get(PIPELINE, name):
-            raise _invalid(
+            raise invalid(
                 f"Pipeline names must be unique within an AWS account and region. "
                 f"Pipeline with name ({name}) already exists."
             )
         if "PipelineDefinition" not in p and "PipelineDefinitionS3Location" not in p:
-            raise _invalid(
+            raise invalid(
                 "Either PipelineDefinition or PipelineDefinitionS3Location must be specified."
             )
         _check(p)
         now = time.time()
         record = dict(
             p,
-            PipelineArn=_pipeline_arn(region, name),
+            PipelineArn=arn(region, PIPELINE, name),
             PipelineDisplayName=p.get("PipelineDisplayName", name),
             PipelineStatus="Active",
             CreationTime=now,
@@ -82,7 +104,7 @@ class Pipelines:
         return {"PipelineArn": record["PipelineArn"]}
 
     def describe_pipeline(self, p: dict, region: str) -> dict:
-        return self.control._output("DescribePipeline", self.pipeline(p["PipelineName"]))
+        return output("DescribePipeline", self.pipeline(p["PipelineName"]))
 
     def list_pipelines(self, p: dict, region: str) -> dict:
         prefix = p.get("PipelineNamePrefix", "")
@@ -118,7 +140,7 @@ class Pipelines:
                 (r for r in self.store.all(PIPELINE) if r["PipelineName"].lower() == name), None
             )
         if record is None:
-            raise _not_found(f"Pipeline '{name_or_arn}' does not exist.")
+            raise not_found(f"Pipeline '{name_or_arn}' does not exist.")
         return record
 
     # --- executions ------------------------------------------------------------------------
@@ -131,14 +153,14 @@ class Pipelines:
                 return {"PipelineExecutionArn": earlier["PipelineExecutionArn"]}
         if "PipelineDefinition" not in pipeline:
             # Only a pipeline stored before CreatePipeline required a definition lacks one.
-            raise _invalid(
+            raise invalid(
                 f"Pipeline {pipeline['PipelineName']} has no PipelineDefinition to run: "
                 "give it one with UpdatePipeline."
             )
         try:
             document, steps = parse_definition(pipeline["PipelineDefinition"])
         except DefinitionError as exc:
-            raise _invalid(str(exc)) from None
+            raise invalid(str(exc)) from None
         parameters = _parameters(document, p.get("PipelineParameters", []))
         execution_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
         arn = f"{pipeline['PipelineArn']}/execution/{execution_id}"
@@ -196,9 +218,7 @@ class Pipelines:
         return {"PipelineExecutionArn": arn}
 
     def describe_pipeline_execution(self, p: dict, region: str) -> dict:
-        return self.control._output(
-            "DescribePipelineExecution", self.execution(p["PipelineExecutionArn"])
-        )
+        return output("DescribePipelineExecution", self.execution(p["PipelineExecutionArn"]))
 
     def list_pipeline_executions(self, p: dict, region: str) -> dict:
         pipeline = self.pipeline(p["PipelineName"])
@@ -208,7 +228,7 @@ class Pipelines:
 
     def list_pipeline_execution_steps(self, p: dict, region: str) -> dict:
         if "PipelineExecutionArn" not in p:  # optional in the model, needed by the service
-            raise _invalid("PipelineExecutionArn is required: the steps of which execution?")
+            raise invalid("PipelineExecutionArn is required: the steps of which execution?")
         steps = list(self.execution(p["PipelineExecutionArn"])["Steps"])
         return self._page("ListPipelineExecutionSteps", steps, p, "StartTime")
 
@@ -219,7 +239,7 @@ class Pipelines:
     def stop_pipeline_execution(self, p: dict, region: str) -> dict:
         record = self.execution(p["PipelineExecutionArn"])
         if record["PipelineExecutionStatus"] not in RUNNING:
-            raise _invalid(
+            raise invalid(
                 f"Pipeline execution {record['PipelineExecutionArn']} is "
                 f"{record['PipelineExecutionStatus']}, so it cannot be stopped."
             )
@@ -231,7 +251,7 @@ class Pipelines:
     def execution(self, arn: str) -> dict:
         record = self.store.get(EXECUTION, arn.rsplit("/", 1)[-1])
         if record is None or record["PipelineExecutionArn"] != arn:
-            raise _not_found(f"Pipeline execution '{arn}' does not exist.")
+            raise not_found(f"Pipeline execution '{arn}' does not exist.")
         return record
 
     def folder(self, record: dict) -> Path:
@@ -295,29 +315,23 @@ class Pipelines:
             running[0].stop()
 
     def _context(self, region: str, pipeline: str) -> Context:
-        control = self.control
-
         def register(request: dict) -> dict:
-            return control.call("CreateModelPackage", request, region)
+            return self.call("CreateModelPackage", request, region)
 
         def export_offline(group: str, folder: Path) -> None:
-            store = control.feature_store()
-            if store is None:
-                raise DefinitionError("the emulator has no feature store runtime")
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # half a second to import: only this step needs it
 
-            table = control._feature_call(store.read_offline, group)
-            pq.write_table(table, folder / f"{group}.parquet")
+            pq.write_table(self.read_offline(group), folder / f"{group}.parquet")
 
         return Context(
-            root=control.root,
-            state_dir=control.state_dir,
+            root=self.roots.project,
+            state_dir=self.roots.state,
             manifests=self.root / pipeline / "outputs",
             cache=StepCache(self.store, pipeline),
-            offline_root=control.state_dir / "featurestore" / "offline",
+            offline_root=self.roots.state / "featurestore" / "offline",
             export_offline=export_offline,
             register=register,
-            arn_prefix=f"arn:aws:sagemaker:{region}:{ACCOUNT}:",
+            arn_prefix=prefix(region),
         )
 
     def _executions(self, pipeline: str) -> list[dict]:
@@ -348,7 +362,7 @@ class Pipelines:
             records = sorted(records, key=lambda r: r.get(key, 0))
             if descending(operation, p):
                 records.reverse()
-        return self.control._page(operation, records, p)
+        return self.listing.page(operation, records, p)
 
 
 class StepCache:
@@ -368,25 +382,25 @@ class StepCache:
 def _check(p: dict) -> None:
     if "PipelineDefinition" not in p:
         if "PipelineDefinitionS3Location" in p:
-            raise _invalid("The local emulator takes PipelineDefinition, not an S3 location.")
+            raise invalid("The local emulator takes PipelineDefinition, not an S3 location.")
         return
     try:
         parse_definition(p["PipelineDefinition"])
     except DefinitionError as exc:
-        raise _invalid(str(exc)) from None
+        raise invalid(str(exc)) from None
 
 
 def _parameters(document: dict, given: list[dict]) -> dict[str, Any]:
     declared = {d["Name"]: d for d in document.get("Parameters", ())}
     unknown = [g["Name"] for g in given if g["Name"] not in declared]
     if unknown:
-        raise _invalid(f"Pipeline parameters {unknown} are not defined in the pipeline.")
+        raise invalid(f"Pipeline parameters {unknown} are not defined in the pipeline.")
     values = {name: d.get("DefaultValue") for name, d in declared.items()}
     for item in given:
         values[item["Name"]] = _typed(declared[item["Name"]], item["Value"])
     missing = [name for name, value in values.items() if value is None]
     if missing:
-        raise _invalid(f"Pipeline parameters {missing} have no default and were not given.")
+        raise invalid(f"Pipeline parameters {missing} have no default and were not given.")
     return values
 
 
@@ -399,7 +413,7 @@ def _typed(declared: dict, value: str) -> Any:
             return value.lower() == "true"
         return TYPES.get(kind, str)(value)
     except ValueError:
-        raise _invalid(f"Parameter {declared['Name']} is a {kind}; {value!r} is not.") from None
+        raise invalid(f"Parameter {declared['Name']} is a {kind}; {value!r} is not.") from None
 
 
 def _text(value: Any) -> str:
@@ -410,11 +424,7 @@ def _text(value: Any) -> str:
 
 def _created_between(records: list[dict], p: dict, field: str) -> list[dict]:
     if "CreatedAfter" in p:
-        records = [r for r in records if r[field] > _epoch(p["CreatedAfter"])]
+        records = [r for r in records if r[field] > epoch(p["CreatedAfter"])]
     if "CreatedBefore" in p:
-        records = [r for r in records if r[field] < _epoch(p["CreatedBefore"])]
+        records = [r for r in records if r[field] < epoch(p["CreatedBefore"])]
     return records
-
-
-def _pipeline_arn(region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{ACCOUNT}:pipeline/{name.lower()}"

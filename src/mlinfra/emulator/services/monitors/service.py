@@ -21,40 +21,60 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from mlinfra.emulator.control import ACCOUNT, _epoch, _invalid
-from mlinfra.emulator.monitoring import definition
-from mlinfra.emulator.monitoring.alerts import AlertLog
-from mlinfra.emulator.monitoring.executions import (
+from mlinfra.emulator.kit.arns import arn
+from mlinfra.emulator.kit.errors import ApiError, invalid, not_found
+from mlinfra.emulator.kit.paging import descending
+from mlinfra.emulator.kit.paths import Roots
+from mlinfra.emulator.kit.records import Kind, Listing, output, shaped
+from mlinfra.emulator.kit.times import epoch
+from mlinfra.emulator.services.endpoints import Endpoints
+from mlinfra.emulator.services.monitors import definition
+from mlinfra.emulator.services.monitors.alerts import AlertLog
+from mlinfra.emulator.services.monitors.executions import (
     DEFAULT_MAX_RUNTIME,
     EXECUTION,
     Runner,
     abandon_interrupted,
     iso,
 )
-from mlinfra.emulator.paging import descending
-from mlinfra.emulator.protocol import CONTROL_SERVICE, ApiError, project, service_model
+from mlinfra.emulator.store import Store
 
 SCHEDULE = "monitoring-schedule"
 ANALYSED = ("Completed", "CompletedWithViolations")  # the data up to their time was seen
 CONFIG = definition.CONFIG
 
 
-def _not_found(message: str) -> ApiError:
-    return ApiError("ResourceNotFound", message)
+class Monitors:
+    """Monitoring schedules and their executions: the control plane's Model Monitor operations.
 
+    A schedule monitors an endpoint of `endpoints`; `call`, the control plane's dispatch,
+    starts the retraining pipeline of an execution that found violations."""
 
-class Monitoring:
-    """Monitoring schedules and executions, for `ControlPlane`'s Model Monitor operations."""
+    OPERATIONS = (
+        "CreateMonitoringSchedule", "DescribeMonitoringSchedule", "ListMonitoringSchedules",
+        "UpdateMonitoringSchedule", "DeleteMonitoringSchedule", "StartMonitoringSchedule",
+        "StopMonitoringSchedule", "ListMonitoringExecutions", "DescribeProcessingJob",
+    )  # fmt: skip
+    KINDS = (Kind(SCHEDULE, "MonitoringScheduleArn", lambda r: r["MonitoringScheduleName"]),)
 
-    def __init__(self, control: Any) -> None:
-        self.control = control
-        self.store = control.store
-        self.folder: Path = control.state_dir / "monitors"
-        self.runner = Runner(control, self.folder)
+    def __init__(
+        self,
+        store: Store,
+        listing: Listing,
+        roots: Roots,
+        endpoints: Endpoints,
+        call: Callable[[str, dict, str], dict],
+    ) -> None:
+        self.store = store
+        self.listing = listing
+        self.roots = roots
+        self.endpoints = endpoints
+        self.folder: Path = roots.state / "monitors"
+        self.runner = Runner(store, roots, endpoints.capture_destination, call, self.folder)
         abandon_interrupted(self.store)
 
     # --- schedules -------------------------------------------------------------------------
@@ -64,13 +84,13 @@ class Monitoring:
         if self.store.get(SCHEDULE, name):
             raise ApiError(
                 "ResourceInUse",
-                f"Monitoring schedule {_schedule_arn(region, name)} already exists.",
+                f"Monitoring schedule {arn(region, SCHEDULE, name)} already exists.",
             )
         config, endpoint = self._checked(p[CONFIG], region)
         now = time.time()
         record = {
             "MonitoringScheduleName": name,
-            "MonitoringScheduleArn": _schedule_arn(region, name),
+            "MonitoringScheduleArn": arn(region, SCHEDULE, name),
             "MonitoringScheduleStatus": "Scheduled",
             "MonitoringType": "DataQuality",
             CONFIG: config,
@@ -90,7 +110,7 @@ class Monitoring:
             record["LastMonitoringExecutionSummary"] = max(
                 latest, key=lambda r: (r["ScheduledTime"], r["CreationTime"])
             )
-        return self.control._output("DescribeMonitoringSchedule", record)
+        return output("DescribeMonitoringSchedule", record)
 
     def list_monitoring_schedules(self, p: dict, region: str) -> dict:
         endpoint, status = p.get("EndpointName"), p.get("StatusEquals")
@@ -105,7 +125,7 @@ class Monitoring:
 
         if p.get("SortBy") == "Status":
             p = dict(p, SortBy="MonitoringScheduleStatus")
-        return self.control._list(
+        return self.listing.list(
             "ListMonitoringSchedules", SCHEDULE, p, "MonitoringScheduleName", keep=keep
         )
 
@@ -130,7 +150,7 @@ class Monitoring:
     def schedule(self, name: str) -> dict:
         record = self.store.get(SCHEDULE, name)
         if record is None:
-            raise _not_found(f"Monitoring schedule {name} does not exist.")
+            raise not_found(f"Monitoring schedule {name} does not exist.")
         return record
 
     def _set_status(self, name: str, status: str) -> None:
@@ -145,8 +165,8 @@ class Monitoring:
         self.store.put(SCHEDULE, record["MonitoringScheduleName"], record, record["CreationTime"])
 
     def _checked(self, config: dict, region: str) -> tuple[dict, str]:
-        checked, endpoint = definition.check(config, self.control.roots)
-        self.control._endpoint(endpoint, region)  # must exist, as on AWS
+        checked, endpoint = definition.check(config, self.roots)
+        self.endpoints.endpoint(endpoint, region)  # must exist, as on AWS
         return checked, endpoint
 
     # --- executions ------------------------------------------------------------------------
@@ -173,7 +193,7 @@ class Monitoring:
     def _new_execution(self, schedule: dict, job: str, when: float, since: str | None) -> dict:
         spec = schedule[CONFIG]["MonitoringJobDefinition"]
         region = schedule["_Region"]
-        roots = self.control.roots
+        roots = self.roots
         constraints, _ = definition.baseline_files(spec, roots)
         output = definition.report_output(spec)
         report_uri = f"{output['S3Uri'].rstrip('/')}/{job}"
@@ -190,7 +210,7 @@ class Monitoring:
             "LastModifiedTime": now,
             "EndpointName": schedule["EndpointName"],
             "ProcessingJobName": job,
-            "ProcessingJobArn": f"arn:aws:sagemaker:{region}:{ACCOUNT}:processing-job/{job}",
+            "ProcessingJobArn": arn(region, "processing-job", job),
             "ProcessingJobStatus": "InProgress",
             "ProcessingInputs": _inputs(spec),
             "ProcessingOutputConfig": {
@@ -236,12 +256,12 @@ class Monitoring:
             ("EndpointName", lambda r, v: r.get("EndpointName") == v),
             ("StatusEquals", lambda r, v: r["MonitoringExecutionStatus"] == v),
             ("MonitoringTypeEquals", lambda r, v: r["MonitoringType"] == v),
-            ("ScheduledTimeBefore", lambda r, v: r["ScheduledTime"] < _epoch(v)),
-            ("ScheduledTimeAfter", lambda r, v: r["ScheduledTime"] > _epoch(v)),
-            ("CreationTimeBefore", lambda r, v: r["CreationTime"] < _epoch(v)),
-            ("CreationTimeAfter", lambda r, v: r["CreationTime"] > _epoch(v)),
-            ("LastModifiedTimeBefore", lambda r, v: r["LastModifiedTime"] < _epoch(v)),
-            ("LastModifiedTimeAfter", lambda r, v: r["LastModifiedTime"] > _epoch(v)),
+            ("ScheduledTimeBefore", lambda r, v: r["ScheduledTime"] < epoch(v)),
+            ("ScheduledTimeAfter", lambda r, v: r["ScheduledTime"] > epoch(v)),
+            ("CreationTimeBefore", lambda r, v: r["CreationTime"] < epoch(v)),
+            ("CreationTimeAfter", lambda r, v: r["CreationTime"] > epoch(v)),
+            ("LastModifiedTimeBefore", lambda r, v: r["LastModifiedTime"] < epoch(v)),
+            ("LastModifiedTimeAfter", lambda r, v: r["LastModifiedTime"] > epoch(v)),
         )
         records = self.store.all(EXECUTION)
         for key, test in filters:
@@ -253,15 +273,15 @@ class Monitoring:
         records.sort(key=lambda r: (r.get(field), r["CreationTime"]))
         if descending("ListMonitoringExecutions", p):
             records.reverse()
-        return self.control._page("ListMonitoringExecutions", records, p)
+        return self.listing.page("ListMonitoringExecutions", records, p)
 
     def describe_processing_job(self, p: dict, region: str) -> dict:
-        return self.control._output("DescribeProcessingJob", self.execution(p["ProcessingJobName"]))
+        return output("DescribeProcessingJob", self.execution(p["ProcessingJobName"]))
 
     def execution(self, job: str) -> dict:
         record = self.store.get(EXECUTION, job)
         if record is None:
-            raise _not_found(
+            raise not_found(
                 f"Processing job {job} does not exist; the local emulator's processing jobs "
                 "are those of monitoring executions."
             )
@@ -277,27 +297,26 @@ class Monitoring:
                 since = iso((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
             except (TypeError, ValueError, OverflowError):
                 # Not a time, or one whose UTC moment falls outside the years 1-9999.
-                raise _invalid(f"since: {since!r} is not an ISO 8601 time.") from None
+                raise invalid(f"since: {since!r} is not an ISO 8601 time.") from None
         return self.summary(self.start_execution(name, time.time(), since))
 
     def detail(self, name: str, job: str) -> dict:
         """One execution's whole record: report folder, window, alerts, retraining."""
         record = self.execution(job)
         if record["MonitoringScheduleName"] != name:
-            raise _not_found(f"Monitoring schedule {name} has no execution {job}.")
+            raise not_found(f"Monitoring schedule {name} has no execution {job}.")
         return {k: v for k, v in record.items() if not k.startswith("_")}
 
     def alerts(self, name: str) -> list[dict]:
         log_ = AlertLog(self.folder / name)
         if self.store.get(SCHEDULE, name) is None and not log_.path.exists():
-            raise _not_found(f"Monitoring schedule {name} does not exist.")
+            raise not_found(f"Monitoring schedule {name} does not exist.")
         return log_.read()
 
     @staticmethod
     def summary(record: dict) -> dict:
-        shape = service_model(CONTROL_SERVICE).shape_for("MonitoringExecutionSummary")
         return {
-            **project(record, shape),
+            **shaped("MonitoringExecutionSummary", record),
             "ProcessingJobName": record["ProcessingJobName"],
             "ReportUri": record["ReportUri"],
             "ReportFolder": record["ReportFolder"],
@@ -334,7 +353,3 @@ def _job_name(schedule_arn: str, when: float) -> str:
     stamp = datetime.fromtimestamp(when, UTC).strftime("%Y%m%d%H%M")
     digest = hashlib.sha256(f"{schedule_arn}@{when:.6f}".encode()).hexdigest()[:24]
     return f"model-monitoring-{stamp}-{digest}"
-
-
-def _schedule_arn(region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{ACCOUNT}:monitoring-schedule/{name}"

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlinfra.emulator.control import _invalid
-from mlinfra.emulator.monitoring.alerts import check_targets
-from mlinfra.emulator.monitoring.jobs import JobFailed, baseline
-from mlinfra.emulator.paths import NotLocal, PathRefused, Roots
+from mlinfra.emulator.kit.errors import invalid
+from mlinfra.emulator.kit.paths import NotLocal, PathRefused, Roots
+from mlinfra.emulator.services.monitors.alerts import check_targets
+from mlinfra.emulator.services.monitors.jobs import JobFailed, baseline
 from mlinfra.spec.values import parse_schedule
 
 # The Environment keys the local lowering passes: mlinfra's, not Model Monitor's.
@@ -37,25 +37,25 @@ def check(config: dict, roots: Roots) -> tuple[dict, str]:
     """
     kind = config.get("MonitoringType", "DataQuality")
     if kind != "DataQuality":
-        raise _invalid(
+        raise invalid(
             f"{CONFIG}.MonitoringType {kind}: the local emulator runs DataQuality monitoring only."
         )
     if "MonitoringJobDefinitionName" in config:
-        raise _invalid(
+        raise invalid(
             f"{CONFIG}.MonitoringJobDefinitionName: the local emulator takes inline "
             "definitions; give the job as MonitoringJobDefinition instead of naming a "
             "data quality job definition."
         )
     definition = config.get("MonitoringJobDefinition")
     if definition is None:
-        raise _invalid(f"{DEFINITION} is required by the local emulator.")
+        raise invalid(f"{DEFINITION} is required by the local emulator.")
     expression = (config.get("ScheduleConfig") or {}).get("ScheduleExpression")
     if not expression:
-        raise _invalid(f"{CONFIG}.ScheduleConfig.ScheduleExpression is required.")
+        raise invalid(f"{CONFIG}.ScheduleConfig.ScheduleExpression is required.")
     try:
         parse_schedule(expression)
     except ValueError as exc:
-        raise _invalid(f"{CONFIG}.ScheduleConfig.ScheduleExpression: {exc}") from None
+        raise invalid(f"{CONFIG}.ScheduleConfig.ScheduleExpression: {exc}") from None
     endpoint = endpoint_of(definition)
     environment = definition.get("Environment") or {}
     for key in (DRIFT_PSI, MISSING_PERCENT):
@@ -63,14 +63,14 @@ def check(config: dict, roots: Roots) -> tuple[dict, str]:
             try:
                 float(environment[key])
             except ValueError:
-                raise _invalid(
+                raise invalid(
                     f"{DEFINITION}.Environment.{key}: {environment[key]!r} is not a number."
                 ) from None
     if ALERT_TARGETS in environment:
         try:
             check_targets(json.loads(environment[ALERT_TARGETS]))
         except ValueError as exc:
-            raise _invalid(f"{DEFINITION}.Environment.{ALERT_TARGETS}: {exc}") from None
+            raise invalid(f"{DEFINITION}.Environment.{ALERT_TARGETS}: {exc}") from None
     local(roots, reports_uri(definition), f"{DEFINITION}.MonitoringOutputConfig")
     make_baseline(definition, roots)
     return dict(config, MonitoringType="DataQuality"), endpoint
@@ -82,7 +82,7 @@ def make_baseline(definition: dict, roots: Roots) -> None:
     where = f"{DEFINITION}.BaselineConfig"
     constraints, statistics = baseline_files(definition, roots)
     if constraints.parent != statistics.parent:
-        raise _invalid(
+        raise invalid(
             f"{where}: the constraints and statistics must be in one folder; the "
             "baselining job writes both."
         )
@@ -91,7 +91,7 @@ def make_baseline(definition: dict, roots: Roots) -> None:
     environment = definition.get("Environment") or {}
     dataset = environment.get(DATASET)
     if not dataset:
-        raise _invalid(
+        raise invalid(
             f"{where}: {constraints} does not exist and Environment.{DATASET} names no "
             "dataset to suggest a baseline from."
         )
@@ -105,9 +105,9 @@ def make_baseline(definition: dict, roots: Roots) -> None:
             environment.get(MISSING_PERCENT),
         )
     except JobFailed as exc:
-        raise _invalid(f"The baselining job over {dataset} failed: {exc}") from None
+        raise invalid(f"The baselining job over {dataset} failed: {exc}") from None
     if not (constraints.is_file() and statistics.is_file()):
-        raise _invalid(
+        raise invalid(
             f"The baselining job over {dataset} wrote no {constraints.name} and "
             f"{statistics.name} in {constraints.parent}."
         )
@@ -117,7 +117,7 @@ def endpoint_of(definition: dict) -> str:
     inputs = definition.get("MonitoringInputs") or []
     endpoints = [i["EndpointInput"]["EndpointName"] for i in inputs if i.get("EndpointInput")]
     if len(endpoints) != 1 or len(inputs) != 1:
-        raise _invalid(
+        raise invalid(
             f"{DEFINITION}.MonitoringInputs: the local emulator monitors exactly one EndpointInput."
         )
     return endpoints[0]
@@ -127,7 +127,7 @@ def report_output(definition: dict) -> dict:
     """The S3Output the reports go to."""
     outputs = (definition.get("MonitoringOutputConfig") or {}).get("MonitoringOutputs") or []
     if not outputs or not (outputs[0].get("S3Output") or {}).get("S3Uri"):
-        raise _invalid(f"{DEFINITION}.MonitoringOutputConfig needs one S3Output for reports.")
+        raise invalid(f"{DEFINITION}.MonitoringOutputConfig needs one S3Output for reports.")
     return outputs[0]["S3Output"]
 
 
@@ -142,7 +142,7 @@ def baseline_files(definition: dict, roots: Roots) -> tuple[Path, Path]:
     constraints = (config.get("ConstraintsResource") or {}).get("S3Uri")
     statistics = (config.get("StatisticsResource") or {}).get("S3Uri")
     if not constraints or not statistics:
-        raise _invalid(
+        raise invalid(
             f"{where} needs ConstraintsResource and StatisticsResource: the local emulator "
             "compares the captured data with a baseline."
         )
@@ -157,9 +157,9 @@ def local(roots: Roots, uri: str, where: str) -> Path:
     try:
         return roots.confine(uri)
     except NotLocal:
-        raise _invalid(
+        raise invalid(
             f"{where}: {uri} is not reachable from the local emulator, which reads and "
             "writes local paths and file: URIs only."
         ) from None
     except PathRefused as exc:
-        raise _invalid(f"{where}: {exc.message}") from None
+        raise invalid(f"{where}: {exc.message}") from None

@@ -13,15 +13,17 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlinfra.emulator.monitoring.alerts import AlertLog, deliver
-from mlinfra.emulator.monitoring.definition import ALERT_TARGETS, RETRAIN_PIPELINE
-from mlinfra.emulator.monitoring.jobs import Job, JobFailed, read_violations
-from mlinfra.emulator.paths import PathRefused
-from mlinfra.emulator.protocol import ApiError
+from mlinfra.emulator.kit.errors import ApiError
+from mlinfra.emulator.kit.paths import PathRefused, Roots
+from mlinfra.emulator.services.monitors.alerts import AlertLog, deliver
+from mlinfra.emulator.services.monitors.definition import ALERT_TARGETS, RETRAIN_PIPELINE
+from mlinfra.emulator.services.monitors.jobs import Job, JobFailed, read_violations
+from mlinfra.emulator.store import Store
 
 EXECUTION = "monitoring-execution"
 RUNNING = ("Pending", "InProgress")
@@ -46,9 +48,21 @@ class ExecutionFailure(Exception):
 class Runner:
     """Runs executions, each on a thread, writing their outcome to their records."""
 
-    def __init__(self, control: Any, alerts_folder: Path) -> None:
-        self.control = control
-        self.store = control.store
+    def __init__(
+        self,
+        store: Store,
+        roots: Roots,
+        capture_destination: Callable[[dict, str], Path],
+        call: Callable[[str, dict, str], dict],
+        alerts_folder: Path,
+    ) -> None:
+        """`capture_destination` is where an endpoint's capture config writes
+        (`Endpoints.capture_destination`); `call`, the control plane's dispatch, starts
+        retraining pipelines."""
+        self.store = store
+        self.roots = roots
+        self.capture_destination = capture_destination
+        self.call = call
         self.alerts_folder = alerts_folder
         self._jobs: dict[str, Job] = {}
         self._threads: dict[str, threading.Thread] = {}
@@ -90,8 +104,8 @@ class Runner:
             try:
                 record["CaptureFolder"] = str(self._capture_folder(record["EndpointName"]))
                 # Checked again now: a folder may have become a link out since it was named.
-                report = self.control.local(record["ReportFolder"])
-                self.control.local(record["BaselineFolder"])
+                report = self.roots.confine(record["ReportFolder"])
+                self.roots.confine(record["BaselineFolder"])
             except (ExecutionFailure, PathRefused) as failure:
                 self.store.put(EXECUTION, job, record, record["CreationTime"])
                 self._finish(job, "Failed", str(failure))
@@ -103,7 +117,7 @@ class Runner:
         if record.get("Since"):
             args += ["--since", record["Since"]]
         args += ["--until", record["Until"]]
-        runner = Job(args, self.control.root)
+        runner = Job(args, self.roots.project)
         self._jobs[job] = runner
         if self._closing.is_set():
             runner.stop()
@@ -133,8 +147,8 @@ class Runner:
                 f"{config_name} has no enabled DataCaptureConfig), so there is nothing to "
                 "monitor; enable data_capture on the endpoint."
             )
-        destination = self.control.capture_destination(capture, endpoint_name)
-        return self.control.local(destination / endpoint_name)
+        destination = self.capture_destination(capture, endpoint_name)
+        return self.roots.confine(destination / endpoint_name)
 
     def _finish(
         self,
@@ -173,7 +187,7 @@ class Runner:
         """Alert every target and start the retraining pipeline; what to record of it.
 
         Runs without the store's lock: a webhook may take seconds, and starting the pipeline
-        goes through `ControlPlane.call`, which takes the lock itself.
+        goes through the control plane's dispatch, which takes the lock itself.
         """
         name, job = record["MonitoringScheduleName"], record["ProcessingJobName"]
         environment = record.get("Environment") or {}
@@ -224,7 +238,7 @@ class Runner:
             ),
         }
         try:
-            started = self.control.call("StartPipelineExecution", request, region)
+            started = self.call("StartPipelineExecution", request, region)
         except ApiError as exc:
             return None, f"retraining pipeline {pipeline} not started: {exc.message}"
         except Exception as exc:  # a bug in the pipelines runtime: recorded, not raised

@@ -52,8 +52,8 @@ from pathlib import Path
 from typing import Any
 
 from mlinfra.emulator import supervisor
-from mlinfra.emulator.paths import NotLocal, PathRefused, child, confine, within
-from mlinfra.emulator.pipelines.expressions import DefinitionError, Scope, Step, holds
+from mlinfra.emulator.kit.paths import NotLocal, PathRefused, child, confine, within
+from mlinfra.emulator.services.pipelines.expressions import DefinitionError, Scope, Step, holds
 
 log = logging.getLogger("mlinfra.emulator.pipelines")
 
@@ -221,9 +221,7 @@ class Execution:
         files: dict[str, Path] = {}
         for item in outputs:
             target = self._local(item["S3Output"]["S3Uri"])
-            self._publish(
-                step.name, _container_path(folder, item["S3Output"]["LocalPath"]), target
-            )
+            self._publish(step.name, _container_path(folder, item["S3Output"]["LocalPath"]), target)
             properties["ProcessingOutputConfig"]["Outputs"][item["OutputName"]] = {
                 "OutputName": item["OutputName"],
                 "S3Output": dict(item["S3Output"], S3Uri=str(target)),
@@ -461,9 +459,7 @@ class Execution:
             destination.parent.mkdir(parents=True, exist_ok=True)
             if destination.is_symlink() or destination.exists():
                 if destination.is_dir() and not destination.is_symlink():
-                    raise StepFailure(
-                        f"output {relative} cannot replace the folder {destination}"
-                    )
+                    raise StepFailure(f"output {relative} cannot replace the folder {destination}")
                 destination.unlink()
             _link_or_copy(self._local(path), destination)
             written.append(relative)

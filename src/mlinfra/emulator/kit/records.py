@@ -1,0 +1,96 @@
+"""Stored records as SageMaker's responses: output shapes, and List* filtering and paging.
+
+Services keep whole request dicts (plus what they add) in the `Store`; a Describe* answer is
+that record projected onto the operation's output shape, so it carries exactly the members
+boto3 expects. Every List* filters, sorts and pages the same way (`Listing.list`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mlinfra.emulator.kit.paging import Pager, descending
+from mlinfra.emulator.kit.times import epoch
+from mlinfra.emulator.protocol import CONTROL_SERVICE, project, service_model
+from mlinfra.emulator.store import Store
+
+
+def output(operation: str, record: dict) -> dict:
+    """A stored record as `operation` (a control-plane operation) answers it."""
+    shape = service_model(CONTROL_SERVICE).operation_model(operation).output_shape
+    return project(record, shape)
+
+
+def shaped(shape_name: str, record: dict) -> dict:
+    """A stored record as the control plane's shape `shape_name` has it."""
+    return project(record, service_model(CONTROL_SERVICE).shape_for(shape_name))
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of record a service keeps: the field holding its ARN, and its key in the store."""
+
+    name: str  # the store's kind: "model", "endpoint-config", ...
+    arn_field: str
+    key: Callable[[dict], str]
+
+
+# The bounds every List* may take, and what each compares.
+_TIME_BOUNDS = (
+    ("CreationTimeBefore", lambda r, t: r["CreationTime"] < t),
+    ("CreationTimeAfter", lambda r, t: r["CreationTime"] > t),
+    ("LastModifiedTimeBefore", lambda r, t: r.get("LastModifiedTime", 0) < t),
+    ("LastModifiedTimeAfter", lambda r, t: r.get("LastModifiedTime", 0) > t),
+)
+
+
+class Listing:
+    """Filters, sorts and pages records as SageMaker's List* operations do, over one store.
+
+    One per emulator: its `Pager` signs the NextTokens that process issues."""
+
+    def __init__(self, store: Store, pager: Pager | None = None) -> None:
+        self.store = store
+        self.pager = pager or Pager()
+
+    def list(
+        self,
+        operation: str,
+        kind: str,
+        p: dict,
+        name_key: str,
+        keep: Callable[[dict], bool] = lambda r: True,
+        prefix: str = "",
+    ) -> dict:
+        """Filter, sort and page records as every SageMaker List* operation does."""
+        records = [r for r in self.store.all(kind, prefix) if keep(r)]
+        if "NameContains" in p:
+            needle = p["NameContains"].lower()
+            records = [r for r in records if needle in r[name_key].lower()]
+        for bound, test in _TIME_BOUNDS:
+            if bound in p:
+                limit = epoch(p[bound])
+                records = [r for r in records if test(r, limit)]
+        sort_by = p.get("SortBy", "CreationTime")
+        if sort_by == "Name":
+            records.sort(key=lambda r: (r[name_key], r.get("ModelPackageVersion", 0)))
+        elif sort_by == "CreationTime":
+            records.sort(key=lambda r: (r["CreationTime"], r.get("ModelPackageVersion", 0)))
+        else:  # Status, FeatureGroupStatus, OfflineStoreStatus: the enum's own field
+            field = {"Status": "EndpointStatus"}.get(sort_by, sort_by)
+            records.sort(key=lambda r: str(r.get(field)))
+        if descending(operation, p):
+            records.reverse()
+        return self.page(operation, records, p)
+
+    def page(self, operation: str, records: list, p: dict) -> dict:
+        """One page of sorted records, projected onto the List* output and its NextToken."""
+        page, token = self.pager.page(operation, records, p)
+        shape = service_model(CONTROL_SERVICE).operation_model(operation).output_shape
+        member = next(n for n, s in shape.members.items() if s.type_name == "list")
+        result: dict[str, Any] = {member: project(page, shape.members[member])}
+        if token is not None:
+            result["NextToken"] = token
+        return result

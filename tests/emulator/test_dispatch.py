@@ -1,0 +1,65 @@
+"""The emulator's dispatch table: each operation handled by the one service that names it."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlinfra.emulator.control import SERVICES, SUPPORTED, ControlPlane, dispatch_table
+from mlinfra.emulator.kit.errors import ApiError
+from mlinfra.emulator.protocol import CONTROL_SERVICE, service_model
+from mlinfra.emulator.services.runtime import Runtime
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def control(tmp_path):
+    plane = ControlPlane(tmp_path, tmp_path / ".mlinfra" / "emulator")
+    yield plane
+    plane.close()
+
+
+def test_every_supported_operation_has_a_handler_and_is_sagemakers(control):
+    assert sorted(control.operations) == sorted(SUPPORTED)
+    assert len(set(SUPPORTED)) == len(SUPPORTED)
+    assert set(SUPPORTED) <= set(service_model(CONTROL_SERVICE).operation_names)
+    assert sorted(control.runtime_operations) == sorted(Runtime.OPERATIONS)
+
+
+def test_an_operation_no_service_names_is_unknown(control):
+    with pytest.raises(ApiError) as excinfo:
+        control.call("CreateTrainingJob", {}, REGION)
+    assert excinfo.value.code == "UnknownOperationException"
+    assert "CreateModel" in excinfo.value.message  # the message lists what is supported
+
+
+def test_a_service_is_joined_to_the_table_by_its_operations():
+    class Alarms:
+        OPERATIONS = ("DescribeAlarms", "PutMetricAlarm")
+
+        def describe_alarms(self, p, region):
+            return {"MetricAlarms": [p["AlarmName"]]}
+
+        def put_metric_alarm(self, p, region):
+            return None
+
+    table = dispatch_table([Alarms()])
+    assert sorted(table) == ["DescribeAlarms", "PutMetricAlarm"]
+    assert table["DescribeAlarms"]({"AlarmName": "drift"}, REGION) == {"MetricAlarms": ["drift"]}
+
+
+def test_an_operation_two_services_name_is_refused_at_start_up():
+    class Models:
+        OPERATIONS = ("CreateModel",)
+
+        def create_model(self, p, region):
+            return {}
+
+    with pytest.raises(ValueError, match="CreateModel is handled by two services"):
+        dispatch_table([Models(), Models()])
+
+
+def test_every_kind_of_record_a_service_keeps_can_be_tagged(control):
+    kinds = {kind.name for service in SERVICES for kind in service.KINDS}
+    assert {kind.name for kind in control.tags.kinds} == kinds
+    assert {"model", "endpoint", "model-package", "pipeline", "monitoring-schedule"} <= kinds

@@ -44,6 +44,7 @@ def main() -> None:
     print(f"validation_accuracy={accuracy:.4f}")
 
     model_dir = Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+    model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, model_dir / "model.joblib")
     # Under network isolation the serving container loads this script from the model itself.
     (model_dir / "code").mkdir(exist_ok=True)

@@ -199,7 +199,7 @@ def test_spec_on_a_named_pipe_is_refused_without_waiting(tmp_path: Path):
         timeout=60,
     )
     assert done.returncode == 1, done.stderr
-    assert f"{pipe}:1:1: error[file]: {pipe} is a named pipe, not a file" in done.stdout
+    assert f"error: {pipe} is a named pipe, not a file" in done.stderr
 
 
 @pytest.mark.parametrize(

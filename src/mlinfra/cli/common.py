@@ -39,6 +39,8 @@ def validate_spec(spec_file: str, as_json: bool = False):
     found = result.diagnostics
     text = result.document.text if result.document else None
     if not result.ok:
+        if not as_json and is_unread(result):
+            show_unread_spec(found)
         if as_json:
             click.echo(view.to_json(found, False, file=spec_file, environments=[]))
         else:
@@ -55,6 +57,20 @@ def validate_spec(spec_file: str, as_json: bool = False):
     if found:
         view.print_text(make_console(stderr=True), found, text)
     return result
+
+
+def is_unread(result) -> bool:
+    """Whether a validation failed before reading the spec: its file is missing, is not a
+    file, or cannot be opened (diagnostics of code `file`), rather than invalid."""
+    return result.document is None and all(d.code == "file" for d in result.diagnostics)
+
+
+def show_unread_spec(found) -> None:
+    """A spec that could not be read at all (missing, a directory, unreadable): its file
+    errors as `error: ...` with their help, not as an invalid spec of 1 error; exits 1."""
+    for diagnostic in found:
+        show_error(diagnostic.summary, diagnostic.suggestion)
+    raise SystemExit(1)
 
 
 def show_error(message: str, suggestion: str | None = None) -> None:

@@ -7,6 +7,7 @@ import json
 import click
 from rich.console import Console
 
+from mlinfra.cli.common import is_unread, show_unread_spec
 from mlinfra.cli.options import SPEC_OPTION
 from mlinfra.cli.views import diagnostics as view
 from mlinfra.diagnostics import Severity
@@ -37,6 +38,8 @@ def validate_command(spec_file: str, output: str, strict: bool) -> None:
     environments = sorted(result.environments)
     if output == "json":
         click.echo(view.to_json(found, not failed, file=spec_file, environments=environments))
+    elif is_unread(result):
+        show_unread_spec(found)
     else:
         console = Console(highlight=False)
         text = result.document.text if result.document else None

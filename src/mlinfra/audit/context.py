@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mlinfra.audit.model import Finding, Rule
 from mlinfra.diagnostics import SourceRange
 from mlinfra.ir.graph import Resource, ResourceGraph
-from mlinfra.spec.model import Component, EnvSpec
-
-# Spec sections by component kind (the `models:` of `model.churn-model`).
-SECTIONS = {
-    "feature_store": "feature_stores",
-    "model": "models",
-    "pipeline": "pipelines",
-    "endpoint": "endpoints",
-    "monitor": "monitors",
-}
+from mlinfra.spec.model import Component, EnvSpec, Policies, Security
 
 
 @dataclass(frozen=True)
@@ -72,11 +62,11 @@ class AuditContext:
         return self.spec.component(resource.component)
 
     @property
-    def security(self) -> Mapping[str, Any]:
+    def security(self) -> Security:
         return self.spec.security
 
     @property
-    def policies(self) -> Mapping[str, Any]:
+    def policies(self) -> Policies:
         return self.spec.policies
 
     @property
@@ -89,12 +79,12 @@ class AuditContext:
         the nearest key above it when it is not written: the component's own key."""
         if component is None:
             return None
-        return self.spec.range_of(SECTIONS[component.kind], component.name, *path)
+        return component.range_of(*path)
 
     def setting_at(self, *path: str | int) -> SourceRange:
         """Where an environment setting (`security`, `kms_key`...) comes from: the
         environment's own value, else `defaults`, else the environment's key."""
-        return self.spec.setting_range(*path)
+        return self.spec.environment.range_of(*path)
 
     def finding(
         self,

@@ -3,11 +3,12 @@
 `audit_environment(spec, graph, spec_file)` is the whole audit of one environment:
 
 - The rules applied are those in at least one of the environment's packs (`policies.packs`,
-  `["baseline"]` when the spec says nothing; an explicit `[]` applies none).
+  with the schema's default when the spec says nothing; an explicit `[]` applies none).
 - A rule with `resource_types` runs once per resource of those types, in the graph's order.
   A rule with no `resource_types` judges the environment as a whole (e.g. `preview-ttl`):
   it runs once, with `resource=None`, and builds its findings itself (`Finding(...)`, its
-  address naming what it judges, `source` from `ctx.setting_at(...)` or `spec.range_of(...)`).
+  address naming what it judges, `source` from `ctx.setting_at(...)` or a spec node's
+  `range_of(...)`).
 - Findings are sorted by severity (highest first), address, rule id, then source position,
   so that every report and diff is stable from run to run.
 - Waivers (`policies.waivers`) then mark the findings they suppress (`Finding.waiver` is the
@@ -34,8 +35,6 @@ from mlinfra.audit.model import Finding, Rule, Severity
 from mlinfra.diagnostics import SourceRange
 from mlinfra.ir.graph import Resource, ResourceGraph
 from mlinfra.spec.model import EnvSpec
-
-DEFAULT_PACKS = ("baseline",)
 
 # The audit judges what is deployed to AWS; a local environment runs in the emulator.
 AUDITED_TARGETS = ("sagemaker",)
@@ -91,9 +90,9 @@ class Waiver:
 def waivers_of(spec: EnvSpec) -> tuple[Waiver, ...]:
     """The spec's waivers, in the order written; `AuditError` for an impossible date."""
     found = []
-    for i, written in enumerate(spec.policies.get("waivers") or ()):
-        source = spec.range_of("policies", "waivers", i)
-        expires = written.get("expires")
+    for i, waiver in enumerate(spec.policies.waivers):
+        source = waiver.range_of()
+        expires = waiver.expires
         try:
             day = date.fromisoformat(str(expires)) if expires is not None else None
         except ValueError:
@@ -101,17 +100,27 @@ def waivers_of(spec: EnvSpec) -> tuple[Waiver, ...]:
                 f"{source}: waiver #{i + 1} expires on {expires!r}, which is not a date "
                 "(write YYYY-MM-DD)"
             ) from None
+        # What reports show of the waiver: its fields as written (none left out as None).
+        written = {
+            "rule": waiver.rule,
+            "resource": waiver.resource,
+            "environments": waiver.environments,
+            "reason": waiver.reason,
+            "owner": waiver.owner,
+            "expires": waiver.expires,
+        }
+        written = {name: value for name, value in written.items() if waiver.written(name)}
         found.append(
             Waiver(
                 index=i,
-                rule=str(written.get("rule", "")),
-                resource=str(written.get("resource", "")),
-                environments=tuple(written.get("environments") or ()),
-                reason=str(written.get("reason", "")),
-                owner=str(written.get("owner", "")),
+                rule=waiver.rule,
+                resource=waiver.resource,
+                environments=waiver.environments,
+                reason=waiver.reason,
+                owner=waiver.owner,
                 expires=day,
                 source=source,
-                written=written,
+                written=MappingProxyType(written),
             )
         )
     return tuple(found)
@@ -166,8 +175,7 @@ class AuditResult:
 
 
 def packs_of(spec: EnvSpec) -> tuple[str, ...]:
-    packs = spec.policies.get("packs")
-    return DEFAULT_PACKS if packs is None else tuple(packs)
+    return spec.policies.packs
 
 
 def rules_for(packs: Iterable[str], rules: Iterable[Rule]) -> tuple[Rule, ...]:
@@ -227,7 +235,7 @@ def audit_environment(
             0,
             AuditWarning(
                 f"policies.packs is empty: no rule applies to {spec.env}",
-                spec.range_of("policies", "packs"),
+                spec.policies.range_of("packs"),
             ),
         )
     return AuditResult(

@@ -165,7 +165,7 @@ def _run(
     spec_dir = Path(spec_file).resolve().parent
     command = "mlinfra destroy" if destroy else "mlinfra apply"
     try:
-        backend = backend_for(state_location(result, location), spec_dir, spec.region)
+        backend = backend_for(state_location(spec, location), spec_dir, spec.region)
         with backend.lock(env, command, lock_timeout) as lock:
             if getattr(lock, "taken_over", None):
                 say(make_console(stderr=True), f"took over a stale lock: {lock.taken_over}", "dim")

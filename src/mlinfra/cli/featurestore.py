@@ -101,7 +101,7 @@ def ingest_command(name: str, env: str, source: str | None, spec_file: str) -> N
         )
     expired = answer.get("ExpiredOnlineCount", 0)
     if expired:
-        ttl = (store.get("online") or {}).get("ttl")
+        ttl = store.online.ttl
         say(
             make_console(stderr=True),
             f"warning: for {expired} identifier(s), the latest record is older than the online "
@@ -130,7 +130,7 @@ def _feature_store(spec, name: str, spec_file: str):
 def _source_path(store, source: str | None, spec_file: str) -> Path:
     """`--source` as given, else the store's `source:` relative to the spec's folder."""
     if source is None:
-        declared = store.get("source")
+        declared = store.source
         if not declared:
             fail(
                 f"feature store {store.name!r} has no `source:` in {spec_file}",

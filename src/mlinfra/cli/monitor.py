@@ -196,11 +196,9 @@ def _monitor(spec_file: str, env: str, name: str) -> dict[str, Any]:
     return {
         "name": name,
         "physical": physical,
-        "schedule": component["schedule"],
-        "endpoint": component["endpoint"],
-        "endpoint_name": physical_name(
-            spec.project, spec.env, component["endpoint"], "endpoint"
-        ).name,
+        "schedule": component.schedule,
+        "endpoint": component.endpoint,
+        "endpoint_name": physical_name(spec.project, spec.env, component.endpoint, "endpoint").name,
         "client": sagemaker,
         "access": _access(spec_file, spec.region),
         "root": Path(spec_file).resolve().parent,

@@ -126,9 +126,9 @@ def approve_command(name: str, env: str, version: int | None, spec_file: str) ->
     result = validate_spec(spec_file)
     spec = local_environment(result, env, spec_file)
     model = _component(spec, "model", name, spec_file)
-    if not model.get("registry_group"):
+    if not model.registry_group:
         fail(f"model {name!r} has no `registry_group:`, so it has no versions to approve")
-    group = physical_name(spec.project, spec.env, model["registry_group"], "model_package_group")
+    group = physical_name(spec.project, spec.env, model.registry_group, "model_package_group")
     sagemaker = _client(spec_file, spec.region)
     pages = sagemaker.get_paginator("list_model_packages").paginate(
         ModelPackageGroupName=group.name, ModelPackageType="Versioned", SortBy="CreationTime"
@@ -246,7 +246,7 @@ def _client(spec_file: str, region: str) -> Any:
 def _parameters(given: tuple[str, ...], component: Any) -> dict[str, str]:
     from mlinfra.didyoumean import suggest
 
-    declared = list(component.get("parameters") or {})
+    declared = list(component.parameters)
     found: dict[str, str] = {}
     for text in given:
         key, sep, value = text.partition("=")

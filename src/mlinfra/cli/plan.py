@@ -23,15 +23,9 @@ STATE_OPTION_HELP = (
 )
 
 
-def state_location(result, option: str | None) -> str | None:
-    """`--state`, else the spec's `state:` key, else None (the default folder)."""
-    if option:
-        return option
-    from mlinfra.syntax.nodes import to_data
-
-    data = to_data(result.document.root) if result.document else None
-    found = data.get("state") if isinstance(data, dict) else None
-    return found if isinstance(found, str) else None
+def state_location(spec, option: str | None) -> str:
+    """`--state`, else the spec's `state:` (which the schema defaults)."""
+    return option or spec.state
 
 
 def environment_spec(result, env: str, spec_file: str):
@@ -128,7 +122,7 @@ def read_state(result, spec, spec_file: str, location: str | None):
 
     try:
         backend = backend_for(
-            state_location(result, location), Path(spec_file).resolve().parent, spec.region
+            state_location(spec, location), Path(spec_file).resolve().parent, spec.region
         )
         return backend, backend.read(spec.project, spec.env)
     except StateError as exc:

@@ -98,7 +98,7 @@ def backend_of(result, spec, spec_file: str, location: str | None):
 
     try:
         return backend_for(
-            state_location(result, location), Path(spec_file).resolve().parent, spec.region
+            state_location(spec, location), Path(spec_file).resolve().parent, spec.region
         )
     except StateError as exc:
         fail(str(exc))
@@ -107,8 +107,7 @@ def backend_of(result, spec, spec_file: str, location: str | None):
 def ttl_of(spec):
     from mlinfra.spec.values import parse_duration
 
-    ttl = spec.previews.get("ttl")
-    return parse_duration(ttl) if isinstance(ttl, str) else None
+    return parse_duration(spec.previews.ttl) if spec.previews is not None else None
 
 
 def check_isolation(result, spec, spec_file: str, graph, backend) -> None:

@@ -51,7 +51,7 @@ def refresh_command(
     spec = environment_spec(result, env, spec_file)
     try:
         backend = backend_for(
-            state_location(result, location), Path(spec_file).resolve().parent, spec.region
+            state_location(spec, location), Path(spec_file).resolve().parent, spec.region
         )
         with backend.lock(env, "mlinfra refresh", lock_timeout):
             state = backend.read(spec.project, env)

@@ -95,5 +95,7 @@ def preview_spec(result, branch: str, base: str | None, spec_file: str) -> Previ
         diagnostics = [d.in_environment(name) for d in diagnostics]
     if found is None:
         return PreviewSpec(branch, None, tuple(diagnostics))
-    spec = dataclasses.replace(found, env=name, protect=False, base=chosen)
+    # A preview is never protected: it is made to be destroyed.
+    settings = dataclasses.replace(found.environment, protect=False)
+    spec = dataclasses.replace(found, env=name, environment=settings, base=chosen)
     return PreviewSpec(branch, spec, tuple(diagnostics))

@@ -74,7 +74,7 @@ from mlinfra.spec.expressions import (
     parse_condition,
     references,
 )
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import ConditionStep, Model, Pipeline, RegisterModelStep, Security, Step
 from mlinfra.spec.values import parse_duration
 
 VERSION = "2020-12-01"
@@ -114,7 +114,7 @@ class StepInput:
     step: str | None = None
 
 
-def classify_input(text: str, steps: Mapping[str, Any]) -> tuple[str, Any]:
+def classify_input(text: str, steps: Mapping[str, Step]) -> tuple[str, Any]:
     """What an `inputs:` entry names: ("s3", uri), ("feature_store", store),
     ("step", (step, output)) or ("local", path). A step's output wins over a local path."""
     if text.startswith("s3://"):
@@ -127,12 +127,12 @@ def classify_input(text: str, steps: Mapping[str, Any]) -> tuple[str, Any]:
     return "local", text
 
 
-def upstream(steps: Mapping[str, Any]) -> dict[str, list[str]]:
+def upstream(steps: Mapping[str, Step]) -> dict[str, list[str]]:
     """Each step's direct predecessors, in spec order: `after:` plus steps whose output it reads."""
     edges: dict[str, list[str]] = {}
     for name, body in steps.items():
-        found = dict.fromkeys(s for s in body.get("after", ()) if s in steps)
-        for text in body.get("inputs", ()):
+        found = dict.fromkeys(s for s in body.after if s in steps)
+        for text in body.reads():
             kind, value = classify_input(text, steps)
             if kind == "step":
                 found[value[0]] = None
@@ -154,8 +154,8 @@ def ancestors(edges: Mapping[str, list[str]], step: str) -> dict[str, int]:
     return found
 
 
-def _step_type(steps: Mapping[str, Any], name: str) -> str:
-    return steps[name]["type"]
+def _step_type(steps: Mapping[str, Step], name: str) -> str:
+    return steps[name].type
 
 
 def _input_name(text: str) -> str:
@@ -186,7 +186,7 @@ def _subfolder(step: str, folder: str) -> dict:
     return {"Std:Join": {"On": "/", "Values": [_output_uri(step), folder]}}
 
 
-def _read_step(steps: Mapping[str, Any], reader: str, source: str, output: str) -> StepInput:
+def _read_step(steps: Mapping[str, Step], reader: str, source: str, output: str) -> StepInput:
     kind = _step_type(steps, source)
     if kind == "processing":
         return StepInput(output, _subfolder(source, output), source)
@@ -196,10 +196,10 @@ def _read_step(steps: Mapping[str, Any], reader: str, source: str, output: str) 
 
 
 def _explicit(
-    ctx: LoweringContext, steps: Mapping[str, Any], name: str, data_uris: Mapping[str, Any]
+    ctx: LoweringContext, steps: Mapping[str, Step], name: str, data_uris: Mapping[str, Any]
 ) -> list[StepInput]:
     found = []
-    for text in steps[name].get("inputs", ()):
+    for text in steps[name].reads():
         kind, value = classify_input(text, steps)
         if kind == "step":
             found.append(_read_step(steps, name, *value))
@@ -214,11 +214,11 @@ def _explicit(
     return found
 
 
-def _after_of_type(steps: Mapping[str, Any], name: str, kind: str) -> list[str]:
-    return [s for s in steps[name].get("after", ()) if s in steps and steps[s]["type"] == kind]
+def _after_of_type(steps: Mapping[str, Step], name: str, kind: str) -> list[str]:
+    return [s for s in steps[name].after if s in steps and steps[s].type == kind]
 
 
-def _implicit(steps: Mapping[str, Any], name: str, flow: DataFlow) -> list[StepInput]:
+def _implicit(steps: Mapping[str, Step], name: str, flow: DataFlow) -> list[StepInput]:
     kind = _step_type(steps, name)
     if kind == "training":
         sources = _after_of_type(steps, name, "processing")
@@ -255,9 +255,9 @@ def _unique_names(inputs: list[StepInput]) -> list[StepInput]:
 
 
 def data_flow(
-    ctx: LoweringContext, component: Component, data_uris: Mapping[str, Any] | None = None
+    ctx: LoweringContext, component: Pipeline, data_uris: Mapping[str, Any] | None = None
 ) -> DataFlow:
-    steps = component["steps"]
+    steps = component.steps
     flow = DataFlow()
     for name in _topological(steps):
         if _step_type(steps, name) not in ("processing", "training"):
@@ -269,13 +269,13 @@ def data_flow(
         if _step_type(steps, name) == "training":
             flow.read_by_training[name] = list(
                 dict.fromkeys(
-                    i.step for i in inputs if i.step and steps[i.step]["type"] == "processing"
+                    i.step for i in inputs if i.step and steps[i.step].type == "processing"
                 )
             )
     return flow
 
 
-def _topological(steps: Mapping[str, Any]) -> list[str]:
+def _topological(steps: Mapping[str, Step]) -> list[str]:
     """Steps in an order where every step follows those it runs after (spec order otherwise)."""
     edges = upstream(steps)
     ordered: dict[str, None] = {}
@@ -297,13 +297,13 @@ def _topological(steps: Mapping[str, Any]) -> list[str]:
 # --- conditions ---------------------------------------------------------------------------------
 
 
-def _metric_reads(steps: Mapping[str, Any]) -> dict[str, list[str]]:
+def _metric_reads(steps: Mapping[str, Step]) -> dict[str, list[str]]:
     """The metric paths conditions read, by the step that produces them."""
     reads: dict[str, dict[str, None]] = {}
     for body in steps.values():
-        if body["type"] != "condition":
+        if not isinstance(body, ConditionStep):
             continue
-        for ref in references(parse_condition(body["when"])):
+        for ref in references(parse_condition(body.when)):
             if ref.parts[0] != "parameters" and ref.parts[0] in steps:
                 reads.setdefault(ref.parts[0], {})[".".join(ref.parts[1:])] = None
     return {step: list(paths) for step, paths in reads.items()}
@@ -320,7 +320,7 @@ def _json_path(parts: tuple[str, ...]) -> str:
     return ".".join(parts)
 
 
-def _operand(steps: Mapping[str, Any], expr: Expression) -> Any:
+def _operand(steps: Mapping[str, Step], expr: Expression) -> Any:
     if isinstance(expr, Literal):
         return expr.value
     if not isinstance(expr, Reference):
@@ -328,7 +328,7 @@ def _operand(steps: Mapping[str, Any], expr: Expression) -> Any:
     head, rest = expr.parts[0], expr.parts[1:]
     if head == "parameters":
         return {"Get": f"Parameters.{rest[0]}"}
-    if steps[head]["type"] == "training":
+    if steps[head].type == "training":
         return {"Get": f"Steps.{head}.FinalMetricDataList['{rest[-1]}'].Value"}
     return {
         "Std:JsonGet": {
@@ -346,7 +346,7 @@ def _negate(condition: dict) -> dict:
     return {"Type": "Not", NEGATED: condition}
 
 
-def condition(steps: Mapping[str, Any], expr: Expression) -> dict:
+def condition(steps: Mapping[str, Step], expr: Expression) -> dict:
     """One SageMaker condition for `expr`. SageMaker has Or and Not but no And inside them,
     so a nested `and` becomes not(or(not a, not b))."""
     if isinstance(expr, Compare):
@@ -365,7 +365,7 @@ def condition(steps: Mapping[str, Any], expr: Expression) -> dict:
     return {"Type": "Equals", "LeftValue": _operand(steps, expr), "RightValue": True}
 
 
-def conditions(steps: Mapping[str, Any], expr: Expression) -> list[dict]:
+def conditions(steps: Mapping[str, Step], expr: Expression) -> list[dict]:
     """The condition list of a step: all must hold, so a top-level `and` is the list itself."""
     if isinstance(expr, BoolOp) and expr.op == "and":
         return [c for operand in expr.operands for c in conditions(steps, operand)]
@@ -378,7 +378,7 @@ def conditions(steps: Mapping[str, Any], expr: Expression) -> list[dict]:
 @dataclass(frozen=True)
 class _Plan:
     ctx: LoweringContext
-    component: Component
+    component: Pipeline
     role_arn: Any
     code_uris: Mapping[str, Any]
     flow: DataFlow
@@ -386,19 +386,19 @@ class _Plan:
 
     @property
     def steps(self) -> Mapping[str, Any]:
-        return self.component["steps"]
+        return self.component.steps
 
     @property
-    def security(self) -> Mapping[str, Any]:
+    def security(self) -> Security:
         return self.ctx.spec.security
 
     @property
     def isolated(self) -> bool:
-        return bool(self.security.get("network_isolation", False))
+        return self.security.network_isolation
 
     @property
     def encrypted_traffic(self) -> bool:
-        return bool(self.security.get("encrypt_inter_container_traffic", False))
+        return self.security.encrypt_inter_container_traffic
 
 
 def _with_key(plan: _Plan, fields: dict, name: str) -> dict:
@@ -416,28 +416,28 @@ def _with_volume_key(plan: _Plan, fields: dict) -> dict:
 
 
 def _vpc(plan: _Plan) -> dict | None:
-    vpc = plan.security.get("vpc")
-    if not vpc:
+    vpc = plan.security.vpc
+    if vpc is None:
         return None
-    return {"SecurityGroupIds": list(vpc["security_groups"]), "Subnets": list(vpc["subnets"])}
+    return {"SecurityGroupIds": list(vpc.security_groups), "Subnets": list(vpc.subnets)}
 
 
-def registered_model(ctx: LoweringContext, component: Component) -> Component | None:
+def registered_model(ctx: LoweringContext, component: Pipeline) -> Model | None:
     """The model the pipeline's first register_model step registers, if it has one."""
-    for body in component["steps"].values():
-        if body["type"] == "register_model":
-            return ctx.spec.component(f"model.{body['model']}")
+    for body in component.steps.values():
+        if isinstance(body, RegisterModelStep):
+            return ctx.spec.models.get(body.model)
     return None
 
 
-def training_framework(ctx: LoweringContext, component: Component) -> tuple[str, str]:
+def training_framework(ctx: LoweringContext, component: Pipeline) -> tuple[str, str]:
     model = registered_model(ctx, component)
     if model is None:
         return "sklearn", DEFAULT_SKLEARN_VERSION
-    return model["framework"], model["framework_version"]
+    return model.framework, model.framework_version
 
 
-def processing_version(ctx: LoweringContext, component: Component) -> str:
+def processing_version(ctx: LoweringContext, component: Pipeline) -> str:
     framework, version = training_framework(ctx, component)
     return version if framework == "sklearn" else DEFAULT_SKLEARN_VERSION
 
@@ -452,14 +452,14 @@ def _image(framework: str, version: str, region: str, instance_type: str) -> str
         ) from None
 
 
-def processing_image(ctx: LoweringContext, component: Component, instance_type: str) -> str:
+def processing_image(ctx: LoweringContext, component: Pipeline, instance_type: str) -> str:
     # SKLearnProcessor runs the scikit-learn framework image (the same repository for
     # training and serving).
     version = processing_version(ctx, component)
     return _image("sklearn", version, ctx.spec.region, instance_type)
 
 
-def training_image(ctx: LoweringContext, component: Component, instance_type: str) -> str:
+def training_image(ctx: LoweringContext, component: Pipeline, instance_type: str) -> str:
     framework, version = training_framework(ctx, component)
     return _image(framework, version, ctx.spec.region, instance_type)
 
@@ -502,7 +502,7 @@ def _network_config(plan: _Plan) -> dict:
 
 def _processing_step(plan: _Plan, name: str) -> dict:
     body = plan.steps[name]
-    script = PurePosixPath(body["script"]).name
+    script = PurePosixPath(body.script).name
     inputs = [
         _processing_input(i.name, i.uri, f"{INPUT_DIR}/{i.name}") for i in plan.flow.inputs[name]
     ]
@@ -517,21 +517,21 @@ def _processing_step(plan: _Plan, name: str) -> dict:
         },
     }
     cluster = {
-        "InstanceType": body["instance_type"],
-        "InstanceCount": body["instance_count"],
+        "InstanceType": body.instance_type,
+        "InstanceCount": body.instance_count,
         "VolumeSizeInGB": VOLUME_SIZE_GB,
     }
     arguments = {
         "ProcessingResources": {"ClusterConfig": _with_volume_key(plan, cluster)},
         "AppSpecification": {
-            "ImageUri": processing_image(plan.ctx, plan.component, body["instance_type"]),
+            "ImageUri": processing_image(plan.ctx, plan.component, body.instance_type),
             "ContainerEntrypoint": ["python3", f"{CODE_DIR}/{script}"],
         },
         "ProcessingInputs": inputs,
         "ProcessingOutputConfig": _with_key(plan, {"Outputs": [output]}, "KmsKeyId"),
         # The layout is mlinfra's, so its variables win over the step's own.
         "Environment": {
-            **dict(body.get("environment") or {}),
+            **dict(body.environment),
             "MLINFRA_PROCESSING_INPUT": INPUT_DIR,
             "MLINFRA_PROCESSING_OUTPUT": OUTPUT_DIR,
         },
@@ -575,11 +575,11 @@ def _json_text(value: Any) -> Any:
 
 def _hyperparameters(plan: _Plan, name: str) -> dict:
     body = plan.steps[name]
-    found = {key: _json_text(value) for key, value in (body.get("hyperparameters") or {}).items()}
+    found = {key: _json_text(value) for key, value in body.hyperparameters.items()}
     submit = ISOLATED_SUBMIT_DIRECTORY if plan.isolated else plan.code_uris[name]
     found.update(
         {
-            "sagemaker_program": _json_text(PurePosixPath(body["entry_point"]).name),
+            "sagemaker_program": _json_text(PurePosixPath(body.entry_point).name),
             "sagemaker_submit_directory": _json_text(submit),
             "sagemaker_container_log_level": LOG_LEVEL,
             "sagemaker_region": _json_text(plan.ctx.spec.region),
@@ -591,7 +591,7 @@ def _hyperparameters(plan: _Plan, name: str) -> dict:
 def _algorithm(plan: _Plan, name: str) -> dict:
     body = plan.steps[name]
     spec: dict[str, Any] = {
-        "TrainingImage": training_image(plan.ctx, plan.component, body["instance_type"]),
+        "TrainingImage": training_image(plan.ctx, plan.component, body.instance_type),
         "TrainingInputMode": "File",
     }
     metrics = [path.split(".")[-1] for path in plan.metric_reads.get(name, ())]
@@ -610,8 +610,8 @@ def _training_step(plan: _Plan, name: str) -> dict:
         channels.append(_channel(CODE_CHANNEL, plan.code_uris[name]))
     output = {"S3OutputPath": plan.ctx.s3_uri("artifacts", "pipelines", plan.component.name, name)}
     resources = {
-        "InstanceType": body["instance_type"],
-        "InstanceCount": body["instance_count"],
+        "InstanceType": body.instance_type,
+        "InstanceCount": body.instance_count,
         "VolumeSizeInGB": VOLUME_SIZE_GB,
     }
     arguments: dict[str, Any] = {
@@ -620,7 +620,7 @@ def _training_step(plan: _Plan, name: str) -> dict:
         "OutputDataConfig": _with_key(plan, output, "KmsKeyId"),
         "ResourceConfig": _with_volume_key(plan, resources),
         "StoppingCondition": {
-            "MaxRuntimeInSeconds": int(parse_duration(body["max_runtime"]).total_seconds())
+            "MaxRuntimeInSeconds": int(parse_duration(body.max_runtime).total_seconds())
         },
         "RoleArn": plan.role_arn,
         "EnableNetworkIsolation": plan.isolated,
@@ -631,25 +631,25 @@ def _training_step(plan: _Plan, name: str) -> dict:
     vpc = _vpc(plan)
     if vpc:
         arguments["VpcConfig"] = vpc
-    if body.get("environment"):
-        arguments["Environment"] = dict(body["environment"])
+    if body.environment:
+        arguments["Environment"] = dict(body.environment)
     return {"Name": name, "Type": "Training", "Arguments": arguments}
 
 
 # --- register and condition steps ---------------------------------------------------------------
 
 
-def source_training_step(steps: Mapping[str, Any], name: str) -> str:
+def source_training_step(steps: Mapping[str, Step], name: str) -> str:
     """The training step whose model `name` registers: the nearest one before it."""
     found = ancestors(upstream(steps), name)
-    trainers = [s for s in steps if s in found and steps[s]["type"] == "training"]
+    trainers = [s for s in steps if s in found and steps[s].type == "training"]
     if not trainers:
         raise GraphError(f"step {name!r} registers a model, but no training step runs before it")
     return min(trainers, key=lambda s: found[s])
 
 
 def _serving_environment(plan: _Plan, trainer: str) -> dict:
-    program = PurePosixPath(plan.steps[trainer]["entry_point"]).name
+    program = PurePosixPath(plan.steps[trainer].entry_point).name
     directory = ISOLATED_SERVING_DIRECTORY if plan.isolated else plan.code_uris[trainer]
     return {
         "SAGEMAKER_PROGRAM": program,
@@ -660,8 +660,8 @@ def _serving_environment(plan: _Plan, trainer: str) -> dict:
 
 
 def _register_step(plan: _Plan, name: str) -> dict:
-    model = plan.ctx.spec.component(f"model.{plan.steps[name]['model']}")
-    if model is None or not model.get("registry_group"):
+    model = plan.ctx.spec.models.get(plan.steps[name].model)
+    if model is None or not model.registry_group:
         raise GraphError(f"step {name!r} registers a model that has no registry group")
     trainer = source_training_step(plan.steps, name)
     container = {
@@ -674,12 +674,12 @@ def _register_step(plan: _Plan, name: str) -> dict:
         "SupportedContentTypes": list(CONTENT_TYPES),
         "SupportedResponseMIMETypes": list(CONTENT_TYPES),
     }
-    instance_types = sorted({e["instance_type"] for e in serving_endpoints(plan.ctx, model)})
+    instance_types = sorted({e.instance_type for e in serving_endpoints(plan.ctx, model)})
     if instance_types:
         specification["SupportedRealtimeInferenceInstanceTypes"] = instance_types
-    approved = model.get("approval", "manual") == "auto"
+    approved = model.approval == "auto"
     arguments = {
-        "ModelPackageGroupName": registry_group_name(plan.ctx, model["registry_group"]),
+        "ModelPackageGroupName": registry_group_name(plan.ctx, model.registry_group),
         "ModelPackageDescription": f"Trained by pipeline {plan.component.name}, step {trainer}",
         "ModelApprovalStatus": "Approved" if approved else "PendingManualApproval",
         "InferenceSpecification": specification,
@@ -688,7 +688,7 @@ def _register_step(plan: _Plan, name: str) -> dict:
 
 
 def _condition_step(plan: _Plan, name: str) -> dict:
-    expr = parse_condition(plan.steps[name]["when"])
+    expr = parse_condition(plan.steps[name].when)
     arguments = {"Conditions": conditions(plan.steps, expr), "IfSteps": [], "ElseSteps": []}
     return {"Name": name, "Type": "Condition", "Arguments": arguments}
 
@@ -704,9 +704,9 @@ _BUILDERS = {
 # --- the whole definition -----------------------------------------------------------------------
 
 
-def parameters(component: Component) -> list[dict]:
+def parameters(component: Pipeline) -> list[dict]:
     found = []
-    for name, value in (component.get("parameters") or {}).items():
+    for name, value in component.parameters.items():
         kind = next(t for python, t in PARAMETER_TYPES if isinstance(value, python))
         found.append({"Name": name, "Type": kind, "DefaultValue": value})
     return found
@@ -724,12 +724,11 @@ def parameters(component: Component) -> list[dict]:
 # follows only the inner one.)
 
 
-def conditions_before(steps: Mapping[str, Any]) -> dict[str, set[str]]:
+def conditions_before(steps: Mapping[str, Step]) -> dict[str, set[str]]:
     """The condition steps each step runs after, directly or through other steps."""
     edges = upstream(steps)
     return {
-        name: {s for s in ancestors(edges, name) if steps[s]["type"] == "condition"}
-        for name in steps
+        name: {s for s in ancestors(edges, name) if steps[s].type == "condition"} for name in steps
     }
 
 
@@ -743,7 +742,7 @@ class Gating:
     gates: dict[str, tuple[str, ...]]
 
 
-def gating(steps: Mapping[str, Any]) -> Gating:
+def gating(steps: Mapping[str, Step]) -> Gating:
     """Each step sits under the latest conditions before it: in the IfSteps of that condition
     step when there is one, or of the gate of them when there are several; a gate in turn
     sits under the latest conditions before those, so every condition before a step holds
@@ -781,7 +780,7 @@ def _gate_name(combined: tuple[str, ...], taken: set[str]) -> str:
 def _gate_step(plan: _Plan, name: str, combined: tuple[str, ...]) -> dict:
     found = []
     for step in combined:
-        found += conditions(plan.steps, parse_condition(plan.steps[step]["when"]))
+        found += conditions(plan.steps, parse_condition(plan.steps[step].when))
     arguments = {"Conditions": found, "IfSteps": [], "ElseSteps": []}
     return {"Name": name, "Type": "Condition", "Arguments": arguments}
 
@@ -794,7 +793,7 @@ def _reads(step: Mapping[str, Any]) -> set[str]:
 
 def pipeline_definition(
     ctx: LoweringContext,
-    component: Component,
+    component: Pipeline,
     role_arn: Any,
     code_uris: Mapping[str, Any],
     data_uris: Mapping[str, Any] | None = None,
@@ -804,15 +803,15 @@ def pipeline_definition(
     `code_uris` gives the S3 URI of each processing step's uploaded script and each training
     step's source archive; `data_uris` that of each local path named in `inputs:`.
     """
-    steps = component["steps"]
+    steps = component.steps
     flow = data_flow(ctx, component, data_uris)
     plan = _Plan(ctx, component, role_arn, code_uris, flow, _metric_reads(steps))
     placed, before = gating(steps), conditions_before(steps)
     built: dict[str, dict] = {}
     for name in _topological(steps):
-        step = built[name] = _BUILDERS[steps[name]["type"]](plan, name)
+        step = built[name] = _BUILDERS[steps[name].type](plan, name)
         # Data already orders a step after what it reads, and its place after its conditions.
-        depends = set(steps[name].get("after", ())) - _reads(step) - before[name]
+        depends = set(steps[name].after) - _reads(step) - before[name]
         if depends:
             step["DependsOn"] = sorted(depends)
         for gate, combined in placed.gates.items():

@@ -30,9 +30,9 @@ def test_a_preview_on_local_takes_its_settings_and_the_preview_overrides() -> No
     assert found.ok
     spec = found.spec
     assert (spec.env, spec.base, spec.target) == (preview_env_name("feat/x"), "local", "local")
-    assert spec.component("endpoint.churn-api")["instance_type"] == "ml.t2.medium"
+    assert spec.endpoints["churn-api"].instance_type == "ml.t2.medium"
     # The base's own overrides still apply under the preview's.
-    assert spec.component("model.churn-model")["approval"] == "auto"
+    assert spec.models["churn-model"].approval == "auto"
 
 
 def test_without_base_the_spec_previews_base_is_used() -> None:
@@ -53,7 +53,7 @@ def test_a_spec_without_previews_needs_a_base() -> None:
     with pytest.raises(PreviewError, match="no `previews.base`"):
         preview_spec(result, "x", None, "mlinfra.yaml")
     spec = preview_spec(result, "x", "local", "mlinfra.yaml").spec
-    assert spec.component("endpoint.scorer-api")["instance_type"] == "ml.m5.large"
+    assert spec.endpoints["scorer-api"].instance_type == "ml.m5.large"
 
 
 def test_the_state_records_the_preview_and_reads_it_back(tmp_path: Path) -> None:

@@ -83,9 +83,6 @@ class LoweringContext:
             tags["mlinfra:component"] = component.address
         return MappingProxyType(tags)
 
-    def range_of(self, component: Component, *path: str | int) -> SourceRange:
-        return component.range_of(*path)
-
     def resource(
         self,
         address: str,

@@ -376,7 +376,9 @@ class ControlPlane:
                     raise _Failure(f"DataCaptureConfig.DestinationS3Uri: {exc.message}") from None
                 capture = Capture(
                     destination=destination,
-                    sampling_percent=int(dcc.get("InitialSamplingPercentage", 100)),
+                    # Required by the API model, which every request is checked against
+                    # before it is stored: no default of the emulator's own.
+                    sampling_percent=int(dcc["InitialSamplingPercentage"]),
                     capture_input="Input" in modes or not modes,
                     capture_output="Output" in modes or not modes,
                     **_content_types(dcc.get("CaptureContentTypeHeader")),
@@ -412,7 +414,7 @@ class ControlPlane:
             record["DataCaptureConfig"] = {
                 "EnableCapture": dcc.get("EnableCapture", True),
                 "CaptureStatus": "Started" if dcc.get("EnableCapture", True) else "Stopped",
-                "CurrentSamplingPercentage": dcc.get("InitialSamplingPercentage", 100),
+                "CurrentSamplingPercentage": dcc["InitialSamplingPercentage"],
                 "DestinationS3Uri": dcc.get("DestinationS3Uri", ""),
             }
         else:

@@ -66,8 +66,9 @@ import tf_export  # noqa: E402  (benchmarks/peers/tf_export.py)
 from render_bench import ENV, Case  # noqa: E402  (benchmarks/ is not a package)
 from validate_bench import CLI, load_average, machine  # noqa: E402
 
-from mlinfra.audit.engine import audit_environment  # noqa: E402
 from mlinfra.ir.lower import lower  # noqa: E402
+from mlinfra.policy.engine import audit_environment  # noqa: E402
+from mlinfra.policy.model import AuditContext  # noqa: E402
 from mlinfra.spec.validate import validate_file  # noqa: E402
 
 CHECKOV = HERE / ".checkov-venv" / "bin" / "checkov"
@@ -329,10 +330,10 @@ def audit_pipeline(spec: Path, spec_dir: Path, spec_file: str):
 STAGES = (
     ("mlinfra/spec/validate.py", "validate_file", "validate_file"),
     ("mlinfra/ir/lower.py", "lower", "lower"),
-    ("mlinfra/audit/engine.py", "audit_environment", "audit_environment"),
-    ("mlinfra/audit/engine.py", "_run", "  of which the rules' checks (_run)"),
-    ("mlinfra/audit/engine.py", "_apply_waivers", "  of which _apply_waivers"),
-    ("mlinfra/audit/engine.py", "finding_order", "  of which sorting findings (finding_order)"),
+    ("mlinfra/policy/engine.py", "audit_environment", "audit_environment"),
+    ("mlinfra/policy/engine.py", "_run", "  of which the rules' checks (_run)"),
+    ("mlinfra/policy/waivers.py", "apply_waivers", "  of which apply_waivers"),
+    ("mlinfra/policy/result.py", "finding_order", "  of which sorting findings (finding_order)"),
 )
 
 
@@ -379,8 +380,6 @@ def profile(components: int, seed: int, top: int) -> dict:
 
 def rule_times(audited, env_spec, graph, reps: int = 3) -> list[tuple[str, int, float]]:
     """Each applied rule's checks, timed alone (median of `reps`), without a profiler."""
-    from mlinfra.audit.context import AuditContext
-
     ctx = AuditContext(env_spec, graph)
     out = []
     for rule in audited.rules:

@@ -308,7 +308,11 @@ def cold_cli(case: Case, reps: int, expected: str) -> dict:
 HOT_SPOTS = (
     ("mlinfra/ir/lower.py", "lower", "lower (all of it)"),
     ("mlinfra/ir/sagemaker/pipelines.py", "lower_pipeline", "  lower_pipeline"),
-    ("mlinfra/ir/sagemaker/pipeline_definition.py", "check_definition", "    check_definition"),
+    (
+        "mlinfra/ir/sagemaker/pipeline_definition/check.py",
+        "check_definition",
+        "    check_definition",
+    ),
     ("mlinfra/ir/sagemaker/monitors.py", "lower_monitor", "  lower_monitor"),
     ("mlinfra/ir/sagemaker/endpoints.py", "lower_endpoint", "  lower_endpoint"),
     ("mlinfra/ir/sagemaker/models.py", "lower_model", "  lower_model"),

@@ -595,8 +595,9 @@ def main(argv: list[str] | None = None) -> None:
 
     results: dict[int, dict[int, dict[str, dict]]] = {}
     boto3_rows: list[tuple[int, int, dict]] = []
-    with emulator(work / "emulator") as emu:
-        access = Access.for_spec(work / "emulator")
+    # The work folder is the emulator's project: it serves models from its project only.
+    with emulator(work) as emu:
+        access = Access.for_spec(work)
         for workers in worker_counts:
             endpoint = f"churn-w{workers}"
             deploy(access, endpoint, model_file, workers)

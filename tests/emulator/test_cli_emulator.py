@@ -186,6 +186,17 @@ def test_the_emulator_listens_on_loopback_only(folders):
         assert status["port"] not in ports
 
 
+def test_the_state_folder_is_readable_by_its_user_only(folders):
+    # Features, captured requests, models and logs are the user's: even a folder made earlier
+    # with the usual umask is closed to other users once the emulator starts in it.
+    folder = folders("shared")
+    state = folder / ".mlinfra" / "emulator"
+    state.mkdir(parents=True, mode=0o755)
+    state.chmod(0o755)
+    start(folder)
+    assert state.stat().st_mode & 0o777 == 0o700
+
+
 def test_start_on_a_taken_port_fails_clearly(folders):
     a, b = folders("a"), folders("b")
     url = start(a)

@@ -13,7 +13,7 @@ from mlinfra.frozen import thaw
 from mlinfra.ir.graph import Concat, FileAsset, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.monitors import lower_monitor
-from mlinfra.ir.sagemaker.pipeline_definition import check_definition
+from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
 from mlinfra.monitoring.bundle import job_archive, job_archive_sha256
 from mlinfra.spec.validate import validate_file
 from typed_specs import rebuilt

@@ -24,7 +24,8 @@ from mlinfra.ir.sagemaker import pipelines
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.feature_stores import lower_feature_store
 from mlinfra.ir.sagemaker.monitors import lower_monitor
-from mlinfra.ir.sagemaker.pipeline_definition import all_steps, check_definition
+from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
+from mlinfra.ir.sagemaker.pipeline_definition.document import all_steps
 from mlinfra.ir.sagemaker.pipelines import lower_pipeline
 from mlinfra.spec.validate import validate_file
 from typed_specs import plain, rebuilt

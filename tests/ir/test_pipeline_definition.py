@@ -13,13 +13,10 @@ from mlinfra.emulator.pipelines.expressions import Scope, holds, parse_definitio
 from mlinfra.frozen import freeze
 from mlinfra.ir.graph import Concat, GraphError, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.pipeline_definition import (
-    VERSION,
-    all_steps,
-    check_definition,
-    conditions,
-    pipeline_definition,
-)
+from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
+from mlinfra.ir.sagemaker.pipeline_definition.conditions import conditions
+from mlinfra.ir.sagemaker.pipeline_definition.definition import pipeline_definition
+from mlinfra.ir.sagemaker.pipeline_definition.document import VERSION, all_steps
 from mlinfra.ir.sagemaker.pipelines import code_uploads
 from mlinfra.spec import catalog
 from mlinfra.spec.expressions import parse_condition

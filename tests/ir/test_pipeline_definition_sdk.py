@@ -27,7 +27,8 @@ import pytest
 
 from mlinfra.ir.graph import Call, Concat, Json, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.pipeline_definition import check_definition, pipeline_definition
+from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
+from mlinfra.ir.sagemaker.pipeline_definition.definition import pipeline_definition
 from mlinfra.ir.sagemaker.pipelines import code_uploads
 from mlinfra.spec.validate import validate_file
 from typed_specs import rebuilt

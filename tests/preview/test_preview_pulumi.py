@@ -102,7 +102,7 @@ def test_up_renders_the_program_records_the_preview_and_runs_pulumi_up(
 def test_the_state_records_what_pulumi_applied_with_the_stacks_outputs(
     churn: Path, fake_pulumi
 ) -> None:
-    from mlinfra.cli.common import lower_spec
+    from mlinfra.operations.environment import lower_environment
     from mlinfra.preview.environment import preview_spec
     from mlinfra.spec.validate import validate_file
 
@@ -110,7 +110,7 @@ def test_the_state_records_what_pulumi_applied_with_the_stacks_outputs(
     fake_pulumi.stacks[ENV] = {"endpoint.churn-api": {"arn": arn}}
     assert preview("up", "-f", str(churn), "--auto-approve")[0] == 0
     spec = preview_spec(validate_file(churn), BRANCH, None, str(churn)).spec
-    graph = lower_spec(spec, str(churn))
+    graph = lower_environment(spec, str(churn))
     state = state_of(churn)
     assert list(state.resources) == graph.addresses()
     assert state.get("endpoint.churn-api").outputs == {"arn": arn}

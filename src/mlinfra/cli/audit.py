@@ -7,17 +7,11 @@ from pathlib import Path
 
 import click
 
-from mlinfra.audit.model import PACKS, Severity
-from mlinfra.audit.reports import FORMATS
-from mlinfra.cli.common import (
-    environment_of,
-    fail,
-    lower_spec,
-    make_console,
-    say,
-    validate_spec,
-)
+from mlinfra.cli.common import fail, make_console, reports_errors, say, validate_spec
 from mlinfra.cli.options import SPEC_OPTION
+from mlinfra.policy.packs import PACKS
+from mlinfra.policy.reports import FORMATS
+from mlinfra.policy.severity import Severity
 
 FAIL_ON = ("critical", "high", "medium", "low", "info", "none")
 DIFF_FORMATS = ("text", "json", "markdown")
@@ -74,6 +68,7 @@ def threshold(fail_on: str) -> Severity | None:
     help="Compare the findings of --env ENV with those of OTHER (e.g. dev against prod).",
 )
 @click.pass_context
+@reports_errors
 def audit_command(
     ctx: click.Context,
     envs: tuple[str, ...],
@@ -101,28 +96,18 @@ def audit_command(
         compare(ctx, envs, spec_file, fmt, out, limit, revisions, other)
         return
 
-    from mlinfra.audit.engine import audit_environment, not_audited
-    from mlinfra.audit.errors import AuditError
-    from mlinfra.audit.reports import render
+    # Deferred: the operation loads the stages and the rules; `mlinfra --version` must not.
+    from mlinfra.cli.views.progress import ProgressView
+    from mlinfra.operations.compliance import AuditRequest, audit
+    from mlinfra.policy.reports.formats import render
 
     result = validate_spec(spec_file, fmt == "json")
-    names = list(dict.fromkeys(envs)) if envs else list(result.environments)
-    specs = [environment_of(result, name, spec_file) for name in names]
     notes = make_console(stderr=True)
-    results = []
-    for spec in specs:
-        skipped = not_audited(spec)
-        if skipped:
-            say(notes, f"info: {skipped}", "dim")
-            continue
-        graph = lower_spec(spec, spec_file)
-        try:
-            results.append(audit_environment(spec, graph, spec_file))
-        except AuditError as exc:
-            fail(str(exc))
+    with ProgressView() as progress:
+        results = audit(AuditRequest(result, spec_file, envs), progress)
 
     if fmt == "text" and out is None:
-        from mlinfra.audit.reports.text import report
+        from mlinfra.policy.reports.text import report
 
         make_console().print(report(results, fail_on=limit), end="")
     else:
@@ -195,29 +180,20 @@ def compare(
     if revisions is not None and len(names) > 1:
         raise click.UsageError("--diff compares one --env, or every environment without it", ctx)
 
-    from mlinfra.audit.errors import AuditError
+    # Deferred: the operation loads the stages and the rules; `mlinfra --version` must not.
+    from mlinfra.operations.compliance import DiffRequest, compliance_diff
+    from mlinfra.policy.diff.views import render_diff
 
-    try:
-        from mlinfra.audit.diff import compare_environments, compare_revisions, render_diff
-    except ModuleNotFoundError as exc:  # pragma: no cover - until compliance diffs land
-        if exc.name != "mlinfra.audit.diff":
-            raise
-        fail("compliance diffs are not available in this version of mlinfra")
-
-    try:
-        if other is not None:
-            result = validate_spec(spec_file, fmt == "json")
-            environment_of(result, names[0], spec_file)
-            environment_of(result, other, spec_file)
-            diff = compare_environments(Path(spec_file), names[0], other)
-        else:
-            base, head = split_revisions(ctx, revisions)
-            if head is None:
-                validate_spec(spec_file, fmt == "json")
-            diff = compare_revisions(Path(spec_file), base, head, names[0] if names else None)
-        report = render_diff(diff, fmt)
-    except AuditError as exc:
-        fail(str(exc))
+    if other is not None:
+        result = validate_spec(spec_file, fmt == "json")
+        request = DiffRequest(spec_file, names[0], other=other, validation=result)
+    else:
+        base, head = split_revisions(ctx, revisions)
+        if head is None:
+            validate_spec(spec_file, fmt == "json")
+        request = DiffRequest(spec_file, names[0] if names else None, base, head)
+    diff = compliance_diff(request)
+    report = render_diff(diff, fmt)
 
     emit(report, out)
     new = [f for f in diff.new if not f.waived]
@@ -254,10 +230,11 @@ def split_revisions(ctx: click.Context, revisions: str) -> tuple[str, str | None
 )
 def rules_command(as_json: bool, packs: tuple[str, ...]) -> None:
     """List the audit's rules: id, severity, packs and title."""
-    from mlinfra.audit.engine import rules_for
-    from mlinfra.audit.registry import all_rules
+    # Loaded when listed: the rules bring lowering with them.
+    from mlinfra.policy.engine import rules_for
+    from mlinfra.policy.rules import RULES
 
-    rules = rules_for(packs, all_rules()) if packs else all_rules()
+    rules = rules_for(packs, RULES) if packs else RULES
     if as_json:
         listed = [
             {

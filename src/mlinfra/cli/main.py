@@ -1,4 +1,4 @@
-"""The `mlinfra` command: argument parsing here, views in `cli/views`, work in the stages."""
+"""The `mlinfra` command: argument parsing here, views in `cli/views`, the work in `operations/`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Options shared by several commands."""
+"""Options shared by several commands, and how they report a usage error."""
 
 from __future__ import annotations
 
@@ -38,6 +38,23 @@ def limit_option(what: str = "runs", maximum: int = 100, order: str = "newest fi
         show_default=True,
         help=f"How many {what} to show, {order}.",
     )
+
+
+STATE_OPTION_HELP = (
+    "Where the state is: a folder (relative to the spec) or s3://BUCKET/PREFIX.  "
+    "[default: the spec's `state:`, else .mlinfra/state]"
+)
+
+
+class ExitOneOnUsageError(click.Command):
+    """Click exits 2 on a usage error, which --detailed-exitcode means "changes": here 1."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
 
 
 ENV_OPTION_HELP = "The environment, as named under `environments:` in the spec."

@@ -8,9 +8,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from mlinfra.cli.common import make_console, validate_spec
-from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION
-from mlinfra.cli.plan import STATE_OPTION_HELP, environment_spec, lower_environment, read_state
+from mlinfra.cli.common import make_console, reports_errors, validate_spec
+from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION, STATE_OPTION_HELP
 
 
 @click.command("output")
@@ -18,6 +17,7 @@ from mlinfra.cli.plan import STATE_OPTION_HELP, environment_spec, lower_environm
 @SPEC_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--state", "location", metavar="LOCATION", help=STATE_OPTION_HELP)
+@reports_errors
 def output_command(env: str, spec_file: str, as_json: bool, location: str | None) -> None:
     """Show each component's physical name (and ARN, and a local endpoint's URL).
 
@@ -25,16 +25,11 @@ def output_command(env: str, spec_file: str, as_json: bool, location: str | None
     compiler gives (every name is decided before anything is created). Exits 1 when the
     spec is invalid.
     """
-    from mlinfra.emulator import process
-    from mlinfra.render.outputs import outputs_document
+    # Deferred: the operation loads the stages; `mlinfra --version` must not.
+    from mlinfra.operations.output import OutputRequest, outputs
 
     result = validate_spec(spec_file, as_json)
-    spec = environment_spec(result, env, spec_file)
-    graph = lower_environment(spec, spec_file)
-    # A sagemaker environment's state is written by `mlinfra apply` after `pulumi up`.
-    _, state = read_state(result, spec, spec_file, location)
-    running = process.status(spec_file) if spec.target == "local" else None
-    document = outputs_document(graph, state, running.url if running else None)
+    document = outputs(OutputRequest(result, spec_file, env, location))
     if as_json:
         click.echo(json.dumps(document, indent=2))
         return

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlinfra.emulator.paging import Pager, descending
 from mlinfra.emulator.paths import NotLocal, PathRefused, Roots
 from mlinfra.emulator.protocol import CONTROL_SERVICE, ApiError, project, service_model
 from mlinfra.emulator.store import Store
@@ -51,6 +52,7 @@ class ControlPlane:
         self.state_dir = state_dir
         self.roots = Roots(root, state_dir)  # all a request may name on disk
         self.store = Store(state_dir / "control.sqlite3")
+        self.pager = Pager()
         self._pool: Any = None
         self._features: Any = None
         self._pipelines: Any = None
@@ -243,10 +245,19 @@ class ControlPlane:
             except PathRefused as exc:
                 raise _invalid(f"DataCaptureConfig.DestinationS3Uri: {exc.message}") from None
         seen = set()
-        for variant in p["ProductionVariants"]:
+        for index, variant in enumerate(p["ProductionVariants"], start=1):
             if variant["VariantName"] in seen:
                 raise _invalid(f"Variant name {variant['VariantName']} is used more than once.")
             seen.add(variant["VariantName"])
+            memory = (variant.get("ServerlessConfig") or {}).get("MemorySizeInMB")
+            if memory is not None and memory % 1024:
+                # The model's range is 1024-6144; its docs allow only whole gigabytes.
+                raise _invalid(
+                    f"1 validation error detected: Value '{memory}' at 'productionVariants."
+                    f"{index}.member.serverlessConfig.memorySizeInMB' failed to satisfy "
+                    "constraint: Member must satisfy enum value set: "
+                    "[1024, 2048, 3072, 4096, 5120, 6144]"
+                )
             if "ModelName" in variant:
                 self._model(variant["ModelName"], region)
         record = dict(
@@ -479,9 +490,10 @@ class ControlPlane:
         return {"ModelPackageGroupArn": record["ModelPackageGroupArn"]}
 
     def describe_model_package_group(self, p: dict, region: str) -> dict:
-        return self._output(
-            "DescribeModelPackageGroup", self._group(p["ModelPackageGroupName"], region)
-        )
+        group = self._group(p["ModelPackageGroupName"], region)
+        # A required member: who created the group. A local caller has no Studio user profile
+        # or domain, so the user context is empty.
+        return self._output("DescribeModelPackageGroup", {"CreatedBy": {}, **group})
 
     def list_model_package_groups(self, p: dict, region: str) -> dict:
         return self._list(
@@ -550,7 +562,12 @@ class ControlPlane:
         return {"ModelPackageArn": record["ModelPackageArn"]}
 
     def describe_model_package(self, p: dict, region: str) -> dict:
-        return self._output("DescribeModelPackage", self._package(p["ModelPackageName"], region))
+        package = self._package(p["ModelPackageName"], region)
+        # Required: the emulator runs no validation or image scan, so there are none to report.
+        details = {"ValidationStatuses": [], "ImageScanStatuses": []}
+        return self._output(
+            "DescribeModelPackage", {"ModelPackageStatusDetails": details, **package}
+        )
 
     def list_model_packages(self, p: dict, region: str) -> dict:
         group = p.get("ModelPackageGroupName")
@@ -566,9 +583,14 @@ class ControlPlane:
                 return False
             return status is None or r.get("ModelApprovalStatus") == status
 
-        return self._list(
+        listed = self._list(
             "ListModelPackages", "model-package", p, "ModelPackageName", keep=keep, prefix=prefix
         )
+        for summary in listed["ModelPackageSummaryList"]:
+            # AWS names only unversioned packages in a summary; a version is its group's.
+            if "ModelPackageVersion" in summary:
+                summary.pop("ModelPackageName", None)
+        return listed
 
     def update_model_package(self, p: dict, region: str) -> dict:
         record = self._package(p["ModelPackageArn"], region)
@@ -627,9 +649,11 @@ class ControlPlane:
             raise ApiError(
                 "ResourceInUse",
                 f"Resource Already Exists: FeatureGroup with name {name} already exists. "
-                "Choose a different name.",
+                f"Choose a different name.\nInfo: Feature Group '{name}' already exists.",
             )
         features = {f["FeatureName"]: f["FeatureType"] for f in p["FeatureDefinitions"]}
+        if len(features) != len(p["FeatureDefinitions"]):
+            raise _invalid("FeatureDefinitions names a feature more than once.")
         for role in ("RecordIdentifierFeatureName", "EventTimeFeatureName"):
             if p[role] not in features:
                 raise _invalid(f"{role} {p[role]} is not among the FeatureDefinitions.")
@@ -660,11 +684,17 @@ class ControlPlane:
         )
         if p.get("OfflineStoreConfig") is not None:
             record["OfflineStoreStatus"] = {"Status": "Active"}
+            record["OfflineStoreConfig"] = _offline_store_config(p["OfflineStoreConfig"], name, now)
         self.store.put("feature-group", name, record, now)
         return {"FeatureGroupArn": record["FeatureGroupArn"]}
 
     def describe_feature_group(self, p: dict, region: str) -> dict:
-        return self._output("DescribeFeatureGroup", self._feature_group(p["FeatureGroupName"]))
+        record = self._feature_group(p["FeatureGroupName"])
+        if p.get("NextToken"):
+            # All of a group's features fit in one page (2,500, the most it may have).
+            raise _invalid("Invalid pagination token: DescribeFeatureGroup did not issue it.")
+        # NextToken is a required member; AWS sends it empty when there is no next page.
+        return self._output("DescribeFeatureGroup", {**record, "NextToken": ""})
 
     def update_feature_group(self, p: dict, region: str) -> dict:
         """Add features, change the online store's TTL (records already stored keep their
@@ -838,7 +868,7 @@ class ControlPlane:
         self._retag(kind, key, record, tags)
 
     def list_tags(self, p: dict, region: str) -> dict:
-        return {"Tags": self._tagged(p["ResourceArn"])[2].get("Tags", [])}
+        return self._page("ListTags", self._tagged(p["ResourceArn"])[2].get("Tags", []), p)
 
     def _tagged(self, arn: str) -> tuple[str, str, dict]:
         """The record an ARN names, searched by each kind's ARN field."""
@@ -892,25 +922,18 @@ class ControlPlane:
         else:  # Status, FeatureGroupStatus, OfflineStoreStatus: the enum's own field
             field = {"Status": "EndpointStatus"}.get(sort_by, sort_by)
             records.sort(key=lambda r: str(r.get(field)))
-        if p.get("SortOrder", "Descending") == "Descending":
+        if descending(operation, p):
             records.reverse()
         return self._page(operation, records, p)
 
     def _page(self, operation: str, records: list, p: dict) -> dict:
         """One page of sorted records, projected onto the List* output and its NextToken."""
-        start = 0
-        if p.get("NextToken"):
-            try:
-                start = int(p["NextToken"])
-            except ValueError:
-                raise _invalid("Invalid pagination token.") from None
-        size = int(p.get("MaxResults", 100))
-        page = records[start : start + size]
+        page, token = self.pager.page(operation, records, p)
         shape = service_model(CONTROL_SERVICE).operation_model(operation).output_shape
         member = next(n for n, s in shape.members.items() if s.type_name == "list")
         result: dict[str, Any] = {member: project(page, shape.members[member])}
-        if start + size < len(records):
-            result["NextToken"] = str(start + size)
+        if token is not None:
+            result["NextToken"] = token
         return result
 
 
@@ -1002,21 +1025,25 @@ def _content_types(header: dict | None) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def _offline_store_config(config: dict, name: str, created: float) -> dict:
+    """The offline store's config as AWS describes it: unless Glue table creation is disabled,
+    the table it creates, `<group>_<creation time>` in the `sagemaker_featurestore` database
+    of the account's `AwsDataCatalog` (the emulator's offline store is its Parquet files)."""
+    config = {"DisableGlueTableCreation": False, **config}
+    if not config["DisableGlueTableCreation"] and "DataCatalogConfig" not in config:
+        config["DataCatalogConfig"] = {
+            "TableName": f"{name}_{int(created)}",
+            "Catalog": "AwsDataCatalog",
+            "Database": "sagemaker_featurestore",
+        }
+    return config
+
+
 def _seconds(ttl: dict) -> int:
     unit = {"Seconds": 1, "Minutes": 60, "Hours": 3600, "Days": 86400, "Weeks": 604800}
     return int(ttl["Value"]) * unit.get(ttl.get("Unit", "Seconds"), 1)
 
 
 def _epoch(value: Any) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    from datetime import datetime
-
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        pass
-    try:
-        return datetime.fromisoformat(str(value)).timestamp()
-    except ValueError:
-        raise _invalid(f"Invalid timestamp {value!r}.") from None
+    # A request's timestamps are epoch seconds in the years 1-9999 by now (`wire.py`).
+    return float(value)

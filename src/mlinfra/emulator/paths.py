@@ -14,9 +14,10 @@ a single plain path component, never `..`, never a separator.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 
 class NotLocal(ValueError):
@@ -31,6 +32,19 @@ class PathRefused(Exception):
         self.message = message
 
 
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def scheme_of(location: str) -> str:
+    """The scheme of a location (`s3`, `file`), lower-cased, or "" for a plain path.
+
+    What `urlparse(location).scheme` says, without its ValueError for a malformed network
+    location (`s3://[bucket/key`): any text from a request must get an answer here.
+    """
+    found = _SCHEME.match(location)
+    return found.group(1).lower() if found else ""
+
+
 def location_path(root: Path, location: str | Path) -> Path:
     """The path a `file:` URI or plain path names, relative ones under `root`; not checked.
 
@@ -38,7 +52,7 @@ def location_path(root: Path, location: str | Path) -> Path:
     other scheme, and for an empty location.
     """
     text = str(location)
-    scheme = urlparse(text).scheme
+    scheme = scheme_of(text)
     if scheme == "file":
         path = Path(unquote(text[len("file://") :] if text.startswith("file://") else text[5:]))
     elif scheme == "" and text:

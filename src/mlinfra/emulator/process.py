@@ -135,7 +135,7 @@ def start(
         raise AlreadyRunning(running)
     root = folder_of(spec_file)
     state_dir = state_dir_of(spec_file)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    make_private(state_dir)
     log_path = state_dir / LOG_FILE
     with open(log_path, "ab") as log_file:
         command = [sys.executable, "-m", "mlinfra.emulator", "--root", str(root)]
@@ -209,7 +209,7 @@ def serve(
     from mlinfra.emulator.server import EmulatorServer
 
     state_dir = root / STATE_DIR
-    state_dir.mkdir(parents=True, exist_ok=True)
+    make_private(state_dir)
     _log_to(state_dir / LOG_FILE)
     lock = hold_lock(state_dir)
     if lock is None:
@@ -296,6 +296,15 @@ def _redeploy(server: object) -> None:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def make_private(state_dir: Path) -> None:
+    """Create the emulator's state folder readable by its user only, and make it so if it
+    exists: it holds the features, captured requests, models and logs the emulator keeps, which
+    other users of this machine have no business reading (its credentials are 0600 too)."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if state_dir.stat().st_mode & 0o077:
+        state_dir.chmod(0o700)
 
 
 def _write_atomically(path: Path, data: dict[str, object]) -> None:

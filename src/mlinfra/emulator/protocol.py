@@ -19,7 +19,7 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 from botocore.validate import ParamValidator
 
-from mlinfra.emulator import constraints
+from mlinfra.emulator import constraints, wire
 
 CONTROL_SERVICE = "sagemaker"
 RUNTIME_SERVICE = "sagemaker-runtime"
@@ -60,11 +60,17 @@ def error_statuses(service: str) -> dict[str, int]:
 _VALIDATOR = ParamValidator()
 
 
-def validate(params: dict[str, Any], shape: Shape | None, code: str) -> None:
-    """Reject what AWS rejects before acting: wrong types and missing members (what boto3's
-    own validation checks), then every max, enum and pattern (`constraints.py`)."""
+def validate(
+    params: dict[str, Any], shape: Shape | None, code: str, wire_code: str | None = None
+) -> None:
+    """Reject what AWS rejects before acting: values their wire type cannot carry (`wire.py`,
+    answered with `wire_code`, by default `code`), wrong types and missing members (what
+    boto3's own validation checks), then every max, enum and pattern (`constraints.py`)."""
     if shape is None:
         return
+    unfit = wire.problems(params, shape)
+    if unfit:
+        raise ApiError(wire_code or code, "; ".join(unfit))
     report = _VALIDATOR.validate(params, shape)
     if report.has_errors():
         raise ApiError(code, report.generate_report())
@@ -173,12 +179,16 @@ def match_route(method: str, path: str) -> tuple[Route | None, dict[str, str], b
     return None, {}, path_matched
 
 
+_DECIMAL = re.compile(rf"-?[0-9]{{1,{wire.MAX_DIGITS}}}")
+
+
 def _scalar(text: str, shape: Shape) -> Any:
     if shape.type_name in ("integer", "long"):
-        try:
+        # Plain decimal digits only: Python's int() also reads "1_000", " 7" and other scripts'
+        # digits, and gives up past 4,300 digits.
+        if _DECIMAL.fullmatch(text):
             return int(text)
-        except ValueError:
-            return text  # the validator names the parameter and its wrong type
+        return text  # the validator names the parameter and its wrong type
     if shape.type_name == "boolean":
         return {"true": True, "false": False}.get(text.lower(), text)
     return text
@@ -270,9 +280,9 @@ def _jsonable(value: Any, shape: Shape) -> Any:
 
 def _json_object(body: bytes, code: str) -> dict[str, Any]:
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(code, "The request body is not valid JSON.") from None
+        document = wire.load_json(body)
+    except wire.Unreadable as exc:
+        raise ApiError(code, exc.message) from None
     if not isinstance(document, dict):
         raise ApiError(code, "The request body must be a JSON object.")
     return document
@@ -303,5 +313,5 @@ def parse_json_request(target: str | None, body: bytes) -> tuple[OperationModel 
     if name not in model.operation_names:
         return None, name, params
     op = model.operation_model(name)
-    validate(params, op.input_shape, "ValidationException")
+    validate(params, op.input_shape, "ValidationException", "SerializationException")
     return op, name, params

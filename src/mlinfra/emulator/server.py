@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from mlinfra.emulator import credentials, guard, runtime
+from mlinfra.emulator import credentials, guard, runtime, wire
 from mlinfra.emulator.auth import Verifier
 from mlinfra.emulator.control import ControlPlane
 from mlinfra.emulator.protocol import (
@@ -71,7 +71,8 @@ from mlinfra.emulator.protocol import (
 )
 
 HOST = "127.0.0.1"
-# SageMaker's own InvokeEndpoint limit is 25 MB; anything larger is refused before it is read.
+# No request the emulator takes is larger (botocore's model caps InvokeEndpoint's body at 6 MiB,
+# and the constraint check says so by name); anything larger is refused before it is read.
 MAX_BODY = 32 * 1024 * 1024
 JSON_1_1 = "application/x-amz-json-1.1"
 REST_JSON = "application/json"
@@ -153,8 +154,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_POST
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None):
-        """What the standard library answers itself, AWS-shaped too: an unknown method, a
-        malformed request line, headers too long. Never its HTML page."""
+        """What the standard library answers itself, AWS-shaped too and never a 5xx, since the
+        request is what is wrong: an unknown method, a malformed request line, headers too
+        long, HTTP/2. Never its HTML page."""
         self.close_connection = True
         if code == 501:  # no do_<METHOD>: a method the emulator has no route for
             error = ApiError(
@@ -163,8 +165,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 405,
             )
         else:
-            reason = message or self.responses.get(code, ("Bad request",))[0]
-            error = ApiError("ValidationException", f"Malformed request: {reason}.", code)
+            status = 400 if int(code) >= 500 else int(code)  # 505: an HTTP version it lacks
+            reason = message or self.responses.get(int(code), ("Bad request",))[0]
+            error = ApiError("ValidationException", f"Malformed request: {reason}.", status)
         self._error(error, False, str(uuid.uuid4()))
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -332,8 +335,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if what == "executions" and job is None and self.command == "POST":
             guard.require_content_type(self.headers, (REST_JSON,), "The executions route")
             try:
-                request = json.loads(body) if body.strip() else {}
-            except ValueError:
+                request = wire.load_json(body) if body.strip() else {}
+            except wire.Unreadable:
                 request = None
             if not isinstance(request, dict):
                 raise ApiError("ValidationException", 'The body is a JSON object: {"since": ...}.')

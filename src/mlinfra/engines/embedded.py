@@ -181,13 +181,13 @@ class EmbeddedEngine:
         )
 
     def _create_or_adopt(self, type_: str, inputs: dict[str, Any]) -> dict[str, Any]:
-        name = inputs[KINDS[type_].name_field]
-        found = self.provider.read(type_, name)
-        if found is None:
+        # What exists of it, in the shape the inputs have: a description also holds what the
+        # service adds (a feature group's Glue table), which no apply ever sent.
+        adopted = self.provider.refresh(type_, inputs)
+        if adopted is None:
             return self.provider.create(type_, inputs)
         # Created by an apply that stopped before recording it: adopt it, and bring what
         # can change in place up to date (an endpoint's configuration).
-        adopted = {**inputs, **{k: found[k] for k in inputs if k in found}}
         return self.provider.update(type_, adopted, inputs)
 
     # --- phase 2: deletes --------------------------------------------------------------------

@@ -19,17 +19,18 @@ preview's own copy of its pipeline, which in turn registers into the preview's g
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from mlinfra.git import GitError, Repository, merge_base
 from mlinfra.ir.graph import Args, Call, Concat, Json, Ref, Resource, ResourceGraph, build_graph
-from mlinfra.preview.environment import PreviewError
-from mlinfra.preview.git import GitError, merge_base
+from mlinfra.preview.environment import PreviewError, preview_spec
+from mlinfra.render.outputs import NAME_PROPERTIES
 from mlinfra.spec.model import EnvSpec, declared
+from mlinfra.spec.validate import validate_text
 
 CHANGED_ONLY = "changed-only"
 
@@ -53,22 +54,11 @@ def is_changed_only(spec: EnvSpec) -> bool:
 # --- what changed ---------------------------------------------------------------------------
 
 
-def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # An argument list, never a shell: revisions and paths are the user's text.
-    return subprocess.run(  # noqa: S603
-        ["git", "-C", str(folder), *args],  # noqa: S607 - git from PATH, as the user runs it
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 class _Files:
     """The git blob id of each local file a spec names, in the working tree or at a revision."""
 
-    def __init__(self, folder: Path, root: Path, revision: str | None) -> None:
-        self.folder, self.root, self.revision = folder, root, revision
+    def __init__(self, folder: Path, repository: Repository, revision: str | None) -> None:
+        self.folder, self.repository, self.revision = folder, repository, revision
         self._seen: dict[str, str | None] = {}
 
     def blob(self, text: str) -> str | None:
@@ -76,17 +66,13 @@ class _Files:
             return self._seen[text]
         found = None
         path = (self.folder / text).resolve()
-        if "\n" not in text and path.is_relative_to(self.root):
-            relative = path.relative_to(self.root).as_posix()
+        if "\n" not in text and path.is_relative_to(self.repository.root):
+            relative = self.repository.path_of(path)
             if self.revision is None:
                 if path.is_file():
-                    answer = _git(self.root, "hash-object", "--", relative)
-                    found = answer.stdout.strip() if answer.returncode == 0 else None
+                    found = self.repository.file_id(relative)
             else:
-                # Blobs only: a folder of the same name is no file.
-                answer = _git(self.root, "ls-tree", self.revision, "--", relative)
-                fields = answer.stdout.split(None, 3) if answer.returncode == 0 else []
-                found = fields[2] if len(fields) == 4 and fields[1] == "blob" else None
+                found = self.repository.file_id_at(self.revision, relative)
         self._seen[text] = found
         return found
 
@@ -103,21 +89,11 @@ class _Files:
         return value
 
 
-def _repository_root(folder: Path) -> Path:
-    answer = _git(folder, "rev-parse", "--show-toplevel")
-    if answer.returncode != 0:
-        raise GitError(f"{folder} is not in a git repository")
-    return Path(answer.stdout.strip()).resolve()
-
-
 def select(result, spec: EnvSpec, branch: str, spec_file: str, compare_to: str | None) -> Selection:
     """The components of the preview `spec` that differ from the revision it forked from."""
-    from mlinfra.preview.environment import preview_spec
-    from mlinfra.spec.validate import validate_text
-
     folder = Path(spec_file).resolve().parent
     try:
-        root = _repository_root(folder)
+        repository = Repository.around(folder)
         if compare_to is None:
             upstream, revision = merge_base(folder)
             label = f"{upstream} ({revision[:7]})"
@@ -128,24 +104,25 @@ def select(result, spec: EnvSpec, branch: str, spec_file: str, compare_to: str |
             f"a changed-only preview compares with the revision its branch forked from: {exc}",
             "pass --compare-to REV, or set previews.mode: full",
         ) from None
-    relative = Path(spec_file).resolve().relative_to(root).as_posix()
-    shown = _git(root, "show", f"{revision}:{relative}")
+    shown = repository.read_at(revision, repository.path_of(Path(spec_file)))
     everything = tuple(c.address for c in spec.components)
-    if shown.returncode != 0:
-        if _git(root, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").returncode:
+    if shown is None:
+        try:
+            repository.commit(revision)
+        except GitError:
             raise PreviewError(
-                f"{revision!r} is not a revision of the repository at {root}",
+                f"{revision!r} is not a revision of the repository at {repository.root}",
                 "pass --compare-to with a branch, tag or commit",
-            )
+            ) from None
         return Selection(label, everything, ())  # the spec is new: all of it is changed
-    before = validate_text(shown.stdout, spec_file, None)
+    before = validate_text(shown.decode("utf-8", errors="replace"), spec_file, None)
     try:
         old = preview_spec(before, branch, spec.base, spec_file).spec if before.ok else None
     except PreviewError:
         old = None
     if old is None:  # invalid there, or without the base: nothing can be deferred to it
         return Selection(label, everything, ())
-    now, then = _Files(folder, root, None), _Files(folder, root, revision)
+    now, then = _Files(folder, repository, None), _Files(folder, repository, revision)
     changed, deferred = [], []
     for component in spec.components:
         previous = old.component(component.address)
@@ -211,8 +188,6 @@ def _names_of(value: Any) -> list[str]:
 
 
 def _resource_name(resource: Resource) -> Any:
-    from mlinfra.render.outputs import NAME_PROPERTIES
-
     return resource.properties.get(NAME_PROPERTIES.get(resource.type, "name"))
 
 

@@ -9,10 +9,11 @@ hidden marker naming the preview.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from mlinfra.plan.model import Plan
 from mlinfra.plan.views import to_markdown
+from mlinfra.policy.diff.views import table_of_findings
+from mlinfra.policy.reports import markdown as md
 from mlinfra.spec.model import EnvSpec
 from mlinfra.state.model import State
 
@@ -22,44 +23,17 @@ MARKER = "<!-- mlinfra-preview: {env} -->"
 @dataclass(frozen=True)
 class AuditComparison:
     """The audit of the base environment at the fork point against the branch: findings new
-    and resolved, or why there is no comparison (`note`)."""
+    and resolved, or why there is no comparison (`note`); made by
+    `mlinfra.operations.preview.audit_comparison`."""
 
     against: str = ""  # "main (3f2a1b0)"
-    new: tuple = ()  # mlinfra.audit.model.Finding
+    new: tuple = ()  # mlinfra.policy.model.Finding
     resolved: tuple = ()
     note: str | None = None
 
     @property
     def done(self) -> bool:
         return self.note is None
-
-
-def audit_comparison(spec_file: str, spec: EnvSpec, compare_to: str | None) -> AuditComparison:
-    """Audit the preview's base environment at `compare_to` (None: the merge base of HEAD and
-    the default branch) and in the working tree; a note instead when that cannot be done."""
-    from mlinfra.preview.git import GitError, merge_base
-
-    try:
-        from mlinfra.audit.diff import compare_revisions
-        from mlinfra.audit.errors import AuditError
-    except ImportError:  # an mlinfra without the audit
-        return AuditComparison(note="this mlinfra has no audit")
-    folder = Path(spec_file).resolve().parent
-    if compare_to is not None:
-        revision, label = compare_to, compare_to
-    else:
-        try:
-            upstream, revision = merge_base(folder)
-        except GitError as exc:
-            return AuditComparison(
-                note=f"no revision to compare with: {exc}; pass --compare-to REV"
-            )
-        label = f"the fork point from {upstream} ({revision[:7]})"
-    try:
-        diff = compare_revisions(Path(spec_file), revision, None, spec.base)
-    except AuditError as exc:
-        return AuditComparison(note=str(exc))
-    return AuditComparison(label, tuple(diff.new), tuple(diff.resolved))
 
 
 def _expiry(spec: EnvSpec, state: State) -> str:
@@ -79,8 +53,6 @@ def comment(
     selection=None,
 ) -> str:
     """The comment; `selection` (a changed-only preview's) says what is built and deferred."""
-    from mlinfra.audit.reports import markdown as md
-
     summary = f"**{plan.summary()}**" if plan.has_changes else "**No changes.**"
     if audit.done:
         summary += (
@@ -126,9 +98,6 @@ def comment(
 
 
 def _audit_lines(audit: AuditComparison, spec: EnvSpec) -> list[str]:
-    from mlinfra.audit.diff import table_of_findings
-    from mlinfra.audit.reports import markdown as md
-
     if not audit.done:
         return ["### Audit", "", f"_Not compared: {md.cell(audit.note)}._"]
     lines = [f"### Audit of {md.code(spec.base)}: this branch against {audit.against}", ""]

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlinfra.diagnostics import Diagnostic, has_errors
+from mlinfra.didyoumean import suggest
 from mlinfra.preview.naming import preview_env_name
 from mlinfra.spec.model import EnvSpec
 from mlinfra.spec.resolve import PREVIEW, Resolved, environment_names, resolve, resolve_preview
-from mlinfra.syntax.nodes import Mapping
+from mlinfra.spec.validate import check_environment
 
 
 class PreviewError(Exception):
@@ -40,21 +41,19 @@ class PreviewSpec:
         return self.spec is not None and not has_errors(list(self.diagnostics))
 
 
-def default_base(root: Mapping) -> str | None:
-    previews = root.get("previews")
-    base = previews.get("base") if isinstance(previews, Mapping) else None
-    value = getattr(base, "value", None)
-    return value if isinstance(value, str) else None
+def default_base(result) -> str | None:
+    """The spec's `previews.base`, None when it has no `previews:` (every environment's
+    typed spec holds the same section)."""
+    for spec in result.environments.values():
+        return spec.previews.base if spec.previews is not None else None
+    return None
 
 
 def base_of(result, base: str | None, spec_file: str) -> str:
     """`--base`, else the spec's `previews.base`; a `PreviewError` when neither names one of
     the spec's environments."""
-    from mlinfra.didyoumean import suggest
-
-    root = result.document.root
-    chosen = base or default_base(root)
-    known = environment_names(root)
+    chosen = base or default_base(result)
+    known = environment_names(result.document.root)
     if chosen is None:
         raise PreviewError(
             f"{spec_file} sets no `previews.base`, and no --base was given",
@@ -72,8 +71,6 @@ def base_of(result, base: str | None, spec_file: str) -> str:
 
 def preview_spec(result, branch: str, base: str | None, spec_file: str) -> PreviewSpec:
     """The preview of `branch` on `base` (None: `previews.base`), checked like an environment."""
-    from mlinfra.spec.validate import check_environment
-
     if not branch.strip():
         raise PreviewError("the branch name is empty", "pass --branch NAME")
     root = result.document.root

@@ -11,8 +11,12 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
+from mlinfra.ir.local.api import NAME_FIELDS
 from mlinfra.preview.naming import is_preview_env
+from mlinfra.render.outputs import NAME_PROPERTIES, physical_name
+from mlinfra.state.file import BACKUP_SUFFIX, FileBackend
 from mlinfra.state.model import PreviewInfo, State, StateError
+from mlinfra.state.s3 import S3Backend
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -67,9 +71,6 @@ def preview_of(state: State, where: str) -> Preview | None:
 
 def environments_in(backend) -> list[str]:
     """The environment names a state backend holds a state for, sorted."""
-    from mlinfra.state.file import FileBackend
-    from mlinfra.state.s3 import S3Backend
-
     if isinstance(backend, FileBackend):
         if not backend.directory.is_dir():
             return []
@@ -119,9 +120,6 @@ def list_previews(backend, project: str) -> tuple[list[Preview], list[str]]:
 
 def remove_state(backend, env: str) -> None:
     """Delete an emptied preview's state (and its backup): a destroyed preview leaves nothing."""
-    from mlinfra.state.file import BACKUP_SUFFIX, FileBackend
-    from mlinfra.state.s3 import S3Backend
-
     if isinstance(backend, FileBackend):
         path = backend.path(env)
         for each in (path, path.with_name(path.name + BACKUP_SUFFIX)):
@@ -163,9 +161,6 @@ class StampingBackend:
 def state_names(state: State) -> set[str]:
     """The physical names a state records (what its resources were created as): a local
     resource's from the request sent, an AWS resource's from the properties applied."""
-    from mlinfra.ir.local.api import NAME_FIELDS
-    from mlinfra.render.outputs import NAME_PROPERTIES
-
     found = set()
     for entry in state.resources.values():
         if entry.type.startswith("local."):
@@ -188,8 +183,6 @@ SCOPED_NAME_TYPES = frozenset({"aws.iam.RolePolicy"})
 def graph_names(graph) -> dict[str, str]:
     """Physical name -> the address of the resource that has it, for the graph's resources
     whose names are unique in the account."""
-    from mlinfra.render.outputs import physical_name
-
     found = {}
     for resource in graph.resources:
         name = None if resource.type in SCOPED_NAME_TYPES else physical_name(resource)

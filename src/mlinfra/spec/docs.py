@@ -1,7 +1,7 @@
 """The spec's JSON Schema rendered as a Markdown reference of every field.
 
 The schema is the one source of the language: `mlinfra schema --markdown` prints this reference
-and the README embeds it, so neither can drift from what the validator accepts.
+and `docs/spec.md` holds it, so neither can drift from what the validator accepts.
 
 How the schema is read: `$ref`s and `allOf`s are flattened into one view per object (a full
 component is its partial form plus `required`); each object gets a table; an object definition

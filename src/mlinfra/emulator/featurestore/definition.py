@@ -13,6 +13,9 @@ FEATURE_TYPES = ("String", "Integral", "Fractional")
 
 # The offline store adds these columns itself, so SageMaker refuses them as feature names.
 RESERVED_FEATURE_NAMES = frozenset({"is_deleted", "write_time", "api_invocation_time"})
+# CreateFeatureGroup's FeatureDefinitions hold at most 2,500 (botocore's model), and
+# DescribeFeatureGroup returns 2,500 a page: adding features never goes past one page.
+MAX_FEATURES = 2500
 
 # Patterns of botocore's `FeatureGroupName` and `FeatureName` shapes.
 _GROUP_NAME = re.compile(r"^[a-zA-Z0-9]([_-]*[a-zA-Z0-9]){0,63}$")
@@ -86,6 +89,8 @@ def _definition_problems(d: FeatureGroupDefinition):
         )
     if not d.features:
         yield "a feature group needs at least one feature"
+    if len(d.features) > MAX_FEATURES:
+        yield f"a feature group has at most {MAX_FEATURES:,} features, not {len(d.features):,}"
     for name, kind in d.features.items():
         if not isinstance(name, str) or not _FEATURE_NAME.match(name):
             yield f"feature name {name!r} must be 1-64 letters, digits, '-' or '_'"

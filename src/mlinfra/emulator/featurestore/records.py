@@ -16,6 +16,7 @@ from mlinfra.emulator.featurestore.definition import FeatureGroup
 from mlinfra.emulator.featurestore.errors import FeatureStoreError
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+MAX_SHOWN = 200  # characters of a refused value quoted in a message
 _INTEGRAL = re.compile(r"[+-]?[0-9]+")
 _FRACTIONAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 # SageMaker's two documented event time formats: yyyy-MM-dd'T'HH:mm:ssZ and
@@ -45,8 +46,11 @@ def parse_value(kind: str, name: str, value: Any) -> Any:
         return value
     if kind == "Integral":
         if _INTEGRAL.fullmatch(value):
-            number = int(value)
-            if _INT64_MIN <= number <= _INT64_MAX:
+            # Leading zeros dropped first: Python converts no more than 4,300 digits, and a
+            # 64-bit integer has at most 19.
+            sign, digits = value[:1] if value[:1] in "+-" else "", value.lstrip("+-").lstrip("0")
+            number = int(sign + (digits or "0")) if len(digits) <= 19 else None
+            if number is not None and _INT64_MIN <= number <= _INT64_MAX:
                 return number
         raise _invalid(name, value, "expected an Integral (a 64-bit integer)")
     if _FRACTIONAL.fullmatch(value):
@@ -142,6 +146,9 @@ def parse_values(group: FeatureGroup, given: dict[str, Any]) -> ParsedRecord:
 
 
 def _invalid(name: str, value: Any, problem: str) -> FeatureStoreError:
+    shown = repr(value)
+    if len(shown) > MAX_SHOWN:  # a value of megabytes is no help in a message
+        shown = f"{shown[:MAX_SHOWN]}... ({len(shown)} characters)"
     return FeatureStoreError(
-        "ValidationError", f"feature {name!r}: value {value!r} is not valid: {problem}"
+        "ValidationError", f"feature {name!r}: value {shown} is not valid: {problem}"
     )

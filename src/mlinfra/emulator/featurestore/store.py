@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -720,7 +720,9 @@ def _online_row(
     group: FeatureGroup, parsed: ParsedRecord, ttl_seconds: int | None, now: float
 ) -> tuple[Any, ...]:
     ttl = ttl_seconds if ttl_seconds is not None else group.definition.online_ttl_seconds
-    expires_at_us = None if ttl is None else parsed.event_time_us + ttl * 1_000_000
+    # A TTL may reach past the last moment a date can name (2**31 - 1 weeks is 41 million
+    # years): such a record expires at the end of year 9999, which is never in practice.
+    expires_at_us = None if ttl is None else min(parsed.event_time_us + ttl * 1_000_000, _LAST_US)
     record = _encode(
         [{"FeatureName": name, "ValueAsString": value} for name, value in parsed.values.items()]
     )
@@ -769,12 +771,17 @@ def _check_header(group: FeatureGroup, source: str, header: list[str]) -> None:
             )
 
 
+# 9999-12-31T23:59:59.999Z, the last instant `_iso` can write, in microseconds.
+_LAST_US = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()) * 1_000_000 + 999_000
+
+
 def _micros(seconds: float) -> int:
     return int(seconds * 1_000_000)
 
 
 def _iso(micros: int) -> str:
-    moment = datetime.fromtimestamp(micros / 1_000_000, UTC)
+    # Integer arithmetic: a float of seconds loses the last microseconds near year 9999.
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

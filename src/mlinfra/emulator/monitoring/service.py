@@ -35,6 +35,7 @@ from mlinfra.emulator.monitoring.executions import (
     abandon_interrupted,
     iso,
 )
+from mlinfra.emulator.paging import descending
 from mlinfra.emulator.protocol import CONTROL_SERVICE, ApiError, project, service_model
 
 SCHEDULE = "monitoring-schedule"
@@ -246,10 +247,11 @@ class Monitoring:
         for key, test in filters:
             if key in p:
                 records = [r for r in records if test(r, p[key])]
-        field = {"Status": "MonitoringExecutionStatus"}.get(p.get("SortBy"), p.get("SortBy"))
-        field = field or "ScheduledTime"
+        # AWS sorts by CreationTime unless asked otherwise.
+        sort_by = p.get("SortBy", "CreationTime")
+        field = {"Status": "MonitoringExecutionStatus"}.get(sort_by, sort_by)
         records.sort(key=lambda r: (r.get(field), r["CreationTime"]))
-        if p.get("SortOrder", "Descending") == "Descending":
+        if descending("ListMonitoringExecutions", p):
             records.reverse()
         return self.control._page("ListMonitoringExecutions", records, p)
 
@@ -272,9 +274,10 @@ class Monitoring:
         if since is not None:
             try:
                 moment = datetime.fromisoformat(since)
-            except (TypeError, ValueError):
+                since = iso((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+            except (TypeError, ValueError, OverflowError):
+                # Not a time, or one whose UTC moment falls outside the years 1-9999.
                 raise _invalid(f"since: {since!r} is not an ISO 8601 time.") from None
-            since = iso((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
         return self.summary(self.start_execution(name, time.time(), since))
 
     def detail(self, name: str, job: str) -> dict:

@@ -7,7 +7,6 @@ conditions compared by the rules of SageMaker's condition types, never evaluated
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 
 from mlinfra.emulator.constraints import check_value
 from mlinfra.emulator.protocol import CONTROL_SERVICE, service_model
+from mlinfra.emulator.wire import Unreadable, load_json
 from mlinfra.sagemaker.pipelines import CONDITION_MEMBERS, NEGATED
 
 
@@ -37,10 +37,13 @@ class Step:
 
 def parse_definition(text: str) -> tuple[dict[str, Any], list[Step]]:
     """The definition document and its steps, in an order that respects dependencies."""
+    if not isinstance(text, str):
+        raise DefinitionError("PipelineDefinition is not valid JSON: it is not text.")
     try:
-        document = json.loads(text)
-    except (TypeError, json.JSONDecodeError) as exc:
-        raise DefinitionError(f"PipelineDefinition is not valid JSON: {exc}") from None
+        # Read as request bodies are (`wire.py`): bounded depth, no NaN, no lone surrogates.
+        document = load_json(text.encode("utf-8", "surrogatepass"), "PipelineDefinition")
+    except Unreadable as exc:
+        raise DefinitionError(exc.message) from None
     if not isinstance(document, dict) or not isinstance(document.get("Steps"), list):
         raise DefinitionError("PipelineDefinition must be a JSON object with a Steps list.")
     found: dict[str, Step] = {}

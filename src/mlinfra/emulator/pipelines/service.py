@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlinfra.emulator.control import ACCOUNT, _epoch, _invalid
+from mlinfra.emulator.paging import descending
 from mlinfra.emulator.pipelines.expressions import DefinitionError, Scope, parse_definition
 from mlinfra.emulator.pipelines.runner import Context, Execution
 from mlinfra.emulator.protocol import ApiError
@@ -60,6 +61,10 @@ class Pipelines:
             raise _invalid(
                 f"Pipeline names must be unique within an AWS account and region. "
                 f"Pipeline with name ({name}) already exists."
+            )
+        if "PipelineDefinition" not in p and "PipelineDefinitionS3Location" not in p:
+            raise _invalid(
+                "Either PipelineDefinition or PipelineDefinitionS3Location must be specified."
             )
         _check(p)
         now = time.time()
@@ -124,6 +129,12 @@ class Pipelines:
         for earlier in self._executions(pipeline["PipelineName"]) if token else ():
             if earlier.get("_Token") == token:  # a retried request: the same execution
                 return {"PipelineExecutionArn": earlier["PipelineExecutionArn"]}
+        if "PipelineDefinition" not in pipeline:
+            # Only a pipeline stored before CreatePipeline required a definition lacks one.
+            raise _invalid(
+                f"Pipeline {pipeline['PipelineName']} has no PipelineDefinition to run: "
+                "give it one with UpdatePipeline."
+            )
         try:
             document, steps = parse_definition(pipeline["PipelineDefinition"])
         except DefinitionError as exc:
@@ -196,6 +207,8 @@ class Pipelines:
         return self._page("ListPipelineExecutions", records, p, key)
 
     def list_pipeline_execution_steps(self, p: dict, region: str) -> dict:
+        if "PipelineExecutionArn" not in p:  # optional in the model, needed by the service
+            raise _invalid("PipelineExecutionArn is required: the steps of which execution?")
         steps = list(self.execution(p["PipelineExecutionArn"])["Steps"])
         return self._page("ListPipelineExecutionSteps", steps, p, "StartTime")
 
@@ -333,7 +346,7 @@ class Pipelines:
     def _page(self, operation: str, records: list, p: dict, key: str | None) -> dict:
         if key is not None:
             records = sorted(records, key=lambda r: r.get(key, 0))
-            if p.get("SortOrder", "Descending") == "Descending":
+            if descending(operation, p):
                 records.reverse()
         return self.control._page(operation, records, p)
 

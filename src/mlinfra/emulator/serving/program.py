@@ -115,6 +115,9 @@ def program_of(environment: Mapping[str, str], local_path: Callable[[str], Path]
 
 def is_model_code(location: str) -> bool:
     """Whether a submit directory is the model archive's own code/ folder in the container."""
-    parsed = urlparse(location)
+    try:
+        parsed = urlparse(location)
+    except ValueError:  # a malformed network location ("s3://[x"): not the code folder
+        return False
     path = unquote(parsed.path) if parsed.scheme == "file" else location
     return parsed.scheme in ("", "file") and path.rstrip("/") == MODEL_CODE

@@ -27,11 +27,9 @@ from mlinfra.ir.graph import GraphError, Json, Resource
 from mlinfra.ir.local.api import PIPELINE, tags
 from mlinfra.ir.local.feature_stores import OFFLINE_FOLDER
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.pipeline_definition import (
-    check_definition,
-    classify_input,
-    pipeline_definition,
-)
+from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
+from mlinfra.ir.sagemaker.pipeline_definition.definition import pipeline_definition
+from mlinfra.ir.sagemaker.pipeline_definition.inputs import classify_input
 from mlinfra.ir.sagemaker.pipelines import CODE_FIELDS, used_by_name
 from mlinfra.spec.model import Pipeline
 from mlinfra.spec.values import schedule_tag

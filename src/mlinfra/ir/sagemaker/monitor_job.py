@@ -54,7 +54,7 @@ from mlinfra.ir.sagemaker.monitors import (
     schedule_expression,
     thresholds,
 )
-from mlinfra.ir.sagemaker.pipeline_definition import check_definition
+from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
 from mlinfra.ir.sagemaker.pipelines import job_statements, start_on_schedule
 from mlinfra.monitoring import metrics
 from mlinfra.monitoring.bundle import ARCHIVE_NAME, job_archive, job_archive_sha256

@@ -31,13 +31,10 @@ from mlinfra.ir.sagemaker.models import (
     registry_address,
     registry_group_name,
 )
-from mlinfra.ir.sagemaker.pipeline_definition import (
-    check_definition,
-    classify_input,
-    pipeline_definition,
-    processing_image,
-    training_image,
-)
+from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
+from mlinfra.ir.sagemaker.pipeline_definition.definition import pipeline_definition
+from mlinfra.ir.sagemaker.pipeline_definition.images import processing_image, training_image
+from mlinfra.ir.sagemaker.pipeline_definition.inputs import classify_input
 from mlinfra.naming import fit
 from mlinfra.spec.model import Component, JobStep, Pipeline, RegisterModelStep
 from mlinfra.spec.values import parse_schedule

@@ -99,7 +99,7 @@ def check_images(ctx: CheckContext) -> Iterator[Diagnostic]:
         return
     from mlinfra.ir.sagemaker import models
     from mlinfra.ir.sagemaker.context import LoweringContext
-    from mlinfra.ir.sagemaker.pipeline_definition import (
+    from mlinfra.ir.sagemaker.pipeline_definition.images import (
         processing_image,
         registered_model,
         training_image,

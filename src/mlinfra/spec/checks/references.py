@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.didyoumean import suggest
+from mlinfra.policy.rule_ids import RULE_IDS
 from mlinfra.spec.checks.context import CheckContext
 from mlinfra.spec.model import RegisterModelStep
 from mlinfra.spec.resolve import COMPONENT_SECTIONS, SECTION_KIND, environment_names
@@ -107,7 +108,6 @@ def check_overrides_name_components(ctx: CheckContext) -> Iterator[Diagnostic]:
 
 def check_waiver_references(ctx: CheckContext) -> Iterator[Diagnostic]:
     from mlinfra.ir.sagemaker.context import BUCKETS, KMS_KEY
-    from mlinfra.policy.catalog import rule_ids
 
     # What every SageMaker environment shares: no component owns them, yet audit findings
     # name them, and so may a waiver.
@@ -116,8 +116,8 @@ def check_waiver_references(ctx: CheckContext) -> Iterator[Diagnostic]:
     envs = environment_names(ctx.root)
     sections = {v: k for k, v in SECTION_KIND.items()}
     for waiver in ctx.spec.policies.waivers:
-        if waiver.rule not in rule_ids():
-            yield unknown("policy rule", waiver.rule, sorted(rule_ids()), waiver.range_of("rule"))
+        if waiver.rule not in RULE_IDS:
+            yield unknown("policy rule", waiver.rule, sorted(RULE_IDS), waiver.range_of("rule"))
         kind, _, rest = waiver.resource.partition(".")
         name = rest.split("/", 1)[0]
         if waiver.resource.split("/", 1)[0] in shared:

@@ -1,0 +1,197 @@
+"""Pipelines and model versions in the local emulator: run a pipeline (and follow it), list its
+runs, approve a model version (`mlinfra pipeline run|runs`, `mlinfra model approve`).
+
+Each talks to the emulator running beside the spec with boto3, exactly as a user's own code
+would: StartPipelineExecution, DescribePipelineExecution, ListPipelineExecutions,
+ListPipelineExecutionSteps, ListModelPackages, UpdateModelPackage.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlinfra.didyoumean import suggest
+from mlinfra.ir.local.pipelines import lower_pipeline
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.operations.emulator import call, client, component, named, reason
+from mlinfra.operations.environment import local_environment
+from mlinfra.operations.errors import OperationError
+from mlinfra.operations.progress import (
+    ExecutionStarted,
+    PipelineDiffers,
+    Progress,
+    RunEnded,
+    StepEnded,
+)
+from mlinfra.providers.values import resolve
+
+CREATED_BY = "create it with `mlinfra apply --env {env}` (or boto3's CreatePipeline)"
+POLL_SECONDS = 0.5
+FINAL = ("Succeeded", "Failed", "Stopped")
+
+
+@dataclass(frozen=True)
+class PipelineRequest:
+    validation: object  # the valid spec (`spec.validate.Validation`)
+    spec_file: str
+    env: str
+    name: str  # the pipeline (or model) as the spec names it
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of a pipeline: its summary and its steps in the order they started."""
+
+    summary: dict[str, Any]
+    steps: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Approval:
+    name: str
+    version: int
+    arn: str
+    already: bool  # the version was approved already: nothing changed
+
+
+def run(
+    request: PipelineRequest, params: tuple[str, ...], wait: bool, progress: Progress
+) -> dict[str, Any] | None:
+    """Start the pipeline with `params` (`KEY=VALUE` each); with `wait`, follow its steps
+    until it ends (a `StepEnded` event each) and return its final description."""
+    spec, found, sagemaker, physical = _pipeline(request, progress)
+    parameters = _parameters(params, found)
+    started = call(
+        sagemaker.start_pipeline_execution,
+        PipelineName=physical,
+        PipelineParameters=[{"Name": k, "Value": v} for k, v in parameters.items()],
+    )
+    arn = started["PipelineExecutionArn"]
+    progress(ExecutionStarted(request.name, arn))
+    if not wait:
+        return None
+    return _follow(sagemaker, arn, progress)
+
+
+def runs(request: PipelineRequest, limit: int, progress: Progress) -> tuple[Run, ...]:
+    """The pipeline's executions, newest first, at most `limit`."""
+    _, _, sagemaker, physical = _pipeline(request, progress)
+    found = call(sagemaker.list_pipeline_executions, PipelineName=physical, MaxResults=limit)
+    listed = []
+    for summary in found["PipelineExecutionSummaries"]:
+        arn = summary["PipelineExecutionArn"]
+        steps = call(sagemaker.list_pipeline_execution_steps, PipelineExecutionArn=arn)
+        ran = sorted(steps["PipelineExecutionSteps"], key=lambda s: s["StartTime"])
+        listed.append(Run(summary, tuple(ran)))
+    return tuple(listed)
+
+
+def approve(request: PipelineRequest, version: int | None) -> Approval:
+    """Approve `version` (None: the newest) of the model's versions in its registry group."""
+    spec = local_environment(request.validation, request.env, request.spec_file)
+    name = request.name
+    model = component(spec, "model", name, request.spec_file)
+    if not model.registry_group:
+        raise OperationError(
+            f"model {name!r} has no `registry_group:`, so it has no versions to approve"
+        )
+    group = named(spec, model.registry_group, "model_package_group")
+    sagemaker = client(request.spec_file, spec.region)
+    pages = sagemaker.get_paginator("list_model_packages").paginate(
+        ModelPackageGroupName=group, ModelPackageType="Versioned", SortBy="CreationTime"
+    )
+    try:
+        versions = [p for page in pages for p in page["ModelPackageSummaryList"]]
+    except sagemaker.exceptions.ClientError as exc:
+        raise OperationError(f"registry group {group}: {reason(exc)}") from None
+    if not versions:
+        raise OperationError(
+            f"registry group {group} has no versions yet",
+            "a pipeline's register_model step adds them: `mlinfra pipeline run NAME --env "
+            f"{request.env} --wait`",
+        )
+    chosen = max(versions, key=lambda v: v["ModelPackageVersion"])
+    if version is not None:
+        chosen = next((v for v in versions if v["ModelPackageVersion"] == version), None)
+        if chosen is None:
+            known = ", ".join(str(v["ModelPackageVersion"]) for v in versions)
+            raise OperationError(
+                f"registry group {group} has no version {version} (it has: {known})"
+            )
+    number, arn = chosen["ModelPackageVersion"], chosen["ModelPackageArn"]
+    if chosen["ModelApprovalStatus"] == "Approved":
+        return Approval(name, number, arn, already=True)
+    call(sagemaker.update_model_package, ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    return Approval(name, number, arn, already=False)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _pipeline(request: PipelineRequest, progress: Progress) -> tuple[Any, Any, Any, str]:
+    """The environment, the pipeline component, a client of the emulator, and its name there."""
+    spec_file, env, name = request.spec_file, request.env, request.name
+    spec = local_environment(request.validation, env, spec_file)
+    found = component(spec, "pipeline", name, spec_file)
+    physical = named(spec, name, "pipeline")
+    sagemaker = client(spec_file, spec.region)
+    try:
+        deployed = sagemaker.describe_pipeline(PipelineName=physical)
+    except sagemaker.exceptions.ResourceNotFound:
+        raise OperationError(
+            f"pipeline {physical} does not exist in the emulator yet", CREATED_BY.format(env=env)
+        ) from None
+    except sagemaker.exceptions.ClientError as exc:
+        raise OperationError(f"pipeline {physical}: {reason(exc)}") from None
+    if deployed.get("PipelineDefinition") != _definition(spec, found, spec_file):
+        progress(PipelineDiffers(physical, spec_file, env))
+    return spec, found, sagemaker, physical
+
+
+def _definition(spec: Any, found: Any, spec_file: str) -> str | None:
+    """The definition the spec gives the pipeline now, or None if it cannot be built."""
+    try:
+        (resource,) = lower_pipeline(LoweringContext(spec, Path(spec_file).parent), found)
+    except (OSError, ValueError):  # a missing script: the run itself will say so
+        return None
+    # As the provider sends it: the document as JSON text.
+    return resolve(resource.properties["PipelineDefinition"], None, None)
+
+
+def _parameters(given: tuple[str, ...], found: Any) -> dict[str, str]:
+    declared = list(found.parameters)
+    parameters: dict[str, str] = {}
+    for text in given:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise OperationError(f"--param {text!r} is not KEY=VALUE")
+        if key not in declared:
+            close = suggest(key, declared)
+            raise OperationError(
+                f"pipeline {found.name!r} has no parameter {key!r} "
+                f"(it has: {', '.join(declared) or 'none'})",
+                f"did you mean {close!r}?" if close else None,
+            )
+        parameters[key] = value
+    return parameters
+
+
+def _follow(sagemaker: Any, arn: str, progress: Progress) -> dict[str, Any]:
+    """A `StepEnded` event as each step ends, until the execution does; its final
+    description."""
+    shown: set[str] = set()
+    while True:
+        status = call(sagemaker.describe_pipeline_execution, PipelineExecutionArn=arn)
+        steps = call(sagemaker.list_pipeline_execution_steps, PipelineExecutionArn=arn)
+        for step in sorted(steps["PipelineExecutionSteps"], key=lambda s: s["StartTime"]):
+            if step["StepStatus"] not in FINAL or step["StepName"] in shown:
+                continue
+            shown.add(step["StepName"])
+            progress(StepEnded(step))
+        if status["PipelineExecutionStatus"] in FINAL:
+            progress(RunEnded(status["PipelineExecutionStatus"]))
+            return status
+        time.sleep(POLL_SECONDS)

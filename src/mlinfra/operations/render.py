@@ -1,0 +1,53 @@
+"""Render: write the Pulumi project of each environment asked for (`mlinfra render`)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from mlinfra.operations.environment import (
+    environment,
+    lower_environment,
+    posix_relpath,
+    write_stack,
+)
+from mlinfra.operations.progress import Progress, Written
+from mlinfra.render.pulumi import render_project
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    validation: object  # the valid spec (`spec.validate.Validation`)
+    spec_file: str
+    env: str | None = None  # one environment, or with `every` all of them
+    every: bool = False
+    out: str | None = None  # the project's folder, or with `every` the folder of them all
+
+
+def render(request: RenderRequest, progress: Progress) -> int:
+    """Compile and write each project (a `Written` event each); how many were written."""
+    spec_file, out = request.spec_file, request.out
+    if request.every:
+        chosen = [spec for _, spec in sorted(request.validation.environments.items())]
+        parent = out or os.path.join(os.path.dirname(spec_file), "stacks")
+        targets = [(spec, os.path.join(parent, spec.env)) for spec in chosen]
+    else:
+        spec = environment(request.validation, request.env, spec_file)
+        default = os.path.join(os.path.dirname(spec_file), "stacks", spec.env)
+        targets = [(spec, out or default)]
+    for spec, out_dir in targets:
+        started = time.perf_counter()
+        graph = lower_environment(spec, spec_file)
+        files = render_project(graph, spec, posix_relpath(spec_file, out_dir))
+        write_stack(files, out_dir, "give --out a folder, or a path where one can be made")
+        progress(
+            Written(
+                out_dir,
+                spec.env,
+                len(graph.resources),
+                time.perf_counter() - started,
+                tuple(sorted(files)),
+            )  # fmt: skip
+        )
+    return len(targets)

@@ -1,0 +1,141 @@
+"""The audit for people: a summary first, then the findings by severity, then warnings.
+
+Audit of mlinfra.yaml: 1 environment (dev): 1 finding (1 high), 1 waived
+
+dev: 1 finding (1 high), 1 waived; 30 rules from baseline, sagemaker-security
+  HIGH (1)
+    mlinfra.yaml:125:20  endpoint-data-capture-encrypted  endpoint.churn-api/config
+        Data capture for churn-api is not encrypted with a KMS key
+        fix: set `security.kms_key` ...
+  WAIVED (1)
+    ...
+  warnings
+    mlinfra.yaml:158:7: waiver #1 ... matched no finding in dev: remove it
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.text import Text
+
+from mlinfra.policy.model import Finding
+from mlinfra.policy.reports.wording import location_of, plural
+from mlinfra.policy.result import AuditResult
+from mlinfra.policy.severity import Severity
+
+STYLES = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+
+
+def render(results: Sequence[AuditResult], *, fail_on: Severity | None = Severity.HIGH) -> str:
+    """The report as plain text (for files)."""
+    out = io.StringIO()
+    console = Console(file=out, width=10_000, no_color=True, highlight=False, soft_wrap=True)
+    console.print(report(results, fail_on=fail_on), end="")
+    return out.getvalue()
+
+
+def report(results: Sequence[AuditResult], *, fail_on: Severity | None = Severity.HIGH) -> Text:
+    """The report, styled for a terminal."""
+    out = Text()
+    spec_files = sorted({r.spec_file for r in results})
+    envs = [r.environment for r in results]
+    total = _tally(results)
+    out.append(f"Audit of {', '.join(spec_files) or 'the spec'}: ", style="bold")
+    out.append(
+        f"{plural(len(envs), 'environment')}" + (f" ({', '.join(envs)})" if envs else "") + ": "
+    )
+    out.append_text(_counts(total))
+    if fail_on is not None:
+        failing = sum(len(r.failing(fail_on)) for r in results)
+        if failing:
+            out.append(f"; {failing} at or above {fail_on.label}", style="bold red")
+    out.append("\n")
+    for result in results:
+        out.append("\n")
+        out.append_text(_environment(result))
+    return out
+
+
+def _tally(results: Sequence[AuditResult]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for result in results:
+        for key, n in result.summary().items():
+            total[key] = total.get(key, 0) + n
+    return total
+
+
+def _counts(summary: dict[str, int]) -> Text:
+    out = Text()
+    active = summary.get("active", 0)
+    if not active:
+        out.append("no findings", style="bold green")
+    else:
+        out.append(plural(active, "finding"), style="bold")
+        parts = [
+            (f"{summary[s.label]} {s.label}", STYLES[s])
+            for s in sorted(Severity, reverse=True)
+            if summary.get(s.label)
+        ]
+        out.append(" (")
+        for i, (part, style) in enumerate(parts):
+            if i:
+                out.append(", ")
+            out.append(part, style=style)
+        out.append(")")
+    if summary.get("waived"):
+        out.append(f", {summary['waived']} waived", style="dim")
+    return out
+
+
+def _environment(result: AuditResult) -> Text:
+    out = Text()
+    summary = result.summary()
+    out.append(result.environment, style="bold")
+    out.append(": ")
+    out.append_text(_counts(summary))
+    packs = ", ".join(result.packs) or "no packs"
+    out.append(f"; {plural(summary['rules'], 'rule')} from {packs}\n", style="dim")
+    active = result.active()
+    for severity in sorted(Severity, reverse=True):
+        these = [f for f in active if f.severity is severity]
+        if not these:
+            continue
+        out.append(f"  {severity.label.upper()} ({len(these)})\n", style=STYLES[severity])
+        for finding in these:
+            out.append_text(_finding(finding, result.spec_file))
+    waived = result.waived()
+    if waived:
+        out.append(f"  WAIVED ({len(waived)})\n", style="dim")
+        for finding in waived:
+            out.append_text(_finding(finding, result.spec_file))
+    if result.warnings:
+        out.append(f"  {plural(len(result.warnings), 'warning')}\n", style="yellow")
+        for warning in result.warnings:
+            out.append(f"    warning: {warning}\n", style="yellow")
+    return out
+
+
+def _finding(finding: Finding, spec_file: str) -> Text:
+    out = Text("    ")
+    out.append(location_of(finding, spec_file), style="bold")
+    out.append("  ")
+    out.append(finding.rule.id, style=STYLES[finding.severity])
+    out.append(f"  {finding.address}\n")
+    out.append(f"        {finding.message}\n")
+    if finding.waiver is not None:
+        waiver = finding.waiver
+        until = f", until {waiver['expires']}" if waiver.get("expires") else ""
+        owner = f" (owner {waiver['owner']}{until})" if waiver.get("owner") else ""
+        out.append(f"        waived: {waiver.get('reason', '')}{owner}\n", style="dim")
+    else:
+        out.append(f"        fix: {finding.rule.remediation}\n", style="green")
+    return out

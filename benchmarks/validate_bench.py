@@ -467,10 +467,9 @@ def memory(spec: Path, reps: int) -> dict:
 # Stages of full validation whose cumulative time the profile reports as a share.
 STAGES = (
     ("mlinfra/syntax/loader.py", "parse_bytes", "parse (YAML + node tree)"),
-    ("mlinfra/spec/schema.py", "check", "schema.check (whole doc + each env)"),
+    ("mlinfra/spec/schema.py", "validate", "schema.validate + defaults (whole doc + each env)"),
     ("mlinfra/spec/resolve.py", "resolve", "resolve environments"),
-    ("mlinfra/spec/defaults.py", "apply_defaults", "apply_defaults"),
-    ("mlinfra/spec/model.py", "build_env_spec", "build_env_spec"),
+    ("mlinfra/spec/build.py", "build_env_spec", "build_env_spec"),
     ("mlinfra/spec/checks/__init__.py", "run_checks", "run_checks (semantic)"),
     ("mlinfra/syntax/nodes.py", "locate", "  of which nodes.locate"),
     ("mlinfra/syntax/nodes.py", "to_data", "nodes.to_data"),
@@ -480,23 +479,22 @@ STAGES = (
 def stage_times(text: str, spec: Path) -> list[tuple[str, int, float]]:
     """One validation redone stage by stage, without a profiler, to see the real split.
 
-    Mirrors `mlinfra.spec.validate._validate` (parse, whole-document schema check, then per
-    environment and preview: schema check of the merged tree, apply_defaults, build_env_spec,
-    run_checks). Returns (stage, calls, ms). If those internals change, it says so and the
-    rest of the benchmark still runs.
+    Mirrors `mlinfra.spec.validate._validate` (parse, whole-document schema validation that
+    fills the schema's defaults, then per environment and preview: validation of what its
+    overrides changed, build_env_spec, run_checks). Returns (stage, calls, ms). If those
+    internals change, it says so and the rest of the benchmark still runs.
     """
     try:
         from mlinfra.spec import schema
+        from mlinfra.spec.build import build_env_spec
         from mlinfra.spec.checks import CheckContext, run_checks
-        from mlinfra.spec.defaults import apply_defaults
-        from mlinfra.spec.model import build_env_spec
         from mlinfra.spec.resolve import (
+            COMPONENT_SECTIONS,
             environment_names,
             overridden_only,
             resolve,
             resolve_preview,
         )
-        from mlinfra.syntax.nodes import to_data
     except ImportError as exc:
         print(f"(stage breakdown unavailable: {exc})")
         return []
@@ -511,29 +509,30 @@ def stage_times(text: str, spec: Path) -> list[tuple[str, int, float]]:
     try:
         document, _ = clock("parse_text", lambda: parse_text(text, str(spec)))
         root = document.root
-        clock("schema.check, whole document", lambda: schema.check(root, str(spec)))
+        values, _ = clock(
+            "schema.validate + defaults, whole document",
+            lambda: schema.validate(root, str(spec)),
+        )
         views = clock(
             "resolve (all environments + preview)",
             lambda: [resolve(root, e) for e in environment_names(root)] + [resolve_preview(root)],
         )
         for view in views:
-            tree = view.tree
-            clock(
-                "schema.check, per environment (what overrides changed)",
-                lambda v=view: schema.check(overridden_only(root, v), str(spec)),
+            changed, _ = clock(
+                "schema.validate + defaults, per environment (what overrides changed)",
+                lambda v=view: schema.validate(overridden_only(root, v), str(spec)),
             )
-            data = clock("to_data, per environment", lambda t=tree: to_data(t))
-            data = clock(
-                "apply_defaults, per environment",
-                lambda d=data: apply_defaults(schema.load_schema(), d),
-            )
+            data = dict(values)
+            for section in COMPONENT_SECTIONS:
+                if section in changed:
+                    data[section] = {**values[section], **changed[section]}
             env_spec = clock(
                 "build_env_spec, per environment",
                 lambda v=view, d=data: build_env_spec(
                     d, v.tree, v.name, v.settings_from, v.is_preview
                 ),
             )
-            ctx = CheckContext(view, data, root, spec.parent, env_spec)
+            ctx = CheckContext(view, root, spec.parent, env_spec)
             clock("run_checks, per environment", lambda c=ctx: run_checks(c))
     except (AttributeError, TypeError, KeyError) as exc:
         print(f"(stage breakdown unavailable: the validator's internals changed: {exc!r})")

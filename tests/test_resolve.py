@@ -180,49 +180,48 @@ def test_reference_resolves_every_environment_and_a_preview(reference):
 
 def test_prod_gets_its_endpoint_and_monitor_overrides(reference):
     prod = reference.environments["prod"]
-    api = prod.component("endpoint.churn-api")
-    assert api["instance_count"] == 2
-    assert (api["autoscaling"]["min"], api["autoscaling"]["max"]) == (2, 8)
+    api = prod.endpoints["churn-api"]
+    assert api.instance_count == 2
+    assert (api.autoscaling.min, api.autoscaling.max) == (2, 8)
     # What prod does not override comes from the top-level declaration.
-    assert api["autoscaling"]["target_invocations_per_instance"] == 200
-    assert api["instance_type"] == "ml.m5.large"
-    assert prod.component("monitor.churn-drift")["schedule"] == "hourly"
+    assert api.autoscaling.target_invocations_per_instance == 200
+    assert api.instance_type == "ml.m5.large"
+    assert prod.monitors["churn-drift"].schedule == "hourly"
 
 
 def test_prod_values_point_at_the_prod_override_lines(reference):
     prod = reference.environments["prod"]
-    count = prod.range_of("endpoints", "churn-api", "instance_count")
+    api = prod.endpoints["churn-api"]
+    count = api.range_of("instance_count")
     assert count.start.line == line_of(REFERENCE_TEXT, "instance_count: 2", after="  prod:")
-    high = prod.range_of("endpoints", "churn-api", "autoscaling", "max")
+    high = api.autoscaling.range_of("max")
     assert high.start.line == line_of(REFERENCE_TEXT, "max: 8", after="  prod:")
-    schedule = prod.range_of("monitors", "churn-drift", "schedule")
+    schedule = prod.monitors["churn-drift"].range_of("schedule")
     assert schedule.start.line == line_of(REFERENCE_TEXT, "schedule: hourly")
     # A value prod leaves alone points at the top-level declaration.
-    target = prod.range_of(
-        "endpoints", "churn-api", "autoscaling", "target_invocations_per_instance"
-    )
+    target = api.autoscaling.range_of("target_invocations_per_instance")
     assert target.start.line == line_of(REFERENCE_TEXT, "target_invocations_per_instance: 200")
 
 
 def test_prod_components_keep_the_key_where_they_were_declared(reference):
     api = reference.environments["prod"].component("endpoint.churn-api")
-    assert api.source.start.line == line_of(REFERENCE_TEXT, "  churn-api:", after="endpoints:")
+    assert api.key_range.start.line == line_of(REFERENCE_TEXT, "  churn-api:", after="endpoints:")
 
 
 @pytest.mark.parametrize("env", ["dev", "local"])
 def test_other_environments_keep_the_declared_values(reference, env):
     spec = reference.environments[env]
-    api = spec.component("endpoint.churn-api")
-    assert api["instance_count"] == 1
-    assert (api["autoscaling"]["min"], api["autoscaling"]["max"]) == (1, 4)
-    assert spec.component("monitor.churn-drift")["schedule"] == "daily"
-    count = spec.range_of("endpoints", "churn-api", "instance_count")
+    api = spec.endpoints["churn-api"]
+    assert api.instance_count == 1
+    assert (api.autoscaling.min, api.autoscaling.max) == (1, 4)
+    assert spec.monitors["churn-drift"].schedule == "daily"
+    count = api.range_of("instance_count")
     assert count.start.line == line_of(REFERENCE_TEXT, "instance_count: 1")
 
 
 def test_model_approval_is_overridden_in_dev_and_local_but_not_prod(reference):
     approval = {
-        env: spec.component("model.churn-model")["approval"]
+        env: spec.models["churn-model"].approval
         for env, spec in reference.environments.items()
     }
     assert approval == {"local": "auto", "dev": "auto", "prod": "manual"}
@@ -236,7 +235,7 @@ def test_environment_settings_are_applied(reference):
         "222222222222",
         True,
     )
-    assert prod.security["kms_key"] == "create"
+    assert prod.security.kms_key == "create"
     assert (dev.region, dev.account, dev.protect) == ("us-east-1", "111111111111", False)
     assert reference.environments["local"].target == "local"
     assert dict(prod.tags) == {"team": "growth", "cost-center": "ml-1234"}
@@ -248,23 +247,21 @@ def test_environment_settings_are_applied(reference):
 def test_preview_applies_its_overrides_on_top_of_its_base(reference):
     preview = reference.preview
     assert (preview.env, preview.base) == ("preview", "dev")
-    api = preview.component("endpoint.churn-api")
-    assert api["instance_type"] == "ml.t2.medium"
+    api = preview.endpoints["churn-api"]
+    assert api.instance_type == "ml.t2.medium"
     # Everything else is dev's: the count, and dev's model approval override.
-    assert api["instance_count"] == 1
-    assert preview.component("model.churn-model")["approval"] == "auto"
+    assert api.instance_count == 1
+    assert preview.models["churn-model"].approval == "auto"
     assert (preview.target, preview.account) == ("sagemaker", "111111111111")
 
 
 def test_preview_value_points_at_the_preview_override_line(reference):
-    where = reference.preview.range_of("endpoints", "churn-api", "instance_type")
+    where = reference.preview.endpoints["churn-api"].range_of("instance_type")
     assert where.start.line == line_of(REFERENCE_TEXT, "instance_type: ml.t2.medium")
 
 
 def test_preview_does_not_change_its_base_environment(reference):
-    assert reference.environments["dev"].component("endpoint.churn-api")["instance_type"] == (
-        "ml.m5.large"
-    )
+    assert reference.environments["dev"].endpoints["churn-api"].instance_type == "ml.m5.large"
 
 
 def test_resolve_preview_on_another_base_stacks_both_overrides():
@@ -289,28 +286,26 @@ def test_resolve_preview_is_none_without_a_usable_base(previews):
 
 def test_schema_defaults_fill_what_the_reference_leaves_out(reference):
     dev = reference.environments["dev"]
-    api = dev.component("endpoint.churn-api")
-    assert api["deployment"]["linear_step_percent"] == 20
-    assert (api["autoscaling"]["scale_in_cooldown"], api["autoscaling"]["scale_out_cooldown"]) == (
-        "5m",
-        "5m",
-    )
-    assert api["data_capture"]["enabled"] is True
-    assert api["data_capture"]["capture"] == ("input", "output")
-    assert dev.component("monitor.churn-drift")["instance_type"] == "ml.m5.large"
-    steps = dev.component("pipeline.train-churn")["steps"]
-    assert steps["train"]["max_runtime"] == "24h"
-    assert steps["evaluate"]["instance_type"] == "ml.m5.large"
-    assert steps["evaluate"]["instance_count"] == 1
-    assert "max_runtime" not in steps["evaluate"]  # a processing step has none
-    assert dev.previews["mode"] == "full"
+    api = dev.endpoints["churn-api"]
+    assert api.deployment.linear_step_percent == 20
+    scaling = api.autoscaling
+    assert (scaling.scale_in_cooldown, scaling.scale_out_cooldown) == ("5m", "5m")
+    assert api.data_capture.enabled is True
+    assert api.data_capture.capture == ("input", "output")
+    assert dev.monitors["churn-drift"].instance_type == "ml.m5.large"
+    steps = dev.pipelines["train-churn"].steps
+    assert steps["train"].max_runtime == "24h"
+    assert steps["evaluate"].instance_type == "ml.m5.large"
+    assert steps["evaluate"].instance_count == 1
+    assert not hasattr(steps["evaluate"], "max_runtime")  # a processing step has none
+    assert dev.previews.mode == "full"
 
 
 def test_schema_defaults_never_replace_written_values(reference):
-    api = reference.environments["dev"].component("endpoint.churn-api")
-    assert api["data_capture"]["sampling_percent"] == 20  # the schema's default is 100
-    assert api["deployment"]["strategy"] == "canary"  # the schema's default is all_at_once
-    assert api["autoscaling"]["target_invocations_per_instance"] == 200  # default 100
+    api = reference.environments["dev"].endpoints["churn-api"]
+    assert api.data_capture.sampling_percent == 20  # the schema's default is 100
+    assert api.deployment.strategy == "canary"  # the schema's default is all_at_once
+    assert api.autoscaling.target_invocations_per_instance == 200  # default 100
 
 
 MINIMAL = """\
@@ -333,20 +328,21 @@ def test_schema_defaults_fill_a_minimal_endpoint():
     result = validate_text(MINIMAL, "mlinfra.yaml", spec_dir=fixtures)
     assert result.ok, [d.summary for d in result.diagnostics]
     local = result.environments["local"]
-    api = local.component("endpoint.api")
-    assert api["instance_count"] == 1
-    assert api["deployment"]["canary_percent"] == 10
-    assert api["deployment"]["wait_minutes"] == 10
-    assert "autoscaling" not in api.props  # defaults fill inside what is written, not more
-    model = local.component("model.m")
-    assert (model["version"], model["approval"]) == ("latest-approved", "manual")
+    api = local.endpoints["api"]
+    assert api.instance_count == 1
+    assert api.deployment.canary_percent == 10
+    assert api.deployment.wait_minutes == 10
+    assert api.autoscaling is None  # defaults fill inside what is written, not more
+    assert api.data_capture is None
+    model = local.models["m"]
+    assert (model.version, model.approval) == ("latest-approved", "manual")
     assert local.region == "us-east-1"
-    assert tuple(local.policies["packs"]) == ("baseline",)
+    assert local.policies.packs == ("baseline",)
 
 
 def test_a_defaulted_value_points_at_its_nearest_written_key():
     result = validate_text(MINIMAL, "mlinfra.yaml")
-    where = result.environments["local"].range_of("endpoints", "api", "deployment", "wait_minutes")
+    where = result.environments["local"].endpoints["api"].deployment.range_of("wait_minutes")
     assert where.start.line == line_of(MINIMAL, "deployment:")
 
 
@@ -354,18 +350,19 @@ def test_a_defaulted_value_points_at_its_nearest_written_key():
 
 
 def test_component_properties_cannot_be_assigned(reference):
-    api = reference.environments["prod"].component("endpoint.churn-api")
+    store = reference.environments["prod"].feature_stores["customers"]
     with pytest.raises(TypeError):
-        api.props["instance_count"] = 5
+        store.features["churned"] = "string"
     with pytest.raises(TypeError):
-        api["autoscaling"]["max"] = 100
+        del store.features["contract"]
+    steps = reference.environments["prod"].pipelines["train-churn"].steps
     with pytest.raises(TypeError):
-        del api.props["model"]
+        steps["train"].hyperparameters["max_depth"] = 100
 
 
 def test_lists_in_an_envspec_are_tuples(reference):
-    api = reference.environments["prod"].component("endpoint.churn-api")
-    rollback = api["deployment"]["rollback_on"]
+    api = reference.environments["prod"].endpoints["churn-api"]
+    rollback = api.deployment.rollback_on
     assert rollback == ("latency", "errors")
     with pytest.raises(TypeError):
         rollback[0] = "nothing"
@@ -373,7 +370,7 @@ def test_lists_in_an_envspec_are_tuples(reference):
 
 def test_envspec_settings_maps_cannot_be_assigned(reference):
     prod = reference.environments["prod"]
-    for mapping in (prod.tags, prod.security, prod.policies, prod.previews):
+    for mapping in (prod.tags, prod.endpoints, prod.pipelines["train-churn"].steps):
         with pytest.raises(TypeError):
             mapping["new"] = "value"
 
@@ -384,3 +381,7 @@ def test_envspec_and_component_fields_cannot_be_reassigned(reference):
         prod.region = "us-west-2"
     with pytest.raises(dataclasses.FrozenInstanceError):
         prod.components[0].name = "other"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        prod.endpoints["churn-api"].autoscaling.max = 100
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        prod.security.kms_key = "none"

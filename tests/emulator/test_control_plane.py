@@ -149,6 +149,27 @@ def create_config(sm, name: str, model: str, capture: bool = False) -> str:
     )["EndpointConfigArn"]
 
 
+def test_a_capture_config_without_its_sampling_percentage_is_refused(server):
+    # The emulator has no default of its own for it: the API requires it, as the spec's
+    # schema fills it in (data_capture.sampling_percent) before mlinfra sends the request.
+    raw = client(server, config=Config(parameter_validation=False))
+    create_model(raw, "churn")
+    with pytest.raises(ClientError) as excinfo:
+        raw.create_endpoint_config(
+            EndpointConfigName="churn-cfg",
+            ProductionVariants=[
+                {"VariantName": "AllTraffic", "ModelName": "churn", "InitialInstanceCount": 1}
+            ],
+            DataCaptureConfig={
+                "DestinationS3Uri": "s3://bucket/capture",
+                "CaptureOptions": [{"CaptureMode": "Input"}],
+            },
+        )
+    assert error_code(excinfo) == "ValidationException"
+    assert "InitialSamplingPercentage" in excinfo.value.response["Error"]["Message"]
+    assert raw.list_endpoint_configs()["EndpointConfigs"] == []
+
+
 def test_endpoint_config_lifecycle(sm):
     create_model(sm, "churn")
     arn = create_config(sm, "churn-cfg", "churn", capture=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 
 from mlinfra.ir.lower import STATEFUL_TYPES, UnsupportedTarget, lower
 from mlinfra.spec.validate import validate_file
+from typed_specs import with_settings
 
 CHURN = Path(__file__).resolve().parents[2] / "examples" / "churn"
 
@@ -52,7 +52,7 @@ def test_local_environment_lowers_to_emulator_resources():
 def test_unknown_target_is_refused():
     spec = validate_file(CHURN / "mlinfra.yaml").environments["local"]
     with pytest.raises(UnsupportedTarget, match="unknown target"):
-        lower(dataclasses.replace(spec, target="azure"), CHURN)
+        lower(with_settings(spec, target="azure"), CHURN)
 
 
 def test_lowering_is_deterministic():

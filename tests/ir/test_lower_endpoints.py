@@ -3,7 +3,6 @@ environment as the environment, model and endpoint lowerings build it together."
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib
 import inspect
@@ -22,6 +21,7 @@ from mlinfra.ir.sagemaker import environment, models
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage, lower_endpoint
 from mlinfra.spec.validate import validate_file
+from typed_specs import changed, plain, with_settings
 
 CHURN = Path(__file__).resolve().parents[2] / "examples" / "churn"
 ENDPOINT = "endpoint.churn-api"
@@ -40,17 +40,11 @@ def churn_spec(env: str):
     return validate_file(str(CHURN / "mlinfra.yaml")).environments[env]
 
 
-def spec_with(env: str, endpoint: dict | None = None, model: dict | None = None, **fields):
-    """The churn spec of `env` with the endpoint's or model's props changed."""
-    changes = {ENDPOINT: endpoint or {}, MODEL: model or {}}
-    spec = churn_spec(env)
-    components = tuple(
-        dataclasses.replace(c, props=MappingProxyType({**c.props, **changes[c.address]}))
-        if c.address in changes
-        else c
-        for c in spec.components
-    )
-    return dataclasses.replace(spec, components=components, **fields)
+def spec_with(env: str, endpoint: dict | None = None, model: dict | None = None, **settings):
+    """The churn spec of `env` with the endpoint's or model's fields, or its settings, changed."""
+    spec = changed(churn_spec(env), ENDPOINT, **(endpoint or {}))
+    spec = changed(spec, MODEL, **(model or {}))
+    return with_settings(spec, **settings) if settings else spec
 
 
 def lowered(spec) -> dict:
@@ -119,7 +113,7 @@ def test_no_kms_key_for_instance_types_with_instance_storage():
 
 
 def test_disabled_data_capture_is_left_out():
-    spec = spec_with("prod", {"data_capture": MappingProxyType({"enabled": False})})
+    spec = spec_with("prod", {"data_capture": {"enabled": False}})
     assert "data_capture_config" not in lowered(spec)[f"{ENDPOINT}/config"].properties
 
 
@@ -139,9 +133,9 @@ def test_config_name_changes_with_the_instance_type_but_not_otherwise():
     assert config_name(spec_with("prod", {"instance_count": 3})) != name
     # What lives outside the configuration does not make a new one.
     unrelated = {
-        "autoscaling": MappingProxyType({"min": 3, "max": 9}),
-        "slo": MappingProxyType({"latency_p99_ms": 100}),
-        "deployment": MappingProxyType({"strategy": "linear"}),
+        "autoscaling": {"min": 3, "max": 9},
+        "slo": {"latency_p99_ms": 100},
+        "deployment": {"strategy": "linear"},
         "description": "another description",
     }
     assert config_name(spec_with("prod", unrelated)) == name
@@ -174,7 +168,7 @@ def test_canary_deployment_rolls_back_on_the_slo_alarms():
 
 
 def test_linear_deployment_shifts_in_steps():
-    deployment = MappingProxyType({"strategy": "linear", "linear_step_percent": 25})
+    deployment = {"strategy": "linear", "linear_step_percent": 25}
     endpoint = lowered(spec_with("prod", {"deployment": deployment}))[ENDPOINT].properties
     policy = fields(endpoint["deployment_config"])["blue_green_update_policy"]
     routing = fields(fields(policy)["traffic_routing_configuration"])
@@ -184,7 +178,7 @@ def test_linear_deployment_shifts_in_steps():
 
 
 def test_all_at_once_without_rollback_is_sagemakers_default():
-    deployment = MappingProxyType({"strategy": "all_at_once"})
+    deployment = {"strategy": "all_at_once"}
     endpoint = lowered(spec_with("prod", {"deployment": deployment}))[ENDPOINT]
     assert "deployment_config" not in endpoint.properties
 
@@ -216,7 +210,7 @@ def test_error_alarm_is_the_5xx_percentage_of_invocations():
 
 
 def test_alarms_follow_the_slo_that_is_given():
-    spec = spec_with("prod", {"slo": MappingProxyType({"error_rate_percent": 2})})
+    spec = spec_with("prod", {"slo": {"error_rate_percent": 2}})
     resources = lowered(spec)
     assert f"{ENDPOINT}/alarm-latency" not in resources
     deployment = fields(resources[ENDPOINT].properties["deployment_config"])
@@ -247,14 +241,7 @@ def test_prod_scales_between_2_and_8_instances_on_invocations():
 def test_dev_scales_between_1_and_4_and_no_autoscaling_means_no_scaling_resources():
     target = lowered(churn_spec("dev"))[f"{ENDPOINT}/scaling-target"].properties
     assert (target["min_capacity"], target["max_capacity"]) == (1, 4)
-    unscaled = {k: v for k, v in churn_spec("dev").component(ENDPOINT).props.items()}
-    del unscaled["autoscaling"]
-    spec = churn_spec("dev")
-    components = tuple(
-        dataclasses.replace(c, props=MappingProxyType(unscaled)) if c.address == ENDPOINT else c
-        for c in spec.components
-    )
-    resources = lowered(dataclasses.replace(spec, components=components))
+    resources = lowered(spec_with("dev", {"autoscaling": None}))
     assert not any("scaling" in address for address in resources)
 
 
@@ -429,9 +416,9 @@ def test_every_resource_and_args_is_accepted_by_the_real_pulumi_aws_sdk():
 
 
 def test_slo_alert_targets_get_a_topic_and_every_slo_alarm_notifies_them():
-    slo = {**churn_spec("prod").component(ENDPOINT)["slo"]}
-    slo["alert"] = ("email:oncall@example.com", "sns:arn:aws:sns:eu-west-1:222222222222:pager")
-    resources = lowered(spec_with("prod", endpoint={"slo": MappingProxyType(slo)}))
+    slo = plain(churn_spec("prod").component(ENDPOINT))["slo"]
+    slo["alert"] = ["email:oncall@example.com", "sns:arn:aws:sns:eu-west-1:222222222222:pager"]
+    resources = lowered(spec_with("prod", endpoint={"slo": slo}))
     topic = resources[f"{ENDPOINT}/alerts"]
     assert topic.type == "aws.sns.Topic"
     assert topic.properties["name"] == "churn-prod-churn-api-alerts"

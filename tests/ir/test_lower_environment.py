@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from pathlib import Path
-from types import MappingProxyType
 
 from mlinfra.ir.graph import Args, Call, Concat, Json, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.environment import lower_environment
 from mlinfra.spec.validate import validate_file
+from typed_specs import with_settings
 
 CHURN = Path(__file__).resolve().parents[2] / "examples" / "churn"
 PURPOSES = ("artifacts", "capture", "monitoring")
@@ -32,7 +31,7 @@ def churn_spec(env: str):
 def lowered(env: str, **security) -> dict:
     spec = churn_spec(env)
     if security:
-        spec = dataclasses.replace(spec, security=MappingProxyType({**spec.security, **security}))
+        spec = with_settings(spec, security=security)
     return {r.address: r for r in lower_environment(LoweringContext(spec, CHURN))}
 
 
@@ -66,7 +65,7 @@ def test_prod_key_policy_keeps_kms_default_and_lets_cloudwatch_publish_encrypted
 
 def test_kms_key_policy_looks_up_the_account_when_the_spec_names_none():
     spec = validate_file(CHURN / "mlinfra.yaml").environments["prod"]
-    spec = dataclasses.replace(spec, account=None)
+    spec = with_settings(spec, account=None)
     key = {r.address: r for r in lower_environment(LoweringContext(spec, CHURN))}["kms.key"]
     root = key.properties["policy"].value["Statement"][0]
     assert root["Principal"]["AWS"].parts[1] == Call("account_id", ())

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 
-from mlinfra.frozen import freeze
 from mlinfra.ir.graph import Args, Concat, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.feature_stores import lower_feature_store, ttl_duration
 from mlinfra.spec.validate import validate_file
+from typed_specs import rebuilt
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
 
@@ -26,8 +25,7 @@ def spec(env: str):
 def lowered(env: str, **changes):
     component = spec(env).component("feature_store.customers")
     if changes:
-        props = freeze({**component.props, **changes})
-        component = dataclasses.replace(component, props=props)
+        component = rebuilt(component, **changes)
     ctx = LoweringContext(spec(env), EXAMPLE)
     return {r.address: r for r in lower_feature_store(ctx, component)}
 
@@ -186,7 +184,7 @@ def test_a_provisioned_throughput_is_the_groups_throughput_config_on_both_target
     # pulumi_aws's own class takes exactly these arguments.
     pulumi_aws.sagemaker.FeatureGroupThroughputConfigArgs(**found.fields)
     component = spec("dev").component("feature_store.customers")
-    component = dataclasses.replace(component, props=freeze({**component.props, "online": online}))
+    component = rebuilt(component, online=online)
     (local,) = lower_local(LoweringContext(spec("dev"), EXAMPLE), component)
     assert local.properties["ThroughputConfig"] == {
         "ThroughputMode": "Provisioned",

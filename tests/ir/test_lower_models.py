@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import re
@@ -16,6 +15,7 @@ from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.models import lower_model, model_name
 from mlinfra.spec import catalog
 from mlinfra.spec.validate import validate_file
+from typed_specs import changed, with_settings
 
 CHURN = Path(__file__).resolve().parents[2] / "examples" / "churn"
 MODEL = "model.churn-model"
@@ -30,16 +30,10 @@ def churn_spec(env: str):
     return validate_file(str(CHURN / "mlinfra.yaml")).environments[env]
 
 
-def spec_with(env: str, changes: dict | None = None, **fields):
-    """The churn spec of `env`, with the model's props changed and EnvSpec fields replaced."""
-    spec = churn_spec(env)
-    components = tuple(
-        dataclasses.replace(c, props=MappingProxyType({**c.props, **(changes or {})}))
-        if c.address == MODEL
-        else c
-        for c in spec.components
-    )
-    return dataclasses.replace(spec, components=components, **fields)
+def spec_with(env: str, changes: dict | None = None, **settings):
+    """The churn spec of `env`, with the model's fields and the environment's settings changed."""
+    spec = changed(churn_spec(env), MODEL, **(changes or {}))
+    return with_settings(spec, **settings) if settings else spec
 
 
 def lowered(spec, spec_dir: Path = CHURN) -> dict:
@@ -152,7 +146,7 @@ def test_a_missing_artifact_says_which_file(tmp_path: Path):
 
 def test_container_environment_is_set_only_when_the_spec_gives_one():
     assert "environment" not in container(lowered(churn_spec("dev")))
-    spec = spec_with("dev", {"environment": MappingProxyType({"SAGEMAKER_PROGRAM": "serve.py"})})
+    spec = spec_with("dev", {"environment": {"SAGEMAKER_PROGRAM": "serve.py"}})
     assert container(lowered(spec))["environment"] == {"SAGEMAKER_PROGRAM": "serve.py"}
 
 

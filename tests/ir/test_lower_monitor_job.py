@@ -4,19 +4,19 @@ on the job's violations metric with the monitor's alerts and retraining."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from pathlib import Path
 
 import pytest
 
-from mlinfra.frozen import freeze, thaw
+from mlinfra.frozen import thaw
 from mlinfra.ir.graph import Concat, FileAsset, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.monitors import lower_monitor
 from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
 from mlinfra.monitoring.bundle import job_archive, job_archive_sha256
 from mlinfra.spec.validate import validate_file
+from typed_specs import rebuilt
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
 ADDRESS = "monitor.churn-drift"
@@ -30,7 +30,7 @@ def spec(env: str):
 def lowered(env: str, **changes) -> dict:
     component = spec(env).component(ADDRESS)
     if changes:
-        component = dataclasses.replace(component, props=freeze({**component.props, **changes}))
+        component = rebuilt(component, **changes)
     return {r.address: r for r in lower_monitor(LoweringContext(spec(env), EXAMPLE), component)}
 
 

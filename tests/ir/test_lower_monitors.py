@@ -3,7 +3,6 @@ alerts, alarms and retraining (mlinfra's own engine: test_lower_monitor_job.py).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import shutil
@@ -11,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from mlinfra.frozen import freeze
 from mlinfra.ir.graph import Concat, FileAsset, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.monitors import lower_monitor
 from mlinfra.spec import catalog
 from mlinfra.spec.validate import validate_file
+from typed_specs import rebuilt
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
 ADDRESS = "monitor.churn-drift"
@@ -31,7 +30,7 @@ def spec(env: str):
 def lowered(env: str, spec_dir: Path = EXAMPLE, **changes) -> dict:
     component = spec(env).component(ADDRESS)
     changes = {"engine": "model-monitor", **changes}
-    component = dataclasses.replace(component, props=freeze({**component.props, **changes}))
+    component = rebuilt(component, **changes)
     ctx = LoweringContext(spec(env), spec_dir)
     return {r.address: r for r in lower_monitor(ctx, component)}
 

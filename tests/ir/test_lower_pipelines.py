@@ -7,7 +7,6 @@ so a wrong keyword argument or `...Args` field fails here instead of in `pulumi 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import json
@@ -19,7 +18,7 @@ import pulumi
 import pulumi_aws
 import pytest
 
-from mlinfra.frozen import freeze, thaw
+from mlinfra.frozen import thaw
 from mlinfra.ir.graph import Args, Concat, FileAsset, GraphError, Json, Ref
 from mlinfra.ir.sagemaker import pipelines
 from mlinfra.ir.sagemaker.context import LoweringContext
@@ -29,6 +28,7 @@ from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
 from mlinfra.ir.sagemaker.pipeline_definition.document import all_steps
 from mlinfra.ir.sagemaker.pipelines import lower_pipeline
 from mlinfra.spec.validate import validate_file
+from typed_specs import plain, rebuilt
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
 ADDRESS = "pipeline.train-churn"
@@ -42,9 +42,7 @@ def spec(env: str, spec_dir: Path = EXAMPLE):
 def lowered(env: str, spec_dir: Path = EXAMPLE, steps: dict | None = None) -> dict:
     component = spec(env, spec_dir).component(ADDRESS)
     if steps is not None:
-        component = dataclasses.replace(
-            component, props=freeze({**component.props, "steps": steps})
-        )
+        component = rebuilt(component, steps=steps)
     ctx = LoweringContext(spec(env, spec_dir), spec_dir)
     return {r.address: r for r in lower_pipeline(ctx, component)}
 
@@ -151,7 +149,7 @@ def test_a_changed_script_is_a_new_key_and_a_new_definition(tmp_path):
 
 
 def test_steps_running_the_same_script_share_one_upload():
-    steps = thaw(spec("dev").component(ADDRESS)["steps"])
+    steps = plain(spec("dev").component(ADDRESS))["steps"]
     steps["report"] = {**steps["prepare"], "after": ["prepare"]}
     resources = lowered("dev", steps=steps)
     assert f"{ADDRESS}/script-report" not in resources
@@ -170,7 +168,7 @@ def test_steps_running_the_same_script_share_one_upload():
 def test_local_input_files_and_folders_are_uploaded(tmp_path):
     copy = tmp_path / "churn"
     shutil.copytree(EXAMPLE, copy)
-    steps = thaw(spec("dev", copy).component(ADDRESS)["steps"])
+    steps = plain(spec("dev", copy).component(ADDRESS))["steps"]
     steps["prepare"]["inputs"] = ["feature_store.customers", "data/customers.csv", "data"]
     resources = lowered("dev", copy, steps)
     uploads = {
@@ -265,8 +263,7 @@ def test_the_schedule_role_is_for_eventbridge_and_may_only_start_this_pipeline()
 
 def test_a_pipeline_without_schedule_has_no_rule():
     component = spec("dev").component(ADDRESS)
-    props = {k: v for k, v in component.props.items() if k != "schedule"}
-    component = dataclasses.replace(component, props=MappingProxyType(props))
+    component = rebuilt(component, schedule=None)
     found = lower_pipeline(LoweringContext(spec("dev"), EXAMPLE), component)
     assert not any("schedule" in r.address for r in found)
 

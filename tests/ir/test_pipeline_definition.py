@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlinfra.emulator.services.pipelines.expressions import Scope, holds, parse_definition
-from mlinfra.frozen import freeze, thaw
+from mlinfra.frozen import freeze
 from mlinfra.ir.graph import Concat, GraphError, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
@@ -22,6 +21,7 @@ from mlinfra.ir.sagemaker.pipelines import code_uploads
 from mlinfra.spec import catalog
 from mlinfra.spec.expressions import parse_condition
 from mlinfra.spec.validate import validate_file
+from typed_specs import plain, rebuilt
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
 ROLE = Ref("pipeline.train-churn/role", "arn")
@@ -37,8 +37,7 @@ def spec(env: str):
 def pipeline(env: str, steps: dict | None = None):
     component = spec(env).component("pipeline.train-churn")
     if steps is not None:
-        props = freeze({**component.props, "steps": steps})
-        component = dataclasses.replace(component, props=props)
+        component = rebuilt(component, steps=steps)
     return component
 
 
@@ -51,7 +50,7 @@ def definition(env: str, steps: dict | None = None) -> dict:
 
 def churn_steps(env: str = "dev") -> dict:
     """The churn steps as plain, editable data."""
-    return thaw(pipeline(env)["steps"])
+    return plain(pipeline(env))["steps"]
 
 
 def steps_by_name(found: dict) -> dict[str, dict]:
@@ -132,7 +131,6 @@ def test_the_evaluate_step_declares_the_property_file_the_gate_reads():
     assert "PropertyFiles" not in steps_by_name(definition("dev"))["prepare"]
 
 
-STEP_TYPES = {"evaluate": {"type": "processing"}, "train": {"type": "training"}}
 METRIC = {
     "Std:JsonGet": {
         "PropertyFile": {"Get": "Steps.evaluate.PropertyFiles.evaluate-metrics"},
@@ -142,7 +140,8 @@ METRIC = {
 
 
 def translate(text: str) -> list[dict]:
-    return conditions(STEP_TYPES, parse_condition(text))
+    # The churn pipeline's steps: `evaluate` is a processing step, `train` a training step.
+    return conditions(pipeline("dev").steps, parse_condition(text))
 
 
 def test_not_equal_is_not_equals():

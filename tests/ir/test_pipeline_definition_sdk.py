@@ -16,7 +16,6 @@ The `when:` grammar has no `in`, so ConditionIn is not in the catalogue.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import socket
@@ -26,13 +25,13 @@ from typing import Any
 
 import pytest
 
-from mlinfra.frozen import freeze
 from mlinfra.ir.graph import Call, Concat, Json, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
 from mlinfra.ir.sagemaker.pipeline_definition.definition import pipeline_definition
 from mlinfra.ir.sagemaker.pipelines import code_uploads
 from mlinfra.spec.validate import validate_file
+from typed_specs import rebuilt
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
 INSTANCE = "ml.m5.large"
@@ -83,8 +82,7 @@ BASE = {
 def mlinfra_definition(steps: dict) -> dict:
     ctx = LoweringContext(spec(), EXAMPLE)
     component = spec().component("pipeline.train-churn")
-    props = freeze({**component.props, "steps": steps, "parameters": PARAMETERS})
-    component = dataclasses.replace(component, props=props)
+    component = rebuilt(component, steps=steps, parameters=PARAMETERS)
     _, code_uris = code_uploads(ctx, component)
     return pipeline_definition(ctx, component, Ref("pipeline.train-churn/role", "arn"), code_uris)
 

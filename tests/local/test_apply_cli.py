@@ -53,7 +53,7 @@ def inventory(spec_file: Path) -> dict[str, list[str]]:
 
 
 def recorded(spec_file: Path) -> dict[str, list[str]]:
-    state = backend_for(None, spec_file.parent).read("shop", "local")
+    state = backend_for(".mlinfra/state", spec_file.parent).read("shop", "local")
     found: dict[str, list[str]] = {kind: [] for kind, *_ in KINDS.values()}
     for entry in state.resources.values():
         kind, *_, field = KINDS[entry.type]
@@ -85,18 +85,18 @@ def test_apply_then_nothing_to_do_then_destroy(spec_file: Path) -> None:
     code, out = mlinfra("destroy", "--env", "local", "-f", str(spec_file), "--auto-approve")
     assert code == 0, out
     assert not any(inventory(spec_file).values())
-    assert backend_for(None, spec_file.parent).read("shop", "local").is_empty
+    assert backend_for(".mlinfra/state", spec_file.parent).read("shop", "local").is_empty
 
 
 def test_apply_without_terminal_needs_auto_approve(spec_file: Path) -> None:
     code, out = mlinfra("apply", "--env", "local", "-f", str(spec_file))
     assert code == 1
     assert "--auto-approve" in out
-    assert backend_for(None, spec_file.parent).read("shop", "local").is_empty
+    assert backend_for(".mlinfra/state", spec_file.parent).read("shop", "local").is_empty
 
 
 def test_second_apply_names_the_lock_holder(spec_file: Path) -> None:
-    backend = backend_for(None, spec_file.parent)
+    backend = backend_for(".mlinfra/state", spec_file.parent)
     with backend.lock("local", "mlinfra apply"):
         code, out = mlinfra("apply", "--env", "local", "-f", str(spec_file), "--auto-approve")
     assert code == 1
@@ -180,7 +180,7 @@ def test_refresh_reports_drift_and_apply_restores_what_was_deleted(spec_file: Pa
     assert code == 0, out
     assert "feature_store.customers: deleted outside mlinfra" in out
     assert "endpoint.scorer-api: changed outside mlinfra: Tags" in out
-    state = backend_for(None, spec_file.parent).read("shop", "local")
+    state = backend_for(".mlinfra/state", spec_file.parent).read("shop", "local")
     assert "feature_store.customers" not in state.resources
 
     code, out = mlinfra("apply", "--env", "local", "-f", str(spec_file), "--auto-approve")

@@ -43,7 +43,7 @@ def test_destroy_deletes_the_registry_group_with_its_versions(spec_file):
     assert groups(url) == []
     listed = client(url).list_model_packages()["ModelPackageSummaryList"]
     assert listed == []
-    assert backend_for(None, spec_file.parent).read("shop", "local").is_empty
+    assert backend_for(".mlinfra/state", spec_file.parent).read("shop", "local").is_empty
 
 
 def test_a_destroy_that_failed_is_run_again_and_finishes(spec_file, monkeypatch):
@@ -65,7 +65,7 @@ def test_a_destroy_that_failed_is_run_again_and_finishes(spec_file, monkeypatch)
     code, out = mlinfra("destroy", *env(spec_file), "--auto-approve")
     assert code == 0, out
     assert groups(url) == []
-    assert backend_for(None, spec_file.parent).read("shop", "local").is_empty
+    assert backend_for(".mlinfra/state", spec_file.parent).read("shop", "local").is_empty
 
 
 def test_a_protected_environment_keeps_the_group_and_its_versions_unless_named(spec_file):

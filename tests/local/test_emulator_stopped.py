@@ -43,12 +43,12 @@ def test_an_apply_whose_emulator_dies_says_so_and_the_next_one_finishes(
     assert f"start it again with `mlinfra emulator start -f {spec_file}`" in result.output
     assert "Traceback" not in result.output
     assert process.status(spec_file) is None  # gone, and its run file with it
-    recorded = backend_for(None, spec_file.parent).read("shop", "local")
+    recorded = backend_for(".mlinfra/state", spec_file.parent).read("shop", "local")
 
     monkeypatch.setattr(LocalProvider, "create", create)
     again = apply(spec_file)
     assert again.exit_code == 0, again.output
-    state = backend_for(None, spec_file.parent).read("shop", "local")
+    state = backend_for(".mlinfra/state", spec_file.parent).read("shop", "local")
     assert set(recorded.resources) <= set(state.resources)
     sagemaker = client(Access.for_spec(spec_file))
     names = [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]]

@@ -15,7 +15,7 @@ SHOP_RESOURCES = {"feature_store.customers", "model.scorer", "endpoint.scorer-ap
 
 
 def recorded(spec_file) -> set[str]:
-    state = backend_for(None, spec_file.parent).read("shop", "local")
+    state = backend_for(".mlinfra/state", spec_file.parent).read("shop", "local")
     return {address.split("/")[0] for address in state.resources}
 
 

@@ -63,6 +63,6 @@ def test_an_unknown_environment_is_an_error_that_suggests_one(churn) -> None:
 
 
 def test_a_state_of_another_project_is_refused(churn) -> None:
-    backend_for(None, churn.parent).write(State("other", "dev"))
+    backend_for(".mlinfra/state", churn.parent).write(State("other", "dev"))
     with pytest.raises(OperationError, match="belongs to project 'other', not 'churn'"):
         plan(PlanRequest(validated(churn), str(churn), "dev"))

@@ -60,7 +60,7 @@ def test_a_preview_is_planned_brought_up_and_down_beside_its_base(project) -> No
     assert f"shop-{ENV}-scorer-api" in found.urls["endpoint.scorer-api"]
     assert steps.of(events.PreviewStarted) == [events.PreviewStarted(ENV, BRANCH, "local")]
     assert steps.of(events.Applied)[0].outcome.ok
-    backend = backend_for(None, project.parent)
+    backend = backend_for(".mlinfra/state", project.parent)
     assert backend.read("shop", ENV).preview == found.info
     assert backend.read("shop", "local").is_empty  # the base is untouched
 
@@ -78,7 +78,7 @@ def test_a_preview_is_planned_brought_up_and_down_beside_its_base(project) -> No
 
 def test_gc_collects_an_expired_preview(project) -> None:
     validation = validated(project)
-    backend = backend_for(None, project.parent)
+    backend = backend_for(".mlinfra/state", project.parent)
     env = preview_env_name("feat/old")
     # The record an `up` leaves when its apply is interrupted before it created anything.
     backend.write(dataclasses.replace(backend.read("shop", env), preview=EXPIRED))

@@ -36,7 +36,7 @@ def spec_file(tmp_path: Path) -> Path:
 
 
 def dev_state(spec_file: Path):
-    return backend_for(None, spec_file.parent).read("churn", "dev")
+    return backend_for(".mlinfra/state", spec_file.parent).read("churn", "dev")
 
 
 def apply_dev(spec_file: Path, *extra: str) -> tuple[int, str]:
@@ -98,7 +98,7 @@ def test_the_backend_option_reaches_pulumi(spec_file: Path, fake_pulumi) -> None
 
 
 def test_an_apply_holding_the_lock_keeps_pulumi_from_starting(spec_file: Path, fake_pulumi) -> None:
-    backend = backend_for(None, spec_file.parent)
+    backend = backend_for(".mlinfra/state", spec_file.parent)
     with backend.lock("dev", "mlinfra apply"):
         code, out = apply_dev(spec_file)
     assert code == 1 and "lock" in out, out
@@ -128,7 +128,7 @@ def test_a_local_environment_applied_with_pulumi_keeps_its_embedded_state(
     )
     assert code == 0, out
     assert [c[0] for c in fake_pulumi.calls] == ["up"]
-    assert backend_for(None, spec_file.parent).read("churn", "local").is_empty
+    assert backend_for(".mlinfra/state", spec_file.parent).read("churn", "local").is_empty
 
 
 def test_refresh_reports_what_changed_or_went_outside_mlinfra(spec_file: Path, fake_pulumi):
@@ -183,7 +183,7 @@ def test_refresh_without_the_pulumi_cli_says_how_to_get_it(spec_file: Path, monk
     import shutil as shell
 
     monkeypatch.setattr(shell, "which", lambda name: None)
-    backend = backend_for(None, spec_file.parent)
+    backend = backend_for(".mlinfra/state", spec_file.parent)
     from mlinfra.state.model import ResourceState, State
 
     state = State.empty("churn", "dev").with_resource(

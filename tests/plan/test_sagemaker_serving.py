@@ -48,7 +48,7 @@ def mlinfra(*args: str) -> tuple[int, str]:
 
 
 def state_of(churn: Path):
-    return backend_for(None, churn).read("churn", "dev")
+    return backend_for(".mlinfra/state", churn).read("churn", "dev")
 
 
 def needs_a_model(graph) -> set[str]:
@@ -75,7 +75,7 @@ def account(monkeypatch) -> None:
 def record(churn: Path, graph, recorded, known: dict) -> None:
     """Write, as a first apply would, the state that records `graph` applied with `known`."""
     resources = recorded(graph, known).resources
-    backend_for(None, churn).write(State(graph.project, graph.env, resources=resources))
+    backend_for(".mlinfra/state", churn).write(State(graph.project, graph.env, resources=resources))
 
 
 def served(arn: str, version: str) -> dict:

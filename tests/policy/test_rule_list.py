@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mlinfra.policy.engine import packs_of
 from mlinfra.policy.model import Rule
-from mlinfra.policy.packs import DEFAULT_PACKS, PACKS
+from mlinfra.policy.packs import PACKS
 from mlinfra.policy.rule_ids import RULE_IDS, RuleId
 from mlinfra.policy.rules import (
     RULES,
@@ -22,6 +23,7 @@ from mlinfra.policy.rules import (
     storage,
 )
 from mlinfra.spec.schema import load_schema
+from mlinfra.spec.validate import validate_text
 
 CHURN = Path(__file__).resolve().parents[2] / "examples" / "churn" / "mlinfra.yaml"
 AREAS = (endpoints, feature_stores, identity, jobs, models, operations, storage)
@@ -70,10 +72,12 @@ def test_validate_checks_waivers_without_loading_the_rules() -> None:
     assert not [m for m in loaded if m.startswith(("mlinfra.policy.rules", "pandas"))]
 
 
-def test_the_packs_are_the_schemas() -> None:
+def test_the_packs_are_the_schemas(tmp_path: Path) -> None:
     # The schema is the packs' source (the spec's `policies.packs` enum and default); the
     # CLI's `--pack` choices and the audit read `policy.packs` without loading the schema.
     packs = load_schema()["properties"]["policies"]["properties"]["packs"]
     assert PACKS == tuple(packs["items"]["enum"])
-    assert DEFAULT_PACKS == tuple(packs["default"])
+    text = "version: 1\nproject: mini\nenvironments:\n  dev:\n    target: sagemaker\n"
+    spec = validate_text(text, "mlinfra.yaml", tmp_path).environments["dev"]
+    assert packs_of(spec) == tuple(packs["default"])
     assert all(set(r.packs) <= set(PACKS) for r in RULES)

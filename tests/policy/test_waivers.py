@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 
@@ -218,8 +217,8 @@ def test_the_first_of_two_matching_waivers_is_the_one_reported(tmp_path: Path) -
 def test_an_impossible_expiry_date_is_an_audit_error(tmp_path: Path) -> None:
     # Validation refuses it; the audit does too, should a spec reach it unvalidated.
     spec = validate_text(SPEC + waiver(), "mlinfra.yaml", tmp_path).environments["dev"]
-    written = dict(spec.policies["waivers"][0], expires="2026-02-30")
-    broken = replace(spec, policies=MappingProxyType({"waivers": (MappingProxyType(written),)}))
+    impossible = replace(spec.policies.waivers[0], expires="2026-02-30")
+    broken = replace(spec, policies=replace(spec.policies, waivers=(impossible,)))
     with pytest.raises(AuditError, match="waiver #1 expires on '2026-02-30', which is not a date"):
         waivers_of(broken)
 

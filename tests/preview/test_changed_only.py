@@ -82,10 +82,10 @@ def test_a_changed_only_preview_builds_the_endpoint_on_the_base_model(changed_on
         assert (
             "builds endpoint.scorer-api; uses local's feature_store.customers, model.scorer" in out
         )
-        state = backend_for(None, changed_only.parent).read("shop", ENV)
+        state = backend_for(".mlinfra/state", changed_only.parent).read("shop", ENV)
         assert sorted(state.resources) == ["endpoint.scorer-api", "endpoint.scorer-api/config"]
         variant = state.get("endpoint.scorer-api/config").inputs["ProductionVariants"][0]
-        local = backend_for(None, changed_only.parent).read("shop", "local")
+        local = backend_for(".mlinfra/state", changed_only.parent).read("shop", "local")
         assert variant["ModelName"] == local.get("model.scorer").outputs["name"]
         assert variant["InitialInstanceCount"] == 2
         code, out = preview("plan", "-f", str(changed_only), "--format", "markdown")

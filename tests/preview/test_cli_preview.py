@@ -22,7 +22,7 @@ def endpoints(spec_file: Path) -> list[str]:
 
 
 def state_of(spec_file: Path, env: str):
-    return backend_for(None, spec_file.parent).read("shop", env)
+    return backend_for(".mlinfra/state", spec_file.parent).read("shop", env)
 
 
 def up(spec_file: Path, *more: str) -> tuple[int, str]:
@@ -93,7 +93,7 @@ def test_list_shows_branch_base_age_expiry_and_resources(spec_file: Path) -> Non
 def test_gc_destroys_expired_previews_and_keeps_live_ones(spec_file: Path) -> None:
     assert up(spec_file)[0] == 0
     assert up(spec_file, "--branch", "feat/live")[0] == 0
-    backend = backend_for(None, spec_file.parent)
+    backend = backend_for(".mlinfra/state", spec_file.parent)
     state = backend.read("shop", ENV)
     expired = dataclasses.replace(state.preview, expires_at="2020-01-01T00:00:00Z")
     backend.write(dataclasses.replace(state, preview=expired))

@@ -30,9 +30,9 @@ def test_a_preview_on_local_takes_its_settings_and_the_preview_overrides() -> No
     assert found.ok
     spec = found.spec
     assert (spec.env, spec.base, spec.target) == (preview_env_name("feat/x"), "local", "local")
-    assert spec.component("endpoint.churn-api")["instance_type"] == "ml.t2.medium"
+    assert spec.endpoints["churn-api"].instance_type == "ml.t2.medium"
     # The base's own overrides still apply under the preview's.
-    assert spec.component("model.churn-model")["approval"] == "auto"
+    assert spec.models["churn-model"].approval == "auto"
 
 
 def test_without_base_the_spec_previews_base_is_used() -> None:
@@ -53,7 +53,7 @@ def test_a_spec_without_previews_needs_a_base() -> None:
     with pytest.raises(PreviewError, match="no `previews.base`"):
         preview_spec(result, "x", None, "mlinfra.yaml")
     spec = preview_spec(result, "x", "local", "mlinfra.yaml").spec
-    assert spec.component("endpoint.scorer-api")["instance_type"] == "ml.m5.large"
+    assert spec.endpoints["scorer-api"].instance_type == "ml.m5.large"
 
 
 def test_the_state_records_the_preview_and_reads_it_back(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_the_state_records_the_preview_and_reads_it_back(tmp_path: Path) -> None
     state = State("shop", "preview-x", preview=info).with_resource(
         "endpoint.a", ResourceState("local.Endpoint", {}, {"EndpointName": "n"})
     )
-    backend = backend_for(None, tmp_path)
+    backend = backend_for(".mlinfra/state", tmp_path)
     written = backend.write(state)
     assert written.preview == info
     assert backend.read("shop", "preview-x").preview == info
@@ -70,7 +70,7 @@ def test_the_state_records_the_preview_and_reads_it_back(tmp_path: Path) -> None
 
 
 def test_a_state_without_preview_is_written_as_before(tmp_path: Path) -> None:
-    written = backend_for(None, tmp_path).write(State("shop", "local"))
+    written = backend_for(".mlinfra/state", tmp_path).write(State("shop", "local"))
     document = json.loads(written.dumps())
     assert "preview" not in document and document["format_version"] == 1
     assert loads(written.dumps(), "x").preview is None
@@ -79,7 +79,7 @@ def test_a_state_without_preview_is_written_as_before(tmp_path: Path) -> None:
 def test_isolation_refuses_a_name_another_state_records(spec_file: Path) -> None:
     env = preview_env_name(BRANCH)
     taken = f"shop-{env}-scorer-api"
-    backend_for(None, spec_file.parent).write(
+    backend_for(".mlinfra/state", spec_file.parent).write(
         State("shop", "other").with_resource(
             "endpoint.x", ResourceState("local.Endpoint", {}, {"EndpointName": taken})
         )

@@ -38,7 +38,7 @@ def test_stamping_keeps_the_creation_and_pushes_the_expiry_back() -> None:
 
 
 def test_previews_in_a_folder_with_their_expiry(tmp_path: Path) -> None:
-    backend = backend_for(None, tmp_path)
+    backend = backend_for(".mlinfra/state", tmp_path)
     write_states(backend)
     found, problems = list_previews(backend, "shop")
     assert problems == []
@@ -51,7 +51,7 @@ def test_previews_in_a_folder_with_their_expiry(tmp_path: Path) -> None:
 
 
 def test_a_corrupt_preview_state_is_reported_and_the_others_listed(tmp_path: Path) -> None:
-    backend = backend_for(None, tmp_path)
+    backend = backend_for(".mlinfra/state", tmp_path)
     write_states(backend)
     (tmp_path / ".mlinfra" / "state" / "preview-z.json").write_text("{")
     found, problems = list_previews(backend, "shop")
@@ -60,7 +60,7 @@ def test_a_corrupt_preview_state_is_reported_and_the_others_listed(tmp_path: Pat
 
 
 def test_removing_an_emptied_preview_leaves_no_file(tmp_path: Path) -> None:
-    backend = backend_for(None, tmp_path)
+    backend = backend_for(".mlinfra/state", tmp_path)
     write_states(backend)
     remove_state(backend, "preview-b")
     assert [p.env for p in list_previews(backend, "shop")[0]] == ["preview-a"]

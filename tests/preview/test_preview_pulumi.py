@@ -47,7 +47,7 @@ def state_file(spec_file: Path) -> Path:
 
 
 def state_of(spec_file: Path):
-    return backend_for(None, spec_file.parent).read("churn", ENV)
+    return backend_for(".mlinfra/state", spec_file.parent).read("churn", ENV)
 
 
 def recorded(spec_file: Path):
@@ -134,7 +134,7 @@ def test_a_failed_up_keeps_the_record_so_gc_can_collect_it(churn: Path, fake_pul
     code, out = preview("list", "-f", str(churn), "--json")
     assert code == 0 and json.loads(out)["previews"][0]["branch"] == BRANCH
 
-    backend = backend_for(None, churn.parent)
+    backend = backend_for(".mlinfra/state", churn.parent)
     state = backend.read("churn", ENV)
     backend.write(
         dataclasses.replace(
@@ -213,7 +213,7 @@ def test_down_without_the_pulumi_cli_keeps_the_record(
 def test_up_again_keeps_the_creation_time_and_pushes_the_expiry(churn: Path, fake_pulumi) -> None:
     assert preview("up", "-f", str(churn), "--auto-approve")[0] == 0
     first = recorded(churn)
-    backend = backend_for(None, churn.parent)
+    backend = backend_for(".mlinfra/state", churn.parent)
     state = backend.read("churn", ENV)
     older = dataclasses.replace(
         first,

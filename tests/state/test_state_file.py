@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlinfra.spec.validate import validate_text
 from mlinfra.state.backend import backend_for
 from mlinfra.state.file import FileBackend
 from mlinfra.state.model import FORMAT_VERSION, ResourceState, State, StateError
@@ -127,7 +128,8 @@ def test_the_written_file_matches_the_schema(tmp_path: Path) -> None:
 
 
 def test_the_default_location_is_beside_the_spec(tmp_path: Path) -> None:
-    backend = backend_for(None, tmp_path)
+    spec = validate_text("version: 1\nproject: p\nenvironments: {dev: {target: local}}\n")
+    backend = backend_for(spec.environments["dev"].state, tmp_path)  # the schema's default
     assert backend.describe("dev") == str(tmp_path / ".mlinfra" / "state" / "dev.json")
     assert backend_for("s3://bucket/team/churn", tmp_path).describe("dev") == (
         "s3://bucket/team/churn/dev.json"

@@ -102,7 +102,7 @@ def apply(request: ApplyRequest, progress: Progress, confirm: Confirm) -> ApplyR
         )
     graph = lower_environment(spec, request.spec_file)
     command = "mlinfra destroy" if request.destroy else "mlinfra apply"
-    backend = open_backend(request.validation, spec, request.spec_file, request.location)
+    backend = open_backend(spec, request.spec_file, request.location)
     try:
         with backend.lock(request.env, command, request.lock_timeout) as lock:
             if getattr(lock, "taken_over", None):

@@ -21,7 +21,6 @@ from mlinfra.providers.local import KINDS, LocalProvider, ProviderError
 from mlinfra.render.pulumi import write_project
 from mlinfra.spec.catalog import CatalogError
 from mlinfra.state import StateError, backend_for
-from mlinfra.syntax.nodes import to_data
 
 
 def environment(validation, env: str, spec_file: str):
@@ -104,28 +103,24 @@ def write_stack(files, out_dir: str | Path, suggestion: str) -> None:
 # --- the state ------------------------------------------------------------------------------
 
 
-def state_location(validation, option: str | None) -> str | None:
-    """`--state`, else the spec's `state:` key, else None (the default folder)."""
-    if option:
-        return option
-    data = to_data(validation.document.root) if validation.document else None
-    found = data.get("state") if isinstance(data, dict) else None
-    return found if isinstance(found, str) else None
+def state_location(spec, option: str | None) -> str:
+    """`--state`, else the spec's `state:` (which the schema defaults)."""
+    return option or spec.state
 
 
-def open_backend(validation, spec, spec_file: str, location: str | None):
-    """The state backend of `spec` (`location`, else the spec's `state:`, else the default)."""
+def open_backend(spec, spec_file: str, location: str | None):
+    """The state backend of `spec` (`location`, else the spec's `state:`)."""
     try:
         return backend_for(
-            state_location(validation, location), Path(spec_file).resolve().parent, spec.region
+            state_location(spec, location), Path(spec_file).resolve().parent, spec.region
         )
     except StateError as exc:
         raise OperationError(str(exc)) from None
 
 
-def read_state(validation, spec, spec_file: str, location: str | None):
+def read_state(spec, spec_file: str, location: str | None):
     """The environment's backend and state."""
-    backend = open_backend(validation, spec, spec_file, location)
+    backend = open_backend(spec, spec_file, location)
     try:
         return backend, backend.read(spec.project, spec.env)
     except StateError as exc:

@@ -67,14 +67,14 @@ def ingest(request: IngestRequest) -> Ingested:
     except OSError as exc:
         raise OperationError(f"cannot read {path}: {exc.strerror or exc}") from None
     answer = _post(reach, group, path, body, env)
-    ttl = (store.get("online") or {}).get("ttl")
+    ttl = store.online.ttl
     return Ingested(group, answer, time.perf_counter() - started, ttl)
 
 
 def _source_path(store, source: str | None, spec_file: str) -> Path:
     """`source` as given, else the store's `source:` relative to the spec's folder."""
     if source is None:
-        declared = store.get("source")
+        declared = store.source
         if not declared:
             raise OperationError(
                 f"feature store {store.name!r} has no `source:` in {spec_file}",

@@ -24,6 +24,6 @@ def outputs(request: OutputRequest) -> dict[str, Any]:
     spec = environment(request.validation, request.env, request.spec_file)
     graph = lower_environment(spec, request.spec_file)
     # A sagemaker environment's state is written by `mlinfra apply` after `pulumi up`.
-    _, state = read_state(request.validation, spec, request.spec_file, request.location)
+    _, state = read_state(spec, request.spec_file, request.location)
     running = process.status(request.spec_file) if spec.target == "local" else None
     return outputs_document(graph, state, running.url if running else None)

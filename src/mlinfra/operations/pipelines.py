@@ -94,11 +94,11 @@ def approve(request: PipelineRequest, version: int | None) -> Approval:
     spec = local_environment(request.validation, request.env, request.spec_file)
     name = request.name
     model = component(spec, "model", name, request.spec_file)
-    if not model.get("registry_group"):
+    if not model.registry_group:
         raise OperationError(
             f"model {name!r} has no `registry_group:`, so it has no versions to approve"
         )
-    group = named(spec, model["registry_group"], "model_package_group")
+    group = named(spec, model.registry_group, "model_package_group")
     sagemaker = client(request.spec_file, spec.region)
     pages = sagemaker.get_paginator("list_model_packages").paginate(
         ModelPackageGroupName=group, ModelPackageType="Versioned", SortBy="CreationTime"
@@ -162,7 +162,7 @@ def _definition(spec: Any, found: Any, spec_file: str) -> str | None:
 
 
 def _parameters(given: tuple[str, ...], found: Any) -> dict[str, str]:
-    declared = list(found.get("parameters") or {})
+    declared = list(found.parameters)
     parameters: dict[str, str] = {}
     for text in given:
         key, sep, value = text.partition("=")

@@ -48,7 +48,7 @@ def plan(request: PlanRequest) -> PlanResult:
     with what really exists)."""
     spec = environment(request.validation, request.env, request.spec_file)
     graph = lower_environment(spec, request.spec_file)
-    backend, state = read_state(request.validation, spec, request.spec_file, request.location)
+    backend, state = read_state(spec, request.spec_file, request.location)
     if state.project != spec.project:
         raise OperationError(
             f"the state of {request.env!r} belongs to project {state.project!r}, "

@@ -184,8 +184,7 @@ def preview_of(validation, branch: str, base: str | None, spec_file: str):
 
 
 def ttl_of(spec):
-    ttl = spec.previews.get("ttl")
-    return parse_duration(ttl) if isinstance(ttl, str) else None
+    return parse_duration(spec.previews.ttl) if spec.previews is not None else None
 
 
 def _require_owner(state, spec, branch: str) -> None:
@@ -289,7 +288,7 @@ def plan(request: PreviewRequest) -> PreviewPlan:
     branch = branch_of(request.branch, spec_file)
     spec = preview_of(validation, branch, request.base, spec_file)
     graph = lower_environment(spec, spec_file)
-    backend, state = read_state(validation, spec, spec_file, request.location)
+    backend, state = read_state(spec, spec_file, request.location)
     _require_owner(state, spec, branch)
     check_manageable(spec, backend, state)
     graph, selection = changed_only(validation, spec, branch, spec_file, graph, backend, request)
@@ -317,7 +316,7 @@ def up(request: PreviewRequest, progress: Progress, confirm: Confirm) -> Preview
     if with_pulumi:
         require_pulumi()
     graph = lower_environment(spec, spec_file)
-    backend = open_backend(validation, spec, spec_file, request.location)
+    backend = open_backend(spec, spec_file, request.location)
     graph, selection = changed_only(validation, spec, branch, spec_file, graph, backend, request)
     check_isolation(validation, spec, spec_file, graph, backend)
     if selection is not None:
@@ -394,8 +393,8 @@ def down(request: PreviewRequest, progress: Progress, confirm: Confirm) -> Previ
 
 
 def _destroy(request: PreviewRequest, spec, branch: str, progress, confirm) -> PreviewDown:
-    validation, spec_file, env = request.validation, request.spec_file, spec.env
-    backend = open_backend(validation, spec, spec_file, request.location)
+    spec_file, env = request.spec_file, spec.env
+    backend = open_backend(spec, spec_file, request.location)
     try:
         with backend.lock(env, "mlinfra preview down", request.lock_timeout):
             state = backend.read(spec.project, env)
@@ -449,14 +448,14 @@ def _spec_for_down(validation, branch: str, base: str | None, spec_file: str, lo
     spec still has it), else on `previews.base` (else the first environment)."""
     if base is not None:
         return preview_of(validation, branch, base, spec_file)
-    fallback = default_base(validation.document.root)
+    fallback = default_base(validation)
     if fallback not in validation.environments:
         fallback = next(iter(validation.environments), None)
     if fallback is None:
         raise OperationError(f"{spec_file} has no environments")
     spec = preview_of(validation, branch, fallback, spec_file)
     try:
-        state = open_backend(validation, spec, spec_file, location).read(spec.project, spec.env)
+        state = open_backend(spec, spec_file, location).read(spec.project, spec.env)
     except StateError as exc:
         raise OperationError(str(exc)) from None
     recorded = state.preview.base if state.preview else None
@@ -473,8 +472,8 @@ def _project_backend(validation, spec_file: str, location: str | None):
     specs = list(validation.environments.values())
     if not specs:
         raise OperationError(f"{spec_file} has no environments")
-    base = validation.environments.get(default_base(validation.document.root) or "", specs[0])
-    return base.project, open_backend(validation, base, spec_file, location)
+    base = validation.environments.get(default_base(validation) or "", specs[0])
+    return base.project, open_backend(base, spec_file, location)
 
 
 def _listed(backend, project: str) -> tuple[list[Preview], list[str]]:

@@ -50,7 +50,7 @@ def refresh(request: RefreshRequest, progress: Progress) -> RefreshResult:
     spec = environment(request.validation, request.env, request.spec_file)
     try:
         backend = backend_for(
-            state_location(request.validation, request.location),
+            state_location(spec, request.location),
             Path(request.spec_file).resolve().parent,
             spec.region,
         )

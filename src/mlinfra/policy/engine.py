@@ -3,12 +3,13 @@
 `audit_environment(spec, graph, spec_file)` is the whole audit of one environment:
 
 - The rules applied are those in at least one of the environment's packs (`policies.packs`,
-  `["baseline"]` when the spec says nothing; an explicit `[]` applies none), in the order of
-  `policy.rules.RULES`.
+  with the schema's default when the spec says nothing; an explicit `[]` applies none), in
+  the order of `policy.rules.RULES`.
 - A rule with `resource_types` runs once per resource of those types, in the graph's order.
   A rule with no `resource_types` judges the environment as a whole (e.g. `preview-ttl`):
   it runs once, with `resource=None`, and builds its findings itself (`Finding(...)`, its
-  address naming what it judges, `source` from `ctx.setting_at(...)` or `spec.range_of(...)`).
+  address naming what it judges, `source` from `ctx.setting_at(...)` or a spec node's
+  `range_of(...)`).
 - Findings are sorted (`policy.result.finding_order`), then the waivers (`policy.waivers`)
   mark the findings they suppress (`Finding.waiver` is the waiver as written).
 
@@ -23,7 +24,6 @@ from datetime import date
 from mlinfra.ir.graph import Resource, ResourceGraph
 from mlinfra.policy.errors import RuleCrashed
 from mlinfra.policy.model import AuditContext, Finding, Rule
-from mlinfra.policy.packs import DEFAULT_PACKS
 from mlinfra.policy.result import AuditResult, finding_order
 from mlinfra.policy.rules import RULES
 from mlinfra.policy.waivers import AuditWarning, apply_waivers
@@ -34,8 +34,7 @@ AUDITED_TARGETS = ("sagemaker",)
 
 
 def packs_of(spec: EnvSpec) -> tuple[str, ...]:
-    packs = spec.policies.get("packs")
-    return DEFAULT_PACKS if packs is None else tuple(packs)
+    return spec.policies.packs
 
 
 def rules_for(packs: Iterable[str], rules: Iterable[Rule]) -> tuple[Rule, ...]:
@@ -93,7 +92,7 @@ def audit_environment(
             0,
             AuditWarning(
                 f"policies.packs is empty: no rule applies to {spec.env}",
-                spec.range_of("policies", "packs"),
+                spec.policies.range_of("packs"),
             ),
         )
     return AuditResult(

@@ -14,7 +14,7 @@ which name their rule), so they live together here.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -24,7 +24,7 @@ from mlinfra.ir.graph import Resource, ResourceGraph
 from mlinfra.policy.packs import PACKS
 from mlinfra.policy.rule_ids import RuleId
 from mlinfra.policy.severity import Severity
-from mlinfra.spec.model import Component, EnvSpec
+from mlinfra.spec.model import Component, EnvSpec, Policies, Security
 
 
 @dataclass(frozen=True)
@@ -115,16 +115,6 @@ class Finding:
         return (self.rule.id, self.environment, self.address, self.subject)
 
 
-# Spec sections by component kind (the `models:` of `model.churn-model`).
-SECTIONS = {
-    "feature_store": "feature_stores",
-    "model": "models",
-    "pipeline": "pipelines",
-    "endpoint": "endpoints",
-    "monitor": "monitors",
-}
-
-
 @dataclass(frozen=True)
 class AuditContext:
     """What a rule sees: one environment's resolved spec and IR, and how to point at the spec."""
@@ -177,11 +167,11 @@ class AuditContext:
         return self.spec.component(resource.component)
 
     @property
-    def security(self) -> Mapping[str, Any]:
+    def security(self) -> Security:
         return self.spec.security
 
     @property
-    def policies(self) -> Mapping[str, Any]:
+    def policies(self) -> Policies:
         return self.spec.policies
 
     @property
@@ -194,12 +184,12 @@ class AuditContext:
         the nearest key above it when it is not written: the component's own key."""
         if component is None:
             return None
-        return self.spec.range_of(SECTIONS[component.kind], component.name, *path)
+        return component.range_of(*path)
 
     def setting_at(self, *path: str | int) -> SourceRange:
         """Where an environment setting (`security`, `kms_key`...) comes from: the
         environment's own value, else `defaults`, else the environment's key."""
-        return self.spec.setting_range(*path)
+        return self.spec.environment.range_of(*path)
 
     def finding(
         self,

@@ -71,9 +71,9 @@ class Waiver:
 def waivers_of(spec: EnvSpec) -> tuple[Waiver, ...]:
     """The spec's waivers, in the order written; `AuditError` for an impossible date."""
     found = []
-    for i, written in enumerate(spec.policies.get("waivers") or ()):
-        source = spec.range_of("policies", "waivers", i)
-        expires = written.get("expires")
+    for i, waiver in enumerate(spec.policies.waivers):
+        source = waiver.range_of()
+        expires = waiver.expires
         try:
             day = date.fromisoformat(str(expires)) if expires is not None else None
         except ValueError:
@@ -81,17 +81,27 @@ def waivers_of(spec: EnvSpec) -> tuple[Waiver, ...]:
                 f"{source}: waiver #{i + 1} expires on {expires!r}, which is not a date "
                 "(write YYYY-MM-DD)"
             ) from None
+        # What reports show of the waiver: its fields as written (none left out as None).
+        written = {
+            "rule": waiver.rule,
+            "resource": waiver.resource,
+            "environments": waiver.environments,
+            "reason": waiver.reason,
+            "owner": waiver.owner,
+            "expires": waiver.expires,
+        }
+        written = {name: value for name, value in written.items() if waiver.written(name)}
         found.append(
             Waiver(
                 index=i,
-                rule=str(written.get("rule", "")),
-                resource=str(written.get("resource", "")),
-                environments=tuple(written.get("environments") or ()),
-                reason=str(written.get("reason", "")),
-                owner=str(written.get("owner", "")),
+                rule=waiver.rule,
+                resource=waiver.resource,
+                environments=waiver.environments,
+                reason=waiver.reason,
+                owner=waiver.owner,
                 expires=day,
                 source=source,
-                written=written,
+                written=MappingProxyType(written),
             )
         )
     return tuple(found)

@@ -29,7 +29,7 @@ from mlinfra.git import GitError, Repository, merge_base
 from mlinfra.ir.graph import Args, Call, Concat, Json, Ref, Resource, ResourceGraph, build_graph
 from mlinfra.preview.environment import PreviewError, preview_spec
 from mlinfra.render.outputs import NAME_PROPERTIES
-from mlinfra.spec.model import EnvSpec
+from mlinfra.spec.model import EnvSpec, declared
 from mlinfra.spec.validate import validate_text
 
 CHANGED_ONLY = "changed-only"
@@ -48,18 +48,10 @@ class Selection:
 
 
 def is_changed_only(spec: EnvSpec) -> bool:
-    return spec.previews.get("mode") == CHANGED_ONLY
+    return spec.previews is not None and spec.previews.mode == CHANGED_ONLY
 
 
 # --- what changed ---------------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, MappingProxyType | dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
 
 
 class _Files:
@@ -134,8 +126,8 @@ def select(result, spec: EnvSpec, branch: str, spec_file: str, compare_to: str |
     changed, deferred = [], []
     for component in spec.components:
         previous = old.component(component.address)
-        same = previous is not None and now.declared(_plain(component.props)) == then.declared(
-            _plain(previous.props)
+        same = previous is not None and now.declared(declared(component)) == then.declared(
+            declared(previous)
         )
         (deferred if same else changed).append(component.address)
     return Selection(label, tuple(changed), tuple(deferred))

@@ -37,7 +37,7 @@ class AuditComparison:
 
 
 def _expiry(spec: EnvSpec, state: State) -> str:
-    ttl = spec.previews.get("ttl")
+    ttl = spec.previews.ttl if spec.previews is not None else None
     recorded = state.preview.expires_at if state.preview is not None else None
     if recorded:
         return f"`{recorded}` (each `preview up` extends it by {ttl})"

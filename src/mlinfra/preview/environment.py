@@ -18,7 +18,6 @@ from mlinfra.preview.naming import preview_env_name
 from mlinfra.spec.model import EnvSpec
 from mlinfra.spec.resolve import PREVIEW, Resolved, environment_names, resolve, resolve_preview
 from mlinfra.spec.validate import check_environment
-from mlinfra.syntax.nodes import Mapping
 
 
 class PreviewError(Exception):
@@ -42,19 +41,19 @@ class PreviewSpec:
         return self.spec is not None and not has_errors(list(self.diagnostics))
 
 
-def default_base(root: Mapping) -> str | None:
-    previews = root.get("previews")
-    base = previews.get("base") if isinstance(previews, Mapping) else None
-    value = getattr(base, "value", None)
-    return value if isinstance(value, str) else None
+def default_base(result) -> str | None:
+    """The spec's `previews.base`, None when it has no `previews:` (every environment's
+    typed spec holds the same section)."""
+    for spec in result.environments.values():
+        return spec.previews.base if spec.previews is not None else None
+    return None
 
 
 def base_of(result, base: str | None, spec_file: str) -> str:
     """`--base`, else the spec's `previews.base`; a `PreviewError` when neither names one of
     the spec's environments."""
-    root = result.document.root
-    chosen = base or default_base(root)
-    known = environment_names(root)
+    chosen = base or default_base(result)
+    known = environment_names(result.document.root)
     if chosen is None:
         raise PreviewError(
             f"{spec_file} sets no `previews.base`, and no --base was given",
@@ -93,5 +92,7 @@ def preview_spec(result, branch: str, base: str | None, spec_file: str) -> Previ
         diagnostics = [d.in_environment(name) for d in diagnostics]
     if found is None:
         return PreviewSpec(branch, None, tuple(diagnostics))
-    spec = dataclasses.replace(found, env=name, protect=False, base=chosen)
+    # A preview is never protected: it is made to be destroyed.
+    settings = dataclasses.replace(found.environment, protect=False)
+    spec = dataclasses.replace(found, env=name, environment=settings, base=chosen)
     return PreviewSpec(branch, spec, tuple(diagnostics))

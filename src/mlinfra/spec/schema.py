@@ -1,4 +1,5 @@
-"""JSON Schema validation, with every error mapped onto the line the user wrote.
+"""JSON Schema validation, with every error mapped onto the line the user wrote, and the
+schema's defaults filled in on the way (`defaults`).
 
 jsonschema yields errors located by `absolute_path` in the plain data; `locate()` walks the
 same path in the ranged tree. An unknown or misspelt key is reported at the key itself, with
@@ -7,6 +8,7 @@ the closest allowed key as a suggestion; a missing key at the key of the object 
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from mlinfra.diagnostics import Diagnostic, Position, SourceRange, error
 from mlinfra.didyoumean import suggest
+from mlinfra.spec.defaults import DefaultFillingValidator
 from mlinfra.syntax.nodes import Mapping, Node, locate, to_data
 
 _TYPE_NAMES = {
@@ -38,7 +41,15 @@ def load_schema() -> dict:
 
 @functools.cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(load_schema())
+    return DefaultFillingValidator(load_schema())
+
+
+def fill(definition: str, value: dict) -> dict:
+    """`value`, valid under `$defs/<definition>`, with that definition's defaults filled in
+    (for settings merged from two places before their defaults apply: `security`)."""
+    filled = copy.deepcopy(value)
+    _validator().evolve(schema={"$ref": f"#/$defs/{definition}"}).validate(filled)
+    return filled
 
 
 def dotted(path) -> str:
@@ -82,12 +93,13 @@ def _resolve_ref(root: dict, ref: str) -> dict:
     return node
 
 
-def check(root: Node | None, filename: str) -> list[Diagnostic]:
-    """Validate a parsed document against the spec schema; one diagnostic per problem."""
+def validate(root: Node | None, filename: str) -> tuple[Any, list[Diagnostic]]:
+    """Validate a parsed document against the spec schema: its plain data with the schema's
+    defaults filled in (meaningful when there is no error), and one diagnostic per problem."""
     data = to_data(root)
     if root is None:
         start = SourceRange(filename, Position(1, 1), Position(1, 1))
-        return [
+        return data, [
             error("empty-spec", "the spec is empty", start, suggestion="start from `version: 1`")
         ]
     found: dict[tuple, Diagnostic] = {}
@@ -99,7 +111,7 @@ def check(root: Node | None, filename: str) -> list[Diagnostic]:
         for diagnostic in _diagnostics(err, root):
             key = (diagnostic.range, diagnostic.summary)
             found.setdefault(key, diagnostic)
-    return list(found.values())
+    return data, list(found.values())
 
 
 def _diagnostics(err: ValidationError, root: Node) -> Iterator[Diagnostic]:

@@ -1,4 +1,5 @@
-"""Validation end to end: file -> node tree -> schema -> per-environment checks -> EnvSpecs.
+"""Validation end to end: file -> node tree -> schema (and its defaults) -> per-environment
+typed specs and their checks -> EnvSpecs.
 
 `validate_file` never raises for bad input: whatever the bytes, the answer is a `Validation`
 whose diagnostics say what is wrong and where.
@@ -20,10 +21,11 @@ from mlinfra.diagnostics import (
     merge_environments,
 )
 from mlinfra.spec import schema
+from mlinfra.spec.build import build_env_spec
 from mlinfra.spec.checks import CheckContext, run_checks
-from mlinfra.spec.defaults import apply_defaults
-from mlinfra.spec.model import EnvSpec, build_env_spec
+from mlinfra.spec.model import EnvSpec
 from mlinfra.spec.resolve import (
+    COMPONENT_SECTIONS,
     Resolved,
     environment_names,
     overridden_only,
@@ -31,7 +33,7 @@ from mlinfra.spec.resolve import (
     resolve_preview,
 )
 from mlinfra.syntax.loader import MAX_FILE_BYTES, parse_bytes, parse_text
-from mlinfra.syntax.nodes import Document, Mapping, to_data
+from mlinfra.syntax.nodes import Document, Mapping
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ def _validate(
 ) -> Validation:
     if document is None or has_errors(found):
         return Validation(document, diagnostics=found)
-    found = found + schema.check(document.root, document.filename)
+    values, problems = schema.validate(document.root, document.filename)
+    found = found + problems
     if has_errors(found) or not isinstance(document.root, Mapping):
         return Validation(document, diagnostics=merge_environments(found))
 
@@ -127,7 +130,7 @@ def _validate(
     specs: dict[str, EnvSpec] = {}
     preview: EnvSpec | None = None
     for view in views:
-        env_spec, env_found = check_environment(root, view, spec_dir)
+        env_spec, env_found = check_environment(root, view, spec_dir, values)
         found.extend(d.in_environment(view.name) for d in env_found)
         if env_spec is None:
             continue
@@ -140,12 +143,24 @@ def _validate(
 
 
 def check_environment(
-    root: Mapping, view: Resolved, spec_dir: Path | None
+    root: Mapping, view: Resolved, spec_dir: Path | None, values: dict | None = None
 ) -> tuple[EnvSpec | None, list[Diagnostic]]:
-    merged_problems = schema.check(overridden_only(root, view), view.tree.range.filename)
+    """The typed spec of one environment (None when its overrides broke it) and what its
+    checks found. `values` are the document's with the schema's defaults filled in, as
+    `schema.validate` gives them (validated again when not given)."""
+    if values is None:
+        values, _ = schema.validate(root, view.tree.range.filename)
+    # What the overrides changed is validated (and filled) again; every other component is
+    # the document's own, validated and filled once for all environments.
+    changed, merged_problems = schema.validate(
+        overridden_only(root, view), view.tree.range.filename
+    )
     if has_errors(merged_problems):
         return None, merged_problems
-    data = apply_defaults(schema.load_schema(), to_data(view.tree))
-    env_spec = build_env_spec(data, view.tree, view.name, view.settings_from, view.is_preview)
-    ctx = CheckContext(view, data, root, spec_dir, env_spec)
+    resolved = dict(values)
+    for section in COMPONENT_SECTIONS:
+        if section in changed:
+            resolved[section] = {**values[section], **changed[section]}
+    env_spec = build_env_spec(resolved, view.tree, view.name, view.settings_from, view.is_preview)
+    ctx = CheckContext(view, root, spec_dir, env_spec)
     return env_spec, run_checks(ctx)

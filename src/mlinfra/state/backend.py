@@ -1,7 +1,7 @@
 """Where an environment's state lives: a local folder, or `s3://bucket/prefix`.
 
-The location comes from `--state`, else the spec's `state:` key, else `.mlinfra/state`; a
-relative folder is relative to the spec's folder.
+The location comes from `--state`, else the spec's `state:` key (whose default the schema
+gives); a relative folder is relative to the spec's folder.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlinfra.state.file import DEFAULT_DIRECTORY, FileBackend
+from mlinfra.state.file import FileBackend
 from mlinfra.state.lock import Lock
 from mlinfra.state.model import State, StateError
 from mlinfra.state.s3 import SCHEME, S3Backend
@@ -26,10 +26,9 @@ class Backend(Protocol):
 
 
 def backend_for(
-    location: str | None, spec_dir: str | Path, region: str | None = None, client: Any = None
+    location: str, spec_dir: str | Path, region: str | None = None, client: Any = None
 ) -> Backend:
-    """The backend of `location` (None: the default folder beside the spec)."""
-    location = location or DEFAULT_DIRECTORY
+    """The backend of `location`: a folder relative to `spec_dir`, or an S3 URI."""
     if any(ord(c) < 0x20 or c == "\x7f" for c in location):
         # A NUL cannot be in a path at all, and no one means a tab or newline in one.
         raise StateError(

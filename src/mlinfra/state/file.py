@@ -1,4 +1,4 @@
-"""State files on the local disk: `<dir>/<env>.json`, by default `.mlinfra/state/` beside the spec.
+"""State files on the local disk: `<dir>/<env>.json`, in the spec's `state:` folder.
 
 Reading checks the file (JSON, schema, format version) and refuses a bad one with a message
 that names it; nothing here ever overwrites a file it could not read. Writing is atomic (a
@@ -18,7 +18,6 @@ from pathlib import Path
 from mlinfra.state.lock import FileLock
 from mlinfra.state.model import FORMAT_VERSION, State, StateError, loads
 
-DEFAULT_DIRECTORY = ".mlinfra/state"
 BACKUP_SUFFIX = ".backup"
 
 

@@ -66,7 +66,7 @@ def test_the_previews_pipeline_registers_into_its_own_group_not_the_base(spec):
     assert "has its own model.tiny-model/registry" in out
 
     env = preview_env_name(BRANCH)
-    state = backend_for(None, spec.parent).read("tiny", env)
+    state = backend_for(".mlinfra/state", spec.parent).read("tiny", env)
     assert sorted(state.resources) == ["model.tiny-model/registry", "pipeline.train-tiny"]
     own_group = state.get("model.tiny-model/registry").inputs["ModelPackageGroupName"]
     assert own_group != BASE_GROUP

@@ -234,7 +234,7 @@ class Endpoints:
                     raise Failure(f"DataCaptureConfig.DestinationS3Uri: {exc.message}") from None
                 capture = Capture(
                     destination=destination,
-                    sampling_percent=int(dcc.get("InitialSamplingPercentage", 100)),
+                    sampling_percent=int(dcc["InitialSamplingPercentage"]),
                     capture_input="Input" in modes or not modes,
                     capture_output="Output" in modes or not modes,
                     **_content_types(dcc.get("CaptureContentTypeHeader")),
@@ -270,7 +270,7 @@ class Endpoints:
             record["DataCaptureConfig"] = {
                 "EnableCapture": dcc.get("EnableCapture", True),
                 "CaptureStatus": "Started" if dcc.get("EnableCapture", True) else "Stopped",
-                "CurrentSamplingPercentage": dcc.get("InitialSamplingPercentage", 100),
+                "CurrentSamplingPercentage": dcc["InitialSamplingPercentage"],
                 "DestinationS3Uri": dcc.get("DestinationS3Uri", ""),
             }
         else:

@@ -31,7 +31,7 @@ class Capture:
     """An endpoint's DataCaptureConfig, as the emulator needs it."""
 
     destination: Path
-    sampling_percent: int = 100
+    sampling_percent: int  # InitialSamplingPercentage, which the API requires
     capture_input: bool = True
     capture_output: bool = True
     # CaptureContentTypeHeader: which content types are written as text rather than base64.

@@ -18,12 +18,12 @@ from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.endpoints import CAPTURE_MODES, VARIANT, endpoint_name
 from mlinfra.ir.sagemaker.models import VERSION_SUFFIX_LENGTH, served_version, with_version
 from mlinfra.naming import fit, name_rule
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Endpoint
 
 CAPTURE_FOLDER = ".mlinfra/emulator/capture"
 
 
-def lower_endpoint(ctx: LoweringContext, component: Component) -> list[Resource]:
+def lower_endpoint(ctx: LoweringContext, component: Endpoint) -> list[Resource]:
     config = endpoint_config(ctx, component)
     endpoint = ctx.resource(
         component.address,
@@ -33,35 +33,32 @@ def lower_endpoint(ctx: LoweringContext, component: Component) -> list[Resource]
             "EndpointConfigName": Ref(config.address, "name"),
             "Tags": tags(ctx, component),
         },
-        component.source,
+        component.key_range,
     )
     return [config, endpoint]
 
 
-def data_capture_config(ctx: LoweringContext, component: Component) -> dict[str, Any] | None:
-    capture = component.get("data_capture")
-    if not capture or not capture.get("enabled", True):
+def data_capture_config(ctx: LoweringContext, component: Endpoint) -> dict[str, Any] | None:
+    capture = component.data_capture
+    if capture is None or not capture.enabled:
         return None
     return {
         "EnableCapture": True,
-        "InitialSamplingPercentage": capture.get("sampling_percent", 100),
+        "InitialSamplingPercentage": capture.sampling_percent,
         "DestinationS3Uri": f"file:{CAPTURE_FOLDER}/{endpoint_name(ctx, component)}",
-        "CaptureOptions": [
-            {"CaptureMode": CAPTURE_MODES[mode]}
-            for mode in capture.get("capture", ("input", "output"))
-        ],
+        "CaptureOptions": [{"CaptureMode": CAPTURE_MODES[mode]} for mode in capture.capture],
     }
 
 
-def endpoint_config(ctx: LoweringContext, component: Component) -> Resource:
-    model = ctx.spec.component(f"model.{component['model']}")
+def endpoint_config(ctx: LoweringContext, component: Endpoint) -> Resource:
+    model = ctx.spec.models[component.model]
     request: dict[str, Any] = {
         "ProductionVariants": [
             {
                 "VariantName": VARIANT,
                 "ModelName": Ref(model.address, "name"),
-                "InitialInstanceCount": component.get("instance_count", 1),
-                "InstanceType": component["instance_type"],
+                "InitialInstanceCount": component.instance_count,
+                "InstanceType": component.instance_type,
                 "InitialVariantWeight": 1.0,
             }
         ]
@@ -87,6 +84,6 @@ def endpoint_config(ctx: LoweringContext, component: Component) -> Resource:
         f"{component.address}/config",
         ENDPOINT_CONFIG,
         {"EndpointConfigName": name, **request},
-        ctx.range_of(component, "instance_type"),
+        component.range_of("instance_type"),
         replace_on_change=True,
     )

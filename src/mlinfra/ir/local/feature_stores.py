@@ -16,44 +16,42 @@ from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.feature_stores import (
     FEATURE_TYPES,
     TABLE_FORMATS,
-    offline_enabled,
     throughput_config,
     ttl_unit_value,
 )
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import FeatureStore
 
 OFFLINE_FOLDER = ".mlinfra/emulator/featurestore/offline"
 
 
-def lower_feature_store(ctx: LoweringContext, component: Component) -> list[Resource]:
+def lower_feature_store(ctx: LoweringContext, component: FeatureStore) -> list[Resource]:
     name = ctx.name(component, "feature_group")
     request: dict[str, Any] = {
         "FeatureGroupName": name,
-        "RecordIdentifierFeatureName": component["record_identifier"],
-        "EventTimeFeatureName": component["event_time"],
+        "RecordIdentifierFeatureName": component.record_identifier,
+        "EventTimeFeatureName": component.event_time,
         # The spec's order is the record's column order, so it is kept.
         "FeatureDefinitions": [
             {"FeatureName": feature, "FeatureType": FEATURE_TYPES[kind]}
-            for feature, kind in component["features"].items()
+            for feature, kind in component.features.items()
         ],
     }
-    online = component.get("online") or {}
-    if online.get("enabled", True):
+    online = component.online
+    if online.enabled:
         config: dict[str, Any] = {"EnableOnlineStore": True}
-        if online.get("ttl"):
-            unit, value = ttl_unit_value(online["ttl"])
+        if online.ttl:
+            unit, value = ttl_unit_value(online.ttl)
             config["TtlDuration"] = {"Unit": unit, "Value": value}
         request["OnlineStoreConfig"] = config
     throughput = throughput_config(component)
     if throughput is not None:
         request["ThroughputConfig"] = throughput
-    if offline_enabled(component):
-        fmt = (component.get("offline") or {}).get("format", "parquet")
+    if component.offline.enabled:
         request["OfflineStoreConfig"] = {
             "S3StorageConfig": {"S3Uri": f"file:{OFFLINE_FOLDER}/{name}"},
-            "TableFormat": TABLE_FORMATS[fmt],
+            "TableFormat": TABLE_FORMATS[component.offline.format],
         }
-    if component.get("description"):
-        request["Description"] = component["description"]
+    if component.description:
+        request["Description"] = component.description
     request["Tags"] = tags(ctx, component)
-    return [ctx.resource(component.address, FEATURE_GROUP, request, component.source)]
+    return [ctx.resource(component.address, FEATURE_GROUP, request, component.key_range)]

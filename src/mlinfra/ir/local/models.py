@@ -27,19 +27,19 @@ from mlinfra.ir.sagemaker.models import (
     with_version,
 )
 from mlinfra.naming import HASH_LENGTH, fit, name_rule, physical_name
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Model
 
 
 class LocalTargetError(ValueError):
     """The spec asks for something the local emulator cannot do (e.g. serve from S3)."""
 
 
-def lower_model(ctx: LoweringContext, component: Component) -> list[Resource]:
+def lower_model(ctx: LoweringContext, component: Model) -> list[Resource]:
     resources = registry_group(ctx, component)
     depends_on: tuple[str, ...] = ()
-    if component.get("registry_group") and not component.get("artifact"):
+    if component.registry_group and not component.artifact:
         # The registry is read by name when the model is created, not through a Ref.
-        depends_on = (registry_address(ctx, component["registry_group"]),)
+        depends_on = (registry_address(ctx, component.registry_group),)
     resources.append(
         ctx.resource(
             component.address,
@@ -49,16 +49,16 @@ def lower_model(ctx: LoweringContext, component: Component) -> list[Resource]:
                 "PrimaryContainer": primary_container(ctx, component),
                 "Tags": tags(ctx, component),
             },
-            component.source,
+            component.key_range,
             depends_on=depends_on,
         )
     )
     return resources
 
 
-def registry_group(ctx: LoweringContext, component: Component) -> list[Resource]:
-    group = component.get("registry_group")
-    if not group or registry_owner(ctx, group) != component:
+def registry_group(ctx: LoweringContext, component: Model) -> list[Resource]:
+    group = component.registry_group
+    if not group or registry_owner(ctx, group) is not component:
         return []
     return [
         ctx.resource(
@@ -66,17 +66,17 @@ def registry_group(ctx: LoweringContext, component: Component) -> list[Resource]
             MODEL_PACKAGE_GROUP,
             {
                 "ModelPackageGroupName": registry_group_name(ctx, group),
-                "ModelPackageGroupDescription": component.get("description")
+                "ModelPackageGroupDescription": component.description
                 or f"Versions of {component.address}",
                 "Tags": tags(ctx, component),
             },
-            ctx.range_of(component, "registry_group"),
+            component.range_of("registry_group"),
         )
     ]
 
 
-def primary_container(ctx: LoweringContext, component: Component) -> dict[str, Any]:
-    artifact = component.get("artifact")
+def primary_container(ctx: LoweringContext, component: Model) -> dict[str, Any]:
+    artifact = component.artifact
     if artifact and is_s3(artifact):
         raise LocalTargetError(
             f"{component.address}: artifact {artifact} is in S3, which the local emulator "
@@ -89,32 +89,32 @@ def primary_container(ctx: LoweringContext, component: Component) -> dict[str, A
         container: dict[str, Any] = {"Image": image(ctx, component), "ModelDataUrl": artifact}
     else:
         container = {"ModelPackageName": model_package(ctx, component)}
-    if component.get("environment"):
-        container["Environment"] = dict(component["environment"])
+    if component.environment:
+        container["Environment"] = dict(component.environment)
     return container
 
 
-def registry_lookup(ctx: LoweringContext, component: Component) -> tuple[str, ...]:
+def registry_lookup(ctx: LoweringContext, component: Model) -> tuple[str, ...]:
     """A local lookup's arguments: the group alone. An endpoint already serving keeps its
     version here by its change waiting (the engine leaves it as it is), not by a lookup."""
-    return (registry_group_name(ctx, component["registry_group"]),)
+    return (registry_group_name(ctx, component.registry_group),)
 
 
-def model_package(ctx: LoweringContext, component: Component) -> Call:
+def model_package(ctx: LoweringContext, component: Model) -> Call:
     """The registry version served: looked up in the emulator's registry when applying."""
-    group = registry_group_name(ctx, component["registry_group"])
-    version = component.get("version", LATEST_APPROVED)
+    group = registry_group_name(ctx, component.registry_group)
+    version = component.version
     if version == LATEST_APPROVED:
         return Call("latest_approved_model_package", registry_lookup(ctx, component))
     return Call("model_package_arn", (group, version))
 
 
-def model_name(ctx: LoweringContext, component: Component) -> str | Concat:
+def model_name(ctx: LoweringContext, component: Model) -> str | Concat:
     """`{project}-{env}-{model}-{hash}[-v{version}]`: the hash of the container (and of the
     artifact's content), the version a latest-approved model serves."""
     content: dict[str, Any] = {"container": primary_container(ctx, component)}
-    if component.get("artifact"):
-        content["sha256"] = file_sha256(ctx, component["artifact"])
+    if component.artifact:
+        content["sha256"] = file_sha256(ctx, component.artifact)
     wanted = physical_name(ctx.spec.project, ctx.spec.env, component.name, "model").wanted
     version = served_version(ctx, component, registry_lookup)
     reserve = HASH_LENGTH + 1 + (VERSION_SUFFIX_LENGTH if version is not None else 0)

@@ -34,15 +34,15 @@ from mlinfra.ir.sagemaker.monitors import (
 )
 from mlinfra.ir.sagemaker.pipelines import file_sha256, local_path
 from mlinfra.naming import stable_hash
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Monitor
 from mlinfra.spec.values import monitor_setting
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/mlinfra-local-monitor"
 
 
-def lower_monitor(ctx: LoweringContext, component: Component) -> list[Resource]:
+def lower_monitor(ctx: LoweringContext, component: Monitor) -> list[Resource]:
     name = ctx.name(component, "monitoring_schedule")
-    endpoint = ctx.spec.component(f"endpoint.{component['endpoint']}")
+    endpoint = ctx.spec.endpoints[component.endpoint]
     folder = f"{EMULATOR_FOLDER}/monitors/{name}"
     results = f"file:{folder}/baseline-results/{baseline_version(ctx, component)}"
     definition = {
@@ -66,7 +66,7 @@ def lower_monitor(ctx: LoweringContext, component: Component) -> list[Resource]:
         "MonitoringResources": {
             "ClusterConfig": {
                 "InstanceCount": 1,
-                "InstanceType": component["instance_type"],
+                "InstanceType": component.instance_type,
                 "VolumeSizeInGB": VOLUME_SIZE_GB,
             }
         },
@@ -77,39 +77,41 @@ def lower_monitor(ctx: LoweringContext, component: Component) -> list[Resource]:
     request: dict[str, Any] = {
         "MonitoringScheduleName": name,
         "MonitoringScheduleConfig": {
-            "ScheduleConfig": {"ScheduleExpression": component["schedule"]},
+            "ScheduleConfig": {"ScheduleExpression": component.schedule},
             "MonitoringType": "DataQuality",
             "MonitoringJobDefinition": definition,
         },
         "Tags": tags(ctx, component),
     }
     depends_on = ()
-    retrain = component.get("on_violation", {}).get("retrain")
+    retrain = component.on_violation.retrain
     if retrain:  # retraining starts it by name, so it must exist first
         depends_on = (f"pipeline.{retrain}",)
     return [
-        ctx.resource(component.address, MONITORING_SCHEDULE, request, component.source, depends_on)
+        ctx.resource(
+            component.address, MONITORING_SCHEDULE, request, component.key_range, depends_on
+        )
     ]
 
 
-def baseline_version(ctx: LoweringContext, component: Component) -> str:
+def baseline_version(ctx: LoweringContext, component: Monitor) -> str:
     """A hash of what the baseline results are computed from: the data and the thresholds."""
-    sha256 = file_sha256(local_path(ctx, component, component["baseline"]))
+    sha256 = file_sha256(local_path(ctx, component, component.baseline))
     return stable_hash(json.dumps([sha256, thresholds(component)], sort_keys=True), HASH_IN_KEY)
 
 
-def environment(ctx: LoweringContext, component: Component) -> dict[str, str]:
-    limits = thresholds(component)
+def environment(ctx: LoweringContext, component: Monitor) -> dict[str, str]:
+    limits = component.thresholds
     env = {
-        "mlinfra_baseline_dataset": monitor_setting("baseline", component["baseline"]),
-        "mlinfra_drift_psi": _number(limits["drift_psi"]),
-        "mlinfra_missing_percent": _number(limits["missing_percent"]),
+        "mlinfra_baseline_dataset": monitor_setting("baseline", component.baseline),
+        "mlinfra_drift_psi": _number(limits.drift_psi),
+        "mlinfra_missing_percent": _number(limits.missing_percent),
     }
-    acts = component.get("on_violation", {})
-    if acts.get("alert"):
-        env["mlinfra_alert_targets"] = monitor_setting("alert", acts["alert"])
-    if acts.get("retrain"):
-        env["mlinfra_retrain_pipeline"] = ctx.name(acts["retrain"], "pipeline")
+    acts = component.on_violation
+    if acts.alert:
+        env["mlinfra_alert_targets"] = monitor_setting("alert", acts.alert)
+    if acts.retrain:
+        env["mlinfra_retrain_pipeline"] = ctx.name(acts.retrain, "pipeline")
     return env
 
 

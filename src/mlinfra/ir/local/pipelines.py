@@ -31,7 +31,7 @@ from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
 from mlinfra.ir.sagemaker.pipeline_definition.definition import pipeline_definition
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import classify_input
 from mlinfra.ir.sagemaker.pipelines import CODE_FIELDS, used_by_name
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Pipeline
 from mlinfra.spec.values import schedule_tag
 
 EMULATOR_FOLDER = ".mlinfra/emulator"
@@ -50,7 +50,7 @@ class LocalLocations(LoweringContext):
 
     def s3_uri(self, purpose: str, *parts: str) -> str:  # type: ignore[override]
         if parts[:1] == ("feature-store",) and len(parts) == 2:
-            store = self.spec.component(f"feature_store.{parts[1]}")
+            store = self.spec.feature_stores.get(parts[1])
             if store is None:
                 raise GraphError(f"feature store {parts[1]!r} is not in this environment")
             return f"file:{OFFLINE_FOLDER}/{self.name(store, 'feature_group')}"
@@ -59,19 +59,19 @@ class LocalLocations(LoweringContext):
         return "file:" + "/".join((EMULATOR_FOLDER, *parts))
 
 
-def lower_pipeline(ctx: LoweringContext, component: Component) -> list[Resource]:
+def lower_pipeline(ctx: LoweringContext, component: Pipeline) -> list[Resource]:
     name = ctx.name(component, "pipeline")
     local = LocalLocations(ctx.spec, ctx.spec_dir, pipeline_name=name, spec_pipeline=component.name)
-    steps = component["steps"]
+    steps = component.steps
     code_uris = {
-        step: f"file:{body[CODE_FIELDS[body['type']]]}"
+        step: f"file:{getattr(body, CODE_FIELDS[body.type])}"
         for step, body in steps.items()
-        if body["type"] in CODE_FIELDS
+        if body.type in CODE_FIELDS
     }
     data_uris = {
         text: f"file:{text}"
         for body in steps.values()
-        for text in body.get("inputs", ())
+        for text in body.reads()
         if classify_input(text, steps)[0] == "local"
     }
     definition = pipeline_definition(local, component, ROLE_ARN, code_uris, data_uris)
@@ -85,19 +85,19 @@ def lower_pipeline(ctx: LoweringContext, component: Component) -> list[Resource]
         "PipelineDefinition": Json(definition),
         "RoleArn": ROLE_ARN,
     }
-    if component.get("description"):
-        request["PipelineDescription"] = component["description"]
+    if component.description:
+        request["PipelineDescription"] = component.description
     request["Tags"] = tags(ctx, component)
-    if component.get("schedule"):
+    if component.schedule:
         # Encoded where AWS's tag rules need it: the emulator checks tags as AWS does.
-        value = schedule_tag(component["schedule"])
+        value = schedule_tag(component.schedule)
         request["Tags"].append({"Key": SCHEDULE_TAG, "Value": value})
     return [
         ctx.resource(
             component.address,
             PIPELINE,
             request,
-            component.source,
+            component.key_range,
             depends_on=used_by_name(ctx, component),
         )
     ]

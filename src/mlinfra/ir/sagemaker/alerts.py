@@ -13,17 +13,14 @@ from typing import Any
 from mlinfra.ir.graph import Ref, Resource
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.naming import fit
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Component, OnViolation, Slo
 
 TOPIC_NAME_LIMIT = 256
 
 
-def targets(component: Component, *path: str) -> list[tuple[int, str, str]]:
-    """(position from 1, kind, value) of each target listed at `path` in the component."""
-    found: Any = component
-    for key in path:
-        found = (found.get(key) if hasattr(found, "get") else None) or {}
-    return [(i, *target.split(":", 1)) for i, target in enumerate(found or (), start=1)]
+def targets(alert: tuple[str, ...]) -> list[tuple[int, str, str]]:
+    """(position from 1, kind, value) of each alert target."""
+    return [(i, *target.split(":", 1)) for i, target in enumerate(alert, start=1)]
 
 
 def topic_address(component: Component) -> str:
@@ -31,10 +28,11 @@ def topic_address(component: Component) -> str:
 
 
 def alert_topic(
-    ctx: LoweringContext, component: Component, path: tuple[str, ...], topic_name: str
+    ctx: LoweringContext, component: Component, owner: Slo | OnViolation, topic_name: str
 ) -> list[Resource]:
-    """The component's topic and its email and webhook subscriptions; none for none."""
-    subscribers = [t for t in targets(component, *path) if t[1] != "sns"]
+    """The component's topic and the email and webhook subscriptions of `owner.alert` (the
+    endpoint's `slo` or the monitor's `on_violation`); none for none."""
+    subscribers = [t for t in targets(owner.alert) if t[1] != "sns"]
     if not subscribers:
         return []
     topic: dict[str, Any] = {"name": fit(topic_name, TOPIC_NAME_LIMIT)}
@@ -42,7 +40,7 @@ def alert_topic(
         topic["kms_master_key_id"] = ctx.kms_key
     topic["tags"] = ctx.tags(component)
     address = topic_address(component)
-    resources = [ctx.resource(address, "aws.sns.Topic", topic, ctx.range_of(component, *path))]
+    resources = [ctx.resource(address, "aws.sns.Topic", topic, owner.range_of("alert"))]
     for i, kind, value in subscribers:
         protocol = "email" if kind == "email" else value.split(":", 1)[0]
         resources.append(
@@ -50,13 +48,13 @@ def alert_topic(
                 f"{component.address}/alert-{i}",
                 "aws.sns.TopicSubscription",
                 {"topic": Ref(address, "arn"), "protocol": protocol, "endpoint": value},
-                ctx.range_of(component, *path, i - 1),
+                owner.range_of("alert", i - 1),
             )
         )
     return resources
 
 
-def alarm_actions(component: Component, path: tuple[str, ...], topic: list[Resource]) -> list:
+def alarm_actions(alert: tuple[str, ...], topic: list[Resource]) -> list:
     """What an alarm notifies: the component's topic, and the SNS topics named directly."""
     actions: list[Any] = [Ref(topic[0].address, "arn")] if topic else []
-    return actions + [value for _, kind, value in targets(component, *path) if kind == "sns"]
+    return actions + [value for _, kind, value in targets(alert) if kind == "sns"]

@@ -12,7 +12,7 @@ from typing import Any
 from mlinfra.diagnostics import SourceRange
 from mlinfra.ir.graph import Concat, Ref, Resource, freeze
 from mlinfra.naming import fit, physical_name
-from mlinfra.spec.model import Component, EnvSpec
+from mlinfra.spec.model import Component, Endpoint, EnvSpec
 
 # Addresses of the environment-wide resources.
 KMS_KEY = "kms.key"
@@ -45,12 +45,12 @@ class LoweringContext:
         return fit(wanted, IAM_ROLE_NAME_LIMIT)
 
     @functools.cached_property
-    def endpoints_by_model(self) -> dict[str, tuple[Component, ...]]:
+    def endpoints_by_model(self) -> dict[str, tuple[Endpoint, ...]]:
         """Model name -> the endpoints serving it, in spec order (asked once per model and
         per registering step, so looked up rather than searched)."""
-        found: dict[str, list[Component]] = {}
-        for endpoint in self.spec.of_kind("endpoint"):
-            found.setdefault(endpoint.get("model"), []).append(endpoint)
+        found: dict[str, list[Endpoint]] = {}
+        for endpoint in self.spec.endpoints.values():
+            found.setdefault(endpoint.model, []).append(endpoint)
         return {model: tuple(endpoints) for model, endpoints in found.items()}
 
     # -- shared resources -------------------------------------------------------------------
@@ -58,7 +58,7 @@ class LoweringContext:
     @property
     def kms_key(self) -> Ref | str | None:
         """The KMS key everything that can encrypt uses: created, given by ARN, or none."""
-        setting = self.spec.security.get("kms_key", "none")
+        setting = self.spec.security.kms_key
         if setting == "create":
             return Ref(KMS_KEY, "arn")
         if setting and setting != "none":
@@ -83,9 +83,6 @@ class LoweringContext:
             tags["mlinfra:component"] = component.address
         return MappingProxyType(tags)
 
-    def range_of(self, component: Component, *path: str | int) -> SourceRange:
-        return self.spec.range_of(_section(component), component.name, *path)
-
     def resource(
         self,
         address: str,
@@ -96,16 +93,3 @@ class LoweringContext:
         replace_on_change: bool = False,
     ) -> Resource:
         return Resource(address, type_, freeze(properties), source, depends_on, replace_on_change)
-
-
-_SECTIONS = {
-    "feature_store": "feature_stores",
-    "model": "models",
-    "pipeline": "pipelines",
-    "endpoint": "endpoints",
-    "monitor": "monitors",
-}
-
-
-def _section(component: Component) -> str:
-    return _SECTIONS[component.kind]

@@ -23,7 +23,7 @@ from mlinfra.ir.sagemaker.models import (
     without_endpoints,
 )
 from mlinfra.naming import fit, name_rule
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Autoscaling, Deployment, Endpoint, Model
 from mlinfra.spec.values import parse_duration
 
 VARIANT = "primary"
@@ -34,7 +34,6 @@ PERIOD_SECONDS = 60
 EVALUATION_PERIODS = 3
 DATAPOINTS_TO_ALARM = 2
 CAPTURE_MODES = {"input": "Input", "output": "Output"}
-SLO_ALERT = ("slo", "alert")
 TRAFFIC_ROUTING = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_ONCE"}
 
 # Instance families with NVMe instance storage. Their local volumes are encrypted by the
@@ -46,20 +45,21 @@ _INSTANCE_STORE_FAMILIES = frozenset(
 _INSTANCE_STORE_SUFFIX = re.compile(r"^[a-z]+\d[a-z]*d[a-z]*$")
 
 
-def lower_endpoint(ctx: LoweringContext, component: Component) -> list[Resource]:
-    topic = alert_topic(ctx, component, SLO_ALERT, f"{endpoint_name(ctx, component)}-alerts")
-    alarms = slo_alarms(ctx, component, alarm_actions(component, SLO_ALERT, topic))
+def lower_endpoint(ctx: LoweringContext, component: Endpoint) -> list[Resource]:
+    slo = component.slo
+    topic = alert_topic(ctx, component, slo, f"{endpoint_name(ctx, component)}-alerts")
+    alarms = slo_alarms(ctx, component, alarm_actions(slo.alert, topic))
     config = endpoint_config(ctx, component)
     endpoint = ctx.resource(
         component.address,
         "aws.sagemaker.Endpoint",
         endpoint_properties(ctx, component, config, alarms),
-        component.source,
+        component.key_range,
     )
     return [config, *topic, *alarms.values(), endpoint, *autoscaling(ctx, component)]
 
 
-def endpoint_name(ctx: LoweringContext, component: Component) -> str:
+def endpoint_name(ctx: LoweringContext, component: Endpoint) -> str:
     return ctx.name(component, "endpoint")
 
 
@@ -71,26 +71,26 @@ def has_instance_storage(instance_type: str) -> bool:
     return family in _INSTANCE_STORE_FAMILIES or bool(_INSTANCE_STORE_SUFFIX.match(family))
 
 
-def production_variant(component: Component, model: Component) -> Args:
+def production_variant(component: Endpoint, model: Model) -> Args:
     return Args(
         "aws.sagemaker.EndpointConfigurationProductionVariantArgs",
         {
             "variant_name": VARIANT,
             "model_name": Ref(model.address, "name"),
-            "initial_instance_count": component.get("instance_count", 1),
-            "instance_type": component["instance_type"],
+            "initial_instance_count": component.instance_count,
+            "instance_type": component.instance_type,
             "initial_variant_weight": 1.0,
         },
     )
 
 
-def data_capture_config(ctx: LoweringContext, component: Component) -> Args | None:
-    capture = component.get("data_capture")
-    if not capture or not capture.get("enabled", True):
+def data_capture_config(ctx: LoweringContext, component: Endpoint) -> Args | None:
+    capture = component.data_capture
+    if capture is None or not capture.enabled:
         return None
     fields: dict[str, Any] = {
         "enable_capture": True,
-        "initial_sampling_percentage": capture.get("sampling_percent", 100),
+        "initial_sampling_percentage": capture.sampling_percent,
         # Per endpoint, so a monitor reads only its endpoint's traffic.
         "destination_s3_uri": ctx.s3_uri("capture", endpoint_name(ctx, component)),
         "capture_options": [
@@ -98,7 +98,7 @@ def data_capture_config(ctx: LoweringContext, component: Component) -> Args | No
                 "aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs",
                 {"capture_mode": CAPTURE_MODES[mode]},
             )
-            for mode in capture.get("capture", ("input", "output"))
+            for mode in capture.capture
         ],
     }
     if ctx.kms_key is not None:
@@ -106,10 +106,10 @@ def data_capture_config(ctx: LoweringContext, component: Component) -> Args | No
     return Args("aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs", fields)
 
 
-def endpoint_config(ctx: LoweringContext, component: Component) -> Resource:
-    model = ctx.spec.component(f"model.{component['model']}")
+def endpoint_config(ctx: LoweringContext, component: Endpoint) -> Resource:
+    model = ctx.spec.models[component.model]
     properties: dict[str, Any] = {"production_variants": [production_variant(component, model)]}
-    if ctx.kms_key is not None and not has_instance_storage(component["instance_type"]):
+    if ctx.kms_key is not None and not has_instance_storage(component.instance_type):
         properties["kms_key_arn"] = ctx.kms_key
     capture = data_capture_config(ctx, component)
     if capture is not None:
@@ -130,7 +130,7 @@ def endpoint_config(ctx: LoweringContext, component: Component) -> Resource:
         f"{component.address}/config",
         "aws.sagemaker.EndpointConfiguration",
         {"name": name, **properties},
-        ctx.range_of(component, "instance_type"),
+        component.range_of("instance_type"),
         replace_on_change=True,
     )
 
@@ -139,7 +139,7 @@ def endpoint_config(ctx: LoweringContext, component: Component) -> Resource:
 
 
 def endpoint_properties(
-    ctx: LoweringContext, component: Component, config: Resource, alarms: dict[str, Resource]
+    ctx: LoweringContext, component: Endpoint, config: Resource, alarms: dict[str, Resource]
 ) -> dict:
     properties: dict[str, Any] = {
         "name": endpoint_name(ctx, component),
@@ -152,17 +152,16 @@ def endpoint_properties(
     return properties
 
 
-def rollback_alarms(component: Component, alarms: dict[str, Resource]) -> list[Resource]:
-    wanted = (component.get("deployment") or {}).get("rollback_on") or ()
+def rollback_alarms(component: Endpoint, alarms: dict[str, Resource]) -> list[Resource]:
     # An alarm named in rollback_on without its SLO threshold is reported by validation.
-    return [alarms[kind] for kind in wanted if kind in alarms]
+    return [alarms[kind] for kind in component.deployment.rollback_on if kind in alarms]
 
 
-def traffic_routing(deployment: Any) -> Args:
-    strategy = deployment.get("strategy", "all_at_once")
+def traffic_routing(deployment: Deployment) -> Args:
+    strategy = deployment.strategy
     fields: dict[str, Any] = {
         "type": TRAFFIC_ROUTING[strategy],
-        "wait_interval_in_seconds": deployment.get("wait_minutes", 10) * 60,
+        "wait_interval_in_seconds": deployment.wait_minutes * 60,
     }
     prefix = (
         "aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration"
@@ -170,24 +169,24 @@ def traffic_routing(deployment: Any) -> Args:
     if strategy == "canary":
         fields["canary_size"] = Args(
             f"{prefix}CanarySizeArgs",
-            {"type": "CAPACITY_PERCENT", "value": deployment.get("canary_percent", 10)},
+            {"type": "CAPACITY_PERCENT", "value": deployment.canary_percent},
         )
     elif strategy == "linear":
         fields["linear_step_size"] = Args(
             f"{prefix}LinearStepSizeArgs",
-            {"type": "CAPACITY_PERCENT", "value": deployment.get("linear_step_percent", 20)},
+            {"type": "CAPACITY_PERCENT", "value": deployment.linear_step_percent},
         )
     return Args(f"{prefix}Args", fields)
 
 
-def deployment_config(component: Component, alarms: dict[str, Resource]) -> Args | None:
+def deployment_config(component: Endpoint, alarms: dict[str, Resource]) -> Args | None:
     """Blue/green with the spec's traffic shifting, rolled back by the named SLO alarms.
 
     An all-at-once deployment without rollback alarms is SageMaker's default: no config.
     """
-    deployment = component.get("deployment") or {}
+    deployment = component.deployment
     rollback = rollback_alarms(component, alarms)
-    if deployment.get("strategy", "all_at_once") == "all_at_once" and not rollback:
+    if deployment.strategy == "all_at_once" and not rollback:
         return None
     fields: dict[str, Any] = {
         "blue_green_update_policy": Args(
@@ -215,11 +214,11 @@ def deployment_config(component: Component, alarms: dict[str, Resource]) -> Args
 # --- SLO alarms -------------------------------------------------------------------------------
 
 
-def _dimensions(ctx: LoweringContext, component: Component) -> dict[str, str]:
+def _dimensions(ctx: LoweringContext, component: Endpoint) -> dict[str, str]:
     return {"EndpointName": endpoint_name(ctx, component), "VariantName": VARIANT}
 
 
-def _alarm_common(ctx: LoweringContext, component: Component, what: str) -> dict[str, Any]:
+def _alarm_common(ctx: LoweringContext, component: Endpoint, what: str) -> dict[str, Any]:
     return {
         "name": f"{endpoint_name(ctx, component)}-{what}",
         "comparison_operator": "GreaterThanThreshold",
@@ -231,7 +230,7 @@ def _alarm_common(ctx: LoweringContext, component: Component, what: str) -> dict
 
 
 def latency_alarm(
-    ctx: LoweringContext, component: Component, latency_ms: float, actions: list | None = None
+    ctx: LoweringContext, component: Endpoint, latency_ms: float, actions: list | None = None
 ) -> Resource:
     properties = _alarm_common(ctx, component, "latency-p99")
     properties.update(
@@ -253,17 +252,17 @@ def latency_alarm(
         f"{component.address}/alarm-latency",
         "aws.cloudwatch.MetricAlarm",
         properties,
-        ctx.range_of(component, "slo", "latency_p99_ms"),
+        component.slo.range_of("latency_p99_ms"),
     )
 
 
-def _metric(ctx: LoweringContext, component: Component, query_id: str, metric: str) -> Args:
+def _metric(ctx: LoweringContext, component: Endpoint, query_id: str, metric: str) -> Args:
     dimensions = _dimensions(ctx, component)
     return metric_query(query_id, NAMESPACE, metric, "Sum", PERIOD_SECONDS, dimensions)
 
 
 def error_alarm(
-    ctx: LoweringContext, component: Component, percent: float, actions: list | None = None
+    ctx: LoweringContext, component: Endpoint, percent: float, actions: list | None = None
 ) -> Resource:
     # SageMaker publishes error counts, not rates: the rate is metric math over two sums.
     rate = Args(
@@ -294,32 +293,32 @@ def error_alarm(
         f"{component.address}/alarm-errors",
         "aws.cloudwatch.MetricAlarm",
         properties,
-        ctx.range_of(component, "slo", "error_rate_percent"),
+        component.slo.range_of("error_rate_percent"),
     )
 
 
 def slo_alarms(
-    ctx: LoweringContext, component: Component, actions: list | None = None
+    ctx: LoweringContext, component: Endpoint, actions: list | None = None
 ) -> dict[str, Resource]:
     """The SLO's alarms by the names `deployment.rollback_on` uses for them, notifying
     `actions` (the targets of `slo.alert`) when they fire."""
-    slo = component.get("slo") or {}
+    slo = component.slo
     alarms: dict[str, Resource] = {}
-    if slo.get("latency_p99_ms") is not None:
-        alarms["latency"] = latency_alarm(ctx, component, slo["latency_p99_ms"], actions)
-    if slo.get("error_rate_percent") is not None:
-        alarms["errors"] = error_alarm(ctx, component, slo["error_rate_percent"], actions)
+    if slo.latency_p99_ms is not None:
+        alarms["latency"] = latency_alarm(ctx, component, slo.latency_p99_ms, actions)
+    if slo.error_rate_percent is not None:
+        alarms["errors"] = error_alarm(ctx, component, slo.error_rate_percent, actions)
     return alarms
 
 
 # --- autoscaling ------------------------------------------------------------------------------
 
 
-def autoscaling(ctx: LoweringContext, component: Component) -> list[Resource]:
-    scaling = component.get("autoscaling")
-    if not scaling:
+def autoscaling(ctx: LoweringContext, component: Endpoint) -> list[Resource]:
+    scaling = component.autoscaling
+    if scaling is None:
         return []
-    source = ctx.range_of(component, "autoscaling")
+    source = component.range_of("autoscaling")
     target_address = f"{component.address}/scaling-target"
     target = ctx.resource(
         target_address,
@@ -331,8 +330,8 @@ def autoscaling(ctx: LoweringContext, component: Component) -> list[Resource]:
                 ("endpoint/", Ref(component.address, "name"), f"/variant/{VARIANT}")
             ),
             "scalable_dimension": "sagemaker:variant:DesiredInstanceCount",
-            "min_capacity": scaling["min"],
-            "max_capacity": scaling["max"],
+            "min_capacity": scaling.min,
+            "max_capacity": scaling.max,
             "tags": ctx.tags(component),
         },
         source,
@@ -357,17 +356,17 @@ def _seconds(duration: str) -> int:
     return int(parse_duration(duration).total_seconds())
 
 
-def target_tracking(scaling: Any) -> Args:
+def target_tracking(scaling: Autoscaling) -> Args:
     return Args(
         "aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs",
         {
-            "target_value": float(scaling.get("target_invocations_per_instance", 100)),
+            "target_value": float(scaling.target_invocations_per_instance),
             "predefined_metric_specification": Args(
                 "aws.appautoscaling."
                 "PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs",
                 {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
             ),
-            "scale_in_cooldown": _seconds(scaling.get("scale_in_cooldown", "5m")),
-            "scale_out_cooldown": _seconds(scaling.get("scale_out_cooldown", "5m")),
+            "scale_in_cooldown": _seconds(scaling.scale_in_cooldown),
+            "scale_out_cooldown": _seconds(scaling.scale_out_cooldown),
         },
     )

@@ -32,12 +32,12 @@ def lower_environment(ctx: LoweringContext) -> list[Resource]:
 
 
 def environment_range(ctx: LoweringContext) -> SourceRange:
-    return ctx.spec.setting_range()
+    return ctx.spec.environment.key_range
 
 
 def security_range(ctx: LoweringContext, key: str) -> SourceRange:
     """Where `security.<key>` was set: the environment's settings, else `defaults`."""
-    return ctx.spec.setting_range("security", key)
+    return ctx.spec.security.range_of(key)
 
 
 def environment_tags(ctx: LoweringContext, address: str) -> MappingProxyType:
@@ -50,7 +50,7 @@ def environment_tags(ctx: LoweringContext, address: str) -> MappingProxyType:
 
 
 def kms_key(ctx: LoweringContext) -> list[Resource]:
-    if ctx.spec.security.get("kms_key") != "create":
+    if ctx.spec.security.kms_key != "create":
         return []
     source = security_range(ctx, "kms_key")
     project, env = ctx.spec.project, ctx.spec.env

@@ -19,7 +19,7 @@ from mlinfra.ir.graph import Args, Concat, Resource
 from mlinfra.ir.sagemaker import iam
 from mlinfra.ir.sagemaker.arns import arn
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import FeatureStore
 from mlinfra.spec.values import parse_duration
 
 FEATURE_TYPES = {"string": "String", "integral": "Integral", "fractional": "Fractional"}
@@ -37,12 +37,12 @@ TTL_UNITS = (("Weeks", 7 * 86400), ("Days", 86400), ("Hours", 3600), ("Minutes",
 GLUE_DATABASE = "sagemaker_featurestore"
 
 
-def lower_feature_store(ctx: LoweringContext, component: Component) -> list[Resource]:
+def lower_feature_store(ctx: LoweringContext, component: FeatureStore) -> list[Resource]:
     resources: list[Resource] = []
     properties: dict[str, Any] = {
         "feature_group_name": ctx.name(component, "feature_group"),
-        "record_identifier_feature_name": component["record_identifier"],
-        "event_time_feature_name": component["event_time"],
+        "record_identifier_feature_name": component.record_identifier,
+        "event_time_feature_name": component.event_time,
         "feature_definitions": feature_definitions(component),
     }
     online = online_store_config(ctx, component)
@@ -55,7 +55,7 @@ def lower_feature_store(ctx: LoweringContext, component: Component) -> list[Reso
             {THROUGHPUT_ARGS[field]: value for field, value in throughput.items()},
         )
     depends_on: tuple[str, ...] = ()
-    if offline_enabled(component):
+    if component.offline.enabled:
         # Only the offline store acts with a role: an online-only group needs none.
         role, role_arn = iam.execution_role(ctx, component, role_statements(ctx, component))
         resources.extend(role)
@@ -63,15 +63,15 @@ def lower_feature_store(ctx: LoweringContext, component: Component) -> list[Reso
         properties["role_arn"] = role_arn
         # SageMaker checks the role can write the offline store when the group is created.
         depends_on = (f"{component.address}/role-policy",)
-    if component.get("description"):
-        properties["description"] = component["description"]
+    if component.description:
+        properties["description"] = component.description
     properties["tags"] = ctx.tags(component)
     resources.append(
         ctx.resource(
             component.address,
             "aws.sagemaker.FeatureGroup",
             properties,
-            component.source,
+            component.key_range,
             depends_on=depends_on,
         )
     )
@@ -86,18 +86,14 @@ def offline_store_uri(ctx: LoweringContext, store: str) -> Concat:
     return ctx.s3_uri("artifacts", "feature-store", store)
 
 
-def offline_enabled(component: Component) -> bool:
-    return bool((component.get("offline") or {}).get("enabled", True))
-
-
-def feature_definitions(component: Component) -> list[Args]:
+def feature_definitions(component: FeatureStore) -> list[Args]:
     # The spec's order is the record's column order, so it is kept.
     return [
         Args(
             "aws.sagemaker.FeatureGroupFeatureDefinitionArgs",
             {"feature_name": name, "feature_type": FEATURE_TYPES[kind]},
         )
-        for name, kind in component["features"].items()
+        for name, kind in component.features.items()
     ]
 
 
@@ -117,9 +113,9 @@ def ttl_duration(text: str) -> Args:
     )
 
 
-def online_store_config(ctx: LoweringContext, component: Component) -> Args | None:
-    online = component.get("online") or {}
-    if not online.get("enabled", True):
+def online_store_config(ctx: LoweringContext, component: FeatureStore) -> Args | None:
+    online = component.online
+    if not online.enabled:
         return None
     fields: dict[str, Any] = {"enable_online_store": True}
     if ctx.kms_key is not None:
@@ -127,32 +123,30 @@ def online_store_config(ctx: LoweringContext, component: Component) -> Args | No
             "aws.sagemaker.FeatureGroupOnlineStoreConfigSecurityConfigArgs",
             {"kms_key_id": ctx.kms_key},
         )
-    if online.get("ttl"):
-        fields["ttl_duration"] = ttl_duration(online["ttl"])
+    if online.ttl:
+        fields["ttl_duration"] = ttl_duration(online.ttl)
     return Args("aws.sagemaker.FeatureGroupOnlineStoreConfigArgs", fields)
 
 
-def throughput_config(component: Component) -> dict[str, Any] | None:
+def throughput_config(component: FeatureStore) -> dict[str, Any] | None:
     """The online store's `throughput`, as SageMaker's ThroughputConfig (None: not set, so
     SageMaker's default, on demand)."""
-    throughput = (component.get("online") or {}).get("throughput")
+    throughput = component.online.throughput
     if throughput is None:
         return None
-    config: dict[str, Any] = {
-        "ThroughputMode": THROUGHPUT_MODES[throughput.get("mode", "on-demand")]
-    }
-    if "read_units" in throughput:
-        config["ProvisionedReadCapacityUnits"] = throughput["read_units"]
-    if "write_units" in throughput:
-        config["ProvisionedWriteCapacityUnits"] = throughput["write_units"]
+    config: dict[str, Any] = {"ThroughputMode": THROUGHPUT_MODES[throughput.mode]}
+    if throughput.read_units is not None:
+        config["ProvisionedReadCapacityUnits"] = throughput.read_units
+    if throughput.write_units is not None:
+        config["ProvisionedWriteCapacityUnits"] = throughput.write_units
     return config
 
 
-def offline_store_config(ctx: LoweringContext, component: Component) -> Args:
+def offline_store_config(ctx: LoweringContext, component: FeatureStore) -> Args:
     storage: dict[str, Any] = {"s3_uri": offline_store_uri(ctx, component.name)}
     if ctx.kms_key is not None:
         storage["kms_key_id"] = ctx.kms_key
-    fmt = (component.get("offline") or {}).get("format", "parquet")
+    fmt = component.offline.format
     return Args(
         "aws.sagemaker.FeatureGroupOfflineStoreConfigArgs",
         {
@@ -169,7 +163,7 @@ def offline_store_config(ctx: LoweringContext, component: Component) -> Args:
 # --- the role ---------------------------------------------------------------------------------
 
 
-def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
+def role_statements(ctx: LoweringContext, component: FeatureStore) -> list[dict]:
     """Write the store's own prefix, use the key, update the store's Glue table: no more.
 
     The permissions of AWS's AmazonSageMakerFeatureStoreAccess, narrowed from "every bucket

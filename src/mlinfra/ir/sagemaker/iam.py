@@ -66,12 +66,12 @@ def vpc_statements(ctx: LoweringContext) -> list[dict]:
     describing the network, and network interfaces in its subnets and security groups."""
     from mlinfra.ir.sagemaker.arns import arn
 
-    vpc = ctx.spec.security.get("vpc")
-    if not vpc:
+    vpc = ctx.spec.security.vpc
+    if vpc is None:
         return []
     resources = [arn(ctx, "ec2", "network-interface/*")]
-    resources += [arn(ctx, "ec2", f"subnet/{subnet}") for subnet in vpc["subnets"]]
-    resources += [arn(ctx, "ec2", f"security-group/{sg}") for sg in vpc["security_groups"]]
+    resources += [arn(ctx, "ec2", f"subnet/{subnet}") for subnet in vpc.subnets]
+    resources += [arn(ctx, "ec2", f"security-group/{sg}") for sg in vpc.security_groups]
     return [
         statement(VPC_DESCRIBE, ["*"], VPC_DESCRIBE_SID),
         statement(ENI_MANAGE, resources, VPC_NETWORK_INTERFACES),
@@ -109,7 +109,7 @@ def execution_role(
             "assume_role_policy": Json(trust),
             "tags": ctx.tags(component),
         },
-        component.source,
+        component.key_range,
     )
     policy = ctx.resource(
         f"{address}-policy",
@@ -121,6 +121,6 @@ def execution_role(
             "role": Ref(address, "id"),
             "policy": Json({"Version": "2012-10-17", "Statement": statements}),
         },
-        component.source,
+        component.key_range,
     )
     return [role, policy], Ref(address, "arn")

@@ -24,7 +24,7 @@ from mlinfra.ir.sagemaker.arns import arn, partition, repository_arn, s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.naming import HASH_LENGTH, fit, name_rule, physical_name
 from mlinfra.spec import catalog
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Endpoint, Model
 
 LATEST_APPROVED = "latest-approved"
 ARTIFACT_FILE = "model.tar.gz"
@@ -38,7 +38,7 @@ LOG_WRITE = [
 ]
 
 
-def lower_model(ctx: LoweringContext, component: Component) -> list[Resource]:
+def lower_model(ctx: LoweringContext, component: Model) -> list[Resource]:
     resources = registry_group(ctx, component)
     upload = artifact_upload(ctx, component)
     if upload is not None:
@@ -47,15 +47,15 @@ def lower_model(ctx: LoweringContext, component: Component) -> list[Resource]:
     resources.extend(role)
     properties = model_properties(ctx, component, role_arn)
     depends_on = [f"{component.address}/role-policy"]  # the role can act before it is used
-    if component.get("registry_group") and not component.get("artifact"):
+    if component.registry_group and not component.artifact:
         # The registry is read by name when the program runs, not through a Ref.
-        depends_on.append(registry_address(ctx, component["registry_group"]))
+        depends_on.append(registry_address(ctx, component.registry_group))
     resources.append(
         ctx.resource(
             component.address,
             "aws.sagemaker.Model",
             {"name": model_name(ctx, component, properties), **properties},
-            component.source,
+            component.key_range,
             depends_on=tuple(depends_on),
         )
     )
@@ -73,20 +73,20 @@ def registry_group_name(ctx: LoweringContext, group: str) -> str:
     return ctx.name(group, "model_package_group")
 
 
-def registry_owner(ctx: LoweringContext, group: str) -> Component:
+def registry_owner(ctx: LoweringContext, group: str) -> Model:
     """The model that creates group `group`: the first one naming it (models may share one)."""
-    return next(m for m in ctx.spec.of_kind("model") if m.get("registry_group") == group)
+    return next(m for m in ctx.spec.models.values() if m.registry_group == group)
 
 
 def registry_address(ctx: LoweringContext, group: str) -> str:
     return f"{registry_owner(ctx, group).address}/registry"
 
 
-def registry_group(ctx: LoweringContext, component: Component) -> list[Resource]:
-    group = component.get("registry_group")
-    if not group or registry_owner(ctx, group) != component:
+def registry_group(ctx: LoweringContext, component: Model) -> list[Resource]:
+    group = component.registry_group
+    if not group or registry_owner(ctx, group) is not component:
         return []
-    description = component.get("description") or f"Versions of {component.address}"
+    description = component.description or f"Versions of {component.address}"
     return [
         ctx.resource(
             registry_address(ctx, group),
@@ -96,23 +96,23 @@ def registry_group(ctx: LoweringContext, component: Component) -> list[Resource]
                 "model_package_group_description": description,
                 "tags": ctx.tags(component),
             },
-            ctx.range_of(component, "registry_group"),
+            component.range_of("registry_group"),
         )
     ]
 
 
-def registry_lookup(ctx: LoweringContext, component: Component) -> tuple[str, ...]:
+def registry_lookup(ctx: LoweringContext, component: Model) -> tuple[str, ...]:
     """The arguments of a latest-approved model's lookups when the program runs: its group,
     then the endpoints serving it, which keep the version they serve while the group has
     no approved one (`render.runtime`)."""
-    group = registry_group_name(ctx, component["registry_group"])
+    group = registry_group_name(ctx, component.registry_group)
     return (group, *(ctx.name(e, "endpoint") for e in serving_endpoints(ctx, component)))
 
 
-def model_package(ctx: LoweringContext, component: Component) -> Any:
+def model_package(ctx: LoweringContext, component: Model) -> Any:
     """The registry version the model serves: a Call for latest-approved, else its ARN."""
-    group = registry_group_name(ctx, component["registry_group"])
-    version = component.get("version", LATEST_APPROVED)
+    group = registry_group_name(ctx, component.registry_group)
+    version = component.version
     if version == LATEST_APPROVED:
         return Call("latest_approved_model_package", registry_lookup(ctx, component))
     if ctx.spec.account is None:
@@ -131,8 +131,8 @@ def is_s3(location: str) -> bool:
     return location.startswith("s3://")
 
 
-def local_artifact(ctx: LoweringContext, component: Component) -> str | None:
-    artifact = component.get("artifact")
+def local_artifact(ctx: LoweringContext, component: Model) -> str | None:
+    artifact = component.artifact
     return artifact if artifact and not is_s3(artifact) else None
 
 
@@ -155,13 +155,13 @@ def file_sha256(ctx: LoweringContext, relative: str) -> str:
     return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def artifact_key(component: Component, sha256: str) -> str:
+def artifact_key(component: Model, sha256: str) -> str:
     # The content hash in the key: a new artifact is a new object, never an overwrite of
     # the one a running endpoint was created from.
     return f"models/{component.name}/{sha256[:12]}/{ARTIFACT_FILE}"
 
 
-def artifact_upload(ctx: LoweringContext, component: Component) -> Resource | None:
+def artifact_upload(ctx: LoweringContext, component: Model) -> Resource | None:
     relative = local_artifact(ctx, component)
     if relative is None:
         return None
@@ -175,14 +175,14 @@ def artifact_upload(ctx: LoweringContext, component: Component) -> Resource | No
             "source": FileAsset(relative, sha256),
             "tags": ctx.tags(component),
         },
-        ctx.range_of(component, "artifact"),
+        component.range_of("artifact"),
         # Uploaded after the bucket's default encryption is set, so it is encrypted with it.
         depends_on=("bucket.artifacts/encryption",),
     )
 
 
-def model_data_url(ctx: LoweringContext, component: Component) -> Any:
-    artifact = component["artifact"]
+def model_data_url(ctx: LoweringContext, component: Model) -> Any:
+    artifact = component.artifact
     if is_s3(artifact):
         return artifact
     upload = f"{component.address}/artifact"
@@ -192,28 +192,28 @@ def model_data_url(ctx: LoweringContext, component: Component) -> Any:
 # --- the model --------------------------------------------------------------------------------
 
 
-def serving_endpoints(ctx: LoweringContext, component: Component) -> tuple[Component, ...]:
+def serving_endpoints(ctx: LoweringContext, component: Model) -> tuple[Endpoint, ...]:
     return ctx.endpoints_by_model.get(component.name, ())
 
 
-def image(ctx: LoweringContext, component: Component) -> str:
+def image(ctx: LoweringContext, component: Model) -> str:
     """The framework's serving image, for the instance type of the first endpoint serving it.
 
     The instance type picks the cpu, gpu or Graviton build where a framework has several.
     """
     endpoints = serving_endpoints(ctx, component)
-    instance_type = endpoints[0].get("instance_type") if endpoints else None
+    instance_type = endpoints[0].instance_type if endpoints else None
     return catalog.image_uri(
-        component["framework"],
-        component["framework_version"],
+        component.framework,
+        component.framework_version,
         ctx.spec.region,
         "inference",
         instance_type,
     )
 
 
-def primary_container(ctx: LoweringContext, component: Component) -> Args:
-    if component.get("artifact"):
+def primary_container(ctx: LoweringContext, component: Model) -> Args:
+    if component.artifact:
         fields: dict[str, Any] = {
             "image": image(ctx, component),
             "model_data_url": model_data_url(ctx, component),
@@ -221,25 +221,25 @@ def primary_container(ctx: LoweringContext, component: Component) -> Args:
     else:
         # A registered version carries its own image and model data.
         fields = {"model_package_name": model_package(ctx, component)}
-    if component.get("environment"):
-        fields["environment"] = dict(component["environment"])
+    if component.environment:
+        fields["environment"] = dict(component.environment)
     return Args("aws.sagemaker.ModelPrimaryContainerArgs", fields)
 
 
 def vpc_config(ctx: LoweringContext, type_: str) -> Args | None:
-    vpc = ctx.spec.security.get("vpc")
-    if not vpc:
+    vpc = ctx.spec.security.vpc
+    if vpc is None:
         return None
     return Args(
-        type_, {"subnets": list(vpc["subnets"]), "security_group_ids": list(vpc["security_groups"])}
+        type_, {"subnets": list(vpc.subnets), "security_group_ids": list(vpc.security_groups)}
     )
 
 
-def model_properties(ctx: LoweringContext, component: Component, role_arn: Ref) -> dict:
+def model_properties(ctx: LoweringContext, component: Model, role_arn: Ref) -> dict:
     properties: dict[str, Any] = {
         "execution_role_arn": role_arn,
         "primary_container": primary_container(ctx, component),
-        "enable_network_isolation": bool(ctx.spec.security.get("network_isolation", False)),
+        "enable_network_isolation": ctx.spec.security.network_isolation,
     }
     vpc = vpc_config(ctx, "aws.sagemaker.ModelVpcConfigArgs")
     if vpc is not None:
@@ -278,9 +278,7 @@ def without_endpoints(value: Any) -> Any:
 VERSION_SUFFIX_LENGTH = 6
 
 
-def served_version(
-    ctx: LoweringContext, component: Component, lookup=registry_lookup
-) -> Call | None:
+def served_version(ctx: LoweringContext, component: Model, lookup=registry_lookup) -> Call | None:
     """The registry version a latest-approved model serves, known only when the program runs.
 
     It goes into the model's name (and its endpoint configuration's), so approving a new
@@ -288,20 +286,20 @@ def served_version(
     rather than an in-place update SageMaker refuses. `lookup` gives the Call's arguments
     (the local target's lookups take the group alone).
     """
-    if component.get("artifact") or component.get("version", LATEST_APPROVED) != LATEST_APPROVED:
+    if component.artifact or component.version != LATEST_APPROVED:
         return None
     return Call("latest_approved_version", lookup(ctx, component))
 
 
 def with_version(
-    ctx: LoweringContext, model: Component, name: str, lookup=registry_lookup
+    ctx: LoweringContext, model: Model, name: str, lookup=registry_lookup
 ) -> str | Concat:
     version = served_version(ctx, model, lookup)
     return Concat((name, "-v", version)) if version is not None else name
 
 
 def model_name(
-    ctx: LoweringContext, component: Component, properties: dict | None = None
+    ctx: LoweringContext, component: Model, properties: dict | None = None
 ) -> str | Concat:
     """`{project}-{env}-{model}-{hash}[-v{version}]`: the hash of everything but the tags.
 
@@ -321,8 +319,8 @@ def model_name(
 # --- the execution role -----------------------------------------------------------------------
 
 
-def _read_statement(ctx: LoweringContext, component: Component) -> dict:
-    artifact = component.get("artifact")
+def _read_statement(ctx: LoweringContext, component: Model) -> dict:
+    artifact = component.artifact
     if artifact and is_s3(artifact):
         objects: Any = s3_arn(ctx, artifact)
     elif artifact:
@@ -334,8 +332,8 @@ def _read_statement(ctx: LoweringContext, component: Component) -> dict:
     return iam.statement(["s3:GetObject"], [objects], "ReadModelData")
 
 
-def _ecr_statements(ctx: LoweringContext, component: Component) -> list[dict]:
-    if component.get("artifact"):
+def _ecr_statements(ctx: LoweringContext, component: Model) -> list[dict]:
+    if component.artifact:
         repositories = [repository_arn(ctx, image(ctx, component))]
     else:
         # A registered version names its image only when the program runs; SageMaker's
@@ -348,15 +346,15 @@ def _ecr_statements(ctx: LoweringContext, component: Component) -> list[dict]:
     ]
 
 
-def _capture_destinations(ctx: LoweringContext, component: Component) -> list[Concat]:
+def _capture_destinations(ctx: LoweringContext, component: Model) -> list[Concat]:
     return [
         Concat((ctx.bucket("capture", "arn"), f"/{ctx.name(endpoint, 'endpoint')}/*"))
         for endpoint in serving_endpoints(ctx, component)
-        if (endpoint.get("data_capture") or {}).get("enabled", False)
+        if endpoint.data_capture is not None and endpoint.data_capture.enabled
     ]
 
 
-def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
+def role_statements(ctx: LoweringContext, component: Model) -> list[dict]:
     """What the model's containers (and SageMaker on their behalf) need, and no more."""
     statements = [_read_statement(ctx, component), *_ecr_statements(ctx, component)]
     statements.append(

@@ -44,7 +44,6 @@ from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
 from mlinfra.ir.sagemaker.monitors import (
     ALARM_NAME_LIMIT,
-    ALERT,
     HASH_IN_KEY,
     MAX_RUNTIME_SECONDS,
     VOLUME_SIZE_GB,
@@ -62,7 +61,7 @@ from mlinfra.monitoring.bundle import ARCHIVE_NAME, job_archive, job_archive_sha
 from mlinfra.monitoring.processing import KMS_KEY_VARIABLE
 from mlinfra.naming import fit, stable_hash
 from mlinfra.spec import catalog
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Endpoint, Monitor
 
 # The scikit-learn image the job runs on: 1.4-2 has Python 3.10, pandas 2 and pyarrow (the
 # image's Dockerfile and requirements.txt); 1.2-1, the pipelines' default, has pandas 1.1.
@@ -78,8 +77,8 @@ START_MINUTE = 20
 ALARM_PERIOD_SECONDS = 300
 
 
-def lower_monitor_job(ctx: LoweringContext, component: Component) -> list[Resource]:
-    endpoint = ctx.spec.component(f"endpoint.{component['endpoint']}")
+def lower_monitor_job(ctx: LoweringContext, component: Monitor) -> list[Resource]:
+    endpoint = ctx.spec.endpoints[component.endpoint]
     baseline = Baseline.of(ctx, component)
     code = code_upload(ctx, component)
     job_role, job_role_arn = iam.execution_role(
@@ -87,10 +86,11 @@ def lower_monitor_job(ctx: LoweringContext, component: Component) -> list[Resour
     )
     role, role_arn = iam.execution_role(ctx, component, pipeline_role_statements(ctx, job_role_arn))
     pipeline = monitor_pipeline(ctx, component, endpoint, baseline, code, job_role_arn, role_arn)
+    acts = component.on_violation
     topic = alert_topic(
-        ctx, component, ALERT, f"{ctx.name(component, 'monitoring_schedule')}-alerts"
+        ctx, component, acts, f"{ctx.name(component, 'monitoring_schedule')}-alerts"
     )
-    alarms = [violations_alarm(ctx, component, endpoint, alarm_actions(component, ALERT, topic))]
+    alarms = [violations_alarm(ctx, component, endpoint, alarm_actions(acts.alert, topic))]
     return [
         *baseline.uploads,
         code,
@@ -107,7 +107,7 @@ def lower_monitor_job(ctx: LoweringContext, component: Component) -> list[Resour
 # --- code and locations -----------------------------------------------------------------------
 
 
-def code_upload(ctx: LoweringContext, component: Component) -> Resource:
+def code_upload(ctx: LoweringContext, component: Monitor) -> Resource:
     """The job's archive in the monitoring bucket, under its content hash."""
     sha256 = job_archive_sha256()
     key = f"monitors/{component.name}/code/{sha256[:HASH_IN_KEY]}/{ARCHIVE_NAME}"
@@ -123,19 +123,19 @@ def code_upload(ctx: LoweringContext, component: Component) -> Resource:
         f"{component.address}/code",
         "aws.s3.BucketObjectv2",
         properties,
-        component.source,
+        component.key_range,
         ("bucket.monitoring/encryption",),
     )
 
 
-def results_key(component: Component, baseline: Baseline) -> str:
+def results_key(component: Monitor, baseline: Baseline) -> str:
     """Where the first run puts the baseline: named by the data set and the thresholds, so a
     new data set or threshold is a new baseline rather than a stale one."""
     version = stable_hash(json.dumps([baseline.version, thresholds(component)]), HASH_IN_KEY)
     return f"monitors/{component.name}/baseline-results/{version}/"
 
 
-def _capture_uri(ctx: LoweringContext, endpoint: Component) -> Concat:
+def _capture_uri(ctx: LoweringContext, endpoint: Endpoint) -> Concat:
     # The endpoint's DestinationS3Uri is s3://<capture>/<endpoint name>, under which SageMaker
     # writes <endpoint name>/<variant>/yyyy/mm/dd/hh/*.jsonl. The Refs also make the monitor
     # wait for the endpoint, as a Model Monitor schedule does.
@@ -151,9 +151,9 @@ def _number(value: float) -> str:
 
 
 def container_arguments(
-    ctx: LoweringContext, component: Component, endpoint: Component, baseline: Baseline
+    ctx: LoweringContext, component: Monitor, endpoint: Endpoint, baseline: Baseline
 ) -> list[Any]:
-    limits = thresholds(component)
+    limits = component.thresholds
     return [
         "--capture", _capture_uri(ctx, endpoint),
         "--baseline-dataset", baseline.uri,
@@ -162,51 +162,49 @@ def container_arguments(
         # When this execution started: the job floors it to the hour its window ends on.
         "--until", {"Get": "Execution.StartDateTime"},
         "--period-hours", str(period_seconds(component) // 3600),
-        "--drift-psi", _number(limits["drift_psi"]),
-        "--missing-percent", _number(limits["missing_percent"]),
+        "--drift-psi", _number(limits.drift_psi),
+        "--missing-percent", _number(limits.missing_percent),
         "--monitor", ctx.name(component, "monitoring_schedule"),
         "--endpoint", Ref(endpoint.address, "name"),
     ]  # fmt: skip
 
 
-def job_image(ctx: LoweringContext, component: Component) -> str:
+def job_image(ctx: LoweringContext, component: Monitor) -> str:
     return catalog.image_uri(
-        "sklearn", SKLEARN_VERSION, ctx.spec.region, "training", component["instance_type"]
+        "sklearn", SKLEARN_VERSION, ctx.spec.region, "training", component.instance_type
     )
 
 
 def _network_config(ctx: LoweringContext) -> dict[str, Any]:
     security = ctx.spec.security
     config: dict[str, Any] = {
-        "EnableInterContainerTrafficEncryption": bool(
-            security.get("encrypt_inter_container_traffic", False)
-        ),
+        "EnableInterContainerTrafficEncryption": security.encrypt_inter_container_traffic,
         # The job reads S3 and puts metrics itself: isolation would cut it off from both.
         "EnableNetworkIsolation": False,
     }
-    vpc = security.get("vpc")
-    if vpc:
+    vpc = security.vpc
+    if vpc is not None:
         config["VpcConfig"] = {
-            "SecurityGroupIds": list(vpc["security_groups"]),
-            "Subnets": list(vpc["subnets"]),
+            "SecurityGroupIds": list(vpc.security_groups),
+            "Subnets": list(vpc.subnets),
         }
     return config
 
 
 def processing_step(
     ctx: LoweringContext,
-    component: Component,
-    endpoint: Component,
+    component: Monitor,
+    endpoint: Endpoint,
     baseline: Baseline,
     code: Resource,
     job_role_arn: Ref,
 ) -> dict[str, Any]:
     cluster: dict[str, Any] = {
-        "InstanceType": component["instance_type"],
+        "InstanceType": component.instance_type,
         "InstanceCount": 1,
         "VolumeSizeInGB": VOLUME_SIZE_GB,
     }
-    if ctx.kms_key is not None and not has_instance_storage(component["instance_type"]):
+    if ctx.kms_key is not None and not has_instance_storage(component.instance_type):
         cluster["VolumeKmsKeyId"] = ctx.kms_key
     code_uri = Concat(("s3://", Ref(code.address, "bucket"), f"/{code.properties['key']}"))
     arguments: dict[str, Any] = {
@@ -242,8 +240,8 @@ def processing_step(
 
 def monitor_pipeline(
     ctx: LoweringContext,
-    component: Component,
-    endpoint: Component,
+    component: Monitor,
+    endpoint: Endpoint,
     baseline: Baseline,
     code: Resource,
     job_role_arn: Ref,
@@ -271,13 +269,13 @@ def monitor_pipeline(
             "pipeline_definition": Json(definition),
             "tags": ctx.tags(component),
         },
-        component.source,
+        component.key_range,
         # Executions need both roles' permissions, which the definition names only by ARN.
         depends_on=(f"{component.address}/role-policy", f"{component.address}/job-role-policy"),
     )
 
 
-def pipeline_name(ctx: LoweringContext, component: Component) -> str:
+def pipeline_name(ctx: LoweringContext, component: Monitor) -> str:
     # `-monitor`: a pipeline of the spec may have the monitor's name.
     return ctx.name(f"{component.name}-monitor", "pipeline")
 
@@ -286,7 +284,7 @@ def pipeline_name(ctx: LoweringContext, component: Component) -> str:
 
 
 def job_role_statements(
-    ctx: LoweringContext, component: Component, endpoint: Component, baseline: Baseline
+    ctx: LoweringContext, component: Monitor, endpoint: Endpoint, baseline: Baseline
 ) -> list[dict]:
     """Read the endpoint's capture and the baseline, write the monitor's own data, put
     metrics in the monitors' namespace, and what every job needs (image, logs, key, VPC)."""
@@ -337,19 +335,19 @@ def pipeline_role_statements(ctx: LoweringContext, job_role_arn: Ref) -> list[di
 # --- schedule and alarm -----------------------------------------------------------------------
 
 
-def start_expression(component: Component) -> str:
+def start_expression(component: Monitor) -> str:
     """The EventBridge schedule: the monitor's hours, START_MINUTE past each."""
     expression = schedule_expression(component)  # cron(0 <hours> ? * * *)
     return expression.replace("cron(0 ", f"cron({START_MINUTE} ", 1)
 
 
-def schedule(ctx: LoweringContext, component: Component) -> list[Resource]:
-    description = f"Runs monitor {component.name} ({component['schedule']})"
+def schedule(ctx: LoweringContext, component: Monitor) -> list[Resource]:
+    description = f"Runs monitor {component.name} ({component.schedule})"
     return start_on_schedule(ctx, component, start_expression(component), description)
 
 
 def violations_alarm(
-    ctx: LoweringContext, component: Component, endpoint: Component, actions: list[Any]
+    ctx: LoweringContext, component: Monitor, endpoint: Endpoint, actions: list[Any]
 ) -> Resource:
     schedule_name = ctx.name(component, "monitoring_schedule")
     return ctx.resource(
@@ -375,5 +373,5 @@ def violations_alarm(
             "alarm_actions": actions,
             "tags": ctx.tags(component),
         },
-        ctx.range_of(component, "thresholds"),
+        component.range_of("thresholds"),
     )

@@ -55,7 +55,7 @@ from mlinfra.ir.sagemaker.pipelines import (
 )
 from mlinfra.naming import fit, stable_hash
 from mlinfra.spec import catalog
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Endpoint, Monitor
 from mlinfra.spec.values import monitoring_schedule_expression, parse_schedule
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
@@ -68,26 +68,26 @@ MAX_RUNTIME_SECONDS = 3600
 METRICS_PER_ALARM = 10  # CloudWatch's limit of metrics in one alarm's math expression
 HASH_IN_KEY = 16
 ALARM_NAME_LIMIT = 255
-DEFAULT_THRESHOLDS = {"drift_psi": 0.2, "missing_percent": 5}
 MODEL_MONITOR = "model-monitor"
 
 
-def lower_monitor(ctx: LoweringContext, component: Component) -> list[Resource]:
+def lower_monitor(ctx: LoweringContext, component: Monitor) -> list[Resource]:
     """A monitor's resources on its engine."""
-    if component["engine"] == MODEL_MONITOR:
+    if component.engine == MODEL_MONITOR:
         return lower_model_monitor(ctx, component)
     from mlinfra.ir.sagemaker.monitor_job import lower_monitor_job  # which imports this module
 
     return lower_monitor_job(ctx, component)
 
 
-def thresholds(component: Component) -> dict[str, float]:
-    """The monitor's thresholds, each one the spec leaves out at its default."""
-    return {**DEFAULT_THRESHOLDS, **(component.get("thresholds") or {})}
+def thresholds(component: Monitor) -> dict[str, float]:
+    """The monitor's thresholds by name, as the baseline results' names hash them."""
+    limits = component.thresholds
+    return {"drift_psi": limits.drift_psi, "missing_percent": limits.missing_percent}
 
 
-def lower_model_monitor(ctx: LoweringContext, component: Component) -> list[Resource]:
-    endpoint = ctx.spec.component(f"endpoint.{component['endpoint']}")
+def lower_model_monitor(ctx: LoweringContext, component: Monitor) -> list[Resource]:
+    endpoint = ctx.spec.endpoints[component.endpoint]
     baseline = Baseline.of(ctx, component)
     resources = list(baseline.uploads)
     role, role_arn = iam.execution_role(
@@ -117,21 +117,21 @@ class Baseline:
     features: list[str]  # the CSV header of a local baseline; unknown (empty) for S3
 
     @classmethod
-    def of(cls, ctx: LoweringContext, component: Component) -> Baseline:
-        location = component["baseline"]
+    def of(cls, ctx: LoweringContext, component: Monitor) -> Baseline:
+        location = component.baseline
         if location.startswith("s3://"):
             return cls(location, stable_hash(location, HASH_IN_KEY), [], [])
         path = local_path(ctx, component, location)
         sha256 = file_sha256(path)
         key = f"monitors/{component.name}/baseline/{sha256[:HASH_IN_KEY]}/{BASELINE_FILE}"
         address = f"{component.address}/baseline"
-        source = ctx.range_of(component, "baseline")
+        source = component.range_of("baseline")
         asset = FileAsset(location, sha256)
         uploaded = upload(ctx, component, address, key, asset, source, "monitoring")
         uri = Concat(("s3://", Ref(address, "bucket"), f"/{key}"))
         return cls(uri, sha256[:HASH_IN_KEY], [uploaded], csv_header(path))
 
-    def result_key(self, component: Component, name: str = "") -> str:
+    def result_key(self, component: Monitor, name: str = "") -> str:
         return f"monitors/{component.name}/baseline-results/{self.version}/{name}"
 
 
@@ -140,7 +140,7 @@ def csv_header(path: Any) -> list[str]:
         return [name.strip() for name in next(csv.reader(stream), [])]
 
 
-def reports_key(component: Component) -> str:
+def reports_key(component: Monitor) -> str:
     return f"monitors/{component.name}/reports"
 
 
@@ -150,16 +150,14 @@ def reports_key(component: Component) -> str:
 def _network_config(ctx: LoweringContext) -> Args:
     security = ctx.spec.security
     fields: dict[str, Any] = {
-        "enable_network_isolation": bool(security.get("network_isolation", False)),
-        "enable_inter_container_traffic_encryption": bool(
-            security.get("encrypt_inter_container_traffic", False)
-        ),
+        "enable_network_isolation": security.network_isolation,
+        "enable_inter_container_traffic_encryption": security.encrypt_inter_container_traffic,
     }
-    vpc = security.get("vpc")
-    if vpc:
+    vpc = security.vpc
+    if vpc is not None:
         fields["vpc_config"] = Args(
             "aws.sagemaker.DataQualityJobDefinitionNetworkConfigVpcConfigArgs",
-            {"security_group_ids": list(vpc["security_groups"]), "subnets": list(vpc["subnets"])},
+            {"security_group_ids": list(vpc.security_groups), "subnets": list(vpc.subnets)},
         )
     return Args("aws.sagemaker.DataQualityJobDefinitionNetworkConfigArgs", fields)
 
@@ -175,7 +173,7 @@ def monitor_image(ctx: LoweringContext) -> str:
     return catalog.image_uri(catalog.MODEL_MONITOR, None, ctx.spec.region)
 
 
-def _baseline_config(ctx: LoweringContext, component: Component, baseline: Baseline) -> Args:
+def _baseline_config(ctx: LoweringContext, component: Monitor, baseline: Baseline) -> Args:
     prefix = "aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfig"
     results = {
         field: Args(
@@ -190,7 +188,7 @@ def _baseline_config(ctx: LoweringContext, component: Component, baseline: Basel
     return Args(f"{prefix}Args", results)
 
 
-def _job_input(endpoint: Component) -> Args:
+def _job_input(endpoint: Endpoint) -> Args:
     endpoint_input = Args(
         "aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs",
         {
@@ -206,7 +204,7 @@ def _job_input(endpoint: Component) -> Args:
     )
 
 
-def _job_output(ctx: LoweringContext, component: Component) -> Args:
+def _job_output(ctx: LoweringContext, component: Monitor) -> Args:
     s3_output = Args(
         "aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs",
         {
@@ -225,10 +223,10 @@ def _job_output(ctx: LoweringContext, component: Component) -> Args:
     )
 
 
-def _job_resources(ctx: LoweringContext, component: Component) -> Args:
+def _job_resources(ctx: LoweringContext, component: Monitor) -> Args:
     cluster = {
         "instance_count": 1,
-        "instance_type": component["instance_type"],
+        "instance_type": component.instance_type,
         "volume_size_in_gb": VOLUME_SIZE_GB,
     }
     return Args(
@@ -237,7 +235,7 @@ def _job_resources(ctx: LoweringContext, component: Component) -> Args:
             "cluster_config": Args(
                 "aws.sagemaker.DataQualityJobDefinitionJobResourcesClusterConfigArgs",
                 cluster
-                if has_instance_storage(component["instance_type"])
+                if has_instance_storage(component.instance_type)
                 else _with_key(ctx, cluster, "volume_kms_key_id"),
             )
         },
@@ -246,8 +244,8 @@ def _job_resources(ctx: LoweringContext, component: Component) -> Args:
 
 def job_definition(
     ctx: LoweringContext,
-    component: Component,
-    endpoint: Component,
+    component: Monitor,
+    endpoint: Endpoint,
     baseline: Baseline,
     role_arn: Ref,
 ) -> Resource:
@@ -274,17 +272,17 @@ def job_definition(
         f"{component.address}/job-definition",
         "aws.sagemaker.DataQualityJobDefinition",
         properties,
-        component.source,
+        component.key_range,
         # SageMaker checks the role when the definition is created.
         depends_on=(f"{component.address}/role-policy",),
     )
 
 
-def schedule_expression(component: Component) -> str:
-    return monitoring_schedule_expression(parse_schedule(component["schedule"]))
+def schedule_expression(component: Monitor) -> str:
+    return monitoring_schedule_expression(parse_schedule(component.schedule))
 
 
-def monitoring_schedule(ctx: LoweringContext, component: Component, job: Resource) -> Resource:
+def monitoring_schedule(ctx: LoweringContext, component: Monitor, job: Resource) -> Resource:
     config = Args(
         "aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigArgs",
         {
@@ -304,7 +302,7 @@ def monitoring_schedule(ctx: LoweringContext, component: Component, job: Resourc
             "monitoring_schedule_config": config,
             "tags": ctx.tags(component),
         },
-        component.source,
+        component.key_range,
     )
 
 
@@ -312,7 +310,7 @@ def monitoring_schedule(ctx: LoweringContext, component: Component, job: Resourc
 
 
 def role_statements(
-    ctx: LoweringContext, component: Component, endpoint: Component, baseline: Baseline
+    ctx: LoweringContext, component: Monitor, endpoint: Endpoint, baseline: Baseline
 ) -> list[dict]:
     """Read the endpoint's captured data and the baseline, write the monitor's reports."""
     capture = ctx.bucket("capture", "arn")
@@ -345,19 +343,16 @@ def role_statements(
 # --- alerts -----------------------------------------------------------------------------------
 
 
-ALERT = ("on_violation", "alert")
-
-
-def alerts(ctx: LoweringContext, component: Component) -> list[Resource]:
+def alerts(ctx: LoweringContext, component: Monitor) -> list[Resource]:
     """The monitor's SNS topic and its email and webhook subscriptions."""
     name = f"{ctx.name(component, 'monitoring_schedule')}-alerts"
-    return alert_topic(ctx, component, ALERT, name)
+    return alert_topic(ctx, component, component.on_violation, name)
 
 
 # --- violation alarms -------------------------------------------------------------------------
 
 
-def period_seconds(component: Component) -> int:
+def period_seconds(component: Monitor) -> int:
     """The time between executions: an alarm period sees one execution's metrics."""
     hours = schedule_expression(component).split()[1]  # cron(0 <hours> ? * * *)
     if hours == "*":
@@ -373,8 +368,8 @@ def _chunks(features: list[str]) -> list[list[str]]:
 
 def _metric_query(
     ctx: LoweringContext,
-    component: Component,
-    endpoint: Component,
+    component: Monitor,
+    endpoint: Endpoint,
     query_id: str,
     metric: str,
     stat: str,
@@ -393,18 +388,18 @@ VIOLATIONS = (
 )
 
 
-def _threshold(component: Component, kind: str) -> float:
-    limits = thresholds(component)
+def _threshold(component: Monitor, kind: str) -> float:
+    limits = component.thresholds
     if kind == "violations":
-        return float(limits["drift_psi"])
+        return float(limits.drift_psi)
     # Completeness is the share of values present: 5% missing is below 0.95.
-    return 1 - float(limits["missing_percent"]) / 100
+    return 1 - float(limits.missing_percent) / 100
 
 
 def _alarm(
     ctx: LoweringContext,
-    component: Component,
-    endpoint: Component,
+    component: Monitor,
+    endpoint: Endpoint,
     violation: tuple[str, str, str, str, str],
     features: list[str],
     number: int,
@@ -447,18 +442,18 @@ def _alarm(
         f"{component.address}/alarm-{kind}{suffix}",
         "aws.cloudwatch.MetricAlarm",
         properties,
-        ctx.range_of(component, "thresholds", threshold_field),
+        component.range_of("thresholds", threshold_field),
     )
 
 
 def violation_alarms(
     ctx: LoweringContext,
-    component: Component,
-    endpoint: Component,
+    component: Monitor,
+    endpoint: Endpoint,
     features: list[str],
     topic: list[Resource],
 ) -> list[Resource]:
-    actions = alarm_actions(component, ALERT, topic)
+    actions = alarm_actions(component.on_violation.alert, topic)
     return [
         _alarm(ctx, component, endpoint, violation, chunk, number, actions)
         for violation in VIOLATIONS
@@ -469,11 +464,11 @@ def violation_alarms(
 # --- retraining -------------------------------------------------------------------------------
 
 
-def retrain(ctx: LoweringContext, component: Component, alarms: list[Resource]) -> list[Resource]:
-    pipeline = (component.get("on_violation") or {}).get("retrain")
+def retrain(ctx: LoweringContext, component: Monitor, alarms: list[Resource]) -> list[Resource]:
+    pipeline = component.on_violation.retrain
     if not pipeline or not alarms:
         return []
-    source = ctx.range_of(component, "on_violation", "retrain")
+    source = component.range_of("on_violation", "retrain")
     address = component.address
     pattern = {
         "source": ["aws.cloudwatch"],

@@ -36,7 +36,7 @@ from mlinfra.ir.sagemaker.pipeline_definition.definition import pipeline_definit
 from mlinfra.ir.sagemaker.pipeline_definition.images import processing_image, training_image
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import classify_input
 from mlinfra.naming import fit
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Component, JobStep, Pipeline, RegisterModelStep
 from mlinfra.spec.values import parse_schedule
 
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
@@ -47,7 +47,7 @@ ROLE_NAME_LIMIT = 64
 HASH_IN_KEY = 16
 
 
-def lower_pipeline(ctx: LoweringContext, component: Component) -> list[Resource]:
+def lower_pipeline(ctx: LoweringContext, component: Pipeline) -> list[Resource]:
     code, code_uris = code_uploads(ctx, component)
     data, data_uris = data_uploads(ctx, component)
     role, role_arn = iam.execution_role(ctx, component, role_statements(ctx, component))
@@ -61,21 +61,21 @@ def lower_pipeline(ctx: LoweringContext, component: Component) -> list[Resource]
         "role_arn": role_arn,
         "pipeline_definition": Json(definition),
     }
-    if component.get("description"):
-        properties["pipeline_description"] = component["description"]
+    if component.description:
+        properties["pipeline_description"] = component.description
     properties["tags"] = ctx.tags(component)
     pipeline = ctx.resource(
         component.address,
         "aws.sagemaker.Pipeline",
         properties,
-        component.source,
+        component.key_range,
         depends_on=_pipeline_depends_on(ctx, component, data),
     )
     return [*code, *data, *role, pipeline, *schedule(ctx, component)]
 
 
 def _pipeline_depends_on(
-    ctx: LoweringContext, component: Component, data: list[Resource]
+    ctx: LoweringContext, component: Pipeline, data: list[Resource]
 ) -> tuple[str, ...]:
     """What executions need that the definition names by literal, not by Ref."""
     found = [f"{component.address}/role-policy"]
@@ -83,18 +83,18 @@ def _pipeline_depends_on(
     return tuple(dict.fromkeys([*found, *used_by_name(ctx, component)]))
 
 
-def used_by_name(ctx: LoweringContext, component: Component) -> tuple[str, ...]:
+def used_by_name(ctx: LoweringContext, component: Pipeline) -> tuple[str, ...]:
     """The feature stores and registry groups a pipeline's executions use by name."""
     found = []
-    for body in component["steps"].values():
-        for text in body.get("inputs", ()):
-            kind, value = classify_input(text, component["steps"])
+    for body in component.steps.values():
+        for text in body.reads():
+            kind, value = classify_input(text, component.steps)
             if kind == "feature_store":
                 found.append(f"feature_store.{value}")
-        if body["type"] == "register_model":
-            model = ctx.spec.component(f"model.{body['model']}")
-            if model is not None and model.get("registry_group"):
-                found.append(registry_address(ctx, model["registry_group"]))
+        if isinstance(body, RegisterModelStep):
+            model = ctx.spec.models.get(body.model)
+            if model is not None and model.registry_group:
+                found.append(registry_address(ctx, model.registry_group))
     return tuple(dict.fromkeys(found))
 
 
@@ -103,7 +103,7 @@ def used_by_name(ctx: LoweringContext, component: Component) -> tuple[str, ...]:
 
 def local_path(ctx: LoweringContext, component: Component, relative: str) -> Path:
     """A path named in the spec, relative to the spec's folder."""
-    base = ctx.spec_dir if ctx.spec_dir is not None else Path(component.source.filename).parent
+    base = ctx.spec_dir if ctx.spec_dir is not None else Path(component.key_range.filename).parent
     return base / relative
 
 
@@ -147,34 +147,34 @@ def code_key(pipeline: str, kind: str, sha256: str, script: str) -> str:
     return f"pipelines/{pipeline}/code/{sha256[:HASH_IN_KEY]}/{name}"
 
 
-def code_uploads(ctx: LoweringContext, component: Component) -> tuple[list[Resource], dict]:
+def code_uploads(ctx: LoweringContext, component: Pipeline) -> tuple[list[Resource], dict]:
     """One object per distinct script (steps running the same file share it), and each
     step's code URI."""
     resources: dict[str, Resource] = {}
     uris: dict[str, Concat] = {}
-    for step, body in component["steps"].items():
-        field = CODE_FIELDS.get(body["type"])
+    for step, body in component.steps.items():
+        field = CODE_FIELDS.get(body.type)
         if field is None:
             continue
-        script = body[field]
+        script = getattr(body, field)
         sha256 = file_sha256(local_path(ctx, component, script))
-        key = code_key(component.name, body["type"], sha256, script)
+        key = code_key(component.name, body.type, sha256, script)
         if key not in resources:
             address = f"{component.address}/script-{step}"
-            source = ctx.range_of(component, "steps", step, field)
-            packed = SOURCE_ARCHIVE if body["type"] == "training" else None
+            source = body.range_of(field)
+            packed = SOURCE_ARCHIVE if body.type == "training" else None
             asset = FileAsset(script, sha256, packed_as=packed)
             resources[key] = upload(ctx, component, address, key, asset, source)
         uris[step] = _object_uri(resources[key].address, key)
     return list(resources.values()), uris
 
 
-def _local_inputs(component: Component) -> dict[str, tuple[str, int]]:
+def _local_inputs(component: Pipeline) -> dict[str, tuple[str, int]]:
     """Each local path in `inputs:`, with the first step and position that names it."""
     found: dict[str, tuple[str, int]] = {}
-    for step, body in component["steps"].items():
-        for i, text in enumerate(body.get("inputs", ())):
-            if classify_input(text, component["steps"])[0] == "local":
+    for step, body in component.steps.items():
+        for i, text in enumerate(body.reads()):
+            if classify_input(text, component.steps)[0] == "local":
                 found.setdefault(text, (step, i))
     return found
 
@@ -186,7 +186,7 @@ def _files(path: Path) -> list[tuple[str, Path]]:
 
 
 def _input_upload(
-    ctx: LoweringContext, component: Component, text: str, step: str, index: int
+    ctx: LoweringContext, component: Pipeline, text: str, step: str, index: int
 ) -> tuple[list[Resource], Any]:
     """The objects of one local input (a file, or every file of a folder) and its S3 URI."""
     path = local_path(ctx, component, text)
@@ -199,7 +199,7 @@ def _input_upload(
     else:
         digest = files[0][1]
     prefix = f"pipelines/{component.name}/inputs/{digest[:HASH_IN_KEY]}"
-    source = ctx.range_of(component, "steps", step, "inputs", index)
+    source = component.steps[step].range_of("inputs", index)
     resources = []
     for n, (name, sha256) in enumerate(files, start=1):
         address = f"{component.address}/input-{digest[:8]}"
@@ -213,7 +213,7 @@ def _input_upload(
     return resources, _object_uri(resources[0].address, f"{prefix}/{files[0][0]}")
 
 
-def data_uploads(ctx: LoweringContext, component: Component) -> tuple[list[Resource], dict]:
+def data_uploads(ctx: LoweringContext, component: Pipeline) -> tuple[list[Resource], dict]:
     """The local files and folders steps read, and the S3 URI each becomes (a folder's is a
     prefix holding its files)."""
     resources: list[Resource] = []
@@ -262,13 +262,13 @@ def job_statements(ctx: LoweringContext, images: list[str], namespaces: list[str
     return statements
 
 
-def _data_statements(ctx: LoweringContext, component: Component) -> list[dict]:
+def _data_statements(ctx: LoweringContext, component: Pipeline) -> list[dict]:
     artifacts = ctx.bucket("artifacts", "arn")
     prefixes = [f"pipelines/{component.name}/"]
     external: list[str] = []
-    for body in component["steps"].values():
-        for text in body.get("inputs", ()):
-            kind, value = classify_input(text, component["steps"])
+    for body in component.steps.values():
+        for text in body.reads():
+            kind, value = classify_input(text, component.steps)
             if kind == "feature_store":
                 prefixes.append(f"feature-store/{value}/")
             elif kind == "s3":
@@ -296,11 +296,11 @@ def _data_statements(ctx: LoweringContext, component: Component) -> list[dict]:
     return statements
 
 
-def _job_kinds(component: Component) -> set[str]:
-    return {body["type"] for body in component["steps"].values()}
+def _job_kinds(component: Pipeline) -> set[str]:
+    return {body.type for body in component.steps.values()}
 
 
-def _sagemaker_statements(ctx: LoweringContext, component: Component) -> list[dict]:
+def _sagemaker_statements(ctx: LoweringContext, component: Pipeline) -> list[dict]:
     kinds = _job_kinds(component)
     statements = []
     for kind, noun, resource in (
@@ -314,9 +314,9 @@ def _sagemaker_statements(ctx: LoweringContext, component: Component) -> list[di
             statements.append(iam.statement(actions, [arn(ctx, "sagemaker", resource)], noun + "s"))
     groups = sorted(
         {
-            registry_group_name(ctx, ctx.spec.component(f"model.{b['model']}")["registry_group"])
-            for b in component["steps"].values()
-            if b["type"] == "register_model"
+            registry_group_name(ctx, ctx.spec.models[b.model].registry_group)
+            for b in component.steps.values()
+            if isinstance(b, RegisterModelStep)
         }
     )
     if groups:
@@ -331,17 +331,16 @@ def _sagemaker_statements(ctx: LoweringContext, component: Component) -> list[di
     return statements
 
 
-def _images(ctx: LoweringContext, component: Component) -> list[str]:
+def _images(ctx: LoweringContext, component: Pipeline) -> list[str]:
     found = []
-    for body in component["steps"].values():
-        if body["type"] == "processing":
-            found.append(processing_image(ctx, component, body["instance_type"]))
-        elif body["type"] == "training":
-            found.append(training_image(ctx, component, body["instance_type"]))
+    for body in component.steps.values():
+        if isinstance(body, JobStep):
+            image = processing_image if body.type == "processing" else training_image
+            found.append(image(ctx, component, body.instance_type))
     return found
 
 
-def role_statements(ctx: LoweringContext, component: Component) -> list[dict]:
+def role_statements(ctx: LoweringContext, component: Pipeline) -> list[dict]:
     """The pipeline's role runs its jobs (with itself as their role) and registers models."""
     role_arn = Ref(f"{component.address}/role", "arn")
     pass_role = {
@@ -429,8 +428,8 @@ def pipeline_target(
     )
 
 
-def schedule(ctx: LoweringContext, component: Component) -> list[Resource]:
-    text = component.get("schedule")
+def schedule(ctx: LoweringContext, component: Pipeline) -> list[Resource]:
+    text = component.schedule
     if not text:
         return []
     expression = parse_schedule(text).expression
@@ -444,7 +443,7 @@ def start_on_schedule(
 ) -> list[Resource]:
     """An EventBridge rule starting the component's pipeline (at its address) on `expression`,
     with a role that may start that pipeline only."""
-    source = ctx.range_of(component, "schedule")
+    source = component.range_of("schedule")
     address = component.address
     role, role_arn = start_pipeline_role(
         ctx, component, f"{address}/schedule-role", address, source

@@ -412,7 +412,7 @@ def endpoint_monitored(endpoint: Resource, ctx: AuditContext) -> Iterator[Findin
         endpoint,
         f"no monitor watches endpoint {_endpoint_name(endpoint)} in {ctx.spec.env}: drift in "
         "its traffic goes unnoticed",
-        ctx.component_of(endpoint).source,
+        ctx.component_of(endpoint).key_range,
     )
 
 
@@ -470,7 +470,7 @@ def _instance_uses(resource: Resource) -> list[tuple[str, str, tuple[str | int, 
     ),
 )
 def endpoint_instance_allowlist(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
-    patterns = tuple(ctx.policies.get("allowed_instance_types") or ())
+    patterns = ctx.policies.allowed_instance_types
     if not patterns:
         return
     component = ctx.component_of(resource)

@@ -16,6 +16,7 @@ from mlinfra.policy.model import AuditContext, Finding, References, rule
 from mlinfra.policy.rule_ids import RuleId
 from mlinfra.policy.rules.endpoints import PIPELINE, nested, pipeline_steps
 from mlinfra.policy.severity import Severity
+from mlinfra.spec.model import Model
 
 MODEL = "aws.sagemaker.Model"
 REGISTRY = "aws.sagemaker.ModelPackageGroup"
@@ -98,12 +99,12 @@ def model_in_vpc(model: Resource, ctx: AuditContext) -> Iterator[Finding]:
 def _registry(ctx: AuditContext, model: Resource) -> Resource | None:
     """The registry group a model's versions are registered in (models may share one)."""
     component = ctx.component_of(model)
-    group = component.get("registry_group") if component is not None else None
+    group = component.registry_group if isinstance(component, Model) else None
     if not group:
         return None
     for registry in ctx.of_type(REGISTRY):
         owner = ctx.component_of(registry)
-        if owner is not None and owner.get("registry_group") == group:
+        if isinstance(owner, Model) and owner.registry_group == group:
             return registry
     return None
 
@@ -160,7 +161,7 @@ def model_manual_approval(model: Resource, ctx: AuditContext) -> Iterator[Findin
             if nested(step, "Arguments", "ModelApprovalStatus") == "Approved"
         }
     )
-    if component.get("approval", "manual") != "auto" and not approved:
+    if component.approval != "auto" and not approved:
         return
     by = f"pipeline {', '.join(approved)}" if approved else "any pipeline"
     yield ctx.finding(
@@ -241,5 +242,5 @@ def model_scheduled_retraining(model: Resource, ctx: AuditContext) -> Iterator[F
         model,
         f"model {name} is retrained only when someone starts pipeline {names}: it has no "
         "schedule and no monitor retrains it",
-        ctx.component_of(first).source,
+        ctx.component_of(first).key_range,
     )

@@ -9,6 +9,7 @@ from mlinfra.ir.graph import Resource
 from mlinfra.policy.model import AuditContext, Finding, References, rule
 from mlinfra.policy.rule_ids import RuleId
 from mlinfra.policy.severity import Severity
+from mlinfra.spec.model import Monitor
 from mlinfra.spec.values import parse_duration
 
 METRIC_ALARM = "aws.cloudwatch.MetricAlarm"
@@ -65,7 +66,7 @@ def _short(address: str) -> str:
     references=References(aws_config=("required-tags",)),
 )
 def required_tags(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
-    required = tuple(ctx.policies.get("required_tags") or ())
+    required = ctx.policies.required_tags
     tags = resource.properties.get("tags") or {}
     missing = [key for key in required if key not in tags]
     if not missing:
@@ -105,7 +106,7 @@ def monitor_alert_targets(schedule: Resource, ctx: AuditContext) -> Iterator[Fin
     component = ctx.component_of(schedule)
     name = _short(schedule.component)
     alarms = [a for a in ctx.of_type(METRIC_ALARM) if a.component == schedule.component]
-    targets = ((component.get("on_violation") if component else None) or {}).get("alert")
+    targets = component.on_violation.alert if isinstance(component, Monitor) else ()
     if not targets:
         yield ctx.finding(
             monitor_alert_targets,
@@ -185,7 +186,7 @@ def cloudwatch_alarm_actions(alarm: Resource, ctx: AuditContext) -> Iterator[Fin
 def preview_ttl(_: Resource | None, ctx: AuditContext) -> Iterator[Finding]:
     if ctx.spec.base is None:
         return
-    ttl = ctx.spec.previews.get("ttl")
+    ttl = ctx.spec.previews.ttl if ctx.spec.previews is not None else None
     if not ttl:
         message = "previews set no ttl: a preview runs until someone destroys it"
     else:

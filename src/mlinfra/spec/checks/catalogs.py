@@ -15,6 +15,8 @@ from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.didyoumean import suggest
 from mlinfra.spec import catalog
 from mlinfra.spec.checks.context import CheckContext
+from mlinfra.spec.model import JobStep, Model
+from mlinfra.spec.resolve import environment_names
 
 
 def _instance_type(value: str, kind: str, where: SourceRange) -> Iterator[Diagnostic]:
@@ -30,25 +32,27 @@ def _instance_type(value: str, kind: str, where: SourceRange) -> Iterator[Diagno
 
 
 def check_instance_types(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for name, endpoint in ctx.components("endpoints"):
-        where = ctx.at("endpoints", name, "instance_type")
-        yield from _instance_type(endpoint["instance_type"], "endpoint", where)
-    for pipeline, spec in ctx.components("pipelines"):
-        for step, body in spec["steps"].items():
-            if body["type"] in ("processing", "training") and "instance_type" in body:
-                where = ctx.at("pipelines", pipeline, "steps", step, "instance_type")
-                yield from _instance_type(body["instance_type"], body["type"], where)
-    for name, monitor in ctx.components("monitors"):
-        if "instance_type" in monitor:
-            where = ctx.at("monitors", name, "instance_type")
-            yield from _instance_type(monitor["instance_type"], "monitoring", where)
+    for endpoint in ctx.spec.endpoints.values():
+        where = endpoint.range_of("instance_type")
+        yield from _instance_type(endpoint.instance_type, "endpoint", where)
+    for pipeline in ctx.spec.pipelines.values():
+        for step in pipeline.steps.values():
+            if isinstance(step, JobStep):
+                where = step.range_of("instance_type")
+                yield from _instance_type(step.instance_type, step.type, where)
+    for monitor in ctx.spec.monitors.values():
+        where = monitor.range_of("instance_type")
+        yield from _instance_type(monitor.instance_type, "monitoring", where)
 
 
 def check_regions(ctx: CheckContext) -> Iterator[Diagnostic]:
-    places = [(("defaults", "region"), ctx.data.get("defaults", {}).get("region"), None)]
-    for env, settings in ctx.data.get("environments", {}).items():
-        places.append((("environments", env, "region"), settings.get("region"), settings["target"]))
-    for path, region, target in places:
+    """The regions written, in `defaults` and in every environment (a check of the document,
+    so it reads what each environment wrote, not one environment's resolved settings)."""
+    places = [(("defaults", "region"), None)]
+    places += [(("environments", env, "region"), env) for env in environment_names(ctx.root)]
+    for path, env in places:
+        region = ctx.written(*path)
+        target = ctx.written("environments", env, "target") if env else None
         if region is None:
             continue
         where = ctx.at(*path)
@@ -65,9 +69,9 @@ def check_regions(ctx: CheckContext) -> Iterator[Diagnostic]:
 
 
 def check_framework_versions(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for name, model in ctx.components("models"):
-        framework, version = model["framework"], model["framework_version"]
-        where = ctx.at("models", name, "framework_version")
+    for model in ctx.spec.models.values():
+        framework, version = model.framework, model.framework_version
+        where = model.range_of("framework_version")
         known = catalog.framework_versions(framework)
         if version not in known:
             close = suggest(version, sorted(known))
@@ -102,36 +106,32 @@ def check_images(ctx: CheckContext) -> Iterator[Diagnostic]:
     )
 
     lowering = LoweringContext(ctx.spec, ctx.spec_dir)
-    for name, model in ctx.components("models"):
-        component = ctx.spec.component(f"model.{name}")
-        served_by = models.serving_endpoints(lowering, component) if component else ()
-        if not model.get("artifact") or not served_by or not _listed(ctx, model):
+    for model in ctx.spec.models.values():
+        served_by = models.serving_endpoints(lowering, model)
+        if not model.artifact or not served_by or not _listed(ctx, model):
             continue  # a registered version brings its own image; others are said above
-        where = ctx.at("endpoints", served_by[0].name, "instance_type")
+        where = served_by[0].range_of("instance_type")
         what = (
-            f"no {model['framework']} {model['framework_version']} serving image for "
-            f"{served_by[0].get('instance_type')}: "
+            f"no {model.framework} {model.framework_version} serving image for "
+            f"{served_by[0].instance_type}: "
         )
-        yield from _image_problem(partial(models.image, lowering, component), where, what)
-    for pipeline, spec in ctx.components("pipelines"):
-        component = ctx.spec.component(f"pipeline.{pipeline}")
-        for step, body in spec["steps"].items():
-            image = {"processing": processing_image, "training": training_image}.get(body["type"])
-            if component is None or image is None or "instance_type" not in body:
+        yield from _image_problem(partial(models.image, lowering, model), where, what)
+    for pipeline in ctx.spec.pipelines.values():
+        for step in pipeline.steps.values():
+            image = {"processing": processing_image, "training": training_image}.get(step.type)
+            if image is None:
                 continue
-            model = registered_model(lowering, component)
+            model = registered_model(lowering, pipeline)
             if model is not None and not _listed(ctx, model):
                 continue
-            where = ctx.at("pipelines", pipeline, "steps", step, "instance_type")
-            yield from _image_problem(
-                partial(image, lowering, component, body["instance_type"]), where
-            )
+            where = step.range_of("instance_type")
+            yield from _image_problem(partial(image, lowering, pipeline, step.instance_type), where)
 
 
-def _listed(ctx: CheckContext, model) -> bool:
+def _listed(ctx: CheckContext, model: Model) -> bool:
     """The model's framework version is known and hosted in the region (else
     check_framework_versions has said so already)."""
-    framework, version = model["framework"], model["framework_version"]
+    framework, version = model.framework, model.framework_version
     return version in catalog.framework_versions(framework) and ctx.region in (
         catalog.framework_regions(framework, version)
     )

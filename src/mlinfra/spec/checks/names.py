@@ -12,23 +12,23 @@ from mlinfra.diagnostics import Diagnostic, error, warning
 from mlinfra.naming import name_rule, physical_name
 from mlinfra.spec.checks.context import CheckContext
 
-# The physical resources each component becomes, by the kind of name they carry.
+# The physical resources each kind of component becomes, by the kind of name they carry.
 PHYSICAL_KINDS = {
-    "models": ("model",),
-    "endpoints": ("endpoint", "endpoint_config"),
-    "feature_stores": ("feature_group",),
-    "pipelines": ("pipeline",),
-    "monitors": ("monitoring_schedule", "monitoring_job_definition"),
+    "model": ("model",),
+    "endpoint": ("endpoint", "endpoint_config"),
+    "feature_store": ("feature_group",),
+    "pipeline": ("pipeline",),
+    "monitor": ("monitoring_schedule", "monitoring_job_definition"),
 }
 
 
 def check_physical_names(ctx: CheckContext) -> Iterator[Diagnostic]:
-    project = ctx.data["project"]
-    for section, kinds in PHYSICAL_KINDS.items():
-        for component in ctx.names(section):
-            where = ctx.key_at(section, component)
+    project = ctx.spec.project
+    for component_kind, kinds in PHYSICAL_KINDS.items():
+        for component in ctx.spec.of_kind(component_kind):
+            where = component.key_range
             for kind in kinds:
-                name = physical_name(project, ctx.env, component, kind)
+                name = physical_name(project, ctx.env, component.name, kind)
                 if not name.is_valid():
                     rule = name_rule(kind)
                     yield error(

@@ -11,46 +11,48 @@ it is written, whatever the target.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Mapping as MappingOf
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlinfra.diagnostics import Diagnostic, error
+from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.spec.checks.context import CheckContext
+from mlinfra.spec.model import ProcessingStep, TrainingStep
 
-Place = tuple[tuple[str | int, ...], str]
+Place = tuple[SourceRange, str]  # where a path is written, and the path as written
 
 
 def local_files(ctx: CheckContext) -> Iterator[Place]:
     """Every file the spec names that mlinfra reads: (where, path as written); S3 left out."""
+    spec = ctx.spec
     places: list[Place] = []
-    for name, store in ctx.components("feature_stores"):
-        if "source" in store:
-            places.append((("feature_stores", name, "source"), store["source"]))
-    for name, model in ctx.components("models"):
-        if "artifact" in model:
-            places.append((("models", name, "artifact"), model["artifact"]))
-    for name, pipeline in ctx.components("pipelines"):
-        for step, body in pipeline["steps"].items():
-            for field in ("script", "entry_point"):
-                if field in body:
-                    places.append((("pipelines", name, "steps", step, field), body[field]))
-    for name, monitor in ctx.components("monitors"):
-        places.append((("monitors", name, "baseline"), monitor["baseline"]))
+    for store in spec.feature_stores.values():
+        if store.source is not None:
+            places.append((store.range_of("source"), store.source))
+    for model in spec.models.values():
+        if model.artifact is not None:
+            places.append((model.range_of("artifact"), model.artifact))
+    for pipeline in spec.pipelines.values():
+        for step in pipeline.steps.values():
+            if isinstance(step, ProcessingStep):
+                places.append((step.range_of("script"), step.script))
+            elif isinstance(step, TrainingStep):
+                places.append((step.range_of("entry_point"), step.entry_point))
+    for monitor in spec.monitors.values():
+        places.append((monitor.range_of("baseline"), monitor.baseline))
     yield from ((where, value) for where, value in places if not _remote(value))
 
 
 def local_paths(ctx: CheckContext) -> Iterator[Place]:
     """`local_files`, the local data steps read, and a local state folder."""
     yield from local_files(ctx)
-    for name, pipeline in ctx.components("pipelines"):
-        steps = pipeline["steps"]
-        for step, body in steps.items():
-            for i, text in enumerate(body.get("inputs", [])):
-                if _local_input(text, steps):
-                    yield ("pipelines", name, "steps", step, "inputs", i), text
-    state = ctx.data.get("state")
-    if isinstance(state, str) and not _remote(state):
-        yield ("state",), state
+    for pipeline in ctx.spec.pipelines.values():
+        for step in pipeline.steps.values():
+            for i, text in enumerate(step.reads()):
+                if _local_input(text, pipeline.steps):
+                    yield step.range_of("inputs", i), text
+    if not _remote(ctx.spec.state):
+        yield ctx.at("state"), ctx.spec.state
 
 
 def check_paths_inside_project(ctx: CheckContext) -> Iterator[Diagnostic]:
@@ -60,7 +62,7 @@ def check_paths_inside_project(ctx: CheckContext) -> Iterator[Diagnostic]:
             yield error(
                 "path-outside-project",
                 f"{value!r} {problem}, outside the spec's folder",
-                ctx.at(*where),
+                where,
                 detail="mlinfra reads, uploads and serves only files of the project: a path "
                 "out of it could publish any file of this machine",
                 suggestion="copy the file into the project and name it relative to the spec, "
@@ -103,7 +105,7 @@ def _remote(value: Any) -> bool:
     return not isinstance(value, str) or "://" in value
 
 
-def _local_input(text: str, steps: dict[str, Any]) -> bool:
+def _local_input(text: str, steps: MappingOf[str, Any]) -> bool:
     # As the lowering reads `inputs:`: S3, a feature store, an earlier step's output, or else
     # a local path.
     head, dot, rest = text.partition(".")

@@ -4,6 +4,7 @@ and each step carries only the fields its type uses."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Mapping as MappingOf
 
 from mlinfra.diagnostics import Diagnostic, Position, SourceRange, error
 from mlinfra.spec.checks.context import CheckContext
@@ -19,7 +20,8 @@ from mlinfra.spec.expressions import (
     parse_condition,
     references,
 )
-from mlinfra.syntax.nodes import Node, locate
+from mlinfra.spec.model import ConditionStep, JobStep, RegisterModelStep, Step, TrainingStep
+from mlinfra.syntax.nodes import Mapping, Node
 
 # Fields a step of each type may carry, besides `type`, `description` and `after`.
 STEP_FIELDS = {
@@ -39,12 +41,13 @@ STEP_FIELDS = {
 COMMON_STEP_FIELDS = {"type", "description", "after"}
 
 
-def upstream_steps(steps: dict) -> dict[str, set[str]]:
+def upstream_steps(steps: MappingOf[str, Step]) -> dict[str, set[str]]:
     """Each step's direct predecessors: `after:` plus steps whose outputs it reads."""
     edges: dict[str, set[str]] = {}
-    for name, body in steps.items():
-        deps = {s for s in body.get("after", []) if s in steps}
-        deps |= {i.split(".", 1)[0] for i in body.get("inputs", []) if i.split(".", 1)[0] in steps}
+    for name, step in steps.items():
+        deps = {s for s in step.after if s in steps}
+        inputs = step.reads()
+        deps |= {i.split(".", 1)[0] for i in inputs if i.split(".", 1)[0] in steps}
         edges[name] = deps
     return edges
 
@@ -88,28 +91,31 @@ def ancestors(edges: dict[str, set[str]], step: str) -> set[str]:
 
 
 def check_step_cycles(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for pipeline, spec in ctx.components("pipelines"):
-        cycle = find_cycle(upstream_steps(spec["steps"]))
+    for pipeline in ctx.spec.pipelines.values():
+        cycle = find_cycle(upstream_steps(pipeline.steps))
         if cycle and len(cycle) > 2:  # a step after itself is reported by the references check
             yield error(
                 "step-cycle",
-                f"steps of pipeline {pipeline!r} form a cycle: " + " -> ".join(reversed(cycle)),
-                ctx.key_at("pipelines", pipeline, "steps", cycle[0]),
+                f"steps of pipeline {pipeline.name!r} form a cycle: "
+                + " -> ".join(reversed(cycle)),
+                pipeline.steps[cycle[0]].key_range,
                 suggestion="remove one of these `after:` entries",
             )
 
 
 def check_step_fields(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for pipeline, spec in ctx.components("pipelines"):
-        for step, body in spec["steps"].items():
-            allowed = STEP_FIELDS[body["type"]] | COMMON_STEP_FIELDS
-            for field in body:
+    """A check of what was written: the typed steps hold only the fields of their type."""
+    for pipeline in ctx.spec.pipelines.values():
+        for step in pipeline.steps.values():
+            allowed = STEP_FIELDS[step.type] | COMMON_STEP_FIELDS
+            written = step.ranges.written()
+            for field in written.keys() if isinstance(written, Mapping) else ():
                 if field not in allowed:
                     owners = [t for t, fields in STEP_FIELDS.items() if field in fields]
                     yield error(
                         "field-not-for-step-type",
-                        f"{field!r} does not apply to a {body['type']} step",
-                        ctx.key_at("pipelines", pipeline, "steps", step, field),
+                        f"{field!r} does not apply to a {step.type} step",
+                        step.key_range_of(field),
                         detail=f"{field!r} belongs to steps of type: " + ", ".join(owners),
                         suggestion=f"remove {field!r} or change the step's type",
                     )
@@ -127,16 +133,16 @@ def _within(node: Node, column: int, length: int = 1) -> SourceRange:
 
 
 def check_conditions(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for pipeline, spec in ctx.components("pipelines"):
-        steps = spec["steps"]
+    for pipeline in ctx.spec.pipelines.values():
+        steps = pipeline.steps
         edges = upstream_steps(steps)
-        parameters = list(spec.get("parameters", {}))
-        for step, body in steps.items():
-            if body["type"] != "condition":
+        parameters = list(pipeline.parameters)
+        for step in steps.values():
+            if not isinstance(step, ConditionStep):
                 continue
-            where = locate(ctx.resolved.tree, ("pipelines", pipeline, "steps", step, "when")).node
+            where = step.ranges.written("when")
             try:
-                expression = parse_condition(body["when"])
+                expression = parse_condition(step.when)
             except ExpressionError as exc:
                 yield error(
                     "invalid-condition",
@@ -146,25 +152,26 @@ def check_conditions(ctx: CheckContext) -> Iterator[Diagnostic]:
                     "`evaluate.metrics.accuracy >= parameters.min_accuracy`",
                 )
                 continue
-            before = ancestors(edges, step)
+            before = ancestors(edges, step.name)
             for ref in references(expression):
                 at = _within(where, ref.column, len(".".join(ref.parts)))
                 head = ref.parts[0]
                 if head == "parameters":
                     name = ref.parts[1] if len(ref.parts) > 1 else ""
                     if name not in parameters or len(ref.parts) != 2:
-                        yield unknown(f"parameter of pipeline {pipeline!r}", name, parameters, at)
+                        what = f"parameter of pipeline {pipeline.name!r}"
+                        yield unknown(what, name, parameters, at)
                 elif head not in steps:
-                    known = [s for s in steps if s != step] + ["parameters"]
-                    yield unknown(f"step in pipeline {pipeline!r}", head, known, at)
+                    known = [s for s in steps if s != step.name] + ["parameters"]
+                    yield unknown(f"step in pipeline {pipeline.name!r}", head, known, at)
                 elif head not in before:
                     yield error(
                         "condition-order",
-                        f"condition {step!r} reads {head!r}, which does not run before it",
+                        f"condition {step.name!r} reads {head!r}, which does not run before it",
                         at,
-                        suggestion=f"add {head!r} to the `after:` of {step!r}",
+                        suggestion=f"add {head!r} to the `after:` of {step.name!r}",
                     )
-                elif steps[head]["type"] not in ("processing", "training") or len(ref.parts) < 3:
+                elif not isinstance(steps[head], JobStep) or len(ref.parts) < 3:
                     yield error(
                         "invalid-condition",
                         f"{'.'.join(ref.parts)!r} is not a metric: write STEP.metrics.NAME "
@@ -190,15 +197,15 @@ def _nested_comparisons(expr: Expression) -> Iterator[Compare]:
 
 
 def check_condition_forms(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for pipeline, spec in ctx.components("pipelines"):
-        for step, body in spec["steps"].items():
-            if body["type"] != "condition":
+    for pipeline in ctx.spec.pipelines.values():
+        for step in pipeline.steps.values():
+            if not isinstance(step, ConditionStep):
                 continue
             try:
-                expression = parse_condition(body["when"])
+                expression = parse_condition(step.when)
             except ExpressionError:
                 continue  # reported by check_conditions
-            node = locate(ctx.resolved.tree, ("pipelines", pipeline, "steps", step, "when")).node
+            node = step.ranges.written("when")
             for compare in _nested_comparisons(expression):
                 yield error(
                     "invalid-condition",
@@ -211,36 +218,38 @@ def check_condition_forms(ctx: CheckContext) -> Iterator[Diagnostic]:
 
 def check_step_data_flow(ctx: CheckContext) -> Iterator[Diagnostic]:
     """Steps read data only from steps that produce it, and register what was trained."""
-    stores = dict(ctx.components("feature_stores"))
-    for pipeline, spec in ctx.components("pipelines"):
-        steps = spec["steps"]
+    stores = ctx.spec.feature_stores
+    for pipeline in ctx.spec.pipelines.values():
+        steps = pipeline.steps
         edges = upstream_steps(steps)
-        for step, body in steps.items():
-            for i, source in enumerate(body.get("inputs", [])):
+        for step in steps.values():
+            for i, source in enumerate(step.reads()):
                 head, _, rest = source.partition(".")
-                where = ctx.at("pipelines", pipeline, "steps", step, "inputs", i)
-                if head in steps and steps[head]["type"] not in ("processing", "training"):
+                where = step.range_of("inputs", i)
+                if head in steps and not isinstance(steps[head], JobStep):
                     yield error(
                         "invalid-input",
-                        f"{source!r} reads a {steps[head]['type']} step, which produces no data",
+                        f"{source!r} reads a {steps[head].type} step, which produces no data",
                         where,
                         suggestion="read the output of a processing or training step",
                     )
                 elif head == "feature_store" and rest in stores:
-                    if not stores[rest].get("offline", {}).get("enabled", True):
+                    if not stores[rest].offline.enabled:
                         yield error(
                             "invalid-input",
                             f"feature store {rest!r} has no offline store for a step to read",
                             where,
                             suggestion=f"enable offline storage on {rest!r}",
                         )
-            if body["type"] == "register_model":
-                trained = [s for s in ancestors(edges, step) if steps[s]["type"] == "training"]
+            if isinstance(step, RegisterModelStep):
+                before = ancestors(edges, step.name)
+                trained = [s for s in before if isinstance(steps[s], TrainingStep)]
                 if not trained:
                     yield error(
                         "register-needs-training",
-                        f"step {step!r} registers a model, but no training step runs before it",
-                        ctx.key_at("pipelines", pipeline, "steps", step),
+                        f"step {step.name!r} registers a model, but no training step runs before "
+                        "it",
+                        step.key_range,
                         suggestion="add the training step to its `after:` (directly or through "
                         "the steps it follows)",
                     )

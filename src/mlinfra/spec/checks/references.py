@@ -11,7 +11,8 @@ from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.didyoumean import suggest
 from mlinfra.policy.rule_ids import RULE_IDS
 from mlinfra.spec.checks.context import CheckContext
-from mlinfra.spec.resolve import COMPONENT_SECTIONS, SECTION_KIND
+from mlinfra.spec.model import RegisterModelStep
+from mlinfra.spec.resolve import COMPONENT_SECTIONS, SECTION_KIND, environment_names
 from mlinfra.syntax.nodes import Mapping
 
 
@@ -27,50 +28,49 @@ def unknown(what: str, name: str, known: list[str], where: SourceRange) -> Diagn
 
 
 def check_component_references(ctx: CheckContext) -> Iterator[Diagnostic]:
-    models, endpoints = ctx.names("models"), ctx.names("endpoints")
-    pipelines = ctx.names("pipelines")
-    for name, endpoint in ctx.components("endpoints"):
-        if endpoint["model"] not in models:
-            yield unknown("model", endpoint["model"], models, ctx.at("endpoints", name, "model"))
-    for name, monitor in ctx.components("monitors"):
-        if monitor["endpoint"] not in endpoints:
-            where = ctx.at("monitors", name, "endpoint")
-            yield unknown("endpoint", monitor["endpoint"], endpoints, where)
-        retrain = monitor.get("on_violation", {}).get("retrain")
+    spec = ctx.spec
+    models, endpoints, pipelines = list(spec.models), list(spec.endpoints), list(spec.pipelines)
+    for endpoint in spec.endpoints.values():
+        if endpoint.model not in models:
+            yield unknown("model", endpoint.model, models, endpoint.range_of("model"))
+    for monitor in spec.monitors.values():
+        if monitor.endpoint not in endpoints:
+            where = monitor.range_of("endpoint")
+            yield unknown("endpoint", monitor.endpoint, endpoints, where)
+        retrain = monitor.on_violation.retrain
         if retrain is not None and retrain not in pipelines:
-            where = ctx.at("monitors", name, "on_violation", "retrain")
+            where = monitor.range_of("on_violation", "retrain")
             yield unknown("pipeline", retrain, pipelines, where)
 
 
 def check_step_references(ctx: CheckContext) -> Iterator[Diagnostic]:
-    stores, models = ctx.names("feature_stores"), ctx.names("models")
-    for pipeline, spec in ctx.components("pipelines"):
-        steps = list(spec["steps"])
-        for step, body in spec["steps"].items():
-            for i, upstream in enumerate(body.get("after", [])):
-                if upstream == step:
-                    where = ctx.at("pipelines", pipeline, "steps", step, "after", i)
-                    yield error("step-cycle", f"step {step!r} runs after itself", where)
+    stores, models = list(ctx.spec.feature_stores), list(ctx.spec.models)
+    for pipeline in ctx.spec.pipelines.values():
+        steps = list(pipeline.steps)
+        for step in pipeline.steps.values():
+            for i, upstream in enumerate(step.after):
+                if upstream == step.name:
+                    where = step.range_of("after", i)
+                    yield error("step-cycle", f"step {step.name!r} runs after itself", where)
                 elif upstream not in steps:
-                    where = ctx.at("pipelines", pipeline, "steps", step, "after", i)
-                    yield unknown(f"step in pipeline {pipeline!r}", upstream, steps, where)
-            for i, source in enumerate(body.get("inputs", [])):
-                where = ctx.at("pipelines", pipeline, "steps", step, "inputs", i)
+                    where = step.range_of("after", i)
+                    what = f"step in pipeline {pipeline.name!r}"
+                    yield unknown(what, upstream, steps, where)
+            for i, source in enumerate(step.reads()):
+                where = step.range_of("inputs", i)
                 kind, _, rest = source.partition(".")
                 if kind == "feature_store" and rest not in stores:
                     yield unknown("feature store", rest, stores, where)
-                elif kind in steps and kind == step:
-                    yield error("step-cycle", f"step {step!r} reads its own output", where)
-            if body["type"] == "register_model" and body.get("model") not in models:
-                where = ctx.at("pipelines", pipeline, "steps", step, "model")
-                yield unknown("model", body.get("model"), models, where)
+                elif kind in steps and kind == step.name:
+                    yield error("step-cycle", f"step {step.name!r} reads its own output", where)
+            if isinstance(step, RegisterModelStep) and step.model not in models:
+                yield unknown("model", step.model, models, step.range_of("model"))
 
 
 def check_preview_base(ctx: CheckContext) -> Iterator[Diagnostic]:
-    base = ctx.data.get("previews", {}).get("base")
-    envs = list(ctx.data.get("environments", {}))
-    if base is not None and base not in envs:
-        yield unknown("environment", base, envs, ctx.at("previews", "base"))
+    previews, envs = ctx.spec.previews, environment_names(ctx.root)
+    if previews is not None and previews.base not in envs:
+        yield unknown("environment", previews.base, envs, previews.range_of("base"))
 
 
 def check_overrides_name_components(ctx: CheckContext) -> Iterator[Diagnostic]:
@@ -113,31 +113,30 @@ def check_waiver_references(ctx: CheckContext) -> Iterator[Diagnostic]:
     # name them, and so may a waiver.
     shared = (KMS_KEY, *(f"bucket.{purpose}" for purpose in BUCKETS))
 
-    envs = list(ctx.data.get("environments", {}))
-    for i, waiver in enumerate(ctx.data.get("policies", {}).get("waivers", [])):
-        path = ("policies", "waivers", i)
-        if waiver["rule"] not in RULE_IDS:
-            yield unknown("policy rule", waiver["rule"], sorted(RULE_IDS), ctx.at(*path, "rule"))
-        kind, _, rest = waiver["resource"].partition(".")
+    envs = environment_names(ctx.root)
+    sections = {v: k for k, v in SECTION_KIND.items()}
+    for waiver in ctx.spec.policies.waivers:
+        if waiver.rule not in RULE_IDS:
+            yield unknown("policy rule", waiver.rule, sorted(RULE_IDS), waiver.range_of("rule"))
+        kind, _, rest = waiver.resource.partition(".")
         name = rest.split("/", 1)[0]
-        sections = {v: k for k, v in SECTION_KIND.items()}
-        if waiver["resource"].split("/", 1)[0] in shared:
+        if waiver.resource.split("/", 1)[0] in shared:
             pass  # the environment's own key and buckets, which audit findings name too
         elif kind not in sections:
             yield error(
                 "unknown-reference",
-                f"{waiver['resource']!r} does not name a component",
-                ctx.at(*path, "resource"),
+                f"{waiver.resource!r} does not name a component",
+                waiver.range_of("resource"),
                 suggestion="write KIND.NAME with KIND one of: "
                 + ", ".join(sections)
                 + f"; or one of the environment's shared resources: {', '.join(shared)}",
             )
-        elif name not in ctx.names(sections[kind]):
-            known = ctx.names(sections[kind])
-            yield unknown(kind.replace("_", " "), name, known, ctx.at(*path, "resource"))
-        for j, env in enumerate(waiver.get("environments", [])):
+        elif ctx.spec.component(f"{kind}.{name}") is None:
+            known = [c.name for c in ctx.spec.of_kind(kind)]
+            yield unknown(kind.replace("_", " "), name, known, waiver.range_of("resource"))
+        for j, env in enumerate(waiver.environments):
             if env not in envs:
-                yield unknown("environment", env, envs, ctx.at(*path, "environments", j))
+                yield unknown("environment", env, envs, waiver.range_of("environments", j))
 
 
 CHECKS = (

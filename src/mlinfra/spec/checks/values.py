@@ -12,7 +12,7 @@ from mlinfra.spec import catalog, values
 from mlinfra.spec.checks.context import CheckContext
 from mlinfra.spec.checks.paths import local_files, outside
 from mlinfra.spec.checks.references import unknown
-from mlinfra.syntax.nodes import locate
+from mlinfra.spec.model import Component, Monitor, RegisterModelStep, SpecNode, TrainingStep
 
 # SageMaker Feature Store accepts these feature types for its two key features.
 RECORD_IDENTIFIER_TYPES = {"string", "integral"}
@@ -28,69 +28,65 @@ def _parsed(parse, value, code: str, where) -> Iterator[Diagnostic]:
 
 
 def check_schedules(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for name, pipeline in ctx.components("pipelines"):
-        if "schedule" in pipeline:
-            where = ctx.at("pipelines", name, "schedule")
-            yield from _parsed(
-                values.parse_schedule, pipeline["schedule"], "invalid-schedule", where
-            )
-    for name, monitor in ctx.components("monitors"):
-        where = ctx.at("monitors", name, "schedule")
+    for pipeline in ctx.spec.pipelines.values():
+        if pipeline.schedule is not None:
+            where = pipeline.range_of("schedule")
+            yield from _parsed(values.parse_schedule, pipeline.schedule, "invalid-schedule", where)
+    for monitor in ctx.spec.monitors.values():
+        where = monitor.range_of("schedule")
         try:
-            schedule = values.parse_schedule(monitor["schedule"])
+            schedule = values.parse_schedule(monitor.schedule)
             values.monitoring_schedule_expression(schedule)
         except ValueError as exc:
             yield error("invalid-schedule", str(exc), where)
 
 
 def check_durations(ctx: CheckContext) -> Iterator[Diagnostic]:
+    spec = ctx.spec
     places = []
-    for name, store in ctx.components("feature_stores"):
-        if "ttl" in store.get("online", {}):
-            places.append((("feature_stores", name, "online", "ttl"), store["online"]["ttl"]))
-    for name, endpoint in ctx.components("endpoints"):
-        for field in ("scale_in_cooldown", "scale_out_cooldown"):
-            if field in endpoint.get("autoscaling", {}):
-                places.append(
-                    (("endpoints", name, "autoscaling", field), endpoint["autoscaling"][field])
-                )
-    for name, pipeline in ctx.components("pipelines"):
-        for step, body in pipeline["steps"].items():
-            if "max_runtime" in body:
-                places.append(
-                    (("pipelines", name, "steps", step, "max_runtime"), body["max_runtime"])
-                )
-    if "ttl" in ctx.data.get("previews", {}):
-        places.append((("previews", "ttl"), ctx.data["previews"]["ttl"]))
-    for path, value in places:
-        yield from _parsed(values.parse_duration, value, "invalid-duration", ctx.at(*path))
+    for store in spec.feature_stores.values():
+        if store.online.ttl is not None:
+            places.append((store.online.range_of("ttl"), store.online.ttl))
+    for endpoint in spec.endpoints.values():
+        scaling = endpoint.autoscaling
+        if scaling is not None:
+            places.append((scaling.range_of("scale_in_cooldown"), scaling.scale_in_cooldown))
+            places.append((scaling.range_of("scale_out_cooldown"), scaling.scale_out_cooldown))
+    for pipeline in spec.pipelines.values():
+        for step in pipeline.steps.values():
+            if isinstance(step, TrainingStep):
+                places.append((step.range_of("max_runtime"), step.max_runtime))
+    if spec.previews is not None:
+        places.append((spec.previews.range_of("ttl"), spec.previews.ttl))
+    for where, value in places:
+        yield from _parsed(values.parse_duration, value, "invalid-duration", where)
 
 
 def check_dates(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for i, waiver in enumerate(ctx.data.get("policies", {}).get("waivers", [])):
-        if "expires" in waiver:
-            where = ctx.at("policies", "waivers", i, "expires")
-            yield from _parsed(values.parse_date, str(waiver["expires"]), "invalid-date", where)
+    for waiver in ctx.spec.policies.waivers:
+        if waiver.expires is not None:
+            where = waiver.range_of("expires")
+            yield from _parsed(values.parse_date, str(waiver.expires), "invalid-date", where)
 
 
 def check_autoscaling(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for name, endpoint in ctx.components("endpoints"):
-        scaling = endpoint.get("autoscaling")
-        if not scaling:
+    for endpoint in ctx.spec.endpoints.values():
+        scaling = endpoint.autoscaling
+        if scaling is None:
             continue
-        low, high, count = scaling["min"], scaling["max"], endpoint["instance_count"]
+        low, high, count = scaling.min, scaling.max, endpoint.instance_count
         if low > high:
             yield error(
                 "autoscaling-bounds",
                 f"autoscaling min ({low}) is greater than max ({high})",
-                ctx.at("endpoints", name, "autoscaling", "min"),
-                detail=f"max is set at {ctx.at('endpoints', name, 'autoscaling', 'max')}",
+                scaling.range_of("min"),
+                detail=f"max is set at {scaling.range_of('max')}",
             )
         elif not low <= count <= high:
             yield error(
                 "autoscaling-bounds",
                 f"instance_count ({count}) is outside autoscaling's range {low}..{high}",
-                ctx.at("endpoints", name, "instance_count"),
+                endpoint.range_of("instance_count"),
                 suggestion="start the endpoint with a count between min and max",
             )
 
@@ -98,75 +94,66 @@ def check_autoscaling(ctx: CheckContext) -> Iterator[Diagnostic]:
 def check_deployment(ctx: CheckContext) -> Iterator[Diagnostic]:
     only_for = {"canary_percent": "canary", "linear_step_percent": "linear"}
     slo_for = {"latency": "latency_p99_ms", "errors": "error_rate_percent"}
-    for name, endpoint in ctx.components("endpoints"):
-        deployment = endpoint.get("deployment")
-        if not deployment:
-            continue
-        strategy = deployment["strategy"]
-        written = ctx.resolved.tree
+    for endpoint in ctx.spec.endpoints.values():
+        deployment = endpoint.deployment
+        strategy = deployment.strategy
         for field, wanted in only_for.items():
-            explicit = _written(written, ("endpoints", name, "deployment", field))
-            if explicit and strategy != wanted:
+            if deployment.written(field) and strategy != wanted:
                 yield warning(
                     "unused-setting",
                     f"{field} has no effect with the {strategy!r} strategy",
-                    ctx.at("endpoints", name, "deployment", field),
+                    deployment.range_of(field),
                     suggestion=f"set strategy: {wanted}, or remove {field}",
                 )
-        for i, signal in enumerate(deployment.get("rollback_on", [])):
-            if slo_for[signal] not in endpoint.get("slo", {}):
+        for i, signal in enumerate(deployment.rollback_on):
+            if getattr(endpoint.slo, slo_for[signal]) is None:
                 yield error(
                     "rollback-needs-slo",
                     f"rolling back on {signal} needs slo.{slo_for[signal]} as its threshold",
-                    ctx.at("endpoints", name, "deployment", "rollback_on", i),
-                    suggestion=f"add slo: {{{slo_for[signal]}: ...}} to endpoint {name!r}",
+                    deployment.range_of("rollback_on", i),
+                    suggestion=f"add slo: {{{slo_for[signal]}: ...}} to endpoint {endpoint.name!r}",
                 )
 
 
-def _written(tree, path) -> bool:
-    return locate(tree, path).complete
-
-
 def check_monitor_capture(ctx: CheckContext) -> Iterator[Diagnostic]:
-    endpoints = dict(ctx.components("endpoints"))
-    for name, monitor in ctx.components("monitors"):
-        endpoint = endpoints.get(monitor["endpoint"])
-        if endpoint is None or monitor["type"] != "data_quality":
+    for monitor in ctx.spec.monitors.values():
+        endpoint = ctx.spec.endpoints.get(monitor.endpoint)
+        if endpoint is None or monitor.type != "data_quality":
             continue
-        capture = endpoint.get("data_capture")
-        if not capture or not capture["enabled"] or capture["sampling_percent"] <= 0:
+        capture = endpoint.data_capture
+        if capture is None or not capture.enabled or capture.sampling_percent <= 0:
             yield error(
                 "monitor-needs-capture",
-                f"monitor {name!r} watches endpoint {monitor['endpoint']!r}, "
+                f"monitor {monitor.name!r} watches endpoint {monitor.endpoint!r}, "
                 "which does not capture data",
-                ctx.at("monitors", name, "endpoint"),
+                monitor.range_of("endpoint"),
                 detail="a data-quality monitor analyses the requests the endpoint captured",
-                suggestion=f"add data_capture: {{sampling_percent: 20}} to {monitor['endpoint']!r}",
+                suggestion=f"add data_capture: {{sampling_percent: 20}} to {monitor.endpoint!r}",
             )
 
 
 def check_monitor_baseline(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for name, monitor in ctx.components("monitors"):
-        acts = monitor.get("on_violation", {})
-        if ctx.target == "local" and monitor["baseline"].startswith("s3://"):
+    for monitor in ctx.spec.monitors.values():
+        name, acts = monitor.name, monitor.on_violation
+        if ctx.target == "local" and monitor.baseline.startswith("s3://"):
             yield error(
                 "not-on-local",
                 f"monitor {name!r} has an S3 baseline, which the local emulator of environment "
                 f"{ctx.env!r} cannot read",
-                ctx.at("monitors", name, "baseline"),
+                monitor.range_of("baseline"),
                 suggestion="give this environment a local baseline CSV in its overrides "
                 f"(monitors: {{{name}: {{baseline: data/baseline.csv}}}})",
             )
             continue
-        on_model_monitor = monitor.get("engine") == MODEL_MONITOR
-        s3 = monitor["baseline"].startswith("s3://")
-        if on_model_monitor and s3 and (acts.get("alert") or acts.get("retrain")):
+        on_model_monitor = monitor.engine == MODEL_MONITOR
+        s3 = monitor.baseline.startswith("s3://")
+        if on_model_monitor and s3 and (acts.alert or acts.retrain):
             yield warning(
                 "baseline-features-unknown",
                 f"monitor {name!r} has an S3 baseline, so its features are not known when the "
                 "spec compiles and no violation alarm can be built: alerts and retraining "
                 "will not fire",
-                ctx.at("monitors", name, "baseline"),
+                monitor.range_of("baseline"),
                 suggestion="use a local CSV baseline (its header names the features), or "
                 "mlinfra's engine (engine: mlinfra), whose alarm needs no feature names",
             )
@@ -180,8 +167,8 @@ AVAILABILITY_CHANGE = (
 
 def check_monitor_engine(ctx: CheckContext) -> Iterator[Diagnostic]:
     """Model Monitor is an opt-in for accounts that still have it: say what it costs."""
-    for name, monitor in ctx.components("monitors"):
-        if monitor.get("engine") != MODEL_MONITOR:
+    for monitor in ctx.spec.monitors.values():
+        if monitor.engine != MODEL_MONITOR:
             continue
         if ctx.target == "local":
             detail = (
@@ -198,9 +185,9 @@ def check_monitor_engine(ctx: CheckContext) -> Iterator[Diagnostic]:
             )
         yield warning(
             "model-monitor-availability",
-            f"monitor {name!r} runs on SageMaker Model Monitor, which is closed to new "
+            f"monitor {monitor.name!r} runs on SageMaker Model Monitor, which is closed to new "
             "customers",
-            ctx.at("monitors", name, "engine"),
+            monitor.range_of("engine"),
             detail=detail,
             suggestion="remove engine: model-monitor to run mlinfra's own engine, the same "
             "analysis as the local emulator, as a SageMaker Processing job",
@@ -211,17 +198,19 @@ def check_alert_targets(ctx: CheckContext) -> Iterator[Diagnostic]:
     """What AWS limits in how alerts are delivered: on SageMaker, an alarm's actions (the
     component's SNS topic for its email and webhook targets, plus each `sns:` target); in the
     emulator, the monitoring job's environment, which carries the baseline path and targets."""
-    places = [(("monitors", name), m.get("on_violation")) for name, m in ctx.components("monitors")]
-    places += [(("endpoints", name), e.get("slo")) for name, e in ctx.components("endpoints")]
+    places: list[tuple[Component, SpecNode]] = [
+        (m, m.on_violation) for m in ctx.spec.monitors.values()
+    ]
+    places += [(e, e.slo) for e in ctx.spec.endpoints.values()]
     max_actions = catalog.api_shape("cloudwatch", "ResourceList")["max"]
-    for (section, name), owner in places:
-        alert = list((owner or {}).get("alert") or ())
-        path = (section, name, "on_violation" if section == "monitors" else "slo", "alert")
-        if ctx.target == "local" and section == "monitors":
-            monitor = ctx.data["monitors"][name]
+    for component, owner in places:
+        alert = list(owner.alert)
+        where_alert = owner.range_of("alert")
+        if ctx.target == "local" and isinstance(component, Monitor):
+            name = component.name
             for setting, value, where in (
-                ("baseline", monitor["baseline"], ("monitors", name, "baseline")),
-                ("alert", alert, path),
+                ("baseline", component.baseline, component.range_of("baseline")),
+                ("alert", alert, where_alert),
             ):
                 try:
                     values.monitor_setting(setting, value)
@@ -229,7 +218,7 @@ def check_alert_targets(ctx: CheckContext) -> Iterator[Diagnostic]:
                     yield error(
                         "too-long",
                         f"monitor {name!r}: {exc}",
-                        ctx.at(*where),
+                        where,
                         suggestion="use fewer or shorter alert targets in this environment, "
                         "such as one sns: topic"
                         if setting == "alert"
@@ -240,25 +229,24 @@ def check_alert_targets(ctx: CheckContext) -> Iterator[Diagnostic]:
         if ctx.target != "local" and actions > max_actions:
             yield error(
                 "too-many-alert-targets",
-                f"{section[:-1]} {name!r} gives its alarms {actions} actions (an SNS topic of "
-                "its own for its email and webhook targets, plus each sns: target); a "
+                f"{component.kind} {component.name!r} gives its alarms {actions} actions (an SNS "
+                "topic of its own for its email and webhook targets, plus each sns: target); a "
                 f"CloudWatch alarm takes at most {max_actions}",
-                ctx.at(*path),
+                where_alert,
                 suggestion="subscribe the extra targets to one of the SNS topics instead",
             )
 
 
 def check_feature_keys(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for name, store in ctx.components("feature_stores"):
-        features = store["features"]
-        for field, allowed in (
-            ("record_identifier", RECORD_IDENTIFIER_TYPES),
-            ("event_time", EVENT_TIME_TYPES),
+    for store in ctx.spec.feature_stores.values():
+        features = store.features
+        for field, feature, allowed in (
+            ("record_identifier", store.record_identifier, RECORD_IDENTIFIER_TYPES),
+            ("event_time", store.event_time, EVENT_TIME_TYPES),
         ):
-            feature = store[field]
-            where = ctx.at("feature_stores", name, field)
+            where = store.range_of(field)
             if feature not in features:
-                yield unknown(f"feature of {name!r}", feature, list(features), where)
+                yield unknown(f"feature of {store.name!r}", feature, list(features), where)
             elif features[feature] not in allowed:
                 yield error(
                     "feature-type",
@@ -270,26 +258,25 @@ def check_feature_keys(ctx: CheckContext) -> Iterator[Diagnostic]:
 
 def check_feature_throughput(ctx: CheckContext) -> Iterator[Diagnostic]:
     """Provisioned throughput names both capacities; on-demand names neither."""
-    for name, store in ctx.components("feature_stores"):
-        throughput = (store.get("online") or {}).get("throughput")
+    for store in ctx.spec.feature_stores.values():
+        throughput = store.online.throughput
         if throughput is None:
             continue
-        path = ("feature_stores", name, "online", "throughput")
-        units = [u for u in ("read_units", "write_units") if u in throughput]
-        if throughput.get("mode", "on-demand") == "provisioned":
+        units = [u for u in ("read_units", "write_units") if getattr(throughput, u) is not None]
+        if throughput.mode == "provisioned":
             missing = [u for u in ("read_units", "write_units") if u not in units]
             if missing:
                 yield error(
                     "feature-throughput",
                     f"provisioned throughput needs {' and '.join(missing)}",
-                    ctx.at(*path),
+                    throughput.range_of(),
                     suggestion="set read_units and write_units, or mode: on-demand",
                 )
         elif units:
             yield error(
                 "feature-throughput",
                 f"{units[0]} is for provisioned throughput; on-demand has no capacity to set",
-                ctx.at(*path, units[0]),
+                throughput.range_of(units[0]),
                 suggestion="add mode: provisioned, or remove the units",
             )
 
@@ -308,24 +295,23 @@ def _tag_character(text: str) -> str | None:
 
 def check_tags(ctx: CheckContext) -> Iterator[Diagnostic]:
     # Account ids are checked by the schema's pattern; tags need the merged view.
-    env_tags = ctx.env_data.get("tags", {})
-    tags = {**ctx.data.get("defaults", {}).get("tags", {}), **env_tags}
+    settings = ctx.spec.environment
+    tags = settings.tags
     for key, value in tags.items():
-        owner = ("environments", ctx.resolved.settings_from) if key in env_tags else ("defaults",)
         if key.lower().startswith("aws:"):
             yield error(
                 "invalid-tag",
                 f"tag key {key!r} uses the prefix 'aws:', which AWS reserves",
-                ctx.key_at(*owner, "tags", key),
+                settings.key_range_of("tags", key),
             )
-        for text, where in ((key, ctx.key_at(*owner, "tags", key)), (value, None)):
+        for text, where in ((key, settings.key_range_of("tags", key)), (value, None)):
             bad = _tag_character(text)
             if bad is not None:
                 yield error(
                     "invalid-tag",
                     f"tag {'key' if where else 'value'} {text!r} contains {bad!r}, which AWS "
                     "does not allow in tags",
-                    where or ctx.at(*owner, "tags", key),
+                    where or settings.range_of("tags", key),
                     detail="tags hold letters, digits, spaces and _ . : / = + - @",
                 )
     if len(tags) > MAX_TAGS:
@@ -347,51 +333,50 @@ def check_files(ctx: CheckContext) -> Iterator[Diagnostic]:
     """Local files the spec names should exist (a warning: they may be generated later)."""
     if ctx.spec_dir is None:
         return
-    for path, value in local_files(ctx):
+    for where, value in local_files(ctx):
         if outside(ctx.spec_dir, value) is not None:
             continue  # an error already, whether the file exists or not
         if not _exists(ctx.spec_dir / Path(value)):
             yield warning(
                 "missing-file",
                 f"{value!r} does not exist (relative to {ctx.spec_dir})",
-                ctx.at(*path),
+                where,
                 suggestion="create it, or fix the path: paths are relative to the spec file",
             )
 
 
 def check_models(ctx: CheckContext) -> Iterator[Diagnostic]:
-    for name, model in ctx.components("models"):
-        pinned = _written(ctx.resolved.tree, ("models", name, "version"))
-        if "artifact" in model and pinned:
+    for model in ctx.spec.models.values():
+        name = model.name
+        if model.artifact is not None and model.written("version"):
             yield warning(
                 "unused-setting",
                 f"model {name!r} names an artifact, so its registry version is not used",
-                ctx.at("models", name, "version"),
+                model.range_of("version"),
                 suggestion="remove `version`, or remove `artifact` to serve from the registry",
             )
-        if ctx.target == "local" and str(model.get("artifact", "")).startswith("s3://"):
+        if ctx.target == "local" and str(model.artifact or "").startswith("s3://"):
             yield error(
                 "not-on-local",
                 f"model {name!r} is served from S3, which the local emulator of environment "
                 f"{ctx.env!r} cannot read",
-                ctx.at("models", name, "artifact"),
+                model.range_of("artifact"),
                 suggestion="give this environment a local artifact in its overrides "
                 f"(models: {{{name}: {{artifact: model/model.tar.gz}}}}): a model.tar.gz "
                 "or model.joblib beside the spec",
             )
-    for pipeline, spec in ctx.components("pipelines"):
-        for step, body in spec["steps"].items():
-            model = ctx.data.get("models", {}).get(body.get("model", ""))
-            if (
-                body["type"] == "register_model"
-                and model is not None
-                and "registry_group" not in model
-            ):
+    for pipeline in ctx.spec.pipelines.values():
+        for step in pipeline.steps.values():
+            if not isinstance(step, RegisterModelStep):
+                continue
+            model = ctx.spec.models.get(step.model)
+            if model is not None and model.registry_group is None:
                 yield error(
                     "register-needs-registry",
-                    f"step {step!r} registers model {body['model']!r}, which has no registry_group",
-                    ctx.at("pipelines", pipeline, "steps", step, "model"),
-                    suggestion=f"add registry_group to model {body['model']!r}",
+                    f"step {step.name!r} registers model {step.model!r}, which has no "
+                    "registry_group",
+                    step.range_of("model"),
+                    suggestion=f"add registry_group to model {step.model!r}",
                 )
 
 

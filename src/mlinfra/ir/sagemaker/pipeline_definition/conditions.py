@@ -19,6 +19,7 @@ from mlinfra.spec.expressions import (
     parse_condition,
     references,
 )
+from mlinfra.spec.model import ConditionStep, Step
 
 COMPARISONS = {
     "==": "Equals",
@@ -29,13 +30,13 @@ COMPARISONS = {
 }
 
 
-def metric_reads(steps: Mapping[str, Any]) -> dict[str, list[str]]:
+def metric_reads(steps: Mapping[str, Step]) -> dict[str, list[str]]:
     """The metric paths conditions read, by the step that produces them."""
     reads: dict[str, dict[str, None]] = {}
     for body in steps.values():
-        if body["type"] != "condition":
+        if not isinstance(body, ConditionStep):
             continue
-        for ref in references(parse_condition(body["when"])):
+        for ref in references(parse_condition(body.when)):
             if ref.parts[0] != "parameters" and ref.parts[0] in steps:
                 reads.setdefault(ref.parts[0], {})[".".join(ref.parts[1:])] = None
     return {step: list(paths) for step, paths in reads.items()}
@@ -52,7 +53,7 @@ def _json_path(parts: tuple[str, ...]) -> str:
     return ".".join(parts)
 
 
-def _operand(steps: Mapping[str, Any], expr: Expression) -> Any:
+def _operand(steps: Mapping[str, Step], expr: Expression) -> Any:
     if isinstance(expr, Literal):
         return expr.value
     if not isinstance(expr, Reference):
@@ -60,7 +61,7 @@ def _operand(steps: Mapping[str, Any], expr: Expression) -> Any:
     head, rest = expr.parts[0], expr.parts[1:]
     if head == "parameters":
         return {"Get": f"Parameters.{rest[0]}"}
-    if steps[head]["type"] == "training":
+    if steps[head].type == "training":
         return {"Get": f"Steps.{head}.FinalMetricDataList['{rest[-1]}'].Value"}
     return {
         "Std:JsonGet": {
@@ -78,7 +79,7 @@ def _negate(condition: dict) -> dict:
     return {"Type": "Not", NEGATED: condition}
 
 
-def condition(steps: Mapping[str, Any], expr: Expression) -> dict:
+def condition(steps: Mapping[str, Step], expr: Expression) -> dict:
     """One SageMaker condition for `expr`. SageMaker has Or and Not but no And inside them,
     so a nested `and` becomes not(or(not a, not b))."""
     if isinstance(expr, Compare):
@@ -97,7 +98,7 @@ def condition(steps: Mapping[str, Any], expr: Expression) -> dict:
     return {"Type": "Equals", "LeftValue": _operand(steps, expr), "RightValue": True}
 
 
-def conditions(steps: Mapping[str, Any], expr: Expression) -> list[dict]:
+def conditions(steps: Mapping[str, Step], expr: Expression) -> list[dict]:
     """The condition list of a step: all must hold, so a top-level `and` is the list itself."""
     if isinstance(expr, BoolOp) and expr.op == "and":
         return [c for operand in expr.operands for c in conditions(steps, operand)]
@@ -105,7 +106,7 @@ def conditions(steps: Mapping[str, Any], expr: Expression) -> list[dict]:
 
 
 def condition_step(build: Build, name: str) -> dict:
-    expr = parse_condition(build.steps[name]["when"])
+    expr = parse_condition(build.steps[name].when)
     arguments = {"Conditions": conditions(build.steps, expr), "IfSteps": [], "ElseSteps": []}
     return {"Name": name, "Type": "Condition", "Arguments": arguments}
 
@@ -113,6 +114,6 @@ def condition_step(build: Build, name: str) -> dict:
 def gate_step(build: Build, name: str, combined: tuple[str, ...]) -> dict:
     found = []
     for step in combined:
-        found += conditions(build.steps, parse_condition(build.steps[step]["when"]))
+        found += conditions(build.steps, parse_condition(build.steps[step].when))
     arguments = {"Conditions": found, "IfSteps": [], "ElseSteps": []}
     return {"Name": name, "Type": "Condition", "Arguments": arguments}

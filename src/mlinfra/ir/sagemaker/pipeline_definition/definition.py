@@ -19,7 +19,7 @@ from mlinfra.ir.sagemaker.pipeline_definition.jobs import Build
 from mlinfra.ir.sagemaker.pipeline_definition.processing import processing_step
 from mlinfra.ir.sagemaker.pipeline_definition.register import register_step
 from mlinfra.ir.sagemaker.pipeline_definition.training import training_step
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Pipeline
 
 PARAMETER_TYPES = ((bool, "Boolean"), (int, "Integer"), (float, "Float"), (str, "String"))
 STEP_BUILDERS = {
@@ -30,9 +30,9 @@ STEP_BUILDERS = {
 }
 
 
-def parameters(component: Component) -> list[dict]:
+def parameters(component: Pipeline) -> list[dict]:
     found = []
-    for name, value in (component.get("parameters") or {}).items():
+    for name, value in component.parameters.items():
         kind = next(t for python, t in PARAMETER_TYPES if isinstance(value, python))
         found.append({"Name": name, "Type": kind, "DefaultValue": value})
     return found
@@ -46,7 +46,7 @@ def _reads(step: Mapping[str, Any]) -> set[str]:
 
 def pipeline_definition(
     ctx: LoweringContext,
-    component: Component,
+    component: Pipeline,
     role_arn: Any,
     code_uris: Mapping[str, Any],
     data_uris: Mapping[str, Any] | None = None,
@@ -56,15 +56,15 @@ def pipeline_definition(
     `code_uris` gives the S3 URI of each processing step's uploaded script and each training
     step's source archive; `data_uris` that of each local path named in `inputs:`.
     """
-    steps = component["steps"]
+    steps = component.steps
     flow = data_flow(ctx, component, data_uris)
     build = Build(ctx, component, role_arn, code_uris, flow, metric_reads(steps))
     placed, before = gating(steps), conditions_before(steps)
     built: dict[str, dict] = {}
     for name in topological_order(steps):
-        step = built[name] = STEP_BUILDERS[steps[name]["type"]](build, name)
+        step = built[name] = STEP_BUILDERS[steps[name].type](build, name)
         # Data already orders a step after what it reads, and its place after its conditions.
-        depends = set(steps[name].get("after", ())) - _reads(step) - before[name]
+        depends = set(steps[name].after) - _reads(step) - before[name]
         if depends:
             step["DependsOn"] = sorted(depends)
         for gate, combined in placed.gates.items():

@@ -16,18 +16,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from mlinfra.ir.sagemaker.pipeline_definition.document import STEP_NAME
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import ancestors, upstream
+from mlinfra.spec.model import Step
 
 
-def conditions_before(steps: Mapping[str, Any]) -> dict[str, set[str]]:
+def conditions_before(steps: Mapping[str, Step]) -> dict[str, set[str]]:
     """The condition steps each step runs after, directly or through other steps."""
     edges = upstream(steps)
     return {
-        name: {s for s in ancestors(edges, name) if steps[s]["type"] == "condition"}
-        for name in steps
+        name: {s for s in ancestors(edges, name) if steps[s].type == "condition"} for name in steps
     }
 
 
@@ -41,7 +40,7 @@ class Gating:
     gates: dict[str, tuple[str, ...]]
 
 
-def gating(steps: Mapping[str, Any]) -> Gating:
+def gating(steps: Mapping[str, Step]) -> Gating:
     """Each step sits under the latest conditions before it: in the IfSteps of that condition
     step when there is one, or of the gate of them when there are several; a gate in turn
     sits under the latest conditions before those, so every condition before a step holds

@@ -16,7 +16,7 @@ from mlinfra.ir.graph import GraphError
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.feature_stores import offline_store_uri
 from mlinfra.ir.sagemaker.pipeline_definition.layout import CODE_CHANNEL
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Pipeline, Step
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class StepInput:
     step: str | None = None
 
 
-def classify_input(text: str, steps: Mapping[str, Any]) -> tuple[str, Any]:
+def classify_input(text: str, steps: Mapping[str, Step]) -> tuple[str, Any]:
     """What an `inputs:` entry names: ("s3", uri), ("feature_store", store),
     ("step", (step, output)) or ("local", path). A step's output wins over a local path."""
     if text.startswith("s3://"):
@@ -41,12 +41,12 @@ def classify_input(text: str, steps: Mapping[str, Any]) -> tuple[str, Any]:
     return "local", text
 
 
-def upstream(steps: Mapping[str, Any]) -> dict[str, list[str]]:
+def upstream(steps: Mapping[str, Step]) -> dict[str, list[str]]:
     """Each step's direct predecessors, in spec order: `after:` plus steps whose output it reads."""
     edges: dict[str, list[str]] = {}
     for name, body in steps.items():
-        found = dict.fromkeys(s for s in body.get("after", ()) if s in steps)
-        for text in body.get("inputs", ()):
+        found = dict.fromkeys(s for s in body.after if s in steps)
+        for text in body.reads():
             kind, value = classify_input(text, steps)
             if kind == "step":
                 found[value[0]] = None
@@ -68,8 +68,8 @@ def ancestors(edges: Mapping[str, list[str]], step: str) -> dict[str, int]:
     return found
 
 
-def _step_type(steps: Mapping[str, Any], name: str) -> str:
-    return steps[name]["type"]
+def _step_type(steps: Mapping[str, Step], name: str) -> str:
+    return steps[name].type
 
 
 def _input_name(text: str) -> str:
@@ -97,7 +97,7 @@ def _subfolder(step: str, folder: str) -> dict:
     return {"Std:Join": {"On": "/", "Values": [_output_uri(step), folder]}}
 
 
-def _read_step(steps: Mapping[str, Any], reader: str, source: str, output: str) -> StepInput:
+def _read_step(steps: Mapping[str, Step], reader: str, source: str, output: str) -> StepInput:
     kind = _step_type(steps, source)
     if kind == "processing":
         return StepInput(output, _subfolder(source, output), source)
@@ -107,10 +107,10 @@ def _read_step(steps: Mapping[str, Any], reader: str, source: str, output: str) 
 
 
 def _explicit(
-    ctx: LoweringContext, steps: Mapping[str, Any], name: str, data_uris: Mapping[str, Any]
+    ctx: LoweringContext, steps: Mapping[str, Step], name: str, data_uris: Mapping[str, Any]
 ) -> list[StepInput]:
     found = []
-    for text in steps[name].get("inputs", ()):
+    for text in steps[name].reads():
         kind, value = classify_input(text, steps)
         if kind == "step":
             found.append(_read_step(steps, name, *value))
@@ -125,11 +125,11 @@ def _explicit(
     return found
 
 
-def _after_of_type(steps: Mapping[str, Any], name: str, kind: str) -> list[str]:
-    return [s for s in steps[name].get("after", ()) if s in steps and steps[s]["type"] == kind]
+def _after_of_type(steps: Mapping[str, Step], name: str, kind: str) -> list[str]:
+    return [s for s in steps[name].after if s in steps and steps[s].type == kind]
 
 
-def _implicit(steps: Mapping[str, Any], name: str, flow: DataFlow) -> list[StepInput]:
+def _implicit(steps: Mapping[str, Step], name: str, flow: DataFlow) -> list[StepInput]:
     kind = _step_type(steps, name)
     if kind == "training":
         sources = _after_of_type(steps, name, "processing")
@@ -166,9 +166,9 @@ def _unique_names(inputs: list[StepInput]) -> list[StepInput]:
 
 
 def data_flow(
-    ctx: LoweringContext, component: Component, data_uris: Mapping[str, Any] | None = None
+    ctx: LoweringContext, component: Pipeline, data_uris: Mapping[str, Any] | None = None
 ) -> DataFlow:
-    steps = component["steps"]
+    steps = component.steps
     flow = DataFlow()
     for name in topological_order(steps):
         if _step_type(steps, name) not in ("processing", "training"):
@@ -180,13 +180,13 @@ def data_flow(
         if _step_type(steps, name) == "training":
             flow.read_by_training[name] = list(
                 dict.fromkeys(
-                    i.step for i in inputs if i.step and steps[i.step]["type"] == "processing"
+                    i.step for i in inputs if i.step and steps[i.step].type == "processing"
                 )
             )
     return flow
 
 
-def topological_order(steps: Mapping[str, Any]) -> list[str]:
+def topological_order(steps: Mapping[str, Step]) -> list[str]:
     """Steps in an order where every step follows those it runs after (spec order otherwise)."""
     edges = upstream(steps)
     ordered: dict[str, None] = {}

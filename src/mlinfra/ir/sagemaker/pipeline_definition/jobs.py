@@ -10,7 +10,7 @@ from typing import Any
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import DataFlow
-from mlinfra.spec.model import Component
+from mlinfra.spec.model import Pipeline, Security
 
 VOLUME_SIZE_GB = 30
 LOG_LEVEL = "20"  # logging.INFO, the SDK's default container log level
@@ -21,7 +21,7 @@ class Build:
     """One pipeline's definition being built: what every step builder reads."""
 
     ctx: LoweringContext
-    component: Component
+    component: Pipeline
     role_arn: Any
     code_uris: Mapping[str, Any]
     flow: DataFlow
@@ -29,19 +29,19 @@ class Build:
 
     @property
     def steps(self) -> Mapping[str, Any]:
-        return self.component["steps"]
+        return self.component.steps
 
     @property
-    def security(self) -> Mapping[str, Any]:
+    def security(self) -> Security:
         return self.ctx.spec.security
 
     @property
     def isolated(self) -> bool:
-        return bool(self.security.get("network_isolation", False))
+        return self.security.network_isolation
 
     @property
     def encrypted_traffic(self) -> bool:
-        return bool(self.security.get("encrypt_inter_container_traffic", False))
+        return self.security.encrypt_inter_container_traffic
 
 
 def with_key(build: Build, fields: dict, name: str) -> dict:
@@ -59,7 +59,7 @@ def with_volume_key(build: Build, fields: dict) -> dict:
 
 
 def vpc_config(build: Build) -> dict | None:
-    vpc = build.security.get("vpc")
-    if not vpc:
+    vpc = build.security.vpc
+    if vpc is None:
         return None
-    return {"SecurityGroupIds": list(vpc["security_groups"]), "Subnets": list(vpc["subnets"])}
+    return {"SecurityGroupIds": list(vpc.security_groups), "Subnets": list(vpc.subnets)}

@@ -60,7 +60,7 @@ def _network_config(build: Build) -> dict:
 
 def processing_step(build: Build, name: str) -> dict:
     body = build.steps[name]
-    script = PurePosixPath(body["script"]).name
+    script = PurePosixPath(body.script).name
     inputs = [
         _processing_input(i.name, i.uri, f"{INPUT_DIR}/{i.name}") for i in build.flow.inputs[name]
     ]
@@ -75,21 +75,21 @@ def processing_step(build: Build, name: str) -> dict:
         },
     }
     cluster = {
-        "InstanceType": body["instance_type"],
-        "InstanceCount": body["instance_count"],
+        "InstanceType": body.instance_type,
+        "InstanceCount": body.instance_count,
         "VolumeSizeInGB": VOLUME_SIZE_GB,
     }
     arguments = {
         "ProcessingResources": {"ClusterConfig": with_volume_key(build, cluster)},
         "AppSpecification": {
-            "ImageUri": processing_image(build.ctx, build.component, body["instance_type"]),
+            "ImageUri": processing_image(build.ctx, build.component, body.instance_type),
             "ContainerEntrypoint": ["python3", f"{CODE_DIR}/{script}"],
         },
         "ProcessingInputs": inputs,
         "ProcessingOutputConfig": with_key(build, {"Outputs": [output]}, "KmsKeyId"),
         # The layout is mlinfra's, so its variables win over the step's own.
         "Environment": {
-            **dict(body.get("environment") or {}),
+            **dict(body.environment),
             "MLINFRA_PROCESSING_INPUT": INPUT_DIR,
             "MLINFRA_PROCESSING_OUTPUT": OUTPUT_DIR,
         },

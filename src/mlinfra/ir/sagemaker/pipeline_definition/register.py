@@ -13,21 +13,22 @@ from mlinfra.ir.sagemaker.models import registry_group_name, serving_endpoints
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import ancestors, model_uri, upstream
 from mlinfra.ir.sagemaker.pipeline_definition.jobs import LOG_LEVEL, Build
 from mlinfra.ir.sagemaker.pipeline_definition.layout import ISOLATED_SERVING_DIRECTORY
+from mlinfra.spec.model import Step
 
 CONTENT_TYPES = ["text/csv", "application/json"]
 
 
-def source_training_step(steps: Mapping[str, Any], name: str) -> str:
+def source_training_step(steps: Mapping[str, Step], name: str) -> str:
     """The training step whose model `name` registers: the nearest one before it."""
     found = ancestors(upstream(steps), name)
-    trainers = [s for s in steps if s in found and steps[s]["type"] == "training"]
+    trainers = [s for s in steps if s in found and steps[s].type == "training"]
     if not trainers:
         raise GraphError(f"step {name!r} registers a model, but no training step runs before it")
     return min(trainers, key=lambda s: found[s])
 
 
 def _serving_environment(build: Build, trainer: str) -> dict:
-    program = PurePosixPath(build.steps[trainer]["entry_point"]).name
+    program = PurePosixPath(build.steps[trainer].entry_point).name
     directory = ISOLATED_SERVING_DIRECTORY if build.isolated else build.code_uris[trainer]
     return {
         "SAGEMAKER_PROGRAM": program,
@@ -38,8 +39,8 @@ def _serving_environment(build: Build, trainer: str) -> dict:
 
 
 def register_step(build: Build, name: str) -> dict:
-    model = build.ctx.spec.component(f"model.{build.steps[name]['model']}")
-    if model is None or not model.get("registry_group"):
+    model = build.ctx.spec.models.get(build.steps[name].model)
+    if model is None or not model.registry_group:
         raise GraphError(f"step {name!r} registers a model that has no registry group")
     trainer = source_training_step(build.steps, name)
     container = {
@@ -52,12 +53,12 @@ def register_step(build: Build, name: str) -> dict:
         "SupportedContentTypes": list(CONTENT_TYPES),
         "SupportedResponseMIMETypes": list(CONTENT_TYPES),
     }
-    instance_types = sorted({e["instance_type"] for e in serving_endpoints(build.ctx, model)})
+    instance_types = sorted({e.instance_type for e in serving_endpoints(build.ctx, model)})
     if instance_types:
         specification["SupportedRealtimeInferenceInstanceTypes"] = instance_types
-    approved = model.get("approval", "manual") == "auto"
+    approved = model.approval == "auto"
     arguments = {
-        "ModelPackageGroupName": registry_group_name(build.ctx, model["registry_group"]),
+        "ModelPackageGroupName": registry_group_name(build.ctx, model.registry_group),
         "ModelPackageDescription": f"Trained by pipeline {build.component.name}, step {trainer}",
         "ModelApprovalStatus": "Approved" if approved else "PendingManualApproval",
         "InferenceSpecification": specification,

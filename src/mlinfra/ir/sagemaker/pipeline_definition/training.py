@@ -46,11 +46,11 @@ def _json_text(value: Any) -> Any:
 
 def _hyperparameters(build: Build, name: str) -> dict:
     body = build.steps[name]
-    found = {key: _json_text(value) for key, value in (body.get("hyperparameters") or {}).items()}
+    found = {key: _json_text(value) for key, value in body.hyperparameters.items()}
     submit = ISOLATED_SUBMIT_DIRECTORY if build.isolated else build.code_uris[name]
     found.update(
         {
-            "sagemaker_program": _json_text(PurePosixPath(body["entry_point"]).name),
+            "sagemaker_program": _json_text(PurePosixPath(body.entry_point).name),
             "sagemaker_submit_directory": _json_text(submit),
             "sagemaker_container_log_level": LOG_LEVEL,
             "sagemaker_region": _json_text(build.ctx.spec.region),
@@ -62,7 +62,7 @@ def _hyperparameters(build: Build, name: str) -> dict:
 def _algorithm(build: Build, name: str) -> dict:
     body = build.steps[name]
     spec: dict[str, Any] = {
-        "TrainingImage": training_image(build.ctx, build.component, body["instance_type"]),
+        "TrainingImage": training_image(build.ctx, build.component, body.instance_type),
         "TrainingInputMode": "File",
     }
     metrics = [path.split(".")[-1] for path in build.metric_reads.get(name, ())]
@@ -82,8 +82,8 @@ def training_step(build: Build, name: str) -> dict:
     artifacts = build.ctx.s3_uri("artifacts", "pipelines", build.component.name, name)
     output = {"S3OutputPath": artifacts}
     resources = {
-        "InstanceType": body["instance_type"],
-        "InstanceCount": body["instance_count"],
+        "InstanceType": body.instance_type,
+        "InstanceCount": body.instance_count,
         "VolumeSizeInGB": VOLUME_SIZE_GB,
     }
     arguments: dict[str, Any] = {
@@ -92,7 +92,7 @@ def training_step(build: Build, name: str) -> dict:
         "OutputDataConfig": with_key(build, output, "KmsKeyId"),
         "ResourceConfig": with_volume_key(build, resources),
         "StoppingCondition": {
-            "MaxRuntimeInSeconds": int(parse_duration(body["max_runtime"]).total_seconds())
+            "MaxRuntimeInSeconds": int(parse_duration(body.max_runtime).total_seconds())
         },
         "RoleArn": build.role_arn,
         "EnableNetworkIsolation": build.isolated,
@@ -103,6 +103,6 @@ def training_step(build: Build, name: str) -> dict:
     vpc = vpc_config(build)
     if vpc:
         arguments["VpcConfig"] = vpc
-    if body.get("environment"):
-        arguments["Environment"] = dict(body["environment"])
+    if body.environment:
+        arguments["Environment"] = dict(body.environment)
     return {"Name": name, "Type": "Training", "Arguments": arguments}

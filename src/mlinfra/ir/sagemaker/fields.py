@@ -1,0 +1,198 @@
+"""The field tables of the translator: each SageMaker API request field and the `pulumi_aws`
+argument it becomes, per resource type.
+
+The names are pulumi_aws's (generated from the Terraform provider's schema, e.g.
+`resource_aws_sagemaker_endpoint_configuration.go`, where an endpoint configuration's
+`KmsKeyId` is `kms_key_arn`); `tests/ir/test_translate.py` checks every one against the
+installed pulumi_aws classes and every API field against botocore's request shapes. Each
+table lists its fields in the order the rendered programs write them.
+"""
+
+from __future__ import annotations
+
+from mlinfra.ir.sagemaker.translate import TAGS, nested, resource
+
+_SM = "aws.sagemaker."
+
+MODEL = resource(
+    _SM + "Model",
+    "CreateModel",
+    {
+        "ModelName": "name",
+        "ExecutionRoleArn": "execution_role_arn",
+        "PrimaryContainer": nested(
+            "primary_container",
+            _SM + "ModelPrimaryContainerArgs",
+            {
+                "Image": "image",
+                "ModelDataUrl": "model_data_url",
+                "ModelPackageName": "model_package_name",
+                "Environment": "environment",
+            },
+        ),
+        "EnableNetworkIsolation": "enable_network_isolation",
+        "VpcConfig": nested(
+            "vpc_config",
+            _SM + "ModelVpcConfigArgs",
+            {"Subnets": "subnets", "SecurityGroupIds": "security_group_ids"},
+        ),
+        "Tags": TAGS,
+    },
+)
+
+MODEL_PACKAGE_GROUP = resource(
+    _SM + "ModelPackageGroup",
+    "CreateModelPackageGroup",
+    {
+        "ModelPackageGroupName": "model_package_group_name",
+        "ModelPackageGroupDescription": "model_package_group_description",
+        "Tags": TAGS,
+    },
+)
+
+ENDPOINT_CONFIGURATION = resource(
+    _SM + "EndpointConfiguration",
+    "CreateEndpointConfig",
+    {
+        "EndpointConfigName": "name",
+        "ProductionVariants": nested(
+            "production_variants",
+            _SM + "EndpointConfigurationProductionVariantArgs",
+            {
+                "VariantName": "variant_name",
+                "ModelName": "model_name",
+                "InitialInstanceCount": "initial_instance_count",
+                "InstanceType": "instance_type",
+                "InitialVariantWeight": "initial_variant_weight",
+            },
+        ),
+        "KmsKeyId": "kms_key_arn",
+        "DataCaptureConfig": nested(
+            "data_capture_config",
+            _SM + "EndpointConfigurationDataCaptureConfigArgs",
+            {
+                "EnableCapture": "enable_capture",
+                "InitialSamplingPercentage": "initial_sampling_percentage",
+                "DestinationS3Uri": "destination_s3_uri",
+                "CaptureOptions": nested(
+                    "capture_options",
+                    _SM + "EndpointConfigurationDataCaptureConfigCaptureOptionArgs",
+                    {"CaptureMode": "capture_mode"},
+                ),
+                "KmsKeyId": "kms_key_id",
+            },
+        ),
+        "Tags": TAGS,
+    },
+)
+
+_ROUTING = _SM + "EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration"
+_CAPACITY = {"Type": "type", "Value": "value"}
+ENDPOINT = resource(
+    _SM + "Endpoint",
+    "CreateEndpoint",
+    {
+        "EndpointName": "name",
+        "EndpointConfigName": "endpoint_config_name",
+        "DeploymentConfig": nested(
+            "deployment_config",
+            _SM + "EndpointDeploymentConfigArgs",
+            {
+                "BlueGreenUpdatePolicy": nested(
+                    "blue_green_update_policy",
+                    _SM + "EndpointDeploymentConfigBlueGreenUpdatePolicyArgs",
+                    {
+                        "TrafficRoutingConfiguration": nested(
+                            "traffic_routing_configuration",
+                            _ROUTING + "Args",
+                            {
+                                "Type": "type",
+                                "WaitIntervalInSeconds": "wait_interval_in_seconds",
+                                "CanarySize": nested(
+                                    "canary_size", _ROUTING + "CanarySizeArgs", _CAPACITY
+                                ),
+                                "LinearStepSize": nested(
+                                    "linear_step_size", _ROUTING + "LinearStepSizeArgs", _CAPACITY
+                                ),
+                            },
+                        )
+                    },
+                ),
+                "AutoRollbackConfiguration": nested(
+                    "auto_rollback_configuration",
+                    _SM + "EndpointDeploymentConfigAutoRollbackConfigurationArgs",
+                    {
+                        "Alarms": nested(
+                            "alarms",
+                            _SM + "EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs",
+                            {"AlarmName": "alarm_name"},
+                        )
+                    },
+                ),
+            },
+        ),
+        "Tags": TAGS,
+    },
+)
+
+FEATURE_GROUP = resource(
+    _SM + "FeatureGroup",
+    "CreateFeatureGroup",
+    {
+        "FeatureGroupName": "feature_group_name",
+        "RecordIdentifierFeatureName": "record_identifier_feature_name",
+        "EventTimeFeatureName": "event_time_feature_name",
+        "FeatureDefinitions": nested(
+            "feature_definitions",
+            _SM + "FeatureGroupFeatureDefinitionArgs",
+            {"FeatureName": "feature_name", "FeatureType": "feature_type"},
+        ),
+        "OnlineStoreConfig": nested(
+            "online_store_config",
+            _SM + "FeatureGroupOnlineStoreConfigArgs",
+            {
+                "EnableOnlineStore": "enable_online_store",
+                "SecurityConfig": nested(
+                    "security_config",
+                    _SM + "FeatureGroupOnlineStoreConfigSecurityConfigArgs",
+                    {"KmsKeyId": "kms_key_id"},
+                ),
+                "TtlDuration": nested(
+                    "ttl_duration",
+                    _SM + "FeatureGroupOnlineStoreConfigTtlDurationArgs",
+                    {"Unit": "unit", "Value": "value"},
+                ),
+            },
+        ),
+        "ThroughputConfig": nested(
+            "throughput_config",
+            _SM + "FeatureGroupThroughputConfigArgs",
+            {
+                "ThroughputMode": "throughput_mode",
+                "ProvisionedReadCapacityUnits": "provisioned_read_capacity_units",
+                "ProvisionedWriteCapacityUnits": "provisioned_write_capacity_units",
+            },
+        ),
+        "OfflineStoreConfig": nested(
+            "offline_store_config",
+            _SM + "FeatureGroupOfflineStoreConfigArgs",
+            {
+                "S3StorageConfig": nested(
+                    "s3_storage_config",
+                    _SM + "FeatureGroupOfflineStoreConfigS3StorageConfigArgs",
+                    {"S3Uri": "s3_uri", "KmsKeyId": "kms_key_id"},
+                ),
+                "TableFormat": "table_format",
+                "DisableGlueTableCreation": "disable_glue_table_creation",
+            },
+        ),
+        "RoleArn": "role_arn",
+        "Description": "description",
+        "Tags": TAGS,
+    },
+)
+
+TABLES = {
+    table.type: table
+    for table in (MODEL, MODEL_PACKAGE_GROUP, ENDPOINT_CONFIGURATION, ENDPOINT, FEATURE_GROUP)
+}

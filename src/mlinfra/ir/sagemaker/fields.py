@@ -192,7 +192,27 @@ FEATURE_GROUP = resource(
     },
 )
 
+PIPELINE = resource(
+    _SM + "Pipeline",
+    "CreatePipeline",
+    {
+        "PipelineName": "pipeline_name",
+        "PipelineDisplayName": "pipeline_display_name",
+        "RoleArn": "role_arn",
+        "PipelineDefinition": "pipeline_definition",
+        "PipelineDescription": "pipeline_description",
+        "Tags": TAGS,
+    },
+)
+
 TABLES = {
     table.type: table
-    for table in (MODEL, MODEL_PACKAGE_GROUP, ENDPOINT_CONFIGURATION, ENDPOINT, FEATURE_GROUP)
+    for table in (
+        MODEL,
+        MODEL_PACKAGE_GROUP,
+        ENDPOINT_CONFIGURATION,
+        ENDPOINT,
+        FEATURE_GROUP,
+        PIPELINE,
+    )
 }

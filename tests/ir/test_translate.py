@@ -92,3 +92,14 @@ def test_a_field_the_table_does_not_know_is_refused_not_dropped():
         translate(MODEL, {"PrimaryContainer": {"Image": "i", "Mode": "SingleModel"}})
     with pytest.raises(GraphError, match="'Containers'"):
         translate(MODEL, {"Containers": []})
+
+
+def test_a_list_pulumi_aws_takes_as_one_structure_must_hold_exactly_one():
+    table = TABLES["aws.sagemaker.DataQualityJobDefinition"]
+    output = {"S3Output": {"S3Uri": "s3://b/reports", "LocalPath": "/out"}}
+    translated = translate(table, {"DataQualityJobOutputConfig": {"MonitoringOutputs": [output]}})
+    outputs = translated["data_quality_job_output_config"].fields["monitoring_outputs"]
+    assert outputs.type.endswith("DataQualityJobOutputConfigMonitoringOutputsArgs")
+    assert outputs.fields["s3_output"].fields == {"s3_uri": "s3://b/reports", "local_path": "/out"}
+    with pytest.raises(GraphError, match="exactly one"):
+        translate(table, {"DataQualityJobOutputConfig": {"MonitoringOutputs": [output, output]}})

@@ -205,6 +205,137 @@ PIPELINE = resource(
     },
 )
 
+_DQ = _SM + "DataQualityJobDefinition"
+_OUTPUTS = _DQ + "DataQualityJobOutputConfigMonitoringOutputs"
+DATA_QUALITY_JOB_DEFINITION = resource(
+    _DQ,
+    "CreateDataQualityJobDefinition",
+    {
+        "JobDefinitionName": "name",
+        "DataQualityAppSpecification": nested(
+            "data_quality_app_specification",
+            _DQ + "DataQualityAppSpecificationArgs",
+            {"ImageUri": "image_uri", "Environment": "environment"},
+        ),
+        "DataQualityBaselineConfig": nested(
+            "data_quality_baseline_config",
+            _DQ + "DataQualityBaselineConfigArgs",
+            {
+                "ConstraintsResource": nested(
+                    "constraints_resource",
+                    _DQ + "DataQualityBaselineConfigConstraintsResourceArgs",
+                    {"S3Uri": "s3_uri"},
+                ),
+                "StatisticsResource": nested(
+                    "statistics_resource",
+                    _DQ + "DataQualityBaselineConfigStatisticsResourceArgs",
+                    {"S3Uri": "s3_uri"},
+                ),
+            },
+        ),
+        "DataQualityJobInput": nested(
+            "data_quality_job_input",
+            _DQ + "DataQualityJobInputArgs",
+            {
+                "EndpointInput": nested(
+                    "endpoint_input",
+                    _DQ + "DataQualityJobInputEndpointInputArgs",
+                    {
+                        "EndpointName": "endpoint_name",
+                        "LocalPath": "local_path",
+                        "S3DataDistributionType": "s3_data_distribution_type",
+                        "S3InputMode": "s3_input_mode",
+                    },
+                )
+            },
+        ),
+        "DataQualityJobOutputConfig": nested(
+            "data_quality_job_output_config",
+            _DQ + "DataQualityJobOutputConfigArgs",
+            {
+                "MonitoringOutputs": nested(
+                    "monitoring_outputs",
+                    _OUTPUTS + "Args",
+                    {
+                        "S3Output": nested(
+                            "s3_output",
+                            _OUTPUTS + "S3OutputArgs",
+                            {
+                                "S3Uri": "s3_uri",
+                                "LocalPath": "local_path",
+                                "S3UploadMode": "s3_upload_mode",
+                            },
+                        )
+                    },
+                    single=True,
+                ),
+                "KmsKeyId": "kms_key_id",
+            },
+        ),
+        "JobResources": nested(
+            "job_resources",
+            _DQ + "JobResourcesArgs",
+            {
+                "ClusterConfig": nested(
+                    "cluster_config",
+                    _DQ + "JobResourcesClusterConfigArgs",
+                    {
+                        "InstanceCount": "instance_count",
+                        "InstanceType": "instance_type",
+                        "VolumeSizeInGB": "volume_size_in_gb",
+                        "VolumeKmsKeyId": "volume_kms_key_id",
+                    },
+                )
+            },
+        ),
+        "NetworkConfig": nested(
+            "network_config",
+            _DQ + "NetworkConfigArgs",
+            {
+                "EnableNetworkIsolation": "enable_network_isolation",
+                "EnableInterContainerTrafficEncryption": (
+                    "enable_inter_container_traffic_encryption"
+                ),
+                "VpcConfig": nested(
+                    "vpc_config",
+                    _DQ + "NetworkConfigVpcConfigArgs",
+                    {"SecurityGroupIds": "security_group_ids", "Subnets": "subnets"},
+                ),
+            },
+        ),
+        "RoleArn": "role_arn",
+        "StoppingCondition": nested(
+            "stopping_condition",
+            _DQ + "StoppingConditionArgs",
+            {"MaxRuntimeInSeconds": "max_runtime_in_seconds"},
+        ),
+        "Tags": TAGS,
+    },
+)
+
+_SCHEDULE = _SM + "MonitoringScheduleMonitoringScheduleConfig"
+MONITORING_SCHEDULE = resource(
+    _SM + "MonitoringSchedule",
+    "CreateMonitoringSchedule",
+    {
+        "MonitoringScheduleName": "name",
+        "MonitoringScheduleConfig": nested(
+            "monitoring_schedule_config",
+            _SCHEDULE + "Args",
+            {
+                "MonitoringJobDefinitionName": "monitoring_job_definition_name",
+                "MonitoringType": "monitoring_type",
+                "ScheduleConfig": nested(
+                    "schedule_config",
+                    _SCHEDULE + "ScheduleConfigArgs",
+                    {"ScheduleExpression": "schedule_expression"},
+                ),
+            },
+        ),
+        "Tags": TAGS,
+    },
+)
+
 TABLES = {
     table.type: table
     for table in (
@@ -214,5 +345,7 @@ TABLES = {
         ENDPOINT,
         FEATURE_GROUP,
         PIPELINE,
+        DATA_QUALITY_JOB_DEFINITION,
+        MONITORING_SCHEDULE,
     )
 }

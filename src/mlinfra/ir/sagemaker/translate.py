@@ -39,10 +39,14 @@ class Struct:
 
 @dataclass(frozen=True)
 class Nested:
-    """A field holding a structure (or a list of them) that becomes `...Args` values."""
+    """A field holding a structure (or a list of them) that becomes `...Args` values.
+
+    With `single`, the API's list holds one structure where pulumi_aws takes that one
+    structure itself (a data-quality job's `MonitoringOutputs`)."""
 
     name: str
     struct: Struct
+    single: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,8 @@ class Resource:
     struct: Struct = field(repr=False)
 
 
-def nested(name: str, args: str, fields: Mapping[str, Any]) -> Nested:
-    return Nested(name, Struct(args, MappingProxyType(dict(fields))))
+def nested(name: str, args: str, fields: Mapping[str, Any], single: bool = False) -> Nested:
+    return Nested(name, Struct(args, MappingProxyType(dict(fields))), single)
 
 
 def resource(type_: str, operation: str, fields: Mapping[str, Any]) -> Resource:
@@ -97,6 +101,10 @@ def _fields(struct: Struct, request: Mapping[str, Any], where: str) -> dict[str,
 
 
 def _nested(target: Nested, value: Any, where: str) -> Any:
+    if target.single:
+        if not isinstance(value, list | tuple) or len(value) != 1:
+            raise GraphError(f"{where}: pulumi_aws takes exactly one structure here")
+        return _nested(Nested(target.name, target.struct), value[0], f"{where}[0]")
     if isinstance(value, list | tuple):
         return [_nested(target, item, f"{where}[{i}]") for i, item in enumerate(value)]
     if not isinstance(value, Mapping):

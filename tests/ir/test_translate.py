@@ -14,7 +14,7 @@ import pulumi_aws
 import pytest
 
 from mlinfra.ir.graph import Args, GraphError, Ref
-from mlinfra.ir.sagemaker.fields import MODEL, TABLES
+from mlinfra.ir.sagemaker.fields import MODEL, TABLES, api_name, request_of
 from mlinfra.ir.sagemaker.translate import Nested, Struct, Tags, translate
 
 
@@ -103,3 +103,29 @@ def test_a_list_pulumi_aws_takes_as_one_structure_must_hold_exactly_one():
     assert outputs.fields["s3_output"].fields == {"s3_uri": "s3://b/reports", "local_path": "/out"}
     with pytest.raises(GraphError, match="exactly one"):
         translate(table, {"DataQualityJobOutputConfig": {"MonitoringOutputs": [output, output]}})
+
+
+def test_the_request_is_read_back_from_the_arguments_it_was_translated_into():
+    table = TABLES["aws.sagemaker.DataQualityJobDefinition"]
+    request = {
+        "JobDefinitionName": "churn-prod-drift",
+        "DataQualityJobOutputConfig": {
+            "MonitoringOutputs": [{"S3Output": {"S3Uri": "s3://b/r", "LocalPath": "/out"}}],
+            "KmsKeyId": Ref("kms.key", "arn"),
+        },
+        "NetworkConfig": {"EnableNetworkIsolation": True, "VpcConfig": {"Subnets": ["s-1"]}},
+        "Tags": [{"Key": "team", "Value": "growth"}],
+    }
+    arguments = translate(table, request)
+    assert request_of(table.type, arguments) == request
+    assert request_of("aws.s3.Bucket", {"bucket": "b"}) is None
+
+
+def test_each_argument_has_the_api_name_of_its_field():
+    assert api_name("aws.sagemaker.EndpointConfiguration", "kms_key_arn") == "KmsKeyId"
+    data_capture = "aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs"
+    assert api_name(data_capture, "kms_key_id") == "KmsKeyId"
+    assert api_name(data_capture, "enable_capture") == "EnableCapture"
+    assert api_name("aws.sagemaker.Model", "vpc_config") == "VpcConfig"
+    assert api_name("aws.s3.BucketObjectv2", "kms_key_id") is None
+    assert api_name(None, "kms_key_id") is None

@@ -119,3 +119,46 @@ def _tags(value: Any, where: str) -> Any:
         return MappingProxyType({tag["Key"]: tag["Value"] for tag in value})
     except (KeyError, TypeError):
         raise GraphError(f"{where}: tags must be a list of {{Key, Value}}") from None
+
+
+def untranslate(table: Resource, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The request `arguments` were translated from: `translate` read backwards, so readers
+    of the IR see a SageMaker resource in the API's spelling whichever target made it."""
+    return _request(table.struct, arguments)
+
+
+def _request(struct: Struct, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    keys = {_argument(target): (key, target) for key, target in struct.fields.items()}
+    found: dict[str, Any] = {}
+    for name, value in arguments.items():
+        if name not in keys:  # not made by the translator: kept as it is
+            found[name] = value
+            continue
+        key, target = keys[name]
+        if isinstance(target, str):
+            found[key] = value
+        elif isinstance(target, Tags):
+            found[key] = (
+                [{"Key": k, "Value": v} for k, v in value.items()]
+                if isinstance(value, Mapping)
+                else value
+            )
+        elif target.single:
+            found[key] = [_structure(target.struct, value)]
+        elif isinstance(value, list | tuple):
+            found[key] = [_structure(target.struct, item) for item in value]
+        else:
+            found[key] = _structure(target.struct, value)
+    return found
+
+
+def _structure(struct: Struct, value: Any) -> Any:
+    if isinstance(value, Args):
+        return _request(struct, value.fields)
+    if isinstance(value, Mapping):
+        return _request(struct, value)
+    return value
+
+
+def _argument(target: Any) -> str:
+    return target if isinstance(target, str) else target.name

@@ -9,8 +9,9 @@ from types import MappingProxyType
 import pytest
 
 from mlinfra.ir.graph import Args, Concat, Ref
+from mlinfra.ir.requests.feature_stores import ttl_unit_value
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.feature_stores import lower_feature_store, ttl_duration
+from mlinfra.ir.sagemaker.feature_stores import lower_feature_store
 from mlinfra.spec.validate import validate_file
 from typed_specs import rebuilt
 
@@ -130,10 +131,7 @@ def test_an_offline_only_store_has_no_online_store():
     ],
 )
 def test_ttl_is_written_in_the_largest_whole_unit(text, unit, value):
-    assert ttl_duration(text) == Args(
-        "aws.sagemaker.FeatureGroupOnlineStoreConfigTtlDurationArgs",
-        {"unit": unit, "value": value},
-    )
+    assert ttl_unit_value(text) == (unit, value)
 
 
 def test_the_role_writes_only_the_stores_prefix_and_uses_the_key():

@@ -20,7 +20,7 @@ import pytest
 
 from mlinfra.frozen import thaw
 from mlinfra.ir.graph import Args, Concat, FileAsset, GraphError, Json, Ref
-from mlinfra.ir.sagemaker import pipelines
+from mlinfra.ir.requests import pipelines as requests_pipelines
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.feature_stores import lower_feature_store
 from mlinfra.ir.sagemaker.monitors import lower_monitor
@@ -269,7 +269,8 @@ def test_a_pipeline_without_schedule_has_no_rule():
 
 
 def test_a_definition_that_fails_the_check_stops_the_lowering(monkeypatch):
-    monkeypatch.setattr(pipelines, "check_definition", lambda definition: ["broken"])
+    # Both targets build the request, and check its definition, in one place.
+    monkeypatch.setattr(requests_pipelines, "check_definition", lambda definition: ["broken"])
     with pytest.raises(GraphError, match="invalid pipeline definition: broken"):
         lowered("dev")
 

@@ -586,6 +586,39 @@ def test_data_capture_turned_down_or_off_is_a_weakening():
     ]
 
 
+def test_a_setting_is_judged_alike_in_pulumi_arguments_and_in_json_documents():
+    # One meaning, one key: `enable_network_isolation` of a model is SageMaker's
+    # EnableNetworkIsolation, as a step's in a pipeline definition is; the path stays the
+    # resource's own spelling.
+    def model(isolated: bool) -> Resource:
+        return resource("model.m", "aws.sagemaker.Model", 10, enable_network_isolation=isolated)
+
+    def pipeline(isolated: bool) -> Resource:
+        step = {"Name": "train", "Type": "Training", "Arguments": {}}
+        step["Arguments"]["EnableNetworkIsolation"] = isolated
+        definition = Json({"Steps": [step]})
+        return resource("pipeline.p", "aws.sagemaker.Pipeline", 30, pipeline_definition=definition)
+
+    changes = security_changes(
+        graph(model(True), pipeline(True)), graph(model(False), pipeline(False))
+    )
+    assert [(c.address, c.category, c.direction, c.summary) for c in changes] == [
+        (
+            "model.m",
+            "network-isolation",
+            "weakened",
+            "model.m turns network isolation off (enable_network_isolation)",
+        ),
+        (
+            "pipeline.p",
+            "network-isolation",
+            "weakened",
+            "pipeline.p turns network isolation off "
+            "(pipeline_definition.Steps[train].Arguments.EnableNetworkIsolation)",
+        ),
+    ]
+
+
 def test_kms_keys_inside_json_documents_are_compared():
     def pipeline(step: dict) -> Resource:
         definition = Json({"Steps": [{"Name": "train", "Type": "Training", "Arguments": step}]})

@@ -28,6 +28,7 @@ from typing import Any
 
 from mlinfra.diagnostics import SourceRange
 from mlinfra.frozen import SCALAR_TYPES, freeze  # noqa: F401  (freeze: re-exported for lowering)
+from mlinfra.ir.addresses import Address, AddressError
 from mlinfra.naming import stable_hash
 
 
@@ -151,10 +152,15 @@ class Resource:
     # the engine must refuse to delete it.
     protect: bool = False
 
-    @property
+    @functools.cached_property
+    def addr(self) -> Address:
+        """The address, typed."""
+        return Address.parse(self.address)
+
+    @functools.cached_property
     def component(self) -> str:
         """The address of the spec component this resource was lowered from."""
-        return self.address.split("/", 1)[0]
+        return str(self.addr.component)
 
     def dependencies(self) -> tuple[str, ...]:
         return self._walked[0]
@@ -211,6 +217,10 @@ def build_graph(
     """
     by_address: dict[str, Resource] = {}
     for resource in resources:
+        try:
+            resource.addr  # noqa: B018  (parsed here, so a malformed address stops lowering)
+        except AddressError as error:
+            raise GraphError(str(error)) from None
         if resource.address in by_address:
             raise GraphError(f"two resources at {resource.address}")
         by_address[resource.address] = resource

@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mlinfra.git import GitError, Repository, merge_base
+from mlinfra.ir.addresses import Address
 from mlinfra.ir.graph import Args, Call, Concat, Json, Ref, Resource, ResourceGraph, build_graph
 from mlinfra.preview.environment import PreviewError, preview_spec
 from mlinfra.render.outputs import NAME_PROPERTIES
@@ -263,7 +264,7 @@ class _Rewriter:
         if isinstance(value, Ref):
             if not self.from_base(value.address):
                 return value
-            self.used.add(value.address.split("/", 1)[0])
+            self.used.add(str(Address.parse(value.address).component))
             recorded = self.base_state.get(value.address)
             outputs = recorded.outputs if recorded is not None else None
             if not outputs or value.attribute not in outputs:
@@ -302,7 +303,7 @@ def defer(
     own = set(selection.own)
 
     def from_base(address: str) -> bool:
-        return address.split("/", 1)[0] in deferred and address not in own
+        return str(Address.parse(address).component) in deferred and address not in own
 
     names = name_map(preview, base, deferred, own)
     rewriter = _Rewriter(names, base_state, from_base, base_env)

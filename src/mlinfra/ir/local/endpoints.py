@@ -9,13 +9,11 @@ and autoscaling. A changed configuration moves the endpoint to it at once.
 
 from __future__ import annotations
 
-from typing import Any
-
-from mlinfra.ir.graph import Ref, Resource, content_hash
-from mlinfra.ir.local.api import ENDPOINT, ENDPOINT_CONFIG, tags
+from mlinfra.ir.graph import Resource, content_hash
+from mlinfra.ir.local.api import ENDPOINT, ENDPOINT_CONFIG
 from mlinfra.ir.local.models import model_name, registry_lookup
+from mlinfra.ir.requests.endpoints import create_endpoint, create_endpoint_config, endpoint_name
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.endpoints import CAPTURE_MODES, VARIANT, endpoint_name
 from mlinfra.ir.sagemaker.models import VERSION_SUFFIX_LENGTH, served_version, with_version
 from mlinfra.naming import fit, name_rule
 from mlinfra.spec.model import Endpoint
@@ -28,45 +26,16 @@ def lower_endpoint(ctx: LoweringContext, component: Endpoint) -> list[Resource]:
     endpoint = ctx.resource(
         component.address,
         ENDPOINT,
-        {
-            "EndpointName": endpoint_name(ctx, component),
-            "EndpointConfigName": Ref(config.address, "name"),
-            "Tags": tags(ctx, component),
-        },
+        create_endpoint(ctx, component, config.address),
         component.key_range,
     )
     return [config, endpoint]
 
 
-def data_capture_config(ctx: LoweringContext, component: Endpoint) -> dict[str, Any] | None:
-    capture = component.data_capture
-    if capture is None or not capture.enabled:
-        return None
-    return {
-        "EnableCapture": True,
-        "InitialSamplingPercentage": capture.sampling_percent,
-        "DestinationS3Uri": f"file:{CAPTURE_FOLDER}/{endpoint_name(ctx, component)}",
-        "CaptureOptions": [{"CaptureMode": CAPTURE_MODES[mode]} for mode in capture.capture],
-    }
-
-
 def endpoint_config(ctx: LoweringContext, component: Endpoint) -> Resource:
     model = ctx.spec.models[component.model]
-    request: dict[str, Any] = {
-        "ProductionVariants": [
-            {
-                "VariantName": VARIANT,
-                "ModelName": Ref(model.address, "name"),
-                "InitialInstanceCount": component.instance_count,
-                "InstanceType": component.instance_type,
-                "InitialVariantWeight": 1.0,
-            }
-        ]
-    }
-    capture = data_capture_config(ctx, component)
-    if capture is not None:
-        request["DataCaptureConfig"] = capture
-    request["Tags"] = tags(ctx, component)
+    capture = f"file:{CAPTURE_FOLDER}/{endpoint_name(ctx, component)}"
+    request = create_endpoint_config(ctx, component, capture)
     # Immutable, so named by a hash of its content and of its model's name (itself a hash
     # of the model's content, plus the version it serves once that is known).
     model_named = model_name(ctx, model)

@@ -12,17 +12,20 @@ from __future__ import annotations
 from typing import Any
 
 from mlinfra.ir.graph import Call, Concat, Resource, content_hash
-from mlinfra.ir.local.api import MODEL, MODEL_PACKAGE_GROUP, tags
-from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.models import (
+from mlinfra.ir.local.api import MODEL, MODEL_PACKAGE_GROUP
+from mlinfra.ir.requests.models import (
     LATEST_APPROVED,
-    VERSION_SUFFIX_LENGTH,
-    file_sha256,
-    image,
+    create_model,
+    create_model_package_group,
     is_s3,
+    primary_container,
     registry_address,
     registry_group_name,
-    registry_owner,
+)
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.models import (
+    VERSION_SUFFIX_LENGTH,
+    file_sha256,
     served_version,
     with_version,
 )
@@ -35,20 +38,27 @@ class LocalTargetError(ValueError):
 
 
 def lower_model(ctx: LoweringContext, component: Model) -> list[Resource]:
-    resources = registry_group(ctx, component)
+    resources = []
+    group = create_model_package_group(ctx, component)
+    if group is not None:
+        resources.append(
+            ctx.resource(
+                registry_address(ctx, component.registry_group),
+                MODEL_PACKAGE_GROUP,
+                group,
+                component.range_of("registry_group"),
+            )
+        )
     depends_on: tuple[str, ...] = ()
     if component.registry_group and not component.artifact:
         # The registry is read by name when the model is created, not through a Ref.
         depends_on = (registry_address(ctx, component.registry_group),)
+    request = create_model(ctx, component, model_data_url, model_package)
     resources.append(
         ctx.resource(
             component.address,
             MODEL,
-            {
-                "ModelName": model_name(ctx, component),
-                "PrimaryContainer": primary_container(ctx, component),
-                "Tags": tags(ctx, component),
-            },
+            {"ModelName": model_name(ctx, component), **request},
             component.key_range,
             depends_on=depends_on,
         )
@@ -56,42 +66,17 @@ def lower_model(ctx: LoweringContext, component: Model) -> list[Resource]:
     return resources
 
 
-def registry_group(ctx: LoweringContext, component: Model) -> list[Resource]:
-    group = component.registry_group
-    if not group or registry_owner(ctx, group) is not component:
-        return []
-    return [
-        ctx.resource(
-            registry_address(ctx, group),
-            MODEL_PACKAGE_GROUP,
-            {
-                "ModelPackageGroupName": registry_group_name(ctx, group),
-                "ModelPackageGroupDescription": component.description
-                or f"Versions of {component.address}",
-                "Tags": tags(ctx, component),
-            },
-            component.range_of("registry_group"),
-        )
-    ]
-
-
-def primary_container(ctx: LoweringContext, component: Model) -> dict[str, Any]:
+def model_data_url(ctx: LoweringContext, component: Model) -> str:
+    """The artifact as the spec gives it. The emulator serves it itself (the image is what
+    SageMaker would run), and reads a relative path from the spec's folder."""
     artifact = component.artifact
-    if artifact and is_s3(artifact):
+    if is_s3(artifact):
         raise LocalTargetError(
             f"{component.address}: artifact {artifact} is in S3, which the local emulator "
             "cannot read; give a local path (a model.tar.gz or a folder with model.joblib) "
             "in this environment's overrides"
         )
-    if artifact:
-        # The image is what SageMaker would run; the emulator serves the artifact itself.
-        # A relative path stays relative: the emulator reads it from the spec's folder.
-        container: dict[str, Any] = {"Image": image(ctx, component), "ModelDataUrl": artifact}
-    else:
-        container = {"ModelPackageName": model_package(ctx, component)}
-    if component.environment:
-        container["Environment"] = dict(component.environment)
-    return container
+    return artifact
 
 
 def registry_lookup(ctx: LoweringContext, component: Model) -> tuple[str, ...]:
@@ -112,7 +97,8 @@ def model_package(ctx: LoweringContext, component: Model) -> Call:
 def model_name(ctx: LoweringContext, component: Model) -> str | Concat:
     """`{project}-{env}-{model}-{hash}[-v{version}]`: the hash of the container (and of the
     artifact's content), the version a latest-approved model serves."""
-    content: dict[str, Any] = {"container": primary_container(ctx, component)}
+    container = primary_container(ctx, component, model_data_url, model_package)
+    content: dict[str, Any] = {"container": container}
     if component.artifact:
         content["sha256"] = file_sha256(ctx, component.artifact)
     wanted = physical_name(ctx.spec.project, ctx.spec.env, component.name, "model").wanted

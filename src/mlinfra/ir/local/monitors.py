@@ -18,20 +18,19 @@ Model Monitor's own container takes its settings: the `mlinfra_*` variables belo
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from mlinfra.ir.graph import Ref, Resource
-from mlinfra.ir.local.api import MONITORING_SCHEDULE, tags
+from mlinfra.ir.graph import Resource
+from mlinfra.ir.local.api import MONITORING_SCHEDULE
 from mlinfra.ir.local.pipelines import EMULATOR_FOLDER
-from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.monitors import (
-    HASH_IN_KEY,
-    INPUT_PATH,
-    OUTPUT_PATH,
-    VOLUME_SIZE_GB,
-    monitor_image,
-    thresholds,
+from mlinfra.ir.requests.monitors import (
+    baseline_config,
+    cluster_config,
+    create_monitoring_schedule,
+    endpoint_input,
+    monitoring_output,
 )
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.monitors import HASH_IN_KEY, monitor_image, thresholds
 from mlinfra.ir.sagemaker.pipelines import file_sha256, local_path
 from mlinfra.naming import stable_hash
 from mlinfra.spec.model import Monitor
@@ -42,47 +41,22 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/mlinfra-local-monitor"
 
 def lower_monitor(ctx: LoweringContext, component: Monitor) -> list[Resource]:
     name = ctx.name(component, "monitoring_schedule")
-    endpoint = ctx.spec.endpoints[component.endpoint]
     folder = f"{EMULATOR_FOLDER}/monitors/{name}"
     results = f"file:{folder}/baseline-results/{baseline_version(ctx, component)}"
     definition = {
-        "BaselineConfig": {
-            "ConstraintsResource": {"S3Uri": f"{results}/constraints.json"},
-            "StatisticsResource": {"S3Uri": f"{results}/statistics.json"},
-        },
-        "MonitoringInputs": [
-            {
-                "EndpointInput": {
-                    "EndpointName": Ref(endpoint.address, "name"),
-                    "LocalPath": INPUT_PATH,
-                }
-            }
-        ],
+        "BaselineConfig": baseline_config(lambda file: f"{results}/{file}"),
+        "MonitoringInputs": [{"EndpointInput": endpoint_input(ctx, component)}],
         "MonitoringOutputConfig": {
-            "MonitoringOutputs": [
-                {"S3Output": {"S3Uri": f"file:{folder}/reports", "LocalPath": OUTPUT_PATH}}
-            ]
+            "MonitoringOutputs": [monitoring_output(f"file:{folder}/reports")]
         },
-        "MonitoringResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": component.instance_type,
-                "VolumeSizeInGB": VOLUME_SIZE_GB,
-            }
-        },
+        "MonitoringResources": {"ClusterConfig": cluster_config(component)},
         "MonitoringAppSpecification": {"ImageUri": monitor_image(ctx)},
         "RoleArn": ROLE_ARN,
         "Environment": environment(ctx, component),
     }
-    request: dict[str, Any] = {
-        "MonitoringScheduleName": name,
-        "MonitoringScheduleConfig": {
-            "ScheduleConfig": {"ScheduleExpression": component.schedule},
-            "MonitoringType": "DataQuality",
-            "MonitoringJobDefinition": definition,
-        },
-        "Tags": tags(ctx, component),
-    }
+    request = create_monitoring_schedule(
+        ctx, component, component.schedule, {"MonitoringJobDefinition": definition}
+    )
     depends_on = ()
     retrain = component.on_violation.retrain
     if retrain:  # retraining starts it by name, so it must exist first

@@ -21,14 +21,12 @@ base64-encoded when the schedule has characters a tag value may not hold
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from mlinfra.ir.graph import GraphError, Json, Resource
-from mlinfra.ir.local.api import PIPELINE, tags
+from mlinfra.ir.graph import GraphError, Resource
+from mlinfra.ir.local.api import PIPELINE
 from mlinfra.ir.local.feature_stores import OFFLINE_FOLDER
+from mlinfra.ir.requests.pipelines import create_pipeline
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
-from mlinfra.ir.sagemaker.pipeline_definition.definition import pipeline_definition
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import classify_input
 from mlinfra.ir.sagemaker.pipelines import CODE_FIELDS, used_by_name
 from mlinfra.spec.model import Pipeline
@@ -74,20 +72,8 @@ def lower_pipeline(ctx: LoweringContext, component: Pipeline) -> list[Resource]:
         for text in body.reads()
         if classify_input(text, steps)[0] == "local"
     }
-    definition = pipeline_definition(local, component, ROLE_ARN, code_uris, data_uris)
-    problems = check_definition(definition)
-    if problems:  # checked as on the SageMaker target: the same definition, other locations
-        raise GraphError(f"{component.address}: invalid pipeline definition: {'; '.join(problems)}")
-    request: dict[str, Any] = {
-        "PipelineName": name,
-        "PipelineDisplayName": name,
-        # Written into rendered programs as the document itself (readable), sent as JSON text.
-        "PipelineDefinition": Json(definition),
-        "RoleArn": ROLE_ARN,
-    }
-    if component.description:
-        request["PipelineDescription"] = component.description
-    request["Tags"] = tags(ctx, component)
+    # Built and checked as on the SageMaker target: the same definition, local locations.
+    request = create_pipeline(local, component, ROLE_ARN, code_uris, data_uris)
     if component.schedule:
         # Encoded where AWS's tag rules need it: the emulator checks tags as AWS does.
         value = schedule_tag(component.schedule)

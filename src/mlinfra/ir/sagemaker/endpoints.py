@@ -12,6 +12,13 @@ import re
 from typing import Any
 
 from mlinfra.ir.graph import Args, Concat, Ref, Resource, content_hash
+from mlinfra.ir.requests.endpoints import (  # noqa: F401  (VARIANT: re-exported)
+    VARIANT,
+    create_endpoint,
+    create_endpoint_config,
+    endpoint_name,
+)
+from mlinfra.ir.sagemaker import fields
 from mlinfra.ir.sagemaker.alerts import alarm_actions, alert_topic
 from mlinfra.ir.sagemaker.cloudwatch import metric_query
 from mlinfra.ir.sagemaker.context import LoweringContext
@@ -22,18 +29,17 @@ from mlinfra.ir.sagemaker.models import (
     with_version,
     without_endpoints,
 )
+from mlinfra.ir.sagemaker.translate import translate
 from mlinfra.naming import fit, name_rule
-from mlinfra.spec.model import Autoscaling, Deployment, Endpoint, Model
+from mlinfra.spec.model import Autoscaling, Deployment, Endpoint
 from mlinfra.spec.values import parse_duration
 
-VARIANT = "primary"
 NAMESPACE = "AWS/SageMaker"
 # Alarms look at one-minute periods and fire when two of the last three breach: fast enough to
 # stop a canary within its wait, and not tripped by a single slow minute.
 PERIOD_SECONDS = 60
 EVALUATION_PERIODS = 3
 DATAPOINTS_TO_ALARM = 2
-CAPTURE_MODES = {"input": "Input", "output": "Output"}
 TRAFFIC_ROUTING = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_ONCE"}
 
 # Instance families with NVMe instance storage. Their local volumes are encrypted by the
@@ -52,15 +58,11 @@ def lower_endpoint(ctx: LoweringContext, component: Endpoint) -> list[Resource]:
     config = endpoint_config(ctx, component)
     endpoint = ctx.resource(
         component.address,
-        "aws.sagemaker.Endpoint",
+        fields.ENDPOINT.type,
         endpoint_properties(ctx, component, config, alarms),
         component.key_range,
     )
     return [config, *topic, *alarms.values(), endpoint, *autoscaling(ctx, component)]
-
-
-def endpoint_name(ctx: LoweringContext, component: Endpoint) -> str:
-    return ctx.name(component, "endpoint")
 
 
 # --- the configuration ------------------------------------------------------------------------
@@ -71,50 +73,24 @@ def has_instance_storage(instance_type: str) -> bool:
     return family in _INSTANCE_STORE_FAMILIES or bool(_INSTANCE_STORE_SUFFIX.match(family))
 
 
-def production_variant(component: Endpoint, model: Model) -> Args:
-    return Args(
-        "aws.sagemaker.EndpointConfigurationProductionVariantArgs",
-        {
-            "variant_name": VARIANT,
-            "model_name": Ref(model.address, "name"),
-            "initial_instance_count": component.instance_count,
-            "instance_type": component.instance_type,
-            "initial_variant_weight": 1.0,
-        },
-    )
-
-
-def data_capture_config(ctx: LoweringContext, component: Endpoint) -> Args | None:
-    capture = component.data_capture
-    if capture is None or not capture.enabled:
-        return None
-    fields: dict[str, Any] = {
-        "enable_capture": True,
-        "initial_sampling_percentage": capture.sampling_percent,
-        # Per endpoint, so a monitor reads only its endpoint's traffic.
-        "destination_s3_uri": ctx.s3_uri("capture", endpoint_name(ctx, component)),
-        "capture_options": [
-            Args(
-                "aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs",
-                {"capture_mode": CAPTURE_MODES[mode]},
-            )
-            for mode in capture.capture
-        ],
-    }
-    if ctx.kms_key is not None:
-        fields["kms_key_id"] = ctx.kms_key
-    return Args("aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs", fields)
+def endpoint_config_properties(ctx: LoweringContext, component: Endpoint) -> dict[str, Any]:
+    """The configuration's pulumi_aws arguments but its name: its request, capturing under
+    the endpoint's own prefix (so a monitor reads only its traffic), encrypted with the
+    environment's key where the instance's volumes take one."""
+    capture = ctx.s3_uri("capture", endpoint_name(ctx, component))
+    request = create_endpoint_config(ctx, component, capture)
+    key = ctx.kms_key
+    if key is not None:
+        if not has_instance_storage(component.instance_type):
+            request["KmsKeyId"] = key
+        if "DataCaptureConfig" in request:
+            request["DataCaptureConfig"]["KmsKeyId"] = key
+    return translate(fields.ENDPOINT_CONFIGURATION, request)
 
 
 def endpoint_config(ctx: LoweringContext, component: Endpoint) -> Resource:
     model = ctx.spec.models[component.model]
-    properties: dict[str, Any] = {"production_variants": [production_variant(component, model)]}
-    if ctx.kms_key is not None and not has_instance_storage(component.instance_type):
-        properties["kms_key_arn"] = ctx.kms_key
-    capture = data_capture_config(ctx, component)
-    if capture is not None:
-        properties["data_capture_config"] = capture
-    properties["tags"] = ctx.tags(component)
+    properties = endpoint_config_properties(ctx, component)
     # The model's name is static and itself a hash of the model's content, so a new model
     # makes a new configuration even though the variant only refers to it by Ref. Tags are
     # hashed too: replacing the configuration in place would reuse its name.
@@ -128,7 +104,7 @@ def endpoint_config(ctx: LoweringContext, component: Endpoint) -> Resource:
     name = with_version(ctx, model, f"{base}-{digest}")
     return ctx.resource(
         f"{component.address}/config",
-        "aws.sagemaker.EndpointConfiguration",
+        fields.ENDPOINT_CONFIGURATION.type,
         {"name": name, **properties},
         component.range_of("instance_type"),
         replace_on_change=True,
@@ -141,15 +117,11 @@ def endpoint_config(ctx: LoweringContext, component: Endpoint) -> Resource:
 def endpoint_properties(
     ctx: LoweringContext, component: Endpoint, config: Resource, alarms: dict[str, Resource]
 ) -> dict:
-    properties: dict[str, Any] = {
-        "name": endpoint_name(ctx, component),
-        "endpoint_config_name": Ref(config.address, "name"),
-    }
+    request = create_endpoint(ctx, component, config.address)
     deployment = deployment_config(component, alarms)
     if deployment is not None:
-        properties["deployment_config"] = deployment
-    properties["tags"] = ctx.tags(component)
-    return properties
+        request["DeploymentConfig"] = deployment
+    return translate(fields.ENDPOINT, request)
 
 
 def rollback_alarms(component: Endpoint, alarms: dict[str, Resource]) -> list[Resource]:
@@ -157,29 +129,23 @@ def rollback_alarms(component: Endpoint, alarms: dict[str, Resource]) -> list[Re
     return [alarms[kind] for kind in component.deployment.rollback_on if kind in alarms]
 
 
-def traffic_routing(deployment: Deployment) -> Args:
+def traffic_routing(deployment: Deployment) -> dict[str, Any]:
     strategy = deployment.strategy
-    fields: dict[str, Any] = {
-        "type": TRAFFIC_ROUTING[strategy],
-        "wait_interval_in_seconds": deployment.wait_minutes * 60,
+    routing: dict[str, Any] = {
+        "Type": TRAFFIC_ROUTING[strategy],
+        "WaitIntervalInSeconds": deployment.wait_minutes * 60,
     }
-    prefix = (
-        "aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration"
-    )
     if strategy == "canary":
-        fields["canary_size"] = Args(
-            f"{prefix}CanarySizeArgs",
-            {"type": "CAPACITY_PERCENT", "value": deployment.canary_percent},
-        )
+        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": deployment.canary_percent}
     elif strategy == "linear":
-        fields["linear_step_size"] = Args(
-            f"{prefix}LinearStepSizeArgs",
-            {"type": "CAPACITY_PERCENT", "value": deployment.linear_step_percent},
-        )
-    return Args(f"{prefix}Args", fields)
+        routing["LinearStepSize"] = {
+            "Type": "CAPACITY_PERCENT",
+            "Value": deployment.linear_step_percent,
+        }
+    return routing
 
 
-def deployment_config(component: Endpoint, alarms: dict[str, Resource]) -> Args | None:
+def deployment_config(component: Endpoint, alarms: dict[str, Resource]) -> dict | None:
     """Blue/green with the spec's traffic shifting, rolled back by the named SLO alarms.
 
     An all-at-once deployment without rollback alarms is SageMaker's default: no config.
@@ -188,27 +154,15 @@ def deployment_config(component: Endpoint, alarms: dict[str, Resource]) -> Args 
     rollback = rollback_alarms(component, alarms)
     if deployment.strategy == "all_at_once" and not rollback:
         return None
-    fields: dict[str, Any] = {
-        "blue_green_update_policy": Args(
-            "aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs",
-            {"traffic_routing_configuration": traffic_routing(deployment)},
-        )
+    config: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": traffic_routing(deployment)}
     }
     if rollback:
-        fields["auto_rollback_configuration"] = Args(
-            "aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs",
-            {
-                "alarms": [
-                    Args(
-                        "aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs",
-                        # A Ref, so the alarm exists before a deployment can need it.
-                        {"alarm_name": Ref(alarm.address, "name")},
-                    )
-                    for alarm in rollback
-                ]
-            },
-        )
-    return Args("aws.sagemaker.EndpointDeploymentConfigArgs", fields)
+        config["AutoRollbackConfiguration"] = {
+            # A Ref, so the alarm exists before a deployment can need it.
+            "Alarms": [{"AlarmName": Ref(alarm.address, "name")} for alarm in rollback]
+        }
+    return config
 
 
 # --- SLO alarms -------------------------------------------------------------------------------

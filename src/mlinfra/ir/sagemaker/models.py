@@ -19,14 +19,24 @@ from types import MappingProxyType
 from typing import Any
 
 from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Json, Ref, Resource, content_hash
-from mlinfra.ir.sagemaker import iam
+from mlinfra.ir.requests.models import (  # noqa: F401  (re-exported: shared by the targets)
+    LATEST_APPROVED,
+    create_model,
+    create_model_package_group,
+    image,
+    is_s3,
+    registry_address,
+    registry_group_name,
+    registry_owner,
+    serving_endpoints,
+)
+from mlinfra.ir.sagemaker import fields, iam
 from mlinfra.ir.sagemaker.arns import arn, partition, repository_arn, s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.translate import translate
 from mlinfra.naming import HASH_LENGTH, fit, name_rule, physical_name
-from mlinfra.spec import catalog
-from mlinfra.spec.model import Endpoint, Model
+from mlinfra.spec.model import Model
 
-LATEST_APPROVED = "latest-approved"
 ARTIFACT_FILE = "model.tar.gz"
 # The pull actions on the image's repository; the token is account-wide (see below).
 ECR_PULL = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
@@ -65,37 +75,15 @@ def lower_model(ctx: LoweringContext, component: Model) -> list[Resource]:
 # --- the registry group -----------------------------------------------------------------------
 
 
-def registry_group_name(ctx: LoweringContext, group: str) -> str:
-    """The physical name of registry group `group`: `{project}-{env}-{group}`.
-
-    Pipelines register into this name, and models read versions from it.
-    """
-    return ctx.name(group, "model_package_group")
-
-
-def registry_owner(ctx: LoweringContext, group: str) -> Model:
-    """The model that creates group `group`: the first one naming it (models may share one)."""
-    return next(m for m in ctx.spec.models.values() if m.registry_group == group)
-
-
-def registry_address(ctx: LoweringContext, group: str) -> str:
-    return f"{registry_owner(ctx, group).address}/registry"
-
-
 def registry_group(ctx: LoweringContext, component: Model) -> list[Resource]:
-    group = component.registry_group
-    if not group or registry_owner(ctx, group) is not component:
+    request = create_model_package_group(ctx, component)
+    if request is None:
         return []
-    description = component.description or f"Versions of {component.address}"
     return [
         ctx.resource(
-            registry_address(ctx, group),
-            "aws.sagemaker.ModelPackageGroup",
-            {
-                "model_package_group_name": registry_group_name(ctx, group),
-                "model_package_group_description": description,
-                "tags": ctx.tags(component),
-            },
+            registry_address(ctx, component.registry_group),
+            fields.MODEL_PACKAGE_GROUP.type,
+            translate(fields.MODEL_PACKAGE_GROUP, request),
             component.range_of("registry_group"),
         )
     ]
@@ -125,10 +113,6 @@ def model_package(ctx: LoweringContext, component: Model) -> Any:
 
 
 # --- the artifact -----------------------------------------------------------------------------
-
-
-def is_s3(location: str) -> bool:
-    return location.startswith("s3://")
 
 
 def local_artifact(ctx: LoweringContext, component: Model) -> str | None:
@@ -192,60 +176,24 @@ def model_data_url(ctx: LoweringContext, component: Model) -> Any:
 # --- the model --------------------------------------------------------------------------------
 
 
-def serving_endpoints(ctx: LoweringContext, component: Model) -> tuple[Endpoint, ...]:
-    return ctx.endpoints_by_model.get(component.name, ())
-
-
-def image(ctx: LoweringContext, component: Model) -> str:
-    """The framework's serving image, for the instance type of the first endpoint serving it.
-
-    The instance type picks the cpu, gpu or Graviton build where a framework has several.
-    """
-    endpoints = serving_endpoints(ctx, component)
-    instance_type = endpoints[0].instance_type if endpoints else None
-    return catalog.image_uri(
-        component.framework,
-        component.framework_version,
-        ctx.spec.region,
-        "inference",
-        instance_type,
-    )
-
-
-def primary_container(ctx: LoweringContext, component: Model) -> Args:
-    if component.artifact:
-        fields: dict[str, Any] = {
-            "image": image(ctx, component),
-            "model_data_url": model_data_url(ctx, component),
-        }
-    else:
-        # A registered version carries its own image and model data.
-        fields = {"model_package_name": model_package(ctx, component)}
-    if component.environment:
-        fields["environment"] = dict(component.environment)
-    return Args("aws.sagemaker.ModelPrimaryContainerArgs", fields)
-
-
-def vpc_config(ctx: LoweringContext, type_: str) -> Args | None:
+def vpc_config(ctx: LoweringContext) -> dict[str, list[str]] | None:
+    """The environment's VPC, as SageMaker's `VpcConfig` (models, jobs and monitors run in it)."""
     vpc = ctx.spec.security.vpc
     if vpc is None:
         return None
-    return Args(
-        type_, {"subnets": list(vpc.subnets), "security_group_ids": list(vpc.security_groups)}
-    )
+    return {"Subnets": list(vpc.subnets), "SecurityGroupIds": list(vpc.security_groups)}
 
 
 def model_properties(ctx: LoweringContext, component: Model, role_arn: Ref) -> dict:
-    properties: dict[str, Any] = {
-        "execution_role_arn": role_arn,
-        "primary_container": primary_container(ctx, component),
-        "enable_network_isolation": ctx.spec.security.network_isolation,
-    }
-    vpc = vpc_config(ctx, "aws.sagemaker.ModelVpcConfigArgs")
+    """The model's pulumi_aws arguments but its name: its request, run by its role, isolated
+    from the network and in the VPC as the environment's security says."""
+    request = create_model(ctx, component, model_data_url, model_package)
+    request["ExecutionRoleArn"] = role_arn
+    request["EnableNetworkIsolation"] = ctx.spec.security.network_isolation
+    vpc = vpc_config(ctx)
     if vpc is not None:
-        properties["vpc_config"] = vpc
-    properties["tags"] = ctx.tags(component)
-    return properties
+        request["VpcConfig"] = vpc
+    return translate(fields.MODEL, request)
 
 
 LOOKUPS = ("latest_approved_model_package", "latest_approved_version")

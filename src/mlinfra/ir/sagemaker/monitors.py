@@ -38,7 +38,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlinfra.ir.graph import Args, Concat, FileAsset, Json, Ref, Resource
-from mlinfra.ir.sagemaker import iam
+from mlinfra.ir.requests.monitors import (  # noqa: F401  (paths and size: re-exported)
+    INPUT_PATH,
+    OUTPUT_PATH,
+    VOLUME_SIZE_GB,
+    baseline_config,
+    cluster_config,
+    create_monitoring_schedule,
+    endpoint_input,
+    monitoring_output,
+)
+from mlinfra.ir.requests.tags import tags
+from mlinfra.ir.sagemaker import fields, iam
 from mlinfra.ir.sagemaker.alerts import alarm_actions, alert_topic
 from mlinfra.ir.sagemaker.arns import s3_arn
 from mlinfra.ir.sagemaker.cloudwatch import metric_query
@@ -53,16 +64,14 @@ from mlinfra.ir.sagemaker.pipelines import (
     start_pipeline_role,
     upload,
 )
+from mlinfra.ir.sagemaker.translate import translate
 from mlinfra.naming import fit, stable_hash
 from mlinfra.spec import catalog
 from mlinfra.spec.model import Endpoint, Monitor
 from mlinfra.spec.values import monitoring_schedule_expression, parse_schedule
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
-INPUT_PATH = "/opt/ml/processing/input/endpoint"
-OUTPUT_PATH = "/opt/ml/processing/output"
 BASELINE_FILE = "baseline.csv"
-VOLUME_SIZE_GB = 20
 # An execution must end before the next hourly one starts; SageMaker's default too.
 MAX_RUNTIME_SECONDS = 3600
 METRICS_PER_ALARM = 10  # CloudWatch's limit of metrics in one alarm's math expression
@@ -147,99 +156,24 @@ def reports_key(component: Monitor) -> str:
 # --- the job definition and schedule ----------------------------------------------------------
 
 
-def _network_config(ctx: LoweringContext) -> Args:
+def network_config(ctx: LoweringContext) -> dict[str, Any]:
     security = ctx.spec.security
-    fields: dict[str, Any] = {
-        "enable_network_isolation": security.network_isolation,
-        "enable_inter_container_traffic_encryption": security.encrypt_inter_container_traffic,
+    config: dict[str, Any] = {
+        "EnableNetworkIsolation": security.network_isolation,
+        "EnableInterContainerTrafficEncryption": security.encrypt_inter_container_traffic,
     }
     vpc = security.vpc
     if vpc is not None:
-        fields["vpc_config"] = Args(
-            "aws.sagemaker.DataQualityJobDefinitionNetworkConfigVpcConfigArgs",
-            {"security_group_ids": list(vpc.security_groups), "subnets": list(vpc.subnets)},
-        )
-    return Args("aws.sagemaker.DataQualityJobDefinitionNetworkConfigArgs", fields)
-
-
-def _with_key(ctx: LoweringContext, fields: dict, name: str) -> dict:
-    if ctx.kms_key is not None:
-        fields[name] = ctx.kms_key
-    return fields
+        config["VpcConfig"] = {
+            "SecurityGroupIds": list(vpc.security_groups),
+            "Subnets": list(vpc.subnets),
+        }
+    return config
 
 
 def monitor_image(ctx: LoweringContext) -> str:
     # Model Monitor has one unversioned analyzer image per region.
     return catalog.image_uri(catalog.MODEL_MONITOR, None, ctx.spec.region)
-
-
-def _baseline_config(ctx: LoweringContext, component: Monitor, baseline: Baseline) -> Args:
-    prefix = "aws.sagemaker.DataQualityJobDefinitionDataQualityBaselineConfig"
-    results = {
-        field: Args(
-            f"{prefix}{kind}ResourceArgs",
-            {"s3_uri": ctx.s3_uri("monitoring", baseline.result_key(component, f"{name}.json"))},
-        )
-        for field, kind, name in (
-            ("constraints_resource", "Constraints", "constraints"),
-            ("statistics_resource", "Statistics", "statistics"),
-        )
-    }
-    return Args(f"{prefix}Args", results)
-
-
-def _job_input(endpoint: Endpoint) -> Args:
-    endpoint_input = Args(
-        "aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs",
-        {
-            "endpoint_name": Ref(endpoint.address, "name"),
-            "local_path": INPUT_PATH,
-            "s3_data_distribution_type": "FullyReplicated",
-            "s3_input_mode": "File",
-        },
-    )
-    return Args(
-        "aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputArgs",
-        {"endpoint_input": endpoint_input},
-    )
-
-
-def _job_output(ctx: LoweringContext, component: Monitor) -> Args:
-    s3_output = Args(
-        "aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs",
-        {
-            "s3_uri": ctx.s3_uri("monitoring", reports_key(component)),
-            "local_path": OUTPUT_PATH,
-            "s3_upload_mode": "EndOfJob",
-        },
-    )
-    outputs = Args(
-        "aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs",
-        {"s3_output": s3_output},
-    )
-    return Args(
-        "aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigArgs",
-        _with_key(ctx, {"monitoring_outputs": outputs}, "kms_key_id"),
-    )
-
-
-def _job_resources(ctx: LoweringContext, component: Monitor) -> Args:
-    cluster = {
-        "instance_count": 1,
-        "instance_type": component.instance_type,
-        "volume_size_in_gb": VOLUME_SIZE_GB,
-    }
-    return Args(
-        "aws.sagemaker.DataQualityJobDefinitionJobResourcesArgs",
-        {
-            "cluster_config": Args(
-                "aws.sagemaker.DataQualityJobDefinitionJobResourcesClusterConfigArgs",
-                cluster
-                if has_instance_storage(component.instance_type)
-                else _with_key(ctx, cluster, "volume_kms_key_id"),
-            )
-        },
-    )
 
 
 def job_definition(
@@ -249,29 +183,43 @@ def job_definition(
     baseline: Baseline,
     role_arn: Ref,
 ) -> Resource:
-    app = Args(
-        "aws.sagemaker.DataQualityJobDefinitionDataQualityAppSpecificationArgs",
-        {"image_uri": monitor_image(ctx), "environment": {"publish_cloudwatch_metrics": "Enabled"}},
-    )
-    properties = {
-        "name": ctx.name(component, "monitoring_job_definition"),
-        "data_quality_app_specification": app,
-        "data_quality_baseline_config": _baseline_config(ctx, component, baseline),
-        "data_quality_job_input": _job_input(endpoint),
-        "data_quality_job_output_config": _job_output(ctx, component),
-        "job_resources": _job_resources(ctx, component),
-        "network_config": _network_config(ctx),
-        "role_arn": role_arn,
-        "stopping_condition": Args(
-            "aws.sagemaker.DataQualityJobDefinitionStoppingConditionArgs",
-            {"max_runtime_in_seconds": MAX_RUNTIME_SECONDS},
+    """`CreateDataQualityJobDefinition`'s request: the job the schedule runs, with the
+    environment's key on its volumes (where they take one) and reports, in its network."""
+    key = ctx.kms_key
+    job_input = {
+        **endpoint_input(ctx, component),
+        "S3DataDistributionType": "FullyReplicated",
+        "S3InputMode": "File",
+    }
+    output = monitoring_output(ctx.s3_uri("monitoring", reports_key(component)))
+    output["S3Output"]["S3UploadMode"] = "EndOfJob"
+    output_config: dict[str, Any] = {"MonitoringOutputs": [output]}
+    cluster = cluster_config(component)
+    if key is not None:
+        output_config["KmsKeyId"] = key
+        if not has_instance_storage(component.instance_type):
+            cluster["VolumeKmsKeyId"] = key
+    request = {
+        "JobDefinitionName": ctx.name(component, "monitoring_job_definition"),
+        "DataQualityAppSpecification": {
+            "ImageUri": monitor_image(ctx),
+            "Environment": {"publish_cloudwatch_metrics": "Enabled"},
+        },
+        "DataQualityBaselineConfig": baseline_config(
+            lambda file: ctx.s3_uri("monitoring", baseline.result_key(component, file))
         ),
-        "tags": ctx.tags(component),
+        "DataQualityJobInput": {"EndpointInput": job_input},
+        "DataQualityJobOutputConfig": output_config,
+        "JobResources": {"ClusterConfig": cluster},
+        "NetworkConfig": network_config(ctx),
+        "RoleArn": role_arn,
+        "StoppingCondition": {"MaxRuntimeInSeconds": MAX_RUNTIME_SECONDS},
+        "Tags": tags(ctx, component),
     }
     return ctx.resource(
         f"{component.address}/job-definition",
-        "aws.sagemaker.DataQualityJobDefinition",
-        properties,
+        fields.DATA_QUALITY_JOB_DEFINITION.type,
+        translate(fields.DATA_QUALITY_JOB_DEFINITION, request),
         component.key_range,
         # SageMaker checks the role when the definition is created.
         depends_on=(f"{component.address}/role-policy",),
@@ -283,25 +231,16 @@ def schedule_expression(component: Monitor) -> str:
 
 
 def monitoring_schedule(ctx: LoweringContext, component: Monitor, job: Resource) -> Resource:
-    config = Args(
-        "aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigArgs",
-        {
-            "monitoring_job_definition_name": Ref(job.address, "name"),
-            "monitoring_type": "DataQuality",
-            "schedule_config": Args(
-                "aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigScheduleConfigArgs",
-                {"schedule_expression": schedule_expression(component)},
-            ),
-        },
+    request = create_monitoring_schedule(
+        ctx,
+        component,
+        schedule_expression(component),
+        {"MonitoringJobDefinitionName": Ref(job.address, "name")},
     )
     return ctx.resource(
         component.address,
-        "aws.sagemaker.MonitoringSchedule",
-        {
-            "name": ctx.name(component, "monitoring_schedule"),
-            "monitoring_schedule_config": config,
-            "tags": ctx.tags(component),
-        },
+        fields.MONITORING_SCHEDULE.type,
+        translate(fields.MONITORING_SCHEDULE, request),
         component.key_range,
     )
 

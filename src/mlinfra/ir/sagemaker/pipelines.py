@@ -21,8 +21,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlinfra.diagnostics import SourceRange
-from mlinfra.ir.graph import Concat, FileAsset, GraphError, Json, Ref, Resource
-from mlinfra.ir.sagemaker import iam
+from mlinfra.ir.graph import Concat, FileAsset, Json, Ref, Resource
+from mlinfra.ir.requests.pipelines import create_pipeline
+from mlinfra.ir.sagemaker import fields, iam
 from mlinfra.ir.sagemaker.arns import arn, repository_arn, s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.models import (
@@ -31,10 +32,9 @@ from mlinfra.ir.sagemaker.models import (
     registry_address,
     registry_group_name,
 )
-from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
-from mlinfra.ir.sagemaker.pipeline_definition.definition import pipeline_definition
 from mlinfra.ir.sagemaker.pipeline_definition.images import processing_image, training_image
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import classify_input
+from mlinfra.ir.sagemaker.translate import translate
 from mlinfra.naming import fit
 from mlinfra.spec.model import Component, JobStep, Pipeline, RegisterModelStep
 from mlinfra.spec.values import parse_schedule
@@ -51,23 +51,11 @@ def lower_pipeline(ctx: LoweringContext, component: Pipeline) -> list[Resource]:
     code, code_uris = code_uploads(ctx, component)
     data, data_uris = data_uploads(ctx, component)
     role, role_arn = iam.execution_role(ctx, component, role_statements(ctx, component))
-    definition = pipeline_definition(ctx, component, role_arn, code_uris, data_uris)
-    problems = check_definition(definition)
-    if problems:
-        raise GraphError(f"{component.address}: invalid pipeline definition: {'; '.join(problems)}")
-    properties: dict[str, Any] = {
-        "pipeline_name": ctx.name(component, "pipeline"),
-        "pipeline_display_name": ctx.name(component, "pipeline"),
-        "role_arn": role_arn,
-        "pipeline_definition": Json(definition),
-    }
-    if component.description:
-        properties["pipeline_description"] = component.description
-    properties["tags"] = ctx.tags(component)
+    request = create_pipeline(ctx, component, role_arn, code_uris, data_uris)
     pipeline = ctx.resource(
         component.address,
-        "aws.sagemaker.Pipeline",
-        properties,
+        fields.PIPELINE.type,
+        translate(fields.PIPELINE, request),
         component.key_range,
         depends_on=_pipeline_depends_on(ctx, component, data),
     )

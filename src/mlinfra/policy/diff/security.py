@@ -17,60 +17,44 @@ from typing import Any
 
 from mlinfra.ir.graph import Args, Call, Concat, Json, Ref, Resource, ResourceGraph, canonical
 from mlinfra.ir.sagemaker.context import KMS_KEY
+from mlinfra.ir.sagemaker.fields import api_name
 from mlinfra.ir.sagemaker.iam import SUPPORTING_SIDS
 from mlinfra.policy.diff.iam import Statement, difference, pair, principals, statements
 from mlinfra.policy.diff.model import DIRECTION_ORDER, Change
 from mlinfra.policy.rules.jobs import JOB_TYPES, jobs
 from mlinfra.policy.values import same, show
 
-# Keys whose value is the KMS key something is encrypted with, in pulumi_aws properties and
-# in the JSON documents (pipeline definitions) inside them.
+# The settings judged, by their key. SageMaker's are named as its API names them: the local
+# target's requests and the pipeline definitions use those names, and the SageMaker target's
+# pulumi_aws arguments are read in them through the translator's tables (`api_name`). The
+# S3, KMS and SNS resources only the SageMaker target has keep pulumi_aws's names.
+# Keys whose value is the KMS key something is encrypted with.
 KMS_KEYS = frozenset(
     {
-        "kms_key_arn",
-        "kms_key_id",
-        "kms_master_key_id",
-        "volume_kms_key_id",
         "KmsKeyId",
         "VolumeKmsKeyId",
-        "KmsKeyArn",
+        "kms_key_id",  # an S3 object's
+        "kms_master_key_id",  # a bucket's default encryption, a topic's
     }
 )
 # Switches that are the safe setting when true: (category, what turning it off means).
 SAFE_WHEN_ON = {
-    "enable_network_isolation": ("network-isolation", "network isolation"),
     "EnableNetworkIsolation": ("network-isolation", "network isolation"),
-    "enable_inter_container_traffic_encryption": (
-        "encryption",
-        "inter-container traffic encryption",
-    ),
     "EnableInterContainerTrafficEncryption": ("encryption", "inter-container traffic encryption"),
+    "EnableCapture": ("data-capture", "data capture"),
     "enable_key_rotation": ("encryption", "key rotation"),
-    "EnableKeyRotation": ("encryption", "key rotation"),
     "block_public_acls": ("public-access", "blocking public ACLs"),
     "block_public_policy": ("public-access", "blocking public bucket policies"),
     "ignore_public_acls": ("public-access", "ignoring public ACLs"),
     "restrict_public_buckets": ("public-access", "restricting public buckets"),
-    "enable_capture": ("data-capture", "data capture"),
-    "EnableCapture": ("data-capture", "data capture"),
 }
-VPC_KEYS = frozenset({"vpc_config", "VpcConfig"})
-SAMPLING_KEYS = frozenset({"initial_sampling_percentage", "InitialSamplingPercentage"})
-APPROVAL_KEYS = frozenset({"ModelApprovalStatus", "model_approval_status"})
-SSE_KEYS = frozenset({"sse_algorithm", "SSEAlgorithm"})
+VPC_KEYS = frozenset({"VpcConfig"})
+SAMPLING_KEYS = frozenset({"InitialSamplingPercentage"})
+APPROVAL_KEYS = frozenset({"ModelApprovalStatus"})
+SSE_KEYS = frozenset({"sse_algorithm"})
 SSE_STRENGTH = {"AES256": 1, "aws:kms": 2, "aws:kms:dsse": 3}
 # What names an element of a list, so paths read `Steps[train]` rather than `Steps[1]`.
-NAME_KEYS = (
-    "Name",
-    "name",
-    "OutputName",
-    "InputName",
-    "ChannelName",
-    "variant_name",
-    "VariantName",
-    "capture_mode",
-    "CaptureMode",
-)
+NAME_KEYS = ("Name", "name", "OutputName", "InputName", "ChannelName", "VariantName", "CaptureMode")
 POLICY_TYPES = {
     "aws.iam.RolePolicy": "IAM role policy",
     "aws.iam.Policy": "IAM policy",
@@ -262,15 +246,19 @@ def _rewrite(value: Any, norm: Callable[[str], str]) -> Any:
 # -- settings: encryption, isolation, VPC, public access, approval, capture ----------------------
 
 
-def _fields(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """Every (path, value) of the mappings inside a property value, through Args and Json."""
+def _fields(
+    value: Any, path: tuple[str, ...] = (), owner: str | None = None
+) -> Iterator[tuple[tuple[str, ...], str, Any]]:
+    """Every (path, key, value) of the mappings inside a property value, through Args and
+    Json: the path as the resource spells it, the key in the API's spelling where the
+    translator's tables know it (`owner` is the resource type or Args class holding it)."""
     if isinstance(value, Json):
         yield from _fields(value.value, path)
     elif isinstance(value, Args):
-        yield from _fields(value.fields, path)
+        yield from _fields(value.fields, path, value.type)
     elif isinstance(value, Mapping):
         for k, v in value.items():
-            yield (*path, str(k)), v
+            yield (*path, str(k)), _spelling(owner, str(k)), v
             yield from _fields(v, (*path, str(k)))
     elif isinstance(value, tuple | list):
         for i, item in enumerate(value):
@@ -279,12 +267,17 @@ def _fields(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str,
             yield from _fields(item, where)
 
 
+def _spelling(owner: str | None, key: str) -> str:
+    return api_name(owner, key) or key
+
+
 def _element_name(item: Any, index: int) -> str:
-    fields = item.fields if isinstance(item, Args) else item
+    owner, fields = (item.type, item.fields) if isinstance(item, Args) else (None, item)
     if isinstance(fields, Mapping):
+        named = {_spelling(owner, str(key)): value for key, value in fields.items()}
         for key in NAME_KEYS:
-            if isinstance(fields.get(key), str):
-                return fields[key]
+            if isinstance(named.get(key), str):
+                return named[key]
     return str(index)
 
 
@@ -294,8 +287,8 @@ def _settings(old: Resource, new: Resource) -> list[Change]:
     after = _setting_values(new)
     found: list[Change] = []
     for path in dict.fromkeys([*before, *after]):
-        key = path[-1].split("[", 1)[0]
-        a, b = before.get(path), after.get(path)
+        key, a = before.get(path, (None, None))
+        key, b = after.get(path, (key, None))
         if same(a, b):
             continue
         change = _judge(new, key, ".".join(path), a, b)
@@ -304,14 +297,15 @@ def _settings(old: Resource, new: Resource) -> list[Change]:
     return found
 
 
-def _setting_values(resource: Resource) -> dict[tuple[str, ...], Any]:
-    interesting = (
-        KMS_KEYS | SAFE_WHEN_ON.keys() | VPC_KEYS | SAMPLING_KEYS | APPROVAL_KEYS | SSE_KEYS
-    )
+_INTERESTING = KMS_KEYS | SAFE_WHEN_ON.keys() | VPC_KEYS | SAMPLING_KEYS | APPROVAL_KEYS | SSE_KEYS
+
+
+def _setting_values(resource: Resource) -> dict[tuple[str, ...], tuple[str, Any]]:
+    """Each security setting's path -> its key (the API's spelling) and value."""
     return {
-        path: value
-        for path, value in _fields(resource.properties)
-        if path[-1] in interesting and value is not None
+        path: (key, value)
+        for path, key, value in _fields(resource.properties, (), resource.type)
+        if key in _INTERESTING and value is not None
     }
 
 

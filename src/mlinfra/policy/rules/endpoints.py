@@ -68,7 +68,7 @@ def _variants(config: Resource) -> tuple[Any, ...]:
 
 
 def _endpoint_name(resource: Resource) -> str:
-    return resource.component.split(".", 1)[1]
+    return resource.addr.name
 
 
 def _routing(endpoint: Resource) -> str | None:
@@ -474,7 +474,7 @@ def endpoint_instance_allowlist(resource: Resource, ctx: AuditContext) -> Iterat
     if not patterns:
         return
     component = ctx.component_of(resource)
-    kind, name = resource.component.split(".", 1)
+    kind, name = resource.addr.kind, resource.addr.name
     for what, found, path in _instance_uses(resource):
         if not isinstance(found, str) or _allowed(found, patterns):
             continue

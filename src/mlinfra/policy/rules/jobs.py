@@ -15,6 +15,7 @@ from typing import Any
 
 from mlinfra.ir.graph import Resource
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
+from mlinfra.ir.sagemaker.fields import request_of
 from mlinfra.ir.sagemaker.pipeline_definition.document import all_steps
 from mlinfra.monitoring.processing import KMS_KEY_VARIABLE
 from mlinfra.policy.model import AuditContext, Finding, References, Rule, rule
@@ -72,22 +73,14 @@ def _step_job(step: Mapping[str, Any]) -> Job | None:
     arguments = fields(step.get("Arguments"))
     name = f"step {step.get('Name')!r}"
     if step.get("Type") == "Processing":
-        cluster = fields(fields(arguments.get("ProcessingResources")).get("ClusterConfig"))
-        network = fields(arguments.get("NetworkConfig"))
         # A job that uploads its outputs itself (the monitor job) names their key in its
         # environment.
         own_key = fields(arguments.get("Environment")).get(KMS_KEY_VARIABLE)
-        return Job(
-            name=name,
-            instance_type=cluster.get("InstanceType", ""),
-            instance_count=cluster.get("InstanceCount", 1),
-            volume_key=cluster.get("VolumeKmsKeyId"),
-            output_key=fields(arguments.get("ProcessingOutputConfig")).get("KmsKeyId") or own_key,
-            encrypts_inter_container_traffic=bool(
-                network.get("EnableInterContainerTrafficEncryption", False)
-            ),
-            network_isolation=bool(network.get("EnableNetworkIsolation", False)),
-            in_vpc=bool(network.get("VpcConfig")),
+        return _networked_job(
+            name,
+            fields(fields(arguments.get("ProcessingResources")).get("ClusterConfig")),
+            fields(arguments.get("NetworkConfig")),
+            fields(arguments.get("ProcessingOutputConfig")).get("KmsKeyId") or own_key,
         )
     if step.get("Type") == "Training":
         cluster = fields(arguments.get("ResourceConfig"))
@@ -107,19 +100,31 @@ def _step_job(step: Mapping[str, Any]) -> Job | None:
 
 
 def _monitoring_job(properties: Mapping[str, Any]) -> Job:
-    cluster = fields(fields(properties.get("job_resources")).get("cluster_config"))
-    network = fields(properties.get("network_config"))
+    # Read as the CreateDataQualityJobDefinition request it was translated from.
+    request = request_of(DATA_QUALITY_JOB, properties) or {}
+    return _networked_job(
+        "the monitoring job",
+        fields(fields(request.get("JobResources")).get("ClusterConfig")),
+        fields(request.get("NetworkConfig")),
+        fields(request.get("DataQualityJobOutputConfig")).get("KmsKeyId"),
+    )
+
+
+def _networked_job(
+    name: str, cluster: Mapping[str, Any], network: Mapping[str, Any], output_key: Any
+) -> Job:
+    """A job with a cluster and a network configuration (a processing or monitoring job)."""
     return Job(
-        name="the monitoring job",
-        instance_type=cluster.get("instance_type", ""),
-        instance_count=cluster.get("instance_count", 1),
-        volume_key=cluster.get("volume_kms_key_id"),
-        output_key=fields(properties.get("data_quality_job_output_config")).get("kms_key_id"),
+        name=name,
+        instance_type=cluster.get("InstanceType", ""),
+        instance_count=cluster.get("InstanceCount", 1),
+        volume_key=cluster.get("VolumeKmsKeyId"),
+        output_key=output_key,
         encrypts_inter_container_traffic=bool(
-            network.get("enable_inter_container_traffic_encryption", False)
+            network.get("EnableInterContainerTrafficEncryption", False)
         ),
-        network_isolation=bool(network.get("enable_network_isolation", False)),
-        in_vpc=bool(network.get("vpc_config")),
+        network_isolation=bool(network.get("EnableNetworkIsolation", False)),
+        in_vpc=bool(network.get("VpcConfig")),
     )
 
 

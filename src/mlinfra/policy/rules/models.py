@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from mlinfra.ir.addresses import Address
 from mlinfra.ir.graph import Call, Ref, Resource
 from mlinfra.policy.model import AuditContext, Finding, References, rule
 from mlinfra.policy.rule_ids import RuleId
@@ -26,7 +27,7 @@ LATEST_APPROVED_PACKAGE = "latest_approved_model_package"
 
 
 def _model_name(model: Resource) -> str:
-    return model.component.split(".", 1)[1]
+    return model.addr.name
 
 
 # --- network ----------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ def model_manual_approval(model: Resource, ctx: AuditContext) -> Iterator[Findin
     component = ctx.component_of(model)
     approved = sorted(
         {
-            pipeline.component.split(".", 1)[1]
+            pipeline.addr.name
             for pipeline, step in _registrations(ctx, registry)
             if nested(step, "Arguments", "ModelApprovalStatus") == "Approved"
         }
@@ -236,7 +237,7 @@ def model_scheduled_retraining(model: Resource, ctx: AuditContext) -> Iterator[F
     if any(_started_by(ctx, p) for p in pipelines.values()):
         return
     first = next(iter(pipelines.values()))
-    names = ", ".join(a.split(".", 1)[1] for a in pipelines)
+    names = ", ".join(Address.parse(a).name for a in pipelines)
     yield ctx.finding(
         model_scheduled_retraining,
         model,

@@ -1,0 +1,78 @@
+"""The requests components are lowered to are SageMaker API requests: every field of every
+local resource of the example is a member of botocore's request shape for the operation that
+creates it (the emulator checks values too, when it takes them), and the SageMaker target's
+resources read back as the same requests' fields."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from types import MappingProxyType
+
+import botocore.session
+import pytest
+
+from mlinfra.ir.graph import Json
+from mlinfra.ir.lower import lower
+from mlinfra.ir.sagemaker.fields import TABLES, request_of
+from mlinfra.providers.local import KINDS
+from mlinfra.spec.validate import validate_file
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
+
+
+@functools.cache
+def graph(env: str):
+    return lower(validate_file(str(EXAMPLE / "mlinfra.yaml")).environments[env], EXAMPLE)
+
+
+def operation(kind_noun: str) -> str:
+    return "Create" + "".join(word.title() for word in kind_noun.split("_"))
+
+
+def strays(value, shape, where: str):
+    """The fields of `value` that `shape` does not have, by path."""
+    if isinstance(value, Json):
+        return  # a document sent as JSON text (a pipeline definition): checked on its own
+    if shape.type_name == "structure" and isinstance(value, dict | MappingProxyType):
+        for key, item in value.items():
+            member = shape.members.get(key)
+            if member is None:
+                yield f"{where}.{key}"
+            else:
+                yield from strays(item, member, f"{where}.{key}")
+    elif shape.type_name == "list" and isinstance(value, tuple | list):
+        for i, item in enumerate(value):
+            yield from strays(item, shape.member, f"{where}[{i}]")
+
+
+@functools.cache
+def model():
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
+def test_every_local_request_is_in_the_shape_of_its_create_operation():
+    resources = graph("local").resources
+    assert {r.type for r in resources} == set(KINDS)  # the example has every kind
+    for resource in resources:
+        name = operation(KINDS[resource.type].noun)
+        shape = model().operation_model(name).input_shape
+        assert list(strays(resource.properties, shape, name)) == [], resource.address
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_sagemaker_targets_resources_read_back_as_requests_of_the_same_shapes(env):
+    found = [r for r in graph(env).resources if r.type in TABLES]
+    assert {r.type for r in found} >= {
+        "aws.sagemaker.Model",
+        "aws.sagemaker.EndpointConfiguration",
+        "aws.sagemaker.Endpoint",
+        "aws.sagemaker.FeatureGroup",
+        "aws.sagemaker.ModelPackageGroup",
+        "aws.sagemaker.Pipeline",
+    }
+    for resource in found:
+        table = TABLES[resource.type]
+        request = request_of(resource.type, resource.properties)
+        shape = model().operation_model(table.operation).input_shape
+        assert list(strays(request, shape, table.operation)) == [], resource.address

@@ -173,7 +173,7 @@ def apply_locally(
         raise OperationError(str(exc)) from None
     if destroy:
         graph = ResourceGraph(graph.project, graph.env, graph.target, graph.region, ())
-    found = lookups(graph, spec_file, state)
+    found = lookups(graph, spec_file, state, spec)
     if plan_file:
         planned = _saved_plan(plan_file, spec, state)
     else:
@@ -206,6 +206,10 @@ def apply_locally(
 
     applied = apply_plan(planned, graph, state, backend, provider, found.known, on_event)
     outcome = applied.outcome
+    if outcome.waiting and not outcome.stopped:
+        # Said as things stand now: this apply may have created what the plan found missing.
+        now = lookups(graph, spec_file, applied.state, spec).waiting(graph)
+        outcome.waiting.update({a: now[a] for a in outcome.waiting if a in now})
     progress(Applied(outcome, time.perf_counter() - started, applied.state.serial))
     if outcome.stopped:
         raise OperationError(

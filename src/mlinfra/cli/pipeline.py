@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import click
 
-from mlinfra.cli.common import fail, make_console, reports_errors, say, validate_spec
-from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION, limit_option
+from mlinfra.cli.common import (
+    fail,
+    make_console,
+    print_json,
+    reports_errors,
+    say,
+    validate_spec,
+)
+from mlinfra.cli.options import ENV_OPTION, JSON_OPTION, SPEC_OPTION, limit_option
 from mlinfra.cli.views.pipelines import STYLES, step_state
 
 
@@ -56,16 +63,21 @@ def run_command(name: str, env: str, params: tuple[str, ...], wait: bool, spec_f
 @ENV_OPTION
 @limit_option()
 @SPEC_OPTION
+@JSON_OPTION
 @reports_errors
-def runs_command(name: str, env: str, limit: int, spec_file: str) -> None:
+def runs_command(name: str, env: str, limit: int, spec_file: str, as_json: bool) -> None:
     """List the executions of pipeline NAME in the local emulator, newest first."""
     # Deferred: the operation loads the stages and boto3; `mlinfra --version` must not.
     from mlinfra.cli.views.progress import ProgressView
     from mlinfra.operations.pipelines import PipelineRequest, runs
 
-    request = PipelineRequest(validate_spec(spec_file), spec_file, env, name)
+    request = PipelineRequest(validate_spec(spec_file, as_json), spec_file, env, name)
     with ProgressView() as progress:
         found = runs(request, limit, progress)
+    if as_json:
+        runs_json = [{**each.summary, "Steps": list(each.steps)} for each in found]
+        print_json({"pipeline": name, "environment": env, "runs": runs_json})
+        return
     console = make_console()
     if not found:
         say(console, f"{name} has not run yet: start it with `mlinfra pipeline run {name} "

@@ -292,3 +292,12 @@ def test_diff_against_a_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert run("--diff", "..HEAD").exit_code == 2
     unknown = run("--diff", "no-such-revision")
     assert unknown.exit_code == 1 and "error:" in unknown.stderr
+
+
+def test_against_env_counts_each_finding_as_the_audit_does() -> None:
+    # Per step of a pipeline, as `--diff` counts them: no two findings merge into one.
+    dev = json.loads(churn("--env", "dev", "--format", "json", "--fail-on", "none").output)
+    against = churn("--env", "dev", "--against-env", "prod", "--format", "json").output
+    summary = json.loads(against)["summary"]
+
+    assert summary["resolved"] + summary["unchanged"] == dev["summary"]["active"]

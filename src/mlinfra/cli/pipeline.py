@@ -14,7 +14,7 @@ from mlinfra.cli.common import (
     validate_spec,
 )
 from mlinfra.cli.options import ENV_OPTION, JSON_OPTION, SPEC_OPTION, limit_option
-from mlinfra.cli.views.pipelines import STYLES, step_state
+from mlinfra.cli.views.pipelines import STYLES, gate_line, step_state
 
 
 @click.group("pipeline")
@@ -75,7 +75,14 @@ def runs_command(name: str, env: str, limit: int, spec_file: str, as_json: bool)
     with ProgressView() as progress:
         found = runs(request, limit, progress)
     if as_json:
-        runs_json = [{**each.summary, "Steps": list(each.steps)} for each in found]
+        runs_json = [
+            {
+                **each.summary,
+                "Steps": list(each.steps),
+                "Gates": {name: gate.to_json() for name, gate in each.gates.items()},
+            }
+            for each in found
+        ]
         print_json({"pipeline": name, "environment": env, "runs": runs_json})
         return
     console = make_console()
@@ -90,6 +97,8 @@ def runs_command(name: str, env: str, limit: int, spec_file: str, as_json: bool)
         started = summary["StartTime"].astimezone().strftime("%Y-%m-%d %H:%M:%S")
         say(console, f"{arn.rsplit('/', 1)[-1]}  {started}  {state}", STYLES.get(state))
         say(console, "    " + "  ".join(step_state(s) for s in each.steps))
+        for gate in each.gates.values():
+            say(console, f"    {gate_line(gate)}", "green" if gate.held else "yellow")
         if summary.get("PipelineExecutionFailureReason"):
             reason = summary["PipelineExecutionFailureReason"].splitlines()[0]
             say(console, f"    {reason}", "red")

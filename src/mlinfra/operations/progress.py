@@ -271,9 +271,11 @@ class ExecutionStarted:
 
 @dataclass(frozen=True)
 class StepEnded:
-    """A pipeline step ended (ListPipelineExecutionSteps' item)."""
+    """A pipeline step ended (ListPipelineExecutionSteps' item); a condition step with what
+    it found (`operations.pipelines.Gate`)."""
 
     step: Mapping[str, Any]
+    gate: Any = None
 
 
 @dataclass(frozen=True)

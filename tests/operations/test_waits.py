@@ -11,6 +11,7 @@ from mlinfra.emulator import process
 from mlinfra.operations import progress as events
 from mlinfra.operations.apply import ApplyRequest, apply
 from mlinfra.operations.environment import environment
+from mlinfra.operations.versions import VersionServed
 from mlinfra.operations.waits import no_approved_version
 
 
@@ -77,3 +78,18 @@ def test_the_first_apply_says_why_things_wait_as_of_its_end(churn, recorder) -> 
     assert not any("does not exist" in why for why in waiting.values())
     assert waiting["model.churn-model"].startswith("model churn-model has no version yet: run ")
     assert waiting["endpoint.churn-api"].startswith("waits for model.churn-model: model ")
+
+
+def test_each_apply_says_which_version_it_serves_and_which_it_replaces() -> None:
+    first = VersionServed("churn-model", "1", None, ("churn-api",))
+    moved = VersionServed("churn-model", "3", "2", ("churn-api",))
+    kept = VersionServed("churn-model", "2", "2", ("churn-api",))
+
+    assert first.describe() == (
+        "model churn-model: version 1 is the newest approved: endpoint churn-api is created with it"
+    )
+    assert moved.moves and moved.describe() == (
+        "model churn-model: version 3 is approved: endpoint churn-api moves to it from version 2"
+    )
+    assert not kept.moves
+    assert kept.describe() == "model churn-model: endpoint churn-api keeps serving version 2"

@@ -62,18 +62,24 @@ def run_command(name: str, env: str, params: tuple[str, ...], wait: bool, spec_f
 @click.argument("name")
 @ENV_OPTION
 @limit_option()
+@click.option("--wait", is_flag=True, help="First wait for those of them still running to end.")
 @SPEC_OPTION
 @JSON_OPTION
 @reports_errors
-def runs_command(name: str, env: str, limit: int, spec_file: str, as_json: bool) -> None:
-    """List the executions of pipeline NAME in the local emulator, newest first."""
+def runs_command(
+    name: str, env: str, limit: int, wait: bool, spec_file: str, as_json: bool
+) -> None:
+    """List the executions of pipeline NAME in the local emulator, newest first.
+
+    A gate (a condition step) shows whether it held, with its `when:` and the values it
+    compared."""
     # Deferred: the operation loads the stages and boto3; `mlinfra --version` must not.
     from mlinfra.cli.views.progress import ProgressView
     from mlinfra.operations.pipelines import PipelineRequest, runs
 
     request = PipelineRequest(validate_spec(spec_file, as_json), spec_file, env, name)
     with ProgressView() as progress:
-        found = runs(request, limit, progress)
+        found = runs(request, limit, progress, wait)
     if as_json:
         runs_json = [
             {

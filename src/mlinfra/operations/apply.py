@@ -46,9 +46,11 @@ from mlinfra.operations.progress import (
     ResourceEvent,
     StackOutputs,
     UpToDate,
+    VersionsServed,
     Waiting,
 )
 from mlinfra.operations.serving import check_serving
+from mlinfra.operations.versions import versions_served
 from mlinfra.plan.diff import plan as diff
 from mlinfra.plan.file import load_plan
 from mlinfra.plan.model import PlanError
@@ -186,6 +188,7 @@ def apply_locally(
             unavailable=found.unavailable,
         )
     progress(LookedUp(found, spec.target))
+    progress(VersionsServed(versions_served(spec, graph, found, state)))
     progress(Planned(planned))
     if not planned.ok:
         raise OperationError(

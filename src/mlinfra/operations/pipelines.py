@@ -99,12 +99,20 @@ def run(
     return _follow(sagemaker, arn, progress, gate)
 
 
-def runs(request: PipelineRequest, limit: int, progress: Progress) -> tuple[Run, ...]:
-    """The pipeline's executions, newest first, at most `limit`."""
+def runs(
+    request: PipelineRequest, limit: int, progress: Progress, wait: bool = False
+) -> tuple[Run, ...]:
+    """The pipeline's executions, newest first, at most `limit`; with `wait`, once those
+    still running (a retraining a monitor started, say) have ended."""
     _, pipeline, sagemaker, physical = _pipeline(request, progress)
-    found = call(sagemaker.list_pipeline_executions, PipelineName=physical, MaxResults=limit)
+    while True:
+        found = call(sagemaker.list_pipeline_executions, PipelineName=physical, MaxResults=limit)
+        summaries = found["PipelineExecutionSummaries"]
+        if not wait or all(s["PipelineExecutionStatus"] in FINAL for s in summaries):
+            break
+        time.sleep(POLL_SECONDS)
     listed = []
-    for summary in found["PipelineExecutionSummaries"]:
+    for summary in summaries:
         arn = summary["PipelineExecutionArn"]
         steps = call(sagemaker.list_pipeline_execution_steps, PipelineExecutionArn=arn)
         ran = sorted(steps["PipelineExecutionSteps"], key=lambda s: s["StartTime"])

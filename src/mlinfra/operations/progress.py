@@ -54,6 +54,14 @@ class LookedUp:
 
 
 @dataclass(frozen=True)
+class VersionsServed:
+    """The model versions this apply serves, each against the one deployed last
+    (`operations.versions.VersionServed`)."""
+
+    served: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class Planned:
     """The plan about to be carried out (`plan.model.Plan`)."""
 

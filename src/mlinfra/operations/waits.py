@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from mlinfra.operations.emulator import named
+from mlinfra.operations.emulator import named, registry_groups
 from mlinfra.plan.values import MODEL_PACKAGE, VERSION, Lookups
 
 APPROVED = "Approved"
@@ -24,11 +24,7 @@ def explained(found: Lookups, spec: Any, spec_file: str, registry: Any) -> Looku
     """`found` with the reason of each latest approved version missing from a local
     environment's registry (`registry`: a SageMaker client of its emulator) in the user's
     words; other reasons as they were."""
-    models = {
-        named(spec, m.registry_group, "model_package_group"): m
-        for m in spec.models.values()
-        if m.registry_group
-    }
+    models = registry_groups(spec)
     unavailable = dict(found.unavailable)
     for key in unavailable:
         function, args = key

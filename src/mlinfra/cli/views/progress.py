@@ -62,6 +62,11 @@ class ProgressView:
         show_lookups(self.err, event.lookups, event.target)
 
     @__call__.register
+    def _versions_served(self, event: events.VersionsServed) -> None:
+        for served in event.served:
+            say(self.out, served.describe(), "bold" if served.moves else None)
+
+    @__call__.register
     def _planned(self, event: events.Planned) -> None:
         self.out.print(to_text(event.plan), end="")
 

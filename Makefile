@@ -20,48 +20,60 @@ setup: $(STAMP)
 
 # The main job on the churn example, on the local emulator: the whole loop. Validate the spec,
 # compile every environment, deploy the local one, load its features, train, serve, watch the
-# served traffic drift, and see the monitor alert and start retraining.
+# served traffic drift, and see the monitor alert and start retraining, then deploy what it
+# retrained. It can be run again and again: each command says what it finds and does this
+# time, and the loop ends with nothing left to change (`plan --detailed-exitcode` exits 0).
 MLINFRA := $(VENV)/bin/mlinfra
 MONITOR_REPORT := examples/churn/.mlinfra/churn-drift-report.html
 run: setup
-	@echo "\n== 1/11 Check the spec: every environment, every reference, every value"
+	@echo "\n== 1/12 Check the spec: every environment, every reference, every value"
 	$(MLINFRA) validate -f $(EXAMPLE)
-	@echo "\n== 2/11 Compile every environment to a Pulumi project under $(STACKS)/"
+	@echo "\n== 2/12 Compile every environment to a Pulumi project under $(STACKS)/"
 	$(MLINFRA) render --all -f $(EXAMPLE) --out $(STACKS)
-	@echo "\n== 3/11 Create the local environment. This starts the emulator (SageMaker's APIs on"
-	@echo "   127.0.0.1) and creates the feature store, the model registry and the training"
-	@echo "   pipeline. The endpoint and its drift monitor wait: there is no trained model yet."
+	@echo "\n== 3/12 Create the local environment, or bring it up to date. This starts the emulator"
+	@echo "   (SageMaker's APIs on 127.0.0.1) if none runs, and creates what is missing: the feature"
+	@echo "   store, the model registry, the training pipeline. The endpoint and its drift monitor"
+	@echo "   serve the newest approved model version: on a first run there is none, so they wait"
+	@echo "   (apply says why, and what ends the wait)."
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
-	@echo "\n== 4/11 Load the customers CSV into the feature store (online and offline). Its"
+	@echo "\n== 4/12 Load the customers CSV into the feature store (online and offline). Its"
 	@echo "   snapshot is from mid-2025, older than the online store's 30-day TTL: the online"
 	@echo "   store lets those records expire (as SageMaker does); training reads the offline one."
 	$(MLINFRA) featurestore ingest customers --env local -f $(EXAMPLE)
-	@echo "\n== 5/11 Train: prepare the data, train, evaluate, check accuracy, register the model"
+	@echo "\n== 5/12 Train: prepare the data, train, evaluate, check accuracy (the gate), register"
+	@echo "   the model: a new version each run, approved as registered (\`approval: auto\` locally)"
 	$(MLINFRA) pipeline run train-churn --env local --wait -f $(EXAMPLE)
-	@echo "\n== 6/11 Apply again: the newly approved model version goes live on the endpoint, and"
-	@echo "   the drift monitor is created on it (its baseline statistics are computed now)"
+	@echo "\n== 6/12 Apply again: the newly approved version goes live on the endpoint (apply says"
+	@echo "   which, and which it replaces), and the drift monitor is created on it if it is new"
+	@echo "   (its baseline statistics are computed then)"
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
-	@echo "\n== 7/11 Send ordinary customers to the endpoint with boto3, as an application would:"
+	@echo "\n== 7/12 Send ordinary customers to the endpoint with boto3, as an application would:"
 	@echo "   plain boto3 code, pointed at the emulator (its URL and credentials) by the"
 	@echo "   environment \`mlinfra emulator env\` prints. The endpoint keeps a sample of the"
 	@echo "   requests (data capture) for the monitor."
 	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/send_traffic.py
-	@echo "\n== 8/11 Run the drift monitor: it compares what the endpoint saw with the baseline"
+	@echo "\n== 8/12 Run the drift monitor: it compares what the endpoint saw with the baseline"
 	@echo "   the model was built for. Ordinary customers: nothing to report."
 	$(MLINFRA) monitor run churn-drift --env local -f $(EXAMPLE)
-	@echo "\n== 9/11 Now the world changes: prices rise, contracts shorten, and a bug upstream"
+	@echo "\n== 9/12 Now the world changes: prices rise, contracts shorten, and a bug upstream"
 	@echo "   drops support_calls for some customers. Send those customers."
 	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/send_traffic.py --drift
-	@echo "\n== 10/11 Run the monitor again: it finds the drift and the missing values, alerts the"
+	@echo "\n== 10/12 Run the monitor again: it finds the drift and the missing values, alerts the"
 	@echo "   on-call address and starts the training pipeline. (It retrains on what the feature"
 	@echo "   store holds; nothing new was loaded here, so its steps come from the cache.)"
 	$(MLINFRA) monitor run churn-drift --env local -f $(EXAMPLE)
 	$(MLINFRA) monitor alerts churn-drift --env local -f $(EXAMPLE) --limit 3
-	@echo "\n== 11/11 Write the monitor's report, each feature's distribution against the baseline"
+	@echo "\n== 11/12 Write the monitor's report, each feature's distribution against the baseline"
 	$(MLINFRA) monitor report churn-drift --env local -f $(EXAMPLE) --html $(MONITOR_REPORT)
-	$(MLINFRA) pipeline runs train-churn --env local -f $(EXAMPLE) --limit 2
+	@echo "\n== 12/12 Wait for the retraining to end (its gate, held or not, with the accuracy"
+	@echo "   against the threshold), then apply what it registered: the endpoint moves to the"
+	@echo "   retrained version. Nothing is left to change: plan exits 0."
+	$(MLINFRA) pipeline runs train-churn --env local -f $(EXAMPLE) --limit 2 --wait
+	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
+	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode
 	@echo "\nDone. The emulator keeps running, and with it the schedules: the pipeline's nightly"
-	@echo "retraining and the monitor's daily check. See what exists with:"
+	@echo "retraining and the monitor's daily check. Run \`make run\` again: it picks up from here."
+	@echo "See what exists with:"
 	@echo "  $(MLINFRA) output --env local -f $(EXAMPLE)"
 	@echo "Open $(MONITOR_REPORT) in a browser for the drift report. Stop the emulator with:"
 	@echo "  $(MLINFRA) emulator stop -f $(EXAMPLE)"

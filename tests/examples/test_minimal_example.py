@@ -8,6 +8,7 @@ endpoint asked, with the emulator the first apply starts (stopped at the end).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -122,6 +123,9 @@ def test_a_gate_that_does_not_hold_skips_registration_and_the_run_succeeds(spec:
         spec, "pipeline", "run", "train", "--env", "local", "--wait", "--param", "min_auc=1.01"
     )
     assert "condition did not hold" in output
+    # With the metric against the threshold: the AUC is below 1.01, whatever it is.
+    when = "evaluate.metrics.auc >= parameters.min_auc and fit.metrics.validation_accuracy >= 0.8"
+    assert re.search(rf"condition did not hold \({re.escape(when)}: [0-9.]+ < 1.01 and ", output)
     run = executions(spec)[before]
     assert run["steps"]["gate"]["Metadata"]["Condition"]["Outcome"] == "False"
     assert "register" not in run["steps"]

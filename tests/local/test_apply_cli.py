@@ -165,6 +165,8 @@ def test_refresh_reports_drift_and_apply_restores_what_was_deleted(spec_file: Pa
     assert mlinfra("apply", "--env", "local", "-f", str(spec_file), "--auto-approve")[0] == 0
     code, out = mlinfra("refresh", "--env", "local", "-f", str(spec_file))
     assert code == 0 and "No drift" in out
+    # Why a plan may still show changes: refresh compares with the last apply, not the spec.
+    assert "what the last apply made" in out and "`mlinfra plan --env local`" in out
 
     sagemaker = emulator_client(spec_file)
     sagemaker.delete_feature_group(FeatureGroupName="shop-local-customers")

@@ -28,7 +28,8 @@ def test_apply_creates_each_resource_and_tells_each_step(shop, recorder) -> None
     assert recorder.questions == [events.Question("apply", "these changes to local")]
     kinds = recorder.kinds()
     # What was looked up and planned, then asked, then done, in that order.
-    assert kinds[:3] == ["LookedUp", "Planned", "Applying"] and kinds[-1] == "Applied"
+    assert kinds[:4] == ["LookedUp", "VersionsServed", "Planned", "Applying"]
+    assert kinds[-1] == "Applied"
     done = {e.address for e in recorder.of(events.ResourceEvent) if e.what == "done"}
     assert {a.split("/")[0] for a in done} == SHOP_RESOURCES
     (applied,) = recorder.of(events.Applied)

@@ -10,9 +10,10 @@ from mlinfra.operations.errors import OperationError
 from mlinfra.operations.plan import PlanRequest, plan
 from mlinfra.operations.progress import quiet, yes
 from mlinfra.plan.model import CREATE
-from mlinfra.providers.local import LocalProvider, ProviderError
+from mlinfra.providers.local import LocalProvider
 from mlinfra.state import backend_for
 from mlinfra.state.model import State
+from registries import EmptyRegistry
 
 
 def test_a_new_environment_plans_every_resource_as_created(churn) -> None:
@@ -37,13 +38,6 @@ def test_an_environment_as_applied_plans_no_changes(churn, fake_pulumi) -> None:
     assert found.state.serial == 1
 
 
-class EmptyRegistry:
-    """The emulator's registry before any model version is approved."""
-
-    def call(self, function: str, args: tuple) -> str:
-        raise ProviderError(f"model package group {args[0]!r} has no approved version")
-
-
 def test_what_needs_a_model_no_one_approved_is_planned_as_waiting(churn, monkeypatch) -> None:
     monkeypatch.setattr(
         LocalProvider, "for_spec", classmethod(lambda cls, *a, **k: EmptyRegistry())
@@ -52,7 +46,7 @@ def test_what_needs_a_model_no_one_approved_is_planned_as_waiting(churn, monkeyp
 
     waiting = {c.address: c.waiting for c in found.plan.changes if c.waiting}
     assert "model.churn-model" in waiting
-    assert "has no approved version" in waiting["model.churn-model"]
+    assert "has no version yet" in waiting["model.churn-model"]
     assert found.plan.has_changes
 
 

@@ -12,6 +12,7 @@ from mlinfra.cli.main import cli
 from mlinfra.plan.file import load_plan
 from mlinfra.state.file import FileBackend
 from mlinfra.state.model import ResourceState, State
+from registries import EmptyRegistry
 
 
 def run(*args: str) -> Result:
@@ -158,15 +159,6 @@ def test_usage_errors_exit_1_not_2(graph_of, churn: Path, tmp_path: Path) -> Non
     assert into_a_folder.exit_code == 1 and "cannot write the plan" in into_a_folder.output
 
 
-class EmptyRegistry:
-    """The emulator's registry before any model version is approved."""
-
-    def call(self, function: str, args: tuple) -> str:
-        from mlinfra.providers.local import ProviderError
-
-        raise ProviderError(f"model package group {args[0]!r} has no approved version")
-
-
 def test_a_model_without_an_approved_version_is_planned_as_waiting(
     graph_of, churn: Path, monkeypatch
 ) -> None:
@@ -180,7 +172,7 @@ def test_a_model_without_an_approved_version_is_planned_as_waiting(
     result = run("--env", "local", "-f", spec, "--detailed-exitcode")
     assert result.exit_code == 2
     assert "4 of them wait for a value that does not exist yet" in result.output
-    assert "waiting: model package group 'churn-local-churn' has no approved version" in (
+    assert "waiting: model churn-model has no version yet: run `mlinfra pipeline run" in (
         result.output
     )
     document = json.loads(run("--env", "local", "-f", spec, "--format", "json").output)

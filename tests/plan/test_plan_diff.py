@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from mlinfra.plan.diff import plan
+from mlinfra.plan.diff import calls_in, plan, resource_state
 from mlinfra.plan.model import CREATE, DELETE, NO_OP, REPLACE, UPDATE, PropertyChange
 from mlinfra.state.model import PENDING, ResourceState, State
 
@@ -263,3 +263,26 @@ def test_changes_needing_a_value_that_does_not_exist_yet_wait_with_the_reason(gr
     assert "feature_store.customers" not in waiting
     assert "model.churn-model/registry" not in waiting
     assert {c.action for c in found.changes} == {CREATE}
+
+
+def test_a_reference_to_a_replaced_model_shows_its_own_value_before(graph_of) -> None:
+    graph = graph_of("local")
+    v1 = {k: "arn:aws:sagemaker:us-east-1:0:model-package/g/1" for k in calls_in(graph)}
+    sent = {"ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "churn-model-v1"}]}
+    before = State(
+        "churn",
+        "local",
+        serial=1,
+        lineage="l",
+        resources={
+            r.address: resource_state(r, v1, sent if r.address.endswith("/config") else None)
+            for r in graph.resources
+        },
+    )
+    v2 = {k: value[:-1] + "2" for k, value in v1.items()}
+
+    config = change(plan(graph, before, v2), "endpoint.churn-api/config")
+
+    assert config.action == REPLACE
+    moved = next(c for c in config.changed if c.path == "ProductionVariants[0].ModelName")
+    assert moved.before == "churn-model-v1" and moved.known_after_apply

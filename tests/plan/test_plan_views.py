@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 from mlinfra.plan.diff import plan
 from mlinfra.plan.file import load_plan, save_plan
 from mlinfra.plan.model import FORMAT_VERSION, REPLACE, Plan, PlanError, ResourceChange
-from mlinfra.plan.views import to_json, to_markdown, to_text
+from mlinfra.plan.views import shown, shown_change, to_json, to_markdown, to_text
 from mlinfra.state.documents import validator
 from mlinfra.state.model import ResourceState, State
 
@@ -133,3 +133,23 @@ def test_a_missing_plan_file_is_refused(tmp_path: Path) -> None:
 def test_an_empty_state_plan_has_no_before(graph_of) -> None:
     document = json.loads(to_json(plan(graph_of("dev"), State.empty("churn", "dev"))))
     assert all(c["change"]["before"] is None for c in document["resource_changes"])
+
+
+ARN = "arn:aws:sagemaker:us-east-1:000000000000:model-package/churn-local-churn/"
+
+
+@pytest.mark.parametrize("width", [20, 40, 72])
+def test_a_long_value_shows_where_before_and_after_differ(width: int) -> None:
+    before, after = shown_change(ARN + "1", ARN + "2", width)
+
+    assert before != after
+    assert before.endswith('churn/1"') and after.endswith('churn/2"')
+    assert before.startswith("…") and len(before) <= width and len(after) <= width
+
+
+def test_a_short_change_is_shown_whole_and_a_long_value_keeps_both_ends() -> None:
+    assert shown_change(1, 3) == ("1", "3")
+    long = "churn-prod-" + "x" * 100 + "-end"
+    text = shown(long, 40)
+    assert len(text) == 40 and text.startswith('"churn-prod-') and text.endswith('-end"')
+    assert "…" in text

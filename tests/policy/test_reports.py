@@ -16,9 +16,10 @@ from mlinfra.policy.model import References, Rule
 from mlinfra.policy.reports import json as json_report
 from mlinfra.policy.reports import junit, sarif, text
 from mlinfra.policy.reports.formats import render
+from mlinfra.policy.reports.wording import location_of
 from mlinfra.policy.result import AuditResult
 from mlinfra.policy.severity import Severity
-from mlinfra.spec.validate import validate_text
+from mlinfra.spec.validate import validate_file, validate_text
 
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "sarif-schema-2.1.0.json").read_text())
 
@@ -367,3 +368,24 @@ def test_every_format_renders_with_no_environment() -> None:
     for fmt in ("text", "json", "sarif", "junit"):
         assert render(fmt, [])
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(json.loads(render("sarif", [])))
+
+
+def test_text_lists_findings_on_one_line_once_under_it_each_fix_once() -> None:
+    spec_file = Path(__file__).resolve().parents[2] / "examples" / "churn" / "mlinfra.yaml"
+    spec = validate_file(spec_file).environments["dev"]
+    audited = audit_environment(spec, lower(spec, spec_file.parent), str(spec_file))
+    report = text.render([audited])
+
+    # dev's settings (one line of the spec) leave many things unencrypted.
+    medium = [f for f in audited.active() if f.severity is Severity.MEDIUM]
+    line = max({location_of(f, "") for f in medium}, key=[location_of(f, "") for f in medium].count)
+    shared = [f for f in medium if location_of(f, "") == line]
+    assert len(shared) > 1
+    section = report[report.index("  MEDIUM (") : report.index("  LOW (")]
+    assert section.count(line) == 1
+    assert f"    {line}  {len(shared)} findings on this line\n" in report
+    steps = [f for f in shared if f.rule.id == "job-output-kms"]
+    assert len(steps) > 1
+    for finding in steps:
+        assert f"      job-output-kms  {finding.address}\n          {finding.message}\n" in report
+    assert report.count("          fix: " + steps[0].rule.remediation) == 1

@@ -9,7 +9,9 @@ line.
 from __future__ import annotations
 
 import functools
+import json
 import sys
+from datetime import datetime
 
 import click
 from rich.console import Console
@@ -25,6 +27,17 @@ def make_console(stderr: bool = False) -> Console:
 def say(console: Console, message: str, style: str | None = None) -> None:
     # markup=False: messages hold the user's names and paths, which may contain [brackets].
     console.print(message, style=style, markup=False)
+
+
+def print_json(document) -> None:
+    """`document` as indented JSON on stdout; times (boto3's datetimes) in ISO 8601."""
+    click.echo(json.dumps(document, indent=2, default=_iso))
+
+
+def _iso(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def validate_spec(spec_file: str, as_json: bool = False):

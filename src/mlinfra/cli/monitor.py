@@ -8,8 +8,15 @@ from typing import Any
 
 import click
 
-from mlinfra.cli.common import fail, make_console, reports_errors, say, validate_spec
-from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION, limit_option
+from mlinfra.cli.common import (
+    fail,
+    make_console,
+    print_json,
+    reports_errors,
+    say,
+    validate_spec,
+)
+from mlinfra.cli.options import ENV_OPTION, JSON_OPTION, SPEC_OPTION, limit_option
 
 STYLES = {
     "Completed": "green",
@@ -73,13 +80,17 @@ def run_command(name: str, env: str, wait: bool, spec_file: str) -> None:
 @ENV_OPTION
 @limit_option()
 @SPEC_OPTION
+@JSON_OPTION
 @reports_errors
-def runs_command(name: str, env: str, limit: int, spec_file: str) -> None:
+def runs_command(name: str, env: str, limit: int, spec_file: str, as_json: bool) -> None:
     """List the executions of monitor NAME in the local emulator, newest first."""
     # Deferred: the operation loads boto3; `mlinfra --version` must not.
     from mlinfra.operations.monitors import MonitorRequest, runs
 
-    found = runs(MonitorRequest(validate_spec(spec_file), spec_file, env, name), limit)
+    found = runs(MonitorRequest(validate_spec(spec_file, as_json), spec_file, env, name), limit)
+    if as_json:
+        print_json({"monitor": name, "environment": env, "runs": list(found)})
+        return
     console = make_console()
     if not found:
         say(console, f"{name} has not run yet: run it with `mlinfra monitor run {name} "
@@ -143,8 +154,9 @@ def report_command(name: str, env: str, html_file: Path | None, job: str | None,
 @ENV_OPTION
 @limit_option("alerts", 1000, "newest last")
 @SPEC_OPTION
+@JSON_OPTION
 @reports_errors
-def alerts_command(name: str, env: str, limit: int, spec_file: str) -> None:
+def alerts_command(name: str, env: str, limit: int, spec_file: str, as_json: bool) -> None:
     """Show the alerts monitor NAME sent: webhooks posted to, and emails recorded.
 
     The local emulator sends no email: it records each one here, with what it would say.
@@ -152,7 +164,10 @@ def alerts_command(name: str, env: str, limit: int, spec_file: str) -> None:
     # Deferred: the operation loads boto3; `mlinfra --version` must not.
     from mlinfra.operations.monitors import MonitorRequest, alerts
 
-    found = alerts(MonitorRequest(validate_spec(spec_file), spec_file, env, name), limit)
+    found = alerts(MonitorRequest(validate_spec(spec_file, as_json), spec_file, env, name), limit)
+    if as_json:
+        print_json({"monitor": name, "environment": env, "alerts": list(found)})
+        return
     console = make_console()
     if not found:
         say(console, f"{name} has sent no alerts")

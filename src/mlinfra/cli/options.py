@@ -57,6 +57,10 @@ class ExitOneOnUsageError(click.Command):
             raise
 
 
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON instead of text, for scripts."
+)
+
 ENV_OPTION_HELP = "The environment, as named under `environments:` in the spec."
 # One environment, required, by name: the commands that work on one.
 ENV_OPTION = click.option("--env", "env", metavar="ENV", required=True, help=ENV_OPTION_HELP)

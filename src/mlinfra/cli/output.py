@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import click
-from rich.table import Table
 from rich.text import Text
 
 from mlinfra.cli.common import make_console, reports_errors, validate_spec
 from mlinfra.cli.options import ENV_OPTION, SPEC_OPTION, STATE_OPTION_HELP
+from mlinfra.cli.views.tables import print_listing
 
 
 @click.command("output")
@@ -34,23 +34,20 @@ def output_command(env: str, spec_file: str, as_json: bool, location: str | None
         click.echo(json.dumps(document, indent=2))
         return
     recorded = document["source"] == "state"
-    table = Table(
-        title=Text(f"{document['project']} {document['environment']}: physical names"),
-        caption=Text(
-            "as recorded by the last apply"
-            if recorded
-            else "as compiled from the spec; not applied yet"
-        ),
-    )
     # One section per component; a resource's address starts with its component's, so no
-    # column repeats it. The names are what the command is for: addresses fold first.
-    table.add_column("resource", overflow="fold")
-    table.add_column("name", no_wrap=True)
+    # column repeats it.
+    sections = []
     for component in document["components"].values():
-        if component["resources"]:
-            table.add_section()
-        for address, name in component["resources"].items():
-            table.add_row(Text(address), Text(name or ""))
+        rows = [(Text(a), Text(name or "")) for a, name in component["resources"].items()]
         if component.get("url"):
-            table.add_row(Text("  url"), Text(component["url"]))
-    make_console().print(table)
+            rows.append((Text("  url"), Text(component["url"])))
+        sections.append(rows)
+    print_listing(
+        make_console(),
+        f"{document['project']} {document['environment']}: physical names",
+        ("resource", "name"),
+        sections,
+        "as recorded by the last apply"
+        if recorded
+        else "as compiled from the spec; not applied yet",
+    )

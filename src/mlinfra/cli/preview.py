@@ -237,10 +237,10 @@ def down_command(
 @reports_errors
 def list_command(spec_file: str, location: str | None, as_json: bool) -> None:
     """List the project's previews: branch, base, age, expiry and resource count."""
-    # Deferred: rich's tables and the operation's stages; `mlinfra --version` must not.
-    from rich.table import Table
+    # Deferred: rich's text and the operation's stages; `mlinfra --version` must not.
     from rich.text import Text
 
+    from mlinfra.cli.views.tables import print_listing
     from mlinfra.operations.preview import PreviewRequest, listed
     from mlinfra.preview.inventory import describe_age, parse_timestamp, utc_now
 
@@ -270,13 +270,7 @@ def list_command(spec_file: str, location: str | None, as_json: bool) -> None:
     if not previews:
         say(console, f"{project} has no previews.")
         return
-    table = Table(title=Text(f"{project}: previews"))
-    # Names fold rather than lose their ends: the hash that tells two previews apart is last.
-    table.add_column("branch", overflow="fold")
-    table.add_column("environment", overflow="fold")
-    for column in ("base", "age", "expires"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("resources", justify="right", no_wrap=True)
+    rows = []
     for p in previews:
         if p.info.expires_at is None:
             expires = Text("never")
@@ -285,15 +279,18 @@ def list_command(spec_file: str, location: str | None, as_json: bool) -> None:
             expires = Text(f"expired {ago} ago", style="red")
         else:
             expires = Text(f"in {describe_age(parse_timestamp(p.info.expires_at) - now)}")
-        table.add_row(
-            Text(p.info.branch),
-            Text(p.env),
-            Text(p.info.base),
-            Text(describe_age(p.age(now))),
-            expires,
-            Text(str(p.resources)),
+        rows.append(
+            (
+                Text(p.info.branch),
+                Text(p.env),
+                Text(p.info.base),
+                Text(describe_age(p.age(now))),
+                expires,
+                Text(str(p.resources)),
+            )
         )
-    console.print(table)
+    headers = ("branch", "environment", "base", "age", "expires", "resources")
+    print_listing(console, f"{project}: previews", headers, [rows], right=("resources",))
 
 
 @preview_command.command("gc", cls=ExitOneOnUsageError)

@@ -46,9 +46,11 @@ from mlinfra.operations.progress import (
     ResourceEvent,
     StackOutputs,
     UpToDate,
+    VersionsServed,
     Waiting,
 )
 from mlinfra.operations.serving import check_serving
+from mlinfra.operations.versions import versions_served
 from mlinfra.plan.diff import plan as diff
 from mlinfra.plan.file import load_plan
 from mlinfra.plan.model import PlanError
@@ -173,7 +175,7 @@ def apply_locally(
         raise OperationError(str(exc)) from None
     if destroy:
         graph = ResourceGraph(graph.project, graph.env, graph.target, graph.region, ())
-    found = lookups(graph, spec_file, state)
+    found = lookups(graph, spec_file, state, spec)
     if plan_file:
         planned = _saved_plan(plan_file, spec, state)
     else:
@@ -186,6 +188,7 @@ def apply_locally(
             unavailable=found.unavailable,
         )
     progress(LookedUp(found, spec.target))
+    progress(VersionsServed(versions_served(spec, graph, found, state)))
     progress(Planned(planned))
     if not planned.ok:
         raise OperationError(
@@ -206,6 +209,10 @@ def apply_locally(
 
     applied = apply_plan(planned, graph, state, backend, provider, found.known, on_event)
     outcome = applied.outcome
+    if outcome.waiting and not outcome.stopped:
+        # Said as things stand now: this apply may have created what the plan found missing.
+        now = lookups(graph, spec_file, applied.state, spec).waiting(graph)
+        outcome.waiting.update({a: now[a] for a in outcome.waiting if a in now})
     progress(Applied(outcome, time.perf_counter() - started, applied.state.serial))
     if outcome.stopped:
         raise OperationError(

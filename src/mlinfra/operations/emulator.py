@@ -32,6 +32,15 @@ def named(spec, name: str, kind: str) -> str:
     return physical_name(spec.project, spec.env, name, kind).name
 
 
+def registry_groups(spec) -> dict:
+    """Physical registry group name -> the model (of `spec`'s) whose versions it holds."""
+    return {
+        named(spec, m.registry_group, "model_package_group"): m
+        for m in spec.models.values()
+        if m.registry_group
+    }
+
+
 def access(spec_file: str, region: str) -> Access:
     """How to reach the emulator running beside the spec; an error when none runs."""
     try:

@@ -16,6 +16,7 @@ from mlinfra.engines.local import observed, unmanaged
 from mlinfra.ir.local.models import LocalTargetError
 from mlinfra.ir.lower import lower
 from mlinfra.operations.errors import OperationError
+from mlinfra.operations.waits import explained
 from mlinfra.plan import values
 from mlinfra.providers.local import KINDS, LocalProvider, ProviderError
 from mlinfra.render.pulumi import write_project
@@ -147,17 +148,19 @@ def check_manageable(spec, backend, state) -> None:
 # --- what exists ----------------------------------------------------------------------------
 
 
-def lookups(graph, spec_file: str, state) -> values.Lookups:
+def lookups(graph, spec_file: str, state, spec) -> values.Lookups:
     """The values the graph leaves to apply time (the model version to serve), looked up as
-    the apply will: a local environment's in its emulator when one runs; a sagemaker
-    environment's in SageMaker, with the user's credentials (`mlinfra.plan.values`). What
-    cannot be looked up is left unknown, with why."""
+    the apply will: a local environment's in its emulator when one runs, a missing version
+    said in the user's words (`operations.waits`); a sagemaker environment's in SageMaker,
+    with the user's credentials (`mlinfra.plan.values`). What cannot be looked up is left
+    unknown, with why."""
     if graph.target == "local":
         try:
             provider = LocalProvider.for_spec(spec_file, graph.region, start=False)
         except ProviderError as exc:
             return values.Lookups(unread=str(exc))
-        return values.from_emulator(graph, provider, state)
+        found = values.from_emulator(graph, provider, state)
+        return explained(found, spec, spec_file, provider.client) if found.unavailable else found
     if not values.lookups_in(graph):  # nothing to ask: no credentials needed
         return values.Lookups()
     try:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from mlinfra.didyoumean import suggest
+from mlinfra.emulator.process import state_dir_of
+from mlinfra.emulator.services.pipelines.service import evaluated_condition
 from mlinfra.ir.local.pipelines import lower_pipeline
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.operations.emulator import call, client, component, named, reason
@@ -42,11 +44,28 @@ class PipelineRequest:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """What a condition step found: whether it held, the spec's `when:` (None when the spec
+    has no such step), and each condition as the emulator evaluated it (its `type`, whether
+    it `held`, and for a comparison the `left` and `right` values compared)."""
+
+    step: str
+    held: bool
+    when: str | None
+    conditions: tuple[dict[str, Any], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"held": self.held, "when": self.when, "conditions": list(self.conditions)}
+
+
+@dataclass(frozen=True)
 class Run:
-    """One execution of a pipeline: its summary and its steps in the order they started."""
+    """One execution of a pipeline: its summary, its steps in the order they started, and
+    what its condition steps found (step name -> `Gate`)."""
 
     summary: dict[str, Any]
     steps: tuple[dict[str, Any], ...]
+    gates: dict[str, Gate]
 
 
 @dataclass(frozen=True)
@@ -73,19 +92,32 @@ def run(
     progress(ExecutionStarted(request.name, arn))
     if not wait:
         return None
-    return _follow(sagemaker, arn, progress)
+
+    def gate(step: dict[str, Any]) -> Gate | None:
+        return _gate(request.spec_file, found, physical, arn, step)
+
+    return _follow(sagemaker, arn, progress, gate)
 
 
-def runs(request: PipelineRequest, limit: int, progress: Progress) -> tuple[Run, ...]:
-    """The pipeline's executions, newest first, at most `limit`."""
-    _, _, sagemaker, physical = _pipeline(request, progress)
-    found = call(sagemaker.list_pipeline_executions, PipelineName=physical, MaxResults=limit)
+def runs(
+    request: PipelineRequest, limit: int, progress: Progress, wait: bool = False
+) -> tuple[Run, ...]:
+    """The pipeline's executions, newest first, at most `limit`; with `wait`, once those
+    still running (a retraining a monitor started, say) have ended."""
+    _, pipeline, sagemaker, physical = _pipeline(request, progress)
+    while True:
+        found = call(sagemaker.list_pipeline_executions, PipelineName=physical, MaxResults=limit)
+        summaries = found["PipelineExecutionSummaries"]
+        if not wait or all(s["PipelineExecutionStatus"] in FINAL for s in summaries):
+            break
+        time.sleep(POLL_SECONDS)
     listed = []
-    for summary in found["PipelineExecutionSummaries"]:
+    for summary in summaries:
         arn = summary["PipelineExecutionArn"]
         steps = call(sagemaker.list_pipeline_execution_steps, PipelineExecutionArn=arn)
         ran = sorted(steps["PipelineExecutionSteps"], key=lambda s: s["StartTime"])
-        listed.append(Run(summary, tuple(ran)))
+        gates = (_gate(request.spec_file, pipeline, physical, arn, step) for step in ran)
+        listed.append(Run(summary, tuple(ran), {g.step: g for g in gates if g is not None}))
     return tuple(listed)
 
 
@@ -179,9 +211,26 @@ def _parameters(given: tuple[str, ...], found: Any) -> dict[str, str]:
     return parameters
 
 
-def _follow(sagemaker: Any, arn: str, progress: Progress) -> dict[str, Any]:
-    """A `StepEnded` event as each step ends, until the execution does; its final
-    description."""
+def _gate(spec_file: str, pipeline: Any, physical: str, arn: str, step: dict) -> Gate | None:
+    """What condition step `step` of execution `arn` found, as the emulator recorded it; None
+    for another kind of step, or one that has not been evaluated."""
+    outcome = ((step.get("Metadata") or {}).get("Condition") or {}).get("Outcome")
+    if outcome is None:
+        return None
+    name = step["StepName"]
+    found = evaluated_condition(state_dir_of(spec_file), physical, arn, name)
+    declared = pipeline.steps.get(name)
+    return Gate(
+        name,
+        outcome == "True",
+        getattr(declared, "when", None),
+        tuple((found or {}).get("conditions") or ()),
+    )
+
+
+def _follow(sagemaker: Any, arn: str, progress: Progress, gate) -> dict[str, Any]:
+    """A `StepEnded` event as each step ends (with what a condition step found), until the
+    execution does; its final description."""
     shown: set[str] = set()
     while True:
         status = call(sagemaker.describe_pipeline_execution, PipelineExecutionArn=arn)
@@ -190,7 +239,7 @@ def _follow(sagemaker: Any, arn: str, progress: Progress) -> dict[str, Any]:
             if step["StepStatus"] not in FINAL or step["StepName"] in shown:
                 continue
             shown.add(step["StepName"])
-            progress(StepEnded(step))
+            progress(StepEnded(step, gate(step)))
         if status["PipelineExecutionStatus"] in FINAL:
             progress(RunEnded(status["PipelineExecutionStatus"]))
             return status

@@ -55,7 +55,7 @@ def plan(request: PlanRequest) -> PlanResult:
             f"not {spec.project!r}"
         )
     check_manageable(spec, backend, state)
-    found = lookups(graph, request.spec_file, state)
+    found = lookups(graph, request.spec_file, state, spec)
     planned = diff(
         graph,
         state,

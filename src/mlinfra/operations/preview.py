@@ -293,7 +293,7 @@ def plan(request: PreviewRequest) -> PreviewPlan:
     check_manageable(spec, backend, state)
     graph, selection = changed_only(validation, spec, branch, spec_file, graph, backend, request)
     check_isolation(validation, spec, spec_file, graph, backend)
-    found = lookups(graph, spec_file, state)
+    found = lookups(graph, spec_file, state, spec)
     planned = diff(graph, state, found.known, unavailable=found.unavailable)
     audit = audit_comparison(spec_file, spec, request.compare_to) if request.with_audit else None
     where = backend.describe(spec.env)

@@ -54,6 +54,14 @@ class LookedUp:
 
 
 @dataclass(frozen=True)
+class VersionsServed:
+    """The model versions this apply serves, each against the one deployed last
+    (`operations.versions.VersionServed`)."""
+
+    served: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class Planned:
     """The plan about to be carried out (`plan.model.Plan`)."""
 
@@ -271,9 +279,11 @@ class ExecutionStarted:
 
 @dataclass(frozen=True)
 class StepEnded:
-    """A pipeline step ended (ListPipelineExecutionSteps' item)."""
+    """A pipeline step ended (ListPipelineExecutionSteps' item); a condition step with what
+    it found (`operations.pipelines.Gate`)."""
 
     step: Mapping[str, Any]
+    gate: Any = None
 
 
 @dataclass(frozen=True)

@@ -336,31 +336,44 @@ def _same(before: Any, after: Any) -> bool:
 
 
 def _moved_refs(after: Any, replaced: set[str], inputs: Mapping[str, Any]) -> list[PropertyChange]:
-    """References to resources being replaced: their new values are known after apply."""
+    """References to resources being replaced: their new values are known after apply. Each
+    before-value is the one at the reference's own path (`ProductionVariants[0].ModelName`'s,
+    not the whole list's)."""
     found: list[PropertyChange] = []
-    for path, ref in _refs(after, ""):
+    for path, ref, before in _refs(after, "", dict(inputs)):
         address = ref[len("ref:") :].rsplit(".", 1)[0]
         if address in replaced:
-            top = _top(path)
-            found.append(PropertyChange(path, inputs.get(top), ref, known_after_apply=True))
+            found.append(PropertyChange(path, before, ref, known_after_apply=True))
     return found
 
 
-def _refs(value: Any, path: str) -> Iterator[tuple[str, str]]:
+def _refs(value: Any, path: str, before: Any) -> Iterator[tuple[str, str, Any]]:
+    """(path, reference, the value `before` holds at that path, or None) for each reference
+    in `value`, walking `before` alongside."""
+    if _is_args(before):
+        before = before["fields"]
     if isinstance(value, str):
         if value.startswith("ref:"):
-            yield path, value
+            yield path, value, before
     elif isinstance(value, dict):
         if _is_args(value):
-            yield from _refs(value["fields"], path)
+            yield from _refs(value["fields"], path, before)
+            return
+        if len(value) == 1 and "concat" in value:
+            # Text made when applying: one value, its refs at its path, before as a whole.
+            for _, ref, _ in _refs(value["concat"], path, None):
+                yield path, ref, before
             return
         for key, item in value.items():
-            # Markers (`concat`, `json`) are not properties: their refs are at the same path.
-            marker = key in ("concat", "json") and len(value) == 1
-            yield from _refs(item, path if marker else _join(path, key))
+            inner = before.get(key) if isinstance(before, dict) else None
+            if key == "json" and len(value) == 1:  # a marker, not a property: the same path
+                yield from _refs(item, path, inner if inner is not None else before)
+            else:
+                yield from _refs(item, _join(path, key), inner)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _refs(item, _join(path, index))
+            inner = before[index] if isinstance(before, list) and index < len(before) else None
+            yield from _refs(item, _join(path, index), inner)
 
 
 # --- deletes and the guard --------------------------------------------------------------------

@@ -23,10 +23,56 @@ LOSES_DATA = "loses data"
 
 
 def shown(value: Any, width: int = VALUE_WIDTH) -> str:
-    """A value as compact JSON, cut to `width` characters; text made when applying reads
-    as the text, with the parts known then in angle brackets (`name-v<latest(...)>`)."""
-    text = json.dumps(_readable(value), ensure_ascii=False, separators=(", ", ": "))
-    return text if len(text) <= width else text[: width - 1] + "…"
+    """A value as compact JSON, at most `width` characters: a longer one keeps its start and
+    its end (what tells names apart is often last) with `…` between. Text made when applying
+    reads as the text, with the parts known then in angle brackets (`name-v<latest(...)>`)."""
+    text = _json(value)
+    return text if len(text) <= width else _elided(text, width)
+
+
+def shown_change(before: Any, after: Any, width: int = VALUE_WIDTH) -> tuple[str, str]:
+    """A value's before and after, each at most `width` characters: when one is longer,
+    each shows the part where they differ, with the parts they share elided around it
+    (`…model-package/churn-local-churn/1` -> `…model-package/churn-local-churn/2`)."""
+    old, new = _json(before), _json(after)
+    if len(old) <= width and len(new) <= width:
+        return old, new
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    return _around(old, prefix, suffix, width), _around(new, prefix, suffix, width)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(_readable(value), ensure_ascii=False, separators=(", ", ": "))
+
+
+def _elided(text: str, width: int) -> str:
+    """`text` in `width` characters, its middle replaced by `…`."""
+    if width < 2:
+        return "…"
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + "…" + (text[-tail:] if tail else "")
+
+
+def _around(text: str, prefix: int, suffix: int, width: int) -> str:
+    """`text` in `width` characters around its part between `prefix` and `suffix` (the
+    part that differs), as much shared text either side as fits, `…` where cut."""
+    if len(text) <= width:
+        return text
+    start, end = prefix, len(text) - suffix
+    room = width - 2  # an ellipsis at each end, at most
+    if end - start >= room:  # the difference alone is too long: the middle goes
+        return _elided(text, width)
+    spare = room - (end - start)
+    before = min(start, spare // 2)
+    after = min(len(text) - end, spare - before)
+    before = min(start, spare - after)
+    start, end = start - before, end + after
+    return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
 
 
 def _readable(value: Any) -> Any:
@@ -63,8 +109,11 @@ def change_lines(change: ResourceChange) -> list[str]:
     if change.loses_data:
         lines.append(f"{LOSES_DATA}: {change.loses_data}")
     for item in change.changed:
-        after = KNOWN_AFTER_APPLY if item.known_after_apply else shown(item.after)
-        lines.append(f"{item.path}: {shown(item.before)} -> {after}")
+        if item.known_after_apply:
+            before, after = shown(item.before), KNOWN_AFTER_APPLY
+        else:
+            before, after = shown_change(item.before, item.after)
+        lines.append(f"{item.path}: {before} -> {after}")
     if change.source:
         lines.append(f"at {change.source}")
     return lines

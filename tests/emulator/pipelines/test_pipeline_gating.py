@@ -3,7 +3,9 @@ mlinfra compiles them for SageMaker: a step runs only when every condition befor
 
 from __future__ import annotations
 
-from pipeline_project import GROUP, create, run, steps, write_project
+from pipeline_project import GROUP, PIPELINE, create, run, steps, write_project
+
+from mlinfra.emulator.services.pipelines.service import evaluated_condition
 
 # A second condition beside `gate`, neither after the other; `register` follows both. Its
 # `when` has a `!=` and an `and` inside an `or`: SageMaker's Not and Or, nested.
@@ -68,3 +70,11 @@ def test_a_step_after_two_conditions_waits_for_the_metric_one_too(server, tmp_pa
     assert found["approved"]["Metadata"]["Condition"]["Outcome"] == "True"
     assert "register" not in found
     assert versions(sagemaker) == []
+    # The emulator keeps what the gate compared: the metric against the threshold.
+    state = tmp_path / ".mlinfra" / "emulator"
+    gate = evaluated_condition(state, PIPELINE, execution["PipelineExecutionArn"], "gate")
+    (compared,) = gate["conditions"]
+    assert gate["outcome"] is False and compared["held"] is False
+    assert compared["type"] == "GreaterThanOrEqualTo" and compared["right"] == 1.5
+    assert 0.6 < compared["left"] <= 1.0  # the accuracy the evaluate step wrote
+    assert evaluated_condition(state, PIPELINE, execution["PipelineExecutionArn"], "train") is None

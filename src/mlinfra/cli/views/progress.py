@@ -62,6 +62,11 @@ class ProgressView:
         show_lookups(self.err, event.lookups, event.target)
 
     @__call__.register
+    def _versions_served(self, event: events.VersionsServed) -> None:
+        for served in event.served:
+            say(self.out, served.describe(), "bold" if served.moves else None)
+
+    @__call__.register
     def _planned(self, event: events.Planned) -> None:
         self.out.print(to_text(event.plan), end="")
 
@@ -160,6 +165,14 @@ class ProgressView:
                 self.out,
                 f"No drift: {event.env} is as the state records ({event.seen} resource(s)).",
             )
+            # Why `plan` may still show changes: it compares with the spec, not the state.
+            say(
+                self.out,
+                "  Refresh compares what exists with what the last apply made; what the spec "
+                "or the model registry asks for since (a new approved version, an edit) is "
+                f"what `mlinfra plan --env {event.env}` shows.",
+                "dim",
+            )
             return
         for change in event.changes:
             if change.action == DELETE:
@@ -238,7 +251,7 @@ class ProgressView:
 
     @__call__.register
     def _step_ended(self, event: events.StepEnded) -> None:
-        say(self.out, step_line(event.step), STYLES.get(event.step["StepStatus"]))
+        say(self.out, step_line(event.step, event.gate), STYLES.get(event.step["StepStatus"]))
 
     @__call__.register
     def _run_ended(self, event: events.RunEnded) -> None:

@@ -44,12 +44,14 @@ def judge(
     today: date | None = None,
 ) -> EnvironmentDiff:
     """Audit both sides and compare them. The same environment at two revisions matches
-    findings on their key; two environments (`across_environments`) match them on (rule,
-    resource), and compare their graphs with account, region and names set aside."""
+    findings on their key; two environments (`across_environments`) on the same key without
+    the environment (rule, resource and the subject inside it, so that each step of a
+    pipeline counts as `--diff` counts it), and compare their graphs with account, region
+    and names set aside."""
     (base_spec, base_graph), (head_spec, head_graph) = base, head
     base_result = audit_environment(base_spec, base_graph, spec_file, today=today, rules=rules)
     head_result = audit_environment(head_spec, head_graph, spec_file, today=today, rules=rules)
-    key = (lambda f: (f.rule.id, f.address)) if across_environments else Finding.key
+    key = (lambda f: (f.rule.id, f.address, f.subject)) if across_environments else Finding.key
     added, gone, same = _compare_findings(base_result, head_result, key)
     return EnvironmentDiff(
         tuple(added),

@@ -1,12 +1,19 @@
 """The audit for people: a summary first, then the findings by severity, then warnings.
 
-Audit of mlinfra.yaml: 1 environment (dev): 1 finding (1 high), 1 waived
+Audit of mlinfra.yaml: 1 environment (dev): 3 findings (1 high, 2 medium), 1 waived
 
-dev: 1 finding (1 high), 1 waived; 30 rules from baseline, sagemaker-security
+dev: 3 findings (1 high, 2 medium), 1 waived; 30 rules from baseline, sagemaker-security
   HIGH (1)
     mlinfra.yaml:125:20  endpoint-data-capture-encrypted  endpoint.churn-api/config
         Data capture for churn-api is not encrypted with a KMS key
         fix: set `security.kms_key` ...
+  MEDIUM (2)
+    mlinfra.yaml:21:3  2 findings on this line
+      s3-kms-encryption  bucket.artifacts
+          bucket.artifacts encrypts objects with AES256, not a KMS key
+      s3-kms-encryption  bucket.capture
+          bucket.capture encrypts objects with AES256, not a KMS key
+          fix: Set `security.kms_key: create` ...
   WAIVED (1)
     ...
   warnings
@@ -110,13 +117,11 @@ def _environment(result: AuditResult) -> Text:
         if not these:
             continue
         out.append(f"  {severity.label.upper()} ({len(these)})\n", style=STYLES[severity])
-        for finding in these:
-            out.append_text(_finding(finding, result.spec_file))
+        out.append_text(_findings(these, result.spec_file))
     waived = result.waived()
     if waived:
         out.append(f"  WAIVED ({len(waived)})\n", style="dim")
-        for finding in waived:
-            out.append_text(_finding(finding, result.spec_file))
+        out.append_text(_findings(waived, result.spec_file))
     if result.warnings:
         out.append(f"  {plural(len(result.warnings), 'warning')}\n", style="yellow")
         for warning in result.warnings:
@@ -124,18 +129,52 @@ def _environment(result: AuditResult) -> Text:
     return out
 
 
-def _finding(finding: Finding, spec_file: str) -> Text:
-    out = Text("    ")
-    out.append(location_of(finding, spec_file), style="bold")
-    out.append("  ")
+def _findings(findings: Sequence[Finding], spec_file: str) -> Text:
+    """Findings of one severity (or the waived ones). Those that point at the same line of
+    the spec (an environment's settings, say) are listed once under it, by fix and rule, each
+    fix said once after the findings it fixes there."""
+    out = Text()
+    at: dict[str, list[Finding]] = {}
+    for finding in findings:
+        at.setdefault(location_of(finding, spec_file), []).append(finding)
+    for location, these in at.items():
+        if len(these) == 1:
+            (finding,) = these
+            out.append("    ")
+            out.append(location, style="bold")
+            out.append("  ")
+            out.append_text(_finding(finding, "        "))
+            if finding.waiver is None:
+                out.append(f"        fix: {finding.rule.remediation}\n", style="green")
+            continue
+        out.append("    ")
+        out.append(location, style="bold")
+        out.append(f"  {plural(len(these), 'finding')} on this line\n", style="dim")
+        # Rules with the same fix (every "no KMS key" rule) are listed together, so it is said
+        # once; each rule's findings together within that.
+        fixes: dict[str, dict[str, list[Finding]]] = {}
+        for finding in these:
+            rules = fixes.setdefault(finding.rule.remediation, {})
+            rules.setdefault(finding.rule.id, []).append(finding)
+        for fix, rules in fixes.items():
+            same = [finding for found in rules.values() for finding in found]
+            for finding in same:
+                out.append("      ")
+                out.append_text(_finding(finding, "          "))
+            if any(finding.waiver is None for finding in same):
+                out.append(f"          fix: {fix}\n", style="green")
+    return out
+
+
+def _finding(finding: Finding, indent: str) -> Text:
+    """`rule  address`, then under it (at `indent`) what is wrong and any waiver."""
+    out = Text()
     out.append(finding.rule.id, style=STYLES[finding.severity])
     out.append(f"  {finding.address}\n")
-    out.append(f"        {finding.message}\n")
+    out.append(f"{indent}{finding.message}\n")
     if finding.waiver is not None:
         waiver = finding.waiver
         until = f", until {waiver['expires']}" if waiver.get("expires") else ""
         owner = f" (owner {waiver['owner']}{until})" if waiver.get("owner") else ""
-        out.append(f"        waived: {waiver.get('reason', '')}{owner}\n", style="dim")
-    else:
-        out.append(f"        fix: {finding.rule.remediation}\n", style="green")
+        out.append(f"{indent}waived: {waiver.get('reason', '')}{owner}\n", style="dim")
     return out

@@ -269,6 +269,17 @@ def holds(condition: Mapping[str, Any], scope: Scope) -> bool:
     return ordering(left, right)
 
 
+def evaluated(condition: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
+    """One condition as evaluated: its Type, whether it held, and for a comparison the two
+    values compared (`{"type": "GreaterThanOrEqualTo", "held": false, "left": 0.71,
+    "right": 0.75}`), so that a run can say why its gate held or not."""
+    found: dict[str, Any] = {"type": condition.get("Type"), "held": holds(condition, scope)}
+    if "LeftValue" in condition:
+        found["left"] = _comparable(scope.resolve(condition["LeftValue"]))
+        found["right"] = _comparable(scope.resolve(condition.get("RightValue")))
+    return found
+
+
 def _comparable(value: Any) -> Any:
     """Numbers compare as numbers (a metric read as text is still a number), booleans as such."""
     if isinstance(value, bool) or value is None:

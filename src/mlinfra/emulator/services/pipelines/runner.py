@@ -53,7 +53,12 @@ from typing import Any
 
 from mlinfra.emulator import supervisor
 from mlinfra.emulator.kit.paths import NotLocal, PathRefused, child, confine, within
-from mlinfra.emulator.services.pipelines.expressions import DefinitionError, Scope, Step, holds
+from mlinfra.emulator.services.pipelines.expressions import (
+    DefinitionError,
+    Scope,
+    Step,
+    evaluated,
+)
 
 log = logging.getLogger("mlinfra.emulator.pipelines")
 
@@ -62,6 +67,8 @@ LOG_FILE = "log.txt"
 LOG_TAIL_LINES = 20
 LINEAGE_FILE = "lineage.json"
 LINEAGE_FORMAT = 1
+# What a condition step found, in its step's folder: its outcome and each condition's values.
+CONDITION_FILE = "condition.json"
 # Argument fields that name where a run reads and writes: not what decides its result.
 PER_RUN_FIELDS = frozenset({"S3Uri", "S3OutputPath", "RoleArn"})
 PYTHON_NAMES = ("python", "python3")
@@ -306,7 +313,12 @@ class Execution:
     # --- condition and register ------------------------------------------------------------
 
     def _condition(self, step: Step) -> dict[str, Any]:
-        outcome = all(holds(c, self.scope) for c in step.arguments.get("Conditions", ()))
+        # SageMaker answers only the outcome; the values compared are kept beside the step's
+        # files, so that `mlinfra pipeline runs` can show a metric against its threshold.
+        conditions = [evaluated(c, self.scope) for c in step.arguments.get("Conditions", ())]
+        outcome = all(c["held"] for c in conditions)
+        document = {"outcome": outcome, "conditions": conditions}
+        (self._step_folder(step.name) / CONDITION_FILE).write_text(json.dumps(document) + "\n")
         self._outcomes[step.name] = outcome
         self.scope.steps[step.name] = {"Outcome": outcome}
         return {"Condition": {"Outcome": "True" if outcome else "False"}}

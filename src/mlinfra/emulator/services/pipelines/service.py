@@ -12,6 +12,7 @@ run is never resumed half-way.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import string
@@ -24,11 +25,11 @@ from typing import Any
 from mlinfra.emulator.kit.arns import arn, prefix
 from mlinfra.emulator.kit.errors import invalid, not_found
 from mlinfra.emulator.kit.paging import descending
-from mlinfra.emulator.kit.paths import Roots
+from mlinfra.emulator.kit.paths import PathRefused, Roots, child
 from mlinfra.emulator.kit.records import Kind, Listing, output
 from mlinfra.emulator.kit.times import epoch
 from mlinfra.emulator.services.pipelines.expressions import DefinitionError, Scope, parse_definition
-from mlinfra.emulator.services.pipelines.runner import Context, Execution
+from mlinfra.emulator.services.pipelines.runner import CONDITION_FILE, Context, Execution
 from mlinfra.emulator.store import Store
 
 PIPELINE = "pipeline"
@@ -256,7 +257,7 @@ class Pipelines:
 
     def folder(self, record: dict) -> Path:
         """Where an execution's steps keep their files and logs."""
-        return self.root / record["PipelineName"] / "executions" / record["_Id"]
+        return execution_folder(self.roots.state, record["PipelineName"], record["_Id"])
 
     def close(self) -> None:
         for execution_id in list(self._running):
@@ -428,3 +429,22 @@ def _created_between(records: list[dict], p: dict, field: str) -> list[dict]:
     if "CreatedBefore" in p:
         records = [r for r in records if r[field] < epoch(p["CreatedBefore"])]
     return records
+
+
+def execution_folder(state: Path, pipeline: str, execution_id: str) -> Path:
+    """Where an execution of `pipeline` keeps its steps' files, in an emulator's state folder."""
+    return state / "pipelines" / pipeline / "executions" / execution_id
+
+
+def evaluated_condition(state: Path, pipeline: str, execution_arn: str, step: str) -> dict | None:
+    """What condition step `step` of an execution found (`runner.CONDITION_FILE`: its outcome
+    and the values each condition compared), or None when it has not run or left none."""
+    try:
+        # Each name is one plain path component: what is read stays in the state folder.
+        names = (pipeline, "pipeline"), (execution_arn.rsplit("/", 1)[-1], "execution")
+        (pipeline, execution_id) = (child(Path(), name, what).name for name, what in names)
+        folder = child(execution_folder(state, pipeline, execution_id), step, "step")
+        document = json.loads((folder / CONDITION_FILE).read_text())
+    except (OSError, ValueError, PathRefused):
+        return None
+    return document if isinstance(document, dict) else None

@@ -19,7 +19,7 @@ from mlinfra.operations.errors import OperationError
 from mlinfra.plan import values
 from mlinfra.providers.local import KINDS, LocalProvider, ProviderError
 from mlinfra.render.pulumi import write_project
-from mlinfra.spec.catalog import CatalogError
+from mlinfra.sagemaker.api import CatalogError
 from mlinfra.state import StateError, backend_for
 
 

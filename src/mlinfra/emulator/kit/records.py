@@ -13,8 +13,9 @@ from typing import Any
 
 from mlinfra.emulator.kit.paging import Pager, descending
 from mlinfra.emulator.kit.times import epoch
-from mlinfra.emulator.protocol import CONTROL_SERVICE, project, service_model
+from mlinfra.emulator.protocol import CONTROL_SERVICE, project
 from mlinfra.emulator.store import Store
+from mlinfra.sagemaker.api import service_model
 
 
 def output(operation: str, record: dict) -> dict:

@@ -22,7 +22,8 @@ from mlinfra.ir.sagemaker.models import (
     with_version,
     without_endpoints,
 )
-from mlinfra.naming import fit, name_rule
+from mlinfra.naming import fit
+from mlinfra.sagemaker.names import name_rule
 from mlinfra.spec.model import Autoscaling, Deployment, Endpoint, Model
 from mlinfra.spec.values import parse_duration
 

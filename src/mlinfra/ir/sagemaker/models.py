@@ -22,8 +22,9 @@ from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Json, Ref, Resource,
 from mlinfra.ir.sagemaker import iam
 from mlinfra.ir.sagemaker.arns import arn, partition, repository_arn, s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.naming import HASH_LENGTH, fit, name_rule, physical_name
-from mlinfra.spec import catalog
+from mlinfra.naming import HASH_LENGTH, fit, physical_name
+from mlinfra.sagemaker import images
+from mlinfra.sagemaker.names import name_rule
 from mlinfra.spec.model import Endpoint, Model
 
 LATEST_APPROVED = "latest-approved"
@@ -203,7 +204,7 @@ def image(ctx: LoweringContext, component: Model) -> str:
     """
     endpoints = serving_endpoints(ctx, component)
     instance_type = endpoints[0].instance_type if endpoints else None
-    return catalog.image_uri(
+    return images.image_uri(
         component.framework,
         component.framework_version,
         ctx.spec.region,

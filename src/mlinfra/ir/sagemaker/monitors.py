@@ -54,7 +54,7 @@ from mlinfra.ir.sagemaker.pipelines import (
     upload,
 )
 from mlinfra.naming import fit, stable_hash
-from mlinfra.spec import catalog
+from mlinfra.sagemaker import images
 from mlinfra.spec.model import Endpoint, Monitor
 from mlinfra.spec.values import monitoring_schedule_expression, parse_schedule
 
@@ -170,7 +170,7 @@ def _with_key(ctx: LoweringContext, fields: dict, name: str) -> dict:
 
 def monitor_image(ctx: LoweringContext) -> str:
     # Model Monitor has one unversioned analyzer image per region.
-    return catalog.image_uri(catalog.MODEL_MONITOR, None, ctx.spec.region)
+    return images.image_uri(images.MODEL_MONITOR, None, ctx.spec.region)
 
 
 def _baseline_config(ctx: LoweringContext, component: Monitor, baseline: Baseline) -> Args:

@@ -13,14 +13,15 @@ from functools import partial
 
 from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.didyoumean import suggest
-from mlinfra.spec import catalog
+from mlinfra.sagemaker import images, instances, regions
+from mlinfra.sagemaker.api import CatalogError
 from mlinfra.spec.checks.context import CheckContext
 from mlinfra.spec.model import JobStep, Model
 from mlinfra.spec.resolve import environment_names
 
 
 def _instance_type(value: str, kind: str, where: SourceRange) -> Iterator[Diagnostic]:
-    known = catalog.instance_types(kind)
+    known = instances.instance_types(kind)
     if value not in known:
         close = suggest(value, sorted(known))
         yield error(
@@ -56,15 +57,15 @@ def check_regions(ctx: CheckContext) -> Iterator[Diagnostic]:
         if region is None:
             continue
         where = ctx.at(*path)
-        if region not in catalog.all_regions():
-            close = suggest(region, sorted(catalog.all_regions()))
+        if region not in regions.all_regions():
+            close = suggest(region, sorted(regions.all_regions()))
             yield error(
                 "unknown-region",
                 f"{region!r} is not an AWS region",
                 where,
                 suggestion=f"did you mean {close!r}?" if close else None,
             )
-        elif target == "sagemaker" and region not in catalog.sagemaker_regions():
+        elif target == "sagemaker" and region not in regions.sagemaker_regions():
             yield error("unknown-region", f"SageMaker is not available in {region!r}", where)
 
 
@@ -72,7 +73,7 @@ def check_framework_versions(ctx: CheckContext) -> Iterator[Diagnostic]:
     for model in ctx.spec.models.values():
         framework, version = model.framework, model.framework_version
         where = model.range_of("framework_version")
-        known = catalog.framework_versions(framework)
+        known = images.framework_versions(framework)
         if version not in known:
             close = suggest(version, sorted(known))
             yield error(
@@ -82,7 +83,7 @@ def check_framework_versions(ctx: CheckContext) -> Iterator[Diagnostic]:
                 suggestion=f"did you mean {close!r}?" if close else None,
                 detail="known versions: " + ", ".join(sorted(known)),
             )
-        elif ctx.target == "sagemaker" and ctx.region not in catalog.framework_regions(
+        elif ctx.target == "sagemaker" and ctx.region not in images.framework_regions(
             framework, version
         ):
             yield error(
@@ -132,15 +133,15 @@ def _listed(ctx: CheckContext, model: Model) -> bool:
     """The model's framework version is known and hosted in the region (else
     check_framework_versions has said so already)."""
     framework, version = model.framework, model.framework_version
-    return version in catalog.framework_versions(framework) and ctx.region in (
-        catalog.framework_regions(framework, version)
+    return version in images.framework_versions(framework) and ctx.region in (
+        images.framework_regions(framework, version)
     )
 
 
 def _image_problem(find_image, where: SourceRange, what: str = "") -> Iterator[Diagnostic]:
     try:
         find_image()
-    except catalog.CatalogError as exc:
+    except CatalogError as exc:
         summary = f"{what}{exc}"
         cpu_only = " (scikit-learn images are CPU-only)" if "sklearn" in summary else ""
         yield error(

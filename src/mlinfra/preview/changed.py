@@ -28,7 +28,7 @@ from typing import Any
 from mlinfra.git import GitError, Repository, merge_base
 from mlinfra.ir.graph import Args, Call, Concat, Json, Ref, Resource, ResourceGraph, build_graph
 from mlinfra.preview.environment import PreviewError, preview_spec
-from mlinfra.render.outputs import NAME_PROPERTIES
+from mlinfra.render.outputs import name_property
 from mlinfra.spec.model import EnvSpec, declared
 from mlinfra.spec.validate import validate_text
 
@@ -188,7 +188,7 @@ def _names_of(value: Any) -> list[str]:
 
 
 def _resource_name(resource: Resource) -> Any:
-    return resource.properties.get(NAME_PROPERTIES.get(resource.type, "name"))
+    return resource.properties.get(name_property(resource.type))
 
 
 def name_map(

@@ -20,10 +20,11 @@ from typing import Any
 
 from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Json, Ref, Resource, content_hash
 from mlinfra.ir.sagemaker import iam
-from mlinfra.ir.sagemaker.arns import arn, partition, repository_arn, s3_arn
+from mlinfra.ir.sagemaker.arns import arn, repository_arn, s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.naming import HASH_LENGTH, fit, physical_name
 from mlinfra.sagemaker import images
+from mlinfra.sagemaker.arns import partition
 from mlinfra.sagemaker.names import name_rule
 from mlinfra.spec.model import Endpoint, Model
 

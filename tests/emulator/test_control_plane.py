@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from mlinfra.emulator.access import Access
 from mlinfra.emulator.server import EmulatorServer
-from mlinfra.providers.local import LocalProvider, ProviderError
+from mlinfra.engines.providers.local import LocalProvider, ProviderError
 from mlinfra.sagemaker import registry
 
 ROLE = "arn:aws:iam::123456789012:role/emulator"

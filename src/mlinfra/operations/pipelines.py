@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlinfra.didyoumean import suggest
+from mlinfra.engines.providers.values import resolve
 from mlinfra.ir.local.pipelines import lower_pipeline
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.operations.emulator import call, client, component, named, reason
@@ -26,7 +27,6 @@ from mlinfra.operations.progress import (
     RunEnded,
     StepEnded,
 )
-from mlinfra.providers.values import resolve
 
 CREATED_BY = "create it with `mlinfra apply --env {env}` (or boto3's CreatePipeline)"
 POLL_SECONDS = 0.5

@@ -105,7 +105,7 @@ def from_emulator(graph: ResourceGraph, provider: Any, state: Any) -> Lookups:
     is kept as the state recorded it applied."""
     from botocore.exceptions import BotoCoreError
 
-    from mlinfra.providers.local import EmulatorStopped, ProviderError
+    from mlinfra.engines.providers.local import EmulatorStopped, ProviderError
 
     known: dict[CallKey, Any] = {}
     unavailable: dict[CallKey, str] = {}

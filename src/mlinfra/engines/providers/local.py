@@ -2,7 +2,7 @@
 
 The one implementation behind both ways a local environment is applied: the embedded engine
 calls `LocalProvider` directly, and the rendered Pulumi program wraps it as dynamic
-providers (`mlinfra.providers.dynamic`). A resource's inputs are the request of the
+providers (`mlinfra.engines.providers.dynamic`). A resource's inputs are the request of the
 SageMaker call that creates it (see `mlinfra.ir.local`), with every Ref and Call already
 resolved; the emulator's botocore model checks them, so all each type needs is its entry in
 SageMaker's resource-type catalogue (`mlinfra.sagemaker.resources`): its API noun, its name
@@ -29,7 +29,7 @@ from mlinfra.sagemaker.resources import TAGS, ResourceType
 from mlinfra.sagemaker.resources import kind_of as kind_of_type
 
 # The values a local graph's `Call`s may ask for, computed by `LocalProvider.call` (and in
-# rendered local programs by the functions of the same names in `providers.dynamic`).
+# rendered local programs by the functions of the same names in `engines.providers.dynamic`).
 CALLS = ("latest_approved_model_package", "latest_approved_version", "model_package_arn")
 # What a resource's outputs add to its inputs: inputs and outputs together are what the
 # engine stores, and `diff` leaves these out (they are never inputs).

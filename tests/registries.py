@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlinfra.providers.local import ProviderError
+from mlinfra.engines.providers.local import ProviderError
 
 
 class EmptyRegistry:

@@ -9,17 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlinfra.didyoumean import suggest
-from mlinfra.spec import catalog
+from mlinfra.sagemaker import instances, regions
 
 
 @pytest.mark.parametrize(
     ("word", "candidates", "expected"),
     [
         ("instance_tpye", ["instance_count", "instance_type", "autoscaling"], "instance_type"),
-        ("ml.m5.larg", sorted(catalog.instance_types("endpoint")), "ml.m5.large"),
+        ("ml.m5.larg", sorted(instances.instance_types("endpoint")), "ml.m5.large"),
         ("churn-apii", ["churn-model", "churn-api"], "churn-api"),
-        ("us-eats-1", catalog.all_regions(), "us-east-1"),
-        ("ml.t2.mediun", catalog.instance_types("endpoint"), "ml.t2.medium"),
+        ("us-eats-1", regions.all_regions(), "us-east-1"),
+        ("ml.t2.mediun", instances.instance_types("endpoint"), "ml.t2.medium"),
     ],
 )
 def test_a_near_miss_suggests_what_was_meant(word, candidates, expected):
@@ -29,8 +29,8 @@ def test_a_near_miss_suggests_what_was_meant(word, candidates, expected):
 @pytest.mark.parametrize(
     ("word", "candidates"),
     [
-        ("banana", catalog.instance_types("endpoint")),
-        ("completely-unrelated", catalog.instance_types("endpoint")),
+        ("banana", instances.instance_types("endpoint")),
+        ("completely-unrelated", instances.instance_types("endpoint")),
         ("zzz", ["churn-api", "churn-model"]),
         ("ab", ["xy"]),
         ("anything", []),
@@ -41,11 +41,11 @@ def test_an_unrelated_word_suggests_nothing(word, candidates):
 
 
 def test_an_exact_match_is_its_own_suggestion():
-    assert suggest("ml.m5.large", catalog.instance_types("endpoint")) == "ml.m5.large"
+    assert suggest("ml.m5.large", instances.instance_types("endpoint")) == "ml.m5.large"
 
 
 def test_case_is_ignored():
-    assert suggest("ML.M5.Large", catalog.instance_types("endpoint")) == "ml.m5.large"
+    assert suggest("ML.M5.Large", instances.instance_types("endpoint")) == "ml.m5.large"
 
 
 def test_short_words_may_be_off_by_one_edit_only():
@@ -104,7 +104,9 @@ def test_suggest_picks_the_first_candidate_at_the_least_distance_within_reach(wo
 
 
 def test_a_thousand_instance_types_take_milliseconds():
-    instance_types = set().union(*(catalog.instance_types(kind) for kind in catalog.INSTANCE_KINDS))
+    instance_types = set().union(
+        *(instances.instance_types(kind) for kind in instances.INSTANCE_KINDS)
+    )
     candidates = sorted(instance_types)
     candidates += [name.replace("ml.", "sm.") for name in candidates]
     candidates = candidates[:1000]

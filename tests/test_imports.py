@@ -20,10 +20,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 KNOWN_CYCLES: set[frozenset[str]] = set()
 
 # Imports inside functions that do not yet say why, by (module, what it imports): each is a
-# cycle dodged or a layer crossed that issue 17's remaining part (one SageMaker vocabulary:
-# checks and naming reading `sagemaker/`, lowering returning its diagnostics, the providers
-# under `engines/`) removes, or a command's deferred import still to be explained. A new one
-# fails; one that goes must leave the list.
+# cycle dodged or a layer crossed still to remove, or a command's deferred import still to be
+# explained. A new one fails; one that goes must leave the list.
 KNOWN_SILENT: set[tuple[str, str]] = {
     ("mlinfra.cli.audit", "mlinfra.policy.reports.text"),
     ("mlinfra.cli.emulator", "mlinfra.emulator"),
@@ -37,19 +35,9 @@ KNOWN_SILENT: set[tuple[str, str]] = {
     ("mlinfra.engines.pulumi", "mlinfra.plan.diff"),
     ("mlinfra.ir.lower", "mlinfra.ir.local.lower"),
     ("mlinfra.ir.lower", "mlinfra.ir.sagemaker"),
-    ("mlinfra.ir.lower", "mlinfra.ir.sagemaker.context"),
     ("mlinfra.ir.sagemaker.iam", "mlinfra.ir.sagemaker.arns"),
-    ("mlinfra.naming", "mlinfra.spec.catalog"),
-    ("mlinfra.plan.diff", "mlinfra.providers.local"),
-    ("mlinfra.plan.values", "mlinfra.providers.local"),
     ("mlinfra.plan.values", "mlinfra.render.runtime"),
-    ("mlinfra.providers.local", "mlinfra.emulator"),
-    ("mlinfra.render.pulumi", "mlinfra.providers.local"),
-    ("mlinfra.spec.checks.catalogs", "mlinfra.ir.sagemaker"),
-    ("mlinfra.spec.checks.catalogs", "mlinfra.ir.sagemaker.context"),
-    ("mlinfra.spec.checks.catalogs", "mlinfra.ir.sagemaker.pipeline_definition.images"),
     ("mlinfra.spec.checks.references", "mlinfra.ir.sagemaker.context"),
-    ("mlinfra.spec.values", "mlinfra.spec.catalog"),
 }
 
 

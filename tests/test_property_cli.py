@@ -32,7 +32,7 @@ from mlinfra.cli.main import cli
 from mlinfra.ir.graph import canonical
 from mlinfra.ir.lower import lower
 from mlinfra.plan.diff import resource_state
-from mlinfra.render.outputs import NAME_PROPERTIES
+from mlinfra.render.outputs import name_property
 from mlinfra.spec.validate import validate_file
 from mlinfra.state.model import State
 from spec_mutations import (
@@ -154,7 +154,7 @@ def recorded_state(env: str) -> dict[str, Any]:
     resources = {}
     for resource in graph.resources:
         properties = _applied(canonical(resource.properties))
-        name = properties.get(NAME_PROPERTIES.get(resource.type, "name"))
+        name = properties.get(name_property(resource.type))
         outputs = {"name": name, "arn": f"arn:aws:sagemaker:us-east-1:111111111111:x/{name}"}
         inputs = properties if env == "local" else {}
         resources[resource.address] = resource_state(resource, None, inputs, outputs)

@@ -11,7 +11,8 @@ from every_kind import Populated, create_endpoint, create_schedule
 from test_server import client
 
 from mlinfra.emulator.control import SUPPORTED
-from mlinfra.emulator.protocol import CONTROL_SERVICE, service_model
+from mlinfra.emulator.protocol import CONTROL_SERVICE
+from mlinfra.sagemaker.api import service_model
 
 ROLE = "arn:aws:iam::123456789012:role/emulator"
 

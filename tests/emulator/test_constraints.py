@@ -17,9 +17,9 @@ from mlinfra.emulator.protocol import (
     FEATURESTORE_SERVICE,
     RUNTIME_SERVICE,
     ApiError,
-    service_model,
     validate,
 )
+from mlinfra.sagemaker.api import service_model
 
 SERVICES = (CONTROL_SERVICE, RUNTIME_SERVICE, FEATURESTORE_SERVICE)
 # Each botocore pattern whose Java syntax has no translation, and so goes unchecked. None of

@@ -11,6 +11,8 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from mlinfra.emulator.access import Access
 from mlinfra.emulator.server import EmulatorServer
+from mlinfra.engines.providers.local import LocalProvider, ProviderError
+from mlinfra.sagemaker import registry
 
 ROLE = "arn:aws:iam::123456789012:role/emulator"
 
@@ -378,7 +380,12 @@ def test_approval_flow_drives_latest_approved(sm, server):
         )["ModelPackageArn"]
         for _ in range(3)
     ]
-    assert server.control.registry.latest_approved("churn") is None
+
+    def latest(group):
+        listed = sm.list_model_packages(**registry.latest_approved(group))
+        return [s["ModelPackageArn"] for s in listed["ModelPackageSummaryList"]]
+
+    assert latest("churn") == []
     sm.update_model_package(ModelPackageArn=arns[0], ModelApprovalStatus="Approved")
     sm.update_model_package(
         ModelPackageArn=arns[1], ModelApprovalStatus="Approved", ApprovalDescription="better"
@@ -386,10 +393,14 @@ def test_approval_flow_drives_latest_approved(sm, server):
     described = sm.describe_model_package(ModelPackageName=arns[1])
     assert described["ModelApprovalStatus"] == "Approved"
     assert described["ApprovalDescription"] == "better"
-    assert server.control.registry.latest_approved("churn")["ModelPackageArn"] == arns[1]
+    assert latest("churn") == [arns[1]]
     sm.update_model_package(ModelPackageArn=arns[1], ModelApprovalStatus="Rejected")
-    assert server.control.registry.latest_approved("churn")["ModelPackageArn"] == arns[0]
-    assert server.control.registry.latest_approved("missing") is None
+    assert latest("churn") == [arns[0]]
+    provider = LocalProvider(sm)
+    assert provider.call("latest_approved_model_package", ("churn",)) == arns[0]
+    assert provider.call("latest_approved_version", ("churn",)) == "1"
+    with pytest.raises(ProviderError, match="'missing' has no approved version"):
+        provider.call("latest_approved_model_package", ("missing",))
 
 
 # --- feature groups ----------------------------------------------------------------------

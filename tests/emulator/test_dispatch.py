@@ -6,8 +6,9 @@ import pytest
 
 from mlinfra.emulator.control import SERVICES, SUPPORTED, ControlPlane, dispatch_table
 from mlinfra.emulator.kit.errors import ApiError
-from mlinfra.emulator.protocol import CONTROL_SERVICE, service_model
+from mlinfra.emulator.protocol import CONTROL_SERVICE
 from mlinfra.emulator.services.runtime import Runtime
+from mlinfra.sagemaker.api import service_model
 
 REGION = "us-east-1"
 

@@ -30,8 +30,8 @@ from mlinfra.emulator.protocol import (
     CONTROL_SERVICE,
     FEATURESTORE_SERVICE,
     RUNTIME_SERVICE,
-    service_model,
 )
+from mlinfra.sagemaker.api import service_model
 
 MAX_LABEL = 4096  # characters of a value sent in a URL or a header
 EXAMPLES = int(os.environ.get("MLINFRA_FUZZ_EXAMPLES", "12"))

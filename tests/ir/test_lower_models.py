@@ -13,7 +13,7 @@ import pytest
 from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Json, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.models import lower_model, model_name
-from mlinfra.spec import catalog
+from mlinfra.sagemaker import images
 from mlinfra.spec.validate import validate_file
 from typed_specs import changed, with_settings
 
@@ -121,7 +121,7 @@ def test_a_local_artifact_is_uploaded_under_its_content_hash(artifact: Path):
         ("s3://", Ref(upload.address, "bucket"), "/", Ref(upload.address, "key"))
     )
     # The serving image for the instance type of the endpoint that serves the model.
-    assert fields["image"] == catalog.image_uri(
+    assert fields["image"] == images.image_uri(
         "sklearn", "1.2-1", "eu-west-1", "inference", "ml.m5.large"
     )
     assert fields["image"].startswith("141502667606.dkr.ecr.eu-west-1.amazonaws.com/")

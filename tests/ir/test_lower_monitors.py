@@ -13,7 +13,7 @@ import pytest
 from mlinfra.ir.graph import Concat, FileAsset, Ref
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.monitors import lower_monitor
-from mlinfra.spec import catalog
+from mlinfra.sagemaker import images
 from mlinfra.spec.validate import validate_file
 from typed_specs import rebuilt
 
@@ -85,7 +85,7 @@ def test_the_job_watches_the_endpoint_with_the_model_monitor_image():
     found = job("prod")
     assert found["name"] == "churn-prod-churn-drift"
     app = found["data_quality_app_specification"].fields
-    assert app["image_uri"] == catalog.image_uri("model-monitor", None, "eu-west-1")
+    assert app["image_uri"] == images.image_uri("model-monitor", None, "eu-west-1")
     assert app["environment"] == {"publish_cloudwatch_metrics": "Enabled"}
     endpoint = found["data_quality_job_input"].fields["endpoint_input"].fields
     assert endpoint["endpoint_name"] == Ref("endpoint.churn-api", "name")

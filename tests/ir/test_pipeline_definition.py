@@ -18,7 +18,7 @@ from mlinfra.ir.sagemaker.pipeline_definition.conditions import conditions
 from mlinfra.ir.sagemaker.pipeline_definition.definition import pipeline_definition
 from mlinfra.ir.sagemaker.pipeline_definition.document import VERSION, all_steps
 from mlinfra.ir.sagemaker.pipelines import code_uploads
-from mlinfra.spec import catalog
+from mlinfra.sagemaker import images
 from mlinfra.spec.expressions import parse_condition
 from mlinfra.spec.validate import validate_file
 from typed_specs import plain, rebuilt
@@ -351,7 +351,7 @@ def test_the_registered_version_serves_the_trained_model_with_its_script():
     register = steps_by_name(definition("dev"))["register"]["Arguments"]
     [container] = register["InferenceSpecification"]["Containers"]
     assert container["ModelDataUrl"] == MODEL_ARTIFACTS
-    assert container["Image"] == catalog.image_uri("sklearn", "1.2-1", "us-east-1")
+    assert container["Image"] == images.image_uri("sklearn", "1.2-1", "us-east-1")
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "train.py"
     assert isinstance(container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"], Concat)
     assert register["InferenceSpecification"]["SupportedContentTypes"] == [
@@ -500,7 +500,7 @@ def test_training_runs_the_script_in_script_mode():
     assert submit.parts[:2] == ('"', "s3://") and submit.parts[-1] == '"'
     assert submit.parts[-2].endswith("/sourcedir.tar.gz")
     assert train["AlgorithmSpecification"] == {
-        "TrainingImage": catalog.image_uri("sklearn", "1.2-1", "us-east-1", "training"),
+        "TrainingImage": images.image_uri("sklearn", "1.2-1", "us-east-1", "training"),
         "TrainingInputMode": "File",
     }
     assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400}

@@ -13,9 +13,10 @@ import botocore.session
 import pytest
 
 from mlinfra.ir.graph import Json
+from mlinfra.ir.local.api import TYPES
 from mlinfra.ir.lower import lower
 from mlinfra.ir.sagemaker.fields import TABLES, request_of
-from mlinfra.providers.local import KINDS
+from mlinfra.sagemaker.resources import kind_of
 from mlinfra.spec.validate import validate_file
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
@@ -24,10 +25,6 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
 @functools.cache
 def graph(env: str):
     return lower(validate_file(str(EXAMPLE / "mlinfra.yaml")).environments[env], EXAMPLE)
-
-
-def operation(kind_noun: str) -> str:
-    return "Create" + "".join(word.title() for word in kind_noun.split("_"))
 
 
 def strays(value, shape, where: str):
@@ -53,9 +50,9 @@ def model():
 
 def test_every_local_request_is_in_the_shape_of_its_create_operation():
     resources = graph("local").resources
-    assert {r.type for r in resources} == set(KINDS)  # the example has every kind
+    assert {r.type for r in resources} == set(TYPES)  # the example has every kind
     for resource in resources:
-        name = operation(KINDS[resource.type].noun)
+        name = "Create" + kind_of(resource.type).noun
         shape = model().operation_model(name).input_shape
         assert list(strays(resource.properties, shape, name)) == [], resource.address
 

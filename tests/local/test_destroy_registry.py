@@ -10,7 +10,7 @@ from pathlib import Path
 from shop import client, mlinfra, register_version, shop_spec
 
 from mlinfra.emulator.access import Access
-from mlinfra.providers.local import LocalProvider, ProviderError
+from mlinfra.engines.providers.local import LocalProvider, ProviderError
 from mlinfra.state import backend_for
 
 ARTIFACT = "models/a/model.joblib"

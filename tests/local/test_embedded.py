@@ -8,7 +8,7 @@ from shop import LATEST_APPROVED, graph_of, predict, register_version, shop_spec
 
 from mlinfra.emulator.access import Access
 from mlinfra.engines.embedded import CREATE, DELETE, REPLACE, UPDATE, EmbeddedEngine, Step
-from mlinfra.providers.local import LocalProvider
+from mlinfra.engines.providers.local import LocalProvider
 
 
 class MemoryState:

@@ -14,7 +14,7 @@ from shop import client
 from mlinfra.cli.main import cli
 from mlinfra.emulator import process
 from mlinfra.emulator.access import Access
-from mlinfra.providers.local import LocalProvider
+from mlinfra.engines.providers.local import LocalProvider
 from mlinfra.state import backend_for
 
 

@@ -14,10 +14,10 @@ import pytest
 from shop import ENDPOINT, LATEST_APPROVED, graph_of, predict, register_version, shop_spec
 
 from mlinfra.emulator.access import Access
+from mlinfra.engines.providers.local import LocalProvider, ProviderError, diff
+from mlinfra.engines.providers.values import resolve
 from mlinfra.ir.graph import Ref, ResourceGraph
 from mlinfra.ir.local import api
-from mlinfra.providers.local import LocalProvider, ProviderError, diff
-from mlinfra.providers.values import resolve
 
 
 def apply(graph: ResourceGraph, provider: LocalProvider, outputs=None) -> dict[str, dict]:

@@ -7,9 +7,10 @@ import shutil
 from pathlib import Path
 
 from mlinfra.emulator.constraints import check_value
-from mlinfra.emulator.protocol import CONTROL_SERVICE, service_model
+from mlinfra.emulator.protocol import CONTROL_SERVICE
 from mlinfra.ir.graph import Ref
 from mlinfra.ir.lower import lower
+from mlinfra.sagemaker.api import service_model
 from mlinfra.spec.validate import validate_file
 from mlinfra.spec.values import schedule_of_tag
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from operations_project import validated
 
+from mlinfra.engines.providers.local import LocalProvider
 from mlinfra.operations.apply import ApplyRequest, apply
 from mlinfra.operations.errors import OperationError
 from mlinfra.operations.plan import PlanRequest, plan
 from mlinfra.operations.progress import quiet, yes
 from mlinfra.plan.model import CREATE
-from mlinfra.providers.local import LocalProvider
 from mlinfra.state import backend_for
 from mlinfra.state.model import State
 from registries import EmptyRegistry

@@ -127,8 +127,8 @@ class Registry:
 def test_a_newly_approved_version_in_the_emulator_is_a_change(
     graph_of, churn: Path, monkeypatch
 ) -> None:
+    from mlinfra.engines.providers.local import LocalProvider
     from mlinfra.plan.diff import calls_in, recorded_properties
-    from mlinfra.providers.local import LocalProvider
 
     graph = graph_of("local")
     applied = {key: Registry("1").call(*key) for key in calls_in(graph)}
@@ -162,7 +162,7 @@ def test_usage_errors_exit_1_not_2(graph_of, churn: Path, tmp_path: Path) -> Non
 def test_a_model_without_an_approved_version_is_planned_as_waiting(
     graph_of, churn: Path, monkeypatch
 ) -> None:
-    from mlinfra.providers.local import LocalProvider
+    from mlinfra.engines.providers.local import LocalProvider
 
     graph_of("local")
     monkeypatch.setattr(

@@ -4,8 +4,8 @@ stack outputs."""
 
 from __future__ import annotations
 
+from mlinfra.engines.providers.local import ProviderError
 from mlinfra.plan.values import MODEL_PACKAGE, VERSION, Lookups, from_emulator, from_program
-from mlinfra.providers.local import ProviderError
 from mlinfra.state.model import State
 
 LOCAL = ("churn-local-churn",)

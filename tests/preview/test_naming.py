@@ -7,13 +7,14 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlinfra.naming import name_rule, physical_name
+from mlinfra.naming import physical_name
 from mlinfra.preview.naming import (
     MAX_ENV_LENGTH,
     branch_slug,
     is_preview_env,
     preview_env_name,
 )
+from mlinfra.sagemaker.names import name_rule
 from mlinfra.spec.checks.names import PHYSICAL_KINDS
 
 branches = st.text(min_size=1, max_size=120).filter(lambda b: b.strip())

@@ -9,16 +9,12 @@ import pytest
 from botocore.stub import Stubber
 
 from mlinfra.render.runtime import serving_version
+from mlinfra.sagemaker import registry
 
 GROUP = "churn-dev-churn"
-LIST = {
-    "ModelPackageGroupName": GROUP,
-    "ModelApprovalStatus": "Approved",
-    "ModelPackageType": "Versioned",
-    "SortBy": "CreationTime",
-    "SortOrder": "Descending",
-    "MaxResults": 1,
-}
+# The Stubber holds the request the program's text writes out to the one every other
+# chooser of the latest approved version sends.
+LIST = registry.latest_approved(GROUP)
 
 
 @pytest.fixture

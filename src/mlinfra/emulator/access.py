@@ -27,6 +27,7 @@ from mlinfra.emulator.credentials import (
     load,
     path_of,
 )
+from mlinfra.sagemaker.api import service_model
 
 if TYPE_CHECKING:
     import urllib.request
@@ -53,13 +54,11 @@ def endpoint_variable(service: str) -> str:
     """The variable botocore reads a service's endpoint URL from (`AWS_ENDPOINT_URL_<ID>`).
 
     botocore's own rule (`configprovider.ConfiguredEndpointProvider`): the service id,
-    hyphenated, upper-cased, hyphens to underscores. The model is read with a bare loader,
-    not a session, so a shell whose AWS_PROFILE names no profile cannot break `emulator env`.
+    hyphenated, upper-cased, hyphens to underscores. The model is read from botocore's data,
+    not through a session, so a shell whose AWS_PROFILE names no profile cannot break
+    `emulator env`.
     """
-    from botocore.loaders import Loader
-    from botocore.model import ServiceModel
-
-    model = ServiceModel(Loader().load_service_model(service, "service-2"), service)
+    model = service_model(service)
     return "AWS_ENDPOINT_URL_" + model.service_id.hyphenize().replace("-", "_").upper()
 
 

@@ -15,22 +15,16 @@ from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import OperationModel, Shape
 from botocore.validate import ParamValidator
 
 from mlinfra.emulator import constraints, wire
 from mlinfra.emulator.kit.errors import ApiError
+from mlinfra.sagemaker.api import service_model
 
 CONTROL_SERVICE = "sagemaker"
 RUNTIME_SERVICE = "sagemaker-runtime"
 FEATURESTORE_SERVICE = "sagemaker-featurestore-runtime"
-
-
-@cache
-def service_model(name: str) -> ServiceModel:
-    # One botocore session for the process: loading a service model parses megabytes of JSON.
-    return botocore.session.get_session().get_service_model(name)
 
 
 @cache

@@ -27,9 +27,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlinfra.engines.providers.local import KINDS, EmulatorStopped, LocalProvider, ProviderError
+from mlinfra.engines.providers.values import resolve
 from mlinfra.ir.graph import Ref, Resource
-from mlinfra.providers.local import KINDS, EmulatorStopped, LocalProvider, ProviderError
-from mlinfra.providers.values import resolve
 
 CREATE, UPDATE, REPLACE, DELETE = "create", "update", "replace", "delete"
 WORKERS = 4

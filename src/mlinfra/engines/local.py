@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlinfra.engines.embedded import DELETE, DEPOSED, EmbeddedEngine, Event, Outcome, Step
+from mlinfra.engines.providers.local import KINDS, LocalProvider
 from mlinfra.ir.graph import ResourceGraph
 from mlinfra.plan.diff import Known, resource_state
 from mlinfra.plan.model import NO_OP, Plan
-from mlinfra.providers.local import KINDS, LocalProvider
 from mlinfra.state.backend import Backend
 from mlinfra.state.model import State
 

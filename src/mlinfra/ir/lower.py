@@ -12,28 +12,35 @@ from pathlib import Path
 from types import MappingProxyType
 
 from mlinfra.allocation import without_collector
+from mlinfra.diagnostics import Diagnostic
 from mlinfra.ir.graph import Resource, ResourceGraph, build_graph
+from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.problems import image_problems
+from mlinfra.sagemaker.resources import RESOURCE_TYPES, local_type, pulumi_type
 from mlinfra.spec.model import EnvSpec
 
 # What holds data that a deletion would lose, and what it loses: in a `protect: true`
 # environment the engine refuses to delete or replace these (Pulumi's `protect` resource
-# option), and elsewhere a plan that deletes or replaces one says what is lost.
-_OFFLINE_FILES = "the offline store's files stay {where}, but in no feature group"
+# option), and elsewhere a plan that deletes or replaces one says what is lost. SageMaker's
+# types say it in the catalogue; where a feature group's offline files stay is the target's.
 STATEFUL_TYPES: Mapping[str, str] = MappingProxyType(
     {
         "aws.kms.Key": "the key, after its deletion window: what it encrypted cannot be read",
         "aws.s3.Bucket": (
             "the bucket and everything stored in it (Pulumi fails while it holds objects)"
         ),
-        "aws.sagemaker.FeatureGroup": (
-            "every record of the online store; " + _OFFLINE_FILES.format(where="in S3")
-        ),
-        "aws.sagemaker.ModelPackageGroup": "every registered model version, with its approval",
-        "local.FeatureGroup": (
-            "every record of the online store; "
-            + _OFFLINE_FILES.format(where="under .mlinfra/emulator/featurestore/offline-deleted/")
-        ),
-        "local.ModelPackageGroup": "every registered model version, with its approval",
+        **{
+            pulumi_type(kind): kind.loses.format(offline_store="in S3")
+            for kind in RESOURCE_TYPES.values()
+            if kind.loses
+        },
+        **{
+            local_type(kind): kind.loses.format(
+                offline_store="under .mlinfra/emulator/featurestore/offline-deleted/"
+            )
+            for kind in RESOURCE_TYPES.values()
+            if kind.loses
+        },
     }
 )
 
@@ -48,6 +55,15 @@ def protected(spec: EnvSpec, resources: list[Resource]) -> list[Resource]:
 
 class UnsupportedTarget(ValueError):
     pass
+
+
+def lowering_diagnostics(spec: EnvSpec, spec_dir: Path | None = None) -> list[Diagnostic]:
+    """What `lower` would refuse in this environment, as diagnostics at the spec text that
+    chose it (an instance type with no image): validation reports them as the spec's errors.
+    """
+    if spec.target != "sagemaker":
+        return []
+    return list(image_problems(LoweringContext(spec, spec_dir)))
 
 
 @without_collector
@@ -78,7 +94,6 @@ def lower_sagemaker(spec: EnvSpec, spec_dir: Path | None) -> ResourceGraph:
         monitors,
         pipelines,
     )
-    from mlinfra.ir.sagemaker.context import LoweringContext
 
     ctx = LoweringContext(spec, spec_dir)
     resources = list(environment.lower_environment(ctx))

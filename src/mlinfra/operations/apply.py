@@ -18,6 +18,7 @@ from mlinfra.engines import endpoints
 from mlinfra.engines import pulumi as engine
 from mlinfra.engines.embedded import Outcome
 from mlinfra.engines.local import apply_plan
+from mlinfra.engines.providers.local import LocalProvider, ProviderError
 from mlinfra.ir.graph import ResourceGraph
 from mlinfra.operations.environment import (
     check_manageable,
@@ -55,7 +56,6 @@ from mlinfra.plan.diff import plan as diff
 from mlinfra.plan.file import load_plan
 from mlinfra.plan.model import PlanError
 from mlinfra.plan.values import from_program
-from mlinfra.providers.local import LocalProvider, ProviderError
 from mlinfra.render.helpers import LOOKUPS_OUTPUT
 from mlinfra.render.pulumi import render_project
 from mlinfra.state import LockError, StateError

@@ -32,7 +32,7 @@ from mlinfra.policy.engine import audit_environment, not_audited
 from mlinfra.policy.errors import AuditError
 from mlinfra.policy.model import Rule
 from mlinfra.policy.result import AuditResult
-from mlinfra.spec.catalog import CatalogError
+from mlinfra.sagemaker.api import CatalogError
 from mlinfra.spec.model import EnvSpec
 from mlinfra.spec.validate import Validation, validate_file, validate_text
 

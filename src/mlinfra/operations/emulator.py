@@ -8,9 +8,9 @@ from typing import Any
 
 from mlinfra.didyoumean import suggest
 from mlinfra.emulator.access import Access, NotRunning
+from mlinfra.engines.providers.local import LocalProvider
 from mlinfra.naming import physical_name
 from mlinfra.operations.errors import OperationError
-from mlinfra.providers.local import LocalProvider
 
 
 def component(spec, kind: str, name: str, spec_file: str):

@@ -13,14 +13,14 @@ from mlinfra.didyoumean import suggest
 from mlinfra.engines import aws
 from mlinfra.engines import pulumi as engine
 from mlinfra.engines.local import observed, unmanaged
+from mlinfra.engines.providers.local import KINDS, LocalProvider, ProviderError
 from mlinfra.ir.local.models import LocalTargetError
 from mlinfra.ir.lower import lower
 from mlinfra.operations.errors import OperationError
 from mlinfra.operations.waits import explained
 from mlinfra.plan import values
-from mlinfra.providers.local import KINDS, LocalProvider, ProviderError
 from mlinfra.render.pulumi import write_project
-from mlinfra.spec.catalog import CatalogError
+from mlinfra.sagemaker.api import CatalogError
 from mlinfra.state import StateError, backend_for
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from mlinfra.didyoumean import suggest
 from mlinfra.emulator.process import state_dir_of
 from mlinfra.emulator.services.pipelines.service import evaluated_condition
+from mlinfra.engines.providers.values import resolve
 from mlinfra.ir.local.pipelines import lower_pipeline
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.operations.emulator import call, client, component, named, reason
@@ -28,7 +29,6 @@ from mlinfra.operations.progress import (
     RunEnded,
     StepEnded,
 )
-from mlinfra.providers.values import resolve
 
 CREATED_BY = "create it with `mlinfra apply --env {env}` (or boto3's CreatePipeline)"
 POLL_SECONDS = 0.5

@@ -4,8 +4,9 @@ Each resource's `canonical()` properties are compared with those the state recor
 address. New addresses are created, addresses only the state has are deleted (dependents
 first), and a changed resource is updated in place or replaced:
 
-- local types (`local.*`): as their provider says (`mlinfra.providers.local.diff`: what
-  `update_<noun>` can change, and tags; anything else replaces);
+- local types (`local.*`): as SageMaker's API says (`mlinfra.sagemaker.resources`: what
+  `Update<noun>` can change, and tags; anything else replaces), which is what their
+  provider does;
 - pulumi_aws types whose in-place updates `mlinfra.ir.sagemaker.updates` lists (feature
   groups): as pulumi_aws does, a change to anything else replaces;
 - other types (the Pulumi engine makes the real diff): a change to the resource's own name,
@@ -28,6 +29,7 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from mlinfra.ir.graph import Resource, ResourceGraph, canonical
+from mlinfra.ir.local.api import TYPES as LOCAL_TYPES
 from mlinfra.ir.lower import STATEFUL_TYPES
 from mlinfra.ir.sagemaker import updates
 from mlinfra.ir.waiting import call_keys, gates, reason
@@ -42,10 +44,10 @@ from mlinfra.plan.model import (
     Refusal,
     ResourceChange,
 )
-from mlinfra.render.outputs import NAME_PROPERTIES
+from mlinfra.render.outputs import name_property
+from mlinfra.sagemaker.resources import LOCAL_PREFIX, of_type
 from mlinfra.state.model import PENDING, ResourceState, State
 
-LOCAL_PREFIX = "local."
 Known = Mapping[tuple[str, tuple[Any, ...]], Any]
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_:\-]*$")
 
@@ -224,21 +226,20 @@ def _replacement_reason(
     if name_key in keys:
         return f"its name ({name_key}) changes: a new name is a new resource"
     if _is_local(resource.type):
-        from mlinfra.providers.local import ProviderError, fixed_fields, kind_of
-
-        try:
-            fixed = fixed_fields(resource.type, keys, before or {}, after or {})
-            in_place = kind_of(resource.type).describe_in_place()
-        except ProviderError:
+        kind = of_type(resource.type) if resource.type in LOCAL_TYPES else None
+        if kind is None:
             return f"{resource.type} has no local provider that can update it"
+        fixed = kind.fixed_fields(keys, before or {}, after or {})
         if fixed:
-            return f"{', '.join(fixed)} cannot change in place (only {in_place} can)"
+            return (
+                f"{', '.join(fixed)} cannot change in place (only {kind.describe_in_place()} can)"
+            )
     elif updates.is_known(resource.type):
         fixed = list(dict.fromkeys(_top(p) for p in updates.fixed_paths(resource.type, paths)))
         if fixed:
             return (
                 f"pulumi_aws cannot change {', '.join(fixed)} in place (only "
-                f"{', '.join(updates.IN_PLACE[resource.type])} can)"
+                f"{', '.join(updates.in_place(resource.type) or ())} can)"
             )
     if resource.replace_on_change:
         return f"{', '.join(keys)} changed, and {resource.type} is replaced on any change"
@@ -246,7 +247,7 @@ def _replacement_reason(
 
 
 def _name_property(type_: str) -> str:
-    return NAME_PROPERTIES.get(type_, "name")
+    return name_property(type_)
 
 
 def _is_local(type_: str) -> bool:

@@ -105,7 +105,9 @@ def from_emulator(graph: ResourceGraph, provider: Any, state: Any) -> Lookups:
     is kept as the state recorded it applied."""
     from botocore.exceptions import BotoCoreError
 
-    from mlinfra.providers.local import EmulatorStopped, ProviderError
+    # The local provider and the emulator's client load only when a local environment is
+    # planned: a sagemaker plan never needs them.
+    from mlinfra.engines.providers.local import EmulatorStopped, ProviderError
 
     known: dict[CallKey, Any] = {}
     unavailable: dict[CallKey, str] = {}

@@ -13,7 +13,7 @@ from typing import Any
 from rich.text import Text
 
 from mlinfra.plan.model import CREATE, DELETE, NO_OP, REPLACE, UPDATE, Plan, ResourceChange
-from mlinfra.render.outputs import NAME_PROPERTIES
+from mlinfra.render.outputs import name_property
 
 STYLES = {CREATE: "green", UPDATE: "yellow", REPLACE: "magenta", DELETE: "red", NO_OP: "dim"}
 MARKDOWN_ICONS = {CREATE: "➕", UPDATE: "✏️", REPLACE: "♻️", DELETE: "➖"}
@@ -99,7 +99,7 @@ def _part(part: Any) -> str:
 def change_lines(change: ResourceChange) -> list[str]:
     """The lines under a change's heading: why, what changes, where in the spec."""
     lines = []
-    name_key = NAME_PROPERTIES.get(change.type, "name")
+    name_key = name_property(change.type)
     if change.action == CREATE and isinstance(change.after, dict) and name_key in change.after:
         lines.append(f"{name_key}: {shown(change.after[name_key])}")
     if change.waiting:

@@ -29,7 +29,7 @@ from mlinfra.git import GitError, Repository, merge_base
 from mlinfra.ir.addresses import Address
 from mlinfra.ir.graph import Args, Call, Concat, Json, Ref, Resource, ResourceGraph, build_graph
 from mlinfra.preview.environment import PreviewError, preview_spec
-from mlinfra.render.outputs import NAME_PROPERTIES
+from mlinfra.render.outputs import name_property
 from mlinfra.spec.model import EnvSpec, declared
 from mlinfra.spec.validate import validate_text
 
@@ -189,7 +189,7 @@ def _names_of(value: Any) -> list[str]:
 
 
 def _resource_name(resource: Resource) -> Any:
-    return resource.properties.get(NAME_PROPERTIES.get(resource.type, "name"))
+    return resource.properties.get(name_property(resource.type))
 
 
 def name_map(

@@ -11,9 +11,9 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from mlinfra.ir.local.api import NAME_FIELDS
 from mlinfra.preview.naming import is_preview_env
-from mlinfra.render.outputs import NAME_PROPERTIES, physical_name
+from mlinfra.render.outputs import name_property, physical_name
+from mlinfra.sagemaker.resources import LOCAL_PREFIX, of_type
 from mlinfra.state.file import BACKUP_SUFFIX, FileBackend
 from mlinfra.state.model import PreviewInfo, State, StateError
 from mlinfra.state.s3 import S3Backend
@@ -163,10 +163,11 @@ def state_names(state: State) -> set[str]:
     resource's from the request sent, an AWS resource's from the properties applied."""
     found = set()
     for entry in state.resources.values():
-        if entry.type.startswith("local."):
-            field, recorded = NAME_FIELDS.get(entry.type), entry.inputs
+        if entry.type.startswith(LOCAL_PREFIX):
+            kind = of_type(entry.type)
+            field, recorded = kind and kind.name_field, entry.inputs
         elif entry.type not in SCOPED_NAME_TYPES:
-            field, recorded = NAME_PROPERTIES.get(entry.type, "name"), entry.properties
+            field, recorded = name_property(entry.type), entry.properties
         else:
             continue
         value = recorded.get(field) if field and isinstance(recorded, dict) else None

@@ -1,8 +1,10 @@
 """The physical names a graph will deploy, by component: what `mlinfra output` shows until
 a state records what was really created.
 
-Each resource's own name is the property that names it in AWS: `name` for most types, and
-for the few whose name property is called otherwise, the one in `NAME_PROPERTIES`.
+Each resource's own name is the property that names it in AWS (`name_property`): for a local
+type, its SageMaker request's name field (`mlinfra.sagemaker.resources`); for a pulumi_aws
+type, `name`, or for the few whose name property is called otherwise, the one in
+`NAME_PROPERTIES`.
 Properties such as an endpoint's `endpoint_config_name` name *another* resource, so they are
 never read. Resources without a name (a KMS key, a bucket's settings) are left out.
 """
@@ -13,21 +15,26 @@ from typing import Any
 
 from mlinfra.ir.graph import Call, Concat, Ref, Resource, ResourceGraph
 from mlinfra.ir.local.api import ENDPOINT as LOCAL_ENDPOINT
-from mlinfra.ir.local.api import NAME_FIELDS as LOCAL_NAME_FIELDS
+from mlinfra.sagemaker.resources import LOCAL_PREFIX, of_type
 from mlinfra.state.model import State
 
 FORMAT_VERSION = "2"
 
-# Types whose own name is not in `name`.
+# pulumi_aws types whose own name is not in `name`.
 NAME_PROPERTIES = {
     "aws.s3.Bucket": "bucket",
     "aws.s3.BucketV2": "bucket",
     "aws.sagemaker.FeatureGroup": "feature_group_name",
     "aws.sagemaker.Pipeline": "pipeline_name",
     "aws.sagemaker.ModelPackageGroup": "model_package_group_name",
-    # The local target's properties are SageMaker requests: `ModelName`, `EndpointName`...
-    **LOCAL_NAME_FIELDS,
 }
+
+
+def name_property(type_: str) -> str:
+    """The property of a resource of `type_` that holds its own name."""
+    kind = of_type(type_) if type_.startswith(LOCAL_PREFIX) else None
+    # The local target's properties are SageMaker requests: `ModelName`, `EndpointName`...
+    return kind.name_field if kind is not None else NAME_PROPERTIES.get(type_, "name")
 
 
 def physical_name(resource: Resource) -> str | None:
@@ -37,7 +44,7 @@ def physical_name(resource: Resource) -> str | None:
     approved version) shows the missing part in angle brackets, which no AWS name contains:
     `churn-prod-churn-model-1a2b3c4d-v<latest_approved_version(churn-prod-churn)>`.
     """
-    value = resource.properties.get(NAME_PROPERTIES.get(resource.type, "name"))
+    value = resource.properties.get(name_property(resource.type))
     if isinstance(value, str):
         return value
     if isinstance(value, Concat):
@@ -98,9 +105,7 @@ def outputs_document(
             outputs = entry.outputs or {}
             # Pulumi's outputs name a bucket `bucket`, a feature group `feature_group_name`...
             # Only text is a name: a state edited by hand may hold anything there.
-            name = _text(outputs.get("name")) or _text(
-                outputs.get(NAME_PROPERTIES.get(entry.type, "name"))
-            )
+            name = _text(outputs.get("name")) or _text(outputs.get(name_property(entry.type)))
             found["resources"][address] = name
             if address == component:
                 found["name"] = name

@@ -82,7 +82,7 @@ from mlinfra.spec.model import EnvSpec
 # `aws.<module>.<Class>`: what a resource or `...Args` type may be, written into the program
 # as code (`aws.sagemaker.Model(`), so it is checked, never trusted.
 TYPE_PATTERN = re.compile(r"aws\.[a-z0-9_]+\.[A-Za-z0-9]+")  # fullmatch: `$` admits a "\n"
-# A local environment's resources: classes of `mlinfra.providers.dynamic` (`local.Model(`).
+# A local environment's resources: classes of `mlinfra.engines.providers.dynamic` (`local.Model(`).
 LOCAL_TYPE_PATTERN = re.compile(r"local\.[A-Z][A-Za-z0-9]*")
 # Packages the program needs, pinned to the versions mlinfra itself is built and tested with.
 REQUIREMENTS = ("pulumi", "pulumi-aws", "boto3")
@@ -175,7 +175,7 @@ class _Writer:
     ) -> None:
         self.names = names
         # A local program's resources are `local.<Class>`es and its Calls are functions of
-        # `mlinfra.providers.dynamic`, which ask the emulator; a sagemaker program's are
+        # `mlinfra.engines.providers.dynamic`, which ask the emulator; a sagemaker program's are
         # pulumi_aws classes and the runtime helpers written into it.
         self.local = local
         self.check_type = _check_local_type if local else _check_type
@@ -333,7 +333,9 @@ class _Writer:
         return Group(f"{value.function}(", arguments.items, ")")
 
     def local_call(self, value: Call, where: str) -> Group:
-        from mlinfra.providers.local import CALLS
+        # The local provider (and the emulator's client under it) loads only when a local
+        # program is rendered: a sagemaker program never needs it.
+        from mlinfra.engines.providers.local import CALLS
 
         if value.function not in CALLS:
             known = ", ".join(CALLS)

@@ -13,7 +13,9 @@ empty account as after every version was rejected. A version passed as configura
 would be stale, or missing, whenever Pulumi runs without mlinfra.
 
 What to serve, in order:
-1. the newest approved version of the group;
+1. the newest approved version of the group (the request `mlinfra.sagemaker.registry.
+   latest_approved` says, written out here; `tests/render/test_runtime.py` holds the two
+   to one another);
 2. without one (none approved yet, all rejected, or the registry cannot be read): the
    version an endpoint of the model serves now, so that an endpoint in service is never
    deleted or emptied for lack of an approved version (Pulumi deletes whatever a program

@@ -20,6 +20,7 @@ from mlinfra.diagnostics import (
     has_errors,
     merge_environments,
 )
+from mlinfra.ir.lower import lowering_diagnostics
 from mlinfra.spec import schema
 from mlinfra.spec.build import build_env_spec
 from mlinfra.spec.checks import CheckContext, run_checks
@@ -163,4 +164,4 @@ def check_environment(
             resolved[section] = {**values[section], **changed[section]}
     env_spec = build_env_spec(resolved, view.tree, view.name, view.settings_from, view.is_preview)
     ctx = CheckContext(view, root, spec_dir, env_spec)
-    return env_spec, run_checks(ctx)
+    return env_spec, run_checks(ctx) + lowering_diagnostics(env_spec, spec_dir)

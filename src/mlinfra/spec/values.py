@@ -25,6 +25,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from mlinfra.sagemaker.api import sagemaker_shape
+
 # --- durations ------------------------------------------------------------------------------
 
 _DURATION_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -558,8 +560,6 @@ def monitor_setting(name: str, value: str | Iterable[str]) -> str:
     """The environment variable `name` of a local monitor's job, from its `baseline` path or
     its `alert` targets (a JSON list), or ValueError when SageMaker would refuse its length
     (`ProcessingEnvironmentValue`: at most 256 characters)."""
-    from mlinfra.spec.catalog import sagemaker_shape
-
     text = f"file:{value}" if name == "baseline" else json.dumps(list(value))
     limit = sagemaker_shape("ProcessingEnvironmentValue")["max"]
     if len(text) > limit:

@@ -14,8 +14,8 @@ from pathlib import Path
 from mlinfra.emulator import process
 from mlinfra.emulator.access import Access
 from mlinfra.emulator.server import EmulatorServer
+from mlinfra.engines.providers.values import resolve
 from mlinfra.ir.lower import lower
-from mlinfra.providers.values import resolve
 from mlinfra.spec.validate import validate_file
 
 PIPELINE = "tiny-local-train-tiny"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pipeline_project import client, wait
 
+from mlinfra.engines.providers.values import resolve
 from mlinfra.ir.lower import lower
-from mlinfra.providers.values import resolve
 from mlinfra.spec.validate import validate_file
 
 EXAMPLE = Path(__file__).parents[3] / "examples" / "churn"

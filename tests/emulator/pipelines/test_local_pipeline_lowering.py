@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mlinfra.engines.providers.values import resolve
 from mlinfra.ir.lower import lower
-from mlinfra.providers.values import resolve
 from mlinfra.spec.validate import validate_file
 
 CHURN = Path(__file__).parents[3] / "examples" / "churn"

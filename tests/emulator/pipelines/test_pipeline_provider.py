@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline_project import PIPELINE, pipeline_request, write_project
 
-from mlinfra.providers.local import LocalProvider, diff
+from mlinfra.engines.providers.local import LocalProvider, diff
 
 
 def test_a_pipeline_is_created_then_its_definition_updated_in_place(access, tmp_path):

@@ -15,8 +15,8 @@ from pipeline_project import wait, write_project
 
 from mlinfra.cli.main import cli
 from mlinfra.emulator import process
+from mlinfra.engines.providers.local import LocalProvider
 from mlinfra.preview.naming import preview_env_name
-from mlinfra.providers.local import LocalProvider
 from mlinfra.state import backend_for
 
 BRANCH = "feat/stronger-C"

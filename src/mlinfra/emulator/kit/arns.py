@@ -1,24 +1,21 @@
-"""The emulator's account and the ARNs of what it holds, written once.
+"""The emulator's account and the ARNs of what it holds.
 
-The emulator answers for one account, the one AWS's documentation uses in its examples, in
-every ARN and message (endpoint not found "of account ..."), as SageMaker does for the
-caller's account.
+The emulator answers for one account, the one AWS's documentation uses in its examples
+(`mlinfra.sagemaker.arns.EXAMPLE_ACCOUNT`), in every ARN and message (endpoint not found "of
+account ..."), as SageMaker does for the caller's account.
 """
 
 from __future__ import annotations
 
 from mlinfra.emulator.credentials import DEFAULT_REGION
+from mlinfra.sagemaker.arns import EXAMPLE_ACCOUNT, resource_part
 
-ACCOUNT = "123456789012"
-# AWS lower-cases the resource name in the ARNs of these kinds; the others keep its case.
-LOWER_CASED = frozenset({"model", "endpoint", "endpoint-config", "pipeline"})
+ACCOUNT = EXAMPLE_ACCOUNT  # the account the emulator answers for
 
 
 def arn(region: str, kind: str, name: str) -> str:
     """The ARN SageMaker gives a resource of `kind` (`model`, `processing-job`...)."""
-    if kind in LOWER_CASED:
-        name = name.lower()
-    return f"{prefix(region)}{kind}/{name}"
+    return prefix(region) + resource_part(kind, name)
 
 
 def prefix(region: str) -> str:

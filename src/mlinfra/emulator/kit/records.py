@@ -13,8 +13,10 @@ from typing import Any
 
 from mlinfra.emulator.kit.paging import Pager, descending
 from mlinfra.emulator.kit.times import epoch
-from mlinfra.emulator.protocol import CONTROL_SERVICE, project, service_model
+from mlinfra.emulator.protocol import CONTROL_SERVICE, project
 from mlinfra.emulator.store import Store
+from mlinfra.sagemaker.api import service_model
+from mlinfra.sagemaker.resources import ResourceType
 
 
 def output(operation: str, record: dict) -> dict:
@@ -35,6 +37,13 @@ class Kind:
     name: str  # the store's kind: "model", "endpoint-config", ...
     arn_field: str
     key: Callable[[dict], str]
+
+    @classmethod
+    def of(cls, resource: ResourceType, key: Callable[[dict], str] | None = None) -> Kind:
+        """The records of a SageMaker resource type, stored under its ARN kind and keyed by
+        its name (or by `key`), as the catalogue (`mlinfra.sagemaker.resources`) has them."""
+        name_field = resource.name_field
+        return cls(resource.arn_kind, resource.arn_field, key or (lambda r: r[name_field]))
 
 
 # The bounds every List* may take, and what each compares.

@@ -21,9 +21,10 @@ from mlinfra.emulator.services.models import Models
 from mlinfra.emulator.services.registry import Registry
 from mlinfra.emulator.serving import Capture, EndpointPool, ServingError, Variant, program_of
 from mlinfra.emulator.store import Store
+from mlinfra.sagemaker import resources
 
-CONFIG = "endpoint-config"
-ENDPOINT = "endpoint"
+CONFIG = resources.ENDPOINT_CONFIG.arn_kind
+ENDPOINT = resources.ENDPOINT.arn_kind
 
 log = logging.getLogger("mlinfra.emulator")
 
@@ -41,8 +42,8 @@ class Endpoints:
         "CreateEndpoint", "DescribeEndpoint", "ListEndpoints", "UpdateEndpoint", "DeleteEndpoint",
     )  # fmt: skip
     KINDS = (
-        Kind(CONFIG, "EndpointConfigArn", lambda r: r["EndpointConfigName"]),
-        Kind(ENDPOINT, "EndpointArn", lambda r: r["EndpointName"]),
+        Kind.of(resources.ENDPOINT_CONFIG),
+        Kind.of(resources.ENDPOINT),
     )
 
     def __init__(

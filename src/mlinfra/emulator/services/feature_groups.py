@@ -19,8 +19,9 @@ from mlinfra.emulator.kit.errors import ApiError, invalid
 from mlinfra.emulator.kit.records import Kind, Listing, output
 from mlinfra.emulator.kit.times import ttl_seconds
 from mlinfra.emulator.store import Store
+from mlinfra.sagemaker import resources
 
-GROUP = "feature-group"
+GROUP = resources.FEATURE_GROUP.arn_kind
 
 
 def feature_call(method: Callable[..., Any], *args: Any) -> Any:
@@ -41,7 +42,7 @@ class FeatureGroups:
         "CreateFeatureGroup", "DescribeFeatureGroup", "ListFeatureGroups", "UpdateFeatureGroup",
         "DeleteFeatureGroup",
     )  # fmt: skip
-    KINDS = (Kind(GROUP, "FeatureGroupArn", lambda r: r["FeatureGroupName"]),)
+    KINDS = (Kind.of(resources.FEATURE_GROUP),)
 
     def __init__(self, store: Store, listing: Listing, features: Callable[[], Any]) -> None:
         self.store = store

@@ -15,15 +15,16 @@ from mlinfra.emulator.kit.paths import NotLocal, PathRefused, Roots
 from mlinfra.emulator.kit.records import Kind, Listing, output
 from mlinfra.emulator.serving.program import SUBMIT_DIRECTORY, is_model_code
 from mlinfra.emulator.store import Store
+from mlinfra.sagemaker import resources
 
-MODEL = "model"
+MODEL = resources.MODEL.arn_kind
 
 
 class Models:
     """The model operations over the control plane's store."""
 
     OPERATIONS = ("CreateModel", "DescribeModel", "ListModels", "DeleteModel")
-    KINDS = (Kind(MODEL, "ModelArn", lambda r: r["ModelName"]),)
+    KINDS = (Kind.of(resources.MODEL),)
 
     def __init__(self, store: Store, listing: Listing, roots: Roots) -> None:
         self.store = store

@@ -1,8 +1,9 @@
 """The model registry: model package groups and the model packages (versions) in them.
 
 A versioned package is keyed `<group>/<version>`; versions only grow, a deleted version's
-number is never given again (the group remembers the next one), as on AWS. `latest_approved`
-is what a deployment that follows the registry serves.
+number is never given again (the group remembers the next one), as on AWS. What a deployment
+that follows the registry serves is what ListModelPackages answers first to
+`mlinfra.sagemaker.registry.latest_approved`: the newest approved version by creation time.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from mlinfra.emulator.kit.paths import Roots
 from mlinfra.emulator.kit.records import Kind, Listing, output
 from mlinfra.emulator.services.models import check_containers
 from mlinfra.emulator.store import Store
+from mlinfra.sagemaker import resources
 
-GROUP = "model-package-group"
-PACKAGE = "model-package"
+GROUP = resources.MODEL_PACKAGE_GROUP.arn_kind
+PACKAGE = resources.MODEL_PACKAGE.arn_kind
 
 
 def package_key(record: dict) -> str:
@@ -37,8 +39,8 @@ class Registry:
         "DeleteModelPackage",
     )  # fmt: skip
     KINDS = (
-        Kind(GROUP, "ModelPackageGroupArn", lambda r: r["ModelPackageGroupName"]),
-        Kind(PACKAGE, "ModelPackageArn", package_key),
+        Kind.of(resources.MODEL_PACKAGE_GROUP),
+        Kind.of(resources.MODEL_PACKAGE, package_key),
     )
 
     def __init__(self, store: Store, listing: Listing, roots: Roots) -> None:
@@ -195,20 +197,3 @@ class Registry:
         if record is None:
             raise invalid(f"ModelPackage {name_or_arn} does not exist.")
         return record
-
-    def latest_approved(self, group: str) -> dict | None:
-        """The newest Approved version of a model package group, as DescribeModelPackage says.
-
-        What a deployment that follows the registry serves: the emulator's engine resolves
-        `model: {registry: group, version: latest-approved}` through this.
-        """
-        with self.store.lock:
-            approved = [
-                r
-                for r in self.store.all(PACKAGE, group + "/")
-                if r.get("ModelApprovalStatus") == "Approved"
-            ]
-        if not approved:
-            return None
-        newest = max(approved, key=lambda r: r["ModelPackageVersion"])
-        return output("DescribeModelPackage", newest)

@@ -1,25 +1,25 @@
-"""What every local resource shares: its type names and the request field naming it."""
+"""What every local resource shares: its type names."""
 
 from __future__ import annotations
 
-# The resource types of the local target, one per emulator API noun. The providers of
-# `mlinfra.providers.local` know exactly these.
-MODEL = "local.Model"
-ENDPOINT_CONFIG = "local.EndpointConfig"
-ENDPOINT = "local.Endpoint"
-FEATURE_GROUP = "local.FeatureGroup"
-MODEL_PACKAGE_GROUP = "local.ModelPackageGroup"
-PIPELINE = "local.Pipeline"
-MONITORING_SCHEDULE = "local.MonitoringSchedule"
+from mlinfra.sagemaker import resources
 
-
-# The request field that names each resource: its physical name, and what `name` outputs.
-NAME_FIELDS = {
-    MODEL: "ModelName",
-    ENDPOINT_CONFIG: "EndpointConfigName",
-    ENDPOINT: "EndpointName",
-    FEATURE_GROUP: "FeatureGroupName",
-    MODEL_PACKAGE_GROUP: "ModelPackageGroupName",
-    PIPELINE: "PipelineName",
-    MONITORING_SCHEDULE: "MonitoringScheduleName",
-}
+# The resource types of the local target, one per emulator API noun (`local.Model`...);
+# what each is (its name field, what updates in place) is in `mlinfra.sagemaker.resources`.
+# The embedded engine's providers know exactly these.
+MODEL = resources.local_type(resources.MODEL)
+ENDPOINT_CONFIG = resources.local_type(resources.ENDPOINT_CONFIG)
+ENDPOINT = resources.local_type(resources.ENDPOINT)
+FEATURE_GROUP = resources.local_type(resources.FEATURE_GROUP)
+MODEL_PACKAGE_GROUP = resources.local_type(resources.MODEL_PACKAGE_GROUP)
+PIPELINE = resources.local_type(resources.PIPELINE)
+MONITORING_SCHEDULE = resources.local_type(resources.MONITORING_SCHEDULE)
+TYPES = (
+    MODEL,
+    ENDPOINT_CONFIG,
+    ENDPOINT,
+    FEATURE_GROUP,
+    MODEL_PACKAGE_GROUP,
+    PIPELINE,
+    MONITORING_SCHEDULE,
+)

@@ -15,7 +15,8 @@ from mlinfra.ir.local.models import model_name, registry_lookup
 from mlinfra.ir.requests.endpoints import create_endpoint, create_endpoint_config, endpoint_name
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.models import VERSION_SUFFIX_LENGTH, served_version, with_version
-from mlinfra.naming import fit, name_rule
+from mlinfra.naming import fit
+from mlinfra.sagemaker.names import name_rule
 from mlinfra.spec.model import Endpoint
 
 CAPTURE_FOLDER = ".mlinfra/emulator/capture"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from mlinfra.ir.graph import Resource
 from mlinfra.ir.local import endpoints, feature_stores, models, monitors, pipelines
-from mlinfra.ir.local.api import NAME_FIELDS
 from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.sagemaker.resources import kind_of
 from mlinfra.spec.model import EnvSpec
 
 LOWERERS = {
@@ -33,5 +33,7 @@ def lower_local(spec: EnvSpec, spec_dir: Path | None) -> list[Resource]:
 def outputs(resources: list[Resource]) -> dict:
     """The physical name of each component, as the SageMaker target's outputs give it."""
     return {
-        r.address: r.properties[NAME_FIELDS[r.type]] for r in resources if r.address == r.component
+        r.address: r.properties[kind_of(r.type).name_field]
+        for r in resources
+        if r.address == r.component
     }

@@ -29,7 +29,8 @@ from mlinfra.ir.sagemaker.models import (
     served_version,
     with_version,
 )
-from mlinfra.naming import HASH_LENGTH, fit, name_rule, physical_name
+from mlinfra.naming import HASH_LENGTH, fit, physical_name
+from mlinfra.sagemaker.names import name_rule
 from mlinfra.spec.model import Model
 
 

@@ -33,10 +33,12 @@ from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.monitors import HASH_IN_KEY, monitor_image, thresholds
 from mlinfra.ir.sagemaker.pipelines import file_sha256, local_path
 from mlinfra.naming import stable_hash
+from mlinfra.sagemaker.arns import EXAMPLE_ACCOUNT, role_arn
 from mlinfra.spec.model import Monitor
 from mlinfra.spec.values import monitor_setting
 
-ROLE_ARN = "arn:aws:iam::123456789012:role/mlinfra-local-monitor"
+# The emulator accepts any role; this one says plainly that none is assumed.
+ROLE_ARN = role_arn(EXAMPLE_ACCOUNT, "mlinfra-local-monitor")
 
 
 def lower_monitor(ctx: LoweringContext, component: Monitor) -> list[Resource]:

@@ -29,12 +29,13 @@ from mlinfra.ir.requests.pipelines import create_pipeline
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import classify_input
 from mlinfra.ir.sagemaker.pipelines import CODE_FIELDS, used_by_name
+from mlinfra.sagemaker.arns import EXAMPLE_ACCOUNT, role_arn
 from mlinfra.spec.model import Pipeline
 from mlinfra.spec.values import schedule_tag
 
 EMULATOR_FOLDER = ".mlinfra/emulator"
 # The emulator accepts any role; this one says plainly that none is assumed.
-ROLE_ARN = "arn:aws:iam::123456789012:role/mlinfra-local-pipeline"
+ROLE_ARN = role_arn(EXAMPLE_ACCOUNT, "mlinfra-local-pipeline")
 # The tag the emulator's scheduler reads a pipeline's schedule from.
 SCHEDULE_TAG = "mlinfra:schedule"
 

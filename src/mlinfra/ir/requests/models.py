@@ -14,7 +14,7 @@ from typing import Any
 
 from mlinfra.ir.requests.tags import tags
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.spec import catalog
+from mlinfra.sagemaker import images
 from mlinfra.spec.model import Endpoint, Model
 
 LATEST_APPROVED = "latest-approved"
@@ -35,7 +35,7 @@ def image(ctx: LoweringContext, component: Model) -> str:
     """
     endpoints = serving_endpoints(ctx, component)
     instance_type = endpoints[0].instance_type if endpoints else None
-    return catalog.image_uri(
+    return images.image_uri(
         component.framework,
         component.framework_version,
         ctx.spec.region,

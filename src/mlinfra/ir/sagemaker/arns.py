@@ -4,13 +4,7 @@ repositories, S3 objects given by URI, Glue tables. One place builds them, per p
 from __future__ import annotations
 
 from mlinfra.ir.sagemaker.context import LoweringContext
-
-
-def partition(region: str) -> str:
-    for prefix, name in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b")):
-        if region.startswith(prefix):
-            return name
-    return "aws-iso" if region.startswith("us-iso-") else "aws"
+from mlinfra.sagemaker.arns import partition
 
 
 def arn(ctx: LoweringContext, service: str, resource: str) -> str:

@@ -30,7 +30,8 @@ from mlinfra.ir.sagemaker.models import (
     without_endpoints,
 )
 from mlinfra.ir.sagemaker.translate import translate
-from mlinfra.naming import fit, name_rule
+from mlinfra.naming import fit
+from mlinfra.sagemaker.names import name_rule
 from mlinfra.spec.model import Autoscaling, Deployment, Endpoint
 from mlinfra.spec.values import parse_duration
 

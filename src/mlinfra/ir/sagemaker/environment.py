@@ -12,8 +12,8 @@ from types import MappingProxyType
 
 from mlinfra.diagnostics import SourceRange
 from mlinfra.ir.graph import Args, Call, Concat, Json, Ref, Resource
-from mlinfra.ir.sagemaker.arns import partition
 from mlinfra.ir.sagemaker.context import BUCKETS, KMS_KEY, LoweringContext
+from mlinfra.sagemaker.arns import partition
 
 # A protected environment gets KMS's longest grace period before a deleted key is gone, since
 # losing the key loses every object encrypted with it; others the shortest.

@@ -31,10 +31,12 @@ from mlinfra.ir.requests.models import (  # noqa: F401  (re-exported: shared by 
     serving_endpoints,
 )
 from mlinfra.ir.sagemaker import fields, iam
-from mlinfra.ir.sagemaker.arns import arn, partition, repository_arn, s3_arn
+from mlinfra.ir.sagemaker.arns import arn, repository_arn, s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.translate import translate
-from mlinfra.naming import HASH_LENGTH, fit, name_rule, physical_name
+from mlinfra.naming import HASH_LENGTH, fit, physical_name
+from mlinfra.sagemaker.arns import partition
+from mlinfra.sagemaker.names import name_rule
 from mlinfra.spec.model import Model
 
 ARTIFACT_FILE = "model.tar.gz"

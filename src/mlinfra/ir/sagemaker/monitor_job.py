@@ -60,7 +60,7 @@ from mlinfra.monitoring import metrics
 from mlinfra.monitoring.bundle import ARCHIVE_NAME, job_archive, job_archive_sha256
 from mlinfra.monitoring.processing import KMS_KEY_VARIABLE
 from mlinfra.naming import fit, stable_hash
-from mlinfra.spec import catalog
+from mlinfra.sagemaker import images
 from mlinfra.spec.model import Endpoint, Monitor
 
 # The scikit-learn image the job runs on: 1.4-2 has Python 3.10, pandas 2 and pyarrow (the
@@ -170,7 +170,7 @@ def container_arguments(
 
 
 def job_image(ctx: LoweringContext, component: Monitor) -> str:
-    return catalog.image_uri(
+    return images.image_uri(
         "sklearn", SKLEARN_VERSION, ctx.spec.region, "training", component.instance_type
     )
 

@@ -66,7 +66,7 @@ from mlinfra.ir.sagemaker.pipelines import (
 )
 from mlinfra.ir.sagemaker.translate import translate
 from mlinfra.naming import fit, stable_hash
-from mlinfra.spec import catalog
+from mlinfra.sagemaker import images
 from mlinfra.spec.model import Endpoint, Monitor
 from mlinfra.spec.values import monitoring_schedule_expression, parse_schedule
 
@@ -173,7 +173,7 @@ def network_config(ctx: LoweringContext) -> dict[str, Any]:
 
 def monitor_image(ctx: LoweringContext) -> str:
     # Model Monitor has one unversioned analyzer image per region.
-    return catalog.image_uri(catalog.MODEL_MONITOR, None, ctx.spec.region)
+    return images.image_uri(images.MODEL_MONITOR, None, ctx.spec.region)
 
 
 def job_definition(

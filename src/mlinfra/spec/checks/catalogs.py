@@ -2,25 +2,24 @@
 
 botocore's SageMaker service model lists the instance types each kind of job accepts and its
 endpoint data lists the regions; sagemaker-core's image configs list framework versions and
-the regions that host their images, and for which processors (cpu, gpu...) each version has
-one. Nothing here needs the network.
+the regions that host their images. Nothing here needs the network. Whether an image exists
+for each instance type is lowering's to say (`mlinfra.ir.lower.lowering_diagnostics`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 
 from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.didyoumean import suggest
-from mlinfra.spec import catalog
+from mlinfra.sagemaker import images, instances, regions
 from mlinfra.spec.checks.context import CheckContext
-from mlinfra.spec.model import JobStep, Model
+from mlinfra.spec.model import JobStep
 from mlinfra.spec.resolve import environment_names
 
 
 def _instance_type(value: str, kind: str, where: SourceRange) -> Iterator[Diagnostic]:
-    known = catalog.instance_types(kind)
+    known = instances.instance_types(kind)
     if value not in known:
         close = suggest(value, sorted(known))
         yield error(
@@ -56,15 +55,15 @@ def check_regions(ctx: CheckContext) -> Iterator[Diagnostic]:
         if region is None:
             continue
         where = ctx.at(*path)
-        if region not in catalog.all_regions():
-            close = suggest(region, sorted(catalog.all_regions()))
+        if region not in regions.all_regions():
+            close = suggest(region, sorted(regions.all_regions()))
             yield error(
                 "unknown-region",
                 f"{region!r} is not an AWS region",
                 where,
                 suggestion=f"did you mean {close!r}?" if close else None,
             )
-        elif target == "sagemaker" and region not in catalog.sagemaker_regions():
+        elif target == "sagemaker" and region not in regions.sagemaker_regions():
             yield error("unknown-region", f"SageMaker is not available in {region!r}", where)
 
 
@@ -72,7 +71,7 @@ def check_framework_versions(ctx: CheckContext) -> Iterator[Diagnostic]:
     for model in ctx.spec.models.values():
         framework, version = model.framework, model.framework_version
         where = model.range_of("framework_version")
-        known = catalog.framework_versions(framework)
+        known = images.framework_versions(framework)
         if version not in known:
             close = suggest(version, sorted(known))
             yield error(
@@ -82,7 +81,7 @@ def check_framework_versions(ctx: CheckContext) -> Iterator[Diagnostic]:
                 suggestion=f"did you mean {close!r}?" if close else None,
                 detail="known versions: " + ", ".join(sorted(known)),
             )
-        elif ctx.target == "sagemaker" and ctx.region not in catalog.framework_regions(
+        elif ctx.target == "sagemaker" and ctx.region not in images.framework_regions(
             framework, version
         ):
             yield error(
@@ -92,63 +91,4 @@ def check_framework_versions(ctx: CheckContext) -> Iterator[Diagnostic]:
             )
 
 
-def check_images(ctx: CheckContext) -> Iterator[Diagnostic]:
-    """Every job and endpoint of a sagemaker environment has a prebuilt image for its instance
-    type (scikit-learn has CPU images only, for instance), found as lowering will find it."""
-    if ctx.target != "sagemaker":
-        return
-    from mlinfra.ir.sagemaker import models
-    from mlinfra.ir.sagemaker.context import LoweringContext
-    from mlinfra.ir.sagemaker.pipeline_definition.images import (
-        processing_image,
-        registered_model,
-        training_image,
-    )
-
-    lowering = LoweringContext(ctx.spec, ctx.spec_dir)
-    for model in ctx.spec.models.values():
-        served_by = models.serving_endpoints(lowering, model)
-        if not model.artifact or not served_by or not _listed(ctx, model):
-            continue  # a registered version brings its own image; others are said above
-        where = served_by[0].range_of("instance_type")
-        what = (
-            f"no {model.framework} {model.framework_version} serving image for "
-            f"{served_by[0].instance_type}: "
-        )
-        yield from _image_problem(partial(models.image, lowering, model), where, what)
-    for pipeline in ctx.spec.pipelines.values():
-        for step in pipeline.steps.values():
-            image = {"processing": processing_image, "training": training_image}.get(step.type)
-            if image is None:
-                continue
-            model = registered_model(lowering, pipeline)
-            if model is not None and not _listed(ctx, model):
-                continue
-            where = step.range_of("instance_type")
-            yield from _image_problem(partial(image, lowering, pipeline, step.instance_type), where)
-
-
-def _listed(ctx: CheckContext, model: Model) -> bool:
-    """The model's framework version is known and hosted in the region (else
-    check_framework_versions has said so already)."""
-    framework, version = model.framework, model.framework_version
-    return version in catalog.framework_versions(framework) and ctx.region in (
-        catalog.framework_regions(framework, version)
-    )
-
-
-def _image_problem(find_image, where: SourceRange, what: str = "") -> Iterator[Diagnostic]:
-    try:
-        find_image()
-    except catalog.CatalogError as exc:
-        summary = f"{what}{exc}"
-        cpu_only = " (scikit-learn images are CPU-only)" if "sklearn" in summary else ""
-        yield error(
-            "no-image-for-instance-type",
-            summary,
-            where,
-            suggestion=f"choose another instance type{cpu_only}",
-        )
-
-
-CHECKS = (check_instance_types, check_regions, check_framework_versions, check_images)
+CHECKS = (check_instance_types, check_regions, check_framework_versions)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mlinfra.diagnostics import Diagnostic, error, warning
-from mlinfra.naming import name_rule, physical_name
+from mlinfra.naming import physical_name
+from mlinfra.sagemaker.names import name_rule
 from mlinfra.spec.checks.context import CheckContext
 
 # The physical resources each kind of component becomes, by the kind of name they carry.

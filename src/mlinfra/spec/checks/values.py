@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mlinfra.diagnostics import Diagnostic, error, warning
-from mlinfra.spec import catalog, values
+from mlinfra.sagemaker.api import api_shape
+from mlinfra.spec import values
 from mlinfra.spec.checks.context import CheckContext
 from mlinfra.spec.checks.paths import local_files, outside
 from mlinfra.spec.checks.references import unknown
@@ -202,7 +203,7 @@ def check_alert_targets(ctx: CheckContext) -> Iterator[Diagnostic]:
         (m, m.on_violation) for m in ctx.spec.monitors.values()
     ]
     places += [(e, e.slo) for e in ctx.spec.endpoints.values()]
-    max_actions = catalog.api_shape("cloudwatch", "ResourceList")["max"]
+    max_actions = api_shape("cloudwatch", "ResourceList")["max"]
     for component, owner in places:
         alert = list(owner.alert)
         where_alert = owner.range_of("alert")

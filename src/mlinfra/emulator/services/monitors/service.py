@@ -42,8 +42,9 @@ from mlinfra.emulator.services.monitors.executions import (
     iso,
 )
 from mlinfra.emulator.store import Store
+from mlinfra.sagemaker import resources
 
-SCHEDULE = "monitoring-schedule"
+SCHEDULE = resources.MONITORING_SCHEDULE.arn_kind
 ANALYSED = ("Completed", "CompletedWithViolations")  # the data up to their time was seen
 CONFIG = definition.CONFIG
 
@@ -59,7 +60,7 @@ class Monitors:
         "UpdateMonitoringSchedule", "DeleteMonitoringSchedule", "StartMonitoringSchedule",
         "StopMonitoringSchedule", "ListMonitoringExecutions", "DescribeProcessingJob",
     )  # fmt: skip
-    KINDS = (Kind(SCHEDULE, "MonitoringScheduleArn", lambda r: r["MonitoringScheduleName"]),)
+    KINDS = (Kind.of(resources.MONITORING_SCHEDULE),)
 
     def __init__(
         self,

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlinfra.emulator.constraints import check_value
-from mlinfra.emulator.protocol import CONTROL_SERVICE, service_model
+from mlinfra.emulator.protocol import CONTROL_SERVICE
 from mlinfra.emulator.wire import Unreadable, load_json
+from mlinfra.sagemaker.api import service_model
 from mlinfra.sagemaker.pipelines import CONDITION_MEMBERS, NEGATED
 
 

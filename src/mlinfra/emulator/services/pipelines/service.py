@@ -31,8 +31,9 @@ from mlinfra.emulator.kit.times import epoch
 from mlinfra.emulator.services.pipelines.expressions import DefinitionError, Scope, parse_definition
 from mlinfra.emulator.services.pipelines.runner import CONDITION_FILE, Context, Execution
 from mlinfra.emulator.store import Store
+from mlinfra.sagemaker import resources
 
-PIPELINE = "pipeline"
+PIPELINE = resources.PIPELINE.arn_kind
 EXECUTION = "pipeline-execution"
 CACHE = "pipeline-step-cache"
 RUNNING = ("Executing", "Stopping")
@@ -57,7 +58,7 @@ class Pipelines:
         "ListPipelineExecutionSteps", "ListPipelineParametersForExecution",
         "StopPipelineExecution",
     )  # fmt: skip
-    KINDS = (Kind(PIPELINE, "PipelineArn", lambda r: r["PipelineName"]),)
+    KINDS = (Kind.of(resources.PIPELINE),)
 
     def __init__(
         self,

@@ -3,7 +3,6 @@ so a wrong field is a failed compile rather than a failed deployment."""
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +15,7 @@ from mlinfra.ir.sagemaker.pipeline_definition.document import (
     all_steps,
     get_paths,
 )
+from mlinfra.sagemaker.api import SAGEMAKER, service_model
 from mlinfra.sagemaker.pipelines import CONDITION_MEMBERS, NEGATED
 
 STEP_KEYS = {
@@ -66,13 +66,6 @@ STEP_PROPERTIES = {
     "Condition": {"Outcome"},
 }
 EXPRESSION_KEYS = {"Get", "Std:JsonGet", "Std:Join"}
-
-
-@functools.cache
-def _service_model() -> Any:
-    import botocore.session  # noqa: PLC0415 - ~150 ms; only lowering needs it
-
-    return botocore.session.get_session().get_service_model("sagemaker")
 
 
 def _is_expression(value: Any) -> bool:
@@ -133,7 +126,7 @@ def _check_arguments(step: Mapping[str, Any], where: str) -> list[str]:
     problems: list[str] = []
     if name_member in arguments:
         problems.append(f"{where}: Arguments must not set {name_member}; the pipeline names it")
-    shape = _service_model().operation_model(operation).input_shape
+    shape = service_model(SAGEMAKER).operation_model(operation).input_shape
     params = _with_placeholders(arguments, shape, f"{where}.Arguments", problems)
     params.setdefault(name_member, "mlinfra-placeholder")
     report = ParamValidator().validate(params, shape)

@@ -4,7 +4,8 @@ scikit-learn (SKLearnProcessor's image for processing steps)."""
 from __future__ import annotations
 
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.spec import catalog
+from mlinfra.sagemaker.api import CatalogError
+from mlinfra.sagemaker.images import image_uri
 from mlinfra.spec.model import Model, Pipeline, RegisterModelStep
 
 DEFAULT_SKLEARN_VERSION = "1.2-1"
@@ -32,12 +33,10 @@ def processing_version(ctx: LoweringContext, component: Pipeline) -> str:
 
 def _image(framework: str, version: str, region: str, instance_type: str) -> str:
     try:
-        return catalog.image_uri(framework, version, region, "training", instance_type)
-    except catalog.CatalogError as exc:
+        return image_uri(framework, version, region, "training", instance_type)
+    except CatalogError as exc:
         # The user's choice of instance type, not a bug: reported as such by the commands.
-        raise catalog.CatalogError(
-            f"no {framework} {version} image for {instance_type}: {exc}"
-        ) from None
+        raise CatalogError(f"no {framework} {version} image for {instance_type}: {exc}") from None
 
 
 def processing_image(ctx: LoweringContext, component: Pipeline, instance_type: str) -> str:

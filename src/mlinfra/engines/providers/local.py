@@ -2,12 +2,12 @@
 
 The one implementation behind both ways a local environment is applied: the embedded engine
 calls `LocalProvider` directly, and the rendered Pulumi program wraps it as dynamic
-providers (`mlinfra.providers.dynamic`). A resource's inputs are the request of the
+providers (`mlinfra.engines.providers.dynamic`). A resource's inputs are the request of the
 SageMaker call that creates it (see `mlinfra.ir.local`), with every Ref and Call already
-resolved; the emulator's botocore model checks them, so the table below is all each type
-needs: its API noun, its name and ARN fields, and what it can change in place (for a feature
-group, what UpdateFeatureGroup changes: added features, the online store's TTL, the
-throughput).
+resolved; the emulator's botocore model checks them, so all each type needs is its entry in
+SageMaker's resource-type catalogue (`mlinfra.sagemaker.resources`): its API noun, its name
+and ARN fields, and what it can change in place (for a feature group, what
+UpdateFeatureGroup changes: added features, the online store's TTL, the throughput).
 
 Values the IR leaves to apply time (`Call`: the latest approved model version) are looked up
 here too, in the emulator's registry, by `LocalProvider.call`.
@@ -16,18 +16,20 @@ here too, in the emulator's registry, by `LocalProvider.call`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlinfra.emulator.access import Access, NotRunning
 from mlinfra.ir.local import api
 from mlinfra.render.runtime import is_missing
+from mlinfra.sagemaker import registry
+from mlinfra.sagemaker.resources import TAGS, ResourceType
+from mlinfra.sagemaker.resources import kind_of as kind_of_type
 
-TAGS = "Tags"
 # The values a local graph's `Call`s may ask for, computed by `LocalProvider.call` (and in
-# rendered local programs by the functions of the same names in `providers.dynamic`).
+# rendered local programs by the functions of the same names in `engines.providers.dynamic`).
 CALLS = ("latest_approved_model_package", "latest_approved_version", "model_package_arn")
 # What a resource's outputs add to its inputs: inputs and outputs together are what the
 # engine stores, and `diff` leaves these out (they are never inputs).
@@ -43,91 +45,9 @@ class EmulatorStopped(ProviderError):
     until it runs again."""
 
 
-@dataclass(frozen=True)
-class Kind:
-    noun: str  # create_<noun>, describe_<noun>, delete_<noun> in boto3's SageMaker client
-    name_field: str
-    arn_field: str
-    # Fields `update_<noun>` changes in place; a change to any other field (tags aside)
-    # replaces the resource, deleting the old one first since the name stays the same.
-    updatable: frozenset[str] = frozenset()
-    # Fields it changes only in part: field -> whether it can go from old to new in place.
-    partly: Mapping[str, Callable[[Any, Any], bool]] = field(default_factory=dict)
-    # The update_<noun> requests that make the change, when they are not the changed fields
-    # as they are: (name, old inputs, new inputs, changed fields) -> requests.
-    updates: Callable[[str, Mapping, Mapping, list[str]], list[dict]] | None = None
-    # What changes in place, for people (default: the updatable fields and Tags).
-    in_place: str = ""
-
-    def describe_in_place(self) -> str:
-        return self.in_place or ", ".join(sorted(self.updatable | {TAGS}))
-
-
-def _features_added(old: Any, new: Any) -> bool:
-    """UpdateFeatureGroup's FeatureAdditions appends features: the old ones stay as they were."""
-    return isinstance(old, list) and isinstance(new, list) and new[: len(old)] == old
-
-
-def _online_ttl_changed(old: Any, new: Any) -> bool:
-    """Only the online store's TtlDuration changes in place (OnlineStoreConfig's update)."""
-
-    def rest(config: Any) -> Any:
-        return {k: v for k, v in config.items() if k != "TtlDuration"}
-
-    return isinstance(old, dict) and isinstance(new, dict) and rest(old) == rest(new)
-
-
-def _feature_group_updates(name: str, old: Mapping, new: Mapping, fields: list[str]) -> list[dict]:
-    """One UpdateFeatureGroup per kind of change: AWS takes one of them at a time."""
-    requests: list[dict] = []
-    if "FeatureDefinitions" in fields:
-        added = new["FeatureDefinitions"][len(old["FeatureDefinitions"]) :]
-        requests.append({"FeatureGroupName": name, "FeatureAdditions": added})
-    if "OnlineStoreConfig" in fields:
-        # An empty TtlDuration (no Unit, no Value) removes the default TTL, as AWS documents.
-        ttl = new["OnlineStoreConfig"].get("TtlDuration") or {}
-        requests.append({"FeatureGroupName": name, "OnlineStoreConfig": {"TtlDuration": ttl}})
-    if "ThroughputConfig" in fields:
-        # No throughput in the spec is SageMaker's default: on demand.
-        throughput = new.get("ThroughputConfig") or {"ThroughputMode": "OnDemand"}
-        requests.append({"FeatureGroupName": name, "ThroughputConfig": throughput})
-    return requests
-
-
-KINDS = {
-    api.MODEL: Kind("model", "ModelName", "ModelArn"),
-    api.ENDPOINT_CONFIG: Kind("endpoint_config", "EndpointConfigName", "EndpointConfigArn"),
-    api.ENDPOINT: Kind(
-        "endpoint", "EndpointName", "EndpointArn", frozenset({"EndpointConfigName"})
-    ),
-    api.FEATURE_GROUP: Kind(
-        "feature_group",
-        "FeatureGroupName",
-        "FeatureGroupArn",
-        frozenset({"ThroughputConfig"}),
-        partly={"FeatureDefinitions": _features_added, "OnlineStoreConfig": _online_ttl_changed},
-        updates=_feature_group_updates,
-        in_place=(
-            "features added after the others, the online store's TtlDuration, "
-            "ThroughputConfig and Tags"
-        ),
-    ),
-    api.MODEL_PACKAGE_GROUP: Kind(
-        "model_package_group", "ModelPackageGroupName", "ModelPackageGroupArn"
-    ),
-    api.PIPELINE: Kind(
-        "pipeline",
-        "PipelineName",
-        "PipelineArn",
-        frozenset({"PipelineDefinition", "PipelineDescription", "PipelineDisplayName", "RoleArn"}),
-    ),
-    api.MONITORING_SCHEDULE: Kind(
-        "monitoring_schedule",
-        "MonitoringScheduleName",
-        "MonitoringScheduleArn",
-        frozenset({"MonitoringScheduleConfig"}),
-    ),
-}
+# The catalogue's entry of each local type: its API noun, name and ARN fields, and what
+# Update<noun> changes in place.
+KINDS: dict[str, ResourceType] = {type_: kind_of_type(type_) for type_ in api.TYPES}
 
 
 @dataclass(frozen=True)
@@ -140,7 +60,7 @@ class Diff:
         return bool(self.changed)
 
 
-def kind_of(type_: str) -> Kind:
+def kind_of(type_: str) -> ResourceType:
     kind = KINDS.get(type_)
     if kind is None:
         raise ProviderError(f"{type_!r} is not a local resource type ({', '.join(KINDS)})")
@@ -158,13 +78,7 @@ def fixed_fields(
     type_: str, changed: Any, old: Mapping[str, Any], new: Mapping[str, Any]
 ) -> list[str]:
     """Those of the `changed` fields that cannot go from `old` to `new` in place."""
-    kind = kind_of(type_)
-    in_place = kind.updatable | {TAGS}
-    return [
-        k
-        for k in changed
-        if k not in in_place and not (k in kind.partly and kind.partly[k](old.get(k), new.get(k)))
-    ]
+    return kind_of(type_).fixed_fields(changed, old, new)
 
 
 class LocalProvider:
@@ -184,6 +98,8 @@ class LocalProvider:
     @classmethod
     def for_spec(cls, spec_file: str | Path, region: str, start: bool = True) -> LocalProvider:
         """The provider of the emulator serving a spec's folder, started if none runs."""
+        # The emulator's process control (start, status, locks) is loaded only when an emulator
+        # is asked for: readers of the provider's kinds and calls never need it.
         from mlinfra.emulator import process
 
         found = process.status(spec_file)
@@ -210,7 +126,7 @@ class LocalProvider:
     def create(self, type_: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Create the resource; its outputs are its inputs plus `OUTPUT_FIELDS`."""
         kind = kind_of(type_)
-        self._call(f"create_{kind.noun}", dict(inputs), inputs[kind.name_field])
+        self._call(f"create_{kind.method_noun}", dict(inputs), inputs[kind.name_field])
         found = self.read(type_, inputs[kind.name_field])
         if found is None:
             raise ProviderError(f"{inputs[kind.name_field]} vanished right after creation")
@@ -224,7 +140,9 @@ class LocalProvider:
 
         try:
             with self._answering():
-                described = getattr(self.client, f"describe_{kind.noun}")(**{kind.name_field: name})
+                described = getattr(self.client, f"describe_{kind.method_noun}")(
+                    **{kind.name_field: name}
+                )
         except ClientError as exc:
             if is_missing(exc):
                 return None
@@ -261,13 +179,8 @@ class LocalProvider:
             raise ProviderError(f"{name} no longer exists in the emulator; refresh and re-apply")
         fields = [k for k in change.changed if k in kind.updatable or k in kind.partly]
         if fields:
-            requests = (
-                kind.updates(name, old, new, fields)
-                if kind.updates is not None
-                else [{kind.name_field: name, **{k: new[k] for k in fields}}]
-            )
-            for request in requests:
-                self._call(f"update_{kind.noun}", request, name)
+            for request in kind.update_requests(name, old, new, fields):
+                self._call(f"update_{kind.method_noun}", request, name)
         if TAGS in change.changed:
             self._retag(current["arn"], old.get(TAGS, ()), new.get(TAGS, ()))
         found = self.read(type_, name) or current
@@ -289,7 +202,7 @@ class LocalProvider:
             with self._answering():
                 if type_ == api.MODEL_PACKAGE_GROUP:
                     self._delete_versions(name)
-                getattr(self.client, f"delete_{kind.noun}")(**{kind.name_field: name})
+                getattr(self.client, f"delete_{kind.method_noun}")(**{kind.name_field: name})
         except ClientError as exc:
             if not is_missing(exc):
                 raise ProviderError(_message(exc, name)) from None
@@ -326,7 +239,7 @@ class LocalProvider:
         return lookup(*args)
 
     def _latest(self, group: str) -> dict[str, Any]:
-        found = self._packages(group, ModelApprovalStatus="Approved", MaxResults=1)
+        found = self._packages(registry.latest_approved(group), every_page=False)
         if not found:
             raise ProviderError(
                 f"model package group {group!r} has no approved version in the emulator: "
@@ -336,30 +249,26 @@ class LocalProvider:
         return found[0]
 
     def _package_arn(self, group: str, version: int | str) -> str:
-        for package in self._packages(group):
+        for package in self._packages(registry.versions(group)):
             if str(package.get("ModelPackageVersion")) == str(version):
                 return package["ModelPackageArn"]
         raise ProviderError(f"model package group {group!r} has no version {version}")
 
-    def _packages(self, group: str, **filters: Any) -> list[dict[str, Any]]:
+    def _packages(self, request: dict[str, Any], every_page: bool = True) -> list[dict[str, Any]]:
+        """The summaries a ListModelPackages `request` answers (on its first page only, when
+        not `every_page`)."""
         from botocore.exceptions import ClientError
 
         try:
             with self._answering():
-                pages = self.client.get_paginator("list_model_packages").paginate(
-                    ModelPackageGroupName=group,
-                    ModelPackageType="Versioned",
-                    SortBy="CreationTime",
-                    SortOrder="Descending",
-                    **filters,
-                )
-                if "MaxResults" in filters:
+                pages = self.client.get_paginator("list_model_packages").paginate(**request)
+                if not every_page:
                     return next(iter(pages))["ModelPackageSummaryList"]
                 return [p for page in pages for p in page["ModelPackageSummaryList"]]
         except ClientError as exc:
             if is_missing(exc):  # not created yet: it has no versions
                 return []
-            raise ProviderError(_message(exc, group)) from None
+            raise ProviderError(_message(exc, request["ModelPackageGroupName"])) from None
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -1,57 +1,25 @@
-"""Offline catalogues of what SageMaker offers: instance types, regions and framework images.
+"""SageMaker's prebuilt framework images: their versions, regions and ECR URIs.
 
-Every answer comes from data files that ship inside mlinfra's pinned dependencies, so
-validation needs no network and no AWS credentials:
-
-- botocore's SageMaker service model (`data/sagemaker/<api-version>/service-2.json.gz`):
-  the instance-type enums the SageMaker API accepts for each kind of job;
-- botocore's endpoint data (`data/endpoints.json`, `data/partitions.json`): the AWS regions,
-  and those with a SageMaker endpoint;
-- sagemaker-core's `sagemaker/core/image_uri_config/<framework>.json`: the prebuilt
-  framework images, their versions and the ECR registry of each region.
-
-The files are read directly rather than through `botocore.loaders` or `sagemaker.core`:
-importing `botocore.loaders` costs ~150 ms (it pulls in urllib3 and http.client) and importing
-`sagemaker.core` over 2 s, while `mlinfra validate` should answer in a blink. The tests
-check these readers against botocore's loader, its endpoint resolver and
-`sagemaker.core.image_uris.retrieve`, so a change in either library's data layout fails loudly
-instead of drifting. Every lookup is cached: the data cannot change within a process.
+Read from sagemaker-core's `sagemaker/core/image_uri_config/<framework>.json` directly, not
+through `sagemaker.core` (importing it takes over 2 s); `tests/sagemaker/test_images.py`
+checks `image_uri` against `sagemaker.core.image_uris.retrieve`, so a change in that
+library's data layout fails loudly instead of drifting. Every lookup is cached.
 """
 
 from __future__ import annotations
 
 import functools
-import gzip
-import importlib.util
-import json
 import re
-from collections.abc import Mapping
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
-InstanceKind = Literal["endpoint", "processing", "training", "transform", "monitoring"]
-
-# The service-model shapes whose enums list the instance types each API accepts.
-# Monitoring schedules run as processing jobs, so they take processing instance types.
-_INSTANCE_TYPE_SHAPES: dict[str, str] = {
-    "endpoint": "ProductionVariantInstanceType",
-    "processing": "ProcessingInstanceType",
-    "training": "TrainingInstanceType",
-    "transform": "TransformInstanceType",
-    "monitoring": "ProcessingInstanceType",
-}
-INSTANCE_KINDS: tuple[str, ...] = tuple(_INSTANCE_TYPE_SHAPES)
+from mlinfra.sagemaker.api import CatalogError, package_dirs, read_json
+from mlinfra.sagemaker.regions import ecr_hostname
 
 MODEL_FRAMEWORKS: tuple[str, ...] = ("sklearn", "xgboost", "pytorch", "tensorflow")
 MODEL_MONITOR = "model-monitor"
 # Only these configs are read: the framework name comes from user text and must never
 # become an arbitrary file path, and the tag rules below are checked for these alone.
 FRAMEWORKS: tuple[str, ...] = (*MODEL_FRAMEWORKS, MODEL_MONITOR)
-
-# botocore keys endpoint data by endpoint prefix, and SageMaker's API lives at
-# api.sagemaker.<region>.<dnsSuffix>; the "sagemaker" key does not exist in endpoints.json.
-_SAGEMAKER_ENDPOINT_PREFIX = "api.sagemaker"
 
 # What sagemaker.core.image_uris and fw_utils hard-code rather than keep in the JSON configs.
 _GRAVITON_FAMILIES = frozenset({"m6g", "m6gd", "c6g", "c6gd", "c6gn", "c7g", "r6g", "r6gd"})
@@ -77,150 +45,17 @@ _P4D_CONTAINER_VERSIONS = {
 _INSTANCE_FAMILY = re.compile(r"^ml[\._]([a-z\d\-]+)\.?\w*$")
 
 
-class CatalogError(ValueError):
-    """A lookup the catalogues cannot answer: unknown kind, framework, scope, version or region."""
-
-
-# --- locating and reading the data files -------------------------------------------------
-
-
-def _package_dirs(name: str) -> list[Path]:
-    # find_spec on a top-level name locates the package without executing its __init__,
-    # which for "sagemaker" would import sagemaker.core.
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise CatalogError(f"the {name!r} package is not installed")
-    return [Path(location) for location in spec.submodule_search_locations]
-
-
-def _read_json(path: Path) -> Any:
-    # botocore's loader prefers a plain .json over a .json.gz of the same name; so do we.
-    if path.is_file():
-        return json.loads(path.read_bytes())
-    gz = path.with_name(path.name + ".gz")
-    if gz.is_file():
-        with gzip.open(gz, "rb") as stream:
-            return json.loads(stream.read())
-    raise CatalogError(f"catalogue file not found: {path}")
-
-
-@functools.cache
-def _botocore_data() -> Path:
-    return _package_dirs("botocore")[0] / "data"
-
-
-@functools.cache
-def _service_model(service: str) -> dict[str, Any]:
-    service_dir = _botocore_data() / service
-    # botocore loads the newest API version, and API versions are ISO dates.
-    api_version = max(entry.name for entry in service_dir.iterdir() if entry.is_dir())
-    return _read_json(service_dir / api_version / "service-2.json")
-
-
-def _sagemaker_service_model() -> dict[str, Any]:
-    return _service_model("sagemaker")
-
-
-@functools.cache
-def _endpoint_partitions() -> tuple[dict[str, Any], ...]:
-    return tuple(_read_json(_botocore_data() / "endpoints.json")["partitions"])
-
-
 @functools.cache
 def _framework_config(framework: str) -> dict[str, Any]:
     if framework not in FRAMEWORKS:
         raise CatalogError(
             f"unsupported framework {framework!r}; supported: {', '.join(FRAMEWORKS)}"
         )
-    for location in _package_dirs("sagemaker"):
+    for location in package_dirs("sagemaker"):
         path = location / "core" / "image_uri_config" / f"{framework}.json"
         if path.is_file():
-            return _read_json(path)
+            return read_json(path)
     raise CatalogError(f"sagemaker-core ships no image config for {framework!r}")
-
-
-# --- API shapes and instance types --------------------------------------------------------
-
-
-def sagemaker_shape(name: str) -> Mapping[str, Any]:
-    """Shape `name` of SageMaker's API model, e.g. "EndpointName": its pattern, min and max."""
-    return api_shape("sagemaker", name)
-
-
-def api_shape(service: str, name: str) -> Mapping[str, Any]:
-    """Shape `name` of an AWS service's API model (botocore's name for the service, e.g.
-    "cloudwatch"), e.g. "ResourceList": its min and max."""
-    try:
-        shape = _service_model(service)["shapes"][name]
-    except KeyError:
-        raise CatalogError(f"{service}'s API has no shape {name!r}") from None
-    # Read-only, because every caller shares the one cached model.
-    return MappingProxyType(shape)
-
-
-@functools.cache
-def instance_types(kind: InstanceKind) -> frozenset[str]:
-    """The instance types SageMaker accepts for `kind` of workload."""
-    try:
-        shape = _INSTANCE_TYPE_SHAPES[kind]
-    except KeyError:
-        raise CatalogError(
-            f"unknown instance kind {kind!r}; known: {', '.join(INSTANCE_KINDS)}"
-        ) from None
-    return frozenset(_sagemaker_service_model()["shapes"][shape]["enum"])
-
-
-# --- regions ------------------------------------------------------------------------------
-
-
-@functools.cache
-def all_regions() -> frozenset[str]:
-    """Every AWS region botocore knows, in every partition (aws, aws-cn, aws-us-gov, ...)."""
-    regions: set[str] = set()
-    # partitions.json (the endpoint-ruleset data) lists regions newer than endpoints.json.
-    rulesets = _read_json(_botocore_data() / "partitions.json")["partitions"]
-    for partition in (*_endpoint_partitions(), *rulesets):
-        # The regex drops pseudo-regions such as "aws-global", which no resource lives in.
-        pattern = re.compile(partition["regionRegex"])
-        regions.update(name for name in partition["regions"] if pattern.match(name))
-    return frozenset(regions)
-
-
-@functools.cache
-def sagemaker_regions() -> frozenset[str]:
-    """The regions with a SageMaker API endpoint."""
-    regions: set[str] = set()
-    for partition in _endpoint_partitions():
-        endpoints = partition["services"].get(_SAGEMAKER_ENDPOINT_PREFIX, {}).get("endpoints", {})
-        # The same test as botocore's get_available_regions: a name that is a region of the
-        # partition, so "us-east-1-fips" and "us-gov-west-1-secondary" drop out.
-        regions.update(name for name in endpoints if name in partition["regions"])
-    return frozenset(regions)
-
-
-@functools.cache
-def _ecr_hostname(region: str) -> str:
-    # The same resolution as botocore's EndpointResolver.construct_endpoint("ecr", region),
-    # which is what sagemaker's image_uris.retrieve asks for.
-    for partition in _endpoint_partitions():
-        service = partition["services"].get("ecr", {})
-        endpoints = service.get("endpoints", {})
-        if region not in endpoints and not (
-            region in partition["regions"] or re.match(partition["regionRegex"], region)
-        ):
-            continue
-        endpoint = endpoints.get(region, {})
-        template = (
-            endpoint.get("hostname")
-            or service.get("defaults", {}).get("hostname")
-            or partition["defaults"]["hostname"]
-        )
-        dns_suffix = endpoint.get("dnsSuffix", partition["dnsSuffix"])
-        return template.format(service="ecr", region=region, dnsSuffix=dns_suffix)
-    raise CatalogError(f"{region!r} is not an AWS region")
-
-
-# --- framework images ---------------------------------------------------------------------
 
 
 def _scope_config(framework: str, scope: str) -> dict[str, Any]:
@@ -372,7 +207,7 @@ def image_uri(
     if region not in registries:
         raise CatalogError(f"{framework} {version} has no {scope} image in {region!r}")
     registry = registries[region]
-    hostname = _ecr_hostname(region)
+    hostname = ecr_hostname(region)
     repository = version_config["repository"]
 
     processor = _processor(

@@ -22,8 +22,8 @@ from typing import Any
 import pulumi
 from pulumi import dynamic
 
+from mlinfra.engines.providers.local import KINDS, OUTPUT_FIELDS, LocalProvider, diff
 from mlinfra.ir.local import api
-from mlinfra.providers.local import KINDS, OUTPUT_FIELDS, LocalProvider, diff
 
 _TARGET: dict[str, str] = {}
 

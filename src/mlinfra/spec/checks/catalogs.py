@@ -97,7 +97,7 @@ def check_images(ctx: CheckContext) -> Iterator[Diagnostic]:
     type (scikit-learn has CPU images only, for instance), found as lowering will find it."""
     if ctx.target != "sagemaker":
         return
-    from mlinfra.ir.sagemaker import models
+    from mlinfra.ir.requests import models
     from mlinfra.ir.sagemaker.context import LoweringContext
     from mlinfra.ir.sagemaker.pipeline_definition.images import (
         processing_image,

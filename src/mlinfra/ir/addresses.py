@@ -17,7 +17,7 @@ class AddressError(ValueError):
     """Text that is not an address: a bug in mlinfra, or a hand-edited file."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Address:
     kind: str  # the spec's word for the component's kind (`endpoint`), or `kms`, `bucket`
     name: str  # the component's name in the spec (`churn-api`), or the shared one's (`key`)

@@ -179,7 +179,7 @@ def model_data_url(ctx: LoweringContext, component: Model) -> Any:
 
 
 def vpc_config(ctx: LoweringContext) -> dict[str, list[str]] | None:
-    """The environment's VPC, as SageMaker's `VpcConfig` (models, jobs and monitors run in it)."""
+    """The environment's VPC, as `CreateModel`'s `VpcConfig`: the model's containers run in it."""
     vpc = ctx.spec.security.vpc
     if vpc is None:
         return None

@@ -60,9 +60,9 @@ TAGS = Tags()
 
 
 @dataclass(frozen=True)
-class Resource:
+class Table:
     """A pulumi_aws resource type, the SageMaker API operation whose request it takes, and
-    the table of that request's fields."""
+    that request's fields."""
 
     type: str
     operation: str
@@ -73,11 +73,11 @@ def nested(name: str, args: str, fields: Mapping[str, Any], single: bool = False
     return Nested(name, Struct(args, MappingProxyType(dict(fields))), single)
 
 
-def resource(type_: str, operation: str, fields: Mapping[str, Any]) -> Resource:
-    return Resource(type_, operation, Struct(None, MappingProxyType(dict(fields))))
+def resource(type_: str, operation: str, fields: Mapping[str, Any]) -> Table:
+    return Table(type_, operation, Struct(None, MappingProxyType(dict(fields))))
 
 
-def translate(table: Resource, request: Mapping[str, Any]) -> dict[str, Any]:
+def translate(table: Table, request: Mapping[str, Any]) -> dict[str, Any]:
     """The pulumi_aws arguments of `request`, a request of `table.operation`."""
     return _fields(table.struct, request, table.type)
 
@@ -121,7 +121,7 @@ def _tags(value: Any, where: str) -> Any:
         raise GraphError(f"{where}: tags must be a list of {{Key, Value}}") from None
 
 
-def untranslate(table: Resource, arguments: Mapping[str, Any]) -> dict[str, Any]:
+def untranslate(table: Table, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The request `arguments` were translated from: `translate` read backwards, so readers
     of the IR see a SageMaker resource in the API's spelling whichever target made it."""
     return _request(table.struct, arguments)

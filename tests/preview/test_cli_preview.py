@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from preview_project import BRANCH, git, preview, shop_spec
 
 from mlinfra.emulator import process
@@ -76,7 +77,9 @@ def test_up_creates_an_isolated_preview_beside_the_base_and_down_removes_only_it
     assert code == 0 and "nothing to destroy" in out
 
 
-def test_list_shows_branch_base_age_expiry_and_resources(spec_file: Path) -> None:
+def test_list_shows_branch_base_age_expiry_and_resources(
+    spec_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out = up(spec_file)
     assert code == 0, out
     code, out = preview("list", "-f", str(spec_file), "--json")
@@ -88,6 +91,13 @@ def test_list_shows_branch_base_age_expiry_and_resources(spec_file: Path) -> Non
     code, out = preview("list", "-f", str(spec_file))
     assert code == 0, out
     assert BRANCH in out and "in 23h" in out
+    # At any width, the branch and the environment stay whole, each on one line.
+    for width in ("60", "80", "200"):
+        monkeypatch.setenv("COLUMNS", width)
+        code, out = preview("list", "-f", str(spec_file))
+        lines = out.splitlines()
+        assert code == 0 and any(BRANCH in line for line in lines), out
+        assert any(ENV in line for line in lines), out
 
 
 def test_gc_destroys_expired_previews_and_keeps_live_ones(spec_file: Path) -> None:

@@ -26,12 +26,15 @@ def explained(found: Lookups, spec: Any, spec_file: str, registry: Any) -> Looku
     words; other reasons as they were."""
     models = registry_groups(spec)
     unavailable = dict(found.unavailable)
+    listed: dict[str, dict[int, str] | None] = {}  # each group read once
     for key in unavailable:
         function, args = key
         model = models.get(args[0]) if function in (MODEL_PACKAGE, VERSION) and args else None
         if model is None:
             continue
-        versions = _versions(registry, args[0])
+        if args[0] not in listed:
+            listed[args[0]] = _versions(registry, args[0])
+        versions = listed[args[0]]
         if versions is not None and not any(v == APPROVED for v in versions.values()):
             unavailable[key] = no_approved_version(spec, spec_file, model, versions)
     return replace(found, unavailable=unavailable)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from mlinfra.monitoring import MonitoringError
 
@@ -37,40 +37,44 @@ def _as_prefix(prefix: str) -> str:
     return prefix if not prefix or prefix.endswith("/") else prefix + "/"
 
 
-class Location:
+class Location(Protocol):
     """A prefix under which the job lists, reads and writes objects by relative key."""
 
     def child(self, relative: str) -> Location:
-        raise NotImplementedError
+        """The prefix `relative` below this one."""
+        ...
 
     def keys(self, start_after: str = "", until: str | None = None) -> Iterator[str]:
         """The relative keys below this prefix, in key order, after `start_after` and up to
         `until` (inclusive, compared as text), so a time-ordered layout reads one window."""
-        raise NotImplementedError
+        ...
 
     def folders(self) -> list[str]:
         """The names of the folders directly below this prefix (`AllTraffic`)."""
-        raise NotImplementedError
+        ...
 
     def read(self, key: str) -> bytes | None:
         """The object's bytes, or None when it does not exist."""
-        raise NotImplementedError
+        ...
 
     def version(self, key: str) -> str | None:
         """What changes when the object does (its ETag), or None when it does not exist."""
-        raise NotImplementedError
+        ...
 
     def download(self, key: str, path: Path) -> None:
-        raise NotImplementedError
+        """Copies the object to the local file `path`."""
+        ...
 
     def write(self, key: str, data: bytes, content_type: str = "application/json") -> None:
-        raise NotImplementedError
+        """Writes the object (encrypted with the job's KMS key on S3)."""
+        ...
 
     def uri(self, key: str = "") -> str:
-        raise NotImplementedError
+        """Where the object is, as the user would write it (`s3://...` or a path)."""
+        ...
 
 
-class FolderLocation(Location):
+class FolderLocation:
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -124,7 +128,7 @@ class FolderLocation(Location):
         return str(self.root / key) if key else str(self.root)
 
 
-class S3Location(Location):
+class S3Location:
     def __init__(self, bucket: str, prefix: str, kms_key_id: str | None, s3: Any) -> None:
         self.bucket = bucket
         self.prefix = prefix

@@ -32,12 +32,6 @@ KNOWN_SILENT: set[tuple[str, str]] = {
     ("mlinfra.cli.validate", "mlinfra.spec.docs"),
     ("mlinfra.cli.validate", "mlinfra.spec.schema"),
     ("mlinfra.cli.validate", "mlinfra.spec.validate"),
-    ("mlinfra.engines.pulumi", "mlinfra.plan.diff"),
-    ("mlinfra.ir.lower", "mlinfra.ir.local.lower"),
-    ("mlinfra.ir.lower", "mlinfra.ir.sagemaker"),
-    ("mlinfra.ir.sagemaker.iam", "mlinfra.ir.sagemaker.arns"),
-    ("mlinfra.plan.values", "mlinfra.render.runtime"),
-    ("mlinfra.spec.checks.references", "mlinfra.ir.sagemaker.context"),
 }
 
 

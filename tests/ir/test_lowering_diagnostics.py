@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlinfra.ir.lower import lowering_diagnostics
+from mlinfra.ir.sagemaker.problems import lowering_diagnostics
 from mlinfra.spec.validate import validate_file
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

@@ -16,7 +16,10 @@ import re
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
+
+from mlinfra.plan.diff import resource_state
 
 INSTALL_URL = "https://www.pulumi.com/docs/iac/download-install/"
 BACKEND_DIR = Path(".mlinfra") / "pulumi"
@@ -80,10 +83,6 @@ def recorded(
     program's outputs) are the model versions the run served: recorded as applied, so a
     newly approved version shows in the next plan; what waited for one is left out, as the
     program did not declare it."""
-    from types import MappingProxyType
-
-    from mlinfra.plan.diff import resource_state
-
     waiting = values.waiting(graph) if values is not None else {}
     known = values.known if values is not None else None
     found = {}

@@ -12,10 +12,17 @@ from pathlib import Path
 from types import MappingProxyType
 
 from mlinfra.allocation import without_collector
-from mlinfra.diagnostics import Diagnostic
 from mlinfra.ir.graph import Resource, ResourceGraph, build_graph
+from mlinfra.ir.local import lower as local
+from mlinfra.ir.sagemaker import (
+    endpoints,
+    environment,
+    feature_stores,
+    models,
+    monitors,
+    pipelines,
+)
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.problems import image_problems
 from mlinfra.sagemaker.resources import RESOURCE_TYPES, local_type, pulumi_type
 from mlinfra.spec.model import EnvSpec
 
@@ -57,15 +64,6 @@ class UnsupportedTarget(ValueError):
     pass
 
 
-def lowering_diagnostics(spec: EnvSpec, spec_dir: Path | None = None) -> list[Diagnostic]:
-    """What `lower` would refuse in this environment, as diagnostics at the spec text that
-    chose it (an instance type with no image): validation reports them as the spec's errors.
-    """
-    if spec.target != "sagemaker":
-        return []
-    return list(image_problems(LoweringContext(spec, spec_dir)))
-
-
 @without_collector
 def lower(spec: EnvSpec, spec_dir: Path | None = None) -> ResourceGraph:
     if spec.target == "sagemaker":
@@ -76,25 +74,13 @@ def lower(spec: EnvSpec, spec_dir: Path | None = None) -> ResourceGraph:
 
 
 def lower_local(spec: EnvSpec, spec_dir: Path | None) -> ResourceGraph:
-    from mlinfra.ir.local.lower import lower_local as lower_components
-    from mlinfra.ir.local.lower import outputs
-
-    resources = lower_components(spec, spec_dir)
-    found = outputs(resources)
+    resources = local.lower_local(spec, spec_dir)
+    found = local.outputs(resources)
     resources = protected(spec, resources)
     return build_graph(spec.project, spec.env, spec.target, spec.region, resources, found)
 
 
 def lower_sagemaker(spec: EnvSpec, spec_dir: Path | None) -> ResourceGraph:
-    from mlinfra.ir.sagemaker import (
-        endpoints,
-        environment,
-        feature_stores,
-        models,
-        monitors,
-        pipelines,
-    )
-
     ctx = LoweringContext(spec, spec_dir)
     resources = list(environment.lower_environment(ctx))
     lowerers = {

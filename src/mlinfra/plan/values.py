@@ -27,6 +27,7 @@ from typing import Any
 from mlinfra.ir.graph import ResourceGraph, canonical
 from mlinfra.ir.waiting import CallKey, call_keys, gates, reason
 from mlinfra.render import helpers
+from mlinfra.render.runtime import serving_version
 
 MODEL_PACKAGE = "latest_approved_model_package"
 VERSION = "latest_approved_version"
@@ -87,8 +88,6 @@ def from_program(graph: ResourceGraph, outputs: Mapping[str, Any]) -> Lookups:
 def from_sagemaker(graph: ResourceGraph, client: Any) -> Lookups:
     """The lookups made now, against SageMaker, as the program would make them."""
     from botocore.exceptions import BotoCoreError, ClientError
-
-    from mlinfra.render.runtime import serving_version
 
     versions = {}
     for args in lookups_in(graph):

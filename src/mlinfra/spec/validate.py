@@ -20,7 +20,7 @@ from mlinfra.diagnostics import (
     has_errors,
     merge_environments,
 )
-from mlinfra.ir.lower import lowering_diagnostics
+from mlinfra.ir.sagemaker.problems import lowering_diagnostics
 from mlinfra.spec import schema
 from mlinfra.spec.build import build_env_spec
 from mlinfra.spec.checks import CheckContext, run_checks

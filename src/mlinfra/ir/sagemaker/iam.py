@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlinfra.ir.graph import GraphError, Json, Ref, Resource
+from mlinfra.ir.sagemaker.arns import arn
 from mlinfra.ir.sagemaker.context import IAM_ROLE_NAME_LIMIT, LoweringContext
 from mlinfra.naming import fit
 from mlinfra.spec.model import Component
@@ -64,8 +65,6 @@ def statement(actions: list[str], resources: list[Any], sid: str | None = None) 
 def vpc_statements(ctx: LoweringContext) -> list[dict]:
     """What a role needs to run SageMaker containers in the environment's VPC, if it has one:
     describing the network, and network interfaces in its subnets and security groups."""
-    from mlinfra.ir.sagemaker.arns import arn
-
     vpc = ctx.spec.security.vpc
     if vpc is None:
         return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
+from pathlib import Path
 
 from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.ir.requests import models
@@ -20,7 +21,16 @@ from mlinfra.ir.sagemaker.pipeline_definition.images import (
 )
 from mlinfra.sagemaker import images
 from mlinfra.sagemaker.api import CatalogError
-from mlinfra.spec.model import Model
+from mlinfra.spec.model import EnvSpec, Model
+
+
+def lowering_diagnostics(spec: EnvSpec, spec_dir: Path | None = None) -> list[Diagnostic]:
+    """What `lower` would refuse in this environment, as diagnostics at the spec text that
+    chose it (an instance type with no image): validation reports them as the spec's errors.
+    """
+    if spec.target != "sagemaker":
+        return []
+    return list(image_problems(LoweringContext(spec, spec_dir)))
 
 
 def image_problems(ctx: LoweringContext) -> Iterator[Diagnostic]:

@@ -3,7 +3,7 @@
 botocore's SageMaker service model lists the instance types each kind of job accepts and its
 endpoint data lists the regions; sagemaker-core's image configs list framework versions and
 the regions that host their images. Nothing here needs the network. Whether an image exists
-for each instance type is lowering's to say (`mlinfra.ir.lower.lowering_diagnostics`).
+for each instance type is lowering's to say (`mlinfra.ir.sagemaker.problems.lowering_diagnostics`).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.didyoumean import suggest
+from mlinfra.ir.sagemaker.context import BUCKETS, KMS_KEY
 from mlinfra.policy.rule_ids import RULE_IDS
 from mlinfra.spec.checks.context import CheckContext
 from mlinfra.spec.model import RegisterModelStep
@@ -107,8 +108,6 @@ def check_overrides_name_components(ctx: CheckContext) -> Iterator[Diagnostic]:
 
 
 def check_waiver_references(ctx: CheckContext) -> Iterator[Diagnostic]:
-    from mlinfra.ir.sagemaker.context import BUCKETS, KMS_KEY
-
     # What every SageMaker environment shares: no component owns them, yet audit findings
     # name them, and so may a waiver.
     shared = (KMS_KEY, *(f"bucket.{purpose}" for purpose in BUCKETS))

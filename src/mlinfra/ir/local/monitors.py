@@ -30,7 +30,8 @@ from mlinfra.ir.requests.monitors import (
     monitoring_output,
 )
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.monitors import HASH_IN_KEY, monitor_image, thresholds
+from mlinfra.ir.sagemaker.monitor_shared import HASH_IN_KEY, thresholds
+from mlinfra.ir.sagemaker.monitors import monitor_image
 from mlinfra.ir.sagemaker.pipelines import file_sha256, local_path
 from mlinfra.naming import stable_hash
 from mlinfra.sagemaker.arns import EXAMPLE_ACCOUNT, role_arn

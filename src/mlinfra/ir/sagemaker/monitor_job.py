@@ -37,16 +37,16 @@ import json
 from typing import Any
 
 from mlinfra.ir.graph import Concat, FileAsset, GraphError, Json, Ref, Resource
+from mlinfra.ir.requests.monitors import VOLUME_SIZE_GB
 from mlinfra.ir.sagemaker import iam
 from mlinfra.ir.sagemaker.alerts import alarm_actions, alert_topic
 from mlinfra.ir.sagemaker.arns import arn, s3_arn
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
-from mlinfra.ir.sagemaker.monitors import (
+from mlinfra.ir.sagemaker.monitor_shared import (
     ALARM_NAME_LIMIT,
     HASH_IN_KEY,
     MAX_RUNTIME_SECONDS,
-    VOLUME_SIZE_GB,
     Baseline,
     period_seconds,
     reports_key,

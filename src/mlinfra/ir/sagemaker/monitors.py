@@ -1,5 +1,6 @@
 """Monitors on Model Monitor (`engine: model-monitor`): a data-quality schedule on an endpoint,
-with its alerts; and what both engines share (the baseline's upload, thresholds, retraining).
+with its alerts (what both engines share, the baseline's upload, thresholds and retraining, is
+`monitor_shared`'s).
 
 `lower_monitor` lowers a monitor on its engine: mlinfra's own (`monitor_job`, the default)
 or, for accounts that still have it, SageMaker Model Monitor. Model Monitor is closed to new
@@ -33,15 +34,10 @@ changes (SageMaker sends no EventBridge event of its own for monitoring executio
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass
 from typing import Any
 
-from mlinfra.ir.graph import Args, Concat, FileAsset, Json, Ref, Resource
-from mlinfra.ir.requests.monitors import (  # noqa: F401  (paths and size: re-exported)
-    INPUT_PATH,
-    OUTPUT_PATH,
-    VOLUME_SIZE_GB,
+from mlinfra.ir.graph import Args, Concat, Ref, Resource
+from mlinfra.ir.requests.monitors import (
     baseline_config,
     cluster_config,
     create_monitoring_schedule,
@@ -55,28 +51,24 @@ from mlinfra.ir.sagemaker.arns import s3_arn
 from mlinfra.ir.sagemaker.cloudwatch import metric_query
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
-from mlinfra.ir.sagemaker.pipelines import (
-    file_sha256,
-    job_statements,
-    local_path,
-    pipeline_target,
-    rule_name,
-    start_pipeline_role,
-    upload,
+from mlinfra.ir.sagemaker.monitor_job import lower_monitor_job
+from mlinfra.ir.sagemaker.monitor_shared import (
+    ALARM_NAME_LIMIT,
+    MAX_RUNTIME_SECONDS,
+    Baseline,
+    period_seconds,
+    reports_key,
+    retrain,
+    schedule_expression,
 )
+from mlinfra.ir.sagemaker.pipelines import job_statements
 from mlinfra.ir.sagemaker.translate import translate
-from mlinfra.naming import fit, stable_hash
+from mlinfra.naming import fit
 from mlinfra.sagemaker import images
 from mlinfra.spec.model import Endpoint, Monitor
-from mlinfra.spec.values import monitoring_schedule_expression, parse_schedule
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
-BASELINE_FILE = "baseline.csv"
-# An execution must end before the next hourly one starts; SageMaker's default too.
-MAX_RUNTIME_SECONDS = 3600
 METRICS_PER_ALARM = 10  # CloudWatch's limit of metrics in one alarm's math expression
-HASH_IN_KEY = 16
-ALARM_NAME_LIMIT = 255
 MODEL_MONITOR = "model-monitor"
 
 
@@ -84,15 +76,7 @@ def lower_monitor(ctx: LoweringContext, component: Monitor) -> list[Resource]:
     """A monitor's resources on its engine."""
     if component.engine == MODEL_MONITOR:
         return lower_model_monitor(ctx, component)
-    from mlinfra.ir.sagemaker.monitor_job import lower_monitor_job  # which imports this module
-
     return lower_monitor_job(ctx, component)
-
-
-def thresholds(component: Monitor) -> dict[str, float]:
-    """The monitor's thresholds by name, as the baseline results' names hash them."""
-    limits = component.thresholds
-    return {"drift_psi": limits.drift_psi, "missing_percent": limits.missing_percent}
 
 
 def lower_model_monitor(ctx: LoweringContext, component: Monitor) -> list[Resource]:
@@ -111,46 +95,6 @@ def lower_model_monitor(ctx: LoweringContext, component: Monitor) -> list[Resour
     resources += alarms
     resources += retrain(ctx, component, alarms)
     return resources
-
-
-# --- the baseline -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """Where the baseline data set is, its upload if local, and the baselining job's results."""
-
-    uri: Any
-    version: str  # a hash naming this baseline's results
-    uploads: list[Resource]
-    features: list[str]  # the CSV header of a local baseline; unknown (empty) for S3
-
-    @classmethod
-    def of(cls, ctx: LoweringContext, component: Monitor) -> Baseline:
-        location = component.baseline
-        if location.startswith("s3://"):
-            return cls(location, stable_hash(location, HASH_IN_KEY), [], [])
-        path = local_path(ctx, component, location)
-        sha256 = file_sha256(path)
-        key = f"monitors/{component.name}/baseline/{sha256[:HASH_IN_KEY]}/{BASELINE_FILE}"
-        address = f"{component.address}/baseline"
-        source = component.range_of("baseline")
-        asset = FileAsset(location, sha256)
-        uploaded = upload(ctx, component, address, key, asset, source, "monitoring")
-        uri = Concat(("s3://", Ref(address, "bucket"), f"/{key}"))
-        return cls(uri, sha256[:HASH_IN_KEY], [uploaded], csv_header(path))
-
-    def result_key(self, component: Monitor, name: str = "") -> str:
-        return f"monitors/{component.name}/baseline-results/{self.version}/{name}"
-
-
-def csv_header(path: Any) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as stream:
-        return [name.strip() for name in next(csv.reader(stream), [])]
-
-
-def reports_key(component: Monitor) -> str:
-    return f"monitors/{component.name}/reports"
 
 
 # --- the job definition and schedule ----------------------------------------------------------
@@ -226,10 +170,6 @@ def job_definition(
     )
 
 
-def schedule_expression(component: Monitor) -> str:
-    return monitoring_schedule_expression(parse_schedule(component.schedule))
-
-
 def monitoring_schedule(ctx: LoweringContext, component: Monitor, job: Resource) -> Resource:
     request = create_monitoring_schedule(
         ctx,
@@ -289,16 +229,6 @@ def alerts(ctx: LoweringContext, component: Monitor) -> list[Resource]:
 
 
 # --- violation alarms -------------------------------------------------------------------------
-
-
-def period_seconds(component: Monitor) -> int:
-    """The time between executions: an alarm period sees one execution's metrics."""
-    hours = schedule_expression(component).split()[1]  # cron(0 <hours> ? * * *)
-    if hours == "*":
-        return 3600
-    if "/" in hours:
-        return int(hours.split("/")[1]) * 3600
-    return 86400
 
 
 def _chunks(features: list[str]) -> list[list[str]]:
@@ -398,39 +328,3 @@ def violation_alarms(
         for violation in VIOLATIONS
         for number, chunk in enumerate(_chunks(features), start=1)
     ]
-
-
-# --- retraining -------------------------------------------------------------------------------
-
-
-def retrain(ctx: LoweringContext, component: Monitor, alarms: list[Resource]) -> list[Resource]:
-    pipeline = component.on_violation.retrain
-    if not pipeline or not alarms:
-        return []
-    source = component.range_of("on_violation", "retrain")
-    address = component.address
-    pattern = {
-        "source": ["aws.cloudwatch"],
-        "detail-type": ["CloudWatch Alarm State Change"],
-        "resources": [Ref(alarm.address, "arn") for alarm in alarms],
-        "detail": {"state": {"value": ["ALARM"]}},
-    }
-    rule = ctx.resource(
-        f"{address}/retrain",
-        "aws.cloudwatch.EventRule",
-        {
-            "name": rule_name(ctx, component, "retrain"),
-            "description": f"Starts pipeline {pipeline} when {component.name} finds a violation",
-            "event_pattern": Json(pattern),
-            "tags": ctx.tags(component),
-        },
-        source,
-    )
-    target_pipeline = f"pipeline.{pipeline}"
-    role, role_arn = start_pipeline_role(
-        ctx, component, f"{address}/retrain-role", target_pipeline, source
-    )
-    target = pipeline_target(
-        ctx, f"{address}/retrain-target", rule.address, target_pipeline, role_arn, source
-    )
-    return [rule, *role, target]

@@ -29,6 +29,7 @@ from mlinfra.operations.progress import (
     RunEnded,
     StepEnded,
 )
+from mlinfra.sagemaker import registry
 
 CREATED_BY = "create it with `mlinfra apply --env {env}` (or boto3's CreatePipeline)"
 POLL_SECONDS = 0.5
@@ -132,9 +133,7 @@ def approve(request: PipelineRequest, version: int | None) -> Approval:
         )
     group = named(spec, model.registry_group, "model_package_group")
     sagemaker = client(request.spec_file, spec.region)
-    pages = sagemaker.get_paginator("list_model_packages").paginate(
-        ModelPackageGroupName=group, ModelPackageType="Versioned", SortBy="CreationTime"
-    )
+    pages = sagemaker.get_paginator("list_model_packages").paginate(**registry.versions(group))
     try:
         versions = [p for page in pages for p in page["ModelPackageSummaryList"]]
     except sagemaker.exceptions.ClientError as exc:
@@ -149,14 +148,14 @@ def approve(request: PipelineRequest, version: int | None) -> Approval:
     if version is not None:
         chosen = next((v for v in versions if v["ModelPackageVersion"] == version), None)
         if chosen is None:
-            known = ", ".join(str(v["ModelPackageVersion"]) for v in versions)
+            known = ", ".join(str(n) for n in sorted(v["ModelPackageVersion"] for v in versions))
             raise OperationError(
                 f"registry group {group} has no version {version} (it has: {known})"
             )
     number, arn = chosen["ModelPackageVersion"], chosen["ModelPackageArn"]
-    if chosen["ModelApprovalStatus"] == "Approved":
+    if chosen["ModelApprovalStatus"] == registry.APPROVED:
         return Approval(name, number, arn, already=True)
-    call(sagemaker.update_model_package, ModelPackageArn=arn, ModelApprovalStatus="Approved")
+    call(sagemaker.update_model_package, ModelPackageArn=arn, ModelApprovalStatus=registry.APPROVED)
     return Approval(name, number, arn, already=False)
 
 

@@ -60,6 +60,34 @@ def test_a_manually_approved_model_registers_pending_and_approve_approves_it(ser
     assert version["ModelApprovalStatus"] == "Approved"
 
 
+def test_approve_takes_the_newest_version_and_names_the_versions_a_wrong_one_misses(
+    server, spec
+):
+    sagemaker = client(server)
+    for _ in range(3):
+        sagemaker.create_model_package(
+            ModelPackageGroupName=GROUP,
+            ModelApprovalStatus="PendingManualApproval",
+            InferenceSpecification={
+                "Containers": [{"Image": "sklearn", "ModelDataUrl": "s3://b/model.tar.gz"}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        )
+    missing = mlinfra(spec, "model", "approve", "tiny-model", "--env", "local", "--version", "7")
+    assert missing.exit_code == 1
+    assert "has no version 7 (it has: 1, 2, 3)" in missing.stderr
+
+    result = mlinfra(spec, "model", "approve", "tiny-model", "--env", "local")
+    assert result.exit_code == 0, result.output
+    assert "approved tiny-model version 3" in result.stdout
+    listed = sagemaker.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
+    statuses = {v["ModelPackageVersion"]: v["ModelApprovalStatus"] for v in listed}
+    assert statuses == {1: "PendingManualApproval", 2: "PendingManualApproval", 3: "Approved"}
+    again = mlinfra(spec, "model", "approve", "tiny-model", "--env", "local", "--version", "3")
+    assert "tiny-model version 3 is already approved" in again.stdout
+
+
 def test_a_false_condition_is_said_and_a_param_overrides_the_default(spec):
     result = mlinfra(
         spec, "pipeline", "run", "train-tiny", "--env", "local", "--param", "min_accuracy=2",

@@ -14,7 +14,7 @@ Two views of the same cached document:
   `botocore.model` when first asked.
 
 The files are found the way botocore's `Loader` finds them (the newest API version; a plain
-`.json` before a `.json.gz`); `tests/sagemaker/test_api.py` checks both views against
+`.json` before a `.json.gz`); `tests/sagemaker/test_catalog.py` checks both views against
 botocore's own session, so a change in botocore's data layout fails loudly.
 """
 

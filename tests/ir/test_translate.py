@@ -14,8 +14,10 @@ import pulumi_aws
 import pytest
 
 from mlinfra.ir.graph import Args, GraphError, Ref
-from mlinfra.ir.sagemaker.fields import MODEL, TABLES, api_name, request_of
+from mlinfra.ir.sagemaker.fields import MODEL, NAME_ARGUMENTS, TABLES, api_name, request_of
 from mlinfra.ir.sagemaker.translate import Nested, Struct, Tags, translate
+from mlinfra.render.outputs import name_property
+from mlinfra.sagemaker.resources import RESOURCE_TYPES
 
 
 @functools.cache
@@ -129,3 +131,21 @@ def test_each_argument_has_the_api_name_of_its_field():
     assert api_name("aws.sagemaker.Model", "vpc_config") == "VpcConfig"
     assert api_name("aws.s3.BucketObjectv2", "kms_key_id") is None
     assert api_name(None, "kms_key_id") is None
+
+
+def test_each_sagemaker_type_is_named_by_its_catalogue_name_field_as_translated():
+    # The tables of every type the catalogue lists, each named by exactly that field.
+    created = {t.operation.removeprefix("Create") for t in TABLES.values()}
+    assert created & set(RESOURCE_TYPES) == set(RESOURCE_TYPES) - {"ModelPackage"}
+    assert {api_name(type_, arg) for type_, arg in NAME_ARGUMENTS.items()} == {
+        kind.name_field for kind in RESOURCE_TYPES.values() if kind.noun != "ModelPackage"
+    }
+    # What `mlinfra output` and the plan read as each resource's own name.
+    assert name_property("aws.sagemaker.FeatureGroup") == "feature_group_name"
+    assert name_property("aws.sagemaker.Pipeline") == "pipeline_name"
+    assert name_property("aws.sagemaker.ModelPackageGroup") == "model_package_group_name"
+    assert name_property("aws.sagemaker.EndpointConfiguration") == "name"
+    assert name_property("aws.sagemaker.MonitoringSchedule") == "name"
+    assert name_property("aws.sagemaker.DataQualityJobDefinition") == "name"
+    assert name_property("aws.s3.BucketV2") == "bucket"
+    assert name_property("local.FeatureGroup") == "FeatureGroupName"

@@ -3,31 +3,32 @@ a state records what was really created.
 
 Each resource's own name is the property that names it in AWS (`name_property`): for a local
 type, its SageMaker request's name field (`mlinfra.sagemaker.resources`); for a pulumi_aws
-type, `name`, or for the few whose name property is called otherwise, the one in
-`NAME_PROPERTIES`.
+SageMaker type, that field as the translator's tables spell it (`mlinfra.ir.sagemaker.fields`);
+for any other pulumi_aws type, `name`, or for the few whose name property is called otherwise,
+the one in `NAME_PROPERTIES`.
 Properties such as an endpoint's `endpoint_config_name` name *another* resource, so they are
 never read. Resources without a name (a KMS key, a bucket's settings) are left out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from mlinfra.ir.graph import Call, Concat, Ref, Resource, ResourceGraph
 from mlinfra.ir.local.api import ENDPOINT as LOCAL_ENDPOINT
+from mlinfra.ir.sagemaker.fields import NAME_ARGUMENTS
 from mlinfra.sagemaker.resources import LOCAL_PREFIX, of_type
 from mlinfra.state.model import State
 
 FORMAT_VERSION = "2"
 
-# pulumi_aws types whose own name is not in `name`.
-NAME_PROPERTIES = {
-    "aws.s3.Bucket": "bucket",
-    "aws.s3.BucketV2": "bucket",
-    "aws.sagemaker.FeatureGroup": "feature_group_name",
-    "aws.sagemaker.Pipeline": "pipeline_name",
-    "aws.sagemaker.ModelPackageGroup": "model_package_group_name",
-}
+# pulumi_aws types whose own name property is known: S3's buckets, and SageMaker's as the
+# translator's tables say. Any other type's is `name`.
+NAME_PROPERTIES: Mapping[str, str] = MappingProxyType(
+    {"aws.s3.Bucket": "bucket", "aws.s3.BucketV2": "bucket", **NAME_ARGUMENTS}
+)
 
 
 def name_property(type_: str) -> str:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from mlinfra.ir.sagemaker.translate import TAGS, Nested, Struct, Tags, nested, resource, untranslate
+from mlinfra.sagemaker.resources import RESOURCE_TYPES
 
 _SM = "aws.sagemaker."
 
@@ -353,6 +355,17 @@ TABLES = {
         MONITORING_SCHEDULE,
     )
 }
+
+
+# The pulumi_aws argument that holds each resource's own name: the catalogue's name field of
+# the type its table creates (`Create<noun>`), as the table translates it.
+NAME_ARGUMENTS: Mapping[str, str] = MappingProxyType(
+    {
+        table.type: table.struct.fields[kind.name_field]
+        for table in TABLES.values()
+        if (kind := RESOURCE_TYPES.get(table.operation.removeprefix("Create"))) is not None
+    }
+)
 
 
 def request_of(type_: str, properties: Mapping[str, Any]) -> dict[str, Any] | None:

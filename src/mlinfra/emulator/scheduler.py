@@ -31,6 +31,7 @@ from typing import Any
 from mlinfra.emulator.kit.arns import DEFAULT_REGION, region_of
 from mlinfra.emulator.services.monitors.service import Monitors
 from mlinfra.emulator.store import Store
+from mlinfra.sagemaker import resources
 from mlinfra.spec.values import parse_schedule, schedule_of_tag
 
 SCHEDULE_TAG = "mlinfra:schedule"
@@ -142,7 +143,7 @@ class Scheduler:
     def _scheduled(self) -> list[Scheduled]:
         store = self.store
         found = []
-        for record in store.all("monitoring-schedule"):
+        for record in store.all(resources.MONITORING_SCHEDULE.arn_kind):
             if record.get("MonitoringScheduleStatus") != "Scheduled":
                 continue
             config = record.get("MonitoringScheduleConfig") or {}
@@ -156,7 +157,7 @@ class Scheduler:
                     record.get("_Region", DEFAULT_REGION),
                 )
             )
-        for record in store.all("pipeline"):
+        for record in store.all(resources.PIPELINE.arn_kind):
             tags = {t["Key"]: t["Value"] for t in record.get("Tags", [])}
             if SCHEDULE_TAG not in tags:
                 continue

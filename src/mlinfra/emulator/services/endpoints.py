@@ -283,7 +283,7 @@ class Endpoints:
 
         A model that serves a registry version takes the version's container, with its own
         Environment merged over the version's (the model's values win)."""
-        model = self.store.get("model", variant.get("ModelName", ""))
+        model = self.store.get(resources.MODEL.arn_kind, variant.get("ModelName", ""))
         if model is None:
             raise Failure(f"Could not find model {variant.get('ModelName')!r}.")
         container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]

@@ -24,6 +24,7 @@ from mlinfra.emulator.services.monitors.alerts import AlertLog, deliver
 from mlinfra.emulator.services.monitors.definition import ALERT_TARGETS, RETRAIN_PIPELINE
 from mlinfra.emulator.services.monitors.jobs import Job, JobFailed, read_violations
 from mlinfra.emulator.store import Store
+from mlinfra.sagemaker import resources
 
 EXECUTION = "monitoring-execution"
 RUNNING = ("Pending", "InProgress")
@@ -135,11 +136,11 @@ class Runner:
 
     def _capture_folder(self, endpoint_name: str) -> Path:
         """Where the endpoint's captured requests are: its DestinationS3Uri + /<endpoint>."""
-        endpoint = self.store.get("endpoint", endpoint_name)
+        endpoint = self.store.get(resources.ENDPOINT.arn_kind, endpoint_name)
         if endpoint is None:
             raise ExecutionFailure(f"Endpoint {endpoint_name} does not exist.")
         config_name = endpoint["EndpointConfigName"]
-        config = self.store.get("endpoint-config", config_name) or {}
+        config = self.store.get(resources.ENDPOINT_CONFIG.arn_kind, config_name) or {}
         capture = config.get("DataCaptureConfig")
         if not capture or not capture.get("EnableCapture", True):
             raise ExecutionFailure(

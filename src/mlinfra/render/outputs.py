@@ -3,9 +3,8 @@ a state records what was really created.
 
 Each resource's own name is the property that names it in AWS (`name_property`): for a local
 type, its SageMaker request's name field (`mlinfra.sagemaker.resources`); for a pulumi_aws
-SageMaker type, that field as the translator's tables spell it (`mlinfra.ir.sagemaker.fields`);
-for any other pulumi_aws type, `name`, or for the few whose name property is called otherwise,
-the one in `NAME_PROPERTIES`.
+type, the one in `NAME_PROPERTIES` (S3's `bucket`, and each SageMaker type's name field as the
+translator's tables spell it, `mlinfra.ir.sagemaker.fields`), else `name`.
 Properties such as an endpoint's `endpoint_config_name` name *another* resource, so they are
 never read. Resources without a name (a KMS key, a bucket's settings) are left out.
 """

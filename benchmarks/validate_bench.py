@@ -53,11 +53,16 @@ PROJECT = "bench"
 # The local environment's model artifact: validation checks it exists and compiling hashes
 # it; nothing here serves it.
 LOCAL_ARTIFACT = "models/model.joblib"
+# The local environment's monitor baseline: the emulator reads files, not S3 objects (the
+# `not-on-local` check), so the local environment overrides every monitor's baseline with it,
+# as the check's suggestion tells a user to.
+LOCAL_BASELINE = "data/baseline.csv"
 SCRIPTS = {
     "pipelines/prepare.py": "print('prepare')\n",
     "pipelines/train.py": "print('train')\n",
     "pipelines/evaluate.py": "print('evaluate')\n",
     LOCAL_ARTIFACT: "a placeholder model file\n",
+    LOCAL_BASELINE: "f0,f1,f2,f3\n0.5,1,a,2\n",
 }
 CLI = Path(sys.executable).with_name("mlinfra")
 CHURN = Path(__file__).resolve().parents[1] / "examples" / "churn" / "mlinfra.yaml"
@@ -79,13 +84,15 @@ def generate_spec(components: int, seed: int, baseline: str | None = None) -> st
     processing, training, processing, condition, register), endpoints and monitors; component
     i of each kind is wired to component i of the others. Environments local, dev and prod,
     with overrides for some models (local, dev) and endpoints and monitors (prod), a preview
-    block, and waivers. Data files are s3:// URIs; pipeline scripts are the relative paths in
+    block, and waivers. Data files are s3:// URIs, except in the local environment, whose
+    overrides give every monitor the local baseline `LOCAL_BASELINE` (the emulator cannot read
+    S3) and some models a local artifact; pipeline scripts are the relative paths in
     `SCRIPTS`, which must exist beside the spec (see `write_spec`) for it to be warning-free.
     `seed` varies feature lists, instance types, schedules and numbers, deterministically.
     `baseline` (opt-in; default None keeps the output above unchanged): a local CSV path,
     relative to the spec, that every monitor uses as its baseline instead of an s3:// URI, so
     that lowering reads the features from its header and builds the violation alarms; the
-    caller writes that file beside the spec.
+    caller writes that file beside the spec (the local environment then needs no override).
     """
     rng = random.Random(seed)
     n = max(1, components // len(KINDS))
@@ -123,6 +130,10 @@ def generate_spec(components: int, seed: int, baseline: str | None = None) -> st
                 out += ["          approval: auto"]
             if i in served:
                 out += [f"          artifact: {LOCAL_ARTIFACT}"]
+        if env == "local" and baseline is None:
+            out += ["      monitors:"]
+            for i in range(n):
+                out += [f"        {name('mon', i)}:", f"          baseline: {LOCAL_BASELINE}"]
     out += [
         "  prod:",
         "    target: sagemaker",

@@ -603,7 +603,7 @@ def machine() -> str:
     except OSError:
         pass
     versions = ", ".join(
-        f"{pkg} {metadata.version(pkg)}" for pkg in ("mlinfra", "PyYAML", "jsonschema")
+        f"{pkg} {metadata.version(pkg)}" for pkg in ("mlinfra-compiler", "PyYAML", "jsonschema")
     )
     return (
         f"nproc {os.cpu_count()}, CPU {cpu}, Python {platform.python_version()}, {versions}, "

@@ -23,15 +23,6 @@ KNOWN_CYCLES: set[frozenset[str]] = set()
 # cycle dodged or a layer crossed still to remove, or a command's deferred import still to be
 # explained. A new one fails; one that goes must leave the list.
 KNOWN_SILENT: set[tuple[str, str]] = {
-    ("mlinfra.cli.audit", "mlinfra.policy.reports.text"),
-    ("mlinfra.cli.emulator", "mlinfra.emulator"),
-    ("mlinfra.cli.emulator", "mlinfra.emulator.access"),
-    ("mlinfra.cli.emulator", "mlinfra.emulator.credentials"),
-    ("mlinfra.cli.emulator", "mlinfra.spec.validate"),
-    ("mlinfra.cli.options", "mlinfra.spec.values"),
-    ("mlinfra.cli.validate", "mlinfra.spec.docs"),
-    ("mlinfra.cli.validate", "mlinfra.spec.schema"),
-    ("mlinfra.cli.validate", "mlinfra.spec.validate"),
     ("mlinfra.engines.pulumi", "mlinfra.plan.diff"),
     ("mlinfra.ir.lower", "mlinfra.ir.local.lower"),
     ("mlinfra.ir.lower", "mlinfra.ir.sagemaker"),

@@ -107,6 +107,7 @@ def audit_command(
         results = audit(AuditRequest(result, spec_file, envs), progress)
 
     if fmt == "text" and out is None:
+        # Start-up: only the terminal report needs the text view.
         from mlinfra.policy.reports.text import report
 
         make_console().print(report(results, fail_on=limit), end="")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlinfra.allocation import without_collector
 from mlinfra.diagnostics import (
     Diagnostic,
     Position,
@@ -66,7 +68,14 @@ _NOT_FILES = (
 )
 
 
-def validate_file(path: str | Path) -> Validation:
+def validate_file(path: str | Path, environments: Collection[str] | None = None) -> Validation:
+    """Validate the spec at `path`: the whole document, and each environment and the preview.
+
+    `environments` (optional) limits the per-environment checks to these, for a command that
+    uses only them (render, plan, audit); the document is checked whole all the same. When one
+    of them is not an environment of the spec, every environment is checked, so the error
+    that follows names them all.
+    """
     path = Path(path)
     try:
         # Non-blocking, so that opening a named pipe nobody writes to returns at once
@@ -89,7 +98,7 @@ def validate_file(path: str | Path) -> Validation:
     finally:
         os.close(handle)
     document, diagnostics = parse_bytes(data, str(path))
-    return _validate(document, diagnostics, path.resolve().parent)
+    return _validate(document, diagnostics, path.resolve().parent, environments)
 
 
 def _read(handle: int, limit: int) -> bytes:
@@ -112,8 +121,12 @@ def validate_text(
     return _validate(document, diagnostics, spec_dir)
 
 
+@without_collector
 def _validate(
-    document: Document | None, found: list[Diagnostic], spec_dir: Path | None
+    document: Document | None,
+    found: list[Diagnostic],
+    spec_dir: Path | None,
+    only: Collection[str] | None = None,
 ) -> Validation:
     if document is None or has_errors(found):
         return Validation(document, diagnostics=found)
@@ -123,10 +136,14 @@ def _validate(
         return Validation(document, diagnostics=merge_environments(found))
 
     root = document.root
-    views = [resolve(root, env) for env in environment_names(root)]
-    preview_view = resolve_preview(root)
-    if preview_view is not None:
-        views.append(preview_view)
+    names = environment_names(root)
+    if only is not None and set(only) <= set(names):
+        views = [resolve(root, env) for env in names if env in only]
+    else:
+        views = [resolve(root, env) for env in names]
+        preview_view = resolve_preview(root)
+        if preview_view is not None:
+            views.append(preview_view)
 
     specs: dict[str, EnvSpec] = {}
     preview: EnvSpec | None = None

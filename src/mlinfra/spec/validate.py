@@ -26,6 +26,7 @@ from mlinfra.ir.lower import lowering_diagnostics
 from mlinfra.spec import schema
 from mlinfra.spec.build import build_env_spec
 from mlinfra.spec.checks import CheckContext, run_checks
+from mlinfra.spec.checks.paths import files_remembered
 from mlinfra.spec.model import EnvSpec
 from mlinfra.spec.resolve import (
     COMPONENT_SECTIONS,
@@ -137,26 +138,28 @@ def _validate(
 
     root = document.root
     names = environment_names(root)
+    views = [resolve(root, env) for env in names]
+    preview_view = resolve_preview(root)
+    if preview_view is not None:
+        views.append(preview_view)
+    # A problem found in every view is the document's, shown without environments; with only
+    # some views checked, each keeps the environment it was found in.
+    everywhere = tuple(view.name for view in views)
     if only is not None and set(only) <= set(names):
-        views = [resolve(root, env) for env in names if env in only]
-    else:
-        views = [resolve(root, env) for env in names]
-        preview_view = resolve_preview(root)
-        if preview_view is not None:
-            views.append(preview_view)
+        views = [view for view in views if view.name in only and not view.is_preview]
 
     specs: dict[str, EnvSpec] = {}
     preview: EnvSpec | None = None
-    for view in views:
-        env_spec, env_found = check_environment(root, view, spec_dir, values)
-        found.extend(d.in_environment(view.name) for d in env_found)
-        if env_spec is None:
-            continue
-        if view.is_preview:
-            preview = env_spec
-        else:
-            specs[view.name] = env_spec
-    everywhere = tuple(view.name for view in views)
+    with files_remembered():  # every environment names the same files
+        for view in views:
+            env_spec, env_found = check_environment(root, view, spec_dir, values)
+            found.extend(d.in_environment(view.name) for d in env_found)
+            if env_spec is None:
+                continue
+            if view.is_preview:
+                preview = env_spec
+            else:
+                specs[view.name] = env_spec
     return Validation(document, specs, preview, merge_environments(found, everywhere))
 
 

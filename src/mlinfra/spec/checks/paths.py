@@ -10,8 +10,10 @@ it is written, whatever the target.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from collections.abc import Mapping as MappingOf
+from contextvars import ContextVar
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -70,10 +72,52 @@ def check_paths_inside_project(ctx: CheckContext) -> Iterator[Diagnostic]:
             )
 
 
+# What the file system answered during one validation (`files_remembered`): every environment
+# names the same few files (a script per pipeline step, a baseline per monitor), and asking
+# again for each of a thousand components in four environments was half of the checks' time.
+# Scoped to one validation, so that a file made between two validations is seen.
+_remembered: ContextVar[dict | None] = ContextVar("remembered_files", default=None)
+
+
+@contextlib.contextmanager
+def files_remembered() -> Iterator[None]:
+    """Within this block, each question about a file is asked of the file system once."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def _remember(key: tuple, ask: Callable[[], Any]) -> Any:
+    memo = _remembered.get()
+    if memo is None:
+        return ask()
+    if key not in memo:
+        memo[key] = ask()
+    return memo[key]
+
+
+def exists(path: Path) -> bool:
+    """Whether `path` exists; a name the file system refuses (too long) does not."""
+    return _remember(("exists", path), lambda: _exists(path))
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # e.g. a name too long for the file system (ENAMETOOLONG): no such file
+        return False
+
+
 def outside(spec_dir: Path | None, value: str) -> str | None:
     """How `value` leaves `spec_dir` ("is absolute", "climbs out with ..", "resolves to
     ..."), or None when it stays inside. Without a folder (a spec given as text), only what
     the text itself shows can be judged."""
+    return _remember(("outside", spec_dir, value), lambda: _outside(spec_dir, value))
+
+
+def _outside(spec_dir: Path | None, value: str) -> str | None:
     pure = PurePosixPath(value.removeprefix("file:"))
     if pure.is_absolute() or Path(value).is_absolute():
         if spec_dir is None or not _inside(Path(value), spec_dir):

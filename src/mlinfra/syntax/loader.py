@@ -21,6 +21,7 @@ import re
 
 import yaml
 
+from mlinfra.allocation import without_collector
 from mlinfra.diagnostics import Diagnostic, Position, SourceRange, error
 from mlinfra.syntax.nodes import Document, Entry, Mapping, Node, Scalar, Sequence
 
@@ -82,6 +83,7 @@ def parse_text(text: str, filename: str) -> tuple[Document, list[Diagnostic]]:
     return Document(filename, text, root), diagnostics
 
 
+@without_collector  # a tree of small objects, none freed until the end (allocation.py)
 def _parse(text: str, filename: str) -> tuple[Node | None, list[Diagnostic]]:
     try:
         return parse_plain(text, filename), []

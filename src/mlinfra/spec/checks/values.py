@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
-from pathlib import Path
 
 from mlinfra.diagnostics import Diagnostic, error, warning
 from mlinfra.sagemaker.api import api_shape
@@ -330,11 +329,11 @@ def check_files(ctx: CheckContext) -> Iterator[Diagnostic]:
     for where, value in local_files(ctx):
         if outside(ctx.spec_dir, value) is not None:
             continue  # an error already, whether the file exists or not
-        if not exists(ctx.spec_dir / Path(value)):
+        if not exists(ctx.spec_dir, value):
             yield warning(
                 "missing-file",
                 f"{value!r} does not exist (relative to {ctx.spec_dir})",
-                where,
+                where(),
                 suggestion="create it, or fix the path: paths are relative to the spec file",
             )
 

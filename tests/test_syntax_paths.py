@@ -87,6 +87,7 @@ def test_the_reference_spec_is_plain() -> None:
         "just text\n",
         "<<: {a: 1}\n",
         "'<<': 1\n",
+        "a: [" + "1, " * 260_000 + "1]\n",  # past the node limit, without an alias
     ],
 )
 def test_what_is_not_plain_gets_the_careful_answer(text: str) -> None:

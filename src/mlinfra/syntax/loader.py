@@ -151,19 +151,24 @@ def parse_plain(text: str, filename: str) -> Node | None:
     """The tree of a plain spec, built in one pass over libyaml's event stream.
 
     A plain spec is what specs are: one document of maps, lists and scalars, without anchors,
-    aliases, merge keys, tags, duplicate or non-text keys, lone surrogates, non-finite numbers
-    or deep nesting. For those the careful path (`yaml.compose_all`, the expansion check and
-    `_Converter`) builds the very same tree and finds no problem, at about three times the
-    cost; anything else (including a syntax error) raises `NotPlain`, and the careful path
-    builds the tree or the diagnostic as it always has. Scalars are resolved and constructed
-    by the same PyYAML resolver and constructors.
+    aliases, merge keys, tags, duplicate or non-text keys, lone surrogates, non-finite numbers,
+    deep nesting or a quarter of a million nodes. For those the careful path
+    (`yaml.compose_all`, the expansion check and `_Converter`) builds the very same tree and
+    finds no problem, at about three times the cost; anything else (including a syntax error)
+    raises `NotPlain`, and the careful path builds the tree or the diagnostic as it always
+    has. Scalars are resolved and constructed by the same PyYAML resolver and constructors.
     """
     # A frame per open collection: [is_map, start_mark, entries_or_items, keys_seen, key].
     stack: list[list] = []
     root: Node | None = None
     documents = 0
+    # Events, an upper bound of nodes: past the careful path's limit, it says so.
+    events = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
+            events += 1
+            if events > MAX_EXPANDED_NODES:
+                raise NotPlain
             kind = event.__class__
             if kind is yaml.ScalarEvent:
                 if event.anchor is not None or event.tag is not None:

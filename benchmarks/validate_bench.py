@@ -497,13 +497,16 @@ def stage_times(text: str, spec: Path) -> list[tuple[str, int, float]]:
 
     Mirrors `mlinfra.spec.validate._validate` (parse, whole-document schema validation that
     fills the schema's defaults, then per environment and preview: validation of what its
-    overrides changed, build_env_spec, run_checks). Returns (stage, calls, ms). If those
-    internals change, it says so and the rest of the benchmark still runs.
+    overrides changed, build_env_spec, run_checks), with the cyclic GC paused and each file
+    asked about once, as it runs them. Returns (stage, calls, ms). If those internals change,
+    it says so and the rest of the benchmark still runs.
     """
     try:
+        from mlinfra.allocation import collector_paused
         from mlinfra.spec import schema
         from mlinfra.spec.build import build_env_spec
         from mlinfra.spec.checks import CheckContext, run_checks
+        from mlinfra.spec.checks.paths import files_remembered
         from mlinfra.spec.resolve import (
             COMPONENT_SECTIONS,
             environment_names,
@@ -523,33 +526,35 @@ def stage_times(text: str, spec: Path) -> list[tuple[str, int, float]]:
         return value
 
     try:
-        document, _ = clock("parse_text", lambda: parse_text(text, str(spec)))
-        root = document.root
-        values, _ = clock(
-            "schema.validate + defaults, whole document",
-            lambda: schema.validate(root, str(spec)),
-        )
-        views = clock(
-            "resolve (all environments + preview)",
-            lambda: [resolve(root, e) for e in environment_names(root)] + [resolve_preview(root)],
-        )
-        for view in views:
-            changed, _ = clock(
-                "schema.validate + defaults, per environment (what overrides changed)",
-                lambda v=view: schema.validate(overridden_only(root, v), str(spec)),
+        with collector_paused(), files_remembered():
+            document, _ = clock("parse_text", lambda: parse_text(text, str(spec)))
+            root = document.root
+            values, _ = clock(
+                "schema.validate + defaults, whole document",
+                lambda: schema.validate(root, str(spec)),
             )
-            data = dict(values)
-            for section in COMPONENT_SECTIONS:
-                if section in changed:
-                    data[section] = {**values[section], **changed[section]}
-            env_spec = clock(
-                "build_env_spec, per environment",
-                lambda v=view, d=data: build_env_spec(
-                    d, v.tree, v.name, v.settings_from, v.is_preview
-                ),
+            views = clock(
+                "resolve (all environments + preview)",
+                lambda: [resolve(root, e) for e in environment_names(root)]
+                + [resolve_preview(root)],
             )
-            ctx = CheckContext(view, root, spec.parent, env_spec)
-            clock("run_checks, per environment", lambda c=ctx: run_checks(c))
+            for view in views:
+                changed, _ = clock(
+                    "schema.validate + defaults, per environment (what overrides changed)",
+                    lambda v=view: schema.validate(overridden_only(root, v), str(spec)),
+                )
+                data = dict(values)
+                for section in COMPONENT_SECTIONS:
+                    if section in changed:
+                        data[section] = {**values[section], **changed[section]}
+                env_spec = clock(
+                    "build_env_spec, per environment",
+                    lambda v=view, d=data: build_env_spec(
+                        d, v.tree, v.name, v.settings_from, v.is_preview
+                    ),
+                )
+                ctx = CheckContext(view, root, spec.parent, env_spec)
+                clock("run_checks, per environment", lambda c=ctx: run_checks(c))
     except (AttributeError, TypeError, KeyError) as exc:
         print(f"(stage breakdown unavailable: the validator's internals changed: {exc!r})")
         return []

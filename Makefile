@@ -8,7 +8,8 @@ EXAMPLE := examples/churn/mlinfra.yaml
 STACKS := stacks/churn
 
 .PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore \
-	bench-drift bench-audit bench-monitor-job check-monitor-job-image bench-auth
+	bench-drift bench-audit bench-monitor-job check-monitor-job-image bench-auth bench-validate \
+	bench-cold-start
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -90,8 +91,16 @@ unit: setup
 
 test: lint unit
 
-bench: setup
+bench: bench-validate
+
+# Validating a generated 1,000-component spec, next to PyYAML's C loader parsing it.
+bench-validate: setup
 	$(PY) benchmarks/validate_bench.py
+
+# `mlinfra --version` and `mlinfra validate` of the example, cold, next to BASELINE's source.
+BASELINE ?= main
+bench-cold-start: setup
+	$(PY) benchmarks/cold_start_bench.py --baseline $(BASELINE)
 
 # The peers of the serving and feature-store benchmarks (MLflow, Feast) get a venv of their own,
 # never the project's; none of this runs in `make test` or CI. benchmarks/README.md has results.

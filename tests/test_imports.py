@@ -22,17 +22,7 @@ KNOWN_CYCLES: set[frozenset[str]] = set()
 # Imports inside functions that do not yet say why, by (module, what it imports): each is a
 # cycle dodged or a layer crossed still to remove, or a command's deferred import still to be
 # explained. A new one fails; one that goes must leave the list.
-KNOWN_SILENT: set[tuple[str, str]] = {
-    ("mlinfra.cli.audit", "mlinfra.policy.reports.text"),
-    ("mlinfra.cli.emulator", "mlinfra.emulator"),
-    ("mlinfra.cli.emulator", "mlinfra.emulator.access"),
-    ("mlinfra.cli.emulator", "mlinfra.emulator.credentials"),
-    ("mlinfra.cli.emulator", "mlinfra.spec.validate"),
-    ("mlinfra.cli.options", "mlinfra.spec.values"),
-    ("mlinfra.cli.validate", "mlinfra.spec.docs"),
-    ("mlinfra.cli.validate", "mlinfra.spec.schema"),
-    ("mlinfra.cli.validate", "mlinfra.spec.validate"),
-}
+KNOWN_SILENT: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)

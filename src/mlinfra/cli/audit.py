@@ -101,12 +101,13 @@ def audit_command(
     from mlinfra.operations.compliance import AuditRequest, audit
     from mlinfra.policy.reports.formats import render
 
-    result = validate_spec(spec_file, fmt == "json")
+    result = validate_spec(spec_file, fmt == "json", environments=envs or None)
     notes = make_console(stderr=True)
     with ProgressView() as progress:
         results = audit(AuditRequest(result, spec_file, envs), progress)
 
     if fmt == "text" and out is None:
+        # Start-up: only the terminal report needs the text view.
         from mlinfra.policy.reports.text import report
 
         make_console().print(report(results, fail_on=limit), end="")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections.abc import Collection
 from datetime import datetime
 
 import click
@@ -40,15 +41,18 @@ def _iso(value):
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def validate_spec(spec_file: str, as_json: bool = False):
+def validate_spec(
+    spec_file: str, as_json: bool = False, environments: Collection[str] | None = None
+):
     """The spec's `Validation`; exits 1 after printing the diagnostics when it is invalid.
 
     Warnings are printed to stderr, so stdout holds only what the command produces.
+    `environments`: check only these (the ones the command uses), as `validate_file` says.
     """
     # Deferred: validation loads the JSON Schema and the checks; `--version` must not.
     from mlinfra.spec.validate import validate_file
 
-    result = validate_file(spec_file)
+    result = validate_file(spec_file, environments)
     found = result.diagnostics
     text = result.document.text if result.document else None
     if not result.ok:

@@ -8,6 +8,7 @@ import shlex
 import click
 
 from mlinfra.cli.options import spec_option
+from mlinfra.emulator import process
 
 SPEC_OPTION = spec_option(
     # The spec need not exist or be valid: the emulator only needs its folder.
@@ -55,8 +56,6 @@ def start_command(spec_file: str, port: int, foreground: bool, insecure: bool) -
     there; `eval "$(mlinfra emulator env)"` gives them to boto3 code. Exits 1 if one is
     already running for the folder (its URL is printed) or it fails to start.
     """
-    from mlinfra.emulator import process
-
     if insecure:
         click.echo(INSECURE_WARNING, err=True)
 
@@ -88,8 +87,6 @@ def start_command(spec_file: str, port: int, foreground: bool, insecure: bool) -
 @SPEC_OPTION
 def stop_command(spec_file: str) -> None:
     """Stop the emulator of the spec's folder (SIGTERM, then SIGKILL after 10 s)."""
-    from mlinfra.emulator import process
-
     try:
         found = process.stop(spec_file)
     except process.EmulatorError as exc:
@@ -106,8 +103,6 @@ def stop_command(spec_file: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 def status_command(spec_file: str, as_json: bool) -> None:
     """Show whether the emulator is running. Exits 0 when it is, 1 when not."""
-    from mlinfra.emulator import process
-
     found = process.status(spec_file)
     state_dir = process.state_dir_of(spec_file)
     if as_json:
@@ -165,7 +160,7 @@ def env_command(spec_file: str, fmt: str, region: str | None) -> None:
     Then unmodified boto3 and SageMaker SDK code needs no endpoint_url. Exits 1 if no emulator
     runs for the folder.
     """
-    from mlinfra.emulator import process
+    # Start-up: only `env` reads the emulator's credentials and access settings.
     from mlinfra.emulator.access import UNSET, Access, NotRunning
 
     running = process.status(spec_file)
@@ -196,10 +191,12 @@ def _spec_region(spec_file: str) -> str:
     """The region of the spec's (first) local environment, if the spec is valid."""
     from pathlib import Path
 
+    # Start-up: only `env` asks for the region, and only it needs the validator.
     from mlinfra.emulator.credentials import DEFAULT_REGION
 
     if not Path(spec_file).is_file():
         return DEFAULT_REGION
+    # Start-up, as above: validating loads the schema and every check.
     from mlinfra.spec.validate import validate_file
 
     result = validate_file(spec_file)

@@ -2,48 +2,63 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import click
 
 from mlinfra import __version__
-from mlinfra.cli.apply import apply_command, destroy_command
-from mlinfra.cli.audit import audit_command
-from mlinfra.cli.emulator import emulator_command
-from mlinfra.cli.featurestore import featurestore_command
-from mlinfra.cli.monitor import monitor_command
-from mlinfra.cli.output import output_command
-from mlinfra.cli.pipeline import model_command, pipeline_command
-from mlinfra.cli.plan import plan_command
-from mlinfra.cli.preview import preview_command
-from mlinfra.cli.refresh import refresh_command
-from mlinfra.cli.render import render_command
-from mlinfra.cli.validate import schema_command, validate_command
+
+# Each command, and the `module:object` that defines it. A command's module is imported only
+# when that command runs (or help lists it): `mlinfra --version` and `mlinfra validate` then
+# start without importing the emulator, the engines or the Pulumi renderer (click's LazyGroup
+# pattern, from click's documentation, "Lazily Loading Subcommands").
+COMMANDS = {
+    "validate": "mlinfra.cli.validate:validate_command",
+    "schema": "mlinfra.cli.validate:schema_command",
+    "render": "mlinfra.cli.render:render_command",
+    "output": "mlinfra.cli.output:output_command",
+    "emulator": "mlinfra.cli.emulator:emulator_command",
+    "featurestore": "mlinfra.cli.featurestore:featurestore_command",
+    "plan": "mlinfra.cli.plan:plan_command",
+    "apply": "mlinfra.cli.apply:apply_command",
+    "destroy": "mlinfra.cli.apply:destroy_command",
+    "refresh": "mlinfra.cli.refresh:refresh_command",
+    "pipeline": "mlinfra.cli.pipeline:pipeline_command",
+    "model": "mlinfra.cli.pipeline:model_command",
+    "monitor": "mlinfra.cli.monitor:monitor_command",
+    "audit": "mlinfra.cli.audit:audit_command",
+    "preview": "mlinfra.cli.preview:preview_command",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported by name when first asked for."""
+
+    def __init__(self, *args, lazy_commands: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module, name = self.lazy_commands[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), name))
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, "--version", "-V", prog_name="mlinfra")
 def cli() -> None:
     """mlinfra: one YAML spec for feature stores, pipelines, models, endpoints and monitors,
     validated, compiled per environment to Pulumi (SageMaker) or a local emulator, planned,
     applied, previewed and audited."""
-
-
-cli.add_command(validate_command)
-cli.add_command(schema_command)
-cli.add_command(render_command)
-cli.add_command(output_command)
-cli.add_command(emulator_command)
-cli.add_command(featurestore_command)
-cli.add_command(plan_command)
-cli.add_command(apply_command)
-cli.add_command(destroy_command)
-cli.add_command(refresh_command)
-cli.add_command(pipeline_command)
-cli.add_command(model_command)
-cli.add_command(monitor_command)
-cli.add_command(audit_command)
-cli.add_command(preview_command)
 
 
 INTERNAL_ERROR = 3

@@ -76,6 +76,8 @@ class Duration(click.ParamType):
     def convert(self, value, param, ctx) -> float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        # Start-up: every command module reads these options; only a duration given as text
+        # needs the spec's value parsers (which load the SageMaker catalogue).
         from mlinfra.spec.values import parse_duration
 
         text = str(value).strip()

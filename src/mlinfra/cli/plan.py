@@ -76,7 +76,7 @@ def plan_command(
     from mlinfra.plan.model import PlanError
     from mlinfra.plan.views import to_json, to_markdown, to_text
 
-    result = validate_spec(spec_file, output == "json")
+    result = validate_spec(spec_file, output == "json", environments=(env,))
     request = PlanRequest(result, spec_file, env, location, refresh, allow_removal)
     planned = plan(request)
     found = planned.plan

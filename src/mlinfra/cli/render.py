@@ -35,6 +35,6 @@ def render_command(env: str | None, spec_file: str, out: str | None, every: bool
 
     if bool(env) == every:
         raise click.UsageError("give either --env ENV or --all")
-    result = validate_spec(spec_file)
+    result = validate_spec(spec_file, environments=None if every else (env,))
     with ProgressView() as progress:
         render(RenderRequest(result, spec_file, env, every, out), progress)

@@ -11,6 +11,8 @@ from mlinfra.cli.common import is_unread, show_unread_spec
 from mlinfra.cli.options import SPEC_OPTION
 from mlinfra.cli.views import diagnostics as view
 from mlinfra.diagnostics import Severity
+from mlinfra.spec.schema import load_schema
+from mlinfra.spec.validate import validate_file
 
 
 @click.command("validate")
@@ -30,8 +32,6 @@ def validate_command(spec_file: str, output: str, strict: bool) -> None:
     Exits 0 when the spec is valid, 1 when it is not (or, with --strict, when it has
     warnings).
     """
-    from mlinfra.spec.validate import validate_file
-
     result = validate_file(spec_file)
     found = result.diagnostics
     failed = not result.ok or (strict and any(d.severity is Severity.WARNING for d in found))
@@ -69,10 +69,9 @@ def validate_command(spec_file: str, output: str, strict: bool) -> None:
 @click.option("--markdown", is_flag=True, help="Print the field reference as Markdown instead.")
 def schema_command(markdown: bool) -> None:
     """Print the JSON Schema of mlinfra.yaml (for editors and CI)."""
-    from mlinfra.spec.schema import load_schema
-
     schema = load_schema()
     if markdown:
+        # Start-up: only --markdown needs the field reference's writer.
         from mlinfra.spec.docs import reference_markdown
 
         click.echo(reference_markdown(schema), nl=False)

@@ -13,6 +13,10 @@ Two views of the same cached document:
   walks operations and shapes (the emulator's protocol, request checks). It imports
   `botocore.model` when first asked.
 
+The few shapes validation reads (`api_shape`) come first from `sagemaker/shapes.py`, a copy
+generated from the pinned botocore (`sagemaker/catalogue.py`), so that validating a spec does
+not read the 1 MB SageMaker model at all.
+
 The files are found the way botocore's `Loader` finds them (the newest API version; a plain
 `.json` before a `.json.gz`); `tests/sagemaker/test_catalog.py` checks both views against
 botocore's own session, so a change in botocore's data layout fails loudly.
@@ -28,6 +32,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+
+from mlinfra.sagemaker.shapes import SHAPES
 
 if TYPE_CHECKING:
     from botocore.model import ServiceModel
@@ -92,6 +98,10 @@ def service_model(service: str) -> ServiceModel:
 def api_shape(service: str, name: str) -> Mapping[str, Any]:
     """Shape `name` of an AWS service's API model (botocore's name for the service, e.g.
     "cloudwatch"), e.g. "ResourceList": its min and max."""
+    # The shapes validation reads are checked in (`sagemaker/catalogue.py` says why).
+    shape = SHAPES.get(service, {}).get(name)
+    if shape is not None:
+        return MappingProxyType(shape)
     try:
         shape = service_data(service)["shapes"][name]
     except KeyError:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlinfra.allocation import without_collector
 from mlinfra.diagnostics import (
     Diagnostic,
     Position,
@@ -24,6 +26,7 @@ from mlinfra.ir.sagemaker.problems import lowering_diagnostics
 from mlinfra.spec import schema
 from mlinfra.spec.build import build_env_spec
 from mlinfra.spec.checks import CheckContext, run_checks
+from mlinfra.spec.checks.paths import files_remembered
 from mlinfra.spec.model import EnvSpec
 from mlinfra.spec.resolve import (
     COMPONENT_SECTIONS,
@@ -66,7 +69,14 @@ _NOT_FILES = (
 )
 
 
-def validate_file(path: str | Path) -> Validation:
+def validate_file(path: str | Path, environments: Collection[str] | None = None) -> Validation:
+    """Validate the spec at `path`: the whole document, and each environment and the preview.
+
+    `environments` (optional) limits the per-environment checks to these, for a command that
+    uses only them (render, plan, audit); the document is checked whole all the same. When one
+    of them is not an environment of the spec, every environment is checked, so the error
+    that follows names them all.
+    """
     path = Path(path)
     try:
         # Non-blocking, so that opening a named pipe nobody writes to returns at once
@@ -89,7 +99,7 @@ def validate_file(path: str | Path) -> Validation:
     finally:
         os.close(handle)
     document, diagnostics = parse_bytes(data, str(path))
-    return _validate(document, diagnostics, path.resolve().parent)
+    return _validate(document, diagnostics, path.resolve().parent, environments)
 
 
 def _read(handle: int, limit: int) -> bytes:
@@ -112,8 +122,12 @@ def validate_text(
     return _validate(document, diagnostics, spec_dir)
 
 
+@without_collector
 def _validate(
-    document: Document | None, found: list[Diagnostic], spec_dir: Path | None
+    document: Document | None,
+    found: list[Diagnostic],
+    spec_dir: Path | None,
+    only: Collection[str] | None = None,
 ) -> Validation:
     if document is None or has_errors(found):
         return Validation(document, diagnostics=found)
@@ -123,23 +137,29 @@ def _validate(
         return Validation(document, diagnostics=merge_environments(found))
 
     root = document.root
-    views = [resolve(root, env) for env in environment_names(root)]
+    names = environment_names(root)
+    views = [resolve(root, env) for env in names]
     preview_view = resolve_preview(root)
     if preview_view is not None:
         views.append(preview_view)
+    # A problem found in every view is the document's, shown without environments; with only
+    # some views checked, each keeps the environment it was found in.
+    everywhere = tuple(view.name for view in views)
+    if only is not None and set(only) <= set(names):
+        views = [view for view in views if view.name in only and not view.is_preview]
 
     specs: dict[str, EnvSpec] = {}
     preview: EnvSpec | None = None
-    for view in views:
-        env_spec, env_found = check_environment(root, view, spec_dir, values)
-        found.extend(d.in_environment(view.name) for d in env_found)
-        if env_spec is None:
-            continue
-        if view.is_preview:
-            preview = env_spec
-        else:
-            specs[view.name] = env_spec
-    everywhere = tuple(view.name for view in views)
+    with files_remembered():  # every environment names the same files
+        for view in views:
+            env_spec, env_found = check_environment(root, view, spec_dir, values)
+            found.extend(d.in_environment(view.name) for d in env_found)
+            if env_spec is None:
+                continue
+            if view.is_preview:
+                preview = env_spec
+            else:
+                specs[view.name] = env_spec
     return Validation(document, specs, preview, merge_environments(found, everywhere))
 
 

@@ -4,16 +4,24 @@ PyYAML composes the document (never constructs arbitrary objects); this module t
 into ours, refusing what PyYAML would silently accept: duplicate keys (it keeps the last),
 unknown tags, and alias expansions that blow up (a "billion laughs" is measured on the shared
 node graph in linear time, before anything is expanded).
+
+Specs are nearly always plain (one document of maps, lists and scalars: no anchors, tags or
+problems), and for those `parse_plain` builds the same tree in one pass over libyaml's event
+stream, at about a third of the cost; whatever is not plain takes the careful path,
+`parse_carefully`, which says exactly what is wrong. tests/test_syntax_paths.py holds the
+two paths to the same trees and diagnostics.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 
 import yaml
 
+from mlinfra.allocation import without_collector
 from mlinfra.diagnostics import Diagnostic, Position, SourceRange, error
 from mlinfra.syntax.nodes import Document, Entry, Mapping, Node, Scalar, Sequence
 
@@ -75,7 +83,17 @@ def parse_text(text: str, filename: str) -> tuple[Document, list[Diagnostic]]:
     return Document(filename, text, root), diagnostics
 
 
+@without_collector  # a tree of small objects, none freed until the end (allocation.py)
 def _parse(text: str, filename: str) -> tuple[Node | None, list[Diagnostic]]:
+    try:
+        return parse_plain(text, filename), []
+    except NotPlain:
+        return parse_carefully(text, filename)
+
+
+def parse_carefully(text: str, filename: str) -> tuple[Node | None, list[Diagnostic]]:
+    """The tree of any YAML text, or what is wrong with it: PyYAML's composer, the alias
+    expansion check and `_Converter`. `parse_plain` is the fast path for plain specs."""
     start = SourceRange(filename, Position(1, 1), Position(1, 1))
     if "\x00" in text:
         where = _range_at(text, text.index("\x00"), filename)
@@ -110,6 +128,129 @@ def _parse(text: str, filename: str) -> tuple[Node | None, list[Diagnostic]]:
     except _Refused as refused:
         return None, [refused.diagnostic]
     return root, []
+
+
+class NotPlain(Exception):
+    """The text is not a plain spec: it needs the careful path (and maybe a diagnostic)."""
+
+
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("bool", "int", "float", "null", "timestamp")
+)
+_STR_TAG = "tag:yaml.org,2002:str"
+_resolver = yaml.resolver.Resolver()
+
+
+@functools.lru_cache(maxsize=8192)
+def _plain_tag(value: str) -> str:
+    """The tag PyYAML's resolver gives an untagged plain scalar (specs repeat values a lot)."""
+    return _resolver.resolve(yaml.ScalarNode, value, (True, False))
+
+
+def parse_plain(text: str, filename: str) -> Node | None:
+    """The tree of a plain spec, built in one pass over libyaml's event stream.
+
+    A plain spec is what specs are: one document of maps, lists and scalars, without anchors,
+    aliases, merge keys, tags, duplicate or non-text keys, lone surrogates, non-finite numbers,
+    deep nesting or a quarter of a million nodes. For those the careful path
+    (`yaml.compose_all`, the expansion check and `_Converter`) builds the very same tree and
+    finds no problem, at about three times the cost; anything else (including a syntax error)
+    raises `NotPlain`, and the careful path builds the tree or the diagnostic as it always
+    has. Scalars are resolved and constructed by the same PyYAML resolver and constructors.
+    """
+    # A frame per open collection: [is_map, start_mark, entries_or_items, keys_seen, key].
+    stack: list[list] = []
+    root: Node | None = None
+    documents = 0
+    # Events, an upper bound of nodes: past the careful path's limit, it says so.
+    events = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            events += 1
+            if events > MAX_EXPANDED_NODES:
+                raise NotPlain
+            kind = event.__class__
+            if kind is yaml.ScalarEvent:
+                if event.anchor is not None or event.tag is not None:
+                    raise NotPlain
+                value = event.value
+                where = SourceRange(filename, _pos(event.start_mark), _pos(event.end_mark))
+                top = stack[-1] if stack else None
+                if top is not None and top[0] and top[4] is None:
+                    if value in top[3] or _SURROGATE.search(value):
+                        raise NotPlain
+                    if value == "<<" and event.implicit[0]:
+                        raise NotPlain  # a merge key
+                    top[4] = Scalar(where, value, value)
+                    top[3].add(value)
+                    continue
+                node = Scalar(where, _plain_value(event), value)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if event.anchor is not None or event.tag is not None or len(stack) >= MAX_DEPTH:
+                    raise NotPlain
+                if stack and stack[-1][0] and stack[-1][4] is None:
+                    raise NotPlain  # a list or map as a key
+                is_map = kind is yaml.MappingStartEvent
+                stack.append([is_map, event.start_mark, [], set() if is_map else None, None])
+                continue
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                is_map, start_mark, children, _, _ = stack.pop()
+                where = SourceRange(filename, _pos(start_mark), _pos(event.end_mark))
+                node = (
+                    Mapping(where, tuple(children)) if is_map else Sequence(where, tuple(children))
+                )
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise NotPlain
+                continue
+            elif kind is yaml.AliasEvent:
+                raise NotPlain
+            else:  # stream start and end, document end
+                continue
+            if not stack:
+                root = node
+            elif stack[-1][0]:
+                top = stack[-1]
+                top[2].append(Entry(top[4], node))
+                top[4] = None
+            else:
+                stack[-1][2].append(node)
+    except yaml.YAMLError:
+        raise NotPlain from None
+    return root
+
+
+def _plain_value(event: yaml.ScalarEvent):
+    """An untagged scalar's value, as `_Converter.scalar` makes it; `NotPlain` if it would
+    refuse it."""
+    value = event.value
+    if not event.implicit[0]:  # quoted or block text: a string
+        if _SURROGATE.search(value):
+            raise NotPlain
+        return value
+    tag = _plain_tag(value)
+    if tag == _STR_TAG:
+        if _SURROGATE.search(value):
+            raise NotPlain
+        return value
+    if tag not in _PLAIN_TAGS:
+        raise NotPlain
+    node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark)
+    try:
+        constructed = _constructor.yaml_constructors[tag](_constructor, node)
+    except Exception:
+        raise NotPlain from None
+    if isinstance(constructed, dt.datetime | dt.date):
+        return value  # dates stay text, as in `_Converter.scalar`
+    if isinstance(constructed, float) and not math.isfinite(constructed):
+        raise NotPlain
+    if isinstance(constructed, int) and not isinstance(constructed, bool):
+        try:
+            float(constructed)
+        except OverflowError:
+            raise NotPlain from None
+    return constructed
 
 
 def _range_at(text: str, index: int, filename: str) -> SourceRange:

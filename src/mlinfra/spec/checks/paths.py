@@ -10,8 +10,11 @@ it is written, whatever the target.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from collections.abc import Mapping as MappingOf
+from contextvars import ContextVar
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -19,7 +22,10 @@ from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.spec.checks.context import CheckContext
 from mlinfra.spec.model import ProcessingStep, TrainingStep
 
-Place = tuple[SourceRange, str]  # where a path is written, and the path as written
+# Where a path is written (found only when there is a problem to report: looking up the range
+# of every path of a large spec in every environment cost a quarter of the checks), and the
+# path as written.
+Place = tuple[Callable[[], SourceRange], str]
 
 
 def local_files(ctx: CheckContext) -> Iterator[Place]:
@@ -28,18 +34,18 @@ def local_files(ctx: CheckContext) -> Iterator[Place]:
     places: list[Place] = []
     for store in spec.feature_stores.values():
         if store.source is not None:
-            places.append((store.range_of("source"), store.source))
+            places.append((partial(store.range_of, "source"), store.source))
     for model in spec.models.values():
         if model.artifact is not None:
-            places.append((model.range_of("artifact"), model.artifact))
+            places.append((partial(model.range_of, "artifact"), model.artifact))
     for pipeline in spec.pipelines.values():
         for step in pipeline.steps.values():
             if isinstance(step, ProcessingStep):
-                places.append((step.range_of("script"), step.script))
+                places.append((partial(step.range_of, "script"), step.script))
             elif isinstance(step, TrainingStep):
-                places.append((step.range_of("entry_point"), step.entry_point))
+                places.append((partial(step.range_of, "entry_point"), step.entry_point))
     for monitor in spec.monitors.values():
-        places.append((monitor.range_of("baseline"), monitor.baseline))
+        places.append((partial(monitor.range_of, "baseline"), monitor.baseline))
     yield from ((where, value) for where, value in places if not _remote(value))
 
 
@@ -50,9 +56,9 @@ def local_paths(ctx: CheckContext) -> Iterator[Place]:
         for step in pipeline.steps.values():
             for i, text in enumerate(step.reads()):
                 if _local_input(text, pipeline.steps):
-                    yield step.range_of("inputs", i), text
+                    yield partial(step.range_of, "inputs", i), text
     if not _remote(ctx.spec.state):
-        yield ctx.at("state"), ctx.spec.state
+        yield partial(ctx.at, "state"), ctx.spec.state
 
 
 def check_paths_inside_project(ctx: CheckContext) -> Iterator[Diagnostic]:
@@ -62,7 +68,7 @@ def check_paths_inside_project(ctx: CheckContext) -> Iterator[Diagnostic]:
             yield error(
                 "path-outside-project",
                 f"{value!r} {problem}, outside the spec's folder",
-                where,
+                where(),
                 detail="mlinfra reads, uploads and serves only files of the project: a path "
                 "out of it could publish any file of this machine",
                 suggestion="copy the file into the project and name it relative to the spec, "
@@ -70,10 +76,53 @@ def check_paths_inside_project(ctx: CheckContext) -> Iterator[Diagnostic]:
             )
 
 
+# What the file system answered during one validation (`files_remembered`): every environment
+# names the same few files (a script per pipeline step, a baseline per monitor), and asking
+# again for each of a thousand components in four environments was half of the checks' time.
+# Scoped to one validation, so that a file made between two validations is seen.
+_remembered: ContextVar[dict | None] = ContextVar("remembered_files", default=None)
+
+
+@contextlib.contextmanager
+def files_remembered() -> Iterator[None]:
+    """Within this block, each question about a file is asked of the file system once."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def _remember(key: tuple, ask: Callable[[], Any]) -> Any:
+    memo = _remembered.get()
+    if memo is None:
+        return ask()
+    if key not in memo:
+        memo[key] = ask()
+    return memo[key]
+
+
+def exists(folder: Path, relative: str) -> bool:
+    """Whether `relative` exists in `folder`; a name the file system refuses (too long) does
+    not."""
+    return _remember(("exists", folder, relative), lambda: _exists(folder / Path(relative)))
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # e.g. a name too long for the file system (ENAMETOOLONG): no such file
+        return False
+
+
 def outside(spec_dir: Path | None, value: str) -> str | None:
     """How `value` leaves `spec_dir` ("is absolute", "climbs out with ..", "resolves to
     ..."), or None when it stays inside. Without a folder (a spec given as text), only what
     the text itself shows can be judged."""
+    return _remember(("outside", spec_dir, value), lambda: _outside(spec_dir, value))
+
+
+def _outside(spec_dir: Path | None, value: str) -> str | None:
     pure = PurePosixPath(value.removeprefix("file:"))
     if pure.is_absolute() or Path(value).is_absolute():
         if spec_dir is None or not _inside(Path(value), spec_dir):

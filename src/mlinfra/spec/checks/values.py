@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
-from pathlib import Path
 
 from mlinfra.diagnostics import Diagnostic, error, warning
 from mlinfra.sagemaker.api import api_shape
 from mlinfra.spec import values
 from mlinfra.spec.checks.context import CheckContext
-from mlinfra.spec.checks.paths import local_files, outside
+from mlinfra.spec.checks.paths import exists, local_files, outside
 from mlinfra.spec.checks.references import unknown
 from mlinfra.spec.model import Component, Monitor, RegisterModelStep, SpecNode, TrainingStep
 
@@ -323,13 +322,6 @@ def check_tags(ctx: CheckContext) -> Iterator[Diagnostic]:
         )
 
 
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except OSError:  # e.g. a name too long for the file system (ENAMETOOLONG): no such file
-        return False
-
-
 def check_files(ctx: CheckContext) -> Iterator[Diagnostic]:
     """Local files the spec names should exist (a warning: they may be generated later)."""
     if ctx.spec_dir is None:
@@ -337,11 +329,11 @@ def check_files(ctx: CheckContext) -> Iterator[Diagnostic]:
     for where, value in local_files(ctx):
         if outside(ctx.spec_dir, value) is not None:
             continue  # an error already, whether the file exists or not
-        if not _exists(ctx.spec_dir / Path(value)):
+        if not exists(ctx.spec_dir, value):
             yield warning(
                 "missing-file",
                 f"{value!r} does not exist (relative to {ctx.spec_dir})",
-                where,
+                where(),
                 suggestion="create it, or fix the path: paths are relative to the spec file",
             )
 

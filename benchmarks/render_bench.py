@@ -202,7 +202,9 @@ def measure(components: int, seed: int, reps: int, warmup: bool, cli_reps: int, 
             "resources": len(graph.resources),
             "main_lines": program.count("\n"),
             "main_bytes": len(program.encode()),
-            "files_bytes": sum(len(text.encode()) for text in files.values()),
+            "files_bytes": sum(
+                len(text if isinstance(text, bytes) else text.encode()) for text in files.values()
+            ),  # the monitor job archive is bytes
             "first_validate": first_validate,
             "first_compile": first_compile[COMPILE],
         }

@@ -33,7 +33,8 @@ monitors pointed at a small local baseline CSV, so lowering builds their violati
 5. profiles one compile with cProfile at 1,000 components (`--profile-size`): the top
    functions by cumulative time and the shares of named hot spots; the same hot spots are
    profiled at 100 components too, to show which grow faster than the spec;
-6. at the same size, times the renderer's final self-check of the program
+6. at the same size, times the program check `mlinfra render --check` runs (until issue 22
+   part 2, every render ran it last)
    (`symtable.symtable(program)`: the parser of `ast.parse`, then scopes) next to the other
    ways to parse it: `compile(program)` (what the check did before), `ast.parse(program)`
    alone (which the issue names) and `compile(ast.parse(program))`.
@@ -201,7 +202,9 @@ def measure(components: int, seed: int, reps: int, warmup: bool, cli_reps: int, 
             "resources": len(graph.resources),
             "main_lines": program.count("\n"),
             "main_bytes": len(program.encode()),
-            "files_bytes": sum(len(text.encode()) for text in files.values()),
+            "files_bytes": sum(
+                len(text if isinstance(text, bytes) else text.encode()) for text in files.values()
+            ),  # the monitor job archive is bytes
             "first_validate": first_validate,
             "first_compile": first_compile[COMPILE],
         }
@@ -325,7 +328,6 @@ HOT_SPOTS = (
     ("mlinfra/render/pulumi.py", "render_project", "render_project (all of it)"),
     ("mlinfra/render/pulumi.py", "_resource_statement", "  _resource_statement (formatting)"),
     ("mlinfra/render/pulumi.py", "sections", "  sections (grouping, component order)"),
-    ("mlinfra/render/pulumi.py", "_check_program", "  _check_program: symtable.symtable(...)"),
     ("mlinfra/ir/graph.py", "dependencies", "Resource.dependencies (lower + render)"),
 )
 
@@ -366,7 +368,7 @@ def profile_compile(components: int, seed: int) -> tuple[str, dict[str, tuple[in
     return stream.getvalue(), spots, total * 1000
 
 
-CHECK_NOW = "symtable.symtable(program): what _check_program does"
+CHECK_NOW = "symtable.symtable(program): what check_program (render --check) does"
 # Each form of the check, and how a fresh process runs it (`child_check`).
 CHECK_FORMS = {
     CHECK_NOW: lambda program: symtable.symtable(program, "__main__.py", "exec"),
@@ -382,7 +384,7 @@ CHECK_CASES = tuple(CHECK_FORMS)
 
 
 def check_cost(components: int, seed: int, reps: int) -> tuple[int, dict, dict[str, tuple]]:
-    """The renderer's last step, `_check_program` (render/pulumi.py), redone on the program
+    """The program check of `render --check` (`check_program`, render/pulumi.py), on the program
     rendered at `components`, next to the other ways to parse it (`CHECK_FORMS`).
 
     All of them run the same parser and raise the same SyntaxError for the same text;

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import yaml
 
+import mlinfra
 from mlinfra.diagnostics import Severity
 from mlinfra.spec.validate import validate_file, validate_text
 from mlinfra.syntax.loader import MAX_FILE_BYTES, parse_text
@@ -612,8 +613,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    # The distribution is `mlinfra-compiler` (pyproject.toml); the package says its version.
     versions = ", ".join(
-        f"{pkg} {metadata.version(pkg)}" for pkg in ("mlinfra-compiler", "PyYAML", "jsonschema")
+        [f"mlinfra {mlinfra.__version__}"]
+        + [f"{pkg} {metadata.version(pkg)}" for pkg in ("PyYAML", "jsonschema")]
     )
     return (
         f"nproc {os.cpu_count()}, CPU {cpu}, Python {platform.python_version()}, {versions}, "

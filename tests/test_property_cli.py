@@ -86,8 +86,8 @@ def project(tmp_path_factory) -> Path:
 SPEC_COMMANDS = st.sampled_from(
     [
         ["validate"],
-        ["render", "--all"],
-        ["render", "--env", "local"],
+        ["render", "--all", "--check"],
+        ["render", "--env", "local", "--check"],
         ["plan", "--env", "local"],
         ["plan", "--env", "prod", "--format", "json"],
         ["output", "--env", "local"],
@@ -115,11 +115,11 @@ BASES = (
     text=st.one_of(tweaked_specs(BASES), mutated_specs(BASES), edited_texts()),
     commands=st.lists(SPEC_COMMANDS, min_size=1, max_size=2, unique_by=str),
 )
-@example(text=REFERENCE_TEXT, commands=[["render", "--all"], ["audit"]])
+@example(text=REFERENCE_TEXT, commands=[["render", "--all", "--check"], ["audit"]])
 # Found by this test: a file name too long for the file system made lowering raise OSError.
 @example(
     text=dumped_with(("monitors", "churn-drift", "baseline"), "😀" * 100),
-    commands=[["render", "--all"], ["audit"]],
+    commands=[["render", "--all", "--check"], ["audit"]],
 )
 def test_no_spec_makes_the_cli_fail_internally(project: Path, text: str, commands) -> None:
     spec = project / "mlinfra.yaml"

@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from render_cases import CHURN
 
 from mlinfra.cli.main import cli
+from mlinfra.operations import render as render_operation
 
 LOCAL_ONLY = """\
 version: 1
@@ -213,3 +214,37 @@ def test_an_instance_type_without_an_image_is_the_users_to_change(churn_copy: Pa
         assert "no sklearn 1.2-1 image for ml.g4dn.xlarge" in result.output
         assert "choose another instance type" in result.output
         assert "internal error" not in result.output
+
+
+def test_render_check_writes_what_render_writes(churn_copy: Path, tmp_path: Path) -> None:
+    plain, checked = tmp_path / "plain", tmp_path / "checked"
+    assert run("render", "--all", "-f", str(churn_copy), "--out", str(plain)).exit_code == 0
+    result = run("render", "--all", "--check", "-f", str(churn_copy), "--out", str(checked))
+    assert result.exit_code == 0, result.output
+    for env in ("dev", "local", "prod"):
+        assert {p.name: p.read_bytes() for p in (checked / env).iterdir()} == {
+            p.name: p.read_bytes() for p in (plain / env).iterdir()
+        }
+
+
+def test_render_check_refuses_a_program_that_does_not_parse(
+    churn_copy: Path, tmp_path: Path, monkeypatch
+) -> None:
+    # A renderer bug, simulated: the program loses its last closing bracket.
+    real = render_operation.render_project
+
+    def broken(*args, **kwargs):
+        files = dict(real(*args, **kwargs))
+        files["__main__.py"] = files["__main__.py"].rstrip().removesuffix(")") + "\n"
+        return files
+
+    monkeypatch.setattr(render_operation, "render_project", broken)
+    out = tmp_path / "prod"
+    result = run("render", "--env", "prod", "--check", "-f", str(churn_copy), "--out", str(out))
+    assert result.exit_code == 1
+    assert "is not valid Python" in result.output
+    assert "bug in mlinfra" in result.output
+    assert not out.exists()
+    # Without --check the program is written as rendered: the check is opt-in.
+    assert run("render", "--env", "prod", "-f", str(churn_copy), "--out", str(out)).exit_code == 0
+    assert (out / "__main__.py").exists()

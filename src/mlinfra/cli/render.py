@@ -20,8 +20,15 @@ from mlinfra.cli.options import ENV_OPTION_HELP, SPEC_OPTION
     "environment.  [default: stacks/<env>/ beside the spec]",
 )
 @click.option("--all", "every", is_flag=True, help="Render every environment.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Also parse each program before writing it (a failure is a bug in mlinfra).",
+)
 @reports_errors
-def render_command(env: str | None, spec_file: str, out: str | None, every: bool) -> None:
+def render_command(
+    env: str | None, spec_file: str, out: str | None, every: bool, check: bool
+) -> None:
     """Compile environments to Pulumi projects.
 
     Each project is Pulumi.yaml, Pulumi.<env>.yaml, requirements.txt and __main__.py: for a
@@ -37,4 +44,4 @@ def render_command(env: str | None, spec_file: str, out: str | None, every: bool
         raise click.UsageError("give either --env ENV or --all")
     result = validate_spec(spec_file, environments=None if every else (env,))
     with ProgressView() as progress:
-        render(RenderRequest(result, spec_file, env, every, out), progress)
+        render(RenderRequest(result, spec_file, env, every, out, check), progress)

@@ -12,8 +12,9 @@ from mlinfra.operations.environment import (
     posix_relpath,
     write_stack,
 )
+from mlinfra.operations.errors import OperationError
 from mlinfra.operations.progress import Progress, Written
-from mlinfra.render.pulumi import render_project
+from mlinfra.render.pulumi import RenderError, check_program, render_project
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,9 @@ class RenderRequest:
     env: str | None = None  # one environment, or with `every` all of them
     every: bool = False
     out: str | None = None  # the project's folder, or with `every` the folder of them all
+    # Parse each program before writing it (`render.pulumi.check_program`): rendering
+    # guarantees it by construction, so only on request.
+    check: bool = False
 
 
 def render(request: RenderRequest, progress: Progress) -> int:
@@ -40,6 +44,13 @@ def render(request: RenderRequest, progress: Progress) -> int:
         started = time.perf_counter()
         graph = lower_environment(spec, spec_file)
         files = render_project(graph, spec, posix_relpath(spec_file, out_dir))
+        if request.check:
+            try:
+                check_program(files["__main__.py"], graph)
+            except RenderError as error:  # nothing of this environment is written
+                raise OperationError(
+                    str(error), "report it with the spec; render without --check to see it"
+                ) from error
         write_stack(files, out_dir, "give --out a folder, or a path where one can be made")
         progress(
             Written(

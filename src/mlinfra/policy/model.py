@@ -130,6 +130,10 @@ class AuditContext:
     def of_type(self, type_name: str) -> tuple[Resource, ...]:
         return self._by_type.get(type_name, ())
 
+    def in_component(self, component: str, type_name: str) -> tuple[Resource, ...]:
+        """The resources of `type_name` lowered from `component` (`monitor.drift`)."""
+        return self._by_component_type.get((component, type_name), ())
+
     def referring_to(self, address: str, type_name: str | None = None) -> tuple[Resource, ...]:
         """The resources whose properties refer to `address` (attached policies, alarms...)."""
         found = self._referrers.get(address, ())
@@ -152,6 +156,14 @@ class AuditContext:
     @functools.cached_property
     def _by_address(self) -> dict[str, Resource]:
         return {r.address: r for r in self.graph.resources}
+
+    @functools.cached_property
+    def _by_component_type(self) -> dict[tuple[str, str], tuple[Resource, ...]]:
+        # Built once, like `_referrers`: rules ask per resource for its component's others.
+        found: dict[tuple[str, str], list[Resource]] = {}
+        for r in self.graph.resources:
+            found.setdefault((r.component, r.type), []).append(r)
+        return {key: tuple(items) for key, items in found.items()}
 
     @functools.cached_property
     def _by_type(self) -> dict[str, tuple[Resource, ...]]:

@@ -103,11 +103,14 @@ def _registry(ctx: AuditContext, model: Resource) -> Resource | None:
     group = component.registry_group if isinstance(component, Model) else None
     if not group:
         return None
-    for registry in ctx.of_type(REGISTRY):
-        owner = ctx.component_of(registry)
-        if isinstance(owner, Model) and owner.registry_group == group:
-            return registry
-    return None
+    if "registries" not in ctx.memo:  # every registry read once per audit, the first kept
+        by_group: dict[str, Resource] = {}
+        for registry in ctx.of_type(REGISTRY):
+            owner = ctx.component_of(registry)
+            if isinstance(owner, Model) and owner.registry_group:
+                by_group.setdefault(owner.registry_group, registry)
+        ctx.memo["registries"] = by_group
+    return ctx.memo["registries"].get(group)
 
 
 def _registrations(ctx: AuditContext, registry: Resource) -> list[tuple[Resource, Mapping]]:

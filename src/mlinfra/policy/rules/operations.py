@@ -105,7 +105,7 @@ def monitor_alert_targets(schedule: Resource, ctx: AuditContext) -> Iterator[Fin
         return  # a spec pipeline, not a monitor's
     component = ctx.component_of(schedule)
     name = _short(schedule.component)
-    alarms = [a for a in ctx.of_type(METRIC_ALARM) if a.component == schedule.component]
+    alarms = ctx.in_component(schedule.component, METRIC_ALARM)
     targets = component.on_violation.alert if isinstance(component, Monitor) else ()
     if not targets:
         yield ctx.finding(

@@ -33,7 +33,13 @@ if TYPE_CHECKING:
     import urllib.request
 
 # The boto3 services the emulator speaks, by client name.
-SERVICES = ("sagemaker", "sagemaker-runtime", "sagemaker-featurestore-runtime")
+SERVICES = (
+    "sagemaker",
+    "sagemaker-runtime",
+    "sagemaker-featurestore-runtime",
+    "cloudwatch",
+    "application-autoscaling",
+)
 # Set by `environment()` over whatever the shell had: a stale session token would be sent with
 # the emulator's key (and refused), a profile could name credentials, a role or a region of its
 # own, and this variable would make botocore ignore the endpoint URLs below.

@@ -177,6 +177,38 @@ class Endpoints:
             raise invalid(f'Could not find endpoint "{arn(region, ENDPOINT, name)}".')
         return record
 
+    def instance_count(self, name: str, variant: str) -> int | None:
+        """How many instances an InService endpoint's variant runs; None if it runs none."""
+        record = self.store.get(ENDPOINT, name)
+        if record is None or record.get("EndpointStatus") != "InService":
+            return None
+        for pv in record.get("ProductionVariants") or []:
+            if pv["VariantName"] == variant:
+                return int(pv["CurrentInstanceCount"])
+        return None
+
+    def scale_variant(self, name: str, variant: str, count: int) -> None:
+        """Run `count` instances of a variant (autoscaling): DescribeEndpoint shows the new
+        DesiredInstanceCount at once and CurrentInstanceCount when they serve."""
+        self._set_counts(name, variant, DesiredInstanceCount=count)
+        try:
+            self.serving.scale(name, variant, count)
+        except Exception:
+            current = len(self.serving.status(name)["variants"][variant]["pids"])
+            self._set_counts(name, variant, DesiredInstanceCount=current)
+            raise
+        self._set_counts(name, variant, CurrentInstanceCount=count)
+
+    def _set_counts(self, name: str, variant: str, **counts: int) -> None:
+        with self.store.lock:
+            record = self.store.get(ENDPOINT, name)
+            if record is None:
+                return
+            for pv in record.get("ProductionVariants") or []:
+                if pv["VariantName"] == variant:
+                    pv.update(counts)
+            self.store.put(ENDPOINT, name, record, record["CreationTime"])
+
     def redeploy(self) -> None:
         """Bring InService endpoints back after a restart: the records survive, models don't."""
         try:

@@ -1,0 +1,286 @@
+"""CloudWatch's metric store: per-minute statistics of every metric, in memory and in the store.
+
+A metric is a namespace, a name and a set of dimensions (`MetricKey`). Each value recorded
+goes into the statistics of its minute (`Bucket`: sample count, sum, minimum, maximum, and up
+to `MAX_SAMPLES` of the values themselves for percentiles), never into a list of raw points,
+so recording costs a dict lookup and a few additions under a lock: this is on the path of
+every InvokeEndpoint (`record_invocation`). Minutes that have ended are written to the
+control plane's store (`flush`, on the scheduler) as one record per metric, so a restarted
+emulator still answers for them; `RETENTION` of minutes are kept.
+
+Statistics over any period made of whole minutes (`statistics`) combine the buckets: sums and
+counts add, extremes compare, and percentiles are read from the pooled samples, exact while a
+period holds at most `MAX_SAMPLES` values a minute. Timestamps come from the emulator's
+`Clock`, which a demo may speed up.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from mlinfra.emulator.kit.clock import Clock
+from mlinfra.emulator.store import Store
+
+RESOLUTION = 60  # seconds a bucket covers: CloudWatch's standard resolution
+MAX_SAMPLES = 1000  # values a bucket keeps for percentiles (a uniform reservoir past that)
+RETENTION = 24 * 60  # minutes of buckets kept, in memory and in the store
+KIND = "metric"  # the store's kind of a metric's persisted buckets
+SAGEMAKER = "AWS/SageMaker"
+
+# SageMaker's invocation metrics (AWS docs, "Amazon SageMaker AI metrics in Amazon
+# CloudWatch": latencies in microseconds, the others counts).
+INVOCATION_METRICS = {
+    "Invocations": "None",
+    "InvocationsPerInstance": "None",
+    "Invocation4XXErrors": "None",
+    "Invocation5XXErrors": "None",
+    "ModelLatency": "Microseconds",
+    "OverheadLatency": "Microseconds",
+}
+
+
+@dataclass(frozen=True)
+class MetricKey:
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]  # sorted by name
+
+    @classmethod
+    def of(cls, namespace: str, name: str, dimensions: Iterable[dict] | None) -> MetricKey:
+        pairs = sorted((d["Name"], d["Value"]) for d in dimensions or ())
+        return cls(namespace, name, tuple(pairs))
+
+    def as_metric(self) -> dict:
+        """As ListMetrics and MetricStat have it."""
+        return {
+            "Namespace": self.namespace,
+            "MetricName": self.name,
+            "Dimensions": [{"Name": n, "Value": v} for n, v in self.dimensions],
+        }
+
+    @property
+    def store_name(self) -> str:
+        dims = ",".join(f"{n}={v}" for n, v in self.dimensions)
+        return f"{self.namespace}|{self.name}|{dims}"
+
+
+@dataclass
+class Bucket:
+    """The statistics of one metric over one minute."""
+
+    count: float = 0.0
+    total: float = 0.0
+    low: float = math.inf
+    high: float = -math.inf
+    unit: str = "None"
+    samples: list[float] = field(default_factory=list)
+    seen: int = 0  # values offered to `samples`, for the reservoir
+
+    def add(self, value: float, count: float = 1.0) -> None:
+        self.count += count
+        self.total += value * count
+        if value < self.low:
+            self.low = value
+        if value > self.high:
+            self.high = value
+        self.seen += 1
+        if len(self.samples) < MAX_SAMPLES:
+            self.samples.append(value)
+        else:  # Algorithm R: every value has the same chance of being kept
+            slot = random.randrange(self.seen)  # noqa: S311 - sampling, not security
+            if slot < MAX_SAMPLES:
+                self.samples[slot] = value
+
+    def add_statistics(self, count: float, total: float, low: float, high: float) -> None:
+        """PutMetricData's StatisticValues: a set of values already summarised."""
+        self.count += count
+        self.total += total
+        self.low = min(self.low, low)
+        self.high = max(self.high, high)
+        if count:
+            self.samples.append(total / count)
+            self.seen += 1
+
+    def as_record(self) -> list:
+        return [self.count, self.total, self.low, self.high, self.unit, self.samples, self.seen]
+
+    @classmethod
+    def from_record(cls, fields: list) -> Bucket:
+        count, total, low, high, unit, samples, seen = fields
+        return cls(count, total, low, high, unit, list(samples), seen)
+
+
+class Metrics:
+    """Every metric of one emulator: recorded in memory, read back, written to the store."""
+
+    def __init__(self, store: Store, clock: Clock, enabled: bool = True) -> None:
+        """`enabled=False` records no invocation metrics (what the benchmark compares with)."""
+        self.store = store
+        self.clock = clock
+        self.enabled = enabled
+        self._lock = threading.Lock()
+        self._buckets: dict[MetricKey, dict[int, Bucket]] = {}
+        self._dirty: set[MetricKey] = set()
+        self._invocation_keys: dict[tuple[str, str], tuple[MetricKey, ...]] = {}
+        for record in store.all(KIND):
+            key = MetricKey(record["Namespace"], record["MetricName"], _pairs(record))
+            self._buckets[key] = {
+                int(minute): Bucket.from_record(fields)
+                for minute, fields in record["Buckets"].items()
+            }
+
+    # --- recording -------------------------------------------------------------------------
+
+    def record_invocation(
+        self,
+        endpoint: str,
+        variant: str,
+        model_seconds: float,
+        overhead_seconds: float,
+        instances: int,
+        status: int = 200,
+    ) -> None:
+        """One InvokeEndpoint's metrics, as SageMaker publishes them for the variant: the
+        error counts are published as 0 for a success, so rates over them have data."""
+        if not self.enabled:
+            return
+        keys = self._invocation_keys.get((endpoint, variant))
+        if keys is None:
+            dims = (("EndpointName", endpoint), ("VariantName", variant))
+            keys = tuple(MetricKey(SAGEMAKER, name, dims) for name in INVOCATION_METRICS)
+            self._invocation_keys[(endpoint, variant)] = keys
+        invocations, per_instance, four, five, model, overhead = keys
+        error = status >= 400
+        values = (
+            (invocations, 1.0),
+            (per_instance, 1.0 / max(1, instances)),
+            (four, 1.0 if 400 <= status < 500 else 0.0),
+            (five, 1.0 if status >= 500 else 0.0),
+        )
+        minute = int(self.clock.now()) // RESOLUTION * RESOLUTION
+        with self._lock:
+            for key, value in values:
+                self._bucket(key, minute, "None").add(value)
+            if not error:  # a failed invocation has no model latency to report
+                self._bucket(model, minute, "Microseconds").add(model_seconds * 1e6)
+                self._bucket(overhead, minute, "Microseconds").add(overhead_seconds * 1e6)
+
+    def put(
+        self,
+        key: MetricKey,
+        when: float,
+        values: list[tuple[float, float]],
+        unit: str = "None",
+        statistics: dict | None = None,
+    ) -> None:
+        """PutMetricData's values (value, count) or StatisticValues at time `when`."""
+        minute = int(when) // RESOLUTION * RESOLUTION
+        with self._lock:
+            bucket = self._bucket(key, minute, unit)
+            for value, count in values:
+                bucket.add(value, count)
+            if statistics:
+                bucket.add_statistics(
+                    statistics["SampleCount"],
+                    statistics["Sum"],
+                    statistics["Minimum"],
+                    statistics["Maximum"],
+                )
+
+    def _bucket(self, key: MetricKey, minute: int, unit: str) -> Bucket:
+        minutes = self._buckets.get(key)
+        if minutes is None:
+            minutes = self._buckets[key] = {}
+        bucket = minutes.get(minute)
+        if bucket is None:
+            bucket = minutes[minute] = Bucket(unit=unit)
+        self._dirty.add(key)
+        return bucket
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def keys(self) -> list[MetricKey]:
+        with self._lock:
+            return sorted(self._buckets, key=lambda k: (k.namespace, k.name, k.dimensions))
+
+    def statistics(
+        self, key: MetricKey, start: float, end: float, period: int
+    ) -> dict[int, Bucket]:
+        """The buckets of `key` combined per `period` seconds (a multiple of a minute), by
+        each period's start, for periods starting in [start, end)."""
+        period = max(RESOLUTION, period // RESOLUTION * RESOLUTION)
+        found: dict[int, Bucket] = {}
+        with self._lock:
+            minutes = dict(self._buckets.get(key, {}))
+        for minute, bucket in minutes.items():
+            slot = minute // period * period
+            if not start <= slot < end or bucket.count == 0 and not bucket.samples:
+                continue
+            combined = found.get(slot)
+            if combined is None:
+                combined = found[slot] = Bucket(unit=bucket.unit)
+            combined.count += bucket.count
+            combined.total += bucket.total
+            combined.low = min(combined.low, bucket.low)
+            combined.high = max(combined.high, bucket.high)
+            combined.samples.extend(bucket.samples)
+            combined.seen += bucket.seen
+        return found
+
+    # --- persistence -----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the metrics changed since the last flush to the store; forget old minutes."""
+        horizon = int(self.clock.now()) - RETENTION * RESOLUTION
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+            snapshot = {}
+            for key in dirty:
+                minutes = self._buckets.get(key, {})
+                for minute in [m for m in minutes if m < horizon]:
+                    del minutes[minute]
+                snapshot[key] = {str(m): b.as_record() for m, b in minutes.items()}
+        for key, buckets in snapshot.items():
+            record = {**key.as_metric(), "Buckets": buckets}
+            self.store.put(KIND, key.store_name, record, 0.0)
+
+
+def _pairs(record: dict) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((d["Name"], d["Value"]) for d in record.get("Dimensions", [])))
+
+
+def statistic(bucket: Bucket, name: str) -> float | None:
+    """One statistic of a bucket: SampleCount, Sum, Average, Minimum, Maximum, or pNN(.N)."""
+    if name == "SampleCount":
+        return bucket.count
+    if name == "Sum":
+        return bucket.total
+    if name == "Average":
+        return bucket.total / bucket.count if bucket.count else None
+    if name == "Minimum":
+        return bucket.low if bucket.count else None
+    if name == "Maximum":
+        return bucket.high if bucket.count else None
+    percent = percentile_of(name)
+    if percent is not None and bucket.samples:
+        ordered = sorted(bucket.samples)
+        # Nearest rank, as CloudWatch's percentiles over raw values.
+        rank = max(1, math.ceil(percent / 100 * len(ordered)))
+        return ordered[rank - 1]
+    return None
+
+
+def percentile_of(name: str) -> float | None:
+    """The percent of an extended statistic `p99`, `p99.9`; None for any other name."""
+    if len(name) > 1 and name[0] == "p":
+        try:
+            value = float(name[1:])
+        except ValueError:
+            return None
+        if 0 <= value <= 100 and name[1:].replace(".", "", 1).isdigit():
+            return value
+    return None

@@ -73,7 +73,8 @@ def _tokens(expression: str) -> list[tuple[str, str]]:
     while position < len(text):
         found = _TOKEN.match(text, position)
         if found is None:
-            raise invalid(expression, f"unexpected character at position {position + 1}")
+            at = len(text) - len(text[position:].lstrip())  # the character, not the space
+            raise invalid(expression, f"unexpected character {text[at]!r} at position {at + 1}")
         kind = found.lastgroup or ""
         tokens.append((kind, found.group(kind)))
         position = found.end()

@@ -23,14 +23,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mlinfra.emulator.kit.clock import Clock
 from mlinfra.emulator.kit.errors import ApiError
 from mlinfra.emulator.kit.paths import Roots
 from mlinfra.emulator.kit.records import Listing
 from mlinfra.emulator.protocol import CONTROL_SERVICE
 from mlinfra.emulator.scheduler import Scheduler
 from mlinfra.emulator.services.autoscaling import AutoScaling
-from mlinfra.emulator.services.cloudwatch.metrics import Metrics
+from mlinfra.emulator.services.cloudwatch.metrics import Metrics, clock_for
 from mlinfra.emulator.services.cloudwatch.service import CloudWatch
 from mlinfra.emulator.services.endpoints import Endpoints
 from mlinfra.emulator.services.feature_groups import FeatureGroups
@@ -85,7 +84,7 @@ class ControlPlane:
         self._features_lock = threading.Lock()
         self._scheduler: Scheduler | None = None
         listing = Listing(self.store)
-        self.clock = Clock(clock_scale)
+        self.clock = clock_for(self.store, clock_scale)
         self.metrics = Metrics(self.store, self.clock, enabled=metrics)
 
         # Each service gets what it needs, and only that: the store, the kit, the runtimes,

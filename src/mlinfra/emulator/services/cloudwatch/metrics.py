@@ -29,6 +29,7 @@ RESOLUTION = 60  # seconds a bucket covers: CloudWatch's standard resolution
 MAX_SAMPLES = 1000  # values a bucket keeps for percentiles (a uniform reservoir past that)
 RETENTION = 24 * 60  # minutes of buckets kept, in memory and in the store
 KIND = "metric"  # the store's kind of a metric's persisted buckets
+CLOCK = ("metric-clock", "now")  # where the clock had got to when metrics were last written
 SAGEMAKER = "AWS/SageMaker"
 
 # SageMaker's invocation metrics (AWS docs, "Amazon SageMaker AI metrics in Amazon
@@ -247,6 +248,14 @@ class Metrics:
         for key, buckets in snapshot.items():
             record = {**key.as_metric(), "Buckets": buckets}
             self.store.put(KIND, key.store_name, record, 0.0)
+        self.store.put(*CLOCK, {"Now": self.clock.now()}, 0.0)
+
+
+def clock_for(store: Store, scale: float) -> Clock:
+    """The metrics' clock, sped up `scale` times, starting no earlier than where the last run
+    of the emulator had got to (a sped-up clock runs ahead of the wall clock)."""
+    record = store.get(*CLOCK) or {}
+    return Clock(scale, since=float(record.get("Now", 0.0)))
 
 
 def _pairs(record: dict) -> tuple[tuple[str, str], ...]:

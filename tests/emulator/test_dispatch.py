@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from mlinfra.emulator.control import API_OF, SERVICES, SUPPORTED, ControlPlane, dispatch_table
+from mlinfra.emulator.control import (
+    API_OF,
+    OPERATIONS,
+    SERVICES,
+    SUPPORTED,
+    ControlPlane,
+    dispatch_table,
+    supported,
+)
 from mlinfra.emulator.kit.errors import ApiError
 from mlinfra.emulator.protocol import CONTROL_SERVICE
 from mlinfra.emulator.services.runtime import Runtime
@@ -21,12 +29,15 @@ def control(tmp_path):
 
 
 def test_every_supported_operation_has_a_handler_and_is_in_its_apis_model(control):
-    assert sorted(control.operations) == sorted(SUPPORTED)
-    assert len(set(SUPPORTED)) == len(SUPPORTED)
-    for operation in SUPPORTED:
+    assert sorted(control.operations) == sorted(OPERATIONS)
+    assert len(set(OPERATIONS)) == len(OPERATIONS)
+    for operation in OPERATIONS:
         assert operation in service_model(API_OF[operation]).operation_names, operation
-    assert {API_OF[name] for name in SUPPORTED} == {
-        CONTROL_SERVICE, "cloudwatch", "application-autoscaling"
+    assert SUPPORTED == supported(CONTROL_SERVICE)
+    assert set(OPERATIONS) == {
+        *SUPPORTED,
+        *supported("cloudwatch"),
+        *supported("application-autoscaling"),
     }
     assert sorted(control.runtime_operations) == sorted(Runtime.OPERATIONS)
 

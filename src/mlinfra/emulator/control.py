@@ -51,12 +51,21 @@ Handler = Callable[..., dict[str, Any] | None]
 SERVICES = (
     Models, Endpoints, Registry, FeatureGroups, Tags, Pipelines, Monitors, CloudWatch, AutoScaling
 )  # fmt: skip
-SUPPORTED = tuple(name for service in SERVICES for name in service.OPERATIONS)
 API_OF = {
     name: getattr(service, "API", CONTROL_SERVICE)
     for service in SERVICES
     for name in service.OPERATIONS
 }
+OPERATIONS = tuple(API_OF)  # of every API
+# SageMaker's operations; `supported(api)` those of another API.
+SUPPORTED = tuple(name for name in OPERATIONS if API_OF[name] == CONTROL_SERVICE)
+
+
+def supported(api: str) -> tuple[str, ...]:
+    """The operations of `api` (a botocore service name) the emulator serves."""
+    return tuple(name for name in OPERATIONS if API_OF[name] == api)
+
+
 # How often (emulator-clock seconds) alarms and autoscaling are evaluated.
 EVALUATION_SECONDS = 10.0
 # What may change when something runs: the scheduler looks again after these.
@@ -122,11 +131,10 @@ class ControlPlane:
         its output, or the ApiError AWS would answer."""
         handler = self.operations.get(operation)
         if handler is None or API_OF[operation] != api:
-            supported = sorted(name for name in SUPPORTED if API_OF[name] == api)
             raise ApiError(
                 "UnknownOperationException",
                 f"The operation {operation} of {api} is not supported by the mlinfra local "
-                f"emulator. Supported: {', '.join(supported)}.",
+                f"emulator. Supported: {', '.join(sorted(supported(api)))}.",
             )
         # One writer at a time: read-check-write sequences (unique names, version numbers)
         # must not interleave. Control-plane traffic is light; invocations never take this lock.

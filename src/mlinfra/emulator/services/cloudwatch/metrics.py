@@ -88,11 +88,16 @@ class Bucket:
             self.low = value
         if value > self.high:
             self.high = value
+        self.sample(value)
+
+    def sample(self, value: float) -> None:
+        """Keep `value` for percentiles, or not: Algorithm R, so each value of the minute
+        has the same chance of being among the MAX_SAMPLES kept."""
         self.seen += 1
         if len(self.samples) < MAX_SAMPLES:
             self.samples.append(value)
-        else:  # Algorithm R: every value has the same chance of being kept
-            slot = random.randrange(self.seen)  # noqa: S311 - sampling, not security
+        else:
+            slot = int(random.random() * self.seen)  # noqa: S311 - sampling, not security
             if slot < MAX_SAMPLES:
                 self.samples[slot] = value
 
@@ -103,8 +108,7 @@ class Bucket:
         self.low = min(self.low, low)
         self.high = max(self.high, high)
         if count:
-            self.samples.append(total / count)
-            self.seen += 1
+            self.sample(total / count)
 
     def as_record(self) -> list:
         return [self.count, self.total, self.low, self.high, self.unit, self.samples, self.seen]
@@ -126,6 +130,7 @@ class Metrics:
         self._lock = threading.Lock()
         self._buckets: dict[MetricKey, dict[int, Bucket]] = {}
         self._dirty: set[MetricKey] = set()
+        self._flushed = 0  # the clock's time at the last flush
         self._invocation_keys: dict[tuple[str, str], tuple[MetricKey, ...]] = {}
         for record in store.all(KIND):
             key = MetricKey(record["Namespace"], record["MetricName"], _pairs(record))
@@ -165,7 +170,15 @@ class Metrics:
         minute = int(self.clock.now()) // RESOLUTION * RESOLUTION
         with self._lock:
             for key, value in values:
-                self._bucket(key, minute, "None").add(value)
+                # Counts: statistics without samples (a percentile of a count is not kept),
+                # written out here rather than through `add`: this runs on every invocation.
+                bucket = self._bucket(key, minute, "None")
+                bucket.count += 1.0
+                bucket.total += value
+                if value < bucket.low:
+                    bucket.low = value
+                if value > bucket.high:
+                    bucket.high = value
             if not error:  # a failed invocation has no model latency to report
                 self._bucket(model, minute, "Microseconds").add(model_seconds * 1e6)
                 self._bucket(overhead, minute, "Microseconds").add(overhead_seconds * 1e6)
@@ -182,6 +195,7 @@ class Metrics:
         minute = int(when) // RESOLUTION * RESOLUTION
         with self._lock:
             bucket = self._bucket(key, minute, unit)
+            self._dirty.add(key)  # any minute, however old
             for value, count in values:
                 bucket.add(value, count)
             if statistics:
@@ -199,7 +213,7 @@ class Metrics:
         bucket = minutes.get(minute)
         if bucket is None:
             bucket = minutes[minute] = Bucket(unit=unit)
-        self._dirty.add(key)
+            self._dirty.add(key)  # a new minute; later changes to it are flushed with it
         return bucket
 
     # --- reading ---------------------------------------------------------------------------
@@ -236,9 +250,17 @@ class Metrics:
 
     def flush(self) -> None:
         """Write the metrics changed since the last flush to the store; forget old minutes."""
-        horizon = int(self.clock.now()) - RETENTION * RESOLUTION
+        now = int(self.clock.now())
+        horizon = now - RETENTION * RESOLUTION
         with self._lock:
-            dirty, self._dirty = self._dirty, set()
+            # What changed: keys given a minute since the last flush, and every key still
+            # written in the minutes since it (recording marks only a bucket's first value).
+            recent = self._flushed - RESOLUTION
+            dirty = self._dirty | {
+                key for key, minutes in self._buckets.items() if minutes and max(minutes) >= recent
+            }
+            self._dirty = set()
+            self._flushed = now
             snapshot = {}
             for key in dirty:
                 minutes = self._buckets.get(key, {})

@@ -184,10 +184,10 @@ def main(argv: list[str] | None = None) -> None:
     cost = (medians["off"] - medians["on"]) / medians["off"] * 100
     print(f"\nthroughput cost of collection: {cost:.1f}% (aim: under 5%)")
     micros = recording_cost()
-    request = 1e6 / medians["off"] * args.concurrency  # one request's server time, roughly
+    request = 1e6 / medians["off"] * args.concurrency  # one request's latency, on average
     print(
         f"record_invocation: {micros:.2f} us a call, {micros / request * 100:.3f}% of a "
-        f"request's {request:.0f} us at the measured throughput"
+        f"request's {request:.0f} us latency (metrics off)"
     )
     print(
         "per-round requests/s:",

@@ -262,7 +262,14 @@ def test_an_alarm_fires_on_the_scheduler_and_notifies_the_spec_targets(fast, cli
         sent = receiver.received[0]
         assert sent["AlarmName"] == "churn-api-latency-p99"
         assert (sent["OldStateValue"], sent["NewStateValue"]) == ("INSUFFICIENT_DATA", "ALARM")
-        log = fast.control.cloudwatch.alert_log("churn-api-latency-p99")
+        log = wait_for(
+            lambda: (
+                (found := fast.control.cloudwatch.alert_log("churn-api-latency-p99"))
+                and len(found) == 2
+                and found
+            ),
+            what="both targets in the alert log",
+        )
         assert {entry["target"] for entry in log} == {
             "sns:arn:aws:sns:us-east-1:123456789012:churn-alerts",
             f"webhook:{receiver.url}",
@@ -318,7 +325,8 @@ def test_a_metric_math_alarm_and_set_alarm_state(fast, clients):
         StateReasonData=json.dumps({"by": "test"}),
     )  # fmt: skip
     history = cloudwatch.describe_alarm_history(AlarmName="error-rate")["AlarmHistoryItems"]
-    assert "silenced by a test" in history[0]["HistoryData"]
+    # The scheduler may judge it ALARM again since (its data still breaches): look for ours.
+    assert any("silenced by a test" in item["HistoryData"] for item in history)
     with pytest.raises(cloudwatch.exceptions.InvalidFormatFault):
         cloudwatch.set_alarm_state(
             AlarmName="error-rate", StateValue="OK", StateReason="x", StateReasonData="{not json"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -375,11 +376,18 @@ class CloudWatch:
             "StateChangeTime": _iso(now),
             "Region": record.get("_Region", DEFAULT_REGION),
         }
-        for target in targets:
-            delivered, detail = deliver(target, payload)
-            self._log(record["AlarmName"]).append(
-                {**payload, "target": target, "delivered": delivered, "detail": detail}
-            )
+        alert_log = self._log(record["AlarmName"])
+
+        def send() -> None:
+            for target in targets:
+                delivered, detail = deliver(target, payload)
+                alert_log.append(
+                    {**payload, "target": target, "delivered": delivered, "detail": detail}
+                )
+
+        # On a thread of its own: a slow webhook (up to its timeout) must not hold the store's
+        # lock, which the state change is made under, nor delay the other alarms.
+        threading.Thread(target=send, name=f"alarm-{record['AlarmName']}", daemon=True).start()
 
     def _log(self, name: str) -> AlertLog:
         try:

@@ -383,6 +383,8 @@ CBOR_HEADERS = {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-c
         b"\xa0\x00",  # bytes after the item
         b"\x81" * 5000 + b"\xa0",  # nested deeper than anything AWS takes
         b"\xa1\x69Namespace\x19\x01\x00",  # a number where a string belongs
+        b"\x5b" + (2**62).to_bytes(8, "big"),  # a byte string longer than any memory
+        b"\xa1\x69Namespace\xfb\x7f\xf8\x00\x00\x00\x00\x00\x00",  # NaN
     ],
 )
 def test_a_malformed_cbor_body_is_a_4xx_never_a_5xx(insecure, body):

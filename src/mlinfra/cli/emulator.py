@@ -149,7 +149,7 @@ def status_command(spec_file: str, as_json: bool) -> None:
     type=click.Choice(["sh", "json"]),
     default="sh",
     show_default=True,
-    help="sh: export/unset lines for eval; json: {\"set\": {...}, \"unset\": [...]}.",
+    help='sh: export/unset lines for eval; json: {"set": {...}, "unset": [...]}.',
 )
 @click.option(
     "--region",
@@ -191,7 +191,7 @@ def env_command(spec_file: str, fmt: str, region: str | None) -> None:
     if fmt == "json":
         click.echo(json.dumps({"set": variables, "unset": list(UNSET)}, indent=2))
         return
-    click.echo(f"# the mlinfra emulator at {access.url}: eval \"$(mlinfra emulator env)\"")
+    click.echo(f'# the mlinfra emulator at {access.url}: eval "$(mlinfra emulator env)"')
     for name, value in variables.items():
         click.echo(f"export {name}={shlex.quote(value)}")
     click.echo(f"unset {' '.join(UNSET)}")

@@ -2,7 +2,8 @@
 
 Requests arrive already validated against botocore's input shapes (`protocol.py`). Each
 operation is handled by the one service that names it (`services/`: models, endpoints, the
-model registry, feature groups, tags, pipelines, monitors; the runtime operations of the data
+model registry, feature groups, tags, pipelines, monitors, CloudWatch and Application Auto
+Scaling, each service of another API naming it in `API`; the runtime operations of the data
 plane); a handler applies AWS's rules to records in the SQLite `Store` and answers with the
 operation's output shape. `ControlPlane` makes the store, the runtimes (the serving pool; the
 feature store, on first use since it loads pyarrow) and the services, handing each what it

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -385,14 +386,31 @@ def cbor_object(body: bytes) -> dict[str, Any]:
             "SerializationException", f"The CBOR body is nested too deep (over {wire.MAX_DEPTH})."
         ) from None
     except Exception as exc:  # botocore raises several types for bytes that are not CBOR
+        why = str(exc) or type(exc).__name__  # a length no memory holds: MemoryError, no text
         raise ApiError(
-            "SerializationException", f"The request body is not valid CBOR: {exc}"
+            "SerializationException", f"The request body is not valid CBOR: {why}"
         ) from None
     if trailing:
         raise ApiError("SerializationException", "The CBOR body has bytes after its one item.")
     if not isinstance(document, dict) or not all(isinstance(k, str) for k in document):
         raise ApiError("SerializationException", "The request body must be a CBOR map.")
+    _finite(document)
     return document
+
+
+def _finite(document: Any) -> None:
+    """Refuse NaN and infinities, which CBOR (unlike JSON) can carry: no AWS number is one."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ApiError(
+                "SerializationException", f"The CBOR body holds {value}, which is not a number."
+            )
 
 
 def serialize_cbor(shape: Shape | None, result: dict[str, Any]) -> bytes:

@@ -3,6 +3,8 @@
 What it starts:
 - an execution of every monitoring schedule whose status is Scheduled, at each time its
   ScheduleExpression names;
+- its periodic tasks, at every wake-up and at least every `every` seconds: CloudWatch's alarm
+  evaluation and Application Auto Scaling's target tracking (given by the control plane);
 - an execution of every pipeline tagged `mlinfra:schedule` (the spec's schedule: `daily`,
   `cron(0 3 * * ? *)`, `rate(6 hours)`...), described as "Started by schedule <expression>".
 

@@ -1,6 +1,10 @@
 """The emulator's HTTP server: one loopback port speaking the SageMaker APIs boto3 calls.
 
-- `POST /` with `X-Amz-Target: SageMaker.<Operation>`: the control plane (AWS JSON 1.1).
+- `POST /` with `X-Amz-Target: SageMaker.<Operation>`: the control plane (AWS JSON 1.1);
+  `AnyScaleFrontendService.<Operation>` is Application Auto Scaling (JSON 1.1) and
+  `GraniteServiceVersion20100801.<Operation>` CloudWatch (JSON 1.0).
+- `POST /service/GraniteServiceVersion20100801/operation/<Operation>`: CloudWatch in Smithy
+  RPC v2 CBOR, what boto3 sends it by default (`protocol.parse_cbor_request`).
 - `POST /endpoints/{EndpointName}/invocations`: SageMaker Runtime's InvokeEndpoint.
 - `/FeatureGroup/...`, `/BatchGetRecord`: the Feature Store Runtime (REST-JSON).
 - `/_mlinfra/...`: mlinfra's own routes, not AWS's: `GET /_mlinfra/health`, and
@@ -15,12 +19,14 @@ While it serves, the control plane's scheduler starts monitors and scheduled pip
 
 Every request passes, in this order: `guard.admit` (a loopback Host with the emulator's port,
 no foreign Origin, no browser fetch, no OPTIONS; refused before its body is read), the body
-size limit, `auth.Verifier` (SigV4 with the emulator's own credentials, unless it was started
-with `--insecure-any-credentials`), then its route's content type:
+size limit, `auth.Verifier` (SigV4 with the emulator's own credentials, signed for the route's
+service, unless it was started with `--insecure-any-credentials`), then its route's content
+type:
 
 | route | Content-Type |
 |---|---|
-| `POST /` (control plane) | `application/x-amz-json-1.1`, as boto3 sends |
+| `POST /` (control plane) | `application/x-amz-json-1.1` or `-1.0`, as boto3 sends |
+| `POST /service/{prefix}/operation/{name}` | `application/cbor` (or no body) |
 | `PUT /FeatureGroup/{name}`, `POST /BatchGetRecord` | `application/json`, as boto3 sends |
 | `POST /endpoints/{name}/invocations` | any (the model's), or none, but not a form type (*) |
 | `POST /_mlinfra/feature-groups/{name}/ingest` | `text/csv` |

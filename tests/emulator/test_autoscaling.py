@@ -138,3 +138,16 @@ def test_what_the_emulator_cannot_scale_is_a_validation_exception(fast, clients)
             PolicyName="none", ServiceNamespace=NAMESPACE, ResourceId=RESOURCE,
             ScalableDimension=DIMENSION,
         )  # fmt: skip
+
+
+def test_a_restarted_emulator_serves_the_instance_count_autoscaling_set(tmp_path, model_dir):
+    for server in serving(tmp_path, clock_scale=60.0):
+        access = Access.for_server(server)
+        sagemaker = access.client("sagemaker")
+        deploy(sagemaker, "busy", {"Image": "sklearn", "ModelDataUrl": str(model_dir)})
+        target(access.client("application-autoscaling"), low=2, high=3)
+        wait_for(lambda sm=sagemaker: counts(sm) == (2, 2), timeout=30, what="MinCapacity 2")
+    for server in serving(tmp_path, clock_scale=60.0, schedule=False):
+        server.control.endpoints.redeploy()  # what a started emulator does first
+        assert counts(Access.for_server(server).client("sagemaker")) == (2, 2)
+        assert len(server.control.serving.status("busy")["variants"]["AllTraffic"]["pids"]) == 2

@@ -34,7 +34,7 @@ def test_arithmetic_over_series_aligns_times_and_drops_division_by_zero():
         ("errors ^ 2", "unexpected character '^' at position 8"),
         ("Errors * 2", "'Errors' is no query id"),
         ("errors errors", "unexpected 'errors'"),
-        ("__import__('os')", "unexpected character \"'\" at position 12"),
+        ("__import__('os')", 'unexpected character "\'" at position 12'),
     ],
 )
 def test_what_is_not_supported_is_a_validation_error_saying_why(text, why):

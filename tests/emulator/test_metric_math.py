@@ -34,6 +34,9 @@ def test_arithmetic_over_series_aligns_times_and_drops_division_by_zero():
         ("errors ^ 2", "unexpected character '^' at position 8"),
         ("Errors * 2", "'Errors' is no query id"),
         ("errors errors", "unexpected 'errors'"),
+        ("(" * 1000 + "errors" + ")" * 1000, "more than 100 operations nested"),
+        ("-" * 2000 + "errors", "more than 100 operations nested"),
+        ("+".join(["errors"] * 200), "more than 100 operations nested"),
         ("__import__('os')", 'unexpected character "\'" at position 12'),
     ],
 )
@@ -42,7 +45,7 @@ def test_what_is_not_supported_is_a_validation_error_saying_why(text, why):
         expressions.parse(text)
     assert excinfo.value.code == "ValidationError"
     assert why in excinfo.value.message
-    assert text in excinfo.value.message
+    assert text[:40] in excinfo.value.message
 
 
 class FixedClock(Clock):

@@ -21,6 +21,7 @@ from mlinfra.emulator.kit.errors import ApiError
 Series = dict[int, float]
 Value = float | Series
 MAX_LENGTH = 2048  # CloudWatch's limit on an Expression's length (its model's max)
+MAX_DEPTH = 100  # operations nested in one another: far beyond any alarm, far within Python's
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+(?:\.\d*)?|\.\d+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/()]))"
@@ -63,7 +64,20 @@ def parse(expression: str) -> Node:
     node = parser.expression()
     if parser.position < len(tokens):
         raise invalid(expression, f"unexpected {tokens[parser.position][1]!r}")
+    if _depth(node) > MAX_DEPTH:
+        raise invalid(expression, f"it has more than {MAX_DEPTH} operations nested")
     return node
+
+
+def _depth(node: Node) -> int:
+    """The tree's depth, without recursion (evaluation recurses only within MAX_DEPTH)."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in (current.left, current.right) if child)
+    return deepest
 
 
 def _tokens(expression: str) -> list[tuple[str, str]]:
@@ -86,6 +100,7 @@ class _Parser:
         self.text = expression
         self.tokens = tokens
         self.position = 0
+        self.nesting = 0
 
     def _peek(self) -> tuple[str, str] | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -105,6 +120,15 @@ class _Parser:
         return node
 
     def factor(self) -> Node:
+        self.nesting += 1  # parentheses and unary minus recurse here: bounded before Python is
+        if self.nesting > MAX_DEPTH:
+            raise invalid(self.text, f"it has more than {MAX_DEPTH} operations nested")
+        try:
+            return self._factor()
+        finally:
+            self.nesting -= 1
+
+    def _factor(self) -> Node:
         token = self._peek()
         if token is None:
             raise invalid(self.text, "it ends where a value is expected")

@@ -123,3 +123,25 @@ def test_the_clock_scale_speeds_time_and_is_checked():
     for bad in ("fast", "0.5", "1e9"):
         with pytest.raises(ClockError, match="MLINFRA_EMULATOR_CLOCK_SCALE|from 1 to"):
             scale_from_environment({"MLINFRA_EMULATOR_CLOCK_SCALE": bad})
+
+
+def test_metrics_are_written_a_minute_at_a_time_and_forgotten_after_retention(tmp_path):
+    from mlinfra.emulator.services.cloudwatch.metrics import KIND, RESOLUTION, RETENTION
+
+    store = Store(tmp_path / "s.sqlite3")
+    clock = FixedClock(600_000.0)
+    metrics = Metrics(store, clock)
+    metrics.record_invocation("e", "v", 0.001, 0.0001, 1)
+    put(metrics, 596_400.0, 7.0)  # into a minute an hour past: written all the same
+    metrics.flush()
+    names = {r["MetricName"] for r in store.all(KIND)}
+    assert "Invocations" in names and "M" in names
+    assert len(store.all(KIND)) == 7  # six invocation metrics, one minute each; and M's
+    reread = Metrics(store, clock)
+    key = MetricKey.of("N", "M", [])
+    assert reread.statistics(key, 596_400, 596_460, 60)[596_400].total == 7.0
+
+    clock.at += RETENTION * RESOLUTION + 120  # a day later
+    metrics.flush()
+    assert store.all(KIND) == []  # both minutes are past retention, in memory and stored
+    store.close()

@@ -4,9 +4,9 @@ A metric is a namespace, a name and a set of dimensions (`MetricKey`). Each valu
 goes into the statistics of its minute (`Bucket`: sample count, sum, minimum, maximum, and up
 to `MAX_SAMPLES` of the values themselves for percentiles), never into a list of raw points,
 so recording costs a dict lookup and a few additions under a lock: this is on the path of
-every InvokeEndpoint (`record_invocation`). Minutes that have ended are written to the
-control plane's store (`flush`, on the scheduler) as one record per metric, so a restarted
-emulator still answers for them; `RETENTION` of minutes are kept.
+every InvokeEndpoint (`record_invocation`). Minutes are written to the
+control plane's store (`flush`, on the scheduler) as one record per metric and minute, so a
+restarted emulator still answers for them; `RETENTION` of minutes are kept.
 
 Statistics over any period made of whole minutes (`statistics`) combine the buckets: sums and
 counts add, extremes compare, and percentiles are read from the pooled samples, exact while a
@@ -28,7 +28,7 @@ from mlinfra.emulator.store import Store
 RESOLUTION = 60  # seconds a bucket covers: CloudWatch's standard resolution
 MAX_SAMPLES = 1000  # values a bucket keeps for percentiles (a uniform reservoir past that)
 RETENTION = 24 * 60  # minutes of buckets kept, in memory and in the store
-KIND = "metric"  # the store's kind of a metric's persisted buckets
+KIND = "metric-minute"  # the store's kind of one metric's statistics over one minute
 CLOCK = ("metric-clock", "now")  # where the clock had got to when metrics were last written
 SAGEMAKER = "AWS/SageMaker"
 
@@ -129,15 +129,13 @@ class Metrics:
         self.enabled = enabled
         self._lock = threading.Lock()
         self._buckets: dict[MetricKey, dict[int, Bucket]] = {}
-        self._dirty: set[MetricKey] = set()
+        self._dirty: set[tuple[MetricKey, int]] = set()  # minutes PutMetricData wrote
         self._flushed = 0  # the clock's time at the last flush
         self._invocation_keys: dict[tuple[str, str], tuple[MetricKey, ...]] = {}
         for record in store.all(KIND):
             key = MetricKey(record["Namespace"], record["MetricName"], _pairs(record))
-            self._buckets[key] = {
-                int(minute): Bucket.from_record(fields)
-                for minute, fields in record["Buckets"].items()
-            }
+            bucket = Bucket.from_record(record["Bucket"])
+            self._buckets.setdefault(key, {})[int(record["Minute"])] = bucket
 
     # --- recording -------------------------------------------------------------------------
 
@@ -195,7 +193,7 @@ class Metrics:
         minute = int(when) // RESOLUTION * RESOLUTION
         with self._lock:
             bucket = self._bucket(key, minute, unit)
-            self._dirty.add(key)  # any minute, however old
+            self._dirty.add((key, minute))  # any minute, however old
             for value, count in values:
                 bucket.add(value, count)
             if statistics:
@@ -213,7 +211,6 @@ class Metrics:
         bucket = minutes.get(minute)
         if bucket is None:
             bucket = minutes[minute] = Bucket(unit=unit)
-            self._dirty.add(key)  # a new minute; later changes to it are flushed with it
         return bucket
 
     # --- reading ---------------------------------------------------------------------------
@@ -249,27 +246,33 @@ class Metrics:
     # --- persistence -----------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write the metrics changed since the last flush to the store; forget old minutes."""
+        """Write the minutes changed since the last flush to the store (one record a metric
+        and minute, so a flush writes only what changed); forget minutes past RETENTION."""
         now = int(self.clock.now())
         horizon = now - RETENTION * RESOLUTION
         with self._lock:
-            # What changed: keys given a minute since the last flush, and every key still
-            # written in the minutes since it (recording marks only a bucket's first value).
-            recent = self._flushed - RESOLUTION
-            dirty = self._dirty | {
-                key for key, minutes in self._buckets.items() if minutes and max(minutes) >= recent
-            }
-            self._dirty = set()
-            self._flushed = now
-            snapshot = {}
-            for key in dirty:
-                minutes = self._buckets.get(key, {})
+            # What changed: minutes PutMetricData wrote into, and every minute from the one
+            # before the last flush on (recording marks nothing, to stay cheap).
+            recent = self._flushed // RESOLUTION * RESOLUTION - RESOLUTION
+            changed = set(self._dirty)
+            expired = []
+            for key, minutes in self._buckets.items():
                 for minute in [m for m in minutes if m < horizon]:
                     del minutes[minute]
-                snapshot[key] = {str(m): b.as_record() for m, b in minutes.items()}
-        for key, buckets in snapshot.items():
-            record = {**key.as_metric(), "Buckets": buckets}
-            self.store.put(KIND, key.store_name, record, 0.0)
+                    expired.append((key, minute))
+                changed.update((key, m) for m in minutes if m >= recent)
+            self._dirty = set()
+            self._flushed = now
+            snapshot = [
+                (key, minute, self._buckets[key][minute].as_record())
+                for key, minute in changed
+                if minute in self._buckets.get(key, {})
+            ]
+        for key, minute, bucket in snapshot:
+            record = {**key.as_metric(), "Minute": minute, "Bucket": bucket}
+            self.store.put(KIND, f"{key.store_name}@{minute}", record, float(minute))
+        for key, minute in expired:
+            self.store.delete(KIND, f"{key.store_name}@{minute}")
         self.store.put(*CLOCK, {"Now": self.clock.now()}, 0.0)
 
 

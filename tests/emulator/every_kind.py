@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from mlinfra.emulator.access import Access
+from mlinfra.emulator.protocol import service_of_target, signing_name
 from mlinfra.emulator.server import EmulatorServer
 
 ROLE = "arn:aws:iam::123456789012:role/fuzz"
@@ -101,7 +102,9 @@ class Populated:
         try:
             # Signed as a client holding the emulator's credentials signs: the fuzz reaches
             # the parsing behind the signature check, not only the check.
-            signed = self.access.signed_headers(method, path, body, headers)
+            # Each API's own signing name (CloudWatch's is `monitoring`), as boto3 signs.
+            api = service_of_target(headers.get("X-Amz-Target")) if path == "/" else "sagemaker"
+            signed = self.access.signed_headers(method, path, body, headers, signing_name(api))
             conn.request(method, path, body=body, headers=signed)
             response = conn.getresponse()
             return response.status, dict(response.getheaders()), response.read()

@@ -337,6 +337,8 @@ def test_emulator_env_is_all_plain_boto3_needs(folders):
         "AWS_ENDPOINT_URL_SAGEMAKER",
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
         "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME",
+        "AWS_ENDPOINT_URL_CLOUDWATCH",
+        "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_DEFAULT_REGION",
@@ -378,13 +380,20 @@ def test_eval_of_emulator_env_overrides_a_shell_set_up_for_aws(folders):
         f'eval "$({shlex.quote(sys.executable)} -m mlinfra.cli.main emulator env -f '
         f'{shlex.quote(str(folder / "mlinfra.yaml"))})" && '
         f"{shlex.quote(sys.executable)} -c "
-        + shlex.quote("import boto3; print(boto3.client('sagemaker').list_models()['Models'])")
+        + shlex.quote(
+            "import boto3; print(boto3.client('sagemaker').list_models()['Models'], "
+            "boto3.client('cloudwatch').list_metrics()['Metrics'], "
+            "boto3.client('application-autoscaling').describe_scalable_targets("
+            "ServiceNamespace='sagemaker')['ScalableTargets'])"
+        )
     )
     run = subprocess.run(
         ["sh", "-c", command], env=stale, capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "[]"
+    # SageMaker, CloudWatch (CBOR, signed for `monitoring`) and Application Auto Scaling, all
+    # reached through the variables `emulator env` sets.
+    assert run.stdout.strip() == "[] [] []"
 
 
 def test_emulator_env_quotes_its_values_for_the_shell(folders):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from mlinfra.emulator.control import SERVICES, SUPPORTED, ControlPlane, dispatch_table
+from mlinfra.emulator.control import (
+    API_OF,
+    OPERATIONS,
+    SERVICES,
+    SUPPORTED,
+    ControlPlane,
+    dispatch_table,
+    supported,
+)
 from mlinfra.emulator.kit.errors import ApiError
 from mlinfra.emulator.protocol import CONTROL_SERVICE
 from mlinfra.emulator.services.runtime import Runtime
@@ -20,11 +28,31 @@ def control(tmp_path):
     plane.close()
 
 
-def test_every_supported_operation_has_a_handler_and_is_sagemakers(control):
-    assert sorted(control.operations) == sorted(SUPPORTED)
-    assert len(set(SUPPORTED)) == len(SUPPORTED)
-    assert set(SUPPORTED) <= set(service_model(CONTROL_SERVICE).operation_names)
+def test_every_supported_operation_has_a_handler_and_is_in_its_apis_model(control):
+    assert sorted(control.operations) == sorted(OPERATIONS)
+    assert len(set(OPERATIONS)) == len(OPERATIONS)
+    for operation in OPERATIONS:
+        assert operation in service_model(API_OF[operation]).operation_names, operation
+    assert SUPPORTED == supported(CONTROL_SERVICE)
+    assert set(OPERATIONS) == {
+        *SUPPORTED,
+        *supported("cloudwatch"),
+        *supported("application-autoscaling"),
+    }
     assert sorted(control.runtime_operations) == sorted(Runtime.OPERATIONS)
+
+
+def test_an_operation_is_run_only_for_the_api_that_has_it(control):
+    # PutMetricAlarm is CloudWatch's: sent as SageMaker's (X-Amz-Target: SageMaker.PutMetricAlarm)
+    # it must not reach CloudWatch's handler, whose input SageMaker's model never checked.
+    with pytest.raises(ApiError) as excinfo:
+        control.call("PutMetricAlarm", {"AlarmName": "x"}, REGION)
+    assert excinfo.value.code == "UnknownOperationException"
+    assert "DescribeAlarms" not in excinfo.value.message
+    with pytest.raises(ApiError) as excinfo:
+        control.call("CreateModel", {}, REGION, "cloudwatch")
+    assert excinfo.value.code == "UnknownOperationException"
+    assert "PutMetricData" in excinfo.value.message
 
 
 def test_an_operation_no_service_names_is_unknown(control):

@@ -25,8 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from request_strategies import Raw, request, to_json
 
-from mlinfra.emulator.control import SUPPORTED
+from mlinfra.emulator.control import SUPPORTED, supported
 from mlinfra.emulator.protocol import (
+    AUTOSCALING_SERVICE,
+    CLOUDWATCH_SERVICE,
     CONTROL_SERVICE,
     FEATURESTORE_SERVICE,
     RUNTIME_SERVICE,
@@ -81,7 +83,13 @@ def assert_answered(service: str, operation: str, status: int, headers: dict, bo
 
 
 def known_errors(service: str) -> frozenset[str]:
-    return frozenset(shape.name for shape in service_model(service).error_shapes)
+    # By shape name, and by code: CloudWatch answers with its Query codes (InvalidParameterValue).
+    shapes = service_model(service).error_shapes
+    return frozenset(
+        name
+        for shape in shapes
+        for name in (shape.name, (shape.metadata.get("error") or {}).get("code", shape.name))
+    )
 
 
 def send_control(fuzzed: Populated, operation: str, params: Any) -> tuple:
@@ -145,6 +153,31 @@ def test_no_control_plane_request_gets_a_server_error(fuzzed, operation, data):
     assert_answered(CONTROL_SERVICE, operation, status, headers, body, params)
     if status < 400 and operation.startswith(("Delete", "Update", "Stop")):
         fuzzed.restore()
+
+
+# CloudWatch and Application Auto Scaling, over JSON (CloudWatch's JSON 1.0 reaches the same
+# handlers as the CBOR boto3 sends; its raw CBOR bodies are tested in test_cloudwatch.py).
+OTHER_APIS = [
+    (api, name, content_type)
+    for api, content_type in ((CLOUDWATCH_SERVICE, "application/x-amz-json-1.0"),
+                              (AUTOSCALING_SERVICE, "application/x-amz-json-1.1"))
+    for name in supported(api)
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("service", "operation", "content_type"), OTHER_APIS)
+@FUZZ
+@given(data=st.data())
+def test_no_cloudwatch_or_autoscaling_request_gets_a_server_error(
+    fuzzed, service, operation, content_type, data
+):
+    shape = service_model(service).operation_model(operation).input_shape
+    params, _ = data.draw(request(shape, fuzzed.seeds), label="request")
+    prefix = service_model(service).metadata["targetPrefix"]
+    headers = {"X-Amz-Target": f"{prefix}.{operation}", "Content-Type": content_type}
+    body = to_json(params).encode("utf-8", "surrogatepass")
+    status, answer_headers, answer = fuzzed.send("POST", "/", body, headers)
+    assert_answered(service, operation, status, answer_headers, answer, params)
 
 
 @pytest.mark.parametrize(("service", "operation"), RUNTIME_OPERATIONS)

@@ -55,6 +55,10 @@ def start_command(spec_file: str, port: int, foreground: bool, insecure: bool) -
     .mlinfra/emulator/credentials.json (readable by you only). mlinfra's commands find them
     there; `eval "$(mlinfra emulator env)"` gives them to boto3 code. Exits 1 if one is
     already running for the folder (its URL is printed) or it fails to start.
+
+    MLINFRA_EMULATOR_CLOCK_SCALE=N (1 to 3600) in its environment runs the clock of its
+    CloudWatch metrics, alarms and autoscaling N times faster than real time, for demos: with
+    60, a one-minute period passes in a second.
     """
     if insecure:
         click.echo(INSECURE_WARNING, err=True)
@@ -140,7 +144,7 @@ def status_command(spec_file: str, as_json: bool) -> None:
     type=click.Choice(["sh", "json"]),
     default="sh",
     show_default=True,
-    help="sh: export/unset lines for eval; json: {\"set\": {...}, \"unset\": [...]}.",
+    help='sh: export/unset lines for eval; json: {"set": {...}, "unset": [...]}.',
 )
 @click.option(
     "--region",
@@ -152,8 +156,9 @@ def env_command(spec_file: str, fmt: str, region: str | None) -> None:
     """Print the environment that makes boto3 code reach the running emulator.
 
     eval "$(mlinfra emulator env)" exports AWS_ENDPOINT_URL_SAGEMAKER,
-    AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME and AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME (the
-    emulator's URL), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (its credentials),
+    AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME,
+    AWS_ENDPOINT_URL_CLOUDWATCH and AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING (the emulator's
+    URL), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (its credentials),
     AWS_DEFAULT_REGION and AWS_REGION; and unsets AWS_SESSION_TOKEN, AWS_SECURITY_TOKEN,
     AWS_PROFILE, AWS_DEFAULT_PROFILE and AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, which would
     otherwise send a stale token, bring a profile's own settings, or hide the endpoint URLs.
@@ -181,7 +186,7 @@ def env_command(spec_file: str, fmt: str, region: str | None) -> None:
     if fmt == "json":
         click.echo(json.dumps({"set": variables, "unset": list(UNSET)}, indent=2))
         return
-    click.echo(f"# the mlinfra emulator at {access.url}: eval \"$(mlinfra emulator env)\"")
+    click.echo(f'# the mlinfra emulator at {access.url}: eval "$(mlinfra emulator env)"')
     for name, value in variables.items():
         click.echo(f"export {name}={shlex.quote(value)}")
     click.echo(f"unset {' '.join(UNSET)}")

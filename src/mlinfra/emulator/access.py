@@ -33,7 +33,13 @@ if TYPE_CHECKING:
     import urllib.request
 
 # The boto3 services the emulator speaks, by client name.
-SERVICES = ("sagemaker", "sagemaker-runtime", "sagemaker-featurestore-runtime")
+SERVICES = (
+    "sagemaker",
+    "sagemaker-runtime",
+    "sagemaker-featurestore-runtime",
+    "cloudwatch",
+    "application-autoscaling",
+)
 # Set by `environment()` over whatever the shell had: a stale session token would be sent with
 # the emulator's key (and refused), a profile could name credentials, a role or a region of its
 # own, and this variable would make botocore ignore the endpoint URLs below.
@@ -131,11 +137,17 @@ class Access:
     # --- mlinfra's own routes ------------------------------------------------------------
 
     def signed_headers(
-        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        signing_name: str = SIGNING_NAME,
     ) -> dict[str, str]:
         """`headers` plus the SigV4 headers (X-Amz-Date, Authorization) for this request.
 
-        `path` is the request-target as it goes on the wire (path and query, percent-encoded).
+        `path` is the request-target as it goes on the wire (path and query, percent-encoded);
+        `signing_name` the service it is signed for (`monitoring` for CloudWatch's routes).
         """
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
@@ -145,7 +157,7 @@ class Access:
             method=method, url=f"{self.url}{path}", data=body, headers=dict(headers or {})
         )
         keys = BotoCredentials(self.credentials.access_key_id, self.credentials.secret_access_key)
-        SigV4Auth(keys, SIGNING_NAME, self.region).add_auth(request)
+        SigV4Auth(keys, signing_name, self.region).add_auth(request)
         return dict(request.headers.items())
 
     def request(

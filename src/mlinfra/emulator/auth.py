@@ -2,9 +2,11 @@
 
 A request must carry `Authorization: AWS4-HMAC-SHA256 Credential=KEY/DATE/REGION/sagemaker/
 aws4_request, SignedHeaders=..., Signature=...` made with the emulator's own credentials
-(`credentials.py`), for all three services boto3 talks to (SageMaker's JSON 1.1 control plane,
-SageMaker Runtime, the Feature Store Runtime: all sign as `sagemaker`) and for mlinfra's own
-`/_mlinfra/...` routes. Nothing is left open: the CLI signs its own calls too.
+(`credentials.py`), for every service boto3 talks to (SageMaker's JSON 1.1 control plane,
+SageMaker Runtime, the Feature Store Runtime: all sign as `sagemaker`; CloudWatch signs as
+`monitoring` and Application Auto Scaling as `application-autoscaling`, and the server says
+which name a request's route needs) and for mlinfra's own `/_mlinfra/...` routes. Nothing is
+left open: the CLI signs its own calls too.
 
 The canonical request and string to sign come from botocore's `SigV4Auth`, the code that
 signed the request in the client, fed with the request exactly as it arrived (the raw path
@@ -65,9 +67,17 @@ class Verifier:
         self.any_credentials = any_credentials
         self._clock = clock
         self._keys: dict[tuple[str, str, str], bytes] = {}
-        self._signers: dict[str, SigV4Auth] = {}  # per region; they keep no request state
+        # Per region and signing name; they keep no request state.
+        self._signers: dict[tuple[str, str], SigV4Auth] = {}
 
-    def verify(self, method: str, target: str, headers: Message, body: bytes) -> str:
+    def verify(
+        self,
+        method: str,
+        target: str,
+        headers: Message,
+        body: bytes,
+        signing_name: str = SIGNING_NAME,
+    ) -> str:
         """The region the request was signed for, or ApiError saying why it is refused.
 
         `target` is the request-target as received (path and query, still percent-encoded);
@@ -93,8 +103,8 @@ class Verifier:
         _check_signed_headers(signed, headers)
         timestamp = _timestamp(headers)
         self._check_time(timestamp)
-        if service != SIGNING_NAME:
-            raise _invalid(f"Credential should be scoped to correct service: '{SIGNING_NAME}'.")
+        if service != signing_name:
+            raise _invalid(f"Credential should be scoped to correct service: '{signing_name}'.")
         if date != timestamp[:8]:
             raise _invalid(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
@@ -108,7 +118,7 @@ class Verifier:
                 "The provided 'x-amz-content-sha256' header does not match what was computed."
             )
         string_to_sign = _string_to_sign(
-            self._signer(region), method, target, headers, signed, body, timestamp
+            self._signer(region, service), method, target, headers, signed, body, timestamp
         )
         expected = hmac.new(
             self._signing_key(date, region, service), string_to_sign.encode(), hashlib.sha256
@@ -145,15 +155,15 @@ class Verifier:
                 f"{_format(now + MAX_SKEW_SECONDS)} ({_format(now)} + 15 min.)"
             )
 
-    def _signer(self, region: str) -> SigV4Auth:
-        signer = self._signers.get(region)
+    def _signer(self, region: str, service: str) -> SigV4Auth:
+        signer = self._signers.get((region, service))
         if signer is None:
             if len(self._signers) >= _KEY_CACHE_LIMIT:
                 self._signers.clear()
             keys = BotoCredentials(
                 self.credentials.access_key_id, self.credentials.secret_access_key
             )
-            signer = self._signers[region] = SigV4Auth(keys, SIGNING_NAME, region)
+            signer = self._signers[(region, service)] = SigV4Auth(keys, service, region)
         return signer
 
     def _signing_key(self, date: str, region: str, service: str) -> bytes:

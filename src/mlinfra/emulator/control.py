@@ -2,7 +2,8 @@
 
 Requests arrive already validated against botocore's input shapes (`protocol.py`). Each
 operation is handled by the one service that names it (`services/`: models, endpoints, the
-model registry, feature groups, tags, pipelines, monitors; the runtime operations of the data
+model registry, feature groups, tags, pipelines, monitors, CloudWatch and Application Auto
+Scaling, each service of another API naming it in `API`; the runtime operations of the data
 plane); a handler applies AWS's rules to records in the SQLite `Store` and answers with the
 operation's output shape. `ControlPlane` makes the store, the runtimes (the serving pool; the
 feature store, on first use since it loads pyarrow) and the services, handing each what it
@@ -26,7 +27,11 @@ from typing import Any
 from mlinfra.emulator.kit.errors import ApiError
 from mlinfra.emulator.kit.paths import Roots
 from mlinfra.emulator.kit.records import Listing
+from mlinfra.emulator.protocol import CONTROL_SERVICE
 from mlinfra.emulator.scheduler import Scheduler
+from mlinfra.emulator.services.autoscaling import AutoScaling
+from mlinfra.emulator.services.cloudwatch.metrics import Metrics, clock_for
+from mlinfra.emulator.services.cloudwatch.service import CloudWatch
 from mlinfra.emulator.services.endpoints import Endpoints
 from mlinfra.emulator.services.feature_groups import FeatureGroups
 from mlinfra.emulator.services.models import Models
@@ -42,9 +47,28 @@ log = logging.getLogger("mlinfra.emulator")
 
 Handler = Callable[..., dict[str, Any] | None]
 
-# The control plane's services, in the order their operations are listed.
-SERVICES = (Models, Endpoints, Registry, FeatureGroups, Tags, Pipelines, Monitors)
-SUPPORTED = tuple(name for service in SERVICES for name in service.OPERATIONS)
+# The control plane's services, in the order their operations are listed. Each answers for
+# SageMaker's API unless it names another (`API`: CloudWatch, Application Auto Scaling).
+SERVICES = (
+    Models, Endpoints, Registry, FeatureGroups, Tags, Pipelines, Monitors, CloudWatch, AutoScaling
+)  # fmt: skip
+API_OF = {
+    name: getattr(service, "API", CONTROL_SERVICE)
+    for service in SERVICES
+    for name in service.OPERATIONS
+}
+OPERATIONS = tuple(API_OF)  # of every API
+# SageMaker's operations; `supported(api)` those of another API.
+SUPPORTED = tuple(name for name in OPERATIONS if API_OF[name] == CONTROL_SERVICE)
+
+
+def supported(api: str) -> tuple[str, ...]:
+    """The operations of `api` (a botocore service name) the emulator serves."""
+    return tuple(name for name in OPERATIONS if API_OF[name] == api)
+
+
+# How often (emulator-clock seconds) alarms and autoscaling are evaluated.
+EVALUATION_SECONDS = 10.0
 # What may change when something runs: the scheduler looks again after these.
 RESCHEDULES = frozenset({
     "CreateMonitoringSchedule", "UpdateMonitoringSchedule", "DeleteMonitoringSchedule",
@@ -56,7 +80,11 @@ RESCHEDULES = frozenset({
 class ControlPlane:
     """Every supported SageMaker operation, over one project folder and one state folder."""
 
-    def __init__(self, root: Path, state_dir: Path) -> None:
+    def __init__(
+        self, root: Path, state_dir: Path, clock_scale: float = 1.0, metrics: bool = True
+    ) -> None:
+        """`clock_scale` speeds up the clock of metrics, alarms and autoscaling (`kit.clock`);
+        `metrics=False` records no invocation metrics (the benchmark's baseline)."""
         self.root = root
         self.state_dir = state_dir
         self.roots = Roots(root, state_dir)  # all a request may name on disk
@@ -66,6 +94,8 @@ class ControlPlane:
         self._features_lock = threading.Lock()
         self._scheduler: Scheduler | None = None
         listing = Listing(self.store)
+        self.clock = clock_for(self.store, clock_scale)
+        self.metrics = Metrics(self.store, self.clock, enabled=metrics)
 
         # Each service gets what it needs, and only that: the store, the kit, the runtimes,
         # the services it reads (never their private names) and `call` to run an operation.
@@ -80,25 +110,32 @@ class ControlPlane:
             self.store, listing, self.roots, self.call, self.feature_groups.read_offline
         )
         self.monitors = Monitors(self.store, listing, self.roots, self.endpoints, self.call)
+        self.cloudwatch = CloudWatch(self.store, listing, self.roots, self.metrics, self.clock)
+        self.autoscaling = AutoScaling(self.store, self.endpoints, self.metrics, self.clock)
         self.operations = dispatch_table((
             self.models, self.endpoints, self.registry, self.feature_groups, self.tags,
-            self.pipelines, self.monitors,
+            self.pipelines, self.monitors, self.cloudwatch, self.autoscaling,
         ))  # fmt: skip
-        self.runtime = Runtime(self.serving, self.feature_store, self.endpoints.restored)
+        self.runtime = Runtime(
+            self.serving, self.feature_store, self.endpoints.restored, self.metrics
+        )
         self.runtime_operations = dispatch_table((self.runtime,))
         if (state_dir / "featurestore").is_dir():
             # Opening the feature store finishes a write a crash interrupted, so the offline
             # files agree with the online store before anyone reads them.
             self.feature_store()
 
-    def call(self, operation: str, params: dict[str, Any], region: str) -> dict[str, Any]:
-        """Run one control-plane operation; its output, or the ApiError AWS would answer."""
+    def call(
+        self, operation: str, params: dict[str, Any], region: str, api: str = CONTROL_SERVICE
+    ) -> dict[str, Any]:
+        """Run one operation of `api` (SageMaker's, CloudWatch's, Application Auto Scaling's);
+        its output, or the ApiError AWS would answer."""
         handler = self.operations.get(operation)
-        if handler is None:
+        if handler is None or API_OF[operation] != api:
             raise ApiError(
                 "UnknownOperationException",
-                f"The operation {operation} is not supported by the mlinfra local emulator. "
-                f"Supported: {', '.join(sorted(SUPPORTED))}.",
+                f"The operation {operation} of {api} is not supported by the mlinfra local "
+                f"emulator. Supported: {', '.join(sorted(supported(api)))}.",
             )
         # One writer at a time: read-check-write sequences (unique names, version numbers)
         # must not interleave. Control-plane traffic is light; invocations never take this lock.
@@ -123,13 +160,24 @@ class ControlPlane:
     def start_scheduler(self, now: Callable[[], datetime] | None = None) -> None:
         """Start monitors and scheduled pipelines on their schedules until `close()`."""
         if self._scheduler is None:
-            scheduler = Scheduler(self.store, self.monitors, self.call, now)
+            scheduler = Scheduler(
+                self.store,
+                self.monitors,
+                self.call,
+                now,
+                periodic=(self.cloudwatch.evaluate, self.autoscaling.evaluate),
+                every=self.clock.wall_seconds(EVALUATION_SECONDS),
+            )
             scheduler.start()
             self._scheduler = scheduler
 
     def close(self) -> None:
         if self._scheduler is not None:  # first: it must start nothing while runtimes close
             self._scheduler.stop()
+        try:
+            self.metrics.flush()  # the minutes recorded since the last evaluation
+        except Exception:
+            log.exception("writing metrics failed")
         for runtime in (self.monitors, self.pipelines, self.serving, self._features):
             closer = getattr(runtime, "close", None)
             if callable(closer):

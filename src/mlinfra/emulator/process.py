@@ -47,6 +47,7 @@ from typing import IO
 
 from mlinfra.emulator import supervisor
 from mlinfra.emulator.credentials import CredentialsError
+from mlinfra.emulator.kit.clock import ClockError
 
 FORMAT_VERSION = 2  # 2: the server's identity (`process`) beside its pid
 STATE_DIR = Path(".mlinfra") / "emulator"
@@ -222,7 +223,7 @@ def serve(
         server = EmulatorServer(
             root, state_dir, port, insecure_any_credentials=insecure_any_credentials
         )
-    except CredentialsError as exc:
+    except (CredentialsError, ClockError) as exc:
         log.error("cannot start: %s", exc)
         print(f"mlinfra emulator: {exc}", file=sys.stderr)
         return 1

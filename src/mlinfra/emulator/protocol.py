@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,16 +26,23 @@ from mlinfra.sagemaker.api import service_model
 CONTROL_SERVICE = "sagemaker"
 RUNTIME_SERVICE = "sagemaker-runtime"
 FEATURESTORE_SERVICE = "sagemaker-featurestore-runtime"
+CLOUDWATCH_SERVICE = "cloudwatch"
+AUTOSCALING_SERVICE = "application-autoscaling"
+# The RPC services (JSON 1.x, CBOR); their operations go through the control plane's dispatch.
+RPC_SERVICES = (CONTROL_SERVICE, CLOUDWATCH_SERVICE, AUTOSCALING_SERVICE)
 
 
 @cache
 def error_statuses(service: str) -> dict[str, int]:
-    """HTTP status of each modelled error of a service (ResourceNotFound -> 404, ...)."""
+    """HTTP status of each modelled error of a service (ResourceNotFound -> 404, ...), by its
+    shape's name and by its code (CloudWatch's Query-protocol codes: InvalidParameterValue)."""
     found: dict[str, int] = {}
     for shape in service_model(service).error_shapes:
-        status = (shape.metadata.get("error") or {}).get("httpStatusCode")
+        error = shape.metadata.get("error") or {}
+        status = error.get("httpStatusCode")
         if status:
             found[shape.name] = int(status)
+            found.setdefault(error.get("code", shape.name), int(status))
     return found
 
 
@@ -271,18 +279,64 @@ def _json_object(body: bytes, code: str) -> dict[str, Any]:
 
 def _validation_code(service: str) -> str:
     # The runtimes model their validation error as "ValidationError"; the control plane
-    # (JSON 1.1, no modelled shape) answers "ValidationException", as AWS does.
-    return "ValidationException" if service == CONTROL_SERVICE else "ValidationError"
+    # (JSON 1.1, no modelled shape) answers "ValidationException", as AWS does, and so does
+    # Application Auto Scaling (its modelled ValidationException). CloudWatch models
+    # InvalidParameterValueException for a bad value, whose code (it keeps its Query-protocol
+    # codes, `awsQueryCompatible`) is InvalidParameterValue.
+    if service in (CONTROL_SERVICE, AUTOSCALING_SERVICE):
+        return "ValidationException"
+    if service == CLOUDWATCH_SERVICE:
+        return "InvalidParameterValue"
+    return "ValidationError"
 
 
 def validation_code(service: str) -> str:
     return _validation_code(service)
 
 
-def parse_json_request(target: str | None, body: bytes) -> tuple[OperationModel | None, str, dict]:
-    """Resolve a JSON 1.1 `X-Amz-Target` and body to (operation, name, parameters)."""
-    model = service_model(CONTROL_SERVICE)
-    prefix = model.metadata["targetPrefix"] + "."
+# --- RPC services: JSON 1.x by X-Amz-Target, and Smithy RPC v2 CBOR -------------------------
+
+
+@cache
+def rpc_services() -> dict[str, str]:
+    """The model's `targetPrefix` of each RPC service the emulator speaks -> its name."""
+    return {service_model(name).metadata["targetPrefix"]: name for name in RPC_SERVICES}
+
+
+def service_of_target(target: str | None) -> str:
+    """The service an `X-Amz-Target` header names (SageMaker's, when it names none we speak:
+    parse_json_request then refuses it with the expected form)."""
+    prefix = (target or "").partition(".")[0]
+    return rpc_services().get(prefix, CONTROL_SERVICE)
+
+
+def service_of_cbor_path(path: str) -> str | None:
+    """The service a Smithy RPC v2 path (`/service/<prefix>/operation/<Operation>`) names."""
+    found = CBOR_PATH.fullmatch(path)
+    return rpc_services().get(found["prefix"]) if found else None
+
+
+def signing_name(service: str) -> str:
+    """The name a request to `service` is signed for (`monitoring` for CloudWatch)."""
+    return service_model(service).signing_name
+
+
+def _operation(service: str, name: str, params: dict, code: str, wire_code: str) -> Any:
+    model = service_model(service)
+    if name not in model.operation_names:
+        return None
+    op = model.operation_model(name)
+    validate(params, op.input_shape, code, wire_code)
+    return op
+
+
+def parse_json_request(
+    target: str | None, body: bytes
+) -> tuple[OperationModel | None, str, dict, str]:
+    """Resolve a JSON 1.x `X-Amz-Target` and body to (operation, name, parameters, service);
+    the operation is None for a name the service's model does not have."""
+    service = service_of_target(target)
+    prefix = service_model(service).metadata["targetPrefix"] + "."
     if not target or not target.startswith(prefix):
         raise ApiError(
             "UnknownOperationException",
@@ -291,8 +345,94 @@ def parse_json_request(target: str | None, body: bytes) -> tuple[OperationModel 
         )
     name = target[len(prefix) :]
     params = _json_object(body, "SerializationException") if body.strip() else {}
-    if name not in model.operation_names:
-        return None, name, params
-    op = model.operation_model(name)
-    validate(params, op.input_shape, "ValidationException", "SerializationException")
-    return op, name, params
+    code = _validation_code(service)
+    return _operation(service, name, params, code, "SerializationException"), name, params, service
+
+
+CBOR_PATH = re.compile(r"/service/(?P<prefix>[^/]+)/operation/(?P<operation>[^/]+)")
+
+
+def parse_cbor_request(path: str, body: bytes) -> tuple[OperationModel | None, str, dict, str]:
+    """Resolve a Smithy RPC v2 CBOR request (what boto3 sends CloudWatch by default) to
+    (operation, name, parameters, service), as `parse_json_request` does."""
+    found = CBOR_PATH.fullmatch(path)
+    service = service_of_cbor_path(path)
+    if found is None or service is None:
+        raise ApiError(
+            "UnknownOperationException",
+            f"No service of the mlinfra local emulator is at {path}: expected "
+            "/service/<service>/operation/<Operation>.",
+            404,
+        )
+    params = cbor_object(body) if body else {}
+    code = _validation_code(service)
+    name = found["operation"]
+    return _operation(service, name, params, code, "SerializationException"), name, params, service
+
+
+def cbor_object(body: bytes) -> dict[str, Any]:
+    """A CBOR request body as a dict, its timestamps as epoch seconds (as JSON carries them);
+    SerializationException for anything else (bad CBOR, trailing bytes, another type)."""
+    # botocore's own CBOR decoder, the one that reads the services' answers in the client.
+    from botocore.parsers import RpcV2CBORParser
+
+    parser = RpcV2CBORParser(timestamp_parser=float)
+    stream = parser.get_peekable_stream_from_bytes(body)
+    try:
+        document = parser.parse_data_item(stream)
+        trailing = stream.read(1)
+    except RecursionError:
+        raise ApiError(
+            "SerializationException", f"The CBOR body is nested too deep (over {wire.MAX_DEPTH})."
+        ) from None
+    except Exception as exc:  # botocore raises several types for bytes that are not CBOR
+        why = str(exc) or type(exc).__name__  # a length no memory holds: MemoryError, no text
+        raise ApiError(
+            "SerializationException", f"The request body is not valid CBOR: {why}"
+        ) from None
+    if trailing:
+        raise ApiError("SerializationException", "The CBOR body has bytes after its one item.")
+    if not isinstance(document, dict) or not all(isinstance(k, str) for k in document):
+        raise ApiError("SerializationException", "The request body must be a CBOR map.")
+    _finite(document)
+    return document
+
+
+def _finite(document: Any) -> None:
+    """Refuse NaN and infinities, which CBOR (unlike JSON) can carry: no AWS number is one."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ApiError(
+                "SerializationException", f"The CBOR body holds {value}, which is not a number."
+            )
+
+
+def serialize_cbor(shape: Shape | None, result: dict[str, Any]) -> bytes:
+    """An operation's output (projected on its shape) as a CBOR body."""
+    from botocore.serialize import RpcV2CBORSerializer
+
+    body = bytearray()
+    if shape is None:
+        return b"\xa0"  # an empty map
+    RpcV2CBORSerializer()._serialize_data_item(body, project(result, shape), shape)
+    return bytes(body)
+
+
+def cbor_error(code: str, message: str, fields: dict[str, Any]) -> bytes:
+    """An error body as Smithy RPC v2 CBOR has it: `__type` and `message`."""
+    from botocore.serialize import RpcV2CBORSerializer
+
+    body = bytearray()
+    serializer = RpcV2CBORSerializer()
+    items = {"__type": code, "message": message, **{k: str(v) for k, v in fields.items()}}
+    body.append(0xA0 + len(items))  # a map of fewer than 24 pairs
+    for key, value in items.items():
+        serializer._serialize_type_string(body, key, None, None)
+        serializer._serialize_type_string(body, value, None, None)
+    return bytes(body)

@@ -3,6 +3,8 @@
 What it starts:
 - an execution of every monitoring schedule whose status is Scheduled, at each time its
   ScheduleExpression names;
+- its periodic tasks, at every wake-up and at least every `every` seconds: CloudWatch's alarm
+  evaluation and Application Auto Scaling's target tracking (given by the control plane);
 - an execution of every pipeline tagged `mlinfra:schedule` (the spec's schedule: `daily`,
   `cron(0 3 * * ? *)`, `rate(6 hours)`...), described as "Started by schedule <expression>".
 
@@ -67,10 +69,16 @@ class Scheduler:
         monitors: Monitors,
         call: Callable[[str, dict, str], dict],
         now: Callable[[], datetime] | None = None,
+        periodic: tuple[Callable[[], object], ...] = (),
+        every: float = MAX_SLEEP,
     ) -> None:
         """Schedules are read from `store`; a monitor's execution is started by `monitors`,
-        a pipeline's through `call`, the control plane's dispatch, as StartPipelineExecution."""
+        a pipeline's through `call`, the control plane's dispatch, as StartPipelineExecution.
+        `periodic` tasks (CloudWatch's alarms, autoscaling) run at least every `every` seconds
+        of the wall clock."""
         self.store = store
+        self.periodic = periodic
+        self.every = min(MAX_SLEEP, max(0.05, every))
         self.monitors = monitors
         self.call = call
         self.now = now or (lambda: datetime.now(UTC))
@@ -104,14 +112,22 @@ class Scheduler:
                 self.tick(self.now())
             except Exception:  # the store closing under us, a bug: log, keep scheduling
                 log.exception("scheduler tick failed")
+            for task in self.periodic:
+                if self._stopping.is_set():
+                    break
+                try:
+                    task()
+                except Exception:  # one task's failure must not stop the others, or schedules
+                    log.exception("periodic task %s failed", getattr(task, "__qualname__", task))
             self._wake.wait(self._sleep(self.now()))
             self._wake.clear()
 
     def _sleep(self, now: datetime) -> float:
         upcoming = [due for due in self._due.values() if due is not None]
+        longest = self.every if self.periodic else MAX_SLEEP
         if not upcoming:
-            return MAX_SLEEP
-        return max(0.0, min(MAX_SLEEP, (min(upcoming) - now).total_seconds()))
+            return longest
+        return max(0.0, min(longest, (min(upcoming) - now).total_seconds()))
 
     # --- firing ----------------------------------------------------------------------------
 

@@ -1,6 +1,10 @@
 """The emulator's HTTP server: one loopback port speaking the SageMaker APIs boto3 calls.
 
-- `POST /` with `X-Amz-Target: SageMaker.<Operation>`: the control plane (AWS JSON 1.1).
+- `POST /` with `X-Amz-Target: SageMaker.<Operation>`: the control plane (AWS JSON 1.1);
+  `AnyScaleFrontendService.<Operation>` is Application Auto Scaling (JSON 1.1) and
+  `GraniteServiceVersion20100801.<Operation>` CloudWatch (JSON 1.0).
+- `POST /service/GraniteServiceVersion20100801/operation/<Operation>`: CloudWatch in Smithy
+  RPC v2 CBOR, what boto3 sends it by default (`protocol.parse_cbor_request`).
 - `POST /endpoints/{EndpointName}/invocations`: SageMaker Runtime's InvokeEndpoint.
 - `/FeatureGroup/...`, `/BatchGetRecord`: the Feature Store Runtime (REST-JSON).
 - `/_mlinfra/...`: mlinfra's own routes, not AWS's: `GET /_mlinfra/health`, and
@@ -15,12 +19,14 @@ While it serves, the control plane's scheduler starts monitors and scheduled pip
 
 Every request passes, in this order: `guard.admit` (a loopback Host with the emulator's port,
 no foreign Origin, no browser fetch, no OPTIONS; refused before its body is read), the body
-size limit, `auth.Verifier` (SigV4 with the emulator's own credentials, unless it was started
-with `--insecure-any-credentials`), then its route's content type:
+size limit, `auth.Verifier` (SigV4 with the emulator's own credentials, signed for the route's
+service, unless it was started with `--insecure-any-credentials`), then its route's content
+type:
 
 | route | Content-Type |
 |---|---|
-| `POST /` (control plane) | `application/x-amz-json-1.1`, as boto3 sends |
+| `POST /` (control plane) | `application/x-amz-json-1.1` or `-1.0`, as boto3 sends |
+| `POST /service/{prefix}/operation/{name}` | `application/cbor` (or no body) |
 | `PUT /FeatureGroup/{name}`, `POST /BatchGetRecord` | `application/json`, as boto3 sends |
 | `POST /endpoints/{name}/invocations` | any (the model's), or none, but not a form type (*) |
 | `POST /_mlinfra/feature-groups/{name}/ingest` | `text/csv` |
@@ -58,16 +64,24 @@ from urllib.parse import parse_qs, unquote
 from mlinfra.emulator import credentials, guard, wire
 from mlinfra.emulator.auth import Verifier
 from mlinfra.emulator.control import ControlPlane
+from mlinfra.emulator.kit.clock import scale_from_environment
 from mlinfra.emulator.kit.errors import ApiError
 from mlinfra.emulator.protocol import (
+    CLOUDWATCH_SERVICE,
     CONTROL_SERVICE,
     FEATURESTORE_SERVICE,
+    cbor_error,
     check_name,
     error_statuses,
     match_route,
+    parse_cbor_request,
     parse_json_request,
     parse_rest_request,
+    serialize_cbor,
     serialize_rest_response,
+    service_of_cbor_path,
+    service_of_target,
+    signing_name,
 )
 
 HOST = "127.0.0.1"
@@ -75,6 +89,8 @@ HOST = "127.0.0.1"
 # and the constraint check says so by name); anything larger is refused before it is read.
 MAX_BODY = 32 * 1024 * 1024
 JSON_1_1 = "application/x-amz-json-1.1"
+JSON_1_0 = "application/x-amz-json-1.0"
+CBOR = "application/cbor"
 REST_JSON = "application/json"
 CSV = "text/csv"
 HEALTH_PATH = "/_mlinfra/health"
@@ -100,19 +116,25 @@ class EmulatorServer(ThreadingHTTPServer):
         port: int = 0,
         schedule: bool = True,
         insecure_any_credentials: bool = False,
+        clock_scale: float | None = None,
+        metrics: bool = True,
     ) -> None:
         """`schedule=False` serves without the scheduler: nothing starts by itself (tests).
 
         The emulator's credentials are made in `state_dir` at its first start (CredentialsError
         if the file there is unusable). `insecure_any_credentials` accepts any signature, or
-        none; Host, Origin and content types are checked all the same.
+        none; Host, Origin and content types are checked all the same. `clock_scale` speeds up
+        the clock of metrics, alarms and autoscaling (default: MLINFRA_EMULATOR_CLOCK_SCALE,
+        else 1; `kit.clock`); `metrics=False` records no invocation metrics.
         """
         self.root = root
         self.state_dir = state_dir
         self.schedule = schedule
         self.credentials = credentials.load_or_create(state_dir)
         self.verifier = Verifier(self.credentials, any_credentials=insecure_any_credentials)
-        self.control = ControlPlane(root, state_dir)
+        if clock_scale is None:
+            clock_scale = scale_from_environment()
+        self.control = ControlPlane(root, state_dir, clock_scale, metrics)
         super().__init__((HOST, port), EmulatorHandler)
 
     @property
@@ -168,7 +190,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             status = 400 if int(code) >= 500 else int(code)  # 505: an HTTP version it lacks
             reason = message or self.responses.get(int(code), ("Bad request",))[0]
             error = ApiError("ValidationException", f"Malformed request: {reason}.", status)
-        self._error(error, False, str(uuid.uuid4()))
+        self._error(error, "rest", str(uuid.uuid4()))
 
     def log_message(self, format: str, *args: Any) -> None:
         # Access logs cost throughput and fill the log; opt in with MLINFRA_EMULATOR_ACCESS_LOG.
@@ -177,7 +199,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         request_id = str(uuid.uuid4())
-        json_protocol = self.command == "POST" and self.path.split("?", 1)[0] == "/"
+        path = self.path.split("?", 1)[0]
+        protocol, service = "rest", CONTROL_SERVICE  # the runtimes sign as SageMaker too
+        if self.command == "POST" and path == "/":
+            protocol, service = "json", service_of_target(self.headers.get("X-Amz-Target"))
+        elif self.command == "POST" and service_of_cbor_path(path):
+            protocol, service = "cbor", service_of_cbor_path(path) or CONTROL_SERVICE
         try:
             try:
                 guard.admit(self.command, self.path, self.headers, self.server.port)
@@ -185,19 +212,24 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 self.close_connection = True  # its body, if any, is never read
                 raise
             body = self._body()
-            region = self.server.verifier.verify(self.command, self.path, self.headers, body)
-            if json_protocol:
+            region = self.server.verifier.verify(
+                self.command, self.path, self.headers, body, signing_name(service)
+            )
+            if protocol == "json":
                 self._control(body, request_id, region)
+            elif protocol == "cbor":
+                self._cbor(path, body, request_id, region)
             else:
                 self._rest(body, request_id)
         except ApiError as error:
-            self._error(error, json_protocol, request_id)
+            self._error(error, protocol, request_id, service)
         except Exception:
             log.exception("internal failure handling %s %s", self.command, self.path)
             self._error(
                 ApiError("InternalFailure", "The emulator failed to handle the request.", 500),
-                json_protocol,
+                protocol,
                 request_id,
+                service,
             )
 
     def _body(self) -> bytes:
@@ -220,17 +252,26 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _control(self, body: bytes, request_id: str, region: str) -> None:
-        guard.require_content_type(self.headers, (JSON_1_1,), "SageMaker's API (POST /)")
+        guard.require_content_type(self.headers, (JSON_1_1, JSON_1_0), "The JSON APIs (POST /)")
         target = self.headers.get("X-Amz-Target")
-        operation, name, params = parse_json_request(target, body)
-        result = self.server.control.call(name, params, region)
+        operation, name, params, service = parse_json_request(target, body)
+        result = self.server.control.call(name, params, region, service)
         del operation  # validated in parse_json_request; the control plane dispatches by name
-        payload = json.dumps(result).encode()
+        payload = json.dumps(result, default=_epoch).encode()
         self._send(
             200,
-            {"Content-Type": JSON_1_1, "x-amzn-RequestId": request_id},
+            {"Content-Type": guard.content_type(self.headers), "x-amzn-RequestId": request_id},
             payload,
         )
+
+    def _cbor(self, path: str, body: bytes, request_id: str, region: str) -> None:
+        """A Smithy RPC v2 CBOR request: what boto3 sends CloudWatch by default."""
+        if body:
+            guard.require_content_type(self.headers, (CBOR,), "The CBOR API (/service/...)")
+        operation, name, params, service = parse_cbor_request(path, body)
+        result = self.server.control.call(name, params, region, service)
+        payload = serialize_cbor(operation.output_shape if operation else None, result)
+        self._send(200, _cbor_headers(request_id), payload)
 
     def _rest(self, body: bytes, request_id: str) -> None:
         path, _, query = self.path.partition("?")
@@ -350,16 +391,30 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             )
         self._send(200, {"Content-Type": "application/json"}, json.dumps(result).encode())
 
-    def _error(self, error: ApiError, json_protocol: bool, request_id: str) -> None:
+    def _error(
+        self, error: ApiError, protocol: str, request_id: str, service: str = CONTROL_SERVICE
+    ) -> None:
         status = error.status
-        if not json_protocol and error.status == 400:
+        if protocol == "rest" and error.status == 400:
             # A runtime error's status is the one its service model gives it (404, 409, ...).
-            for service in ("sagemaker-runtime", "sagemaker-featurestore-runtime"):
-                status = error_statuses(service).get(error.code, status)
+            for runtime in ("sagemaker-runtime", "sagemaker-featurestore-runtime"):
+                status = error_statuses(runtime).get(error.code, status)
+        elif service != CONTROL_SERVICE and error.status == 400:
+            status = error_statuses(service).get(error.code, status)
+        if protocol == "cbor":
+            headers = _cbor_headers(request_id)
+            if service == CLOUDWATCH_SERVICE:
+                # CloudWatch keeps its Query codes (`awsQueryCompatible`): boto3 reads the code
+                # from this header, so `client.exceptions.ResourceNotFound` matches.
+                fault = "Receiver" if status >= 500 else "Sender"
+                headers["x-amzn-query-error"] = f"{error.code};{fault}"
+            headers["x-amzn-ErrorType"] = error.code
+            self._send(status, headers, cbor_error(error.code, error.message, error.fields))
+            return
         payload = json.dumps(
             {"__type": error.code, "message": error.message, **error.fields}
         ).encode()
-        content_type = JSON_1_1 if json_protocol else REST_JSON
+        content_type = JSON_1_1 if protocol == "json" else REST_JSON
         self._send(
             status,
             {
@@ -388,5 +443,17 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
 
 _ACCESS_LOG = bool(os.environ.get("MLINFRA_EMULATOR_ACCESS_LOG"))
+
+
+def _cbor_headers(request_id: str) -> dict[str, str]:
+    return {"Content-Type": CBOR, "smithy-protocol": "rpc-v2-cbor", "x-amzn-RequestId": request_id}
+
+
+def _epoch(value: Any) -> Any:
+    # Timestamps that services keep as datetimes go out as JSON's epoch seconds.
+    if hasattr(value, "timestamp"):
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
 
 __all__ = ["CONTROL_SERVICE", "EmulatorServer", "HOST", "MAX_BODY"]

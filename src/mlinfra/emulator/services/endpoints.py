@@ -177,6 +177,38 @@ class Endpoints:
             raise invalid(f'Could not find endpoint "{arn(region, ENDPOINT, name)}".')
         return record
 
+    def instance_count(self, name: str, variant: str) -> int | None:
+        """How many instances an InService endpoint's variant runs; None if it runs none."""
+        record = self.store.get(ENDPOINT, name)
+        if record is None or record.get("EndpointStatus") != "InService":
+            return None
+        for pv in record.get("ProductionVariants") or []:
+            if pv["VariantName"] == variant:
+                return int(pv["CurrentInstanceCount"])
+        return None
+
+    def scale_variant(self, name: str, variant: str, count: int) -> None:
+        """Run `count` instances of a variant (autoscaling): DescribeEndpoint shows the new
+        DesiredInstanceCount at once and CurrentInstanceCount when they serve."""
+        self._set_counts(name, variant, DesiredInstanceCount=count)
+        try:
+            self.serving.scale(name, variant, count)
+        except Exception:
+            current = len(self.serving.status(name)["variants"][variant]["pids"])
+            self._set_counts(name, variant, DesiredInstanceCount=current)
+            raise
+        self._set_counts(name, variant, CurrentInstanceCount=count)
+
+    def _set_counts(self, name: str, variant: str, **counts: int) -> None:
+        with self.store.lock:
+            record = self.store.get(ENDPOINT, name)
+            if record is None:
+                return
+            for pv in record.get("ProductionVariants") or []:
+                if pv["VariantName"] == variant:
+                    pv.update(counts)
+            self.store.put(ENDPOINT, name, record, record["CreationTime"])
+
     def redeploy(self) -> None:
         """Bring InService endpoints back after a restart: the records survive, models don't."""
         try:
@@ -185,7 +217,8 @@ class Endpoints:
                     continue
                 with self.store.lock:
                     config = self.store.get(CONFIG, record["EndpointConfigName"])
-                    self._deploy(record, config)
+                    # With the instance counts it ran (autoscaling may have changed them).
+                    self._deploy(record, config, _counts(record))
                     self.store.put(ENDPOINT, record["EndpointName"], record, record["CreationTime"])
         finally:
             self.restored.set()
@@ -202,8 +235,12 @@ class Endpoints:
 
     # --- deployment -------------------------------------------------------------------------
 
-    def _deploy(self, record: dict, config: dict | None) -> None:
-        """Deploy an endpoint's config on the serving runtime; record InService or Failed."""
+    def _deploy(
+        self, record: dict, config: dict | None, counts: dict[str, int] | None = None
+    ) -> None:
+        """Deploy an endpoint's config on the serving runtime; record InService or Failed.
+        `counts` are instance counts by variant to run instead of the config's initial ones."""
+        counts = counts or {}
         record.pop("FailureReason", None)
         try:
             if config is None:
@@ -220,7 +257,7 @@ class Endpoints:
                         name=pv["VariantName"],
                         model_data=model_data,
                         weight=float(pv.get("InitialVariantWeight", 1.0)),
-                        instance_count=int(pv.get("InitialInstanceCount", 1)),
+                        instance_count=_count(pv, counts),
                         environment=environment,
                         program=program,
                     )
@@ -261,8 +298,8 @@ class Endpoints:
                 "VariantName": pv["VariantName"],
                 "CurrentWeight": float(pv.get("InitialVariantWeight", 1.0)),
                 "DesiredWeight": float(pv.get("InitialVariantWeight", 1.0)),
-                "CurrentInstanceCount": int(pv.get("InitialInstanceCount", 1)),
-                "DesiredInstanceCount": int(pv.get("InitialInstanceCount", 1)),
+                "CurrentInstanceCount": _count(pv, counts),
+                "DesiredInstanceCount": _count(pv, counts),
             }
             for pv in config["ProductionVariants"]
         ]
@@ -312,6 +349,19 @@ class Endpoints:
             ) from None
         except PathRefused as exc:
             raise Failure(f"Model {model['ModelName']}: {exc.message}") from None
+
+
+def _counts(record: dict) -> dict[str, int]:
+    """The instance count each variant of an endpoint's record runs."""
+    return {
+        pv["VariantName"]: int(pv["CurrentInstanceCount"])
+        for pv in record.get("ProductionVariants") or []
+        if "CurrentInstanceCount" in pv
+    }
+
+
+def _count(variant: dict, counts: dict[str, int]) -> int:
+    return counts.get(variant["VariantName"], int(variant.get("InitialInstanceCount", 1)))
 
 
 def _content_types(header: dict | None) -> dict[str, tuple[str, ...]]:

@@ -9,12 +9,14 @@ Invocations never take the control plane's lock: they run side by side.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from mlinfra.emulator.featurestore.errors import FeatureStoreError
 from mlinfra.emulator.kit.errors import ApiError
 from mlinfra.emulator.kit.times import ttl_seconds
+from mlinfra.emulator.services.cloudwatch.metrics import Metrics
 from mlinfra.emulator.serving import EndpointPool, ServingError
 
 # How long an invocation waits for a restarted emulator to bring its endpoints back.
@@ -27,18 +29,25 @@ class Runtime:
     OPERATIONS = ("InvokeEndpoint", "PutRecord", "GetRecord", "DeleteRecord", "BatchGetRecord")
 
     def __init__(
-        self, serving: EndpointPool, features: Callable[[], Any], restored: threading.Event
+        self,
+        serving: EndpointPool,
+        features: Callable[[], Any],
+        restored: threading.Event,
+        metrics: Metrics,
     ) -> None:
-        """`restored` is set once endpoints a restart found are serving again."""
+        """`restored` is set once endpoints a restart found are serving again; every
+        invocation's CloudWatch metrics go to `metrics`."""
         self.serving = serving
         self.features = features
         self.restored = restored
+        self.metrics = metrics
 
     def invoke_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
         if not self.restored.wait(RESTORE_TIMEOUT):
             raise ApiError(
                 "ServiceUnavailable", "The emulator is still redeploying its endpoints.", 503
             )
+        started = time.perf_counter()
         try:
             result = self.serving.invoke(
                 p["EndpointName"],
@@ -49,10 +58,19 @@ class Runtime:
                 inference_id=p.get("InferenceId"),
             )
         except ServingError as exc:
+            if exc.variant is not None:  # the model failed: SageMaker counts the container's
+                status = exc.original_status_code or exc.status  # status, 4XX or 5XX
+                self.metrics.record_invocation(
+                    p["EndpointName"], exc.variant, 0.0, 0.0, exc.instances, status
+                )
             # SageMaker Runtime's modelled code is ValidationError ("Endpoint x of account y not
             # found."); boto3 users catch `client.exceptions.ValidationError`.
             code = "ValidationError" if exc.code == "ValidationException" else exc.code
             raise ApiError(code, exc.message, exc.status, exc.fields()) from None
+        overhead = time.perf_counter() - started - result.model_seconds
+        self.metrics.record_invocation(
+            p["EndpointName"], result.variant, result.model_seconds, overhead, result.instances
+        )
         return {
             "Body": result.body,
             "ContentType": result.content_type,

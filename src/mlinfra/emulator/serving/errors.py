@@ -23,6 +23,9 @@ class ServingError(Exception):
         # SageMaker's ModelError also reports what the container itself answered with.
         self.original_status_code = original_status_code
         self.original_message = original_message
+        # Set by the pool when a variant's worker failed: whose error metrics count it.
+        self.variant: str | None = None
+        self.instances = 1
 
     def fields(self) -> dict:
         """ModelError's members besides the message, as InvokeEndpoint's error body has them."""

@@ -14,6 +14,7 @@ import itertools
 import random
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class Invocation:
     body: bytes
     content_type: str
     variant: str
+    model_seconds: float = 0.0  # time in the model worker (CloudWatch's ModelLatency)
+    instances: int = 1  # the variant's instances when it answered
 
 
 class _Replicas:
@@ -65,7 +68,8 @@ class _Replicas:
         self._next = itertools.count()  # next() on a count is atomic under the GIL
 
     def pick(self) -> Worker:
-        return self.workers[next(self._next) % len(self.workers)]
+        workers = self.workers  # one read: scaling replaces the list, never edits it
+        return workers[next(self._next) % len(workers)]
 
     def status(self) -> dict[str, Any]:
         failed = [w for w in self.workers if w.state == FAILED]
@@ -149,6 +153,7 @@ class EndpointPool:
         self.seed = seed
         self._endpoints: dict[str, _Endpoint] = {}
         self._lock = threading.Lock()  # guards the name -> endpoint table, not invocations
+        self._scaling = threading.Lock()  # one change of worker counts at a time
         self._closed = False
 
     def __enter__(self) -> EndpointPool:
@@ -175,6 +180,39 @@ class EndpointPool:
             raise endpoint_not_found(name)
         endpoint.stop()
 
+    def scale(self, name: str, variant: str, count: int) -> int:
+        """Run `count` workers for one variant of a served endpoint (autoscaling): new ones
+        are started and ready before they take traffic, removed ones finish their request
+        first. The variant's worker count before; ServingError for an unknown endpoint or
+        variant, or a count below 1."""
+        if count < 1:
+            raise ServingError("ValidationException", "A variant needs at least 1 instance.", 400)
+        with self._scaling:
+            replicas = self._get(name).route(variant)
+            workers = replicas.workers
+            before = len(workers)
+            if count > before:
+                setup = workers[0].setup
+                added = [
+                    Worker(name, variant, setup, self.timeout, self.start_timeout)
+                    for _ in range(count - before)
+                ]
+                try:
+                    for worker in added:
+                        worker.start()
+                    for worker in added:
+                        worker.wait_ready()
+                except BaseException:
+                    for worker in added:
+                        worker.stop()
+                    raise
+                replicas.workers = [*workers, *added]
+            elif count < before:
+                replicas.workers = workers[:count]
+                for worker in workers[count:]:
+                    worker.stop()
+            return before
+
     def endpoints(self) -> list[str]:
         return sorted(self._endpoints)
 
@@ -197,14 +235,21 @@ class EndpointPool:
         for _ in range(3):
             endpoint = self._get(name)
             replicas = endpoint.route(target_variant)
+            workers = replicas.workers
+            started = time.perf_counter()
             try:
                 out, out_type = replicas.pick().invoke(body, content_type, accept)
             except Retired:
                 continue
+            except ServingError as exc:
+                exc.variant = replicas.variant.name  # whose error count it is
+                exc.instances = len(workers)
+                raise
+            model_seconds = time.perf_counter() - started
             variant = replicas.variant.name
             if endpoint.writer is not None and endpoint.writer.sampled():
                 endpoint.writer.record(variant, body, content_type, out, out_type, inference_id)
-            return Invocation(out, out_type, variant)
+            return Invocation(out, out_type, variant, model_seconds, len(workers))
         raise ServingError("ServiceUnavailable", f"Endpoint {name} is being updated.", 503)
 
     def close(self) -> None:

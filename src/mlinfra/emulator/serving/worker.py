@@ -101,6 +101,11 @@ class Worker:
         self.last_error: str | None = None
 
     @property
+    def setup(self) -> Setup:
+        """What the replica loads: another replica of the same variant starts from it."""
+        return self._setup
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 

@@ -15,7 +15,7 @@ from mlinfra.allocation import without_collector
 from mlinfra.diagnostics import Diagnostic
 from mlinfra.ir.graph import Resource, ResourceGraph, build_graph
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.problems import image_problems
+from mlinfra.ir.sagemaker.problems import image_problems, quality_problems
 from mlinfra.sagemaker.resources import RESOURCE_TYPES, local_type, pulumi_type
 from mlinfra.spec.model import EnvSpec
 
@@ -63,7 +63,8 @@ def lowering_diagnostics(spec: EnvSpec, spec_dir: Path | None = None) -> list[Di
     """
     if spec.target != "sagemaker":
         return []
-    return list(image_problems(LoweringContext(spec, spec_dir)))
+    ctx = LoweringContext(spec, spec_dir)
+    return [*image_problems(ctx), *quality_problems(ctx)]
 
 
 @without_collector

@@ -15,14 +15,19 @@ from sklearn import metrics as sk
 from mlinfra.monitoring import MonitoringError
 from mlinfra.monitoring.capture import read_predictions
 from mlinfra.monitoring.quality import (
-    Line,
     QualitySettings,
     analyse_quality,
     compute_metrics,
-    judge,
     read_ground_truth,
 )
-from mlinfra.monitoring.quality_metrics import BINARY, METRICS, MULTICLASS, REGRESSION
+from mlinfra.monitoring.quality_metrics import (
+    BINARY,
+    METRICS,
+    MULTICLASS,
+    REGRESSION,
+    Line,
+    judge,
+)
 
 RNG = np.random.default_rng(19)
 

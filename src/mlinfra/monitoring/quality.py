@@ -51,13 +51,15 @@ from mlinfra.monitoring.quality_metrics import (
     BINARY,
     METRICS,
     MULTICLASS,
+    QUALITY_FILE,
     REGRESSION,
+    Line,
+    judge,
     lower_is_better,
 )
 
 log = logging.getLogger(__name__)
 
-QUALITY_FILE = "quality.json"
 QUALITY_VERSION = 1
 PROBABILITY_THRESHOLD = 0.5  # a binary score from this up is the positive class
 
@@ -251,33 +253,6 @@ def regression_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str,
 
 
 @dataclass(frozen=True)
-class Line:
-    """A threshold as the spec gives it: absolute, or a share of the registered metric."""
-
-    value: float
-    relative: bool
-
-    @classmethod
-    def parse(cls, text: str | None) -> Line | None:
-        """`0.8` or `97%` (the spec's spelling), None for nothing."""
-        if text is None or not text.strip():
-            return None
-        text = text.strip()
-        try:
-            if text.endswith("%"):
-                return cls(float(text[:-1]) / 100, True)
-            return cls(float(text), False)
-        except ValueError:
-            raise MonitoringError(f"not a threshold: {text!r}; write 0.8 or 97%") from None
-
-    def threshold(self, reference: float | None) -> float | None:
-        """The absolute line; None when relative and the registered metric is unknown."""
-        if not self.relative:
-            return self.value
-        return None if reference is None else self.value * reference
-
-
-@dataclass(frozen=True)
 class QualitySettings:
     problem_type: str
     metric: str
@@ -342,15 +317,26 @@ def analyse_quality(
     return QualityResult(document)
 
 
-def judge(metric: str, value: float | None, line: Line, reference: float | None) -> dict:
-    """Whether `value` crossed `line`: fell below it, or rose above it for an error metric.
-    Nothing is crossed without a value or, for a relative line, without the reference."""
-    threshold = line.threshold(reference)
-    crossed = False
-    if value is not None and threshold is not None:
-        crossed = value > threshold if lower_is_better(metric) else value < threshold
-    return {"threshold": threshold, "crossed": crossed}
-
-
 def _finite(value: float) -> float | None:
     return None if np.isnan(value) else value
+
+
+def violations(document: dict[str, Any]) -> list[dict[str, str]]:
+    """The lines `document` (quality.json) crossed, as Model Monitor's model-quality
+    constraint violations: `metric_name`, `constraint_check_type`, `description`."""
+    metric, value = document["metric"], document["value"]
+    check = "GreaterThanThreshold" if lower_is_better(metric) else "LessThanThreshold"
+    side = "above" if lower_is_better(metric) else "below"
+    found = []
+    for name in ("alert", "rollback"):
+        line = document.get(name)
+        if line and line["crossed"]:
+            found.append(
+                {
+                    "metric_name": metric,
+                    "constraint_check_type": check,
+                    "description": f"{metric} {value:.4g} is {side} the {name} line "
+                    f"{line['threshold']:.4g} over {document['labelled']} labelled predictions",
+                }
+            )
+    return found

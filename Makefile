@@ -9,7 +9,7 @@ STACKS := stacks/churn
 
 .PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore \
 	bench-drift bench-audit bench-monitor-job check-monitor-job-image bench-auth bench-validate \
-	bench-cold-start
+	bench-cold-start bench-quality
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -148,6 +148,11 @@ $(CHECKOV_STAMP): benchmarks/peers/checkov-requirements.txt
 
 bench-drift: setup $(EVIDENTLY_STAMP)
 	$(PY) benchmarks/drift_bench.py
+
+# Model-quality analysis of 1,000,000 labelled predictions next to Evidently's classification
+# preset, interleaved in one run.
+bench-quality: setup $(EVIDENTLY_STAMP)
+	$(PY) benchmarks/quality_bench.py
 
 bench-audit: setup $(CHECKOV_STAMP)
 	$(PY) benchmarks/audit_bench.py

@@ -354,7 +354,7 @@ INVALID = [
     ),
     (
         "monitor of unknown type",
-        _set(["monitors", "churn-drift", "type"], "model_quality"),
+        _set(["monitors", "churn-drift", "type"], "feature_quality"),
         ["monitors", "churn-drift", "type"],
         "enum",
     ),

@@ -9,7 +9,10 @@ line::
      "eventMetadata": {"eventId": "...", "inferenceTime": "2026-01-01T12:00:00Z"},
      "eventVersion": "0"}
 
-Only the request (`endpointInput`) is read. Its `data` is CSV (rows without a header, values in
+`read_capture` reads the request (`endpointInput`); `read_predictions` reads the response
+(`endpointOutput`, one prediction an event) with the event's id, the `inferenceId` the
+caller gave else the `eventId`, as SageMaker's ground-truth merge keys them. A request's
+`data` is CSV (rows without a header, values in
 feature order; a header row naming the features is skipped), JSON (`{"instances": [...]}`, a
 list of instances or a single record; an instance is a record keyed by feature name or a list in
 feature order), JSON Lines (one instance a line), or any of those in base64, whose
@@ -76,13 +79,82 @@ def read_capture(
     return frame
 
 
+def read_predictions(
+    folder: Path, *, since: datetime | None = None, until: datetime | None = None
+) -> pd.DataFrame:
+    """Every prediction captured under `folder` with since < inferenceTime <= until: columns
+    `id` (the inferenceId the caller gave, else the eventId) and `prediction` (its text).
+
+    A prediction is one value: a CSV response's first value (SageMaker's inference attribute
+    defaults to the first column), or a JSON response's number or text, the first of a list,
+    or the first of `{"predictions": [...]}`. An event without a response or an id, or whose
+    response holds several rows (a batch: its labels cannot be told apart by one id), is
+    skipped and counted in `attrs[MALFORMED]`.
+    """
+    events = _Events(part="endpointOutput")
+    for path in sorted(folder.rglob("*.jsonl")) if folder.is_dir() else []:
+        events.read(path)
+    events.keep_window(since, until)
+    ids: list[str] = []
+    predictions: list[str] = []
+    malformed = events.malformed
+    for key, encoding, content_type, data in zip(
+        events.ids, events.encodings, events.content_types, events.data, strict=True
+    ):
+        value = _one_value(encoding, content_type, data)
+        if key is None or value is None:
+            malformed += 1
+            continue
+        ids.append(key)
+        predictions.append(value)
+    frame = pd.DataFrame({"id": ids, "prediction": predictions}, dtype=str)
+    frame.attrs[MALFORMED] = malformed
+    return frame
+
+
+def _one_value(encoding: str | None, content_type: str | None, data: str | None) -> str | None:
+    """The one value of a response or label payload (see `read_predictions`), else None."""
+    if data is None:
+        return None
+    kind = (encoding or "").upper()
+    if kind == "BASE64":
+        try:
+            data = base64.b64decode(data, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        kind = _format_of(content_type) or "CSV"
+    elif kind not in ("CSV", "JSON"):
+        kind = _format_of(content_type) or "CSV"
+    if kind == "JSON":
+        try:
+            document = json.loads(data)
+        except ValueError:
+            return None
+        if isinstance(document, dict):
+            document = document.get("predictions")
+        while isinstance(document, list) and len(document) == 1:
+            document = document[0]
+        if isinstance(document, dict):  # {"predictions": [{"score": ...}]}: no one value
+            return None
+        if isinstance(document, bool) or not isinstance(document, (int, float, str)):
+            return None
+        return str(document)
+    lines = [line for line in data.strip().splitlines() if line.strip()]
+    if len(lines) != 1:
+        return None
+    value = lines[0].split(",", 1)[0].strip().strip('"')
+    return value or None
+
+
 # --- events --------------------------------------------------------------------------------
 
 
 @dataclass
 class _Events:
-    """The request part of capture events, as parallel lists."""
+    """One part of capture events (`endpointInput` or `endpointOutput`), as parallel lists."""
 
+    part: str = "endpointInput"
+    ids: list[str | None] = field(default_factory=list)  # inferenceId, else eventId
     times: list[str | None] = field(default_factory=list)
     encodings: list[str | None] = field(default_factory=list)
     content_types: list[str | None] = field(default_factory=list)
@@ -114,7 +186,7 @@ class _Events:
                     pa.struct(
                         [
                             (
-                                "endpointInput",
+                                self.part,
                                 pa.struct(
                                     [
                                         ("observedContentType", text),
@@ -126,7 +198,10 @@ class _Events:
                         ]
                     ),
                 ),
-                ("eventMetadata", pa.struct([("inferenceTime", text)])),
+                (
+                    "eventMetadata",
+                    pa.struct([("inferenceTime", text), ("eventId", text), ("inferenceId", text)]),
+                ),
             ]
         )
         options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
@@ -140,7 +215,12 @@ class _Events:
             return False
         columns = table.flatten().flatten()
         self.times += columns.column("eventMetadata.inferenceTime").to_pylist()
-        prefix = "captureData.endpointInput."
+        inference_ids = columns.column("eventMetadata.inferenceId").to_pylist()
+        event_ids = columns.column("eventMetadata.eventId").to_pylist()
+        self.ids += [
+            i if i is not None else e for i, e in zip(inference_ids, event_ids, strict=True)
+        ]
+        prefix = f"captureData.{self.part}."
         self.encodings += columns.column(prefix + "encoding").to_pylist()
         self.content_types += columns.column(prefix + "observedContentType").to_pylist()
         self.data += columns.column(prefix + "data").to_pylist()
@@ -152,13 +232,16 @@ class _Events:
                 continue
             try:
                 event = json.loads(line)
-                request = event["captureData"]["endpointInput"]
-                time = (event.get("eventMetadata") or {}).get("inferenceTime")
+                request = event["captureData"][self.part]
+                metadata = event.get("eventMetadata") or {}
+                time = metadata.get("inferenceTime")
                 row = (time, request.get("encoding"), request.get("observedContentType"))
                 data = request["data"]
+                key = metadata.get("inferenceId") or metadata.get("eventId")
             except (ValueError, KeyError, TypeError, AttributeError):
                 self.malformed += 1
                 continue
+            self.ids.append(key if isinstance(key, str) else None)
             self.times.append(row[0] if isinstance(row[0], str) else None)
             self.encodings.append(row[1] if isinstance(row[1], str) else None)
             self.content_types.append(row[2] if isinstance(row[2], str) else None)
@@ -178,7 +261,7 @@ class _Events:
         if until is not None:
             keep &= times <= pd.Timestamp(_utc(until))
         mask = keep.to_list()
-        for name in ("times", "encodings", "content_types", "data"):
+        for name in ("ids", "times", "encodings", "content_types", "data"):
             values = getattr(self, name)
             setattr(self, name, [value for value, kept in zip(values, mask, strict=True) if kept])
 

@@ -4,6 +4,13 @@
         [--drift-psi 0.2] [--missing-percent 5] [--bins 10]
     python -m mlinfra.monitoring.job analyse --baseline DIR --capture DIR
         --features-from-baseline --output DIR [--since ISO8601] [--until ISO8601]
+    python -m mlinfra.monitoring.job quality --capture DIR --ground-truth DIR --output DIR
+        --now ISO8601 --problem-type TYPE --metric NAME --window-seconds N
+        [--label-delay-seconds N] [--alert 0.8|97%] [--rollback 0.8|95%] [--reference X]
+
+`quality` writes quality.json and, for each line the metric crossed, a violation in
+constraint_violations.json (`LessThanThreshold`, or `GreaterThanThreshold` for an error
+metric), so that a crossed line is a violation as a drifted feature is.
 
 A job that ran prints one summary line and exits 0, whether or not it found violations (they
 are in its output files). A job that could not run (no baseline, unreadable files, no data)
@@ -16,11 +23,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from mlinfra.monitoring import MonitoringError, counted
-from mlinfra.monitoring.analysis import analyse
+from mlinfra.monitoring.analysis import VIOLATIONS_FILE, analyse
 from mlinfra.monitoring.baseline import (
     DEFAULT_BINS,
     DEFAULT_DRIFT_PSI,
@@ -30,6 +37,9 @@ from mlinfra.monitoring.baseline import (
     suggest_baseline,
 )
 from mlinfra.monitoring.capture import MALFORMED, read_capture
+from mlinfra.monitoring.files import write_json
+from mlinfra.monitoring.quality import QualitySettings, analyse_quality, violations
+from mlinfra.monitoring.quality_metrics import METRICS, Line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +81,28 @@ def run_analyse(arguments: argparse.Namespace) -> str:
     return summary
 
 
+def run_quality(arguments: argparse.Namespace) -> str:
+    settings = QualitySettings(
+        problem_type=arguments.problem_type,
+        metric=arguments.metric,
+        window=timedelta(seconds=arguments.window_seconds),
+        label_delay=timedelta(seconds=arguments.label_delay_seconds),
+        alert=Line.parse(arguments.alert),
+        rollback=Line.parse(arguments.rollback),
+        reference=arguments.reference,
+    )
+    result = analyse_quality(settings, arguments.capture, arguments.ground_truth, arguments.now)
+    result.write(arguments.output)
+    found = violations(result.document)
+    write_json(arguments.output / VIOLATIONS_FILE, {"violations": found})
+    document = result.document
+    value = "no value" if document["value"] is None else f"{document['value']:.4g}"
+    return (
+        f"{settings.metric} {value} over {counted(document['labelled'], 'labelled prediction')}"
+        f", {counted(len(found), 'violation')}"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mlinfra.monitoring.job")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +124,20 @@ def _parser() -> argparse.ArgumentParser:
     analysis.add_argument("--since", type=_moment, help="analyse records after this time")
     analysis.add_argument("--until", type=_moment, help="and up to this time, inclusive")
     analysis.set_defaults(run=run_analyse)
+
+    quality = commands.add_parser("quality", help="judge captured predictions by their labels")
+    quality.add_argument("--capture", type=Path, required=True, help="data-capture folder")
+    quality.add_argument("--ground-truth", type=Path, required=True, help="ground-truth folder")
+    quality.add_argument("--output", type=Path, required=True, help="folder for the results")
+    quality.add_argument("--now", type=_moment, required=True, help="the run's time")
+    quality.add_argument("--problem-type", required=True, choices=sorted(METRICS))
+    quality.add_argument("--metric", required=True)
+    quality.add_argument("--window-seconds", type=float, required=True)
+    quality.add_argument("--label-delay-seconds", type=float, default=0.0)
+    quality.add_argument("--alert", help="the alert line: 0.8, or 97%% of the reference")
+    quality.add_argument("--rollback", help="the rollback line, as --alert")
+    quality.add_argument("--reference", type=float, help="the metric at registration")
+    quality.set_defaults(run=run_quality)
     return parser
 
 

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from mlinfra.frozen import freeze
+from mlinfra.monitoring.quality_metrics import lower_is_better
 from mlinfra.spec import schema
 from mlinfra.spec.model import (
     STEP_TYPES,
@@ -36,6 +37,8 @@ from mlinfra.spec.model import (
     Policies,
     Previews,
     ProcessingStep,
+    Quality,
+    QualityThreshold,
     Ranges,
     RegisterModelStep,
     Security,
@@ -309,13 +312,40 @@ def monitor(name: str, values: Values, at: Ranges) -> Monitor:
         endpoint=values["endpoint"],
         type=values["type"],
         engine=values["engine"],
-        baseline=values["baseline"],
+        baseline=values.get("baseline"),
         schedule=values["schedule"],
         instance_type=values["instance_type"],
         thresholds=thresholds(values["thresholds"], at.child("thresholds")),
         on_violation=on_violation(values["on_violation"], at.child("on_violation")),
+        quality=quality(values, at) if values["type"] == "model_quality" else None,
         ranges=at,
     )
+
+
+def quality(values: Values, at: Ranges) -> Quality:
+    """A model_quality monitor's own fields (they sit beside the monitor's other fields)."""
+    error_metric = lower_is_better(values["metric"])
+    # An error metric's lines are `_above`; the checks report the other spelling written on it.
+    side = "above" if error_metric else "below"
+    return Quality(
+        problem_type=values["problem_type"],
+        ground_truth=values["ground_truth"],
+        metric=values["metric"],
+        label_delay=values.get("label_delay"),
+        window=values["window"],
+        lower_is_better=error_metric,
+        alert=quality_threshold(values.get(f"alert_{side}"), at.child(f"alert_{side}")),
+        rollback=quality_threshold(values.get(f"rollback_{side}"), at.child(f"rollback_{side}")),
+        ranges=at,
+    )
+
+
+def quality_threshold(value: float | str | None, at: Ranges) -> QualityThreshold | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # `97%`, as the schema's pattern allows
+        return QualityThreshold(value=float(value[:-1]) / 100, relative=True, ranges=at)
+    return QualityThreshold(value=float(value), relative=False, ranges=at)
 
 
 def thresholds(values: Values, at: Ranges) -> Thresholds:

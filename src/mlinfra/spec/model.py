@@ -387,18 +387,42 @@ class OnViolation(SpecNode):
 
 
 @dataclass(frozen=True)
+class QualityThreshold(SpecNode):
+    """A line the quality metric is held to: a number on the metric's own scale, or (relative)
+    a fraction of the metric the serving model version was evaluated with at registration."""
+
+    value: float  # relative: 0.97 for `97%`
+    relative: bool
+
+
+@dataclass(frozen=True)
+class Quality(SpecNode):
+    """What a model_quality monitor watches and where it draws its lines."""
+
+    problem_type: str  # binary_classification | multiclass_classification | regression
+    ground_truth: str  # a folder relative to the spec, or an S3 URI
+    metric: str
+    label_delay: str | None  # a duration; None: every labelled prediction counts at once
+    window: str  # a duration
+    lower_is_better: bool  # an error metric (mae, mse, rmse): its lines are `_above`
+    alert: QualityThreshold | None
+    rollback: QualityThreshold | None
+
+
+@dataclass(frozen=True)
 class Monitor(Component):
     kind: ClassVar[str] = "monitor"
     section: ClassVar[str] = "monitors"
 
     endpoint: str
-    type: str  # data_quality
+    type: str  # data_quality | model_quality
     engine: str  # mlinfra | model-monitor
-    baseline: str  # a path relative to the spec, or an S3 URI
+    baseline: str | None  # data_quality: a path relative to the spec, or an S3 URI
     schedule: str
     instance_type: str
     thresholds: Thresholds
     on_violation: OnViolation
+    quality: Quality | None  # model_quality only
 
 
 COMPONENT_TYPES: tuple[type[Component], ...] = (FeatureStore, Model, Pipeline, Endpoint, Monitor)

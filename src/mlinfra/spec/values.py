@@ -557,13 +557,16 @@ def _monitor_hours(hours: range | tuple[int, ...]) -> str:
 
 
 def monitor_setting(name: str, value: str | Iterable[str]) -> str:
-    """The environment variable `name` of a local monitor's job, from its `baseline` path or
-    its `alert` targets (a JSON list), or ValueError when SageMaker would refuse its length
-    (`ProcessingEnvironmentValue`: at most 256 characters)."""
-    text = f"file:{value}" if name == "baseline" else json.dumps(list(value))
+    """The environment variable `name` of a local monitor's job, from its `baseline` or
+    `ground_truth` path or its `alert` targets (a JSON list), or ValueError when SageMaker
+    would refuse its length (`ProcessingEnvironmentValue`: at most 256 characters)."""
+    path = name in ("baseline", "ground_truth")
+    text = f"file:{value}" if path else json.dumps(list(value))
     limit = sagemaker_shape("ProcessingEnvironmentValue")["max"]
     if len(text) > limit:
-        what = "the baseline path" if name == "baseline" else "the alert targets, as a JSON list,"
+        what = (
+            f"the {name.replace('_', ' ')} path" if path else "the alert targets, as a JSON list,"
+        )
         raise ValueError(
             f"{what} take {len(text)} characters in the monitoring job's environment, over "
             f"the {limit} SageMaker allows for an environment value"

@@ -22,6 +22,7 @@ BASELINE_HASH = "0f1e2d3c"
 ROLE = "arn:aws:iam::123456789012:role/mlinfra-local-monitor"
 COLUMNS = ("tenure", "monthly_charges", "plan")
 IMAGE = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+CONTAINER = {"Image": "sklearn", "ModelDataUrl": "model/not-yet-trained"}
 EMPTY_PIPELINE = json.dumps({"Version": "2020-12-01", "Steps": []})
 
 
@@ -29,11 +30,14 @@ def client(server: Any, service: str = "sagemaker", region: str = "us-east-1") -
     return Access.for_server(server, region).client(service)
 
 
-def create_endpoint(sm: Any, name: str = ENDPOINT, capture: bool = True) -> None:
-    """An endpoint (its model does not load, so it is Failed) whose config captures data."""
+def create_endpoint(
+    sm: Any, name: str = ENDPOINT, capture: bool = True, container: dict | None = None
+) -> None:
+    """An endpoint (its model does not load, so it is Failed) whose config captures data;
+    its model's container is `container` (e.g. a registry version), else an artifact."""
     sm.create_model(
         ModelName=f"{name}-model",
-        PrimaryContainer={"Image": "sklearn", "ModelDataUrl": "model/not-yet-trained"},
+        PrimaryContainer=container or CONTAINER,
         ExecutionRoleArn=ROLE,
     )
     extra = {}

@@ -144,12 +144,21 @@ def test_an_invalid_schedule_expression_is_refused_naming_the_field(sm):
 
 
 def test_other_monitoring_types_are_refused(sm):
+    config = dict(schedule_config(), MonitoringType="ModelBias")
+    with pytest.raises(ClientError) as excinfo:
+        sm.create_monitoring_schedule(
+            MonitoringScheduleName=MONITOR, MonitoringScheduleConfig=config
+        )
+    assert "DataQuality and ModelQuality" in refused(excinfo)[1]
+
+
+def test_a_model_quality_schedule_without_its_settings_is_refused_naming_one(sm):
     config = dict(schedule_config(), MonitoringType="ModelQuality")
     with pytest.raises(ClientError) as excinfo:
         sm.create_monitoring_schedule(
             MonitoringScheduleName=MONITOR, MonitoringScheduleConfig=config
         )
-    assert "DataQuality" in refused(excinfo)[1]
+    assert "Environment.mlinfra_problem_type is required" in refused(excinfo)[1]
 
 
 def test_an_unknown_endpoint_is_refused(sm):

@@ -1,5 +1,5 @@
-"""Monitors: the `CreateMonitoringSchedule` request of a data-quality monitor, and the parts of
-its job that both targets describe alike.
+"""Monitors: the `CreateMonitoringSchedule` request of a data-quality or model-quality monitor,
+and the parts of its job that both targets describe alike.
 
 The emulator takes the job inline (`MonitoringJobDefinition`); SageMaker Model Monitor takes
 it as a job definition of its own (`CreateDataQualityJobDefinition`) that the schedule names.
@@ -22,6 +22,8 @@ INPUT_PATH = "/opt/ml/processing/input/endpoint"
 OUTPUT_PATH = "/opt/ml/processing/output"
 VOLUME_SIZE_GB = 20
 MONITORING_TYPE = "DataQuality"
+# SageMaker's MonitoringType of each monitor type of the spec.
+MONITORING_TYPES = {"data_quality": MONITORING_TYPE, "model_quality": "ModelQuality"}
 
 
 def baseline_config(results: Callable[[str], Any]) -> dict[str, Any]:
@@ -59,7 +61,7 @@ def create_monitoring_schedule(
         "MonitoringScheduleName": ctx.name(component, "monitoring_schedule"),
         "MonitoringScheduleConfig": {
             "ScheduleConfig": {"ScheduleExpression": expression},
-            "MonitoringType": MONITORING_TYPE,
+            "MonitoringType": MONITORING_TYPES[component.type],
             **job,
         },
         "Tags": tags(ctx, component),

@@ -5,13 +5,14 @@ Each check is a function `CheckContext -> Iterator[Diagnostic]`; this list is th
 
 from __future__ import annotations
 
-from mlinfra.spec.checks import catalogs, names, paths, pipelines, references, values
+from mlinfra.spec.checks import catalogs, monitors, names, paths, pipelines, references, values
 from mlinfra.spec.checks.context import CheckContext
 
 CHECKS = (
     *references.CHECKS,
     *pipelines.CHECKS,
     *values.CHECKS,
+    *monitors.CHECKS,
     *catalogs.CHECKS,
     *names.CHECKS,
     *paths.CHECKS,

@@ -45,7 +45,8 @@ def local_files(ctx: CheckContext) -> Iterator[Place]:
             elif isinstance(step, TrainingStep):
                 places.append((partial(step.range_of, "entry_point"), step.entry_point))
     for monitor in spec.monitors.values():
-        places.append((partial(monitor.range_of, "baseline"), monitor.baseline))
+        if monitor.baseline is not None:
+            places.append((partial(monitor.range_of, "baseline"), monitor.baseline))
     yield from ((where, value) for where, value in places if not _remote(value))
 
 
@@ -57,6 +58,10 @@ def local_paths(ctx: CheckContext) -> Iterator[Place]:
             for i, text in enumerate(step.reads()):
                 if _local_input(text, pipeline.steps):
                     yield partial(step.range_of, "inputs", i), text
+    for monitor in ctx.spec.monitors.values():
+        # A folder labels arrive in while the endpoint serves: it need not exist yet.
+        if monitor.quality is not None and not _remote(monitor.quality.ground_truth):
+            yield partial(monitor.range_of, "ground_truth"), monitor.quality.ground_truth
     if not _remote(ctx.spec.state):
         yield partial(ctx.at, "state"), ctx.spec.state
 

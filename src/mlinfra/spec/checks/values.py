@@ -56,6 +56,11 @@ def check_durations(ctx: CheckContext) -> Iterator[Diagnostic]:
         for step in pipeline.steps.values():
             if isinstance(step, TrainingStep):
                 places.append((step.range_of("max_runtime"), step.max_runtime))
+    for monitor in spec.monitors.values():
+        if monitor.quality is not None:
+            places.append((monitor.range_of("window"), monitor.quality.window))
+            if monitor.quality.label_delay is not None:
+                places.append((monitor.range_of("label_delay"), monitor.quality.label_delay))
     if spec.previews is not None:
         places.append((spec.previews.range_of("ttl"), spec.previews.ttl))
     for where, value in places:
@@ -118,10 +123,26 @@ def check_deployment(ctx: CheckContext) -> Iterator[Diagnostic]:
 def check_monitor_capture(ctx: CheckContext) -> Iterator[Diagnostic]:
     for monitor in ctx.spec.monitors.values():
         endpoint = ctx.spec.endpoints.get(monitor.endpoint)
-        if endpoint is None or monitor.type != "data_quality":
+        if endpoint is None:
             continue
         capture = endpoint.data_capture
-        if capture is None or not capture.enabled or capture.sampling_percent <= 0:
+        if monitor.type == "model_quality":
+            if capture is None or not capture.enabled or capture.sampling_percent <= 0:
+                missing = "does not capture data"
+            elif "output" not in capture.capture:
+                missing = "does not capture its predictions (data_capture.capture)"
+            else:
+                continue
+            yield error(
+                "monitor-needs-capture",
+                f"monitor {monitor.name!r} watches endpoint {monitor.endpoint!r}, which {missing}",
+                monitor.range_of("endpoint"),
+                detail="a model-quality monitor joins the predictions the endpoint captured "
+                "with their ground-truth labels",
+                suggestion=f"add data_capture: {{sampling_percent: 20, capture: [input, "
+                f"output]}} to {monitor.endpoint!r}",
+            )
+        elif capture is None or not capture.enabled or capture.sampling_percent <= 0:
             yield error(
                 "monitor-needs-capture",
                 f"monitor {monitor.name!r} watches endpoint {monitor.endpoint!r}, "
@@ -135,6 +156,8 @@ def check_monitor_capture(ctx: CheckContext) -> Iterator[Diagnostic]:
 def check_monitor_baseline(ctx: CheckContext) -> Iterator[Diagnostic]:
     for monitor in ctx.spec.monitors.values():
         name, acts = monitor.name, monitor.on_violation
+        if monitor.baseline is None:
+            continue  # a model_quality monitor: its ground truth is checked in checks/monitors
         if ctx.target == "local" and monitor.baseline.startswith("s3://"):
             yield error(
                 "not-on-local",
@@ -208,10 +231,10 @@ def check_alert_targets(ctx: CheckContext) -> Iterator[Diagnostic]:
         where_alert = owner.range_of("alert")
         if ctx.target == "local" and isinstance(component, Monitor):
             name = component.name
-            for setting, value, where in (
-                ("baseline", component.baseline, component.range_of("baseline")),
-                ("alert", alert, where_alert),
-            ):
+            settings = [("alert", alert, where_alert)]
+            if component.baseline is not None:
+                settings.append(("baseline", component.baseline, component.range_of("baseline")))
+            for setting, value, where in settings:
                 try:
                     values.monitor_setting(setting, value)
                 except ValueError as exc:

@@ -1,8 +1,9 @@
 """A monitoring schedule's configuration as the emulator runs it: checked, and its baseline made.
 
-Only what the local lowering sends runs locally: DataQuality monitoring of one endpoint with an
-inline MonitoringJobDefinition whose baseline, reports and dataset are local (`file:` URIs
-relative to the spec's folder, or paths) and inside the project or state folder
+Only what the local lowering sends runs locally: DataQuality or ModelQuality monitoring of one
+endpoint with an inline MonitoringJobDefinition whose baseline, ground truth, reports and
+dataset are local (`file:` URIs relative to the spec's folder, or paths) and inside the
+project or state folder
 (`paths.confine`). mlinfra's own settings travel in the definition's Environment, under the
 keys below. Every refusal is a ValidationException naming the field.
 """
@@ -16,7 +17,9 @@ from mlinfra.emulator.kit.errors import invalid
 from mlinfra.emulator.kit.paths import NotLocal, PathRefused, Roots
 from mlinfra.emulator.services.monitors.alerts import check_targets
 from mlinfra.emulator.services.monitors.jobs import JobFailed, baseline
-from mlinfra.spec.values import parse_schedule
+from mlinfra.monitoring import MonitoringError
+from mlinfra.monitoring.quality_metrics import METRICS, Line
+from mlinfra.spec.values import parse_duration, parse_schedule
 
 # The Environment keys the local lowering passes: mlinfra's, not Model Monitor's.
 DATASET = "mlinfra_baseline_dataset"
@@ -24,6 +27,16 @@ DRIFT_PSI = "mlinfra_drift_psi"
 MISSING_PERCENT = "mlinfra_missing_percent"
 ALERT_TARGETS = "mlinfra_alert_targets"
 RETRAIN_PIPELINE = "mlinfra_retrain_pipeline"
+# A ModelQuality schedule's: no baseline, labels instead.
+PROBLEM_TYPE = "mlinfra_problem_type"
+METRIC = "mlinfra_metric"
+GROUND_TRUTH = "mlinfra_ground_truth"
+WINDOW = "mlinfra_window"
+LABEL_DELAY = "mlinfra_label_delay"
+ALERT_LINE = "mlinfra_alert_line"
+ROLLBACK_LINE = "mlinfra_rollback_line"
+MODEL_PACKAGE_GROUP = "mlinfra_model_package_group"
+KINDS = ("DataQuality", "ModelQuality")
 
 CONFIG = "MonitoringScheduleConfig"
 DEFINITION = f"{CONFIG}.MonitoringJobDefinition"
@@ -36,9 +49,10 @@ def check(config: dict, roots: Roots) -> tuple[dict, str]:
     than failing every execution later.
     """
     kind = config.get("MonitoringType", "DataQuality")
-    if kind != "DataQuality":
+    if kind not in KINDS:
         raise invalid(
-            f"{CONFIG}.MonitoringType {kind}: the local emulator runs DataQuality monitoring only."
+            f"{CONFIG}.MonitoringType {kind}: the local emulator runs DataQuality and "
+            "ModelQuality monitoring only."
         )
     if "MonitoringJobDefinitionName" in config:
         raise invalid(
@@ -72,8 +86,45 @@ def check(config: dict, roots: Roots) -> tuple[dict, str]:
         except ValueError as exc:
             raise invalid(f"{DEFINITION}.Environment.{ALERT_TARGETS}: {exc}") from None
     local(roots, reports_uri(definition), f"{DEFINITION}.MonitoringOutputConfig")
-    make_baseline(definition, roots)
-    return dict(config, MonitoringType="DataQuality"), endpoint
+    if kind == "ModelQuality":
+        check_quality(environment, roots)
+    else:
+        make_baseline(definition, roots)
+    return dict(config, MonitoringType=kind), endpoint
+
+
+def check_quality(environment: dict, roots: Roots) -> None:
+    """A ModelQuality job's settings: each one its job needs, readable."""
+    where = f"{DEFINITION}.Environment"
+    for key in (PROBLEM_TYPE, METRIC, GROUND_TRUTH, WINDOW):
+        if not environment.get(key):
+            raise invalid(f"{where}.{key} is required by a ModelQuality schedule.")
+    problem, metric = environment[PROBLEM_TYPE], environment[METRIC]
+    if metric not in METRICS.get(problem, ()):
+        raise invalid(f"{where}.{METRIC}: {metric} is not a metric of {problem} models.")
+    ground_truth(environment, roots)
+    quality_seconds(environment)
+    for key in (ALERT_LINE, ROLLBACK_LINE):
+        try:
+            Line.parse(environment.get(key))
+        except MonitoringError as exc:
+            raise invalid(f"{where}.{key}: {exc}") from None
+
+
+def ground_truth(environment: dict, roots: Roots) -> Path:
+    return local(roots, environment[GROUND_TRUTH], f"{DEFINITION}.Environment.{GROUND_TRUTH}")
+
+
+def quality_seconds(environment: dict) -> tuple[float, float]:
+    """The window and the label delay, in seconds."""
+    found = []
+    for key in (WINDOW, LABEL_DELAY):
+        text = environment.get(key)
+        try:
+            found.append(parse_duration(text).total_seconds() if text else 0.0)
+        except ValueError as exc:
+            raise invalid(f"{DEFINITION}.Environment.{key}: {exc}") from None
+    return found[0], found[1]
 
 
 def make_baseline(definition: dict, roots: Roots) -> None:

@@ -1,5 +1,12 @@
 """Running monitoring executions: the analysis job, then alerts and retraining on violations.
 
+A ModelQuality execution runs the quality job instead (captured predictions against their
+labels); its violations are the lines the metric crossed. Below (or, for an error metric,
+above) the rollback line, the version the endpoint serves is marked `Rejected` in the
+registry with the reason (`ApprovalDescription`), so that the newest approved version before
+it is the registry's latest approved again: what the local endpoint serves after the next
+`mlinfra apply`, which `mlinfra plan` shows as that change. The alert says both.
+
 Each execution runs on its own background thread: it finds what the endpoint captured, runs
 the analysis (`jobs.Job`) over the window its record names, reads the violations, and only
 then writes its final status, so whoever waits for the end (`mlinfra monitor run`) finds the
@@ -20,15 +27,20 @@ from typing import Any
 
 from mlinfra.emulator.kit.errors import ApiError
 from mlinfra.emulator.kit.paths import PathRefused, Roots
+from mlinfra.emulator.services.monitors import definition
 from mlinfra.emulator.services.monitors.alerts import AlertLog, deliver
 from mlinfra.emulator.services.monitors.definition import ALERT_TARGETS, RETRAIN_PIPELINE
 from mlinfra.emulator.services.monitors.jobs import Job, JobFailed, read_violations
 from mlinfra.emulator.store import Store
 from mlinfra.sagemaker import resources
+from mlinfra.monitoring.quality_metrics import QUALITY_FILE, lower_is_better
+from mlinfra.sagemaker.api import api_shape
+from mlinfra.sagemaker.registry import latest_approved
 
 EXECUTION = "monitoring-execution"
 RUNNING = ("Pending", "InProgress")
 DEFAULT_MAX_RUNTIME = 3600
+APPROVAL_DESCRIPTION_MAX = api_shape("sagemaker", "ApprovalDescription")["max"]
 STOPPED = "The emulator stopped while this execution ran."
 # What each execution status is as a processing job.
 JOB_STATUS = {
@@ -106,18 +118,25 @@ class Runner:
                 record["CaptureFolder"] = str(self._capture_folder(record["EndpointName"]))
                 # Checked again now: a folder may have become a link out since it was named.
                 report = self.roots.confine(record["ReportFolder"])
-                self.roots.confine(record["BaselineFolder"])
+                for folder in ("BaselineFolder", "GroundTruthFolder"):
+                    if folder in record:
+                        self.roots.confine(record[folder])
             except (ExecutionFailure, PathRefused) as failure:
                 self.store.put(EXECUTION, job, record, record["CreationTime"])
                 self._finish(job, "Failed", str(failure))
                 return
             self.store.put(EXECUTION, job, record, record["CreationTime"])
-        args = ["analyse", "--baseline", record["BaselineFolder"]]
-        args += ["--capture", record["CaptureFolder"], "--features-from-baseline"]
-        args += ["--output", str(report)]
-        if record.get("Since"):
-            args += ["--since", record["Since"]]
-        args += ["--until", record["Until"]]
+        package = None
+        if record["MonitoringType"] == "ModelQuality":
+            package = self._serving_package(record)
+            args = self._quality_args(record, report, package)
+        else:
+            args = ["analyse", "--baseline", record["BaselineFolder"]]
+            args += ["--capture", record["CaptureFolder"], "--features-from-baseline"]
+            args += ["--output", str(report)]
+            if record.get("Since"):
+                args += ["--since", record["Since"]]
+            args += ["--until", record["Until"]]
         runner = Job(args, self.roots.project)
         self._jobs[job] = runner
         if self._closing.is_set():
@@ -131,7 +150,7 @@ class Runner:
             self._finish(job, "Failed", str(exc))
             return
         status = "CompletedWithViolations" if violations else "Completed"
-        responses = self._respond(record, status, violations) if violations else {}
+        responses = self._respond(record, status, violations, package) if violations else {}
         self._finish(job, status, violations=violations, updates=responses)
 
     def _capture_folder(self, endpoint_name: str) -> Path:
@@ -184,8 +203,11 @@ class Runner:
             record.update(updates or {})
             self.store.put(EXECUTION, job, record, record["CreationTime"])
 
-    def _respond(self, record: dict, status: str, violations: list[dict]) -> dict:
-        """Alert every target and start the retraining pipeline; what to record of it.
+    def _respond(
+        self, record: dict, status: str, violations: list[dict], package: dict | None = None
+    ) -> dict:
+        """Roll back (a quality monitor below its rollback line), alert every target and
+        start the retraining pipeline; what to record of it.
 
         Runs without the store's lock: a webhook may take seconds, and starting the pipeline
         goes through the control plane's dispatch, which takes the lock itself.
@@ -202,7 +224,17 @@ class Runner:
             "report": record["ReportFolder"],
             "time": iso(time.time()),
         }
+        updates: dict[str, Any] = {}
+        if record["MonitoringType"] == "ModelQuality":
+            quality = read_quality(Path(record["ReportFolder"]))
+            payload["quality"] = quality
+            if (quality.get("rollback") or {}).get("crossed"):
+                payload["rollback"] = updates["Rollback"] = self._roll_back(
+                    record, quality, package
+                )
         entry = {"monitor": name, "execution": job, "violations": len(violations)}
+        if "rollback" in payload:
+            entry["rollback"] = payload["rollback"]["message"]
         outcomes = []
         for target in json.loads(environment.get(ALERT_TARGETS) or "[]"):
             delivered, detail = deliver(target, payload)
@@ -211,7 +243,7 @@ class Runner:
                  "detail": detail}
             )  # fmt: skip
             outcomes.append({"target": target, "delivered": delivered, "detail": detail})
-        updates: dict[str, Any] = {"Alerts": outcomes}
+        updates["Alerts"] = outcomes
         pipeline = environment.get(RETRAIN_PIPELINE)
         if pipeline:
             updates["RetrainPipelineName"] = pipeline
@@ -226,6 +258,101 @@ class Runner:
                  "pipeline_execution_arn": arn}
             )  # fmt: skip
         return updates
+
+    # --- model quality -------------------------------------------------------------------
+
+    def _quality_args(self, record: dict, report: Path, package: dict | None) -> list[str]:
+        environment = record.get("Environment") or {}
+        window, delay = definition.quality_seconds(environment)
+        args = ["quality", "--capture", record["CaptureFolder"]]
+        args += ["--ground-truth", record["GroundTruthFolder"], "--output", str(report)]
+        args += ["--now", record["Until"], "--problem-type", environment[definition.PROBLEM_TYPE]]
+        args += ["--metric", environment[definition.METRIC], "--window-seconds", f"{window:g}"]
+        args += ["--label-delay-seconds", f"{delay:g}"]
+        for flag, key in (
+            ("--alert", definition.ALERT_LINE),
+            ("--rollback", definition.ROLLBACK_LINE),
+        ):
+            if environment.get(key):
+                args += [flag, environment[key]]
+        reference = registered_metric(package, environment[definition.METRIC])
+        if reference is not None:
+            args += ["--reference", repr(reference)]
+        return args
+
+    def _serving_package(self, record: dict) -> dict | None:
+        """The registry version the endpoint serves (DescribeModelPackage), if it serves one."""
+        region = record["_Region"]
+        try:
+            endpoint = self.call(
+                "DescribeEndpoint", {"EndpointName": record["EndpointName"]}, region
+            )
+            config = self.call(
+                "DescribeEndpointConfig",
+                {"EndpointConfigName": endpoint["EndpointConfigName"]},
+                region,
+            )
+            model_name = config["ProductionVariants"][0]["ModelName"]
+            model = self.call("DescribeModel", {"ModelName": model_name}, region)
+            containers = [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]
+            arn = next(
+                (c["ModelPackageName"] for c in containers if c.get("ModelPackageName")), None
+            )
+            if arn is None:
+                return None
+            return self.call("DescribeModelPackage", {"ModelPackageName": arn}, region)
+        except (ApiError, KeyError, IndexError):
+            return None
+
+    def _roll_back(self, record: dict, quality: dict, package: dict | None) -> dict[str, Any]:
+        """Reject the serving version; what was done, and what serves next, in words."""
+        region = record["_Region"]
+        metric, value = quality["metric"], quality["value"]
+        line = quality["rollback"]["threshold"]
+        side = "above" if lower_is_better(metric) else "below"
+        if package is None:
+            return {
+                "rolled_back": False,
+                "message": f"{metric} {value:.4g} is {side} the rollback line {line:.4g}, but "
+                f"endpoint {record['EndpointName']} serves no registry version: nothing was "
+                "rolled back",
+            }
+        arn = package["ModelPackageArn"]
+        version = package.get("ModelPackageVersion")
+        reason = (
+            f"Rejected by monitor {record['MonitoringScheduleName']} (execution "
+            f"{record['ProcessingJobName']}): {metric} {value:.4g} over "
+            f"{quality['labelled']} labelled predictions is {side} the rollback line {line:.4g}"
+        )[:APPROVAL_DESCRIPTION_MAX]
+        try:
+            self.call(
+                "UpdateModelPackage",
+                {
+                    "ModelPackageArn": arn,
+                    "ModelApprovalStatus": "Rejected",
+                    "ApprovalDescription": reason,
+                },
+                region,
+            )
+            group = package.get("ModelPackageGroupName")
+            found = self.call("ListModelPackages", latest_approved(group), region) if group else {}
+        except ApiError as exc:
+            return {"rolled_back": False, "message": f"version {arn} not rejected: {exc.message}"}
+        previous = (found.get("ModelPackageSummaryList") or [None])[0]
+        result: dict[str, Any] = {"rolled_back": True, "rejected": arn, "reason": reason}
+        if previous is None:
+            result["serves_next"] = None
+            result["message"] = (
+                f"version {version} rejected; the group has no other approved version, so the "
+                "endpoint keeps serving it until one is approved"
+            )
+        else:
+            result["serves_next"] = previous["ModelPackageArn"]
+            result["message"] = (
+                f"version {version} rejected; the previous approved version "
+                f"{previous.get('ModelPackageVersion')} serves after the next mlinfra apply"
+            )
+        return result
 
     def _retrain(
         self, pipeline: str, monitor: str, job: str, count: int, region: str
@@ -247,6 +374,25 @@ class Runner:
             return None, f"retraining pipeline {pipeline} not started: {type(exc).__name__}"
         arn = started["PipelineExecutionArn"]
         return arn, f"started {arn}"
+
+
+def read_quality(folder: Path) -> dict:
+    """The quality.json a finished quality job wrote; an empty record when unreadable."""
+    try:
+        document = json.loads((folder / QUALITY_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def registered_metric(package: dict | None, metric: str) -> float | None:
+    """The metric the version was evaluated with at registration: its
+    CustomerMetadataProperties entry of the metric's name, when it is a number."""
+    text = ((package or {}).get("CustomerMetadataProperties") or {}).get(metric)
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 def abandon_interrupted(store: Any) -> None:

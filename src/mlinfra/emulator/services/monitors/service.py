@@ -5,9 +5,11 @@ Schedules and executions are records like every other (`monitoring-schedule`,
 so one record, keyed by the job's name (`model-monitoring-<yyyymmddhhmm>-<hash>`), answers
 both ListMonitoringExecutions and DescribeProcessingJob.
 
-Only DataQuality monitoring with an inline MonitoringJobDefinition runs locally
-(`definition.py`). Creating or updating a schedule makes its baseline first if the baseline
-files are missing (Model Monitor's suggest_baseline, run synchronously: it takes well under a
+DataQuality and ModelQuality monitoring with an inline MonitoringJobDefinition run locally
+(`definition.py`); a ModelQuality execution judges the predictions captured in its window
+against their ground-truth labels and, on its rollback line, rejects the serving version.
+Creating or updating a DataQuality schedule makes its baseline first if the baseline files
+are missing (Model Monitor's suggest_baseline, run synchronously: it takes well under a
 second), so a bad dataset is a ValidationException at apply time, not a failed execution at
 midnight.
 
@@ -93,7 +95,7 @@ class Monitors:
             "MonitoringScheduleName": name,
             "MonitoringScheduleArn": arn(region, SCHEDULE, name),
             "MonitoringScheduleStatus": "Scheduled",
-            "MonitoringType": "DataQuality",
+            "MonitoringType": config["MonitoringType"],
             CONFIG: config,
             "EndpointName": endpoint,
             "CreationTime": now,
@@ -133,7 +135,14 @@ class Monitors:
     def update_monitoring_schedule(self, p: dict, region: str) -> dict:
         record = self.schedule(p["MonitoringScheduleName"])
         config, endpoint = self._checked(p[CONFIG], region)
-        record.update({CONFIG: config, "EndpointName": endpoint, "LastModifiedTime": time.time()})
+        record.update(
+            {
+                CONFIG: config,
+                "MonitoringType": config["MonitoringType"],
+                "EndpointName": endpoint,
+                "LastModifiedTime": time.time(),
+            }
+        )
         self._put_schedule(record)
         return {"MonitoringScheduleArn": record["MonitoringScheduleArn"]}
 
@@ -193,9 +202,15 @@ class Monitors:
 
     def _new_execution(self, schedule: dict, job: str, when: float, since: str | None) -> dict:
         spec = schedule[CONFIG]["MonitoringJobDefinition"]
+        kind = schedule[CONFIG]["MonitoringType"]
         region = schedule["_Region"]
         roots = self.roots
-        constraints, _ = definition.baseline_files(spec, roots)
+        if kind == "ModelQuality":
+            labels = definition.ground_truth(spec.get("Environment") or {}, roots)
+            read_from = {"GroundTruthFolder": str(labels)}
+        else:
+            constraints, _ = definition.baseline_files(spec, roots)
+            read_from = {"BaselineFolder": str(constraints.parent)}
         output = definition.report_output(spec)
         report_uri = f"{output['S3Uri'].rstrip('/')}/{job}"
         if since is None:
@@ -204,7 +219,7 @@ class Monitors:
         return {
             "MonitoringScheduleName": schedule["MonitoringScheduleName"],
             "MonitoringScheduleArn": schedule["MonitoringScheduleArn"],
-            "MonitoringType": "DataQuality",
+            "MonitoringType": kind,
             "MonitoringExecutionStatus": "Pending",
             "ScheduledTime": when,
             "CreationTime": now,
@@ -213,7 +228,7 @@ class Monitors:
             "ProcessingJobName": job,
             "ProcessingJobArn": arn(region, "processing-job", job),
             "ProcessingJobStatus": "InProgress",
-            "ProcessingInputs": _inputs(spec),
+            "ProcessingInputs": _inputs(spec) if kind == "DataQuality" else [],
             "ProcessingOutputConfig": {
                 "Outputs": [
                     {
@@ -237,7 +252,7 @@ class Monitors:
             # mlinfra's own fields, surfaced by the emulator's private execution route.
             "ReportUri": report_uri,
             "ReportFolder": str(definition.local(roots, report_uri, "report")),
-            "BaselineFolder": str(constraints.parent),
+            **read_from,
             "Since": since,
             "Until": iso(when),
             "_Region": region,

@@ -28,6 +28,7 @@ from mlinfra.emulator.kit.paging import descending
 from mlinfra.emulator.kit.paths import PathRefused, Roots, child
 from mlinfra.emulator.kit.records import Kind, Listing, output
 from mlinfra.emulator.kit.times import epoch
+from mlinfra.emulator.services.pipelines.evidence import offline_snapshot
 from mlinfra.emulator.services.pipelines.expressions import DefinitionError, Scope, parse_definition
 from mlinfra.emulator.services.pipelines.runner import CONDITION_FILE, Context, Execution
 from mlinfra.emulator.store import Store
@@ -50,7 +51,8 @@ class Pipelines:
     """Pipelines and their executions: the pipeline operations of the control plane.
 
     `call` is the control plane's dispatch (a RegisterModel step creates a model package
-    through it); `read_offline` gives a feature group's offline store as a pyarrow table."""
+    through it); `read_offline` gives a feature group's offline store as a pyarrow table;
+    `track` records an ended execution's trial and lineage (`services/tracking.py`)."""
 
     OPERATIONS = (
         "CreatePipeline", "DescribePipeline", "ListPipelines", "UpdatePipeline", "DeletePipeline",
@@ -67,12 +69,14 @@ class Pipelines:
         roots: Roots,
         call: Callable[[str, dict, str], dict],
         read_offline: Callable[[str], Any],
+        track: Callable[[dict, dict, str], None] = lambda record, lineage, region: None,
     ) -> None:
         self.store = store
         self.listing = listing
         self.roots = roots
         self.call = call
         self.read_offline = read_offline
+        self.track = track
         self.root: Path = roots.state / "pipelines"
         self._running: dict[str, tuple[Execution, threading.Thread]] = {}
         self._abandon_interrupted()
@@ -285,6 +289,7 @@ class Pipelines:
                 if reason:
                     record["FailureReason"] = reason
                 self.store.put(EXECUTION, execution_id, record, record["CreationTime"])
+                self.track(record, execution.lineage, record["_Region"])
         self._running.pop(execution_id, None)
 
     @staticmethod
@@ -320,10 +325,26 @@ class Pipelines:
         def register(request: dict) -> dict:
             return self.call("CreateModelPackage", request, region)
 
-        def export_offline(group: str, folder: Path) -> None:
+        def export_offline(group: str, folder: Path) -> dict[str, Any]:
             import pyarrow.parquet as pq  # half a second to import: only this step needs it
 
-            pq.write_table(self.read_offline(group), folder / f"{group}.parquet")
+            table = self.read_offline(group)
+            pq.write_table(table, folder / f"{group}.parquet")
+            described = self.call("DescribeFeatureGroup", {"FeatureGroupName": group}, region)
+            return offline_snapshot(table, described["EventTimeFeatureName"])
+
+        def versions(group: str) -> list[dict]:
+            """Every version of registry group `group`, oldest first, as described."""
+            request: dict[str, Any] = {"ModelPackageGroupName": group, "SortOrder": "Ascending"}
+            found: list[dict] = []
+            while True:
+                page = self.call("ListModelPackages", request, region)
+                for summary in page["ModelPackageSummaryList"]:
+                    arn_ = {"ModelPackageName": summary["ModelPackageArn"]}
+                    found.append(self.call("DescribeModelPackage", arn_, region))
+                if "NextToken" not in page:
+                    return found
+                request["NextToken"] = page["NextToken"]
 
         return Context(
             root=self.roots.project,
@@ -333,6 +354,7 @@ class Pipelines:
             offline_root=self.roots.state / "featurestore" / "offline",
             export_offline=export_offline,
             register=register,
+            versions=versions,
             arn_prefix=prefix(region),
         )
 

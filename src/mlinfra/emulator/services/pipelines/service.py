@@ -26,8 +26,7 @@ from mlinfra.emulator.kit.arns import arn, prefix
 from mlinfra.emulator.kit.errors import invalid, not_found
 from mlinfra.emulator.kit.paging import descending
 from mlinfra.emulator.kit.paths import PathRefused, Roots, child
-from mlinfra.emulator.kit.records import Kind, Listing, output
-from mlinfra.emulator.kit.times import epoch
+from mlinfra.emulator.kit.records import Kind, Listing, created_between, output
 from mlinfra.emulator.services.pipelines.evidence import offline_snapshot
 from mlinfra.emulator.services.pipelines.expressions import DefinitionError, Scope, parse_definition
 from mlinfra.emulator.services.pipelines.runner import CONDITION_FILE, Context, Execution
@@ -115,7 +114,7 @@ class Pipelines:
     def list_pipelines(self, p: dict, region: str) -> dict:
         prefix = p.get("PipelineNamePrefix", "")
         records = [r for r in self.store.all(PIPELINE) if r["PipelineName"].startswith(prefix)]
-        records = _created_between(records, p, "CreationTime")
+        records = created_between(records, p, "CreationTime")
         key = "PipelineName" if p.get("SortBy") == "Name" else "CreationTime"
         return self._page("ListPipelines", records, p, key)
 
@@ -228,7 +227,7 @@ class Pipelines:
 
     def list_pipeline_executions(self, p: dict, region: str) -> dict:
         pipeline = self.pipeline(p["PipelineName"])
-        records = _created_between(self._executions(pipeline["PipelineName"]), p, "StartTime")
+        records = created_between(self._executions(pipeline["PipelineName"]), p, "StartTime")
         key = "PipelineExecutionArn" if p.get("SortBy") == "PipelineExecutionArn" else "StartTime"
         return self._page("ListPipelineExecutions", records, p, key)
 
@@ -444,14 +443,6 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _created_between(records: list[dict], p: dict, field: str) -> list[dict]:
-    if "CreatedAfter" in p:
-        records = [r for r in records if r[field] > epoch(p["CreatedAfter"])]
-    if "CreatedBefore" in p:
-        records = [r for r in records if r[field] < epoch(p["CreatedBefore"])]
-    return records
 
 
 def execution_folder(state: Path, pipeline: str, execution_id: str) -> Path:

@@ -220,3 +220,21 @@ def test_search_finds_model_packages_by_their_evidence(sm):
         }]},
     )["Results"]  # fmt: skip
     assert found["ModelPackage"]["ModelPackageVersion"] == 2
+
+
+def test_search_sees_a_run_changed_since_the_last_search_and_its_tags(runs):
+    query = {"Filters": [{"Name": "Parameters.C", "Operator": "Equals", "Value": "9"}]}
+    assert runs.search(Resource="ExperimentTrialComponent", SearchExpression=query)["Results"] == []
+    runs.update_trial_component(TrialComponentName="train-3", Parameters={"C": {"NumberValue": 9}})
+    found = runs.search(Resource="ExperimentTrialComponent", SearchExpression=query)
+    assert [r["TrialComponent"]["TrialComponentName"] for r in found["Results"]] == ["train-3"]
+
+    arn = runs.describe_trial_component(TrialComponentName="train-2")["TrialComponentArn"]
+    runs.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "growth"}])
+    tagged = runs.search(
+        Resource="ExperimentTrialComponent",
+        SearchExpression={
+            "Filters": [{"Name": "Tags.team", "Operator": "Equals", "Value": "growth"}]
+        },
+    )
+    assert [r["TrialComponent"]["TrialComponentName"] for r in tagged["Results"]] == ["train-2"]

@@ -8,7 +8,8 @@ its source job, parameters and metric summaries (`record_job`, `put_metrics`: th
 
 Search over them (and over model packages, pipelines and pipeline executions) is in
 `services/search.py`; this service keeps, besides the store, every trial component in memory
-(they are what Search reads most), loaded on first use and kept current by every write.
+(they are what Search reads most), loaded on first use, kept current by its own writes and
+read again after anyone else's (the tags service's).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Experiments:
         self.listing = listing
         self.forget = forget
         self._components: dict[str, dict] | None = None
+        self._seen = 0  # the store's count of trial component writes the copy reflects
 
     # --- experiments -----------------------------------------------------------------------
 
@@ -180,8 +182,10 @@ class Experiments:
                 "it first."
             )
         self.forget(record["TrialComponentArn"])
+        components = self._all_components()
         self.store.delete(TRIAL_COMPONENT, record["TrialComponentName"])
-        self._all_components().pop(record["TrialComponentName"], None)
+        components.pop(record["TrialComponentName"], None)
+        self._seen = self.store.writes(TRIAL_COMPONENT)
         return {"TrialComponentArn": record["TrialComponentArn"]}
 
     def associate_trial_component(self, p: dict, region: str) -> dict:
@@ -277,15 +281,19 @@ class Experiments:
         return record
 
     def _all_components(self) -> dict[str, dict]:
-        if self._components is None:
-            self._components = {r["TrialComponentName"]: r for r in self.store.all(TRIAL_COMPONENT)}
+        # Read again when someone else wrote one (tags are added by the tags service).
+        if self._components is None or self.store.writes(TRIAL_COMPONENT) != self._seen:
+            records = self.store.all(TRIAL_COMPONENT)
+            self._components = {r["TrialComponentName"]: r for r in records}
+            self._seen = self.store.writes(TRIAL_COMPONENT)
         return self._components
 
     def _put_component(self, record: dict) -> None:
-        self.store.put(
-            TRIAL_COMPONENT, record["TrialComponentName"], record, record["CreationTime"]
-        )
-        self._all_components()[record["TrialComponentName"]] = record
+        components = self._all_components()
+        name = record["TrialComponentName"]
+        self.store.put(TRIAL_COMPONENT, name, record, record["CreationTime"])
+        components[name] = record
+        self._seen = self.store.writes(TRIAL_COMPONENT)
 
     def _list(self, operation: str, records: list[dict], p: dict, name_key: str) -> dict:
         records = created_between(records, p)

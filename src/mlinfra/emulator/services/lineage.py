@@ -215,17 +215,19 @@ class Lineage:
         vertices: dict[str, dict] = {start: self.vertex(start) for start in starts}
         # How each entity was first reached: the entity before it and the edge between.
         reached: dict[str, tuple[str, dict]] = {}
+        traversed: dict[tuple[str, str], dict] = {}  # every edge the walk went along
         frontier = list(starts)
         for _ in range(p.get("MaxDepth", DEFAULT_DEPTH)):
             following = []
             for entity in frontier:
                 for source, destination, kind in self._neighbours(entity, direction):
                     other = source if destination == entity else destination
+                    edge = {"SourceArn": source, "DestinationArn": destination}
+                    traversed[(source, destination)] = dict(edge, AssociationType=kind)
                     if other in vertices:
                         continue
                     vertices[other] = self.vertex(other)
-                    edge = {"SourceArn": source, "DestinationArn": destination}
-                    reached[other] = (entity, dict(edge, AssociationType=kind))
+                    reached[other] = (entity, traversed[(source, destination)])
                     following.append(other)
             frontier = following
             if not frontier:
@@ -234,16 +236,16 @@ class Lineage:
         matched = [a for a in reached if _kept(vertices[a], filters)]
         if not p.get("IncludeEdges", True):
             return output("QueryLineage", {"Vertices": [_public(vertices[a]) for a in matched]})
-        kept: dict[str, None] = {}
-        edges: dict[tuple[str, str], dict] = {}
+        kept: dict[str, None] = dict.fromkeys(starts)
         for entity in matched:
             while entity in reached and entity not in kept:
                 kept[entity] = None
-                entity, edge = reached[entity]
-                edges[(edge["SourceArn"], edge["DestinationArn"])] = edge
+                entity = reached[entity][0]
+        # The associations between what is returned (the start included), as walked.
+        edges = [e for (s, d), e in traversed.items() if s in kept and d in kept]
         result = {
             "Vertices": [_public(vertices[a]) for a in reached if a in kept],
-            "Edges": list(edges.values()),
+            "Edges": edges,
         }
         return output("QueryLineage", result)
 

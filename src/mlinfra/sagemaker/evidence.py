@@ -47,3 +47,15 @@ def is_key(text: str) -> bool:
 def sha256_value(hexdigest: str) -> str:
     """A content hash as versions record it (the form of `MetricsSource.ContentDigest`)."""
     return f"sha256:{hexdigest}"
+
+
+def report_metrics(document: Any) -> dict[str, float]:
+    """The metrics of an evaluation report in SageMaker's style
+    (`{"metrics": {"accuracy": {"value": 0.9}}}`); none from anything else."""
+    metrics = document.get("metrics") if isinstance(document, dict) else None
+    found: dict[str, float] = {}
+    for name, value in (metrics if isinstance(metrics, dict) else {}).items():
+        number = value.get("value") if isinstance(value, dict) else None
+        if isinstance(number, (int, float)) and not isinstance(number, bool):
+            found[name] = float(number)
+    return found

@@ -64,7 +64,7 @@ from mlinfra.emulator.services.pipelines.expressions import (
     Step,
     evaluated,
 )
-from mlinfra.sagemaker.evidence import sha256_value
+from mlinfra.sagemaker.evidence import report_metrics, sha256_value
 
 log = logging.getLogger("mlinfra.emulator.pipelines")
 
@@ -668,11 +668,7 @@ def _reported_metrics(files: Any) -> dict[str, float]:
             document = json.loads(Path(path).read_text())
         except (OSError, ValueError):
             continue  # a property file is read by the condition that needs it, and fails there
-        metrics = document.get("metrics") if isinstance(document, dict) else None
-        for name, value in (metrics if isinstance(metrics, dict) else {}).items():
-            number = value.get("value") if isinstance(value, dict) else None
-            if isinstance(number, (int, float)) and not isinstance(number, bool):
-                found[name] = float(number)
+        found.update(report_metrics(document))
     return found
 
 

@@ -67,8 +67,9 @@ run: setup
 	@echo "\n== 11/12 Write the monitor's report, each feature's distribution against the baseline"
 	$(MLINFRA) monitor report churn-drift --env local -f $(EXAMPLE) --html $(MONITOR_REPORT)
 	@echo "\n== 12/12 Wait for the retraining to end (its gate, held or not, with the accuracy"
-	@echo "   against the threshold), then apply what it registered: the endpoint moves to the"
-	@echo "   retrained version. Nothing is left to change: plan exits 0."
+	@echo "   against the threshold), then apply what it registered. The data in the feature"
+	@echo "   store has not changed, so the retrained model is the version already serving: no"
+	@echo "   new version is registered and the endpoint keeps it. Nothing is left to change."
 	$(MLINFRA) pipeline runs train-churn --env local -f $(EXAMPLE) --limit 2 --wait
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
 	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode

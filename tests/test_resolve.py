@@ -221,8 +221,7 @@ def test_other_environments_keep_the_declared_values(reference, env):
 
 def test_model_approval_is_overridden_in_dev_and_local_but_not_prod(reference):
     approval = {
-        env: spec.models["churn-model"].approval
-        for env, spec in reference.environments.items()
+        env: spec.models["churn-model"].approval for env, spec in reference.environments.items()
     }
     assert approval == {"local": "auto", "dev": "auto", "prod": "manual"}
 

@@ -136,6 +136,11 @@ class Repository:
             raise GitError(f"unknown git revision {revision!r} in {self.root}")
         return _text(found.stdout)
 
+    def origin(self) -> str | None:
+        """Where the repository was cloned from (`remote.origin.url`), if it names one."""
+        found = run(self.root, "config", "--get", "remote.origin.url")
+        return _text(found.stdout) or None if found.returncode == 0 else None
+
     def is_file_at(self, revision: str, path: PurePosixPath) -> bool:
         """Whether `path` is a file (not a folder) at `revision`."""
         kind = run(self.root, "cat-file", "-t", f"{revision}:{path}")

@@ -76,6 +76,7 @@ class Populated:
             executions = found.all("pipeline-execution")
         if not found.get("monitoring-schedule", "fz-monitor"):
             create_schedule(sm, self.root, "fz-monitor")
+        lineage = restore_tracking(sm, found)
         arns = [r.get(k) for r in (found.get("model", "fz-model") or {},
                                     found.get("endpoint", "fz-endpoint") or {})
                 for k in ("ModelArn", "EndpointArn") if r.get(k)]  # fmt: skip
@@ -94,6 +95,7 @@ class Populated:
             "MonitoringScheduleName": ["fz-monitor"],
             "ResourceArn": [*arns, versions[0]["ModelPackageArn"]],
             "VariantName": ["AllTraffic"],
+            **lineage,
         }
 
     def send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple:
@@ -115,6 +117,47 @@ class Populated:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+def restore_tracking(sm, found) -> dict[str, list]:
+    """An experiment, a trial, a trial component in it, an artifact, an action, a context
+    and an association, unless there; the seeds that reach them."""
+    if not found.get("experiment", "fz-experiment"):
+        sm.create_experiment(ExperimentName="fz-experiment")
+    if not found.get("experiment-trial", "fz-trial"):
+        sm.create_trial(TrialName="fz-trial", ExperimentName="fz-experiment")
+    component = found.get("experiment-trial-component", "fz-component")
+    if not component:
+        sm.create_trial_component(
+            TrialComponentName="fz-component", Parameters={"C": {"NumberValue": 0.5}}
+        )
+    if not (component or {}).get("Parents"):
+        sm.associate_trial_component(TrialComponentName="fz-component", TrialName="fz-trial")
+    artifacts = found.all("artifact")
+    if not artifacts:
+        sm.create_artifact(Source={"SourceUri": "file:data.csv"}, ArtifactType="DataSet")
+        artifacts = found.all("artifact")
+    if not found.get("action", "fz-action"):
+        sm.create_action(ActionName="fz-action", Source={"SourceUri": "file:x"}, ActionType="Run")
+    if not found.get("context", "fz-context"):
+        sm.create_context(
+            ContextName="fz-context", Source={"SourceUri": "file:y"}, ContextType="Thing"
+        )
+    action = found.get("action", "fz-action")["ActionArn"]
+    context = found.get("context", "fz-context")["ContextArn"]
+    if not found.all("association"):
+        sm.add_association(SourceArn=action, DestinationArn=context)
+    return {
+        "ExperimentName": ["fz-experiment"],
+        "TrialName": ["fz-trial"],
+        "TrialComponentName": ["fz-component"],
+        "ArtifactArn": [artifacts[0]["ArtifactArn"]],
+        "ActionName": ["fz-action"],
+        "ContextName": ["fz-context"],
+        "SourceArn": [action],
+        "DestinationArn": [context],
+        "StartArns": [[action]],
+    }
 
 
 def create_endpoint(sm, found) -> None:

@@ -233,12 +233,10 @@ def test_an_s3_baseline_is_read_where_it_is_and_still_alarms():
     assert f"{ADDRESS}/baseline" not in resources
     assert f"{ADDRESS}/alarm-violations" in resources
     found = statements(resources, f"{ADDRESS}/job-role-policy")
-    assert found["ReadBaselineDataSet"]["Resource"] == [
-        "arn:aws:s3:::team-data/churn/baseline.csv"
-    ]
-    assert arguments("dev", baseline="s3://team-data/churn/baseline.csv")[
-        "--baseline-dataset"
-    ] == ("s3://team-data/churn/baseline.csv")
+    assert found["ReadBaselineDataSet"]["Resource"] == ["arn:aws:s3:::team-data/churn/baseline.csv"]
+    assert arguments("dev", baseline="s3://team-data/churn/baseline.csv")["--baseline-dataset"] == (
+        "s3://team-data/churn/baseline.csv"
+    )
 
 
 def test_model_monitor_stays_an_explicit_choice():

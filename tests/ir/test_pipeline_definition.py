@@ -360,6 +360,42 @@ def test_the_registered_version_serves_the_trained_model_with_its_script():
     ]
 
 
+def test_the_registered_version_carries_its_report_hyperparameters_and_execution():
+    register = steps_by_name(definition("dev"))["register"]["Arguments"]
+    evaluate = "Steps.evaluate.ProcessingOutputConfig.Outputs['evaluate'].S3Output.S3Uri"
+    statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]
+    assert statistics == {
+        "ContentType": "application/json",
+        "S3Uri": {
+            "Std:Join": {"On": "/", "Values": [{"Get": evaluate}, "evaluation/evaluation.json"]}
+        },
+    }
+    assert register["MetadataProperties"] == {
+        "GeneratedBy": {"Get": "Execution.PipelineExecutionArn"}
+    }
+    assert register["CustomerMetadataProperties"] == {
+        "hyperparameter:max_depth": "8",
+        "hyperparameter:n_estimators": "200",
+    }
+
+
+def test_without_a_condition_on_its_metrics_a_version_names_no_report():
+    steps = churn_steps()
+    steps["gate"]["when"] = "parameters.min_accuracy >= 0.5"
+    register = steps_by_name(definition("dev", steps))["register"]["Arguments"]
+    assert "ModelMetrics" not in register
+
+
+def test_a_hyperparameter_sagemaker_metadata_cannot_hold_is_left_out():
+    steps = churn_steps()
+    steps["train"]["hyperparameters"] = {"layers": "[64, 32]", "rate": 0.1, "deep": True}
+    register = steps_by_name(definition("dev", steps))["register"]["Arguments"]
+    assert register["CustomerMetadataProperties"] == {
+        "hyperparameter:deep": "true",
+        "hyperparameter:rate": "0.1",
+    }
+
+
 def test_under_network_isolation_serving_loads_code_from_the_model():
     register = steps_by_name(definition("prod"))["register"]["Arguments"]
     [container] = register["InferenceSpecification"]["Containers"]

@@ -1,5 +1,6 @@
-"""`mlinfra pipeline run|runs` and `mlinfra model approve`, against the local emulator (the
-work is `mlinfra.operations.pipelines`'; here, what it shows)."""
+"""`mlinfra pipeline run|runs` and `mlinfra model approve|versions|show`, against the local
+emulator (the work is `mlinfra.operations.pipelines`' and `.model_versions`'; here, what it
+shows)."""
 
 from __future__ import annotations
 
@@ -139,3 +140,86 @@ def approve_command(name: str, env: str, version: int | None, spec_file: str) ->
         say(make_console(), f"{name} version {done.version} is already approved")
         return
     say(make_console(), f"approved {name} version {done.version} ({done.arn})", "green")
+
+
+@model_command.command("versions")
+@click.argument("name")
+@ENV_OPTION
+@SPEC_OPTION
+@JSON_OPTION
+@reports_errors
+def versions_command(name: str, env: str, spec_file: str, as_json: bool) -> None:
+    """List the versions of model NAME in the local emulator's registry, newest first: each
+    one's status, the metrics of its evaluation report, its data, commit and creation time."""
+    # Deferred: the operation loads boto3; `mlinfra --version` must not.
+    from mlinfra.operations.model_versions import versions
+    from mlinfra.operations.pipelines import PipelineRequest
+
+    found = versions(PipelineRequest(validate_spec(spec_file, as_json), spec_file, env, name))
+    if as_json:
+        listed = [v.to_json() for v in found]
+        print_json({"model": name, "environment": env, "versions": listed})
+        return
+    console = make_console()
+    for version in found:
+        created = version.created.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(version.metrics.items()))
+        say(
+            console,
+            f"version {version.number}  {version.status}  {created}  {metrics or 'no report'}",
+            STATUS_STYLES.get(version.status),
+        )
+        data = ", ".join(_data(n, d) for n, d in sorted(version.inputs.items())) or "unknown"
+        say(console, f"    data: {data}  commit: {(version.commit or 'unknown')[:12]}")
+
+
+@model_command.command("show")
+@click.argument("name")
+@ENV_OPTION
+@click.option("--version", type=click.IntRange(1), required=True, help="The version to show.")
+@SPEC_OPTION
+@JSON_OPTION
+@reports_errors
+def show_command(name: str, env: str, version: int, spec_file: str, as_json: bool) -> None:
+    """Show version N of model NAME and its evidence: status and why, the metrics of its
+    evaluation report, the data, code and hyperparameters that made it (content hashes), the
+    git commit and the pipeline execution that registered it."""
+    # Deferred: the operation loads boto3; `mlinfra --version` must not.
+    from mlinfra.operations.model_versions import show
+    from mlinfra.operations.pipelines import PipelineRequest
+
+    found = show(PipelineRequest(validate_spec(spec_file, as_json), spec_file, env, name), version)
+    if as_json:
+        print_json({"model": name, "environment": env, "version": found.to_json()})
+        return
+    console = make_console()
+    say(console, f"{name} version {found.number}  ({found.arn})")
+    status = found.status + (
+        f": {found.approval_description}" if found.approval_description else ""
+    )
+    say(console, f"  status: {status}", STATUS_STYLES.get(found.status))
+    say(console, f"  created: {found.created.astimezone().strftime('%Y-%m-%d %H:%M:%S')}")
+    say(console, f"  registered by: {found.generated_by or 'unknown'}")
+    commit = found.commit or "unknown (the spec is not in git)"
+    say(console, f"  commit: {commit}" + (f" of {found.repository}" if found.repository else ""))
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(found.metrics.items()))
+    say(console, f"  metrics: {metrics or 'none'}" + (f" ({found.report})" if found.report else ""))
+    for input_name, data in sorted(found.inputs.items()):
+        say(
+            console,
+            f"  data {input_name}: " + "  ".join(f"{k} {v}" for k, v in sorted(data.items())),
+        )
+    for step, digest in sorted(found.code.items()):
+        say(console, f"  code {step}: {digest}")
+    parameters = ", ".join(f"{k}={v}" for k, v in sorted(found.hyperparameters.items()))
+    say(console, f"  hyperparameters: {parameters or 'none'}")
+    say(console, f"  artifact: {found.artifact or 'unknown'}")
+
+
+STATUS_STYLES = {"Approved": "green", "Rejected": "red", "PendingManualApproval": "yellow"}
+
+
+def _data(name: str, data: dict[str, str]) -> str:
+    digest = data.get("sha256", "").removeprefix("sha256:")[:12]
+    rows = f", {data['rows']} rows" if "rows" in data else ""
+    return f"{name} {digest}{rows}"

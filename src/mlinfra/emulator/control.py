@@ -2,13 +2,14 @@
 
 Requests arrive already validated against botocore's input shapes (`protocol.py`). Each
 operation is handled by the one service that names it (`services/`: models, endpoints, the
-model registry, feature groups, tags, pipelines, monitors, CloudWatch and Application Auto
-Scaling, each service of another API naming it in `API`; the runtime operations of the data
-plane); a handler applies AWS's rules to records in the SQLite `Store` and answers with the
-operation's output shape. `ControlPlane` makes the store, the runtimes (the serving pool; the
-feature store, on first use since it loads pyarrow) and the services, handing each what it
-needs, and joins their tables; the `scheduler` starts monitors and scheduled pipelines while
-the emulator serves.
+model registry, feature groups, tags, pipelines, monitors, lineage, experiments and search,
+CloudWatch and Application Auto Scaling, each service of another API naming it in `API`; the
+runtime operations of the data plane); a handler applies AWS's rules to records in the SQLite
+`Store` and answers with the operation's output shape. `ControlPlane` makes the store, the
+runtimes (the serving pool; the feature store, on first use since it loads pyarrow) and the
+services, handing each what it needs, and joins their tables; after each operation, `tracking`
+records what SageMaker would track of it (a registration, a deployment); the `scheduler`
+starts monitors and scheduled pipelines while the emulator serves.
 
 A new service is a module in `services/` whose class names its `OPERATIONS` (and its `KINDS`,
 if its records can be tagged); here it is listed in `SERVICES` and built, with what it needs,
@@ -33,13 +34,17 @@ from mlinfra.emulator.services.autoscaling import AutoScaling
 from mlinfra.emulator.services.cloudwatch.metrics import Metrics, clock_for
 from mlinfra.emulator.services.cloudwatch.service import CloudWatch
 from mlinfra.emulator.services.endpoints import Endpoints
+from mlinfra.emulator.services.experiments import Experiments
 from mlinfra.emulator.services.feature_groups import FeatureGroups
+from mlinfra.emulator.services.lineage import Lineage
 from mlinfra.emulator.services.models import Models
 from mlinfra.emulator.services.monitors.service import Monitors
 from mlinfra.emulator.services.pipelines.service import Pipelines
 from mlinfra.emulator.services.registry import Registry
 from mlinfra.emulator.services.runtime import Runtime
+from mlinfra.emulator.services.search import Search
 from mlinfra.emulator.services.tags import Tags
+from mlinfra.emulator.services.tracking import Tracking
 from mlinfra.emulator.serving import EndpointPool
 from mlinfra.emulator.store import Store
 
@@ -50,7 +55,8 @@ Handler = Callable[..., dict[str, Any] | None]
 # The control plane's services, in the order their operations are listed. Each answers for
 # SageMaker's API unless it names another (`API`: CloudWatch, Application Auto Scaling).
 SERVICES = (
-    Models, Endpoints, Registry, FeatureGroups, Tags, Pipelines, Monitors, CloudWatch, AutoScaling
+    Models, Endpoints, Registry, FeatureGroups, Tags, Pipelines, Monitors, Lineage, Experiments,
+    Search, CloudWatch, AutoScaling,
 )  # fmt: skip
 API_OF = {
     name: getattr(service, "API", CONTROL_SERVICE)
@@ -106,15 +112,32 @@ class ControlPlane:
         )
         self.feature_groups = FeatureGroups(self.store, listing, self.feature_store)
         self.tags = Tags(self.store, listing, (kind for s in SERVICES for kind in s.KINDS))
+        self.experiments = Experiments(self.store, listing, lambda arn: self.lineage.forget(arn))
+        self.lineage = Lineage(
+            self.store,
+            listing,
+            self.experiments.find_trial_component,
+            self.experiments.find_experiment,
+        )
+        self.search = Search(self.store, listing, self.experiments.trial_components)
+        # What SageMaker records by itself when a version is registered, an endpoint
+        # deployed or a pipeline run ends.
+        self.tracking = Tracking(self.experiments, self.lineage, self.call)
         self.pipelines = Pipelines(
-            self.store, listing, self.roots, self.call, self.feature_groups.read_offline
+            self.store,
+            listing,
+            self.roots,
+            self.call,
+            self.feature_groups.read_offline,
+            self.tracking.execution,
         )
         self.monitors = Monitors(self.store, listing, self.roots, self.endpoints, self.call)
         self.cloudwatch = CloudWatch(self.store, listing, self.roots, self.metrics, self.clock)
         self.autoscaling = AutoScaling(self.store, self.endpoints, self.metrics, self.clock)
         self.operations = dispatch_table((
             self.models, self.endpoints, self.registry, self.feature_groups, self.tags,
-            self.pipelines, self.monitors, self.cloudwatch, self.autoscaling,
+            self.pipelines, self.monitors, self.lineage, self.experiments, self.search,
+            self.cloudwatch, self.autoscaling,
         ))  # fmt: skip
         self.runtime = Runtime(
             self.serving, self.feature_store, self.endpoints.restored, self.metrics
@@ -141,6 +164,7 @@ class ControlPlane:
         # must not interleave. Control-plane traffic is light; invocations never take this lock.
         with self.store.lock:
             result = handler(params, region)
+            self.tracking.after(operation, params, result or {}, region)
         if operation in RESCHEDULES and self._scheduler is not None:
             self._scheduler.notify()
         return result or {}

@@ -40,6 +40,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._writes: dict[str, int] = {}  # kind -> puts and deletes since opened
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -73,11 +74,19 @@ class Store:
                 "INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?)",
                 (kind, name, created, json.dumps(record)),
             )
+            self._writes[kind] = self._writes.get(kind, 0) + 1
 
     def delete(self, kind: str, name: str) -> bool:
         with self._lock:
             cur = self._db.execute("DELETE FROM resources WHERE kind=? AND name=?", (kind, name))
+            self._writes[kind] = self._writes.get(kind, 0) + 1
         return cur.rowcount > 0
+
+    def writes(self, kind: str) -> int:
+        """How many times records of `kind` were written or deleted since the store opened:
+        what a service keeping them in memory compares to know its copy is current."""
+        with self._lock:
+            return self._writes.get(kind, 0)
 
     def all(self, kind: str, prefix: str = "") -> list[dict[str, Any]]:
         """Every record of a kind (whose name starts with `prefix`), oldest first."""

@@ -122,15 +122,15 @@ def runs(
     return tuple(listed)
 
 
-def approve(request: PipelineRequest, version: int | None) -> Approval:
-    """Approve `version` (None: the newest) of the model's versions in its registry group."""
+def registry_versions(request: PipelineRequest) -> tuple[Any, list[dict[str, Any]]]:
+    """A client of the emulator, and the summaries of every version of model `request.name`
+    in its registry group, oldest first; an error when the model has no registry or no
+    version yet."""
     spec = local_environment(request.validation, request.env, request.spec_file)
     name = request.name
     model = component(spec, "model", name, request.spec_file)
     if not model.registry_group:
-        raise OperationError(
-            f"model {name!r} has no `registry_group:`, so it has no versions to approve"
-        )
+        raise OperationError(f"model {name!r} has no `registry_group:`, so it has no versions")
     group = named(spec, model.registry_group, "model_package_group")
     sagemaker = client(request.spec_file, spec.region)
     pages = sagemaker.get_paginator("list_model_packages").paginate(**registry.versions(group))
@@ -144,6 +144,14 @@ def approve(request: PipelineRequest, version: int | None) -> Approval:
             "a pipeline's register_model step adds them: `mlinfra pipeline run NAME --env "
             f"{request.env} --wait`",
         )
+    return sagemaker, versions
+
+
+def approve(request: PipelineRequest, version: int | None) -> Approval:
+    """Approve `version` (None: the newest) of the model's versions in its registry group."""
+    name = request.name
+    sagemaker, versions = registry_versions(request)
+    group = versions[0]["ModelPackageGroupName"]
     chosen = max(versions, key=lambda v: v["ModelPackageVersion"])
     if version is not None:
         chosen = next((v for v in versions if v["ModelPackageVersion"] == version), None)

@@ -1116,6 +1116,31 @@ pipeline_train_churn = aws.sagemaker.Pipeline(
                                         ],
                                         "SupportedRealtimeInferenceInstanceTypes": ["ml.m5.large"],
                                     },
+                                    "MetadataProperties": {
+                                        "GeneratedBy": {"Get": "Execution.PipelineExecutionArn"},
+                                    },
+                                    "ModelMetrics": {
+                                        "ModelQuality": {
+                                            "Statistics": {
+                                                "ContentType": "application/json",
+                                                "S3Uri": {
+                                                    "Std:Join": {
+                                                        "On": "/",
+                                                        "Values": [
+                                                            {
+                                                                "Get": "Steps.evaluate.ProcessingOutputConfig.Outputs['evaluate'].S3Output.S3Uri",
+                                                            },
+                                                            "evaluation/evaluation.json",
+                                                        ],
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                    "CustomerMetadataProperties": {
+                                        "hyperparameter:max_depth": "8",
+                                        "hyperparameter:n_estimators": "200",
+                                    },
                                 },
                             },
                         ],

@@ -6,6 +6,8 @@ The emulator is the `server` fixture's, announced in the spec folder's run file 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -60,9 +62,7 @@ def test_a_manually_approved_model_registers_pending_and_approve_approves_it(ser
     assert version["ModelApprovalStatus"] == "Approved"
 
 
-def test_approve_takes_the_newest_version_and_names_the_versions_a_wrong_one_misses(
-    server, spec
-):
+def test_approve_takes_the_newest_version_and_names_the_versions_a_wrong_one_misses(server, spec):
     sagemaker = client(server)
     for _ in range(3):
         sagemaker.create_model_package(
@@ -146,3 +146,37 @@ def test_a_pipeline_changed_since_the_last_apply_is_warned_about(spec):
     result = mlinfra(spec, "pipeline", "runs", "train-tiny", "--env", "local")
     assert result.exit_code == 0
     assert "differs from" in result.stderr and "mlinfra apply --env local" in result.stderr
+
+
+def test_versions_lists_each_version_with_its_metrics_data_and_commit(spec):
+    mlinfra(spec, "pipeline", "run", "train-tiny", "--env", "local", "--wait")
+    result = mlinfra(spec, "model", "versions", "tiny-model", "--env", "local")
+    assert result.exit_code == 0, result.output
+    assert "version 1  PendingManualApproval" in result.stdout
+    assert "accuracy" in result.stdout
+    digest = hashlib.sha256((spec.parent / "data/points.csv").read_bytes()).hexdigest()
+    assert f"data: points {digest[:12]}" in result.stdout
+    as_json = json.loads(
+        mlinfra(spec, "model", "versions", "tiny-model", "--env", "local", "--json").stdout
+    )
+    (version,) = as_json["versions"]
+    assert version["inputs"]["points"]["sha256"] == f"sha256:{digest}"
+    assert version["metrics"]["accuracy"] > 0.6
+
+
+def test_show_gives_a_versions_evidence_and_refuses_one_it_has_not(spec):
+    mlinfra(spec, "pipeline", "run", "train-tiny", "--env", "local", "--wait")
+    result = mlinfra(spec, "model", "show", "tiny-model", "--version", "1", "--env", "local")
+    assert result.exit_code == 0, result.output
+    for text in (
+        "status: PendingManualApproval",
+        "registered by: arn:",
+        "hyperparameters: C=0.5",
+        "code prepare: sha256:",
+        "artifact: sha256:",
+        "metrics: accuracy",
+    ):
+        assert text in result.stdout, result.stdout
+    missing = mlinfra(spec, "model", "show", "tiny-model", "--version", "7", "--env", "local")
+    assert missing.exit_code == 1
+    assert "has no version 7 (it has: 1)" in missing.output

@@ -55,6 +55,16 @@ _TIME_BOUNDS = (
 )
 
 
+def created_between(records: list[dict], p: dict, field: str = "CreationTime") -> list[dict]:
+    """The records a List* keeps for its `CreatedAfter` and `CreatedBefore` bounds (the
+    spelling of the pipeline, lineage and experiment operations), by their time `field`."""
+    if "CreatedAfter" in p:
+        records = [r for r in records if r[field] > epoch(p["CreatedAfter"])]
+    if "CreatedBefore" in p:
+        records = [r for r in records if r[field] < epoch(p["CreatedBefore"])]
+    return records
+
+
 class Listing:
     """Filters, sorts and pages records as SageMaker's List* operations do, over one store.
 

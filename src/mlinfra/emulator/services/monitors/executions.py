@@ -32,8 +32,8 @@ from mlinfra.emulator.services.monitors.alerts import AlertLog, deliver
 from mlinfra.emulator.services.monitors.definition import ALERT_TARGETS, RETRAIN_PIPELINE
 from mlinfra.emulator.services.monitors.jobs import Job, JobFailed, read_violations
 from mlinfra.emulator.store import Store
-from mlinfra.sagemaker import resources
 from mlinfra.monitoring.quality_metrics import QUALITY_FILE, lower_is_better
+from mlinfra.sagemaker import resources
 from mlinfra.sagemaker.api import api_shape
 from mlinfra.sagemaker.registry import latest_approved
 

@@ -53,12 +53,18 @@ from typing import Any
 
 from mlinfra.emulator import supervisor
 from mlinfra.emulator.kit.paths import NotLocal, PathRefused, child, confine, within
+from mlinfra.emulator.services.pipelines.evidence import (
+    git_metadata,
+    matching_version,
+    run_evidence,
+)
 from mlinfra.emulator.services.pipelines.expressions import (
     DefinitionError,
     Scope,
     Step,
     evaluated,
 )
+from mlinfra.sagemaker.evidence import report_metrics, sha256_value
 
 log = logging.getLogger("mlinfra.emulator.pipelines")
 
@@ -90,8 +96,10 @@ class Context:
     state_dir: Path  # the emulator's state folder: with `root`, all a step may touch
     manifests: Path  # where what each step published is recorded (see `_publish`)
     offline_root: Path  # the feature store's offline folder
-    export_offline: Callable[[str, Path], None]  # (feature group, folder) -> Parquet written
+    # (feature group, folder) -> Parquet written; its snapshot (rows, event-time range)
+    export_offline: Callable[[str, Path], dict[str, Any]]
     register: Callable[[dict[str, Any]], dict[str, Any]]  # CreateModelPackage request -> reply
+    versions: Callable[[str], list[dict[str, Any]]]  # registry group -> its versions, described
     cache: Any  # get(key) -> entry | None, put(key, entry): job steps' earlier results
     arn_prefix: str  # arn:aws:sagemaker:<region>:<account>:
 
@@ -120,6 +128,7 @@ class Execution:
         # What each step read, ran and wrote, with content hashes: the execution's lineage.
         self.lineage: dict[str, dict[str, Any]] = {}
         self.cache_hits: dict[str, str] = {}  # step -> the execution whose result it reused
+        self._snapshots: dict[str, dict[str, Any]] = {}  # staged folder -> feature snapshot
         scope.read_property_file = self._read_property_file
 
     # --- the whole execution ---------------------------------------------------------------
@@ -240,6 +249,10 @@ class Execution:
             for p in step.body.get("PropertyFiles", ())
         }
         self.scope.steps[step.name] = properties
+        self.lineage[step.name].update(
+            job=properties["ProcessingJobArn"],
+            metrics=_reported_metrics(self._property_files[step.name].values()),
+        )
         return self._remember(step, key, {"ProcessingJob": {"Arn": properties["ProcessingJobArn"]}})
 
     # --- training --------------------------------------------------------------------------
@@ -297,6 +310,14 @@ class Execution:
             "OutputDataConfig": {"S3OutputPath": str(destination.parent.parent)},
             "FinalMetricDataList": _final_metrics(args, output),
         }
+        self.lineage[step.name].update(
+            job=arn,
+            parameters=user,
+            metrics={
+                m["MetricName"]: m["Value"]
+                for m in self.scope.steps[step.name]["FinalMetricDataList"].values()
+            },
+        )
         return self._remember(step, key, {"TrainingJob": {"Arn": arn}})
 
     def _stage_code(self, submit: str, code: Path) -> None:
@@ -324,17 +345,63 @@ class Execution:
         return {"Condition": {"Outcome": "True" if outcome else "False"}}
 
     def _register(self, step: Step) -> dict[str, Any]:
-        request = self.scope.resolve(step.arguments)
-        reply = self.context.register(request)
-        self.scope.steps[step.name] = {
-            "ModelPackageArn": reply["ModelPackageArn"],
-            "ModelApprovalStatus": request.get("ModelApprovalStatus", "PendingManualApproval"),
-        }
-        self.lineage.setdefault(step.name, {})["registered"] = {
-            "model_package_arn": reply["ModelPackageArn"],
-            "approval": request.get("ModelApprovalStatus", "PendingManualApproval"),
-        }
-        return {"RegisterModel": {"Arn": reply["ModelPackageArn"]}}
+        request = self._with_evidence(self.scope.resolve(step.arguments))
+        approval = request.get("ModelApprovalStatus", "PendingManualApproval")
+        group = request.get("ModelPackageGroupName", "")
+        same = matching_version(self.context.versions(group), request["CustomerMetadataProperties"])
+        if same is not None:
+            # The same artifact from the same inputs: that version again, not a new one.
+            arn, approval = same["ModelPackageArn"], same.get("ModelApprovalStatus", approval)
+            (self._step_folder(step.name) / LOG_FILE).write_text(
+                f"Same model artifact and inputs as version {same.get('ModelPackageVersion')} "
+                f"({arn}): no new version registered.\n"
+            )
+            self.lineage.setdefault(step.name, {})["matched"] = {
+                "model_package_arn": arn,
+                "version": same.get("ModelPackageVersion"),
+                "approval": approval,
+            }
+        else:
+            arn = self.context.register(request)["ModelPackageArn"]
+            self.lineage.setdefault(step.name, {})["registered"] = {
+                "model_package_arn": arn,
+                "approval": approval,
+            }
+        self.scope.steps[step.name] = {"ModelPackageArn": arn, "ModelApprovalStatus": approval}
+        return {"RegisterModel": {"Arn": arn}}
+
+    def _with_evidence(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The request with what this run knows of the version: content hashes of its code,
+        inputs, artifact and evaluation report, and the project's git commit."""
+        containers = (request.get("InferenceSpecification") or {}).get("Containers") or [{}]
+        model = containers[0].get("ModelDataUrl")
+        if not model:
+            raise StepFailure("the model package names no ModelDataUrl to register")
+        produced = [
+            entry["location"]
+            for record in self.lineage.values()
+            for entry in (record.get("outputs") or {}).values()
+        ]
+        artifact = content_sha256(self._local(model))
+        declared = request.get("CustomerMetadataProperties")
+        customer = run_evidence(self.lineage, produced, artifact, declared)
+        metadata = {**git_metadata(self.context.root), **(request.get("MetadataProperties") or {})}
+        found = dict(request, CustomerMetadataProperties=customer)
+        if metadata:
+            found["MetadataProperties"] = metadata
+        statistics = ((request.get("ModelMetrics") or {}).get("ModelQuality") or {}).get(
+            "Statistics"
+        )
+        if statistics:
+            report = self._local(statistics["S3Uri"])
+            if not report.is_file():
+                raise StepFailure(f"the evaluation report {report} was not written")
+            digest = {**statistics, "ContentDigest": sha256_value(content_sha256(report))}
+            found["ModelMetrics"] = {
+                **request["ModelMetrics"],
+                "ModelQuality": {**request["ModelMetrics"]["ModelQuality"], "Statistics": digest},
+            }
+        return found
 
     # --- caching ---------------------------------------------------------------------------
 
@@ -384,7 +451,9 @@ class Execution:
     # --- lineage ---------------------------------------------------------------------------
 
     def _note(self, step: str, kind: str, name: str, source: str, path: Path) -> None:
-        entry = {"location": str(source), "sha256": content_sha256(path)}
+        entry: dict[str, Any] = {"location": str(source), "sha256": content_sha256(path)}
+        if str(path) in self._snapshots:
+            entry["snapshot"] = self._snapshots[str(path)]
         self.lineage.setdefault(step, {}).setdefault(kind, {})[name] = entry
 
     def write_lineage(self, header: dict[str, Any]) -> Path:
@@ -487,7 +556,7 @@ class Execution:
         target.mkdir(parents=True, exist_ok=True)
         offline = _under(source, self.context.offline_root)
         if offline is not None:
-            self.context.export_offline(offline.parts[0], target)
+            self._snapshots[str(target)] = self.context.export_offline(offline.parts[0], target)
             return target
         if not source.exists():
             raise StepFailure(f"input {uri} does not exist ({source})")
@@ -588,6 +657,19 @@ def _final_metrics(args: dict[str, Any], log_text: str) -> dict[str, dict[str, A
                 "Timestamp": time.time(),
             }
     return metrics
+
+
+def _reported_metrics(files: Any) -> dict[str, float]:
+    """The metrics a processing step reported in its property files, in SageMaker's evaluation
+    report style (`{"metrics": {"accuracy": {"value": 0.9}}}`); none from what is not."""
+    found: dict[str, float] = {}
+    for path in files:
+        try:
+            document = json.loads(Path(path).read_text())
+        except (OSError, ValueError):
+            continue  # a property file is read by the condition that needs it, and fails there
+        found.update(report_metrics(document))
+    return found
 
 
 def _without_locations(value: Any) -> Any:

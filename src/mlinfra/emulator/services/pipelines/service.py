@@ -26,8 +26,8 @@ from mlinfra.emulator.kit.arns import arn, prefix
 from mlinfra.emulator.kit.errors import invalid, not_found
 from mlinfra.emulator.kit.paging import descending
 from mlinfra.emulator.kit.paths import PathRefused, Roots, child
-from mlinfra.emulator.kit.records import Kind, Listing, output
-from mlinfra.emulator.kit.times import epoch
+from mlinfra.emulator.kit.records import Kind, Listing, created_between, output
+from mlinfra.emulator.services.pipelines.evidence import offline_snapshot
 from mlinfra.emulator.services.pipelines.expressions import DefinitionError, Scope, parse_definition
 from mlinfra.emulator.services.pipelines.runner import CONDITION_FILE, Context, Execution
 from mlinfra.emulator.store import Store
@@ -50,7 +50,8 @@ class Pipelines:
     """Pipelines and their executions: the pipeline operations of the control plane.
 
     `call` is the control plane's dispatch (a RegisterModel step creates a model package
-    through it); `read_offline` gives a feature group's offline store as a pyarrow table."""
+    through it); `read_offline` gives a feature group's offline store as a pyarrow table;
+    `track` records an ended execution's trial and lineage (`services/tracking.py`)."""
 
     OPERATIONS = (
         "CreatePipeline", "DescribePipeline", "ListPipelines", "UpdatePipeline", "DeletePipeline",
@@ -67,12 +68,14 @@ class Pipelines:
         roots: Roots,
         call: Callable[[str, dict, str], dict],
         read_offline: Callable[[str], Any],
+        track: Callable[[dict, dict, str], None] = lambda record, lineage, region: None,
     ) -> None:
         self.store = store
         self.listing = listing
         self.roots = roots
         self.call = call
         self.read_offline = read_offline
+        self.track = track
         self.root: Path = roots.state / "pipelines"
         self._running: dict[str, tuple[Execution, threading.Thread]] = {}
         self._abandon_interrupted()
@@ -111,7 +114,7 @@ class Pipelines:
     def list_pipelines(self, p: dict, region: str) -> dict:
         prefix = p.get("PipelineNamePrefix", "")
         records = [r for r in self.store.all(PIPELINE) if r["PipelineName"].startswith(prefix)]
-        records = _created_between(records, p, "CreationTime")
+        records = created_between(records, p, "CreationTime")
         key = "PipelineName" if p.get("SortBy") == "Name" else "CreationTime"
         return self._page("ListPipelines", records, p, key)
 
@@ -224,7 +227,7 @@ class Pipelines:
 
     def list_pipeline_executions(self, p: dict, region: str) -> dict:
         pipeline = self.pipeline(p["PipelineName"])
-        records = _created_between(self._executions(pipeline["PipelineName"]), p, "StartTime")
+        records = created_between(self._executions(pipeline["PipelineName"]), p, "StartTime")
         key = "PipelineExecutionArn" if p.get("SortBy") == "PipelineExecutionArn" else "StartTime"
         return self._page("ListPipelineExecutions", records, p, key)
 
@@ -285,6 +288,7 @@ class Pipelines:
                 if reason:
                     record["FailureReason"] = reason
                 self.store.put(EXECUTION, execution_id, record, record["CreationTime"])
+                self.track(record, execution.lineage, record["_Region"])
         self._running.pop(execution_id, None)
 
     @staticmethod
@@ -320,10 +324,26 @@ class Pipelines:
         def register(request: dict) -> dict:
             return self.call("CreateModelPackage", request, region)
 
-        def export_offline(group: str, folder: Path) -> None:
+        def export_offline(group: str, folder: Path) -> dict[str, Any]:
             import pyarrow.parquet as pq  # half a second to import: only this step needs it
 
-            pq.write_table(self.read_offline(group), folder / f"{group}.parquet")
+            table = self.read_offline(group)
+            pq.write_table(table, folder / f"{group}.parquet")
+            described = self.call("DescribeFeatureGroup", {"FeatureGroupName": group}, region)
+            return offline_snapshot(table, described["EventTimeFeatureName"])
+
+        def versions(group: str) -> list[dict]:
+            """Every version of registry group `group`, oldest first, as described."""
+            request: dict[str, Any] = {"ModelPackageGroupName": group, "SortOrder": "Ascending"}
+            found: list[dict] = []
+            while True:
+                page = self.call("ListModelPackages", request, region)
+                for summary in page["ModelPackageSummaryList"]:
+                    arn_ = {"ModelPackageName": summary["ModelPackageArn"]}
+                    found.append(self.call("DescribeModelPackage", arn_, region))
+                if "NextToken" not in page:
+                    return found
+                request["NextToken"] = page["NextToken"]
 
         return Context(
             root=self.roots.project,
@@ -333,6 +353,7 @@ class Pipelines:
             offline_root=self.roots.state / "featurestore" / "offline",
             export_offline=export_offline,
             register=register,
+            versions=versions,
             arn_prefix=prefix(region),
         )
 
@@ -422,14 +443,6 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _created_between(records: list[dict], p: dict, field: str) -> list[dict]:
-    if "CreatedAfter" in p:
-        records = [r for r in records if r[field] > epoch(p["CreatedAfter"])]
-    if "CreatedBefore" in p:
-        records = [r for r in records if r[field] < epoch(p["CreatedBefore"])]
-    return records
 
 
 def execution_folder(state: Path, pipeline: str, execution_id: str) -> Path:

@@ -85,7 +85,8 @@ class DataFlow:
     read_by_training: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _output_uri(step: str) -> dict:
+def output_uri(step: str) -> dict:
+    """Where processing step `step` published its output, in this execution."""
     return {"Get": f"Steps.{step}.ProcessingOutputConfig.Outputs['{step}'].S3Output.S3Uri"}
 
 
@@ -94,7 +95,7 @@ def model_uri(step: str) -> dict:
 
 
 def _subfolder(step: str, folder: str) -> dict:
-    return {"Std:Join": {"On": "/", "Values": [_output_uri(step), folder]}}
+    return {"Std:Join": {"On": "/", "Values": [output_uri(step), folder]}}
 
 
 def _read_step(steps: Mapping[str, Step], reader: str, source: str, output: str) -> StepInput:

@@ -1,5 +1,11 @@
 """RegisterModel steps: a version of the model in its registry group, served with the
-script of the training step before it."""
+script of the training step before it, and carrying its evidence in SageMaker's own fields:
+the evaluation report the conditions read (`ModelMetrics`), the execution that made it
+(`MetadataProperties.GeneratedBy`) and the training step's hyperparameters
+(`CustomerMetadataProperties`, `hyperparameter:<name>`). What only a run knows (content
+hashes of code, inputs and artifact; the git commit) the local emulator adds when it
+registers (`emulator/services/pipelines/evidence.py`).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,22 @@ from typing import Any
 from mlinfra.ir.graph import GraphError
 from mlinfra.ir.sagemaker.models import image as serving_image
 from mlinfra.ir.sagemaker.models import registry_group_name, serving_endpoints
-from mlinfra.ir.sagemaker.pipeline_definition.inputs import ancestors, model_uri, upstream
+from mlinfra.ir.sagemaker.pipeline_definition.inputs import (
+    ancestors,
+    model_uri,
+    output_uri,
+    upstream,
+)
 from mlinfra.ir.sagemaker.pipeline_definition.jobs import LOG_LEVEL, Build
-from mlinfra.ir.sagemaker.pipeline_definition.layout import ISOLATED_SERVING_DIRECTORY
+from mlinfra.ir.sagemaker.pipeline_definition.layout import (
+    ISOLATED_SERVING_DIRECTORY,
+    PROPERTY_FILE_PATH,
+)
+from mlinfra.sagemaker.evidence import HYPERPARAMETER, is_key, metadata_value
 from mlinfra.spec.model import Step
 
 CONTENT_TYPES = ["text/csv", "application/json"]
+REPORT_CONTENT_TYPE = "application/json"
 
 
 def source_training_step(steps: Mapping[str, Step], name: str) -> str:
@@ -25,6 +41,34 @@ def source_training_step(steps: Mapping[str, Step], name: str) -> str:
     if not trainers:
         raise GraphError(f"step {name!r} registers a model, but no training step runs before it")
     return min(trainers, key=lambda s: found[s])
+
+
+def evaluation_step(build: Build, name: str) -> str | None:
+    """The processing step whose report (the metrics the conditions read) judges the model
+    `name` registers: the nearest such step before it, if any."""
+    found = ancestors(upstream(build.steps), name)
+    reports = [s for s in found if build.steps[s].type == "processing" and s in build.metric_reads]
+    return min(reports, key=lambda s: found[s]) if reports else None
+
+
+def _model_metrics(build: Build, name: str) -> dict | None:
+    evaluation = evaluation_step(build, name)
+    if evaluation is None:
+        return None
+    report = {"Std:Join": {"On": "/", "Values": [output_uri(evaluation), PROPERTY_FILE_PATH]}}
+    statistics = {"ContentType": REPORT_CONTENT_TYPE, "S3Uri": report}
+    return {"ModelQuality": {"Statistics": statistics}}
+
+
+def _hyperparameters(build: Build, trainer: str) -> dict[str, str]:
+    """The training step's hyperparameters as customer metadata; a value SageMaker's metadata
+    pattern cannot hold is left out (the execution's definition still has it)."""
+    found = {}
+    for key, value in sorted(build.steps[trainer].hyperparameters.items()):
+        text = metadata_value(value)
+        if text is not None and is_key(HYPERPARAMETER + key):
+            found[HYPERPARAMETER + key] = text
+    return found
 
 
 def _serving_environment(build: Build, trainer: str) -> dict:
@@ -62,5 +106,12 @@ def register_step(build: Build, name: str) -> dict:
         "ModelPackageDescription": f"Trained by pipeline {build.component.name}, step {trainer}",
         "ModelApprovalStatus": "Approved" if approved else "PendingManualApproval",
         "InferenceSpecification": specification,
+        "MetadataProperties": {"GeneratedBy": {"Get": "Execution.PipelineExecutionArn"}},
     }
+    metrics = _model_metrics(build, name)
+    if metrics is not None:
+        arguments["ModelMetrics"] = metrics
+    customer = _hyperparameters(build, trainer)
+    if customer:
+        arguments["CustomerMetadataProperties"] = customer
     return {"Name": name, "Type": "RegisterModel", "Arguments": arguments}

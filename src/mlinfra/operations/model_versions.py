@@ -1,0 +1,114 @@
+"""The versions of a spec's model in the local emulator's registry, with what each carries
+as its evidence (`mlinfra model versions`, `mlinfra model show`): its status, the metrics of
+its evaluation report, the data, code and hyperparameters that made it (their content
+hashes), the git commit, the execution that registered it and why it was approved or not.
+
+What a version carries is written when it is registered (`mlinfra.sagemaker.evidence`);
+here it is read back, the report's metrics from the report itself when it is a file of the
+project (the emulator's are).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlinfra.operations.emulator import call
+from mlinfra.operations.errors import OperationError
+from mlinfra.operations.pipelines import PipelineRequest, registry_versions
+from mlinfra.sagemaker.evidence import ARTIFACT, CODE, HYPERPARAMETER, INPUT, report_metrics
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of a model and its evidence."""
+
+    number: int
+    arn: str
+    status: str
+    created: datetime
+    metrics: dict[str, float] = field(default_factory=dict)
+    inputs: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> sha256, rows...
+    code: dict[str, str] = field(default_factory=dict)  # step -> sha256
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+    artifact: str | None = None
+    commit: str | None = None
+    repository: str | None = None
+    generated_by: str | None = None
+    report: str | None = None
+    approval_description: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        found = {k: v for k, v in self.__dict__.items() if k != "created"}
+        return {**found, "created": self.created.isoformat()}
+
+
+def versions(request: PipelineRequest) -> tuple[Version, ...]:
+    """Every version of the model, newest first, with its evidence."""
+    sagemaker, summaries = registry_versions(request)
+    found = [_version(sagemaker, s["ModelPackageArn"], request.spec_file) for s in summaries]
+    return tuple(sorted(found, key=lambda v: v.number, reverse=True))
+
+
+def show(request: PipelineRequest, number: int) -> Version:
+    """Version `number` of the model, with its evidence."""
+    sagemaker, summaries = registry_versions(request)
+    chosen = next((s for s in summaries if s["ModelPackageVersion"] == number), None)
+    if chosen is None:
+        known = ", ".join(str(s["ModelPackageVersion"]) for s in summaries) or "none"
+        raise OperationError(f"model {request.name!r} has no version {number} (it has: {known})")
+    return _version(sagemaker, chosen["ModelPackageArn"], request.spec_file)
+
+
+def _version(sagemaker: Any, arn: str, spec_file: str) -> Version:
+    described = call(sagemaker.describe_model_package, ModelPackageName=arn)
+    customer = described.get("CustomerMetadataProperties") or {}
+    metadata = described.get("MetadataProperties") or {}
+    statistics = ((described.get("ModelMetrics") or {}).get("ModelQuality") or {}).get(
+        "Statistics"
+    ) or {}
+    inputs: dict[str, dict[str, str]] = {}
+    for key, value in customer.items():
+        if key.startswith(INPUT):
+            name, _, what = key.removeprefix(INPUT).rpartition(":")
+            inputs.setdefault(name, {})[what] = value
+    return Version(
+        number=described["ModelPackageVersion"],
+        arn=arn,
+        status=described["ModelApprovalStatus"],
+        created=described["CreationTime"],
+        metrics=_metrics(statistics.get("S3Uri"), spec_file),
+        inputs=inputs,
+        code={k.removeprefix(CODE): v for k, v in customer.items() if k.startswith(CODE)},
+        hyperparameters={
+            k.removeprefix(HYPERPARAMETER): v
+            for k, v in customer.items()
+            if k.startswith(HYPERPARAMETER)
+        },
+        artifact=customer.get(ARTIFACT),
+        commit=metadata.get("CommitId"),
+        repository=metadata.get("Repository"),
+        generated_by=metadata.get("GeneratedBy"),
+        report=statistics.get("S3Uri"),
+        approval_description=described.get("ApprovalDescription"),
+    )
+
+
+def _metrics(location: str | None, spec_file: str) -> dict[str, float]:
+    """The metrics of an evaluation report (`{"metrics": {"auc": {"value": 0.9}}}`) that is
+    a file of the project; none for one elsewhere (in S3) or unreadable."""
+    if not location:
+        return {}
+    project = Path(spec_file).resolve().parent
+    path = Path(location.removeprefix("file:"))
+    path = (project / path).resolve() if not path.is_absolute() else path.resolve()
+    if not path.is_relative_to(project):
+        return {}  # only what the project holds is read
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return report_metrics(document)

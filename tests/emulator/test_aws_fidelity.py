@@ -79,6 +79,9 @@ SUBJECT = {
     "ListPipelineParametersForExecution": "PipelineExecutionArn",
     "DescribeMonitoringSchedule": "MonitoringScheduleName",
     "DescribeProcessingJob": "ProcessingJobName",
+    "DescribeTrainingJob": "TrainingJobName",
+    "DescribeTransformJob": "TransformJobName",
+    "DescribePipelineDefinitionForExecution": "PipelineExecutionArn",
 }
 
 
@@ -98,7 +101,7 @@ def test_every_read_carries_every_member_botocore_marks_required(populated, oper
 
 def test_every_read_is_checked():
     assert {op for op in SUPPORTED if op.startswith(("Describe", "List"))} == set(READS)
-    assert len(READS) == 23
+    assert len(READS) == 29
 
 
 def create_offline_group(sm, **offline) -> None:

@@ -29,7 +29,7 @@ def test_every_supported_operation_has_a_handler_and_is_sagemakers(control):
 
 def test_an_operation_no_service_names_is_unknown(control):
     with pytest.raises(ApiError) as excinfo:
-        control.call("CreateTrainingJob", {}, REGION)
+        control.call("CreateCompilationJob", {}, REGION)
     assert excinfo.value.code == "UnknownOperationException"
     assert "CreateModel" in excinfo.value.message  # the message lists what is supported
 

@@ -23,12 +23,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlinfra.emulator.containers import Locations, parquet_exporter
 from mlinfra.emulator.kit.errors import ApiError
 from mlinfra.emulator.kit.paths import Roots
 from mlinfra.emulator.kit.records import Listing
 from mlinfra.emulator.scheduler import Scheduler
 from mlinfra.emulator.services.endpoints import Endpoints
 from mlinfra.emulator.services.feature_groups import FeatureGroups
+from mlinfra.emulator.services.jobs.processing import ProcessingJobs
+from mlinfra.emulator.services.jobs.training import TrainingJobs
+from mlinfra.emulator.services.jobs.transform import TransformJobs
 from mlinfra.emulator.services.models import Models
 from mlinfra.emulator.services.monitors.service import Monitors
 from mlinfra.emulator.services.pipelines.service import Pipelines
@@ -43,7 +47,10 @@ log = logging.getLogger("mlinfra.emulator")
 Handler = Callable[..., dict[str, Any] | None]
 
 # The control plane's services, in the order their operations are listed.
-SERVICES = (Models, Endpoints, Registry, FeatureGroups, Tags, Pipelines, Monitors)
+SERVICES = (
+    Models, Endpoints, Registry, FeatureGroups, Tags, Pipelines, Monitors,
+    TrainingJobs, ProcessingJobs, TransformJobs,
+)  # fmt: skip
 SUPPORTED = tuple(name for service in SERVICES for name in service.OPERATIONS)
 # What may change when something runs: the scheduler looks again after these.
 RESCHEDULES = frozenset({
@@ -80,9 +87,22 @@ class ControlPlane:
             self.store, listing, self.roots, self.call, self.feature_groups.read_offline
         )
         self.monitors = Monitors(self.store, listing, self.roots, self.endpoints, self.call)
+        jobs = Locations(
+            root=root,
+            state_dir=state_dir,
+            manifests=state_dir / "jobs" / "outputs",
+            offline_root=state_dir / "featurestore" / "offline",
+            export_offline=parquet_exporter(self.feature_groups.read_offline),
+        )
+        self.training_jobs = TrainingJobs(self.store, listing, self.roots, jobs)
+        self.processing_jobs = ProcessingJobs(
+            self.store, listing, self.roots, jobs, self.monitors.execution
+        )
+        self.transform_jobs = TransformJobs(self.store, listing, self.roots, self.endpoints)
         self.operations = dispatch_table((
             self.models, self.endpoints, self.registry, self.feature_groups, self.tags,
             self.pipelines, self.monitors,
+            self.training_jobs, self.processing_jobs, self.transform_jobs,
         ))  # fmt: skip
         self.runtime = Runtime(self.serving, self.feature_store, self.endpoints.restored)
         self.runtime_operations = dispatch_table((self.runtime,))
@@ -130,7 +150,9 @@ class ControlPlane:
     def close(self) -> None:
         if self._scheduler is not None:  # first: it must start nothing while runtimes close
             self._scheduler.stop()
-        for runtime in (self.monitors, self.pipelines, self.serving, self._features):
+        runtimes = (self.monitors, self.pipelines, self.training_jobs, self.processing_jobs,
+                    self.transform_jobs, self.serving, self._features)  # fmt: skip
+        for runtime in runtimes:
             closer = getattr(runtime, "close", None)
             if callable(closer):
                 try:

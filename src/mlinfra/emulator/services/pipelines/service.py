@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlinfra.emulator.containers import Locations, parquet_exporter
 from mlinfra.emulator.kit.arns import arn, prefix
 from mlinfra.emulator.kit.errors import invalid, not_found
 from mlinfra.emulator.kit.paging import descending
@@ -56,7 +57,7 @@ class Pipelines:
         "CreatePipeline", "DescribePipeline", "ListPipelines", "UpdatePipeline", "DeletePipeline",
         "StartPipelineExecution", "DescribePipelineExecution", "ListPipelineExecutions",
         "ListPipelineExecutionSteps", "ListPipelineParametersForExecution",
-        "StopPipelineExecution",
+        "StopPipelineExecution", "DescribePipelineDefinitionForExecution",
     )  # fmt: skip
     KINDS = (Kind.of(resources.PIPELINE),)
 
@@ -179,6 +180,7 @@ class Pipelines:
             "PipelineExecutionStatus": "Executing",
             "PipelineParameters": [{"Name": k, "Value": _text(v)} for k, v in parameters.items()],
             "PipelineVersionId": pipeline.get("PipelineVersionId", 1),
+            "_Definition": pipeline["PipelineDefinition"],  # what this execution runs
             "CreationTime": now,
             "StartTime": now,
             "LastModifiedTime": now,
@@ -237,6 +239,19 @@ class Pipelines:
     def list_pipeline_parameters_for_execution(self, p: dict, region: str) -> dict:
         parameters = self.execution(p["PipelineExecutionArn"])["PipelineParameters"]
         return self._page("ListPipelineParametersForExecution", parameters, p, None)
+
+    def describe_pipeline_definition_for_execution(self, p: dict, region: str) -> dict:
+        record = self.execution(p["PipelineExecutionArn"])
+        definition = record.get("_Definition")
+        if definition is None:  # an execution started before executions kept theirs
+            pipeline = self.pipeline(record["PipelineName"])
+            if pipeline.get("PipelineVersionId", 1) != record.get("PipelineVersionId", 1):
+                raise invalid(
+                    f"The definition pipeline execution {record['PipelineExecutionArn']} ran "
+                    "was not kept, and the pipeline has been updated since."
+                )
+            definition = pipeline["PipelineDefinition"]
+        return {"PipelineDefinition": definition, "CreationTime": record["CreationTime"]}
 
     def stop_pipeline_execution(self, p: dict, region: str) -> dict:
         record = self.execution(p["PipelineExecutionArn"])
@@ -320,18 +335,15 @@ class Pipelines:
         def register(request: dict) -> dict:
             return self.call("CreateModelPackage", request, region)
 
-        def export_offline(group: str, folder: Path) -> None:
-            import pyarrow.parquet as pq  # half a second to import: only this step needs it
-
-            pq.write_table(self.read_offline(group), folder / f"{group}.parquet")
-
         return Context(
-            root=self.roots.project,
-            state_dir=self.roots.state,
-            manifests=self.root / pipeline / "outputs",
+            locations=Locations(
+                root=self.roots.project,
+                state_dir=self.roots.state,
+                manifests=self.root / pipeline / "outputs",
+                offline_root=self.roots.state / "featurestore" / "offline",
+                export_offline=parquet_exporter(self.read_offline),
+            ),
             cache=StepCache(self.store, pipeline),
-            offline_root=self.roots.state / "featurestore" / "offline",
-            export_offline=export_offline,
             register=register,
             arn_prefix=prefix(region),
         )

@@ -10,6 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from jobs_client import error_code, sagemaker, wait
 
+from mlinfra.emulator.control import ControlPlane
+
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
@@ -153,3 +155,27 @@ def test_a_program_outside_its_code_or_an_s3_location_fails_the_job_saying_why(s
         job = wait(describe(sm, name), "TrainingJobStatus")
         assert job["TrainingJobStatus"] == "Failed"
         assert reason in job["FailureReason"]
+
+
+def test_a_job_the_emulator_stopped_during_says_failed_after_a_restart(tmp_path):
+    state = tmp_path / ".mlinfra" / "emulator"
+    control = ControlPlane(tmp_path, state)
+    for kind, noun in (("training-job", "TrainingJob"), ("transform-job", "TransformJob")):
+        record = {
+            f"{noun}Name": "cut-short",
+            f"{noun}Arn": f"arn:{kind}/cut-short",
+            f"{noun}Status": "InProgress",
+            "CreationTime": 1.0,
+            "LastModifiedTime": 1.0,
+        }
+        control.store.put(kind, "cut-short", record, 1.0)  # fmt: skip
+    control.close()
+    restarted = ControlPlane(tmp_path, state)
+    try:
+        for operation, noun in (("DescribeTrainingJob", "TrainingJob"),
+                                ("DescribeTransformJob", "TransformJob")):  # fmt: skip
+            found = restarted.call(operation, {f"{noun}Name": "cut-short"}, "us-east-1")
+            assert found[f"{noun}Status"] == "Failed"
+            assert "stopped while this job ran" in found["FailureReason"]
+    finally:
+        restarted.close()

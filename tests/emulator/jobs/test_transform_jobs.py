@@ -56,6 +56,16 @@ def request(name: str, split: str = "Line", strategy: str = "MultiRecord", **ext
     }
 
 
+def on_file(project: Path, name: str, file: str, line: str) -> dict:
+    """The request of job `name` over one file of one line, in a folder of its own."""
+    folder = project / "batch" / name
+    folder.mkdir()
+    (folder / file).write_text(line + "\n")
+    job = request(name)
+    job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] = f"file:batch/{name}"
+    return job
+
+
 def describe(sm, name):
     return lambda: sm.describe_transform_job(TransformJobName=name)
 
@@ -120,11 +130,7 @@ def test_what_the_emulator_cannot_do_is_refused_when_the_job_is_created(sm):
 
 
 def test_a_record_larger_than_the_payload_limit_fails_the_job(sm, project):
-    (project / "batch" / "big").mkdir()
-    (project / "batch" / "big" / "wide.csv").write_text(",".join(["1.0"] * 400_000) + "\n")
-    big = request("too-big")
-    big["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] = "file:batch/big"
-    sm.create_transform_job(**big)
+    sm.create_transform_job(**on_file(project, "too-big", "wide.csv", ",".join(["1.0"] * 400_000)))
     job = wait(describe(sm, "too-big"), "TransformJobStatus")
     assert job["TransformJobStatus"] == "Failed"
     assert "MaxPayloadInMB" in job["FailureReason"]
@@ -132,11 +138,7 @@ def test_a_record_larger_than_the_payload_limit_fails_the_job(sm, project):
 
 
 def test_rows_the_model_cannot_read_fail_the_job_with_the_models_answer(sm, project):
-    (project / "batch" / "bad").mkdir()
-    (project / "batch" / "bad" / "rows.csv").write_text("1,2,3\n")
-    bad = request("bad-rows")
-    bad["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] = "file:batch/bad"
-    sm.create_transform_job(**bad)
+    sm.create_transform_job(**on_file(project, "bad-rows", "rows.csv", "1,2,3"))
     job = wait(describe(sm, "bad-rows"), "TransformJobStatus")
     assert job["TransformJobStatus"] == "Failed"
     assert "rows.csv" in job["FailureReason"]

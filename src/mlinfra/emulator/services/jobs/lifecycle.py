@@ -104,9 +104,6 @@ class Jobs:
             f"{self.kind.times}StartTime": now,
             "_Region": region,
         }
-        record.pop("Tags", None)  # kept by the tags service, not in Describe*
-        if p.get("Tags"):
-            record["Tags"] = p["Tags"]
         self.store.put(self.kind.arn_kind, name, record, now)
         return record
 
@@ -120,7 +117,7 @@ class Jobs:
         thread.start()
 
     def job_folder(self, name: str) -> Path:
-        """The job's own folder, emptied of an earlier job's files of the same name."""
+        """The job's own folder (emptied by `fresh` when the job starts to run)."""
         try:
             return child(self.folder, name, self.kind.words)
         except PathRefused as exc:

@@ -77,6 +77,7 @@ class Populated:
         if not found.get("monitoring-schedule", "fz-monitor"):
             create_schedule(sm, self.root, "fz-monitor")
         lineage = restore_tracking(sm, found)
+        create_jobs(sm, found)
         arns = [r.get(k) for r in (found.get("model", "fz-model") or {},
                                     found.get("endpoint", "fz-endpoint") or {})
                 for k in ("ModelArn", "EndpointArn") if r.get(k)]  # fmt: skip
@@ -96,6 +97,9 @@ class Populated:
             "ResourceArn": [*arns, versions[0]["ModelPackageArn"]],
             "VariantName": ["AllTraffic"],
             **lineage,
+            "TrainingJobName": ["fz-training"],
+            "ProcessingJobName": ["fz-processing"],
+            "TransformJobName": ["fz-transform"],
         }
 
     def send(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple:
@@ -203,3 +207,32 @@ def create_schedule(sm, root: Path, name: str, endpoint: str = "fz-endpoint") ->
             "MonitoringJobDefinition": job,
         },
     )
+
+
+def create_jobs(sm, found) -> None:
+    """A job of each kind; each ends in a moment (the training job fails: it names no code)."""
+    if not found.get("training-job", "fz-training"):
+        sm.create_training_job(
+            TrainingJobName="fz-training", RoleArn=ROLE,
+            AlgorithmSpecification={"TrainingImage": "sklearn", "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": "file:artifacts"},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                            "VolumeSizeInGB": 1},
+            StoppingCondition={"MaxRuntimeInSeconds": 60},
+        )  # fmt: skip
+    if not found.get("processing-job", "fz-processing"):
+        sm.create_processing_job(
+            ProcessingJobName="fz-processing", RoleArn=ROLE,
+            ProcessingResources={"ClusterConfig": {
+                "InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}},
+            AppSpecification={"ImageUri": "sklearn",
+                              "ContainerEntrypoint": ["python3", "-c", "pass"]},
+        )  # fmt: skip
+    if not found.get("transform-job", "fz-transform"):
+        sm.create_transform_job(
+            TransformJobName="fz-transform", ModelName="fz-model",
+            TransformInput={"DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": "file:batch"}}},
+            TransformOutput={"S3OutputPath": "file:batch-out"},
+            TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        )  # fmt: skip

@@ -85,6 +85,9 @@ SUBJECT = {
     "DescribeExperiment": "ExperimentName",
     "DescribeTrial": "TrialName",
     "DescribeTrialComponent": "TrialComponentName",
+    "DescribeTrainingJob": "TrainingJobName",
+    "DescribeTransformJob": "TransformJobName",
+    "DescribePipelineDefinitionForExecution": "PipelineExecutionArn",
 }
 
 
@@ -104,7 +107,7 @@ def test_every_read_carries_every_member_botocore_marks_required(populated, oper
 
 def test_every_read_is_checked():
     assert {op for op in SUPPORTED if op.startswith(("Describe", "List"))} == set(READS)
-    assert len(READS) == 36
+    assert len(READS) == 42
 
 
 def create_offline_group(sm, **offline) -> None:

@@ -468,9 +468,9 @@ def test_an_invalid_feature_group_is_refused(sm):
 
 def test_an_unsupported_operation_is_named_as_unsupported(sm):
     with pytest.raises(ClientError) as excinfo:
-        sm.list_training_jobs()
+        sm.list_compilation_jobs()
     assert error_code(excinfo) == "UnknownOperationException"
-    assert "ListTrainingJobs" in excinfo.value.response["Error"]["Message"]
+    assert "ListCompilationJobs" in excinfo.value.response["Error"]["Message"]
     assert "not supported" in excinfo.value.response["Error"]["Message"]
 
 

@@ -57,7 +57,7 @@ def test_an_operation_is_run_only_for_the_api_that_has_it(control):
 
 def test_an_operation_no_service_names_is_unknown(control):
     with pytest.raises(ApiError) as excinfo:
-        control.call("CreateTrainingJob", {}, REGION)
+        control.call("CreateCompilationJob", {}, REGION)
     assert excinfo.value.code == "UnknownOperationException"
     assert "CreateModel" in excinfo.value.message  # the message lists what is supported
 

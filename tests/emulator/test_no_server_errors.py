@@ -54,7 +54,7 @@ COMMON_ERRORS = frozenset({
 RUNTIME_OPERATIONS = [
     (RUNTIME_SERVICE, "InvokeEndpoint"),
     *((FEATURESTORE_SERVICE, name) for name in
-      ("PutRecord", "GetRecord", "DeleteRecord", "BatchGetRecord")),
+      ("PutRecord", "GetRecord", "DeleteRecord", "BatchGetRecord", "BatchWriteRecord")),
 ]  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlinfra.emulator.containers import Locations, parquet_exporter
 from mlinfra.emulator.kit.errors import ApiError
 from mlinfra.emulator.kit.paths import Roots
 from mlinfra.emulator.kit.records import Listing
@@ -36,6 +37,9 @@ from mlinfra.emulator.services.cloudwatch.service import CloudWatch
 from mlinfra.emulator.services.endpoints import Endpoints
 from mlinfra.emulator.services.experiments import Experiments
 from mlinfra.emulator.services.feature_groups import FeatureGroups
+from mlinfra.emulator.services.jobs.processing import ProcessingJobs
+from mlinfra.emulator.services.jobs.training import TrainingJobs
+from mlinfra.emulator.services.jobs.transform import TransformJobs
 from mlinfra.emulator.services.lineage import Lineage
 from mlinfra.emulator.services.models import Models
 from mlinfra.emulator.services.monitors.service import Monitors
@@ -56,7 +60,7 @@ Handler = Callable[..., dict[str, Any] | None]
 # SageMaker's API unless it names another (`API`: CloudWatch, Application Auto Scaling).
 SERVICES = (
     Models, Endpoints, Registry, FeatureGroups, Tags, Pipelines, Monitors, Lineage, Experiments,
-    Search, CloudWatch, AutoScaling,
+    Search, TrainingJobs, ProcessingJobs, TransformJobs, CloudWatch, AutoScaling,
 )  # fmt: skip
 API_OF = {
     name: getattr(service, "API", CONTROL_SERVICE)
@@ -134,9 +138,24 @@ class ControlPlane:
         self.monitors = Monitors(self.store, listing, self.roots, self.endpoints, self.call)
         self.cloudwatch = CloudWatch(self.store, listing, self.roots, self.metrics, self.clock)
         self.autoscaling = AutoScaling(self.store, self.endpoints, self.metrics, self.clock)
+        jobs = Locations(
+            root=root,
+            state_dir=state_dir,
+            manifests=state_dir / "jobs" / "outputs",
+            offline_root=state_dir / "featurestore" / "offline",
+            export_offline=parquet_exporter(
+                self.feature_groups.read_offline, self.feature_groups.event_time_of
+            ),
+        )
+        self.training_jobs = TrainingJobs(self.store, listing, self.roots, jobs)
+        self.processing_jobs = ProcessingJobs(
+            self.store, listing, self.roots, jobs, self.monitors.execution
+        )
+        self.transform_jobs = TransformJobs(self.store, listing, self.roots, self.endpoints)
         self.operations = dispatch_table((
             self.models, self.endpoints, self.registry, self.feature_groups, self.tags,
             self.pipelines, self.monitors, self.lineage, self.experiments, self.search,
+            self.training_jobs, self.processing_jobs, self.transform_jobs,
             self.cloudwatch, self.autoscaling,
         ))  # fmt: skip
         self.runtime = Runtime(
@@ -202,7 +221,9 @@ class ControlPlane:
             self.metrics.flush()  # the minutes recorded since the last evaluation
         except Exception:
             log.exception("writing metrics failed")
-        for runtime in (self.monitors, self.pipelines, self.serving, self._features):
+        runtimes = (self.monitors, self.pipelines, self.training_jobs, self.processing_jobs,
+                    self.transform_jobs, self.serving, self._features)  # fmt: skip
+        for runtime in runtimes:
             closer = getattr(runtime, "close", None)
             if callable(closer):
                 try:

@@ -82,8 +82,10 @@ class Listing:
         name_key: str,
         keep: Callable[[dict], bool] = lambda r: True,
         prefix: str = "",
+        status_field: str = "EndpointStatus",
     ) -> dict:
-        """Filter, sort and page records as every SageMaker List* operation does."""
+        """Filter, sort and page records as every SageMaker List* operation does;
+        `SortBy: Status` sorts by `status_field`."""
         records = [r for r in self.store.all(kind, prefix) if keep(r)]
         if "NameContains" in p:
             needle = p["NameContains"].lower()
@@ -98,7 +100,7 @@ class Listing:
         elif sort_by == "CreationTime":
             records.sort(key=lambda r: (r["CreationTime"], r.get("ModelPackageVersion", 0)))
         else:  # Status, FeatureGroupStatus, OfflineStoreStatus: the enum's own field
-            field = {"Status": "EndpointStatus"}.get(sort_by, sort_by)
+            field = {"Status": status_field}.get(sort_by, sort_by)
             records.sort(key=lambda r: str(r.get(field)))
         if descending(operation, p):
             records.reverse()

@@ -245,23 +245,15 @@ class Endpoints:
         try:
             if config is None:
                 raise Failure(f"Endpoint configuration {record['EndpointConfigName']} is gone.")
-            variants = []
-            for pv in config["ProductionVariants"]:
-                model_data, environment = self._model_data(pv)
-                try:
-                    program = program_of(environment, self.roots.confine)
-                except (ServingError, PathRefused) as exc:
-                    raise Failure(f"Model {pv.get('ModelName')}: {exc.message}") from None
-                variants.append(
-                    Variant(
-                        name=pv["VariantName"],
-                        model_data=model_data,
-                        weight=float(pv.get("InitialVariantWeight", 1.0)),
-                        instance_count=_count(pv, counts),
-                        environment=environment,
-                        program=program,
-                    )
+            variants = [
+                self.model_variant(
+                    pv.get("ModelName", ""),
+                    pv["VariantName"],
+                    weight=float(pv.get("InitialVariantWeight", 1.0)),
+                    instance_count=_count(pv, counts),
                 )
+                for pv in config["ProductionVariants"]
+            ]
             capture = None
             dcc = config.get("DataCaptureConfig")
             if dcc and dcc.get("EnableCapture", True):
@@ -314,15 +306,40 @@ class Endpoints:
         else:
             record.pop("DataCaptureConfig", None)
 
-    def _model_data(self, variant: dict) -> tuple[str, dict[str, str]]:
-        """The local path of a variant's model artifact and its container's Environment, or a
+    def model_variant(
+        self,
+        model_name: str,
+        variant_name: str,
+        weight: float = 1.0,
+        instance_count: int = 1,
+        environment: dict[str, str] | None = None,
+    ) -> Variant:
+        """Model `model_name` as the serving runtime runs it (its model data, its container's
+        Environment with `environment` over it, its inference script), or a `Failure`."""
+        model_data, container_environment = self._model_data(model_name)
+        container_environment.update(environment or {})
+        try:
+            program = program_of(container_environment, self.roots.confine)
+        except (ServingError, PathRefused) as exc:
+            raise Failure(f"Model {model_name}: {exc.message}") from None
+        return Variant(
+            name=variant_name,
+            model_data=model_data,
+            weight=weight,
+            instance_count=instance_count,
+            environment=container_environment,
+            program=program,
+        )
+
+    def _model_data(self, model_name: str) -> tuple[str, dict[str, str]]:
+        """The local path of a model's artifact and its container's Environment, or a
         `Failure` saying why not.
 
         A model that serves a registry version takes the version's container, with its own
         Environment merged over the version's (the model's values win)."""
-        model = self.store.get(resources.MODEL.arn_kind, variant.get("ModelName", ""))
+        model = self.store.get(resources.MODEL.arn_kind, model_name)
         if model is None:
-            raise Failure(f"Could not find model {variant.get('ModelName')!r}.")
+            raise Failure(f"Could not find model {model_name!r}.")
         container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
         url = container.get("ModelDataUrl")
         environment: dict[str, str] = {}

@@ -169,6 +169,10 @@ class FeatureGroups:
             )
         return record
 
+    def event_time_of(self, group: str) -> str:
+        """The name of a group's event-time feature."""
+        return self.group(group)["EventTimeFeatureName"]
+
     def read_offline(self, group: str) -> Any:
         """A group's offline store as one pyarrow table."""
         return feature_call(self.features().read_offline, group)

@@ -26,7 +26,10 @@ RESTORE_TIMEOUT = 120.0
 class Runtime:
     """The runtime operations, on the serving pool and the feature store (`features`)."""
 
-    OPERATIONS = ("InvokeEndpoint", "PutRecord", "GetRecord", "DeleteRecord", "BatchGetRecord")
+    OPERATIONS = (
+        "InvokeEndpoint", "PutRecord", "GetRecord", "DeleteRecord", "BatchGetRecord",
+        "BatchWriteRecord",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -114,6 +117,23 @@ class Runtime:
             p["Identifiers"],
             expiration_time_response=p.get("ExpirationTimeResponse") == "Enabled",
         )
+
+    def batch_write_record(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Each entry written as PutRecord would write it; an entry that fails is an `Errors`
+        item (its code and message), and the others are still written, as on AWS."""
+        errors = []
+        for entry in p["Entries"]:
+            try:
+                self.feature_store(
+                    "put_record",
+                    entry["FeatureGroupName"],
+                    entry["Record"],
+                    ttl_seconds=ttl_seconds(entry.get("TtlDuration") or p.get("TtlDuration")),
+                    target_stores=entry.get("TargetStores"),
+                )
+            except ApiError as exc:
+                errors.append({"Entry": entry, "ErrorCode": exc.code, "ErrorMessage": exc.message})
+        return {"Errors": errors, "UnprocessedEntries": []}
 
     def feature_store(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A feature store call; a FeatureStoreError becomes the runtime API's error it carries."""

@@ -3,7 +3,7 @@
 Schedules and executions are records like every other (`monitoring-schedule`,
 `monitoring-execution`). An execution is also the processing job SageMaker would run for it,
 so one record, keyed by the job's name (`model-monitoring-<yyyymmddhhmm>-<hash>`), answers
-both ListMonitoringExecutions and DescribeProcessingJob.
+both ListMonitoringExecutions and (through `services/jobs/processing.py`) DescribeProcessingJob.
 
 DataQuality and ModelQuality monitoring with an inline MonitoringJobDefinition run locally
 (`definition.py`); a ModelQuality execution judges the predictions captured in its window
@@ -60,7 +60,7 @@ class Monitors:
     OPERATIONS = (
         "CreateMonitoringSchedule", "DescribeMonitoringSchedule", "ListMonitoringSchedules",
         "UpdateMonitoringSchedule", "DeleteMonitoringSchedule", "StartMonitoringSchedule",
-        "StopMonitoringSchedule", "ListMonitoringExecutions", "DescribeProcessingJob",
+        "StopMonitoringSchedule", "ListMonitoringExecutions",
     )  # fmt: skip
     KINDS = (Kind.of(resources.MONITORING_SCHEDULE),)
 
@@ -291,16 +291,10 @@ class Monitors:
             records.reverse()
         return self.listing.page("ListMonitoringExecutions", records, p)
 
-    def describe_processing_job(self, p: dict, region: str) -> dict:
-        return output("DescribeProcessingJob", self.execution(p["ProcessingJobName"]))
-
     def execution(self, job: str) -> dict:
         record = self.store.get(EXECUTION, job)
         if record is None:
-            raise not_found(
-                f"Processing job {job} does not exist; the local emulator's processing jobs "
-                "are those of monitoring executions."
-            )
+            raise not_found(f"Processing job {job} does not exist.")
         return record
 
     # --- mlinfra's private routes ----------------------------------------------------------

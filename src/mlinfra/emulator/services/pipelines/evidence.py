@@ -95,15 +95,3 @@ def git_metadata(folder: Path) -> dict[str, str]:
     except git.GitError:
         return {}  # not in git, or no commit yet: the version says nothing of it
     return {"CommitId": commit, "Repository": origin or str(repository.root)}
-
-
-def offline_snapshot(table: Any, event_time: str) -> dict[str, Any]:
-    """A feature group's offline rows as a version records them: how many, and the range of
-    their event times (None for an empty store)."""
-    found: dict[str, Any] = {"rows": table.num_rows, "from": None, "to": None}
-    if table.num_rows and event_time in table.column_names:
-        import pyarrow.compute as pc  # only a run that reads a feature group needs pyarrow
-
-        bounds = pc.min_max(table.column(event_time))
-        found.update({"from": bounds["min"].as_py(), "to": bounds["max"].as_py()})
-    return found

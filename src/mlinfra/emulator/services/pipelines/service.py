@@ -22,12 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlinfra.emulator.containers import Locations, parquet_exporter
 from mlinfra.emulator.kit.arns import arn, prefix
 from mlinfra.emulator.kit.errors import invalid, not_found
 from mlinfra.emulator.kit.paging import descending
 from mlinfra.emulator.kit.paths import PathRefused, Roots, child
 from mlinfra.emulator.kit.records import Kind, Listing, created_between, output
-from mlinfra.emulator.services.pipelines.evidence import offline_snapshot
 from mlinfra.emulator.services.pipelines.expressions import DefinitionError, Scope, parse_definition
 from mlinfra.emulator.services.pipelines.runner import CONDITION_FILE, Context, Execution
 from mlinfra.emulator.store import Store
@@ -57,7 +57,7 @@ class Pipelines:
         "CreatePipeline", "DescribePipeline", "ListPipelines", "UpdatePipeline", "DeletePipeline",
         "StartPipelineExecution", "DescribePipelineExecution", "ListPipelineExecutions",
         "ListPipelineExecutionSteps", "ListPipelineParametersForExecution",
-        "StopPipelineExecution",
+        "StopPipelineExecution", "DescribePipelineDefinitionForExecution",
     )  # fmt: skip
     KINDS = (Kind.of(resources.PIPELINE),)
 
@@ -182,6 +182,7 @@ class Pipelines:
             "PipelineExecutionStatus": "Executing",
             "PipelineParameters": [{"Name": k, "Value": _text(v)} for k, v in parameters.items()],
             "PipelineVersionId": pipeline.get("PipelineVersionId", 1),
+            "_Definition": pipeline["PipelineDefinition"],  # what this execution runs
             "CreationTime": now,
             "StartTime": now,
             "LastModifiedTime": now,
@@ -240,6 +241,19 @@ class Pipelines:
     def list_pipeline_parameters_for_execution(self, p: dict, region: str) -> dict:
         parameters = self.execution(p["PipelineExecutionArn"])["PipelineParameters"]
         return self._page("ListPipelineParametersForExecution", parameters, p, None)
+
+    def describe_pipeline_definition_for_execution(self, p: dict, region: str) -> dict:
+        record = self.execution(p["PipelineExecutionArn"])
+        definition = record.get("_Definition")
+        if definition is None:  # an execution started before executions kept theirs
+            pipeline = self.pipeline(record["PipelineName"])
+            if pipeline.get("PipelineVersionId", 1) != record.get("PipelineVersionId", 1):
+                raise invalid(
+                    f"The definition pipeline execution {record['PipelineExecutionArn']} ran "
+                    "was not kept, and the pipeline has been updated since."
+                )
+            definition = pipeline["PipelineDefinition"]
+        return {"PipelineDefinition": definition, "CreationTime": record["CreationTime"]}
 
     def stop_pipeline_execution(self, p: dict, region: str) -> dict:
         record = self.execution(p["PipelineExecutionArn"])
@@ -324,13 +338,9 @@ class Pipelines:
         def register(request: dict) -> dict:
             return self.call("CreateModelPackage", request, region)
 
-        def export_offline(group: str, folder: Path) -> dict[str, Any]:
-            import pyarrow.parquet as pq  # half a second to import: only this step needs it
-
-            table = self.read_offline(group)
-            pq.write_table(table, folder / f"{group}.parquet")
+        def event_time_of(group: str) -> str:
             described = self.call("DescribeFeatureGroup", {"FeatureGroupName": group}, region)
-            return offline_snapshot(table, described["EventTimeFeatureName"])
+            return described["EventTimeFeatureName"]
 
         def versions(group: str) -> list[dict]:
             """Every version of registry group `group`, oldest first, as described."""
@@ -346,12 +356,14 @@ class Pipelines:
                 request["NextToken"] = page["NextToken"]
 
         return Context(
-            root=self.roots.project,
-            state_dir=self.roots.state,
-            manifests=self.root / pipeline / "outputs",
+            locations=Locations(
+                root=self.roots.project,
+                state_dir=self.roots.state,
+                manifests=self.root / pipeline / "outputs",
+                offline_root=self.roots.state / "featurestore" / "offline",
+                export_offline=parquet_exporter(self.read_offline, event_time_of),
+            ),
             cache=StepCache(self.store, pipeline),
-            offline_root=self.roots.state / "featurestore" / "offline",
-            export_offline=export_offline,
             register=register,
             versions=versions,
             arn_prefix=prefix(region),

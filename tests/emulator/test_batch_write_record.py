@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from featurestore_client import client, create_group, get_record
+
+# Records are written as of now: a fixed date would expire under a TTL as the calendar moves on.
+EVENT_TIME = datetime.now(UTC).replace(microsecond=0)
 
 
 def record(customer: str, tenure: str = "12") -> list[dict]:
-    values = {"customer_id": customer, "event_time": "2026-12-01T00:00:00Z",
+    values = {"customer_id": customer, "event_time": EVENT_TIME.strftime("%Y-%m-%dT%H:%M:%SZ"),
               "tenure_months": tenure, "monthly_charges": "70.5", "total_charges": "846.0",
               "contract": "month-to-month", "support_calls": "3", "churned": "0"}  # fmt: skip
     return [{"FeatureName": k, "ValueAsString": v} for k, v in values.items()]
@@ -50,4 +55,7 @@ def test_an_entrys_ttl_wins_over_the_requests(server):
     assert answer["Errors"] == []
     got = runtime.get_record(FeatureGroupName="customers", RecordIdentifierValueAsString="c1",
                              ExpirationTimeResponse="Enabled")  # fmt: skip
-    assert got["ExpiresAt"].startswith("2026-12-08")
+    # A week after the event time (the entry's TTL), not a day (the request's).
+    assert got["ExpiresAt"].startswith(
+        (EVENT_TIME + timedelta(weeks=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    )

@@ -9,7 +9,7 @@ STACKS := stacks/churn
 
 .PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore \
 	bench-drift bench-audit bench-monitor-job check-monitor-job-image bench-auth bench-validate \
-	bench-cold-start bench-quality
+	bench-cold-start bench-quality bench-incremental
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -157,6 +157,21 @@ bench-quality: setup $(EVIDENTLY_STAMP)
 
 bench-audit: setup $(CHECKOV_STAMP)
 	$(PY) benchmarks/audit_bench.py
+
+# The edit-one-component loop at 1,000 components: `mlinfra render` and `plan` cold after an
+# edit, and a render with nothing changed (the compile cache), next to main and to a cold
+# `cdk synth` of the same resources. CDK (the peer) is installed with npm into benchmarks/.cdk.
+CDK_HOME := benchmarks/.cdk
+CDK_STAMP := $(CDK_HOME)/.installed-stamp
+
+$(CDK_STAMP): benchmarks/peers/cdk-package.json
+	mkdir -p $(CDK_HOME)
+	cp benchmarks/peers/cdk-package.json $(CDK_HOME)/package.json
+	cd $(CDK_HOME) && npm install --no-audit --no-fund --silent
+	touch $(CDK_STAMP)
+
+bench-incremental: setup $(CDK_STAMP)
+	$(PY) benchmarks/incremental_bench.py
 
 # The monitor job (the SageMaker Processing job's code path) on 1,000,000 captured requests,
 # next to the local monitor and Evidently, interleaved in one run.

@@ -258,3 +258,17 @@ def test_every_project_file_a_render_opens_is_in_the_key(project: Path) -> None:
     }
     unkeyed = [p for p in read if not any(p == n or p.startswith(n + "/") for n in named)]
     assert read and not unkeyed
+
+
+def test_the_code_fingerprint_follows_every_file_of_the_package(
+    tmp_path: Path, monkeypatch
+) -> None:
+    package = tmp_path / "mlinfra"
+    (package / "spec").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "spec" / "schema.json").write_text("{}")
+    monkeypatch.setattr(mlinfra, "__file__", str(package / "__init__.py"))
+    first = compile_cache.code_fingerprint()
+    assert compile_cache.code_fingerprint() == first
+    (package / "spec" / "schema.json").write_text('{"type": "object"}')
+    assert compile_cache.code_fingerprint() != first

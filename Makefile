@@ -73,6 +73,12 @@ run: setup
 	$(MLINFRA) pipeline runs train-churn --env local -f $(EXAMPLE) --limit 2 --wait
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
 	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode
+# --- chapter: compile cache
+	@echo "\n== Compile cache 1/1 Compile every environment again. When nothing render reads has"
+	@echo "   changed since step 2 (the spec, the scripts and data it names, mlinfra itself), each"
+	@echo "   project is written from the compile cache beside the spec (.mlinfra/cache/render/):"
+	@echo "   the same bytes, without compiling. Edit anything it reads and it compiles again."
+	$(MLINFRA) render --all -f $(EXAMPLE) --out $(STACKS)
 	@echo "\nDone. The emulator keeps running, and with it the schedules: the pipeline's nightly"
 	@echo "retraining and the monitor's daily check. Run \`make run\` again: it picks up from here."
 	@echo "See what exists with:"

@@ -272,3 +272,25 @@ def test_the_code_fingerprint_follows_every_file_of_the_package(
     assert compile_cache.code_fingerprint() == first
     (package / "spec" / "schema.json").write_text('{"type": "object"}')
     assert compile_cache.code_fingerprint() != first
+
+
+@pytest.mark.parametrize("field", ["out_dir", "file name", "env"])
+def test_an_entry_writes_only_where_the_render_would(project: Path, field: str) -> None:
+    """An entry is data a branch could commit: one naming another folder, file or
+    environment (its key left as it was) is a miss, and nothing is written elsewhere."""
+    _, files = render(project)
+    (index,), _ = entry_files(project)
+    entry = json.loads(index.read_text())
+    stack = entry["stacks"][0]
+    elsewhere = project.parent / "elsewhere"
+    if field == "out_dir":
+        stack["out_dir"] = str(elsewhere)
+    elif field == "file name":
+        stack["files"]["../../elsewhere.py"] = stack["files"].pop("__main__.py")
+    else:
+        stack["env"] = "dev"
+    index.write_text(json.dumps(entry))
+    result, again = render(project)
+    assert CACHED not in result.stdout
+    assert again == files
+    assert not elsewhere.exists() and not (project.parent / "elsewhere.py").exists()

@@ -78,6 +78,30 @@ class Recalled:
     stacks: list[Stack]
 
 
+def stack_folder(spec_file: str, env: str, every: bool, out: str | None) -> str:
+    """Where a render writes `env`'s project: `--out`, or with `--all` a folder per
+    environment in `--out`; by default `stacks/<env>/` beside the spec."""
+    if every:
+        return os.path.join(out or os.path.join(os.path.dirname(spec_file), "stacks"), env)
+    return out or os.path.join(os.path.dirname(spec_file), "stacks", env)
+
+
+def _where_it_goes(request: CompileRequest, stack: dict) -> str:
+    """The folder a recalled stack is written to, as the request puts it; a `_Corrupt` when
+    the entry names another environment, folder or file: a recalled entry is data, and only
+    ever writes where the render would."""
+    env, every = stack["env"], request.environments is None
+    if not isinstance(env, str) or (not every and (env,) != request.environments):
+        raise _Corrupt(env)
+    folder = stack_folder(request.spec_file, env, every, request.out)
+    names = stack["files"]
+    if stack["out_dir"] != folder or any(
+        os.path.basename(n) != n or n in ("", ".", "..") for n in names
+    ):
+        raise _Corrupt(folder)
+    return folder
+
+
 # --- the key ----------------------------------------------------------------------------------
 
 
@@ -260,7 +284,7 @@ def recall(request: CompileRequest) -> Recalled | None:
         stacks = [
             Stack(
                 stack["env"],
-                stack["out_dir"],
+                _where_it_goes(request, stack),
                 stack["resources"],
                 {name: _object(objects, sha, kind) for name, (sha, kind) in stack["files"].items()},
             )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
-from mlinfra.operations.compile_cache import CompileRequest, Stack, path_states, remember
+from mlinfra.operations.compile_cache import (
+    CompileRequest,
+    Stack,
+    path_states,
+    remember,
+    stack_folder,
+)
 from mlinfra.operations.environment import (
     environment,
     lower_environment,
@@ -60,12 +65,10 @@ def render(request: RenderRequest, progress: Progress) -> int:
     stacks: list[Stack] = []
     if request.every:
         chosen = [spec for _, spec in sorted(request.validation.environments.items())]
-        parent = out or os.path.join(os.path.dirname(spec_file), "stacks")
-        targets = [(spec, os.path.join(parent, spec.env)) for spec in chosen]
+        targets = [(spec, stack_folder(spec_file, spec.env, True, out)) for spec in chosen]
     else:
         spec = environment(request.validation, request.env, spec_file)
-        default = os.path.join(os.path.dirname(spec_file), "stacks", spec.env)
-        targets = [(spec, out or default)]
+        targets = [(spec, stack_folder(spec_file, spec.env, False, out))]
     for spec, out_dir in targets:
         started = time.perf_counter()
         graph = lower_environment(spec, spec_file)

@@ -294,3 +294,13 @@ def test_an_entry_writes_only_where_the_render_would(project: Path, field: str) 
     assert CACHED not in result.stdout
     assert again == files
     assert not elsewhere.exists() and not (project.parent / "elsewhere.py").exists()
+
+
+def test_the_cache_keeps_a_bounded_number_of_entries(project: Path, monkeypatch) -> None:
+    monkeypatch.setattr(compile_cache, "KEPT_ENTRIES", 2)
+    for n in range(4):
+        run("render", "--env", "local", "-f", str(project), "--out", str(project.parent / str(n)))
+    indexes, _ = entry_files(project)
+    assert len(indexes) == 2
+    hit = run("render", "--env", "local", "-f", str(project), "--out", str(project.parent / "3"))
+    assert CACHED in hit.stdout  # the newest are the ones kept

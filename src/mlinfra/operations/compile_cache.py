@@ -38,6 +38,9 @@ FORMAT = 1
 CACHE_DIR = Path(".mlinfra") / "cache" / "render"
 OBJECTS = "objects"
 _CHUNK = 1 << 20
+# Entries kept: a project is rendered into a few folders (each environment, `--all`), and a
+# render into a new temporary folder each time must not grow the cache without end.
+KEPT_ENTRIES = 16
 
 
 @dataclass(frozen=True)
@@ -364,10 +367,22 @@ def remember(
         return
 
 
+def _written_at(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
 def _forget_unused(folder: Path) -> None:
-    """Delete the objects no index refers to (what earlier versions of the spec rendered)."""
+    """Keep the `KEPT_ENTRIES` most recently written entries (one per command shape: which
+    environments, which folder), and delete the objects none of them refers to (what earlier
+    versions of the spec rendered)."""
     used: set[str] = set()
-    for index in folder.glob("*.json"):
+    indexes = sorted(folder.glob("*.json"), key=_written_at, reverse=True)
+    for index in indexes[KEPT_ENTRIES:]:
+        index.unlink(missing_ok=True)
+    for index in indexes[:KEPT_ENTRIES]:
         try:
             for stack in json.loads(index.read_bytes())["stacks"]:
                 used.update(sha for sha, _ in stack["files"].values())

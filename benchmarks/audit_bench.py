@@ -51,6 +51,7 @@ import math
 import os
 import pstats
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -126,16 +127,20 @@ def rounds(cases: dict[str, Callable[[], dict[str, float]]], reps: int) -> dict[
 
 def run_timed(
     args: list[str], cwd: Path
-) -> tuple[float, float | None, subprocess.CompletedProcess]:
-    """Wall ms and peak RSS (MiB, GNU time) of one fresh process."""
+) -> tuple[float, float | None, subprocess.CompletedProcess, float]:
+    """Wall ms, peak RSS (MiB, GNU time) and CPU ms (user + system of the process and every
+    process it started, e.g. Checkov's workers) of one fresh process."""
     if GNU_TIME.exists():
         args = [str(GNU_TIME), "-f", "peak-rss-kib %M", *args]
     gc.collect()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
     wall = ms_since(start)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
     rss = re.search(r"^peak-rss-kib (\d+)$", done.stderr, re.MULTILINE)
-    return wall, (int(rss[1]) / 1024 if rss else None), done
+    return wall, (int(rss[1]) / 1024 if rss else None), done, cpu
 
 
 def mlinfra_args(spec: Path) -> list[str]:
@@ -240,29 +245,30 @@ def measure(components: int, seed: int, reps: int, cli_reps: int, keep: Path | N
 
         # Fresh processes. One untimed run of each first: Checkov without --quiet (it lists the
         # passed checks too), the mlinfra CLI compared with the in-process findings.
-        _, _, done = run_timed(mlinfra_args(case.spec), directory)
+        _, _, done, _ = run_timed(mlinfra_args(case.spec), directory)
         if mlinfra_cli_findings(done) != expected:
             raise SystemExit(f"{components}: the CLI's findings differ from the in-process audit")
-        _, _, done = run_timed(checkov_args(export, quiet=False), directory)
+        _, _, done, _ = run_timed(checkov_args(export, quiet=False), directory)
         full = checkov_report(done)
         info["checkov_summary"] = full["summary"]
         info["checkov_types"], info["checkov_checks"] = per_type_checkov(full, export)
         del full, done
         procs: dict[str, dict[str, list[float]]] = {
-            MLINFRA_CLI: {"wall": [], "rss": []},
-            CHECKOV_CLI: {"wall": [], "rss": []},
+            MLINFRA_CLI: {"wall": [], "rss": [], "cpu": []},
+            CHECKOV_CLI: {"wall": [], "rss": [], "cpu": []},
         }
         commands = {MLINFRA_CLI: mlinfra_args(case.spec), CHECKOV_CLI: checkov_args(export)}
         for rep in range(cli_reps):
             order = list(commands) if rep % 2 == 0 else list(commands)[::-1]
             for name in order:
-                wall, rss, done = run_timed(commands[name], directory)
+                wall, rss, done, cpu = run_timed(commands[name], directory)
                 if name == CHECKOV_CLI:
                     summary = checkov_report(done)["summary"]
                     info["checkov_quiet_summary"] = summary
                 else:
                     mlinfra_cli_findings(done)  # parses, exit 0
                 procs[name]["wall"].append(wall)
+                procs[name]["cpu"].append(cpu)
                 if rss is not None:
                     procs[name]["rss"].append(rss)
         info["procs"] = procs
@@ -391,8 +397,8 @@ def rule_times(audited, env_spec, graph, reps: int = 3) -> list[tuple[str, int, 
         runs = []
         for _ in range(reps):
             start = time.perf_counter()
-            for resource in targets:
-                list(rule.check(resource, ctx) or ())
+            for target in targets:
+                list(rule.check(target, ctx) or ())
             runs.append(ms_since(start))
         out.append((rule.id, len(targets), statistics.median(runs)))
     return sorted(out, key=lambda row: -row[2])
@@ -431,6 +437,14 @@ def size_report(info: dict) -> str:
         rss = f"{statistics.median(proc['rss']):,.0f}" if proc["rss"] else "-"
         ratio = f"{checkov / statistics.median(proc['wall']):,.1f}x"
         lines.append(f"| {name} | {cells(proc['wall'])} | {ratio} | {rss} |")
+    # CPU is steadier than the wall clock on a shared machine, and counts Checkov's workers.
+    cpu = {name: statistics.median(proc["cpu"]) for name, proc in info["procs"].items()}
+    lines += [
+        "",
+        "CPU time (user + system, with child processes), median of the same runs: "
+        + "; ".join(f"{name}: {ms:,.0f} ms" for name, ms in cpu.items())
+        + f"; Checkov / mlinfra: {cpu[CHECKOV_CLI] / cpu[MLINFRA_CLI]:,.1f}x.",
+    ]
     return "\n".join(lines)
 
 

@@ -5,6 +5,7 @@ compile, byte for byte; a damaged cache is a miss, never an error."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -304,3 +305,13 @@ def test_the_cache_keeps_a_bounded_number_of_entries(project: Path, monkeypatch)
     assert len(indexes) == 2
     hit = run("render", "--env", "local", "-f", str(project), "--out", str(project.parent / "3"))
     assert CACHED in hit.stdout  # the newest are the ones kept
+
+
+def test_a_spec_that_is_a_named_pipe_is_refused_as_before(project: Path) -> None:
+    """The cache reads the spec before validation does: a named pipe must not block it."""
+    render(project)
+    project.unlink()
+    os.mkfifo(project)
+    result = run("render", "--env", "prod", "-f", str(project))
+    assert result.exit_code == 1
+    assert "is a named pipe, not a file" in result.output + result.stderr

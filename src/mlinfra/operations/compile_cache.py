@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -38,6 +39,9 @@ FORMAT = 1
 CACHE_DIR = Path(".mlinfra") / "cache" / "render"
 OBJECTS = "objects"
 _CHUNK = 1 << 20
+# Larger than any spec validation accepts (`syntax.loader.MAX_FILE_BYTES`, 4 MiB), whose
+# module the cache does not import: a bigger file is never a hit, and is not read.
+LARGEST_SPEC = 8 << 20
 # Entries kept: a project is rendered into a few folders (each environment, `--all`), and a
 # render into a new temporary folder each time must not grow the cache without end.
 KEPT_ENTRIES = 16
@@ -122,9 +126,9 @@ def code_fingerprint() -> str:
         for name in sorted(files):
             if name.endswith((".pyc", ".pyo")):
                 continue
-            stat = os.stat(os.path.join(folder, name))
+            found = os.stat(os.path.join(folder, name))
             relative = os.path.relpath(os.path.join(folder, name), package)
-            parts.append(f"{relative} {stat.st_size} {stat.st_mtime_ns}")
+            parts.append(f"{relative} {found.st_size} {found.st_mtime_ns}")
     for entry in sys.path:
         try:
             names = sorted(os.listdir(entry or "."))
@@ -276,7 +280,9 @@ def recall(request: CompileRequest) -> Recalled | None:
     """The cached render of `request` when nothing it read has changed, else None."""
     try:
         # Decoded as validation decodes it: the key is the text that was validated.
-        text = Path(request.spec_file).read_bytes().decode("utf-8-sig")
+        text = _spec_text(request.spec_file)
+        if text is None:
+            return None
         entry = json.loads(_index_path(request).read_bytes())
         if entry.get("format") != FORMAT:
             return None
@@ -298,6 +304,20 @@ def recall(request: CompileRequest) -> Recalled | None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError, _Corrupt):
         # Missing, truncated, corrupt or foreign: a miss, and the render writes it again.
         return None
+
+
+def _spec_text(spec_file: str) -> str | None:
+    """The spec's text, or None when it is not a regular file of a size validation takes:
+    then validation says what is wrong (a named pipe must not block a read here)."""
+    handle = os.open(spec_file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        status = os.fstat(handle)
+        if not stat.S_ISREG(status.st_mode) or status.st_size > LARGEST_SPEC:
+            return None
+        with os.fdopen(os.dup(handle), "rb") as stream:
+            return stream.read(LARGEST_SPEC + 1).decode("utf-8-sig")
+    finally:
+        os.close(handle)
 
 
 class _Corrupt(Exception):

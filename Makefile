@@ -9,7 +9,7 @@ STACKS := stacks/churn
 
 .PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore \
 	bench-drift bench-audit bench-monitor-job check-monitor-job-image bench-auth bench-validate \
-	bench-cold-start bench-quality
+	bench-cold-start bench-quality bench-incremental
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,12 @@ run: setup
 	$(MLINFRA) pipeline runs train-churn --env local -f $(EXAMPLE) --limit 2 --wait
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
 	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode
+# --- chapter: compile cache
+	@echo "\n== Compile cache 1/1 Compile every environment again. When nothing render reads has"
+	@echo "   changed since step 2 (the spec, the scripts and data it names, mlinfra itself), each"
+	@echo "   project is written from the compile cache beside the spec (.mlinfra/cache/render/):"
+	@echo "   the same bytes, without compiling. Edit anything it reads and it compiles again."
+	$(MLINFRA) render --all -f $(EXAMPLE) --out $(STACKS)
 	@echo "\nDone. The emulator keeps running, and with it the schedules: the pipeline's nightly"
 	@echo "retraining and the monitor's daily check. Run \`make run\` again: it picks up from here."
 	@echo "See what exists with:"
@@ -157,6 +163,21 @@ bench-quality: setup $(EVIDENTLY_STAMP)
 
 bench-audit: setup $(CHECKOV_STAMP)
 	$(PY) benchmarks/audit_bench.py
+
+# The edit-one-component loop at 1,000 components: `mlinfra render` and `plan` cold after an
+# edit, and a render with nothing changed (the compile cache), next to main and to a cold
+# `cdk synth` of the same resources. CDK (the peer) is installed with npm into benchmarks/.cdk.
+CDK_HOME := benchmarks/.cdk
+CDK_STAMP := $(CDK_HOME)/.installed-stamp
+
+$(CDK_STAMP): benchmarks/peers/cdk-package.json
+	mkdir -p $(CDK_HOME)
+	cp benchmarks/peers/cdk-package.json $(CDK_HOME)/package.json
+	cd $(CDK_HOME) && npm install --no-audit --no-fund --silent
+	touch $(CDK_STAMP)
+
+bench-incremental: setup $(CDK_STAMP)
+	$(PY) benchmarks/incremental_bench.py
 
 # The monitor job (the SageMaker Processing job's code path) on 1,000,000 captured requests,
 # next to the local monitor and Evidently, interleaved in one run.

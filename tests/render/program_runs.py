@@ -18,7 +18,8 @@ from typing import Any
 import pulumi
 
 from mlinfra.ir.graph import ResourceGraph
-from mlinfra.render.pulumi import render_project, write_project
+from mlinfra.render.files import write_project
+from mlinfra.render.pulumi import render_project
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from render_cases import STACKS, Account, churn, churn_spec_from, handmade_graph
 
 from mlinfra.diagnostics import Position, SourceRange
 from mlinfra.ir.graph import Args, Call, Concat, FileAsset, Json, Ref, Resource, build_graph
+from mlinfra.render.files import write_project
 from mlinfra.render.pulumi import (
     RenderError,
     render_program,
     render_project,
     variable_names,
-    write_project,
 )
 
 GOLDEN = Path(__file__).parent / "golden"

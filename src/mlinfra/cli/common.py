@@ -71,9 +71,14 @@ def validate_spec(
                 "bold red",
             )
         raise SystemExit(1)
+    print_warnings(found, text)
+    return result
+
+
+def print_warnings(found: list, text: str | None) -> None:
+    """A valid spec's warnings, on stderr (stdout holds what the command produces)."""
     if found:
         view.print_text(make_console(stderr=True), found, text)
-    return result
 
 
 def is_unread(result) -> bool:

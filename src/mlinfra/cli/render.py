@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlinfra.cli.common import reports_errors, validate_spec
+from mlinfra.cli.common import print_warnings, reports_errors, validate_spec
 from mlinfra.cli.options import ENV_OPTION_HELP, SPEC_OPTION
 
 
@@ -35,13 +35,29 @@ def render_command(
     sagemaker environment a pulumi_aws program, for a local one a program of Pulumi dynamic
     resources that deploy into the local emulator (the same providers `mlinfra apply` uses;
     it runs with the Python mlinfra is installed in). Exits 1 when the spec is invalid.
+
+    When nothing it read has changed since the last render of the same environments into
+    the same folder (the spec, the files it names, mlinfra and its packages), the projects
+    are written again from `.mlinfra/cache/render/` beside the spec, with the same warnings,
+    without compiling. The cache is safe to delete; --check always compiles.
     """
-    # Deferred: the operation loads the stages and the renderer; `mlinfra --version` must not.
+    # Deferred: the cache imports no stage; the operation loads them and the renderer, which
+    # `mlinfra --version` must not.
     from mlinfra.cli.views.progress import ProgressView
-    from mlinfra.operations.render import RenderRequest, render
+    from mlinfra.operations.compile_cache import CompileRequest, recall, write_recalled
 
     if bool(env) == every:
         raise click.UsageError("give either --env ENV or --all")
+    cache = CompileRequest(spec_file, None if every else (env,), out)
+    recalled = None if check else recall(cache)
+    if recalled is not None:
+        print_warnings(recalled.diagnostics, recalled.text)
+        with ProgressView() as progress:
+            write_recalled(recalled, progress)
+        return
+    # Deferred: validation and compiling load every stage, which a cache hit does not need.
+    from mlinfra.operations.render import RenderRequest, render
+
     result = validate_spec(spec_file, environments=None if every else (env,))
     with ProgressView() as progress:
-        render(RenderRequest(result, spec_file, env, every, out, check), progress)
+        render(RenderRequest(result, spec_file, env, every, out, check, cache), progress)

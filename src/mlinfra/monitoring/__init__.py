@@ -14,6 +14,10 @@ nothing but the standard library, numpy, pandas, pyarrow and boto3 (a test holds
 
 from __future__ import annotations
 
+# The monitor job's environment variable naming the KMS key it writes its outputs with: here,
+# so that lowering and the rules read it without importing the job's pandas.
+KMS_KEY_VARIABLE = "MLINFRA_OUTPUT_KMS_KEY_ID"
+
 
 class MonitoringError(Exception):
     """A monitoring job cannot run on what it was given (no baseline, unreadable or no data)."""

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
-from mlinfra.monitoring import MonitoringError, counted
+from mlinfra.monitoring import KMS_KEY_VARIABLE, MonitoringError, counted
 from mlinfra.monitoring.analysis import DRIFT_FILE, VIOLATIONS_FILE, analyse
 from mlinfra.monitoring.baseline import (
     CONSTRAINTS_FILE,
@@ -65,8 +65,6 @@ from mlinfra.monitoring.files import json_bytes
 from mlinfra.monitoring.metrics import NAMESPACE, metric_data, publish
 from mlinfra.monitoring.storage import Location, location
 
-# The step's environment variable naming the KMS key the job writes its outputs with.
-KMS_KEY_VARIABLE = "MLINFRA_OUTPUT_KMS_KEY_ID"
 SOURCE_FILE = "source.json"  # beside a baseline: the data set it was made from
 LATEST_FILE = "latest.json"  # in the reports: the window of the last completed run
 STATE_VERSION = 1

@@ -28,7 +28,6 @@ from mlinfra.operations.environment import (
     open_backend,
     posix_relpath,
     require_pulumi,
-    write_stack,
 )
 from mlinfra.operations.errors import Declined, OperationError
 from mlinfra.operations.progress import (
@@ -51,6 +50,7 @@ from mlinfra.operations.progress import (
     Waiting,
 )
 from mlinfra.operations.serving import check_serving
+from mlinfra.operations.stacks import write_stack
 from mlinfra.operations.versions import versions_served
 from mlinfra.plan.diff import plan as diff
 from mlinfra.plan.file import load_plan

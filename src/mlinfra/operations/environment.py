@@ -17,9 +17,9 @@ from mlinfra.engines.providers.local import KINDS, LocalProvider, ProviderError
 from mlinfra.ir.local.models import LocalTargetError
 from mlinfra.ir.lower import lower
 from mlinfra.operations.errors import OperationError
+from mlinfra.operations.stacks import os_problem
 from mlinfra.operations.waits import explained
 from mlinfra.plan import values
-from mlinfra.render.pulumi import write_project
 from mlinfra.sagemaker.api import CatalogError
 from mlinfra.state import StateError, backend_for
 
@@ -52,12 +52,6 @@ def local_environment(validation, env: str, spec_file: str):
     return spec
 
 
-def os_problem(exc: OSError) -> str:
-    """An OSError as `path: reason`, without Python's `[Errno N]`."""
-    reason = exc.strerror or str(exc)
-    return f"{exc.filename}: {reason}" if exc.filename else reason
-
-
 def lower_environment(spec, spec_file: str):
     """The environment's graph; an error when the spec cannot run on its target."""
     try:
@@ -84,21 +78,6 @@ def lower_environment(spec, spec_file: str):
 def posix_relpath(path: str, start: str) -> str:
     """`path` relative to `start`, with forward slashes (as rendered programs name the spec)."""
     return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(start))).as_posix()
-
-
-def write_stack(files, out_dir: str | Path, suggestion: str) -> None:
-    """Write a rendered Pulumi project into `out_dir`; an error saying why when it cannot."""
-    try:
-        write_project(files, out_dir)
-    except OSError as exc:
-        reason = os_problem(exc)
-        for place in (Path(out_dir), *Path(out_dir).parents):
-            if place.exists() and not place.is_dir():
-                reason = f"{place} is a file, not a folder"
-                break
-        raise OperationError(
-            f"cannot write the Pulumi project to {out_dir}: {reason}", suggestion
-        ) from None
 
 
 # --- the state ------------------------------------------------------------------------------

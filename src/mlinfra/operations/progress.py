@@ -247,6 +247,7 @@ class Written:
     resources: int
     seconds: float
     files: tuple[str, ...]
+    cached: bool = False  # written from the compile cache: nothing it read had changed
 
 
 # --- auditing -------------------------------------------------------------------------------

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
+from mlinfra.operations.compile_cache import (
+    CompileRequest,
+    Stack,
+    path_states,
+    remember,
+    stack_folder,
+)
 from mlinfra.operations.environment import (
     environment,
     lower_environment,
     posix_relpath,
-    write_stack,
 )
 from mlinfra.operations.errors import OperationError
 from mlinfra.operations.progress import Progress, Written
+from mlinfra.operations.stacks import write_stack
 from mlinfra.render.pulumi import RenderError, check_program, render_project
+from mlinfra.spec.checks import CheckContext
+from mlinfra.spec.checks.paths import local_paths
+from mlinfra.spec.resolve import resolve, resolve_preview
 
 
 @dataclass(frozen=True)
@@ -27,19 +36,39 @@ class RenderRequest:
     # Parse each program before writing it (`render.pulumi.check_program`): rendering
     # guarantees it by construction, so only on request.
     check: bool = False
+    # Keep what was written in the compile cache (`operations.compile_cache`) for the next
+    # render of the same request.
+    cache: CompileRequest | None = None
+
+
+def named_paths(validation) -> list[str]:
+    """The local paths (files and folders) the validated environments name, as written:
+    what a render reads besides the spec."""
+    root = validation.document.root
+    found: list[str] = []
+    views = [(resolve(root, env), spec) for env, spec in validation.environments.items()]
+    if validation.preview is not None:
+        views.append((resolve_preview(root), validation.preview))
+    for view, spec in views:
+        ctx = CheckContext(view, root, None, spec)
+        found.extend(path for _, path in local_paths(ctx))
+    return found
 
 
 def render(request: RenderRequest, progress: Progress) -> int:
     """Compile and write each project (a `Written` event each); how many were written."""
     spec_file, out = request.spec_file, request.out
+    # What the named files are before lowering reads them: an entry is kept only when they
+    # are the same after rendering, so a file saved meanwhile cannot pair with this output.
+    paths = named_paths(request.validation) if request.cache else []
+    before = path_states(spec_file, paths) if request.cache else {}
+    stacks: list[Stack] = []
     if request.every:
         chosen = [spec for _, spec in sorted(request.validation.environments.items())]
-        parent = out or os.path.join(os.path.dirname(spec_file), "stacks")
-        targets = [(spec, os.path.join(parent, spec.env)) for spec in chosen]
+        targets = [(spec, stack_folder(spec_file, spec.env, True, out)) for spec in chosen]
     else:
         spec = environment(request.validation, request.env, spec_file)
-        default = os.path.join(os.path.dirname(spec_file), "stacks", spec.env)
-        targets = [(spec, out or default)]
+        targets = [(spec, stack_folder(spec_file, spec.env, False, out))]
     for spec, out_dir in targets:
         started = time.perf_counter()
         graph = lower_environment(spec, spec_file)
@@ -52,6 +81,7 @@ def render(request: RenderRequest, progress: Progress) -> int:
                     str(error), "report it with the spec; render without --check to see it"
                 ) from error
         write_stack(files, out_dir, "give --out a folder, or a path where one can be made")
+        stacks.append(Stack(spec.env, out_dir, len(graph.resources), files))
         progress(
             Written(
                 out_dir,
@@ -61,4 +91,7 @@ def render(request: RenderRequest, progress: Progress) -> int:
                 tuple(sorted(files)),
             )  # fmt: skip
         )
+    if request.cache and path_states(spec_file, paths) == before:
+        validation = request.validation
+        remember(request.cache, validation.document.text, before, validation.diagnostics, stacks)
     return len(targets)

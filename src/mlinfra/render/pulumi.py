@@ -47,14 +47,11 @@ from __future__ import annotations
 import builtins
 import json
 import keyword
-import os
 import posixpath
 import re
 import symtable
-import tempfile
 from collections.abc import Mapping
 from importlib import metadata
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -72,6 +69,7 @@ from mlinfra.ir.graph import (
 )
 from mlinfra.ir.waiting import Gate, call_keys, gates
 from mlinfra.render import helpers
+from mlinfra.render.files import RenderError
 from mlinfra.render.literals import (
     INDENT,
     Group,
@@ -94,10 +92,6 @@ REQUIREMENTS = ("pulumi", "pulumi-aws", "boto3")
 LOCAL_REQUIREMENTS = ("pulumi", "boto3")
 # Keyword arguments of every pulumi_aws resource constructor besides its properties.
 RESERVED_PROPERTIES = frozenset({"resource_name", "opts"})
-
-
-class RenderError(ValueError):
-    """The graph cannot be written as a program: a bug in mlinfra, never bad user input."""
 
 
 # The script-mode archive of a training step, which the `source_archive` helper builds.
@@ -804,29 +798,3 @@ def _check_env(env: str) -> str:
     if not re.fullmatch(r"[a-z][a-z0-9-]*", env):
         raise RenderError(f"environment name {env!r} cannot name a stack file")
     return env
-
-
-def write_project(files: Mapping[str, str | bytes], out_dir: str | os.PathLike) -> list[Path]:
-    """Write the files into `out_dir` (created if needed), each atomically: written to a
-    temporary file beside it, then renamed over the old one, so a reader (or a crash) never
-    sees half a file. Files already there that mlinfra did not render are left alone."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in sorted(files):
-        if "/" in name or "\\" in name or name in {"", ".", ".."}:
-            raise RenderError(f"{name!r} is not a file name")
-        target = out / name
-        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out)
-        try:
-            content = files[name]
-            data = content if isinstance(content, bytes) else content.encode("utf-8")
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        written.append(target)
-    return written

@@ -266,10 +266,11 @@ class ProgressView:
     @__call__.register
     def _written(self, event: events.Written) -> None:
         shown = Path(event.out_dir).as_posix().rstrip("/") + "/"
+        cached = ", unchanged: from the compile cache" if event.cached else ""
         say(
             self.out,
             f"wrote {shown} ({event.env}: {event.resources} resources, "
-            f"{event.seconds * 1000:.0f} ms): {', '.join(event.files)}",
+            f"{event.seconds * 1000:.0f} ms{cached}): {', '.join(event.files)}",
             "bold green",
         )
 

@@ -56,9 +56,8 @@ from mlinfra.ir.sagemaker.monitor_shared import (
 )
 from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
 from mlinfra.ir.sagemaker.pipelines import job_statements, start_on_schedule
-from mlinfra.monitoring import metrics
+from mlinfra.monitoring import KMS_KEY_VARIABLE, metrics
 from mlinfra.monitoring.bundle import ARCHIVE_NAME, job_archive, job_archive_sha256
-from mlinfra.monitoring.processing import KMS_KEY_VARIABLE
 from mlinfra.naming import fit, stable_hash
 from mlinfra.sagemaker import images
 from mlinfra.spec.model import Endpoint, Monitor

@@ -17,7 +17,7 @@ from mlinfra.ir.graph import Resource
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
 from mlinfra.ir.sagemaker.fields import request_of
 from mlinfra.ir.sagemaker.pipeline_definition.document import all_steps
-from mlinfra.monitoring.processing import KMS_KEY_VARIABLE
+from mlinfra.monitoring import KMS_KEY_VARIABLE
 from mlinfra.policy.model import AuditContext, Finding, References, Rule, rule
 from mlinfra.policy.rule_ids import RuleId
 from mlinfra.policy.severity import Severity

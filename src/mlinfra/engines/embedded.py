@@ -103,7 +103,7 @@ class EmbeddedEngine:
         if outcome.stopped:
             return outcome
         removals = [s for s in steps if s.action == DELETE or s.address in self._new_names]
-        self._delete_in_order(removal_order(removals), outcome)
+        self._delete_in_order(removal_order(removals), outcome, changes)
         return outcome
 
     # --- phase 1: creates, updates, replacements --------------------------------------------
@@ -192,9 +192,25 @@ class EmbeddedEngine:
 
     # --- phase 2: deletes --------------------------------------------------------------------
 
-    def _delete_in_order(self, steps: list[Step], outcome: Outcome) -> None:
+    def _delete_in_order(self, steps: list[Step], outcome: Outcome, changes: list[Step]) -> None:
+        # What a change that failed still uses stays, and what that uses in turn (an endpoint
+        # whose canary rolled back serves its old configuration and model): the next plan
+        # deletes them once nothing uses them.
+        used = {
+            dependency
+            for step in changes
+            if step.address in outcome.failed
+            for dependency in (
+                *(step.resource.dependencies() if step.resource is not None else ()),
+                *((step.prior or {}).get("dependencies") or ()),
+            )
+        }
         for step in steps:
             if step.address in outcome.failed:
+                continue
+            if step.address.removesuffix(DEPOSED) in used or step.address in used:
+                used.update((step.prior or {}).get("dependencies") or ())
+                self.on_event(step.address, DELETE, "kept")
                 continue
             prior = step.prior
             label = DELETE if step.action == DELETE else f"{REPLACE} (old)"

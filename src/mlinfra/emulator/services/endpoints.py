@@ -148,6 +148,11 @@ class Endpoints:
                 f'Cannot create already existing endpoint "{arn(region, ENDPOINT, name)}".'
             )
         config = self.config(p["EndpointConfigName"], region)
+        if p.get("DeploymentConfig"):  # used by its updates: refused now if it could not be
+            instances = sum(
+                int(v.get("InitialInstanceCount", 1)) for v in config["ProductionVariants"]
+            )
+            plan_of(p["DeploymentConfig"], max(instances, 1), self._alarm_exists)
         now = time.time()
         record = dict(
             p, EndpointArn=arn(region, ENDPOINT, name), CreationTime=now, LastModifiedTime=now

@@ -87,16 +87,16 @@ run: setup
 	@echo "\n== Canary 2/5 Apply it while customers keep coming: one request in ten reaches the new"
 	@echo "   version, then all of them; the alarms stay quiet, and the old fleet is stopped."
 	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && \
-	  { $(PY) examples/churn/canary.py traffic --seconds 25 & \
+	  { $(PY) examples/churn/canary.py traffic & \
 	    $(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve; code=$$?; wait; exit $$code; }
 	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/canary.py status
-	@echo "\n== Canary 3/5 Now a version that answers 400 ms late (the SLO's p99 is 250 ms) goes out"
+	@echo "\n== Canary 3/5 Now a version that answers a second late (the SLO p99 is 250 ms) goes out"
 	@echo "   the same way. Seconds into the canary its latency alarm fires, and the endpoint rolls"
 	@echo "   back to the version before it. Apply says so and fails, as it should; what the endpoint"
 	@echo "   still serves is kept."
 	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/canary.py register --slow
 	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && \
-	  { $(PY) examples/churn/canary.py traffic --seconds 15 & \
+	  { $(PY) examples/churn/canary.py traffic & \
 	    if $(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve; then \
 	      echo "the slow version was not rolled back" >&2; wait; exit 1; fi; wait; }
 	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/canary.py status

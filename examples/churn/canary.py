@@ -4,8 +4,8 @@ while they deploy. Plain boto3, pointed at the emulator by the environment that
 
     eval "$(mlinfra emulator env -f examples/churn/mlinfra.yaml)"
     python examples/churn/canary.py register            # a second version, served as is
-    python examples/churn/canary.py register --slow     # one that answers 400 ms late
-    python examples/churn/canary.py traffic --seconds 30
+    python examples/churn/canary.py register --slow     # one that answers a second late
+    python examples/churn/canary.py traffic             # until the next deployment ends
     python examples/churn/canary.py status              # the endpoint and its last deployment
     python examples/churn/canary.py reject              # the newest version: Rejected
 
@@ -59,7 +59,7 @@ def register(sagemaker, slow: bool) -> None:
     container["Environment"] = environment
     for generated in ("ImageDigest", "ModelDataETag"):
         container.pop(generated, None)
-    what = "slow (400 ms a prediction)" if slow else "served as the last one"
+    what = "slow (a second a prediction)" if slow else "served as the last one"
     arn = sagemaker.create_model_package(
         ModelPackageGroupName=GROUP,
         ModelPackageDescription=f"canary chapter: {what}",
@@ -79,16 +79,33 @@ def reject(sagemaker) -> None:
     print(f"rejected {version['ModelPackageArn']}; the newest approved version serves")
 
 
-def traffic(runtime, seconds: float, threads: int) -> None:
-    """Customers sent for `seconds`, on `threads` threads; how many answered, how fast."""
+def deployed(sagemaker, stop: threading.Event, seconds: float) -> None:
+    """Set `stop` once a deployment of the endpoint has begun and ended, or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    began = False
+    while time.monotonic() < deadline and not stop.is_set():
+        status = sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointStatus"]
+        began = began or status != "InService"
+        if began and status == "InService":
+            break
+        time.sleep(0.5)
+    stop.set()
+
+
+def traffic(runtime, stop: threading.Event, threads: int, rate: float) -> None:
+    """Customers sent until `stop`, on `threads` threads, each at most `rate` a second (as an
+    application's steady traffic, not a load test); how many answered, how fast."""
     rows = generate_baseline(200, seed=7)
     lines = [",".join(str(v) for v in row) for row in rows.itertuples(index=False)]
     answered, slow, errors = [], [], []
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
 
     def send(seed: int) -> None:
         pick = random.Random(seed)  # noqa: S311 - sample data, not security
-        while time.monotonic() < deadline:
+        due = time.monotonic()
+        while not stop.is_set():
+            time.sleep(max(0.0, due - time.monotonic()))
+            due += 1.0 / rate
             started = time.perf_counter()
             try:
                 runtime.invoke_endpoint(
@@ -107,7 +124,8 @@ def traffic(runtime, seconds: float, threads: int) -> None:
         worker.start()
     for worker in workers:
         worker.join()
-    print(f"traffic: {len(answered)} answered in {seconds:g} s, {len(slow)} of them slower "
+    seconds = time.monotonic() - started
+    print(f"traffic: {len(answered)} answered in {seconds:.0f} s, {len(slow)} of them slower "
           f"than 250 ms, {len(errors)} errors")  # fmt: skip
 
 
@@ -131,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("reject")
     commands.add_parser("status")
     sending = commands.add_parser("traffic")
-    sending.add_argument("--seconds", type=float, default=20.0)
-    sending.add_argument("--threads", type=int, default=2)
+    sending.add_argument(
+        "--seconds", type=float, default=120.0, help="at most; it stops when a deployment ends"
+    )
+    sending.add_argument("--threads", type=int, default=1)
+    sending.add_argument("--rate", type=float, default=8.0, help="requests a second a thread")
     args = parser.parse_args(argv)
     sagemaker = boto3.client("sagemaker")
     if args.command == "register":
@@ -142,7 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "status":
         status(sagemaker)
     else:
-        traffic(boto3.client("sagemaker-runtime"), args.seconds, args.threads)
+        # Until the endpoint's next deployment has begun and ended (apply runs meanwhile).
+        stop = threading.Event()
+        watcher = threading.Thread(target=deployed, args=(sagemaker, stop, args.seconds))
+        watcher.start()
+        traffic(boto3.client("sagemaker-runtime"), stop, args.threads, args.rate)
+        watcher.join()
     return 0
 
 

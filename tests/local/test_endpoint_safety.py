@@ -180,6 +180,41 @@ def test_an_alarm_during_the_canary_rolls_back_and_apply_says_so(spec_file: Path
     # Without the alarm, the next apply deploys it, and deletes what nothing uses any more.
     code, out = apply(spec_file)
     assert code == 0, out
-    assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] != before
+    after = sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    assert after != before
     assert len(sagemaker.list_endpoint_configs()["EndpointConfigs"]) == 1
+    assert converged(spec_file)
+
+
+def test_going_back_to_what_a_rollback_kept_keeps_it(spec_file: Path) -> None:
+    """A rollback kept the old configuration and model; the spec goes back to them (as when
+    the rolled-back version is rejected): they are the live ones, and are not deleted."""
+    assert apply(spec_file)[0] == 0
+    sagemaker, cloudwatch, _ = clients(spec_file)
+    before = sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    spec_file.write_text(spec(artifact="models/b/model.joblib"))
+    stop = threading.Event()
+
+    def trip() -> None:
+        while not stop.is_set():
+            cloudwatch.set_alarm_state(
+                AlarmName=f"{ENDPOINT}-error-rate", StateValue="ALARM", StateReason="test"
+            )
+            stop.wait(0.02)
+
+    tripper = threading.Thread(target=trip, daemon=True)
+    tripper.start()
+    try:
+        assert apply(spec_file)[0] != 0  # rolled back before any traffic shifted
+    finally:
+        stop.set()
+        tripper.join(10)
+    spec_file.write_text(spec())
+    code, out = apply(spec_file)
+    assert code == 0, out
+    assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == before
+    listed = sagemaker.list_endpoint_configs()["EndpointConfigs"]
+    configs = [c["EndpointConfigName"] for c in listed]
+    assert configs == [before]
+    assert len(sagemaker.list_models()["Models"]) == 1
     assert converged(spec_file)

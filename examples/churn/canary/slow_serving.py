@@ -1,5 +1,5 @@
 """A deliberately slow way to serve the churn model: the training script's own hooks, with
-400 ms added to every prediction (over the endpoint's `latency_p99_ms: 250` SLO).
+a second added to every prediction (over the endpoint's `latency_p99_ms: 250` SLO).
 
 `canary.py register --slow` registers a model version served by this script, so that its
 canary trips the latency alarm and is rolled back (see the README's canary chapter).
@@ -11,7 +11,7 @@ import importlib.util
 import time
 from pathlib import Path
 
-DELAY_SECONDS = 0.4
+DELAY_SECONDS = 1.0
 
 # The training script's serving hooks (model_fn, input_fn, output_fn), loaded from its file.
 _spec = importlib.util.spec_from_file_location(

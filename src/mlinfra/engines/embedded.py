@@ -212,6 +212,12 @@ class EmbeddedEngine:
                 used.update((step.prior or {}).get("dependencies") or ())
                 self.on_event(step.address, DELETE, "kept")
                 continue
+            if self._is_live(step):
+                # The resource at its address now goes by the deposed copy's name (the spec
+                # went back to what was kept): it is that one, and only its entry goes.
+                self._save(step.address, None)
+                outcome.done.append(step.address)
+                continue
             prior = step.prior
             label = DELETE if step.action == DELETE else f"{REPLACE} (old)"
             self.on_event(step.address, label, "started")
@@ -230,6 +236,18 @@ class EmbeddedEngine:
             else:
                 self._save(deposed(step.address), None)
             self.on_event(step.address, label, "done")
+
+    def _is_live(self, step: Step) -> bool:
+        """Whether a deposed copy to delete is the very resource its address holds now."""
+        if step.action != DELETE or not step.address.endswith(DEPOSED):
+            return False
+        kind = KINDS.get(step.prior["type"])
+        with self._lock:
+            live = self._outputs.get(step.address.removesuffix(DEPOSED))
+        if kind is None or live is None:
+            return False
+        name = step.prior["inputs"].get(kind.name_field)
+        return name is not None and live.get(kind.name_field) == name
 
     # --- values ----------------------------------------------------------------------------
 

@@ -14,6 +14,13 @@ Sizes become shares of requests: a canary of `CAPACITY_PERCENT` 25 takes 25% of 
 shifts by traffic, not by instance). Waits are seconds of the emulator's clock
 (`kit.clock`), so a clock sped up 60 times bakes a five-minute wait in five seconds.
 
+Starting the new fleet competes with the old one for this machine's CPU (on AWS it runs on
+instances of its own), which can slow the old fleet for a moment and trip a latency alarm
+that has nothing to do with the new version. So, when there are rollback alarms, traffic
+shifts only once they have judged a period after the start-up (`SETTLE_FIRST`), and an alarm
+in ALARM then is waited out for at most `SETTLE_MAX`; one still in ALARM after that rolls
+the deployment back before any traffic shifts.
+
 `RollingUpdatePolicy` is not emulated: it is refused with a ValidationException that says so.
 """
 
@@ -30,6 +37,10 @@ from mlinfra.emulator.kit.errors import invalid
 CANARY_MAX_PERCENT = 50  # "less than or equal to 50% of the variant's total instance count"
 LINEAR_PERCENT = (10, 50)  # "Value must be 10-50% of the variant's total instance count"
 POLL_SECONDS = 0.05  # wall seconds between looks at the alarms while baking
+# Emulator seconds: a one-minute period and the scheduler's 10 s of evaluation after the new
+# fleet started, then up to three periods (the SLO alarms' window) for them to clear.
+SETTLE_FIRST = 70.0
+SETTLE_MAX = 180.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,8 @@ class Rollout:
     def run(self) -> None:
         """Every step and its baking, then the termination wait; RolledBack or Stopped."""
         self.started = self.now()
+        if self.plan.alarms:
+            self.settle()
         share = 0.0
         for step, share in enumerate(self.plan.shares, start=1):
             self.report(step, share, "ActivatingTraffic")
@@ -162,6 +175,26 @@ class Rollout:
             self.report(step, share, "Baking")
             self.bake(self.plan.wait, share)
         self.bake(self.plan.termination_wait, share)
+
+    def settle(self) -> None:
+        """Let the alarms judge the time after the new fleet's start-up (see the module)."""
+        self.wait(self.wall(SETTLE_FIRST))
+        deadline = time.monotonic() + self.wall(SETTLE_MAX)
+        while any(self.alarm_state(a) == "ALARM" for a in self.plan.alarms):
+            if time.monotonic() > deadline:
+                self.watch(0.0)  # rolls back, naming the alarm
+            self.wait(POLL_SECONDS)
+
+    def wait(self, seconds: float) -> None:
+        """Wait `seconds` of the wall clock; Stopped when the emulator closes or the endpoint
+        is deleted meanwhile."""
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if not self.sleep(max(0.0, min(POLL_SECONDS, left))) or not self.wanted():
+                raise Stopped()
+            if left <= POLL_SECONDS:
+                return
 
     def bake(self, seconds: float, share: float) -> None:
         """Wait `seconds` of the emulator's clock, watching the alarms and the timeout."""
@@ -171,8 +204,7 @@ class Rollout:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            if not self.sleep(min(POLL_SECONDS, left)) or not self.wanted():
-                raise Stopped()
+            self.wait(min(POLL_SECONDS, left))
 
     def watch(self, share: float) -> None:
         on_green = f"{share * 100:g}% of the traffic on the new fleet"

@@ -172,9 +172,9 @@ def test_a_failing_canary_trips_the_error_alarm_and_is_rolled_back(
     described = sagemaker.describe_endpoint(EndpointName="api")
     assert described["EndpointStatus"] == "InService"
     assert described["EndpointConfigName"] == "api"  # the old configuration serves again
+    # During the canary: with half the traffic, not all of it.
     assert f"Alarm {alarm} went into ALARM with 50% of the traffic" in described["FailureReason"]
     assert described["LastDeploymentConfig"] == deployment
-    assert time.monotonic() - started < 10  # rolled back during the canary's wait
     assert cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"][0]["StateValue"] == (
         "ALARM"
     )

@@ -26,6 +26,9 @@ setup: $(STAMP)
 # time, and the loop ends with nothing left to change (`plan --detailed-exitcode` exits 0).
 MLINFRA := $(VENV)/bin/mlinfra
 MONITOR_REPORT := examples/churn/.mlinfra/churn-drift-report.html
+# The emulator that `run` starts runs the clock of metrics, alarms, autoscaling and deployment
+# waits 60 times faster: the canary chapter's ten-minute waits take ten seconds.
+run: export MLINFRA_EMULATOR_CLOCK_SCALE ?= 60
 run: setup
 	@echo "\n== 1/12 Check the spec: every environment, every reference, every value"
 	$(MLINFRA) validate -f $(EXAMPLE)
@@ -71,6 +74,36 @@ run: setup
 	@echo "   store has not changed, so the retrained model is the version already serving: no"
 	@echo "   new version is registered and the endpoint keeps it. Nothing is left to change."
 	$(MLINFRA) pipeline runs train-churn --env local -f $(EXAMPLE) --limit 2 --wait
+	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
+	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode
+# --- chapter: canary deployments and their rollback
+	@echo "\n== Canary 1/5 The endpoint takes a new model version as the spec's \`deployment\` says:"
+	@echo "   a canary (10% of the traffic for 10 minutes, then all of it for 10 more), rolled back"
+	@echo "   if its latency or error alarm fires. Here the emulator's clock runs 60 times faster"
+	@echo "   (MLINFRA_EMULATOR_CLOCK_SCALE), so those minutes are seconds. (An emulator started"
+	@echo "   before without it keeps real time: \`mlinfra emulator stop\` first.) Register a second"
+	@echo "   version of the serving model, served as the last one, approved as registered."
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/canary.py register
+	@echo "\n== Canary 2/5 Apply it while customers keep coming: one request in ten reaches the new"
+	@echo "   version, then all of them; the alarms stay quiet, and the old fleet is stopped."
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && \
+	  { $(PY) examples/churn/canary.py traffic & \
+	    $(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve; code=$$?; wait; exit $$code; }
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/canary.py status
+	@echo "\n== Canary 3/5 Now a version that answers a second late (the SLO p99 is 250 ms) goes out"
+	@echo "   the same way. Seconds into the canary its latency alarm fires, and the endpoint rolls"
+	@echo "   back to the version before it. Apply says so and fails, as it should; what the endpoint"
+	@echo "   still serves is kept."
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/canary.py register --slow
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && \
+	  { $(PY) examples/churn/canary.py traffic & \
+	    if $(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve; then \
+	      echo "the slow version was not rolled back" >&2; wait; exit 1; fi; wait; }
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/canary.py status
+	@echo "\n== Canary 4/5 Reject the slow version in the registry, saying why, so nothing deploys it"
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/canary.py reject
+	@echo "\n== Canary 5/5 Apply: the newest approved version already serves; the configuration and"
+	@echo "   model the rolled-back deployment left are deleted. Nothing is left to change."
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
 	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode
 # --- chapter: compile cache

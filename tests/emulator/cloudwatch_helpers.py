@@ -10,11 +10,13 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
+from mlinfra.emulator.access import Access
+
 ROLE = "arn:aws:iam::123456789012:role/mlinfra-test"
 
 
-def deploy(sagemaker: Any, name: str, container: dict, instances: int = 1) -> dict:
-    """Model, config and endpoint `name` serving `container`; DescribeEndpoint after."""
+def configure(sagemaker: Any, name: str, container: dict, instances: int = 1) -> str:
+    """Model and endpoint config `name` serving `container` on variant AllTraffic."""
     sagemaker.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=ROLE)
     sagemaker.create_endpoint_config(
         EndpointConfigName=name,
@@ -23,8 +25,24 @@ def deploy(sagemaker: Any, name: str, container: dict, instances: int = 1) -> di
              "InstanceType": "ml.m5.large"}
         ],
     )  # fmt: skip
-    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    return name
+
+
+def deploy(sagemaker: Any, name: str, container: dict, instances: int = 1) -> dict:
+    """Model, config and endpoint `name` serving `container`; DescribeEndpoint after."""
+    sagemaker.create_endpoint(
+        EndpointName=name, EndpointConfigName=configure(sagemaker, name, container, instances)
+    )
     return sagemaker.describe_endpoint(EndpointName=name)
+
+
+def clients_of(server: Any, endpoint: str, model_dir: Any, third: str) -> tuple:
+    """SageMaker, SageMaker Runtime and `third`'s clients of `server`, once it serves
+    `endpoint` from the model in `model_dir`."""
+    access = Access.for_server(server)
+    sagemaker = access.client("sagemaker")
+    deploy(sagemaker, endpoint, {"Image": "sklearn", "ModelDataUrl": str(model_dir)})
+    return sagemaker, access.client("sagemaker-runtime"), access.client(third)
 
 
 def dimensions(endpoint: str, variant: str = "AllTraffic") -> list[dict]:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cloudwatch_helpers import deploy, wait_for
+from cloudwatch_helpers import clients_of, deploy, wait_for
 
 from conftest import serving
 from mlinfra.emulator.access import Access
@@ -33,10 +33,7 @@ def fast(tmp_path: Path):
 
 @pytest.fixture()
 def clients(fast, model_dir):
-    access = Access.for_server(fast)
-    sagemaker = access.client("sagemaker")
-    deploy(sagemaker, "busy", {"Image": "sklearn", "ModelDataUrl": str(model_dir)})
-    return sagemaker, access.client("sagemaker-runtime"), access.client("application-autoscaling")
+    return clients_of(fast, "busy", model_dir, "application-autoscaling")
 
 
 def counts(sagemaker) -> tuple[int, int]:

@@ -43,6 +43,10 @@ def test_local_environment_lowers_to_emulator_resources():
         "local.Endpoint",
         "local.Pipeline",
         "local.MonitoringSchedule",
+        # The endpoint's SLO alarms and autoscaling, in the emulator's other APIs.
+        "local.MetricAlarm",
+        "local.ScalableTarget",
+        "local.ScalingPolicy",
     }
     assert local.outputs["monitor.churn-drift"] == "churn-local-churn-drift"
     assert local.outputs["endpoint.churn-api"] == "churn-local-churn-api"

@@ -12,6 +12,7 @@ from types import MappingProxyType
 import botocore.session
 import pytest
 
+from mlinfra.engines.providers.services import CALLS
 from mlinfra.ir.graph import Json
 from mlinfra.ir.local.api import TYPES
 from mlinfra.ir.lower import lower
@@ -44,16 +45,26 @@ def strays(value, shape, where: str):
 
 
 @functools.cache
-def model():
-    return botocore.session.get_session().get_service_model("sagemaker")
+def model(api: str = "sagemaker"):
+    return botocore.session.get_session().get_service_model(api)
+
+
+def operation_of(type_: str) -> tuple[str, str]:
+    """The API and operation that create a local resource type."""
+    kind = kind_of(type_)
+    if kind.api == "sagemaker":
+        return "sagemaker", "Create" + kind.noun
+    # The emulator's other APIs: the one call that creates it (PutMetricAlarm...).
+    put = CALLS[type_].put
+    return kind.api, "".join(part.title() for part in put.split("_"))
 
 
 def test_every_local_request_is_in_the_shape_of_its_create_operation():
     resources = graph("local").resources
     assert {r.type for r in resources} == set(TYPES)  # the example has every kind
     for resource in resources:
-        name = "Create" + kind_of(resource.type).noun
-        shape = model().operation_model(name).input_shape
+        api, name = operation_of(resource.type)
+        shape = model(api).operation_model(name).input_shape
         assert list(strays(resource.properties, shape, name)) == [], resource.address
 
 

@@ -61,7 +61,11 @@ def test_the_local_target_waits_by_the_same_rule(graphs):
     assert set(waiting(graphs["local"])) == {
         "model.churn-model",
         "endpoint.churn-api/config",
+        "endpoint.churn-api/alarm-latency",
+        "endpoint.churn-api/alarm-errors",
         "endpoint.churn-api",
+        "endpoint.churn-api/scaling-target",
+        "endpoint.churn-api/scaling-policy",
         "monitor.churn-drift",
     }
 

@@ -171,16 +171,21 @@ def test_a_model_without_an_approved_version_is_planned_as_waiting(
     spec = str(churn / "mlinfra.yaml")
     result = run("--env", "local", "-f", spec, "--detailed-exitcode")
     assert result.exit_code == 2
-    assert "4 of them wait for a value that does not exist yet" in result.output
+    assert "8 of them wait for a value that does not exist yet" in result.output
     assert "waiting: model churn-model has no version yet: run `mlinfra pipeline run" in (
         result.output
     )
     document = json.loads(run("--env", "local", "-f", spec, "--format", "json").output)
     waiting = [c["address"] for c in document["resource_changes"] if c["waiting"]]
-    # The monitor too: SageMaker creates a monitoring schedule only on an existing endpoint.
+    # The monitor too: SageMaker creates a monitoring schedule only on an existing endpoint;
+    # and all the endpoint's parts (its SLO alarms, its autoscaling), which wait with it.
     assert waiting == [
         "model.churn-model",
         "endpoint.churn-api/config",
+        "endpoint.churn-api/alarm-latency",
+        "endpoint.churn-api/alarm-errors",
         "endpoint.churn-api",
+        "endpoint.churn-api/scaling-target",
+        "endpoint.churn-api/scaling-policy",
         "monitor.churn-drift",
     ]

@@ -286,3 +286,32 @@ def test_a_reference_to_a_replaced_model_shows_its_own_value_before(graph_of) ->
     assert config.action == REPLACE
     moved = next(c for c in config.changed if c.path == "ProductionVariants[0].ModelName")
     assert moved.before == "churn-model-v1" and moved.known_after_apply
+
+
+def test_a_local_reference_its_resource_never_took_is_an_update(graph_of, recorded) -> None:
+    """An apply replaced the configuration but the endpoint's update failed (its canary was
+    rolled back): the state's configuration is not the one the endpoint recorded taking."""
+    graph = graph_of("local")
+    state = recorded(graph)
+    endpoint, config = "endpoint.churn-api", "endpoint.churn-api/config"
+    resources = dict(state.resources)
+    resources[config] = dataclasses.replace(
+        resources[config], outputs={"name": "cfg-v2", "EndpointConfigName": "cfg-v2"}
+    )
+    resources[endpoint] = dataclasses.replace(
+        resources[endpoint],
+        inputs={"EndpointName": "churn-local-churn-api", "EndpointConfigName": "cfg-v1"},
+        outputs={"name": "churn-local-churn-api"},
+    )
+    # Text joined from a reference (the variant's ResourceId) is not compared to it.
+    target = "endpoint.churn-api/scaling-target"
+    resources[target] = dataclasses.replace(
+        resources[target],
+        inputs={"ResourceId": "endpoint/churn-local-churn-api/variant/primary"},
+    )
+    found = plan(graph, dataclasses.replace(state, resources=resources))
+    moved = change(found, endpoint)
+    assert moved.action == UPDATE
+    assert moved.changed == (PropertyChange("EndpointConfigName", "cfg-v1", "cfg-v2"),)
+    assert change(found, target).action == NO_OP
+    assert {a for a, act in actions(found).items() if act != NO_OP} == {endpoint}

@@ -54,7 +54,7 @@ def test_a_type_is_the_same_noun_on_both_targets():
 def test_the_local_target_has_a_type_per_noun_it_creates():
     assert api.TYPES == tuple(
         f"local.{k.noun}"
-        for k in resources.RESOURCE_TYPES.values()
+        for k in (*resources.RESOURCE_TYPES.values(), *resources.OTHER_API_TYPES.values())
         if k is not resources.MODEL_PACKAGE
     )
 

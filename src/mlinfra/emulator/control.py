@@ -111,9 +111,12 @@ class ControlPlane:
         # the services it reads (never their private names) and `call` to run an operation.
         self.models = Models(self.store, listing, self.roots)
         self.registry = Registry(self.store, listing, self.roots)
+        self.cloudwatch = CloudWatch(self.store, listing, self.roots, self.metrics, self.clock)
+        # Deployments watch CloudWatch's alarms and wait on the emulator's clock.
         self.endpoints = Endpoints(
-            self.store, listing, self.roots, self.serving, self.models, self.registry
-        )
+            self.store, listing, self.roots, self.serving, self.models, self.registry,
+            self.clock, self.cloudwatch.state_of,
+        )  # fmt: skip
         self.feature_groups = FeatureGroups(self.store, listing, self.feature_store)
         self.tags = Tags(self.store, listing, (kind for s in SERVICES for kind in s.KINDS))
         self.experiments = Experiments(self.store, listing, lambda arn: self.lineage.forget(arn))
@@ -136,7 +139,6 @@ class ControlPlane:
             self.tracking.execution,
         )
         self.monitors = Monitors(self.store, listing, self.roots, self.endpoints, self.call)
-        self.cloudwatch = CloudWatch(self.store, listing, self.roots, self.metrics, self.clock)
         self.autoscaling = AutoScaling(self.store, self.endpoints, self.metrics, self.clock)
         jobs = Locations(
             root=root,
@@ -221,8 +223,9 @@ class ControlPlane:
             self.metrics.flush()  # the minutes recorded since the last evaluation
         except Exception:
             log.exception("writing metrics failed")
-        runtimes = (self.monitors, self.pipelines, self.training_jobs, self.processing_jobs,
-                    self.transform_jobs, self.serving, self._features)  # fmt: skip
+        runtimes = (self.endpoints, self.monitors, self.pipelines, self.training_jobs,
+                    self.processing_jobs, self.transform_jobs, self.serving,
+                    self._features)  # fmt: skip
         for runtime in runtimes:
             closer = getattr(runtime, "close", None)
             if callable(closer):

@@ -103,7 +103,7 @@ class EmbeddedEngine:
         if outcome.stopped:
             return outcome
         removals = [s for s in steps if s.action == DELETE or s.address in self._new_names]
-        self._delete_in_order(removal_order(removals), outcome)
+        self._delete_in_order(removal_order(removals), outcome, changes)
         return outcome
 
     # --- phase 1: creates, updates, replacements --------------------------------------------
@@ -192,9 +192,31 @@ class EmbeddedEngine:
 
     # --- phase 2: deletes --------------------------------------------------------------------
 
-    def _delete_in_order(self, steps: list[Step], outcome: Outcome) -> None:
+    def _delete_in_order(self, steps: list[Step], outcome: Outcome, changes: list[Step]) -> None:
+        # What a change that failed still uses stays, and what that uses in turn (an endpoint
+        # whose canary rolled back serves its old configuration and model): the next plan
+        # deletes them once nothing uses them.
+        used = {
+            dependency
+            for step in changes
+            if step.address in outcome.failed
+            for dependency in (
+                *(step.resource.dependencies() if step.resource is not None else ()),
+                *((step.prior or {}).get("dependencies") or ()),
+            )
+        }
         for step in steps:
             if step.address in outcome.failed:
+                continue
+            if step.address.removesuffix(DEPOSED) in used or step.address in used:
+                used.update((step.prior or {}).get("dependencies") or ())
+                self.on_event(step.address, DELETE, "kept")
+                continue
+            if self._is_live(step):
+                # The resource at its address now goes by the deposed copy's name (the spec
+                # went back to what was kept): it is that one, and only its entry goes.
+                self._save(step.address, None)
+                outcome.done.append(step.address)
                 continue
             prior = step.prior
             label = DELETE if step.action == DELETE else f"{REPLACE} (old)"
@@ -214,6 +236,18 @@ class EmbeddedEngine:
             else:
                 self._save(deposed(step.address), None)
             self.on_event(step.address, label, "done")
+
+    def _is_live(self, step: Step) -> bool:
+        """Whether a deposed copy to delete is the very resource its address holds now."""
+        if step.action != DELETE or not step.address.endswith(DEPOSED):
+            return False
+        kind = KINDS.get(step.prior["type"])
+        with self._lock:
+            live = self._outputs.get(step.address.removesuffix(DEPOSED))
+        if kind is None or live is None:
+            return False
+        name = step.prior["inputs"].get(kind.name_field)
+        return name is not None and live.get(kind.name_field) == name
 
     # --- values ----------------------------------------------------------------------------
 

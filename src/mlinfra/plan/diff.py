@@ -13,7 +13,10 @@ first), and a changed resource is updated in place or replaced:
   or any change of a resource lowered with `replace_on_change`, replaces; others update.
 
 A resource that refers (`Ref`) to one being replaced gets the reference as a change known
-only after apply, and is updated or replaced by the same rules.
+only after apply, and is updated or replaced by the same rules. A local resource whose
+recorded inputs hold another value than a reference now resolves to (in the state's outputs
+of what it refers to) is changed too: an earlier apply replaced what it refers to but could
+not update it (an endpoint whose canary was rolled back still serves the old configuration).
 
 A `Call` (the latest approved model version) is known only when the caller looked it up and
 passed it in `known`; an unknown one matches whatever the state recorded, so a plan made
@@ -84,7 +87,7 @@ def plan(
     replaced: set[str] = set()
     waits = gates(graph, unavailable.__contains__) if unavailable else {}
     for resource in graph.resources:
-        change = _change(resource, state.get(resource.address), known, replaced, gone)
+        change = _change(resource, state, known, replaced, gone)
         if change.action == REPLACE:
             replaced.add(resource.address)
         if change.action != NO_OP and resource.address in waits:
@@ -160,11 +163,12 @@ def substitute(value: Any, known: Known) -> Any:
 
 def _change(
     resource: Resource,
-    prior: ResourceState | None,
+    state: State,
     known: Known,
     replaced: set[str],
     gone: set[str],
 ) -> ResourceChange:
+    prior = state.get(resource.address)
     after = recorded_properties(resource, known)
     source = str(resource.source) if resource.source else None
     base = {"address": resource.address, "type": resource.type, "source": source}
@@ -184,6 +188,13 @@ def _change(
     changed = [] if before == after else list(_changes(before, after, ""))
     if replaced and any(d in replaced for d in resource.dependencies()):
         changed.extend(_moved_refs(after, replaced, prior.inputs or {}))
+    if _is_local(resource.type):
+        known_paths = {c.path for c in changed}
+        changed.extend(
+            c
+            for c in _stale_refs(after, state, replaced, prior.inputs or {})
+            if c.path not in known_paths
+        )
     if not changed:
         return ResourceChange(**base, action=NO_OP, before=before, after=after)
     reason = _replacement_reason(resource, changed, before, after)
@@ -348,9 +359,26 @@ def _moved_refs(after: Any, replaced: set[str], inputs: Mapping[str, Any]) -> li
     return found
 
 
-def _refs(value: Any, path: str, before: Any) -> Iterator[tuple[str, str, Any]]:
+def _stale_refs(
+    after: Any, state: State, replaced: set[str], inputs: Mapping[str, Any]
+) -> list[PropertyChange]:
+    """References whose recorded value is not what they resolve to in the state now."""
+    found: list[PropertyChange] = []
+    for path, ref, before in _refs(after, "", dict(inputs), whole=False):
+        address, attribute = ref[len("ref:") :].rsplit(".", 1)
+        target = state.get(address)
+        if address in replaced or target is None or before is None:
+            continue
+        outputs = target.outputs if isinstance(target.outputs, dict) else {}
+        if attribute in outputs and outputs[attribute] != before:
+            found.append(PropertyChange(path, before, outputs[attribute]))
+    return found
+
+
+def _refs(value: Any, path: str, before: Any, whole: bool = True) -> Iterator[tuple[str, str, Any]]:
     """(path, reference, the value `before` holds at that path, or None) for each reference
-    in `value`, walking `before` alongside."""
+    in `value`, walking `before` alongside; with `whole` False, only references that are a
+    value themselves (not a part of text joined when applying)."""
     if _is_args(before):
         before = before["fields"]
     if isinstance(value, str):
@@ -358,23 +386,26 @@ def _refs(value: Any, path: str, before: Any) -> Iterator[tuple[str, str, Any]]:
             yield path, value, before
     elif isinstance(value, dict):
         if _is_args(value):
-            yield from _refs(value["fields"], path, before)
+            yield from _refs(value["fields"], path, before, whole)
             return
         if len(value) == 1 and "concat" in value:
             # Text made when applying: one value, its refs at its path, before as a whole.
-            for _, ref, _ in _refs(value["concat"], path, None):
-                yield path, ref, before
+            if whole:
+                for _, ref, _ in _refs(value["concat"], path, None):
+                    yield path, ref, before
             return
+        if len(value) == 1 and "json" in value and not whole:
+            return  # a document made when applying: its refs are not values of their own
         for key, item in value.items():
             inner = before.get(key) if isinstance(before, dict) else None
             if key == "json" and len(value) == 1:  # a marker, not a property: the same path
-                yield from _refs(item, path, inner if inner is not None else before)
+                yield from _refs(item, path, inner if inner is not None else before, whole)
             else:
-                yield from _refs(item, _join(path, key), inner)
+                yield from _refs(item, _join(path, key), inner, whole)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             inner = before[index] if isinstance(before, list) and index < len(before) else None
-            yield from _refs(item, _join(path, index), inner)
+            yield from _refs(item, _join(path, index), inner, whole)
 
 
 # --- deletes and the guard --------------------------------------------------------------------

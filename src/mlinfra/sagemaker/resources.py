@@ -52,6 +52,9 @@ class ResourceType:
     # What the Terraform AWS provider (pulumi_aws) updates in place, by its property paths;
     # None where mlinfra does not list it and the Pulumi engine decides.
     provider_in_place: tuple[str, ...] | None = None
+    # The botocore service whose API creates it: SageMaker's, or for the alarms and scaling
+    # an endpoint's SLO and autoscaling make, CloudWatch's and Application Auto Scaling's.
+    api: str = "sagemaker"
 
     @property
     def method_noun(self) -> str:
@@ -122,8 +125,26 @@ MODEL = ResourceType("Model", "ModelName", "ModelArn", "model")
 ENDPOINT_CONFIG = ResourceType(
     "EndpointConfig", "EndpointConfigName", "EndpointConfigArn", "endpoint-config"
 )
+
+
+def _endpoint_updates(name: str, old: Mapping, new: Mapping, fields: list[str]) -> list[dict]:
+    """UpdateEndpoint moves the endpoint to a new configuration, deployed as its
+    DeploymentConfig says; a changed DeploymentConfig alone waits for the next one."""
+    if "EndpointConfigName" not in fields:
+        return []
+    request = {"EndpointName": name, "EndpointConfigName": new["EndpointConfigName"]}
+    if new.get("DeploymentConfig"):
+        request["DeploymentConfig"] = new["DeploymentConfig"]
+    return [request]
+
+
 ENDPOINT = ResourceType(
-    "Endpoint", "EndpointName", "EndpointArn", "endpoint", frozenset({"EndpointConfigName"})
+    "Endpoint",
+    "EndpointName",
+    "EndpointArn",
+    "endpoint",
+    frozenset({"EndpointConfigName", "DeploymentConfig"}),
+    updates=_endpoint_updates,
 )
 FEATURE_GROUP = ResourceType(
     "FeatureGroup",
@@ -171,6 +192,58 @@ MONITORING_SCHEDULE = ResourceType(
     frozenset({"MonitoringScheduleConfig"}),
 )
 
+# What the local target creates through the emulator's other APIs for an endpoint's SLO and
+# autoscaling. Each is created and changed by one call (PutMetricAlarm,
+# RegisterScalableTarget, PutScalingPolicy), so all but what identifies it changes in place.
+METRIC_ALARM = ResourceType(
+    "MetricAlarm",
+    "AlarmName",
+    "AlarmArn",
+    "alarm",
+    frozenset(
+        {
+            "AlarmDescription",
+            "ActionsEnabled",
+            "AlarmActions",
+            "OKActions",
+            "InsufficientDataActions",
+            "ComparisonOperator",
+            "DatapointsToAlarm",
+            "Dimensions",
+            "EvaluationPeriods",
+            "ExtendedStatistic",
+            "Metrics",
+            "MetricName",
+            "Namespace",
+            "Period",
+            "Statistic",
+            "Threshold",
+            "TreatMissingData",
+            "Unit",
+        }
+    ),  # fmt: skip
+    api="cloudwatch",
+)
+SCALABLE_TARGET = ResourceType(
+    "ScalableTarget",
+    "ResourceId",
+    "ScalableTargetARN",
+    "scalable-target",
+    frozenset({"MinCapacity", "MaxCapacity", "SuspendedState"}),
+    api="application-autoscaling",
+)
+SCALING_POLICY = ResourceType(
+    "ScalingPolicy",
+    "PolicyName",
+    "PolicyARN",
+    "scaling-policy",
+    frozenset({"PolicyType", "TargetTrackingScalingPolicyConfiguration"}),
+    api="application-autoscaling",
+)
+OTHER_API_TYPES: Mapping[str, ResourceType] = MappingProxyType(
+    {kind.noun: kind for kind in (METRIC_ALARM, SCALABLE_TARGET, SCALING_POLICY)}
+)
+
 RESOURCE_TYPES: Mapping[str, ResourceType] = MappingProxyType(
     {
         kind.noun: kind
@@ -200,9 +273,11 @@ def pulumi_type(kind: ResourceType) -> str:
 
 def of_type(type_: str) -> ResourceType | None:
     """The catalogue's entry for a graph type (`local.Model`, `aws.sagemaker.Model`), if any."""
-    for prefix in (LOCAL_PREFIX, PULUMI_PREFIX):
-        if type_.startswith(prefix):
-            return RESOURCE_TYPES.get(type_[len(prefix) :])
+    if type_.startswith(LOCAL_PREFIX):
+        noun = type_[len(LOCAL_PREFIX) :]
+        return RESOURCE_TYPES.get(noun) or OTHER_API_TYPES.get(noun)
+    if type_.startswith(PULUMI_PREFIX):
+        return RESOURCE_TYPES.get(type_[len(PULUMI_PREFIX) :])
     return None
 
 

@@ -481,6 +481,90 @@ endpoint_churn_api_config = local.EndpointConfig(
     ],
 )
 
+endpoint_churn_api_alarm_latency = local.MetricAlarm(
+    "endpoint.churn-api/alarm-latency",
+    AlarmName="churn-local-churn-api-latency-p99",
+    ComparisonOperator="GreaterThanThreshold",
+    EvaluationPeriods=3,
+    DatapointsToAlarm=2,
+    TreatMissingData="notBreaching",
+    AlarmDescription="endpoint.churn-api: p99 model latency above 250 ms",
+    Namespace="AWS/SageMaker",
+    MetricName="ModelLatency",
+    ExtendedStatistic="p99",
+    Period=60,
+    Threshold=250000.0,
+    Dimensions=[
+        {"Name": "EndpointName", "Value": "churn-local-churn-api"},
+        {"Name": "VariantName", "Value": "primary"},
+    ],
+    Tags=[
+        {"Key": "team", "Value": "growth"},
+        {"Key": "cost-center", "Value": "ml-1234"},
+        {"Key": "mlinfra:project", "Value": "churn"},
+        {"Key": "mlinfra:environment", "Value": "local"},
+        {"Key": "mlinfra:component", "Value": "endpoint.churn-api"},
+    ],
+)
+
+endpoint_churn_api_alarm_errors = local.MetricAlarm(
+    "endpoint.churn-api/alarm-errors",
+    AlarmName="churn-local-churn-api-error-rate",
+    ComparisonOperator="GreaterThanThreshold",
+    EvaluationPeriods=3,
+    DatapointsToAlarm=2,
+    TreatMissingData="notBreaching",
+    AlarmDescription="endpoint.churn-api: 5XX error rate above 1%",
+    Metrics=[
+        {
+            "Id": "errors",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/SageMaker",
+                    "MetricName": "Invocation5XXErrors",
+                    "Dimensions": [
+                        {"Name": "EndpointName", "Value": "churn-local-churn-api"},
+                        {"Name": "VariantName", "Value": "primary"},
+                    ],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+            "ReturnData": False,
+        },
+        {
+            "Id": "invocations",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/SageMaker",
+                    "MetricName": "Invocations",
+                    "Dimensions": [
+                        {"Name": "EndpointName", "Value": "churn-local-churn-api"},
+                        {"Name": "VariantName", "Value": "primary"},
+                    ],
+                },
+                "Period": 60,
+                "Stat": "Sum",
+            },
+            "ReturnData": False,
+        },
+        {
+            "Id": "error_rate",
+            "Expression": "100 * errors / invocations",
+            "Label": "5XX error rate (%)",
+            "ReturnData": True,
+        },
+    ],
+    Threshold=1.0,
+    Tags=[
+        {"Key": "team", "Value": "growth"},
+        {"Key": "cost-center", "Value": "ml-1234"},
+        {"Key": "mlinfra:project", "Value": "churn"},
+        {"Key": "mlinfra:environment", "Value": "local"},
+        {"Key": "mlinfra:component", "Value": "endpoint.churn-api"},
+    ],
+)
+
 endpoint_churn_api = local.Endpoint(
     "endpoint.churn-api",
     EndpointName="churn-local-churn-api",
@@ -492,6 +576,47 @@ endpoint_churn_api = local.Endpoint(
         {"Key": "mlinfra:environment", "Value": "local"},
         {"Key": "mlinfra:component", "Value": "endpoint.churn-api"},
     ],
+    DeploymentConfig={
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "WaitIntervalInSeconds": 600,
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+            },
+        },
+        "AutoRollbackConfiguration": {
+            "Alarms": [
+                {"AlarmName": endpoint_churn_api_alarm_latency.name},
+                {"AlarmName": endpoint_churn_api_alarm_errors.name},
+            ],
+        },
+    },
+)
+
+endpoint_churn_api_scaling_target = local.ScalableTarget(
+    "endpoint.churn-api/scaling-target",
+    ServiceNamespace="sagemaker",
+    ResourceId=pulumi.Output.concat("endpoint/", endpoint_churn_api.name, "/variant/primary"),
+    ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+    MinCapacity=1,
+    MaxCapacity=4,
+)
+
+endpoint_churn_api_scaling_policy = local.ScalingPolicy(
+    "endpoint.churn-api/scaling-policy",
+    PolicyName="churn-local-churn-api-invocations-per-instance",
+    PolicyType="TargetTrackingScaling",
+    ServiceNamespace="sagemaker",
+    ResourceId=endpoint_churn_api_scaling_target.ResourceId,
+    ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+    TargetTrackingScalingPolicyConfiguration={
+        "TargetValue": 200.0,
+        "PredefinedMetricSpecification": {
+            "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance",
+        },
+        "ScaleInCooldown": 300,
+        "ScaleOutCooldown": 300,
+    },
 )
 
 

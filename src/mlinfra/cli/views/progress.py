@@ -18,7 +18,8 @@ from mlinfra.operations import progress as events
 from mlinfra.plan.model import DELETE
 from mlinfra.plan.views import to_text
 
-EVENT_STYLES = {"done": "green", "failed": "bold red", "waiting": "yellow"}
+# "kept": not deleted, since a change that failed still uses it (the next apply deletes it).
+EVENT_STYLES = {"done": "green", "failed": "bold red", "waiting": "yellow", "kept": "yellow"}
 VERBS = {
     "create": "created",
     "update": "updated",

@@ -3,6 +3,8 @@
 Each endpoint has production variants, each variant ``instance_count`` worker processes.
 A request goes to the variant the caller targets, or else to one drawn by weight (so a
 90/10 canary really splits traffic), then round-robin to one of that variant's workers.
+During a blue/green update (`stage`, `shift`, `promote`, `abandon`) an endpoint has a second
+fleet, the green one, and a share of its traffic (drawn per request) goes to it.
 A variant whose container names an inference script (``program``) is served by that
 script's hooks; its files are found, and archives unpacked, before any worker starts, so a
 missing script fails the deployment with a reason instead of failing on every request.
@@ -96,6 +98,19 @@ class _Endpoint:
         self._order = replicas
         self._rng = random.Random(seed)  # noqa: S311 - routing, not security
         self._rng_lock = threading.Lock()
+        # The green fleet of a blue/green update, and the share of requests it takes.
+        self.green: _Endpoint | None = None
+        self.green_share = 0.0
+
+    def fleet(self) -> _Endpoint:
+        """The fleet that answers the next request: this one, or its green fleet's share."""
+        green, share = self.green, self.green_share  # read once: a shift may come meanwhile
+        if green is None or share <= 0.0:
+            return self
+        if share >= 1.0:
+            return green
+        with self._rng_lock:
+            return green if self._rng.random() < share else self
 
     def route(self, target: str | None) -> _Replicas:
         if target is not None:
@@ -178,7 +193,59 @@ class EndpointPool:
             endpoint = self._endpoints.pop(name, None)
         if endpoint is None:
             raise endpoint_not_found(name)
+        green, endpoint.green = endpoint.green, None
+        if green is not None:
+            green.stop()
         endpoint.stop()
+
+    # --- blue/green updates: the served fleet is blue, the new one green ------------------
+
+    def stage(self, name: str, variants: list[Variant], capture: Capture | None = None) -> None:
+        """Start ``variants`` as the green fleet of served endpoint ``name``, ready but taking
+        no traffic yet (a green fleet already staged is stopped). ServingError if it cannot
+        start, with the blue fleet serving on untouched."""
+        blue = self._get(name)
+        green = self._start(name, variants, capture)
+        with self._lock:
+            if self._endpoints.get(name) is not blue:  # undeployed or redeployed meanwhile
+                green.stop()
+                raise endpoint_not_found(name)
+            old, blue.green, blue.green_share = blue.green, green, 0.0
+        if old is not None:
+            old.stop()
+
+    def shift(self, name: str, share: float) -> None:
+        """Send ``share`` (0 to 1) of endpoint ``name``'s requests to its green fleet."""
+        blue = self._get(name)
+        if blue.green is None:
+            raise ServingError("ValidationException", f"Endpoint {name} has no new fleet.", 400)
+        blue.green_share = min(max(share, 0.0), 1.0)
+
+    def promote(self, name: str) -> None:
+        """The green fleet becomes the endpoint; the blue one finishes its requests and stops."""
+        with self._lock:
+            blue = self._get(name)
+            green = blue.green
+            if green is None:
+                raise ServingError("ValidationException", f"Endpoint {name} has no new fleet.", 400)
+            blue.green, blue.green_share = None, 0.0
+            self._endpoints[name] = green
+        blue.stop()
+
+    def abandon(self, name: str) -> None:
+        """Roll back: every request to the blue fleet again, and the green fleet stopped."""
+        with self._lock:
+            blue = self._endpoints.get(name)
+            green = None if blue is None else blue.green
+            if blue is not None:
+                blue.green_share, blue.green = 0.0, None
+        if green is not None:
+            green.stop()
+
+    def share_of_new_fleet(self, name: str) -> float | None:
+        """The share of requests endpoint ``name``'s green fleet takes; None without one."""
+        blue = self._get(name)
+        return None if blue.green is None else blue.green_share
 
     def scale(self, name: str, variant: str, count: int) -> int:
         """Run `count` workers for one variant of a served endpoint (autoscaling): new ones
@@ -233,7 +300,7 @@ class EndpointPool:
     ) -> Invocation:
         # A redeploy may retire the workers we picked mid-call; the new endpoint then answers.
         for _ in range(3):
-            endpoint = self._get(name)
+            endpoint = self._get(name).fleet()
             replicas = endpoint.route(target_variant)
             workers = replicas.workers
             started = time.perf_counter()
@@ -259,6 +326,8 @@ class EndpointPool:
             endpoints = list(self._endpoints.values())
             self._endpoints.clear()
         for endpoint in endpoints:
+            if endpoint.green is not None:
+                endpoint.green.stop()
             endpoint.stop()
 
     def _get(self, name: str) -> _Endpoint:

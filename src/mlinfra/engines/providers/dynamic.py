@@ -138,6 +138,18 @@ class MonitoringSchedule(LocalResource):
     TYPE = api.MONITORING_SCHEDULE
 
 
+class MetricAlarm(LocalResource):
+    TYPE = api.METRIC_ALARM
+
+
+class ScalableTarget(LocalResource):
+    TYPE = api.SCALABLE_TARGET
+
+
+class ScalingPolicy(LocalResource):
+    TYPE = api.SCALING_POLICY
+
+
 # --- values known when the program runs ---------------------------------------------------
 
 

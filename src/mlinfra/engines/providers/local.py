@@ -9,6 +9,15 @@ SageMaker's resource-type catalogue (`mlinfra.sagemaker.resources`): its API nou
 and ARN fields, and what it can change in place (for a feature group, what
 UpdateFeatureGroup changes: added features, the online store's TTL, the throughput).
 
+The alarms and scaling an endpoint's SLO and autoscaling make are resources of the emulator's
+CloudWatch and Application Auto Scaling APIs (their catalogue entry names the `api`); how each
+is put, found and deleted is in `services`.
+
+An endpoint update with a DeploymentConfig is a blue/green deployment that runs on after
+UpdateEndpoint answers: the provider waits for it to end, as Pulumi's AWS provider waits for
+InService, and a deployment that rolled back (the endpoint InService on its old
+configuration) is a ProviderError with the endpoint's FailureReason.
+
 Values the IR leaves to apply time (`Call`: the latest approved model version) are looked up
 here too, in the emulator's registry, by `LocalProvider.call`.
 """
@@ -16,12 +25,14 @@ here too, in the emulator's registry, by `LocalProvider.call`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlinfra.emulator.access import Access, NotRunning
+from mlinfra.engines.providers import services
 from mlinfra.ir.local import api
 from mlinfra.render.runtime import is_missing
 from mlinfra.sagemaker import registry
@@ -34,6 +45,10 @@ CALLS = ("latest_approved_model_package", "latest_approved_version", "model_pack
 # What a resource's outputs add to its inputs: inputs and outputs together are what the
 # engine stores, and `diff` leaves these out (they are never inputs).
 OUTPUT_FIELDS = ("name", "arn", "EndpointStatus")
+# An endpoint deployment's statuses before it ends, and how long one may take at most
+# (SageMaker's largest MaximumExecutionTimeoutInSeconds; the emulator's clock may run faster).
+DEPLOYING = ("Creating", "Updating", "RollingBack")
+DEPLOYMENT_TIMEOUT = 28800.0
 
 
 class ProviderError(Exception):
@@ -84,8 +99,11 @@ def fixed_fields(
 class LocalProvider:
     """The emulator's SageMaker API, as a provider of local resources."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, clients: Callable[[str], Any] | None = None) -> None:
         self.client = client  # a boto3 SageMaker client whose endpoint_url is the emulator
+        # The emulator's other APIs' clients by boto3 name (cloudwatch...), made on first use.
+        self._make_client = clients
+        self._clients: dict[str, Any] = {}
 
     @classmethod
     def for_access(cls, access: Access) -> LocalProvider:
@@ -93,7 +111,10 @@ class LocalProvider:
         from botocore.config import Config
 
         config = Config(retries={"max_attempts": 2, "mode": "standard"})
-        return cls(access.client("sagemaker", config=config))
+        return cls(
+            access.client("sagemaker", config=config),
+            lambda api: access.client(api, config=config),
+        )
 
     @classmethod
     def for_spec(cls, spec_file: str | Path, region: str, start: bool = True) -> LocalProvider:
@@ -126,6 +147,8 @@ class LocalProvider:
     def create(self, type_: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Create the resource; its outputs are its inputs plus `OUTPUT_FIELDS`."""
         kind = kind_of(type_)
+        if kind.api != "sagemaker":
+            return self._put(type_, inputs)
         self._call(f"create_{kind.method_noun}", dict(inputs), inputs[kind.name_field])
         found = self.read(type_, inputs[kind.name_field])
         if found is None:
@@ -157,10 +180,13 @@ class LocalProvider:
         Only what was sent is compared, in the shape it was sent: describe calls return
         fields nobody set, and leave out some that were (tags come from ListTags).
         """
-        found = self.read(type_, _name(type_, inputs))
+        if kind_of(type_).api != "sagemaker":
+            found = self._find(type_, inputs)
+        else:
+            found = self.read(type_, _name(type_, inputs))
         if found is None:
             return None
-        if TAGS in inputs and found.get("arn"):
+        if TAGS in inputs and found.get("arn") and kind_of(type_).api == "sagemaker":
             tags = self._call("list_tags", {"ResourceArn": found["arn"]}, found["arn"])
             found[TAGS] = tags.get("Tags", [])
         return {k: _shaped(found[k], v) if k in found else v for k, v in inputs.items()}
@@ -173,6 +199,8 @@ class LocalProvider:
             raise ProviderError(
                 f"{new[kind.name_field]}: {', '.join(change.changed)} cannot change in place"
             )
+        if kind.api != "sagemaker":
+            return self._put(type_, new)
         name = new[kind.name_field]
         current = self.read(type_, name)
         if current is None:
@@ -184,6 +212,8 @@ class LocalProvider:
         if TAGS in change.changed:
             self._retag(current["arn"], old.get(TAGS, ()), new.get(TAGS, ()))
         found = self.read(type_, name) or current
+        if type_ == api.ENDPOINT and "EndpointConfigName" in fields:
+            found = self._deployed(name, new["EndpointConfigName"]) or found
         self._check_status(type_, found, created=False)
         return _outputs(new, found)
 
@@ -198,6 +228,16 @@ class LocalProvider:
         from botocore.exceptions import ClientError
 
         name = _name(type_, inputs)
+        if kind.api != "sagemaker":
+            method, request = services.CALLS[type_].delete(inputs)
+            try:
+                with self._answering():
+                    getattr(self._client(kind.api), method)(**request)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code not in services.MISSING and not is_missing(exc):
+                    raise ProviderError(_message(exc, name)) from None
+            return
         try:
             with self._answering():
                 if type_ == api.MODEL_PACKAGE_GROUP:
@@ -221,6 +261,66 @@ class LocalProvider:
             except ClientError as exc:
                 if not is_missing(exc):  # deleted meanwhile, or by a destroy that stopped
                     raise
+
+    # --- the emulator's other APIs ------------------------------------------------------
+
+    def _client(self, api_name: str) -> Any:
+        if api_name not in self._clients:
+            if self._make_client is None:
+                raise ProviderError(f"this provider has no {api_name} client")
+            self._clients[api_name] = self._make_client(api_name)
+        return self._clients[api_name]
+
+    def _put(self, type_: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Create or overwrite a resource of another API; its outputs."""
+        calls = services.CALLS[type_]
+        name = _name(type_, inputs)
+        self._call(calls.put, dict(inputs), name, self._client(calls.api))
+        found = self._find(type_, inputs)
+        if found is None:
+            raise ProviderError(f"{name} vanished right after it was put")
+        return _outputs(inputs, found)
+
+    def _find(self, type_: str, inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A resource of another API as it describes it (plus `name` and `arn`), or None."""
+        from botocore.exceptions import ClientError
+
+        calls = services.CALLS[type_]
+        name = _name(type_, inputs)
+        try:
+            with self._answering():
+                found = calls.find(self._client(calls.api), inputs)
+        except ClientError as exc:
+            raise ProviderError(_message(exc, name)) from None
+        if found is None:
+            return None
+        found = _plain(found)
+        return {**found, "name": name, "arn": found.get(calls.arn_field, "")}
+
+    # --- endpoint deployments ------------------------------------------------------------
+
+    def _deployed(self, name: str, config: str) -> dict[str, Any] | None:
+        """Wait for an endpoint's deployment to end; its description then. A deployment that
+        rolled back (the endpoint serves another configuration) is a ProviderError."""
+        deadline = time.monotonic() + DEPLOYMENT_TIMEOUT
+        while True:
+            found = self.read(api.ENDPOINT, name)
+            if found is None or found.get("EndpointStatus") not in DEPLOYING:
+                break
+            if time.monotonic() > deadline:
+                raise ProviderError(f"endpoint {name} still deploys {config}: plan again later")
+            time.sleep(0.2)
+        if (
+            found is not None
+            and found.get("EndpointStatus") == "InService"
+            and (found.get("EndpointConfigName") != config)
+        ):
+            raise ProviderError(
+                f"endpoint {name}: the deployment of {config} was rolled back, and "
+                f"{found.get('EndpointConfigName')} serves: "
+                f"{found.get('FailureReason') or 'no reason given'}"
+            )
+        return found
 
     # --- values known when applying ------------------------------------------------------
 
@@ -284,14 +384,15 @@ class LocalProvider:
                 f"the local emulator at {self.client.meta.endpoint_url} stopped answering ({exc})"
             ) from None
 
-    def _call(self, method: str, request: dict[str, Any], name: str) -> Any:
+    def _call(self, method: str, request: dict[str, Any], name: str, client: Any = None) -> Any:
         from botocore.exceptions import ClientError, ParamValidationError
 
-        operation = self.client.meta.method_to_api_mapping[method]
-        shape = self.client.meta.service_model.operation_model(operation).input_shape
+        client = client or self.client
+        operation = client.meta.method_to_api_mapping[method]
+        shape = client.meta.service_model.operation_model(operation).input_shape
         try:
             with self._answering():
-                return getattr(self.client, method)(**_typed(request, shape))
+                return getattr(client, method)(**_typed(request, shape))
         except ClientError as exc:
             raise ProviderError(_message(exc, name)) from None
         except ParamValidationError as exc:
@@ -299,7 +400,10 @@ class LocalProvider:
             raise ProviderError(f"{name}: invalid {method} request: {exc}") from None
 
     def _check_status(self, type_: str, outputs: Mapping[str, Any], created: bool) -> None:
-        if type_ != api.ENDPOINT or outputs.get("EndpointStatus") != "Failed":
+        if type_ != api.ENDPOINT or outputs.get("EndpointStatus") not in (
+            "Failed",
+            "UpdateRollbackFailed",
+        ):
             return
         name = outputs["EndpointName"]
         reason = outputs.get("FailureReason", "no reason given")

@@ -14,6 +14,10 @@ FEATURE_GROUP = resources.local_type(resources.FEATURE_GROUP)
 MODEL_PACKAGE_GROUP = resources.local_type(resources.MODEL_PACKAGE_GROUP)
 PIPELINE = resources.local_type(resources.PIPELINE)
 MONITORING_SCHEDULE = resources.local_type(resources.MONITORING_SCHEDULE)
+# Made through the emulator's CloudWatch and Application Auto Scaling APIs.
+METRIC_ALARM = resources.local_type(resources.METRIC_ALARM)
+SCALABLE_TARGET = resources.local_type(resources.SCALABLE_TARGET)
+SCALING_POLICY = resources.local_type(resources.SCALING_POLICY)
 TYPES = (
     MODEL,
     ENDPOINT_CONFIG,
@@ -22,4 +26,7 @@ TYPES = (
     MODEL_PACKAGE_GROUP,
     PIPELINE,
     MONITORING_SCHEDULE,
+    METRIC_ALARM,
+    SCALABLE_TARGET,
+    SCALING_POLICY,
 )

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mlinfra.ir.graph import Args, Concat, Ref, Resource, content_hash
+from mlinfra.ir.graph import Args, Ref, Resource, content_hash
+from mlinfra.ir.requests import autoscaling as scaled
+from mlinfra.ir.requests import slo
 from mlinfra.ir.requests.endpoints import (  # noqa: F401  (VARIANT: re-exported)
     VARIANT,
     create_endpoint,
@@ -32,16 +34,7 @@ from mlinfra.ir.sagemaker.models import (
 from mlinfra.ir.sagemaker.translate import translate
 from mlinfra.naming import fit
 from mlinfra.sagemaker.names import name_rule
-from mlinfra.spec.model import Autoscaling, Deployment, Endpoint
-from mlinfra.spec.values import parse_duration
-
-NAMESPACE = "AWS/SageMaker"
-# Alarms look at one-minute periods and fire when two of the last three breach: fast enough to
-# stop a canary within its wait, and not tripped by a single slow minute.
-PERIOD_SECONDS = 60
-EVALUATION_PERIODS = 3
-DATAPOINTS_TO_ALARM = 2
-TRAFFIC_ROUTING = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_ONCE"}
+from mlinfra.spec.model import Endpoint
 
 # Instance families with NVMe instance storage. Their local volumes are encrypted by the
 # hardware, and CreateEndpointConfig fails if a KMS key is given for them.
@@ -119,137 +112,76 @@ def endpoint_properties(
     ctx: LoweringContext, component: Endpoint, config: Resource, alarms: dict[str, Resource]
 ) -> dict:
     request = create_endpoint(ctx, component, config.address)
-    deployment = deployment_config(component, alarms)
+    # A Ref names each alarm, so the alarm exists before a deployment can need it.
+    names = {kind: Ref(alarm.address, "name") for kind, alarm in alarms.items()}
+    deployment = slo.deployment_config(component, names)
     if deployment is not None:
         request["DeploymentConfig"] = deployment
     return translate(fields.ENDPOINT, request)
 
 
-def rollback_alarms(component: Endpoint, alarms: dict[str, Resource]) -> list[Resource]:
-    # An alarm named in rollback_on without its SLO threshold is reported by validation.
-    return [alarms[kind] for kind in component.deployment.rollback_on if kind in alarms]
+# --- SLO alarms: their requests (`ir.requests.slo`) as pulumi_aws arguments --------------------
+
+# PutMetricAlarm's fields and the aws.cloudwatch.MetricAlarm arguments they become, in the order
+# programs write them.
+_ALARM_ARGUMENTS = (
+    ("AlarmName", "name"),
+    ("ComparisonOperator", "comparison_operator"),
+    ("EvaluationPeriods", "evaluation_periods"),
+    ("DatapointsToAlarm", "datapoints_to_alarm"),
+    ("TreatMissingData", "treat_missing_data"),
+    ("AlarmDescription", "alarm_description"),
+    ("Namespace", "namespace"),
+    ("MetricName", "metric_name"),
+    ("ExtendedStatistic", "extended_statistic"),
+    ("Metrics", "metric_queries"),
+    ("Period", "period"),
+    ("Threshold", "threshold"),
+    ("Dimensions", "dimensions"),
+)
 
 
-def traffic_routing(deployment: Deployment) -> dict[str, Any]:
-    strategy = deployment.strategy
-    routing: dict[str, Any] = {
-        "Type": TRAFFIC_ROUTING[strategy],
-        "WaitIntervalInSeconds": deployment.wait_minutes * 60,
-    }
-    if strategy == "canary":
-        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": deployment.canary_percent}
-    elif strategy == "linear":
-        routing["LinearStepSize"] = {
-            "Type": "CAPACITY_PERCENT",
-            "Value": deployment.linear_step_percent,
-        }
-    return routing
-
-
-def deployment_config(component: Endpoint, alarms: dict[str, Resource]) -> dict | None:
-    """Blue/green with the spec's traffic shifting, rolled back by the named SLO alarms.
-
-    An all-at-once deployment without rollback alarms is SageMaker's default: no config.
-    """
-    deployment = component.deployment
-    rollback = rollback_alarms(component, alarms)
-    if deployment.strategy == "all_at_once" and not rollback:
-        return None
-    config: dict[str, Any] = {
-        "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": traffic_routing(deployment)}
-    }
-    if rollback:
-        config["AutoRollbackConfiguration"] = {
-            # A Ref, so the alarm exists before a deployment can need it.
-            "Alarms": [{"AlarmName": Ref(alarm.address, "name")} for alarm in rollback]
-        }
-    return config
-
-
-# --- SLO alarms -------------------------------------------------------------------------------
-
-
-def _dimensions(ctx: LoweringContext, component: Endpoint) -> dict[str, str]:
-    return {"EndpointName": endpoint_name(ctx, component), "VariantName": VARIANT}
-
-
-def _alarm_common(ctx: LoweringContext, component: Endpoint, what: str) -> dict[str, Any]:
-    return {
-        "name": f"{endpoint_name(ctx, component)}-{what}",
-        "comparison_operator": "GreaterThanThreshold",
-        "evaluation_periods": EVALUATION_PERIODS,
-        "datapoints_to_alarm": DATAPOINTS_TO_ALARM,
-        # No traffic is no breach: an idle endpoint must not roll a deployment back.
-        "treat_missing_data": "notBreaching",
-    }
-
-
-def latency_alarm(
-    ctx: LoweringContext, component: Endpoint, latency_ms: float, actions: list | None = None
-) -> Resource:
-    properties = _alarm_common(ctx, component, "latency-p99")
-    properties.update(
-        {
-            "alarm_description": f"{component.address}: p99 model latency above {latency_ms} ms",
-            "namespace": NAMESPACE,
-            "metric_name": "ModelLatency",
-            "extended_statistic": "p99",
-            "period": PERIOD_SECONDS,
-            # SageMaker reports ModelLatency in microseconds.
-            "threshold": float(latency_ms) * 1000,
-            "dimensions": _dimensions(ctx, component),
-            "tags": ctx.tags(component),
-        }
-    )
-    if actions:
-        properties["alarm_actions"] = actions
-    return ctx.resource(
-        f"{component.address}/alarm-latency",
-        "aws.cloudwatch.MetricAlarm",
-        properties,
-        component.slo.range_of("latency_p99_ms"),
-    )
-
-
-def _metric(ctx: LoweringContext, component: Endpoint, query_id: str, metric: str) -> Args:
-    dimensions = _dimensions(ctx, component)
-    return metric_query(query_id, NAMESPACE, metric, "Sum", PERIOD_SECONDS, dimensions)
-
-
-def error_alarm(
-    ctx: LoweringContext, component: Endpoint, percent: float, actions: list | None = None
-) -> Resource:
-    # SageMaker publishes error counts, not rates: the rate is metric math over two sums.
-    rate = Args(
+def _query(query: dict[str, Any]) -> Args:
+    if "MetricStat" in query:
+        stat = query["MetricStat"]
+        metric = stat["Metric"]
+        return metric_query(
+            query["Id"],
+            metric["Namespace"],
+            metric["MetricName"],
+            stat["Stat"],
+            stat["Period"],
+            {d["Name"]: d["Value"] for d in metric["Dimensions"]},
+        )
+    return Args(
         "aws.cloudwatch.MetricAlarmMetricQueryArgs",
         {
-            "id": "error_rate",
-            "expression": "100 * errors / invocations",
-            "label": "5XX error rate (%)",
-            "return_data": True,
+            "id": query["Id"],
+            "expression": query["Expression"],
+            "label": query["Label"],
+            "return_data": query["ReturnData"],
         },
     )
-    properties = _alarm_common(ctx, component, "error-rate")
-    properties.update(
-        {
-            "alarm_description": f"{component.address}: 5XX error rate above {percent}%",
-            "metric_queries": [
-                _metric(ctx, component, "errors", "Invocation5XXErrors"),
-                _metric(ctx, component, "invocations", "Invocations"),
-                rate,
-            ],
-            "threshold": float(percent),
-            "tags": ctx.tags(component),
-        }
-    )
+
+
+def alarm_properties(
+    ctx: LoweringContext, component: Endpoint, request: dict[str, Any], actions: list | None
+) -> dict[str, Any]:
+    """An alarm's PutMetricAlarm request as aws.cloudwatch.MetricAlarm's arguments."""
+    properties: dict[str, Any] = {}
+    for field, argument in _ALARM_ARGUMENTS:
+        if field not in request:
+            continue
+        value = request[field]
+        if field == "Dimensions":
+            value = {d["Name"]: d["Value"] for d in value}
+        elif field == "Metrics":
+            value = [_query(q) for q in value]
+        properties[argument] = value
+    properties["tags"] = ctx.tags(component)
     if actions:
         properties["alarm_actions"] = actions
-    return ctx.resource(
-        f"{component.address}/alarm-errors",
-        "aws.cloudwatch.MetricAlarm",
-        properties,
-        component.slo.range_of("error_rate_percent"),
-    )
+    return properties
 
 
 def slo_alarms(
@@ -257,16 +189,15 @@ def slo_alarms(
 ) -> dict[str, Resource]:
     """The SLO's alarms by the names `deployment.rollback_on` uses for them, notifying
     `actions` (the targets of `slo.alert`) when they fire."""
-    slo = component.slo
-    alarms: dict[str, Resource] = {}
-    if slo.latency_p99_ms is not None:
-        alarms["latency"] = latency_alarm(ctx, component, slo.latency_p99_ms, actions)
-    if slo.error_rate_percent is not None:
-        alarms["errors"] = error_alarm(ctx, component, slo.error_rate_percent, actions)
-    return alarms
+    return slo.alarm_resources(
+        ctx,
+        component,
+        "aws.cloudwatch.MetricAlarm",
+        lambda request: alarm_properties(ctx, component, request, actions),
+    )
 
 
-# --- autoscaling ------------------------------------------------------------------------------
+# --- autoscaling: its requests (`ir.requests.autoscaling`) as pulumi_aws arguments -------------
 
 
 def autoscaling(ctx: LoweringContext, component: Endpoint) -> list[Resource]:
@@ -274,54 +205,56 @@ def autoscaling(ctx: LoweringContext, component: Endpoint) -> list[Resource]:
     if scaling is None:
         return []
     source = component.range_of("autoscaling")
-    target_address = f"{component.address}/scaling-target"
-    target = ctx.resource(
+    target_address = f"{component.address}/{scaled.TARGET}"
+    resource_id = scaled.variant_resource_id(component)
+    target = scaled.scalable_target(scaling, resource_id)
+    target_resource = ctx.resource(
         target_address,
         "aws.appautoscaling.Target",
         {
-            "service_namespace": "sagemaker",
-            # A Ref to the endpoint, so the variant exists before it is registered.
-            "resource_id": Concat(
-                ("endpoint/", Ref(component.address, "name"), f"/variant/{VARIANT}")
-            ),
-            "scalable_dimension": "sagemaker:variant:DesiredInstanceCount",
-            "min_capacity": scaling.min,
-            "max_capacity": scaling.max,
+            "service_namespace": target["ServiceNamespace"],
+            "resource_id": target["ResourceId"],
+            "scalable_dimension": target["ScalableDimension"],
+            "min_capacity": target["MinCapacity"],
+            "max_capacity": target["MaxCapacity"],
             "tags": ctx.tags(component),
         },
         source,
     )
-    policy = ctx.resource(
-        f"{component.address}/scaling-policy",
+    policy = scaled.scaling_policy(ctx, component, scaling, resource_id)
+    policy_resource = ctx.resource(
+        f"{component.address}/{scaled.POLICY}",
         "aws.appautoscaling.Policy",
         {
-            "name": f"{endpoint_name(ctx, component)}-invocations-per-instance",
-            "policy_type": "TargetTrackingScaling",
+            "name": policy["PolicyName"],
+            "policy_type": policy["PolicyType"],
             "service_namespace": Ref(target_address, "service_namespace"),
             "resource_id": Ref(target_address, "resource_id"),
             "scalable_dimension": Ref(target_address, "scalable_dimension"),
-            "target_tracking_scaling_policy_configuration": target_tracking(scaling),
+            "target_tracking_scaling_policy_configuration": target_tracking(
+                policy["TargetTrackingScalingPolicyConfiguration"]
+            ),
         },
         source,
     )
-    return [target, policy]
+    return [target_resource, policy_resource]
 
 
-def _seconds(duration: str) -> int:
-    return int(parse_duration(duration).total_seconds())
-
-
-def target_tracking(scaling: Autoscaling) -> Args:
+def target_tracking(config: dict[str, Any]) -> Args:
     return Args(
         "aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs",
         {
-            "target_value": float(scaling.target_invocations_per_instance),
+            "target_value": config["TargetValue"],
             "predefined_metric_specification": Args(
                 "aws.appautoscaling."
                 "PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs",
-                {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                {
+                    "predefined_metric_type": config["PredefinedMetricSpecification"][
+                        "PredefinedMetricType"
+                    ]
+                },
             ),
-            "scale_in_cooldown": _seconds(scaling.scale_in_cooldown),
-            "scale_out_cooldown": _seconds(scaling.scale_out_cooldown),
+            "scale_in_cooldown": config["ScaleInCooldown"],
+            "scale_out_cooldown": config["ScaleOutCooldown"],
         },
     )

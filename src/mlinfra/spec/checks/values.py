@@ -3,6 +3,7 @@ each other, and settings that only make sense together."""
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Iterator
 
@@ -96,12 +97,27 @@ def check_autoscaling(ctx: CheckContext) -> Iterator[Diagnostic]:
             )
 
 
+# What SageMaker's TrafficRoutingConfig takes (botocore's model documents it): a canary of at
+# most half the new fleet, linear steps of 10 to 50% of it. The emulator refuses the same.
+DEPLOYMENT_SIZES = {"canary_percent": ("canary", 1, 50), "linear_step_percent": ("linear", 10, 50)}
+
+
 def check_deployment(ctx: CheckContext) -> Iterator[Diagnostic]:
     only_for = {"canary_percent": "canary", "linear_step_percent": "linear"}
     slo_for = {"latency": "latency_p99_ms", "errors": "error_rate_percent"}
     for endpoint in ctx.spec.endpoints.values():
         deployment = endpoint.deployment
         strategy = deployment.strategy
+        for field, (wanted, low, high) in DEPLOYMENT_SIZES.items():
+            size = getattr(deployment, field)
+            if strategy == wanted and not low <= size <= high:
+                yield error(
+                    "deployment-size",
+                    f"a {strategy} step of {size}% is outside what SageMaker deploys "
+                    f"({low}-{high}% of the new fleet)",
+                    deployment.range_of(field),
+                    suggestion=f"set {field} from {low} to {high}",
+                )
         for field, wanted in only_for.items():
             if deployment.written(field) and strategy != wanted:
                 yield warning(
@@ -247,6 +263,8 @@ def check_alert_targets(ctx: CheckContext) -> Iterator[Diagnostic]:
                         if setting == "alert"
                         else "move the baseline CSV to a shorter path",
                     )
+        if ctx.target == "local" and not isinstance(component, Monitor):
+            yield from _local_slo_alert(component, alert, where_alert, owner)
         topics = sum(t.startswith("sns:") for t in alert)
         actions = topics + (len(alert) > topics)  # email and webhook targets share one topic
         if ctx.target != "local" and actions > max_actions:
@@ -257,6 +275,34 @@ def check_alert_targets(ctx: CheckContext) -> Iterator[Diagnostic]:
                 f"CloudWatch alarm takes at most {max_actions}",
                 where_alert,
                 suggestion="subscribe the extra targets to one of the SNS topics instead",
+            )
+
+
+TAG_VALUE_MAX = 256  # CloudWatch's TagValue
+
+
+def _local_slo_alert(
+    component: Component, alert: list[str], where: object, owner: SpecNode
+) -> Iterator[Diagnostic]:
+    """In the emulator an SLO alarm carries its targets in a tag (a JSON list), and sends
+    only webhooks: email and SNS targets are written to its alert log, not sent."""
+    if len(json.dumps(alert)) > TAG_VALUE_MAX:
+        yield error(
+            "too-long",
+            f"endpoint {component.name!r}: its SLO alarms carry their alert targets in a tag "
+            f"locally, of at most {TAG_VALUE_MAX} characters",
+            where,
+            suggestion="use fewer or shorter alert targets in this environment",
+        )
+    for i, target in enumerate(alert):
+        if target.startswith(("email:", "sns:")):
+            yield warning(
+                "not-emulated",
+                f"the local emulator does not send {target.split(':', 1)[0]} alerts: an SLO "
+                "alarm's notice to this target is written to its alert log "
+                "(.mlinfra/emulator/alarms/<alarm>/alerts.jsonl)",
+                owner.range_of("alert", i),
+                suggestion="add a webhook: target to be notified locally",
             )
 
 

@@ -4,6 +4,7 @@ last command is `plan --detailed-exitcode`, which exits 2 when anything is left 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -24,9 +25,9 @@ def loop_commands() -> list[str]:
     variables = dict(re.findall(r"^([A-Z_]+) :?= (.+)$", makefile, re.M))
     recipe = makefile.split("\nrun: setup\n", 1)[1].split("\n\n", 1)[0]
     commands = []
-    for line in recipe.splitlines():
+    for line in recipe.replace("\\\n", " ").splitlines():  # continued lines are one command
         command = line.strip()
-        if command.startswith("@"):  # the narration
+        if command.startswith(("@", "#")):  # the narration, the chapters' headings
             continue
         command = command.replace("$(MLINFRA)", str(MLINFRA)).replace("$(PY)", sys.executable)
         command = re.sub(r"\$\(([A-Z_]+)\)", lambda m: variables[m.group(1)], command)
@@ -35,13 +36,24 @@ def loop_commands() -> list[str]:
 
 
 def run_loop(root: Path) -> list[str]:
+    """Each command's output (stdout, then stderr), as `make run` runs them: with the
+    emulator's clock scaled as the target exports it."""
+    clock = re.search(r"^run: export MLINFRA_EMULATOR_CLOCK_SCALE \?= (\d+)$",
+                      (ROOT / "Makefile").read_text(), re.M)  # fmt: skip
+    assert clock is not None
+    environment = {**os.environ, "MLINFRA_EMULATOR_CLOCK_SCALE": clock.group(1)}
     outputs = []
     for command in loop_commands():
         done = subprocess.run(
-            ["bash", "-c", command], cwd=root, capture_output=True, text=True, timeout=300
+            ["bash", "-c", command],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=environment,
         )
         assert done.returncode == 0, (command, done.stdout[-3000:], done.stderr[-3000:])
-        outputs.append(done.stdout)
+        outputs.append(done.stdout + done.stderr)
     return outputs
 
 
@@ -52,7 +64,11 @@ def test_the_loop_runs_twice_and_ends_converged(tmp_path: Path) -> None:
     spec = example / "mlinfra.yaml"
     commands = loop_commands()
     applies = [i for i, c in enumerate(commands) if " apply " in c]
-    assert len(applies) == 3 and "--detailed-exitcode" in commands[-1]
+    # The loop's three applies, then the canary chapter's: the good canary, the slow one, the
+    # clean-up. Each chapter ends with `plan --detailed-exitcode`.
+    assert len(applies) == 6
+    plans = [i for i, c in enumerate(commands) if "--detailed-exitcode" in c]
+    assert len(plans) == 2
     try:
         first = run_loop(tmp_path)
         second = run_loop(tmp_path)
@@ -67,10 +83,20 @@ def test_the_loop_runs_twice_and_ends_converged(tmp_path: Path) -> None:
         in (first[applies[1]])
     )
     assert "endpoint churn-api keeps serving version 1" in first[applies[2]]
+    # The canary chapter: a second version goes out; a slow third is rolled back by its
+    # latency alarm while the second keeps serving; once rejected, nothing is left to do.
+    good, slow, cleanup = applies[3:]
+    assert "version 2 is approved: endpoint churn-api moves to it from version 1" in first[good]
+    assert "-v2 serves: Alarm churn-local-churn-api-latency-p99 went into ALARM" in first[slow]
+    assert "went into ALARM" in first[slow]
+    assert "deleted the replaced" in first[cleanup]
     # Second run: it finds the environment as the first left it; the same data trains the
-    # same model, so no apply has anything to do.
-    for index in applies:
-        assert "endpoint churn-api keeps serving version 1" in second[index]
+    # same model, so the loop's applies have nothing to do; the chapter goes round again.
+    for index in applies[:3]:
+        assert "endpoint churn-api keeps serving version 2" in second[index]
         assert "local is up to date: nothing to do." in second[index]
-    assert "version 2" not in "".join(first + second)
-    assert "No changes." in second[-1]
+    assert "version 4 is approved: endpoint churn-api moves to it from version 2" in second[good]
+    assert "-v4 serves: Alarm churn-local-churn-api-latency-p99 went into ALARM" in second[slow]
+    for index in plans:
+        assert "No changes." in first[index]
+        assert "No changes." in second[index]

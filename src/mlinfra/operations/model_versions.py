@@ -11,14 +11,15 @@ project (the emulator's are).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlinfra.operations.approval_history import Approval, approval_history
 from mlinfra.operations.emulator import call
-from mlinfra.operations.errors import OperationError
-from mlinfra.operations.pipelines import PipelineRequest, registry_versions
+from mlinfra.operations.pipelines import PipelineRequest
+from mlinfra.operations.registry import open_registry
 from mlinfra.sagemaker.evidence import ARTIFACT, CODE, HYPERPARAMETER, INPUT, report_metrics
 
 
@@ -40,30 +41,33 @@ class Version:
     generated_by: str | None = None
     report: str | None = None
     approval_description: str | None = None
+    history: tuple[Approval, ...] = ()  # every decision on it, oldest first
 
     def to_json(self) -> dict[str, Any]:
-        found = {k: v for k, v in self.__dict__.items() if k != "created"}
-        return {**found, "created": self.created.isoformat()}
+        found = {k: v for k, v in self.__dict__.items() if k not in ("created", "history")}
+        history = [a.to_json() for a in self.history]
+        return {**found, "created": self.created.isoformat(), "history": history}
 
 
 def versions(request: PipelineRequest) -> tuple[Version, ...]:
     """Every version of the model, newest first, with its evidence."""
-    sagemaker, summaries = registry_versions(request)
-    found = [_version(sagemaker, s["ModelPackageArn"], request.spec_file) for s in summaries]
-    return tuple(sorted(found, key=lambda v: v.number, reverse=True))
+    found = open_registry(request.validation, request.env, request.spec_file, request.name)
+    spec_file = request.spec_file
+    return tuple(
+        describe_version(found.sagemaker, s["ModelPackageArn"], spec_file) for s in found.versions()
+    )
 
 
 def show(request: PipelineRequest, number: int) -> Version:
-    """Version `number` of the model, with its evidence."""
-    sagemaker, summaries = registry_versions(request)
-    chosen = next((s for s in summaries if s["ModelPackageVersion"] == number), None)
-    if chosen is None:
-        known = ", ".join(str(s["ModelPackageVersion"]) for s in summaries) or "none"
-        raise OperationError(f"model {request.name!r} has no version {number} (it has: {known})")
-    return _version(sagemaker, chosen["ModelPackageArn"], request.spec_file)
+    """Version `number` of the model, with its evidence and every decision on it."""
+    found = open_registry(request.validation, request.env, request.spec_file, request.name)
+    arn = found.version(number)["ModelPackageArn"]
+    version = describe_version(found.sagemaker, arn, request.spec_file)
+    return replace(version, history=approval_history(found, arn))
 
 
-def _version(sagemaker: Any, arn: str, spec_file: str) -> Version:
+def describe_version(sagemaker: Any, arn: str, spec_file: str) -> Version:
+    """Version `arn` and its evidence, as DescribeModelPackage gives them."""
     described = call(sagemaker.describe_model_package, ModelPackageName=arn)
     customer = described.get("CustomerMetadataProperties") or {}
     metadata = described.get("MetadataProperties") or {}

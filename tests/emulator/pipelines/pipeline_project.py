@@ -11,6 +11,9 @@ import os
 import time
 from pathlib import Path
 
+from click.testing import CliRunner, Result
+
+from mlinfra.cli.main import cli
 from mlinfra.emulator import process
 from mlinfra.emulator.access import Access
 from mlinfra.emulator.server import EmulatorServer
@@ -233,3 +236,11 @@ def processing_definition(
                 "S3UploadMode": "EndOfJob"}}]}  # fmt: skip
     body = {"Name": step, "Type": "Processing", "Arguments": arguments}
     return json.dumps({"Version": "2020-12-01", "Steps": [body]})
+
+
+def mlinfra(spec: Path, *args: str) -> Result:
+    """`mlinfra ARGS -f SPEC` run in process; never a traceback."""
+    result = CliRunner().invoke(cli, [*args, "-f", str(spec)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    return result

@@ -1,0 +1,107 @@
+"""The model registry of an environment, of either target: a SageMaker client (the local
+emulator's, or AWS's with the user's own credentials in the environment's region), who is
+calling (the emulator's user, or STS's caller identity), and the versions of a model's
+registry group.
+
+Reviewers' commands (`mlinfra model versions|show|approve|reject`) read the registry through
+it; on SageMaker only approval writes.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from mlinfra.engines import aws
+from mlinfra.operations.emulator import call, client, component, named, reason
+from mlinfra.operations.environment import environment
+from mlinfra.operations.errors import OperationError
+from mlinfra.sagemaker import registry
+from mlinfra.sagemaker.arns import EXAMPLE_ACCOUNT, partition
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A model's registry group in one environment, and a client that reaches it."""
+
+    model: str  # as the spec names it
+    group: str  # the group's physical name
+    sagemaker: Any  # a boto3 SageMaker client
+    local: bool  # the local emulator's (else AWS's)
+    region: str
+    sts: Any = None  # AWS's STS client (None for the emulator)
+
+    def caller(self) -> str:
+        """Who is calling, as an ARN: STS's caller identity on AWS; on the emulator, which
+        serves only the user who started it, that user in the emulator's account."""
+        if self.local:
+            return f"arn:{partition(self.region)}:iam::{EXAMPLE_ACCOUNT}:user/{_user()}"
+        return call(self.sts.get_caller_identity)["Arn"]
+
+    def versions(self) -> list[dict[str, Any]]:
+        """The summaries of every version in the group, newest first; an error when there
+        are none yet."""
+        pages = self.sagemaker.get_paginator("list_model_packages").paginate(
+            **registry.versions(self.group)
+        )
+        try:
+            found = [p for page in pages for p in page["ModelPackageSummaryList"]]
+        except self.sagemaker.exceptions.ClientError as exc:
+            raise OperationError(f"registry group {self.group}: {reason(exc)}") from None
+        if not found:
+            raise OperationError(
+                f"registry group {self.group} has no versions yet",
+                "a pipeline's register_model step adds them: `mlinfra pipeline run NAME "
+                "--env ENV --wait`",
+            )
+        return sorted(found, key=lambda v: v["ModelPackageVersion"], reverse=True)
+
+    def version(self, number: int) -> dict[str, Any]:
+        """The summary of version `number`; an error naming the versions there are."""
+        found = self.versions()
+        chosen = next((v for v in found if v["ModelPackageVersion"] == number), None)
+        if chosen is None:
+            known = ", ".join(str(v["ModelPackageVersion"]) for v in reversed(found))
+            raise OperationError(
+                f"model {self.model!r} has no version {number} (it has: {known})",
+                f"list them with `mlinfra model versions {self.model} --env ENV`",
+            )
+        return chosen
+
+    def serving(self) -> dict[str, Any] | None:
+        """The summary of the version that serves: the newest approved one, which every
+        endpoint of the model deploys (`sagemaker.registry.latest_approved`); None if none."""
+        found = call(self.sagemaker.list_model_packages, **registry.latest_approved(self.group))
+        listed = found.get("ModelPackageSummaryList") or []
+        return listed[0] if listed else None
+
+
+def open_registry(validation: Any, env: str, spec_file: str, model_name: str) -> Registry:
+    """The registry group of `model_name` in environment `env`; an error when the model has
+    none, or (SageMaker) when there are no AWS credentials."""
+    spec = environment(validation, env, spec_file)
+    model = component(spec, "model", model_name, spec_file)
+    if not model.registry_group:
+        raise OperationError(
+            f"model {model_name!r} has no `registry_group:`, so it has no versions"
+        )
+    group = named(spec, model.registry_group, "model_package_group")
+    if spec.target == "local":
+        return Registry(model_name, group, client(spec_file, spec.region), True, spec.region)
+    try:
+        sagemaker, sts = aws.clients(spec.region, "sagemaker", "sts")
+    except aws.NoCredentials as exc:
+        raise OperationError(
+            f"environment {env!r} is on SageMaker: {exc}",
+            "configure AWS credentials (aws configure, AWS_PROFILE or the AWS_* variables)",
+        ) from None
+    return Registry(model_name, group, sagemaker, False, spec.region, sts)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container): its number
+        return f"uid-{os.getuid()}"

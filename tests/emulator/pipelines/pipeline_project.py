@@ -244,3 +244,23 @@ def mlinfra(spec: Path, *args: str) -> Result:
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "Traceback" not in result.output
     return result
+
+
+def register_version(
+    sagemaker, status: str = "PendingManualApproval", report: str | None = None
+) -> str:
+    """A version of the group registered through boto3, as a pipeline would; with `report`,
+    the location of its evaluation report. Its ARN."""
+    request: dict = {
+        "ModelPackageGroupName": GROUP,
+        "ModelApprovalStatus": status,
+        "InferenceSpecification": {
+            "Containers": [{"Image": "sklearn", "ModelDataUrl": "s3://b/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    }
+    if report is not None:
+        statistics = {"ContentType": "application/json", "S3Uri": report}
+        request["ModelMetrics"] = {"ModelQuality": {"Statistics": statistics}}
+    return sagemaker.create_model_package(**request)["ModelPackageArn"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from pipeline_project import GROUP, announce, client, mlinfra, write_project
+from pipeline_project import GROUP, announce, client, mlinfra, register_version, write_project
 
 
 def decide(spec: Path, decision: str, version: int, reason: str) -> Result:
@@ -40,20 +40,7 @@ def register(server, spec: Path, accuracy: float, status: str = "PendingManualAp
     )
     report = spec.parent / f"evaluation-{number + 1}.json"
     report.write_text(json.dumps({"metrics": {"accuracy": {"value": accuracy}}}))
-    arn = sagemaker.create_model_package(
-        ModelPackageGroupName=GROUP,
-        ModelApprovalStatus=status,
-        InferenceSpecification={
-            "Containers": [{"Image": "sklearn", "ModelDataUrl": "s3://b/model.tar.gz"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-        ModelMetrics={
-            "ModelQuality": {
-                "Statistics": {"ContentType": "application/json", "S3Uri": str(report)}
-            }
-        },
-    )["ModelPackageArn"]
+    arn = register_version(sagemaker, status, str(report))
     return sagemaker.describe_model_package(ModelPackageName=arn)["ModelPackageVersion"]
 
 

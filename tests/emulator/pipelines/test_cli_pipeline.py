@@ -11,7 +11,15 @@ import json
 from pathlib import Path
 
 import pytest
-from pipeline_project import GROUP, announce, client, create, mlinfra, write_project
+from pipeline_project import (
+    GROUP,
+    announce,
+    client,
+    create,
+    mlinfra,
+    register_version,
+    write_project,
+)
 
 
 @pytest.fixture()
@@ -55,15 +63,7 @@ def test_a_manually_approved_model_registers_pending_and_approve_approves_it(ser
 def test_approve_takes_the_newest_version_and_names_the_versions_a_wrong_one_misses(server, spec):
     sagemaker = client(server)
     for _ in range(3):
-        sagemaker.create_model_package(
-            ModelPackageGroupName=GROUP,
-            ModelApprovalStatus="PendingManualApproval",
-            InferenceSpecification={
-                "Containers": [{"Image": "sklearn", "ModelDataUrl": "s3://b/model.tar.gz"}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
-        )
+        register_version(sagemaker)
     missing = mlinfra(spec, "model", "approve", "tiny-model", "--env", "local", "--version", "7")
     assert missing.exit_code == 1
     assert "has no version 7 (it has: 1, 2, 3)" in missing.stderr

@@ -29,6 +29,7 @@ COMMANDS = {
     "monitor": "mlinfra.cli.monitor:monitor_command",
     "audit": "mlinfra.cli.audit:audit_command",
     "preview": "mlinfra.cli.preview:preview_command",
+    "lineage": "mlinfra.cli.lineage:lineage_command",
 }
 
 

@@ -88,16 +88,23 @@ def open_registry(validation: Any, env: str, spec_file: str, model_name: str) ->
             f"model {model_name!r} has no `registry_group:`, so it has no versions"
         )
     group = named(spec, model.registry_group, "model_package_group")
+    sagemaker, sts = clients(spec, spec_file)
+    return Registry(model_name, group, sagemaker, sts is None, spec.region, sts)
+
+
+def clients(spec: Any, spec_file: str) -> tuple[Any, Any]:
+    """A SageMaker client of environment `spec` (the emulator beside the spec, or AWS with
+    the user's credentials), and for AWS an STS client (None for the emulator)."""
     if spec.target == "local":
-        return Registry(model_name, group, client(spec_file, spec.region), True, spec.region)
+        return client(spec_file, spec.region), None
     try:
         sagemaker, sts = aws.clients(spec.region, "sagemaker", "sts")
     except aws.NoCredentials as exc:
         raise OperationError(
-            f"environment {env!r} is on SageMaker: {exc}",
+            f"environment {spec.env!r} is on SageMaker: {exc}",
             "configure AWS credentials (aws configure, AWS_PROFILE or the AWS_* variables)",
         ) from None
-    return Registry(model_name, group, sagemaker, False, spec.region, sts)
+    return sagemaker, sts
 
 
 def _user() -> str:

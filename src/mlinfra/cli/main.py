@@ -30,6 +30,7 @@ COMMANDS = {
     "audit": "mlinfra.cli.audit:audit_command",
     "preview": "mlinfra.cli.preview:preview_command",
     "lineage": "mlinfra.cli.lineage:lineage_command",
+    "runs": "mlinfra.cli.runs:runs_command",
 }
 
 

@@ -169,7 +169,7 @@ def _describe(sagemaker: Any, arn: str, kind: str) -> Entity:
             kind_of,
             found.get("TrialComponentName", name),
             source.get("SourceArn"),
-            parameters={k: _parameter(v) for k, v in (found.get("Parameters") or {}).items()},
+            parameters={k: parameter_text(v) for k, v in (found.get("Parameters") or {}).items()},
             metrics={
                 m["MetricName"]: m["Last"]
                 for m in found.get("Metrics") or []
@@ -179,7 +179,8 @@ def _describe(sagemaker: Any, arn: str, kind: str) -> Entity:
     return Entity(arn, kind, kind, name)
 
 
-def _parameter(value: dict[str, Any]) -> str:
+def parameter_text(value: dict[str, Any]) -> str:
+    """A trial component's parameter (`{"NumberValue": 0.5}`) as text (`0.5`; `4`, not `4.0`)."""
     if "NumberValue" in value:
         number = value["NumberValue"]
         return str(int(number)) if float(number).is_integer() else str(number)

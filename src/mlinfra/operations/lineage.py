@@ -12,6 +12,7 @@ the user's credentials, what SageMaker recorded, and writes nothing.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from mlinfra.operations.errors import OperationError
 from mlinfra.operations.registry import clients, open_registry
 
 MAX_DEPTH = 10  # botocore: QueryLineageMaxDepth
+DESCRIBERS = 8  # calls in flight at once
 KINDS = ("artifact", "action", "context", "experiment-trial-component")
 
 
@@ -80,8 +82,10 @@ def lineage(request: LineageRequest) -> Lineage:
             raise OperationError("--model needs --version N: which version's lineage to show")
         found = open_registry(request.validation, request.env, request.spec_file, request.model)
         sagemaker = found.sagemaker
-        uri = found.version(request.version)["ModelPackageArn"]
+        uri = found.version_arn(request.version)
         start = _tracked(sagemaker, "list_artifacts", "ArtifactSummaries", "ArtifactArn", uri)
+        if start is None:
+            uri = found.version(request.version)["ModelPackageArn"]  # or: it has no such version
         what = f"{request.model} version {request.version}"
     else:
         sagemaker, _ = clients(spec, request.spec_file)
@@ -94,7 +98,11 @@ def lineage(request: LineageRequest) -> Lineage:
             "deployed; one made otherwise has none",
         )
     vertices, edges = _query(sagemaker, start)
-    entities = {arn: _describe(sagemaker, arn, kind) for arn, kind in vertices.items()}
+    # The descriptions are independent: asked at once, the calls' round trips overlap
+    # (boto3 clients may be shared between threads).
+    with ThreadPoolExecutor(max_workers=DESCRIBERS) as pool:
+        described = pool.map(lambda item: _describe(sagemaker, *item), vertices.items())
+        entities = {entity.arn: entity for entity in described}
     return Lineage(start, entities, tuple(sorted(edges)))
 
 

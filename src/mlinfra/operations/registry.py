@@ -70,6 +70,13 @@ class Registry:
             )
         return chosen
 
+    def version_arn(self, number: int) -> str:
+        """The ARN version `number` has if it exists (the group's, `.../<group>/<number>`),
+        without listing the group's versions."""
+        describe = self.sagemaker.describe_model_package_group
+        group_arn = call(describe, ModelPackageGroupName=self.group)["ModelPackageGroupArn"]
+        return group_arn.replace(":model-package-group/", ":model-package/", 1) + f"/{number}"
+
     def serving(self) -> dict[str, Any] | None:
         """The summary of the version that serves: the newest approved one, which every
         endpoint of the model deploys (`sagemaker.registry.latest_approved`); None if none."""

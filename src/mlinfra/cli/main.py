@@ -31,6 +31,7 @@ COMMANDS = {
     "preview": "mlinfra.cli.preview:preview_command",
     "lineage": "mlinfra.cli.lineage:lineage_command",
     "runs": "mlinfra.cli.runs:runs_command",
+    "graph": "mlinfra.cli.graph:graph_command",
 }
 
 

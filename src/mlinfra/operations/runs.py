@@ -16,7 +16,7 @@ from typing import Any
 
 from mlinfra.didyoumean import suggest
 from mlinfra.operations.emulator import call, named
-from mlinfra.operations.environment import environment
+from mlinfra.operations.environment import EnvironmentRequest, environment
 from mlinfra.operations.errors import OperationError
 from mlinfra.operations.lineage import parameter_text
 from mlinfra.operations.registry import clients
@@ -25,11 +25,7 @@ JOB_KINDS = ("TrainingJob", "ProcessingJob")
 SEARCH_LIMIT = 100  # botocore: Search's MaxResults
 
 
-@dataclass(frozen=True)
-class RunsRequest:
-    validation: object  # the valid spec (`spec.validate.Validation`)
-    spec_file: str
-    env: str
+RunsRequest = EnvironmentRequest  # the environment whose runs to read
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,21 @@ service model and answers as AWS would."""
 
 from __future__ import annotations
 
+import io
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 
 from mlinfra.engines import aws
 from mlinfra.operations.approvals import DecisionRequest, decide
 from mlinfra.operations.errors import OperationError
+from mlinfra.operations.registry import Registry
 from mlinfra.spec.validate import validate_file
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "emulator" / "pipelines"))
@@ -39,12 +43,25 @@ def package(number: int, status: str) -> dict:
 
 
 def described(summary: dict) -> dict:
-    """DescribeModelPackage's answer for a version with no evidence recorded."""
+    """DescribeModelPackage's answer for a version whose evaluation report is in S3."""
+    number = summary["ModelPackageVersion"]
+    report = {"ContentType": "application/json", "S3Uri": f"s3://reports/{number}.json"}
     return {
         **summary,
         "ModelPackageName": GROUP,
         "ModelPackageStatusDetails": {"ValidationStatuses": []},
+        "ModelMetrics": {"ModelQuality": {"Statistics": report}},
     }
+
+
+def report(stub, number: int, auc: float) -> None:
+    """S3 answers version `number`'s report, its `auc`."""
+    body = json.dumps({"metrics": {"auc": {"value": auc}}}).encode()
+    stub.add_response(
+        "get_object",
+        {"Body": StreamingBody(io.BytesIO(body), len(body))},
+        {"Bucket": "reports", "Key": f"{number}.json", "Range": ANY},
+    )
 
 
 @pytest.fixture()
@@ -55,9 +72,13 @@ def stubbed(monkeypatch):
     sts = boto3.client(
         "sts", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
     )
-    monkeypatch.setattr(aws, "clients", lambda region, *names: (sagemaker, sts))
-    with Stubber(sagemaker) as sm, Stubber(sts) as st:
-        yield sm, st
+    s3 = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    made = {"sagemaker": sagemaker, "sts": sts, "s3": s3}
+    monkeypatch.setattr(aws, "clients", lambda region, *names: tuple(made[n] for n in names))
+    with Stubber(sagemaker) as sm, Stubber(sts) as st, Stubber(s3) as objects:
+        yield sm, st, objects
 
 
 def request(tmp_path: Path, decision: str, version: int | None, reason: str | None):
@@ -67,7 +88,7 @@ def request(tmp_path: Path, decision: str, version: int | None, reason: str | No
 
 
 def test_rejecting_on_sagemaker_records_the_sts_caller_and_the_reason(tmp_path, stubbed):
-    sm, st = stubbed
+    sm, st, objects = stubbed
     listing = {"ModelPackageGroupName": GROUP, "ModelPackageType": "Versioned",
                "SortBy": "CreationTime", "SortOrder": "Descending"}  # fmt: skip
     two = package(2, "PendingManualApproval")
@@ -79,6 +100,7 @@ def test_rejecting_on_sagemaker_records_the_sts_caller_and_the_reason(tmp_path, 
     sm.add_response(
         "describe_model_package", described(two), {"ModelPackageName": two["ModelPackageArn"]}
     )
+    report(objects, 2, 0.93)
     one = package(1, "Approved")
     sm.add_response(
         "list_model_packages",
@@ -88,6 +110,7 @@ def test_rejecting_on_sagemaker_records_the_sts_caller_and_the_reason(tmp_path, 
     sm.add_response(
         "describe_model_package", described(one), {"ModelPackageName": one["ModelPackageArn"]}
     )
+    report(objects, 1, 0.88)
     st.add_response(
         "get_caller_identity", {"Arn": CALLER, "Account": ACCOUNT, "UserId": "AROA:alice"}, {}
     )
@@ -122,11 +145,12 @@ def test_rejecting_on_sagemaker_records_the_sts_caller_and_the_reason(tmp_path, 
     assert done.by == CALLER and done.status == "Rejected"
     (review,) = seen
     assert review.candidate.number == 2 and review.serving.number == 1
+    assert review.compared() == [("auc", 0.93, 0.88)]  # read from S3, read only
     sm.assert_no_pending_responses()
 
 
 def test_an_account_without_the_version_is_told_which_it_has(tmp_path, stubbed):
-    sm, _ = stubbed
+    sm, _, _ = stubbed
     sm.add_response(
         "list_model_packages", {"ModelPackageSummaryList": [package(1, "Approved")]}, None
     )
@@ -142,3 +166,14 @@ def test_no_credentials_says_how_to_give_them(tmp_path, monkeypatch):
     with pytest.raises(OperationError, match="no AWS credentials") as raised:
         decide(request(tmp_path, "approve", 1, None), lambda review: True)
     assert "configure AWS credentials" in raised.value.suggestion
+
+
+def test_a_report_s3_will_not_give_leaves_the_metrics_unknown(stubbed):
+    _, _, objects = stubbed
+    objects.add_client_error("get_object", "AccessDenied", "Access Denied")
+    found = Registry("tiny-model", GROUP, None, False, "us-east-1")
+    assert found.read_report("s3://reports/1.json") is None
+    body = b"not json"
+    objects.add_response("get_object", {"Body": StreamingBody(io.BytesIO(body), len(body))})
+    assert found.read_report("s3://reports/1.json") is None
+    assert found.read_report("file:evaluation.json") is None  # only S3 is read here

@@ -79,15 +79,13 @@ def decide(request: DecisionRequest, confirm: Callable[[Review], bool]) -> Decid
             f"see why with `mlinfra model show {request.model} --version {number} "
             f"--env {request.env}`",
         )
-    candidate = describe_version(found.sagemaker, summary["ModelPackageArn"], request.spec_file)
+    candidate = describe_version(found, summary["ModelPackageArn"], request.spec_file)
     serving = found.serving()
     review = Review(
         request.model,
         request.decision,
         candidate,
-        describe_version(found.sagemaker, serving["ModelPackageArn"], request.spec_file)
-        if serving
-        else None,
+        describe_version(found, serving["ModelPackageArn"], request.spec_file) if serving else None,
     )
     if not confirm(review):
         raise Declined()

@@ -4,8 +4,8 @@ its evaluation report, the data, code and hyperparameters that made it (their co
 hashes), the git commit, the execution that registered it and why it was approved or not.
 
 What a version carries is written when it is registered (`mlinfra.sagemaker.evidence`);
-here it is read back, the report's metrics from the report itself when it is a file of the
-project (the emulator's are).
+here it is read back, the report's metrics from the report itself: a file of the project
+(the emulator's are), or on SageMaker an S3 object read with the user's credentials.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from mlinfra.operations.approval_history import Approval, approval_history
 from mlinfra.operations.emulator import call
 from mlinfra.operations.pipelines import PipelineRequest
-from mlinfra.operations.registry import open_registry
+from mlinfra.operations.registry import Registry, open_registry
 from mlinfra.sagemaker.evidence import ARTIFACT, CODE, HYPERPARAMETER, INPUT, report_metrics
 
 
@@ -53,22 +53,21 @@ def versions(request: PipelineRequest) -> tuple[Version, ...]:
     """Every version of the model, newest first, with its evidence."""
     found = open_registry(request.validation, request.env, request.spec_file, request.name)
     spec_file = request.spec_file
-    return tuple(
-        describe_version(found.sagemaker, s["ModelPackageArn"], spec_file) for s in found.versions()
-    )
+    return tuple(describe_version(found, s["ModelPackageArn"], spec_file) for s in found.versions())
 
 
 def show(request: PipelineRequest, number: int) -> Version:
     """Version `number` of the model, with its evidence and every decision on it."""
     found = open_registry(request.validation, request.env, request.spec_file, request.name)
     arn = found.version(number)["ModelPackageArn"]
-    version = describe_version(found.sagemaker, arn, request.spec_file)
+    version = describe_version(found, arn, request.spec_file)
     return replace(version, history=approval_history(found, arn))
 
 
-def describe_version(sagemaker: Any, arn: str, spec_file: str) -> Version:
-    """Version `arn` and its evidence, as DescribeModelPackage gives them."""
-    described = call(sagemaker.describe_model_package, ModelPackageName=arn)
+def describe_version(found: Registry, arn: str, spec_file: str) -> Version:
+    """Version `arn` of registry `found` and its evidence, as DescribeModelPackage gives
+    them, the metrics from its evaluation report."""
+    described = call(found.sagemaker.describe_model_package, ModelPackageName=arn)
     customer = described.get("CustomerMetadataProperties") or {}
     metadata = described.get("MetadataProperties") or {}
     statistics = ((described.get("ModelMetrics") or {}).get("ModelQuality") or {}).get(
@@ -84,7 +83,7 @@ def describe_version(sagemaker: Any, arn: str, spec_file: str) -> Version:
         arn=arn,
         status=described["ModelApprovalStatus"],
         created=described["CreationTime"],
-        metrics=_metrics(statistics.get("S3Uri"), spec_file),
+        metrics=_metrics(statistics.get("S3Uri"), spec_file, found),
         inputs=inputs,
         code={k.removeprefix(CODE): v for k, v in customer.items() if k.startswith(CODE)},
         hyperparameters={
@@ -101,11 +100,13 @@ def describe_version(sagemaker: Any, arn: str, spec_file: str) -> Version:
     )
 
 
-def _metrics(location: str | None, spec_file: str) -> dict[str, float]:
-    """The metrics of an evaluation report (`{"metrics": {"auc": {"value": 0.9}}}`) that is
-    a file of the project; none for one elsewhere (in S3) or unreadable."""
+def _metrics(location: str | None, spec_file: str, found: Registry) -> dict[str, float]:
+    """The metrics of an evaluation report (`{"metrics": {"auc": {"value": 0.9}}}`): a file
+    of the project, or on SageMaker an S3 object; none from anything else or unreadable."""
     if not location:
         return {}
+    if location.startswith("s3://"):
+        return report_metrics(found.read_report(location))
     project = Path(spec_file).resolve().parent
     path = Path(location.removeprefix("file:"))
     path = (project / path).resolve() if not path.is_absolute() else path.resolve()

@@ -10,6 +10,7 @@ it; on SageMaker only approval writes.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ from mlinfra.operations.environment import environment
 from mlinfra.operations.errors import OperationError
 from mlinfra.sagemaker import registry
 from mlinfra.sagemaker.arns import EXAMPLE_ACCOUNT, partition
+
+REPORT_LIMIT = 10 * 1024 * 1024  # an evaluation report is small; a bigger object is not one
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,23 @@ class Registry:
         describe = self.sagemaker.describe_model_package_group
         group_arn = call(describe, ModelPackageGroupName=self.group)["ModelPackageGroupArn"]
         return group_arn.replace(":model-package-group/", ":model-package/", 1) + f"/{number}"
+
+    def read_report(self, location: str) -> Any:
+        """An evaluation report in S3, read with the user's credentials (None if it cannot
+        be: not S3, missing, unreadable, too big or not JSON). The emulator's are files of
+        the project, which `model_versions` reads itself."""
+        if self.local or not location.startswith("s3://"):
+            return None
+        # botocore is deferred: it loads only when AWS is asked.
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        try:
+            (s3,) = aws.clients(self.region, "s3")
+            body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{REPORT_LIMIT - 1}")
+            return json.loads(body["Body"].read())
+        except (aws.NoCredentials, BotoCoreError, ClientError, ValueError):
+            return None
 
     def serving(self) -> dict[str, Any] | None:
         """The summary of the version that serves: the newest approved one, which every

@@ -8,6 +8,7 @@ EXAMPLE := examples/churn/mlinfra.yaml
 STACKS := stacks/churn
 
 .PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore \
+	bench-lineage \
 	bench-drift bench-audit bench-monitor-job check-monitor-job-image bench-auth bench-validate \
 	bench-cold-start bench-quality bench-incremental
 
@@ -166,6 +167,11 @@ bench-featurestore: bench-peers
 # What checking request signatures costs: two emulators, auth on and --insecure-any-credentials.
 bench-auth: setup
 	$(PY) benchmarks/auth_bench.py
+
+# Search over 10,000 runs and a version's lineage, in the service, through boto3 and as the
+# `runs search` and `lineage` commands run them (issue 20).
+bench-lineage: setup
+	$(PY) benchmarks/lineage_bench.py
 
 # Evidently (the drift benchmark's peer) and Checkov (the audit benchmark's) need pins of their
 # own (Evidently: pandas 2; Checkov: its many dependencies), so each has its own venv too.

@@ -20,26 +20,54 @@ number.
      - QueryLineage from a version's model package artifact, Ascendants, depth 10: the whole
        way back to the raw data.
    And once, the first Search after a restart (reading the components from SQLite).
+3. Restarts the emulator on the same state as `mlinfra emulator start` does (a process of
+   its own), and times the commands as a user runs them, in this process through click
+   (argument parsing, the spec's validation, every call and the rendering; the boto3 client
+   is made by the first invocation and kept, as a process does), interleaved; then each once
+   in a fresh process (the interpreter's start and every import included):
+     - `mlinfra runs search --param C=0.5 --metric accuracy --env local --json`;
+     - `mlinfra lineage --model churn-model --version N --env local --format json`, of the
+       last version, over its whole lineage;
+   the spec a one-model project beside the emulator, which it finds through its run file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from mlinfra.cli.main import cli
+from mlinfra.emulator import process
 from mlinfra.emulator.access import Access
 from mlinfra.emulator.server import EmulatorServer
 
 REGION = "us-east-1"
 RUNS_PER_TRIAL = 20
 TRIALS_PER_EXPERIMENT = 100
+GROUP = "bench-local-churn"  # the spec's registry group, as the local target names it
+SPEC = """\
+version: 1
+project: bench
+environments:
+  local: {target: local}
+models:
+  churn-model:
+    registry_group: churn
+    framework: sklearn
+    framework_version: "1.2-1"
+"""
 
 
 def start(root: Path) -> tuple[EmulatorServer, threading.Thread]:
@@ -81,9 +109,11 @@ def record_runs(server: EmulatorServer, count: int, seed: int) -> None:
 
 
 def record_versions(server: EmulatorServer, count: int) -> str:
-    """`count` versions, each with a pipeline's lineage; the package artifact of the last."""
+    """`count` versions in the spec's registry group, each with a pipeline's lineage; the
+    package artifact of the last."""
     control = server.control
     lineage, experiments = control.lineage, control.experiments
+    control.call("CreateModelPackageGroup", {"ModelPackageGroupName": GROUP}, REGION)
     package = ""
     for index in range(count):
         run = f"pipelines-{index:06d}"
@@ -120,12 +150,64 @@ def record_versions(server: EmulatorServer, count: int) -> str:
              ("Image", "sklearn:1.2-1")],
             [("Model", model_uri)],
         )  # fmt: skip
-        version = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/churn/{index + 1}"
+        registered = {
+            "ModelPackageGroupName": GROUP,
+            "ModelApprovalStatus": "Approved",
+            "InferenceSpecification": {
+                "Containers": [{"Image": "sklearn", "ModelDataUrl": model_uri}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+        }
+        version = control.call("CreateModelPackage", registered, REGION)["ModelPackageArn"]
         package = lineage.track("ModelPackage", version, REGION)
         lineage.associate(model, package, "ContributedTo")
         group = lineage.context("churn-model-group", "ModelGroup", "group", REGION)
         lineage.associate(package, group, "ContributedTo")
     return package
+
+
+def command_times(spec: Path, versions: int, reps: int) -> None:
+    """`runs search` and `lineage` as the CLI runs them, in interleaved rounds; and once
+    each in a fresh process (interpreter start, imports and all)."""
+    runner = CliRunner()
+
+    def mlinfra(*args: str) -> dict:
+        result = runner.invoke(cli, [*args, "--env", "local", "-f", str(spec)])
+        if result.exit_code != 0:
+            raise SystemExit(f"mlinfra {' '.join(args)} failed:\n{result.output}")
+        return json.loads(result.stdout)
+
+    commands = {
+        "mlinfra runs search --param C=0.5 --metric accuracy --json": lambda: mlinfra(
+            "runs", "search", "--param", "C=0.5", "--metric", "accuracy", "--json"
+        ),
+        f"mlinfra lineage --model churn-model --version {versions} --format json": lambda: mlinfra(
+            "lineage", "--model", "churn-model", "--version", str(versions), "--format", "json"
+        ),  # fmt: skip
+    }
+    searched = next(iter(commands.values()))()
+    traced = list(commands.values())[1]()
+    print(
+        f"runs search: {searched['total']} of the recorded runs match, first "
+        f"{searched['runs'][0]['name']}; lineage: {len(traced['entities'])} entities"
+    )
+    results: dict[str, list[float]] = {label: [] for label in commands}
+    rounds = 5
+    for round_ in range(rounds):
+        labels = list(commands)
+        labels = labels[round_ % len(labels) :] + labels[: round_ % len(labels)]
+        for label in labels:
+            results[label] += timed(commands[label], max(1, reps // rounds))
+    for label, times in results.items():
+        print(summary(label, times))
+    for label in commands:
+        words = label.split()[1:]
+        command = [sys.executable, "-m", "mlinfra.cli.main", *words, "--env", "local"]
+        begin = time.perf_counter()
+        done = subprocess.run([*command, "-f", str(spec)], capture_output=True, check=False)  # noqa: S603
+        elapsed = (time.perf_counter() - begin) * 1000
+        print(f"{label:<62} a fresh process: {elapsed:7.1f} ms (exit {done.returncode})")
 
 
 def timed(fn: Callable[[], object], reps: int) -> list[float]:
@@ -227,6 +309,15 @@ def main() -> None:
         for label, times in results.items():
             print(summary(label, times))
         stop(server, thread)
+
+        # The commands against the emulator as users run it: its own process, detached.
+        spec = root / "mlinfra.yaml"
+        spec.write_text(SPEC)
+        process.start(spec)
+        try:
+            command_times(spec, args.versions, args.reps)
+        finally:
+            process.stop(spec)
 
         server, thread = start(root)  # the same state, read afresh
         sm = Access.for_server(server).client("sagemaker")

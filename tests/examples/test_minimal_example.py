@@ -135,7 +135,7 @@ def test_a_gate_that_does_not_hold_skips_registration_and_the_run_succeeds(spec:
 
 
 def test_the_registered_model_is_served_by_the_training_scripts_hooks(spec: Path) -> None:
-    mlinfra(spec, "model", "approve", "parcel-size", "--env", "local")
+    mlinfra(spec, "model", "approve", "parcel-size", "--env", "local", "--yes")
     mlinfra(spec, "apply", "--env", "local", "--auto-approve")
     runtime = sagemaker(spec, "sagemaker-runtime")
     csv = runtime.invoke_endpoint(

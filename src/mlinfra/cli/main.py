@@ -25,10 +25,13 @@ COMMANDS = {
     "destroy": "mlinfra.cli.apply:destroy_command",
     "refresh": "mlinfra.cli.refresh:refresh_command",
     "pipeline": "mlinfra.cli.pipeline:pipeline_command",
-    "model": "mlinfra.cli.pipeline:model_command",
+    "model": "mlinfra.cli.model:model_command",
     "monitor": "mlinfra.cli.monitor:monitor_command",
     "audit": "mlinfra.cli.audit:audit_command",
     "preview": "mlinfra.cli.preview:preview_command",
+    "lineage": "mlinfra.cli.lineage:lineage_command",
+    "runs": "mlinfra.cli.runs:runs_command",
+    "graph": "mlinfra.cli.graph:graph_command",
 }
 
 

@@ -4,6 +4,7 @@ reach the emulator beside the spec, and a call's failure in words."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from mlinfra.didyoumean import suggest
@@ -53,7 +54,15 @@ def access(spec_file: str, region: str) -> Access:
 
 def client(spec_file: str, region: str) -> Any:
     """A SageMaker client (boto3) of the emulator running beside the spec."""
-    return LocalProvider.for_access(access(spec_file, region)).client
+    return _client_of(access(spec_file, region))
+
+
+@functools.lru_cache(maxsize=8)
+def _client_of(reached: Access) -> Any:
+    # One client per emulator (URL, credentials, region) for the process's life: botocore
+    # builds a client's 400-odd operations anew each time (a tenth of a second on a busy
+    # machine), which a process that asks the emulator more than once pays only once.
+    return LocalProvider.for_access(reached).client
 
 
 def call(method: Any, **request: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Each helper raises an `OperationError` in the words the user sees when it cannot
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlinfra.didyoumean import suggest
@@ -22,6 +23,16 @@ from mlinfra.operations.waits import explained
 from mlinfra.plan import values
 from mlinfra.sagemaker.api import CatalogError
 from mlinfra.state import StateError, backend_for
+
+
+@dataclass(frozen=True)
+class EnvironmentRequest:
+    """What a command that reads one environment asks: the valid spec
+    (`spec.validate.Validation`), its file and the environment's name."""
+
+    validation: object
+    spec_file: str
+    env: str
 
 
 def environment(validation, env: str, spec_file: str):

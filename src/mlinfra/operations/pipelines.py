@@ -1,9 +1,9 @@
-"""Pipelines and model versions in the local emulator: run a pipeline (and follow it), list its
-runs, approve a model version (`mlinfra pipeline run|runs`, `mlinfra model approve`).
+"""Pipelines in the local emulator: run a pipeline (and follow it), list its runs
+(`mlinfra pipeline run|runs`).
 
 Each talks to the emulator running beside the spec with boto3, exactly as a user's own code
 would: StartPipelineExecution, DescribePipelineExecution, ListPipelineExecutions,
-ListPipelineExecutionSteps, ListModelPackages, UpdateModelPackage.
+ListPipelineExecutionSteps.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from mlinfra.operations.progress import (
     RunEnded,
     StepEnded,
 )
-from mlinfra.sagemaker import registry
 
 CREATED_BY = "create it with `mlinfra apply --env {env}` (or boto3's CreatePipeline)"
 POLL_SECONDS = 0.5
@@ -67,14 +66,6 @@ class Run:
     summary: dict[str, Any]
     steps: tuple[dict[str, Any], ...]
     gates: dict[str, Gate]
-
-
-@dataclass(frozen=True)
-class Approval:
-    name: str
-    version: int
-    arn: str
-    already: bool  # the version was approved already: nothing changed
 
 
 def run(
@@ -120,51 +111,6 @@ def runs(
         gates = (_gate(request.spec_file, pipeline, physical, arn, step) for step in ran)
         listed.append(Run(summary, tuple(ran), {g.step: g for g in gates if g is not None}))
     return tuple(listed)
-
-
-def registry_versions(request: PipelineRequest) -> tuple[Any, list[dict[str, Any]]]:
-    """A client of the emulator, and the summaries of every version of model `request.name`
-    in its registry group, oldest first; an error when the model has no registry or no
-    version yet."""
-    spec = local_environment(request.validation, request.env, request.spec_file)
-    name = request.name
-    model = component(spec, "model", name, request.spec_file)
-    if not model.registry_group:
-        raise OperationError(f"model {name!r} has no `registry_group:`, so it has no versions")
-    group = named(spec, model.registry_group, "model_package_group")
-    sagemaker = client(request.spec_file, spec.region)
-    pages = sagemaker.get_paginator("list_model_packages").paginate(**registry.versions(group))
-    try:
-        versions = [p for page in pages for p in page["ModelPackageSummaryList"]]
-    except sagemaker.exceptions.ClientError as exc:
-        raise OperationError(f"registry group {group}: {reason(exc)}") from None
-    if not versions:
-        raise OperationError(
-            f"registry group {group} has no versions yet",
-            "a pipeline's register_model step adds them: `mlinfra pipeline run NAME --env "
-            f"{request.env} --wait`",
-        )
-    return sagemaker, versions
-
-
-def approve(request: PipelineRequest, version: int | None) -> Approval:
-    """Approve `version` (None: the newest) of the model's versions in its registry group."""
-    name = request.name
-    sagemaker, versions = registry_versions(request)
-    group = versions[0]["ModelPackageGroupName"]
-    chosen = max(versions, key=lambda v: v["ModelPackageVersion"])
-    if version is not None:
-        chosen = next((v for v in versions if v["ModelPackageVersion"] == version), None)
-        if chosen is None:
-            known = ", ".join(str(n) for n in sorted(v["ModelPackageVersion"] for v in versions))
-            raise OperationError(
-                f"registry group {group} has no version {version} (it has: {known})"
-            )
-    number, arn = chosen["ModelPackageVersion"], chosen["ModelPackageArn"]
-    if chosen["ModelApprovalStatus"] == registry.APPROVED:
-        return Approval(name, number, arn, already=True)
-    call(sagemaker.update_model_package, ModelPackageArn=arn, ModelApprovalStatus=registry.APPROVED)
-    return Approval(name, number, arn, already=False)
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -327,6 +327,13 @@ class Pipeline(Component):
     parameters: MappingOf[str, Any]  # name -> default value
     steps: MappingOf[str, Step]  # in the order written
 
+    def registered_models(self) -> tuple[str, ...]:
+        """The models its register_model steps register, once each, in the order written: a
+        `when:` reading `serving.metrics.NAME` compares with the version of the one there is
+        that serves now."""
+        found = (s.model for s in self.steps.values() if isinstance(s, RegisterModelStep))
+        return tuple(dict.fromkeys(found))
+
 
 @dataclass(frozen=True)
 class Autoscaling(SpecNode):

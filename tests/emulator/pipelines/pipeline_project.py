@@ -11,6 +11,9 @@ import os
 import time
 from pathlib import Path
 
+from click.testing import CliRunner, Result
+
+from mlinfra.cli.main import cli
 from mlinfra.emulator import process
 from mlinfra.emulator.access import Access
 from mlinfra.emulator.server import EmulatorServer
@@ -233,3 +236,31 @@ def processing_definition(
                 "S3UploadMode": "EndOfJob"}}]}  # fmt: skip
     body = {"Name": step, "Type": "Processing", "Arguments": arguments}
     return json.dumps({"Version": "2020-12-01", "Steps": [body]})
+
+
+def mlinfra(spec: Path, *args: str) -> Result:
+    """`mlinfra ARGS -f SPEC` run in process; never a traceback."""
+    result = CliRunner().invoke(cli, [*args, "-f", str(spec)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    return result
+
+
+def register_version(
+    sagemaker, status: str = "PendingManualApproval", report: str | None = None
+) -> str:
+    """A version of the group registered through boto3, as a pipeline would; with `report`,
+    the location of its evaluation report. Its ARN."""
+    request: dict = {
+        "ModelPackageGroupName": GROUP,
+        "ModelApprovalStatus": status,
+        "InferenceSpecification": {
+            "Containers": [{"Image": "sklearn", "ModelDataUrl": "s3://b/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    }
+    if report is not None:
+        statistics = {"ContentType": "application/json", "S3Uri": report}
+        request["ModelMetrics"] = {"ModelQuality": {"Statistics": statistics}}
+    return sagemaker.create_model_package(**request)["ModelPackageArn"]

@@ -1,4 +1,4 @@
-"""`mlinfra pipeline run|runs` and `mlinfra model approve` against a running emulator.
+"""`mlinfra pipeline run|runs` and `mlinfra model approve|versions|show` against a running emulator.
 
 The emulator is the `server` fixture's, announced in the spec folder's run file as
 `mlinfra emulator start` does, so the CLI finds it the way it finds a detached one.
@@ -11,17 +11,15 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from pipeline_project import GROUP, announce, client, create, write_project
-
-from mlinfra.cli.main import cli
-
-
-def mlinfra(spec: Path, *args: str) -> Result:
-    result = CliRunner().invoke(cli, [*args, "-f", str(spec)])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    assert "Traceback" not in result.output
-    return result
+from pipeline_project import (
+    GROUP,
+    announce,
+    client,
+    create,
+    mlinfra,
+    register_version,
+    write_project,
+)
 
 
 @pytest.fixture()
@@ -53,7 +51,7 @@ def test_a_manually_approved_model_registers_pending_and_approve_approves_it(ser
         "ModelPackageSummaryList"
     ]
     assert version["ModelApprovalStatus"] == "PendingManualApproval"
-    result = mlinfra(spec, "model", "approve", "tiny-model", "--env", "local")
+    result = mlinfra(spec, "model", "approve", "tiny-model", "--env", "local", "--yes")
     assert result.exit_code == 0, result.output
     assert "approved tiny-model version 1" in result.stdout
     (version,) = client(server).list_model_packages(ModelPackageGroupName=GROUP)[
@@ -65,27 +63,22 @@ def test_a_manually_approved_model_registers_pending_and_approve_approves_it(ser
 def test_approve_takes_the_newest_version_and_names_the_versions_a_wrong_one_misses(server, spec):
     sagemaker = client(server)
     for _ in range(3):
-        sagemaker.create_model_package(
-            ModelPackageGroupName=GROUP,
-            ModelApprovalStatus="PendingManualApproval",
-            InferenceSpecification={
-                "Containers": [{"Image": "sklearn", "ModelDataUrl": "s3://b/model.tar.gz"}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
-            },
-        )
+        register_version(sagemaker)
     missing = mlinfra(spec, "model", "approve", "tiny-model", "--env", "local", "--version", "7")
     assert missing.exit_code == 1
     assert "has no version 7 (it has: 1, 2, 3)" in missing.stderr
 
-    result = mlinfra(spec, "model", "approve", "tiny-model", "--env", "local")
+    result = mlinfra(spec, "model", "approve", "tiny-model", "--env", "local", "--yes")
     assert result.exit_code == 0, result.output
     assert "approved tiny-model version 3" in result.stdout
     listed = sagemaker.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
     statuses = {v["ModelPackageVersion"]: v["ModelApprovalStatus"] for v in listed}
     assert statuses == {1: "PendingManualApproval", 2: "PendingManualApproval", 3: "Approved"}
-    again = mlinfra(spec, "model", "approve", "tiny-model", "--env", "local", "--version", "3")
-    assert "tiny-model version 3 is already approved" in again.stdout
+    again = mlinfra(
+        spec, "model", "approve", "tiny-model", "--env", "local", "--version", "3", "--yes"
+    )
+    assert again.exit_code == 1
+    assert "tiny-model version 3 is already approved" in again.stderr
 
 
 def test_a_false_condition_is_said_and_a_param_overrides_the_default(spec):

@@ -27,9 +27,12 @@ from mlinfra.ir.local.api import PIPELINE
 from mlinfra.ir.local.feature_stores import OFFLINE_FOLDER
 from mlinfra.ir.requests.pipelines import create_pipeline
 from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.pipeline_definition.conditions import serving_metrics
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import classify_input
 from mlinfra.ir.sagemaker.pipelines import CODE_FIELDS, used_by_name
 from mlinfra.sagemaker.arns import EXAMPLE_ACCOUNT, role_arn
+from mlinfra.sagemaker.serving_lookup import SCRIPT_NAME
+from mlinfra.sagemaker.serving_lookup import STEP_NAME as SERVING
 from mlinfra.spec.model import Pipeline
 from mlinfra.spec.values import schedule_tag
 
@@ -67,6 +70,10 @@ def lower_pipeline(ctx: LoweringContext, component: Pipeline) -> list[Resource]:
         for step, body in steps.items()
         if body.type in CODE_FIELDS
     }
+    if serving_metrics(steps):
+        # The emulator's runner answers the `serving` step itself, from its own registry,
+        # with the code the step runs on SageMaker (`serving_lookup.serving_document`).
+        code_uris[SERVING] = f"file:{EMULATOR_FOLDER}/{SCRIPT_NAME}"
     data_uris = {
         text: f"file:{text}"
         for body in steps.values()

@@ -32,10 +32,15 @@ from mlinfra.ir.sagemaker.models import (
     registry_address,
     registry_group_name,
 )
+from mlinfra.ir.sagemaker.pipeline_definition.conditions import serving_metrics
 from mlinfra.ir.sagemaker.pipeline_definition.images import processing_image, training_image
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import classify_input
+from mlinfra.ir.sagemaker.pipeline_definition.processing import SERVING_INSTANCE_TYPE
 from mlinfra.ir.sagemaker.translate import translate
 from mlinfra.naming import fit
+from mlinfra.sagemaker.serving_lookup import SCRIPT_NAME
+from mlinfra.sagemaker.serving_lookup import STEP_NAME as SERVING
+from mlinfra.sagemaker.serving_lookup import script as serving_script
 from mlinfra.spec.model import Component, JobStep, Pipeline, RegisterModelStep
 from mlinfra.spec.values import parse_schedule
 
@@ -154,6 +159,15 @@ def code_uploads(ctx: LoweringContext, component: Pipeline) -> tuple[list[Resour
             asset = FileAsset(script, sha256, packed_as=packed)
             resources[key] = upload(ctx, component, address, key, asset, source)
         uris[step] = _object_uri(resources[key].address, key)
+    if serving_metrics(component.steps):
+        # mlinfra's own script, written beside the program (`FileAsset.content`).
+        content = serving_script()
+        sha256 = hashlib.sha256(content).hexdigest()
+        key = code_key(component.name, "processing", sha256, SCRIPT_NAME)
+        asset = FileAsset(SCRIPT_NAME, sha256, content=content)
+        address = f"{component.address}/script-{SERVING}"
+        resources[key] = upload(ctx, component, address, key, asset, component.key_range)
+        uris[SERVING] = _object_uri(address, key)
     return list(resources.values()), uris
 
 
@@ -316,6 +330,12 @@ def _sagemaker_statements(ctx: LoweringContext, component: Pipeline) -> list[dic
             "sagemaker:DescribeModelPackage",
         ]
         statements.append(iam.statement(actions, resources, "RegisterModels"))
+    if groups and serving_metrics(component.steps):
+        # The `serving` step reads which version serves (`serving_lookup`): ListModelPackages
+        # has no resource-level permission in IAM, so its resource is every one.
+        statements.append(
+            iam.statement(["sagemaker:ListModelPackages"], ["*"], "FindServingVersion")
+        )
     return statements
 
 
@@ -325,6 +345,8 @@ def _images(ctx: LoweringContext, component: Pipeline) -> list[str]:
         if isinstance(body, JobStep):
             image = processing_image if body.type == "processing" else training_image
             found.append(image(ctx, component, body.instance_type))
+    if serving_metrics(component.steps):
+        found.append(processing_image(ctx, component, SERVING_INSTANCE_TYPE))
     return found
 
 

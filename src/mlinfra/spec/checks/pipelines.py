@@ -1,4 +1,5 @@
-"""Pipelines make sense: steps form no cycle, conditions parse and read what exists upstream,
+"""Pipelines make sense: steps form no cycle, conditions parse and read what exists upstream
+(or, as `serving.metrics.NAME`, the version that serves the model the pipeline registers),
 and each step carries only the fields its type uses."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from collections.abc import Mapping as MappingOf
 
 from mlinfra.diagnostics import Diagnostic, Position, SourceRange, error
+from mlinfra.sagemaker.serving_lookup import STEP_NAME as SERVING
 from mlinfra.spec.checks.context import CheckContext
 from mlinfra.spec.checks.references import unknown
 from mlinfra.spec.expressions import (
@@ -20,7 +22,14 @@ from mlinfra.spec.expressions import (
     parse_condition,
     references,
 )
-from mlinfra.spec.model import ConditionStep, JobStep, RegisterModelStep, Step, TrainingStep
+from mlinfra.spec.model import (
+    ConditionStep,
+    JobStep,
+    Pipeline,
+    RegisterModelStep,
+    Step,
+    TrainingStep,
+)
 from mlinfra.syntax.nodes import Mapping, Node
 
 # Fields a step of each type may carry, besides `type`, `description` and `after`.
@@ -161,8 +170,10 @@ def check_conditions(ctx: CheckContext) -> Iterator[Diagnostic]:
                     if name not in parameters or len(ref.parts) != 2:
                         what = f"parameter of pipeline {pipeline.name!r}"
                         yield unknown(what, name, parameters, at)
+                elif head == SERVING and head not in steps:
+                    yield from _serving_reference(pipeline, ref, at)
                 elif head not in steps:
-                    known = [s for s in steps if s != step.name] + ["parameters"]
+                    known = [s for s in steps if s != step.name] + ["parameters", SERVING]
                     yield unknown(f"step in pipeline {pipeline.name!r}", head, known, at)
                 elif head not in before:
                     yield error(
@@ -178,6 +189,30 @@ def check_conditions(ctx: CheckContext) -> Iterator[Diagnostic]:
                         "for a processing or training step",
                         at,
                     )
+
+
+def _serving_reference(pipeline: Pipeline, ref: Reference, at: SourceRange) -> Iterator[Diagnostic]:
+    """`serving.metrics.NAME`: a metric of the version that serves the model the pipeline
+    registers, so the pipeline registers exactly one model (that it has a registry group,
+    `register-needs-registry` checks)."""
+    if len(ref.parts) != 3 or ref.parts[1] != "metrics":
+        yield error(
+            "invalid-condition",
+            f"{ref.name!r} is not a metric of the serving version: write serving.metrics.NAME",
+            at,
+        )
+        return
+    models = pipeline.registered_models()
+    if len(models) != 1:
+        yield error(
+            "invalid-condition",
+            f"{ref.name!r} compares with the version that serves now, but pipeline "
+            f"{pipeline.name!r} registers "
+            + (f"{len(models)} models ({', '.join(models)})" if models else "no model"),
+            at,
+            suggestion="give the pipeline one register_model step to say which model serves",
+        )
+        return
 
 
 def _nested_comparisons(expr: Expression) -> Iterator[Compare]:

@@ -48,6 +48,7 @@ from mlinfra.emulator.services.pipelines.expressions import (
     Step,
     evaluated,
 )
+from mlinfra.sagemaker import serving_lookup
 from mlinfra.sagemaker.evidence import report_metrics, sha256_value
 
 log = logging.getLogger("mlinfra.emulator.pipelines")
@@ -164,6 +165,8 @@ class Execution:
 
     def _processing(self, step: Step) -> dict[str, Any]:
         args = self.scope.resolve(step.arguments)
+        if _is_serving_lookup(args):
+            return self._serving(step, args)
         folder = self._step_folder(step.name)
         note = self._noter(step.name)
         self.container.stage_processing(args, folder, note)
@@ -185,6 +188,39 @@ class Execution:
             metrics=_reported_metrics(self._property_files[step.name].values()),
         )
         return self._remember(step, key, {"ProcessingJob": {"Arn": properties["ProcessingJobArn"]}})
+
+    def _serving(self, step: Step, args: dict[str, Any]) -> dict[str, Any]:
+        """The `serving` step, answered from the emulator's own registry with the code the
+        step runs on SageMaker: the metrics of the group's newest approved version."""
+        environment = args.get("Environment") or {}
+        group = environment[serving_lookup.GROUP_VARIABLE]
+        wanted = environment.get(serving_lookup.METRICS_VARIABLE, "")
+        metrics = [m for m in wanted.split(",") if m]
+        approved = [
+            v for v in self.context.versions(group) if v.get("ModelApprovalStatus") == "Approved"
+        ]
+        approved.sort(key=lambda v: v["CreationTime"], reverse=True)
+
+        def read_report(location: str) -> Any:
+            try:
+                return json.loads(self.container.local(location).read_text())
+            except JobFailure:  # a report the emulator may not read: the metric is unknown
+                return None
+
+        document = serving_lookup.serving_document(approved, read_report, metrics)
+        folder = self._step_folder(step.name)
+        files = {}
+        for declared in step.body.get("PropertyFiles", ()):
+            path = (folder / str(declared["FilePath"])).resolve()
+            if not path.is_relative_to(folder.resolve()):  # the definition is anyone's text
+                raise JobFailure(f"property file {declared['FilePath']!r} leaves the step")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(document) + "\n")
+            files[declared["PropertyFileName"]] = path
+        self._property_files[step.name] = files
+        arn = self._job_arn("processing-job", step.name)
+        self.scope.steps[step.name] = {"ProcessingJobArn": arn, "ProcessingJobStatus": "Completed"}
+        return {"ProcessingJob": {"Arn": arn}}
 
     # --- training --------------------------------------------------------------------------
 
@@ -379,6 +415,17 @@ class Execution:
             ) from None
         except json.JSONDecodeError as exc:
             raise JobFailure(f"property file {path} is not JSON: {exc}") from None
+
+
+def _is_serving_lookup(args: dict[str, Any]) -> bool:
+    """Whether a processing step is mlinfra's lookup of the serving version's metrics."""
+    entrypoint = (args.get("AppSpecification") or {}).get("ContainerEntrypoint") or []
+    environment = args.get("Environment") or {}
+    return (
+        serving_lookup.GROUP_VARIABLE in environment
+        and bool(entrypoint)
+        and str(entrypoint[-1]).endswith("/" + serving_lookup.SCRIPT_NAME)
+    )
 
 
 def _reported_metrics(files: Any) -> dict[str, float]:

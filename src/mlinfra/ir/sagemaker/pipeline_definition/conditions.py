@@ -9,6 +9,8 @@ from typing import Any
 from mlinfra.ir.graph import GraphError
 from mlinfra.ir.sagemaker.pipeline_definition.jobs import Build
 from mlinfra.sagemaker.pipelines import NEGATED
+from mlinfra.sagemaker.serving_lookup import EXISTS_PATH
+from mlinfra.sagemaker.serving_lookup import STEP_NAME as SERVING
 from mlinfra.spec.expressions import (
     BoolOp,
     Compare,
@@ -31,15 +33,27 @@ COMPARISONS = {
 
 
 def metric_reads(steps: Mapping[str, Step]) -> dict[str, list[str]]:
-    """The metric paths conditions read, by the step that produces them."""
+    """The metric paths conditions read, by the step that produces them (`serving`, unless
+    a step has that name: the lookup of the serving version's, `serving_lookup`)."""
     reads: dict[str, dict[str, None]] = {}
     for body in steps.values():
         if not isinstance(body, ConditionStep):
             continue
         for ref in references(parse_condition(body.when)):
-            if ref.parts[0] != "parameters" and ref.parts[0] in steps:
+            if ref.parts[0] in steps or _is_serving(steps, ref):
                 reads.setdefault(ref.parts[0], {})[".".join(ref.parts[1:])] = None
     return {step: list(paths) for step, paths in reads.items()}
+
+
+def serving_metrics(steps: Mapping[str, Step]) -> list[str]:
+    """The metrics of the serving version the conditions compare with (none: no lookup)."""
+    if SERVING in steps:
+        return []
+    return [path.split(".", 1)[1] for path in metric_reads(steps).get(SERVING, ())]
+
+
+def _is_serving(steps: Mapping[str, Step], expr: Expression) -> bool:
+    return isinstance(expr, Reference) and expr.parts[0] == SERVING and SERVING not in steps
 
 
 def property_file_name(step: str) -> str:
@@ -61,12 +75,18 @@ def _operand(steps: Mapping[str, Step], expr: Expression) -> Any:
     head, rest = expr.parts[0], expr.parts[1:]
     if head == "parameters":
         return {"Get": f"Parameters.{rest[0]}"}
+    if _is_serving(steps, expr):
+        return _json_get(head, _json_path(rest))
     if steps[head].type == "training":
         return {"Get": f"Steps.{head}.FinalMetricDataList['{rest[-1]}'].Value"}
+    return _json_get(head, _json_path(rest))
+
+
+def _json_get(step: str, path: str) -> dict:
     return {
         "Std:JsonGet": {
-            "PropertyFile": {"Get": f"Steps.{head}.PropertyFiles.{property_file_name(head)}"},
-            "Path": _json_path(rest),
+            "PropertyFile": {"Get": f"Steps.{step}.PropertyFiles.{property_file_name(step)}"},
+            "Path": path,
         }
     }
 
@@ -86,7 +106,16 @@ def condition(steps: Mapping[str, Step], expr: Expression) -> dict:
         left, right = _operand(steps, expr.left), _operand(steps, expr.right)
         op = "==" if expr.op == "!=" else expr.op
         found = {"Type": COMPARISONS[op], "LeftValue": left, "RightValue": right}
-        return _negate(found) if expr.op == "!=" else found
+        found = _negate(found) if expr.op == "!=" else found
+        if _is_serving(steps, expr.left) or _is_serving(steps, expr.right):
+            # With no version serving, the comparison holds: a first model can register.
+            none_serves = {
+                "Type": "Equals",
+                "LeftValue": _json_get(SERVING, EXISTS_PATH),
+                "RightValue": False,
+            }
+            return {"Type": "Or", "Conditions": [none_serves, found]}
+        return found
     if isinstance(expr, Not):
         return _negate(condition(steps, expr.operand))
     if isinstance(expr, BoolOp) and expr.op == "or":

@@ -7,16 +7,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.models import registry_group_name
 from mlinfra.ir.sagemaker.pipeline_definition.conditions import (
     condition_step,
     gate_step,
     metric_reads,
+    serving_metrics,
 )
 from mlinfra.ir.sagemaker.pipeline_definition.document import VERSION, get_paths
 from mlinfra.ir.sagemaker.pipeline_definition.gating import conditions_before, gating
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import data_flow, topological_order
 from mlinfra.ir.sagemaker.pipeline_definition.jobs import Build
-from mlinfra.ir.sagemaker.pipeline_definition.processing import processing_step
+from mlinfra.ir.sagemaker.pipeline_definition.processing import processing_step, serving_step
 from mlinfra.ir.sagemaker.pipeline_definition.register import register_step
 from mlinfra.ir.sagemaker.pipeline_definition.training import training_step
 from mlinfra.spec.model import Pipeline
@@ -80,9 +82,16 @@ def pipeline_definition(
         owner = placed.owners[name]
         if owner is not None:
             built[owner]["Arguments"]["IfSteps"].append(step)
+    top = [step for name, step in built.items() if placed.owners[name] is None]
+    compared = serving_metrics(steps)
+    if compared:
+        # First, whatever else runs: the conditions that compare with it read its file.
+        model = ctx.spec.models[component.registered_models()[0]]
+        group = registry_group_name(ctx, model.registry_group)
+        top.insert(0, serving_step(build, group, compared))
     return {
         "Version": VERSION,
         "Metadata": {},
         "Parameters": parameters(component),
-        "Steps": [step for name, step in built.items() if placed.owners[name] is None],
+        "Steps": top,
     }

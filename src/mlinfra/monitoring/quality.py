@@ -262,6 +262,30 @@ class QualitySettings:
     rollback: Line | None = None
     reference: float | None = None  # the metric the serving version was registered with
 
+    @classmethod
+    def of(cls, arguments: Any) -> QualitySettings:
+        """The settings the jobs' command lines give (`--problem-type`, `--metric`,
+        `--window-seconds`, `--label-delay-seconds`, `--alert`, `--rollback`, `--reference`)."""
+        return cls(
+            problem_type=arguments.problem_type,
+            metric=arguments.metric,
+            window=timedelta(seconds=arguments.window_seconds),
+            label_delay=timedelta(seconds=arguments.label_delay_seconds),
+            alert=Line.parse(arguments.alert),
+            rollback=Line.parse(arguments.rollback),
+            reference=getattr(arguments, "reference", None),
+        )
+
+
+def add_quality_arguments(parser: Any) -> None:
+    """The options of a quality run both jobs take (`QualitySettings.of` reads them)."""
+    parser.add_argument("--problem-type", required=True, choices=sorted(METRICS))
+    parser.add_argument("--metric", required=True)
+    parser.add_argument("--window-seconds", type=float, required=True)
+    parser.add_argument("--label-delay-seconds", type=float, default=0.0)
+    parser.add_argument("--alert", help="the alert line: 0.8, or 97%% of the registered metric")
+    parser.add_argument("--rollback", help="the rollback line, as --alert")
+
 
 @dataclass(frozen=True)
 class QualityResult:

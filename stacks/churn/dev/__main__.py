@@ -1391,7 +1391,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_drift_code = aws.s3.BucketObjectv2(
         "monitor.churn-drift/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-drift/code/ba49c39898bc4a0e/monitor-job.pyz",
+        key="monitors/churn-drift/code/f0a395d0769a7aed/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
         opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
@@ -1659,7 +1659,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_drift_code.bucket,
-                                            "/monitors/churn-drift/code/ba49c39898bc4a0e/monitor-job.pyz",
+                                            "/monitors/churn-drift/code/f0a395d0769a7aed/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",

@@ -1570,7 +1570,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
     monitor_churn_drift_code = aws.s3.BucketObjectv2(
         "monitor.churn-drift/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-drift/code/ba49c39898bc4a0e/monitor-job.pyz",
+        key="monitors/churn-drift/code/f0a395d0769a7aed/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         kms_key_id=kms_key.arn,
         tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
@@ -1886,7 +1886,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_drift_code.bucket,
-                                            "/monitors/churn-drift/code/ba49c39898bc4a0e/monitor-job.pyz",
+                                            "/monitors/churn-drift/code/f0a395d0769a7aed/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",

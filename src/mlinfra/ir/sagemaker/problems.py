@@ -31,7 +31,7 @@ def lowering_diagnostics(spec: EnvSpec, spec_dir: Path | None = None) -> list[Di
     if spec.target != "sagemaker":
         return []
     ctx = LoweringContext(spec, spec_dir)
-    return [*image_problems(ctx), *quality_problems(ctx)]
+    return list(image_problems(ctx))
 
 
 def image_problems(ctx: LoweringContext) -> Iterator[Diagnostic]:
@@ -80,21 +80,4 @@ def _image_problem(
             summary,
             where,
             suggestion=f"choose another instance type{cpu_only}",
-        )
-
-
-def quality_problems(ctx: LoweringContext) -> Iterator[Diagnostic]:
-    """model_quality monitors are not rendered for SageMaker yet: an error rather than a
-    program that silently lacks them."""
-    for monitor in ctx.spec.monitors.values():
-        if monitor.quality is None:
-            continue
-        yield error(
-            "quality-not-on-sagemaker",
-            f"monitor {monitor.name!r}: model_quality monitors are not rendered for SageMaker "
-            f"environments yet, so environment {ctx.spec.env!r} cannot have one",
-            monitor.range_of("type"),
-            detail="the local emulator runs them; the SageMaker Processing job that runs the "
-            "same engine is not built yet",
-            suggestion="keep model_quality monitors in specs whose environments are local",
         )

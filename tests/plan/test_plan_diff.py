@@ -47,7 +47,7 @@ def test_a_tag_changes_in_place_with_its_path_and_values(graph_of, recorded) -> 
     customers = change(found, "feature_store.customers")
     assert customers.action == UPDATE and customers.reason is None
     assert customers.changed == (PropertyChange("Tags[0].Value", "growth", "ml-platform"),)
-    assert customers.source.endswith("mlinfra.yaml:60:3")
+    assert customers.source.endswith("mlinfra.yaml:63:3")
 
 
 def test_a_changed_instance_count_replaces_the_configuration_and_updates_the_endpoint(

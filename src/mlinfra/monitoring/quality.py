@@ -22,7 +22,8 @@ their way do not count; predictions without a label are counted, not judged.
      "predictions": 1200, "labelled": 1000, "malformed": 0,
      "reference": 0.94,                      # the metric at registration, when known
      "alert": {"threshold": 0.9118, "crossed": false},      # null without alert_below/above
-     "rollback": {"threshold": 0.893, "crossed": false}}
+     "rollback": {"threshold": 0.893, "crossed": false},
+     "prediction_distribution": [{"bin": "0-0.1", "count": 120}, ...]}  # `prediction_distribution`
 
 Metrics are scikit-learn's (tests hold them to it): binary precision, recall and F1 of the
 positive class 1, 0 when undefined (scikit-learn's zero_division); a binary prediction that is
@@ -331,6 +332,9 @@ def analyse_quality(
         "alert": None,
         "rollback": None,
     }
+    document["prediction_distribution"] = prediction_distribution(
+        settings.problem_type, predictions["prediction"]
+    )
     if len(pairs):
         metrics = compute_metrics(settings.problem_type, pairs["label"], pairs["prediction"])
         document["metrics"] = {name: _finite(value) for name, value in metrics.items()}
@@ -339,6 +343,38 @@ def analyse_quality(
         if line is not None:
             document[name] = judge(settings.metric, document["value"], line, settings.reference)
     return QualityResult(document)
+
+
+DISTRIBUTION_BINS = 10
+MAX_CLASSES = 20
+
+
+def prediction_distribution(problem_type: str, predictions: Any) -> list[dict[str, Any]]:
+    """What the endpoint predicted in the window, as `[{"bin": "0.0-0.1", "count": 12}, ...]`:
+    ten equal bins of a binary model's scores over [0, 1] (of a regression's values over their
+    range), or the count of each class (the most frequent MAX_CLASSES) of a multiclass one or
+    of a binary one answering classes that are not scores."""
+    values = pd.Series(np.asarray(predictions), dtype=object)
+    if values.empty:
+        return []
+    numbers = pd.to_numeric(values, errors="coerce")
+    numeric = bool(numbers.notna().all())
+    if problem_type == MULTICLASS or not numeric:
+        counts = values.astype(str).value_counts().items()
+        ordered = sorted(((str(k), int(v)) for k, v in counts), key=lambda kv: (-kv[1], kv[0]))
+        return [{"bin": k, "count": v} for k, v in ordered[:MAX_CLASSES]]
+    array = numbers.to_numpy(dtype=np.float64)
+    low, high = (0.0, 1.0) if problem_type == BINARY else (float(array.min()), float(array.max()))
+    if problem_type == BINARY and (array.min() < 0 or array.max() > 1):
+        low, high = float(array.min()), float(array.max())
+    if high == low:
+        return [{"bin": f"{low:g}", "count": int(len(array))}]
+    edges = np.linspace(low, high, DISTRIBUTION_BINS + 1)
+    counts, _ = np.histogram(array, bins=edges)
+    return [
+        {"bin": f"{edges[i]:.3g}-{edges[i + 1]:.3g}", "count": int(counts[i])}
+        for i in range(DISTRIBUTION_BINS)
+    ]
 
 
 def _finite(value: float) -> float | None:

@@ -57,6 +57,7 @@ from mlinfra.monitoring.rollback import (
     boto3_call,
     registered_metric,
     roll_back,
+    s3_reader,
     serving_package,
 )
 from mlinfra.monitoring.storage import Location, location
@@ -77,12 +78,15 @@ def run(arguments: argparse.Namespace, sagemaker: Call | None = None) -> str:
     reports = location(arguments.reports, kms_key_id=kms_key_id)
     now = parse_time(arguments.until)
     settings = QualitySettings.of(arguments)
+    read_report = None
     if sagemaker is None and not arguments.no_registry:
         import boto3
 
         sagemaker = boto3_call(boto3.client("sagemaker"))
+        read_report = s3_reader(boto3.client("s3"))
     package = serving_package(sagemaker, arguments.endpoint) if sagemaker else None
-    settings = replace(settings, reference=registered_metric(package, settings.metric))
+    reference = registered_metric(package, settings.metric, read_report)
+    settings = replace(settings, reference=reference)
     end = now - settings.label_delay
     start = end - settings.window
     with tempfile.TemporaryDirectory(prefix="mlinfra-quality-", dir=arguments.scratch) as scratch:

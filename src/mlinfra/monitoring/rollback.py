@@ -9,7 +9,8 @@ control plane's dispatch, the job a boto3 client (`boto3_call`). A failed call r
   configuration, its first variant's model, the model's `ModelPackageName`), or None when it
   serves an artifact or cannot be described (an empty account: nothing to judge against);
 - `registered_metric` is the metric that version was evaluated with at registration (its
-  `CustomerMetadataProperties` entry of the metric's name), what relative lines are shares of;
+  `CustomerMetadataProperties` entry of the metric's name, else its evaluation report), what
+  relative lines are shares of;
 - `roll_back` marks that version `Rejected` with the reason (`ApprovalDescription`), so that
   the newest approved version before it is the group's latest approved again: what the
   endpoint serves after the next `mlinfra apply` (the local providers and the rendered
@@ -22,6 +23,8 @@ inside the job's archive (`bundle`).
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -70,13 +73,47 @@ def serving_package(call: Call, endpoint: str) -> dict | None:
         return None
 
 
-def registered_metric(package: dict | None, metric: str) -> float | None:
-    """The metric the version was evaluated with at registration, when it is a number."""
+def registered_metric(
+    package: dict | None, metric: str, read: Callable[[str], bytes | None] | None = None
+) -> float | None:
+    """The metric the version was evaluated with at registration, when it is a number: its
+    `CustomerMetadataProperties` entry of the metric's name, else the evaluation report it
+    was registered with (`ModelMetrics.ModelQuality.Statistics.S3Uri`, read with `read`):
+    `{"metrics": {"accuracy": {"value": 0.86}}}` as pipeline conditions read it, or Model
+    Monitor's `{"binary_classification_metrics": {"accuracy": {"value": 0.86}}}`."""
     text = ((package or {}).get("CustomerMetadataProperties") or {}).get(metric)
+    if text is not None:
+        return _number(text)
+    statistics = (((package or {}).get("ModelMetrics") or {}).get("ModelQuality") or {}).get(
+        "Statistics"
+    ) or {}
+    uri = statistics.get("S3Uri")
+    if read is None or not isinstance(uri, str):
+        return None
     try:
-        return float(text) if text is not None else None
+        report = json.loads(read(uri) or b"null")
     except ValueError:
         return None
+    if not isinstance(report, dict):
+        return None
+    sections = [report.get("metrics")]
+    sections += [value for key, value in sorted(report.items()) if key.endswith("_metrics")]
+    for section in sections:
+        entry = section.get(metric) if isinstance(section, dict) else None
+        value = entry.get("value") if isinstance(entry, dict) else entry
+        if value is not None:
+            return _number(value)
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def roll_back(
@@ -173,3 +210,20 @@ def boto3_call(client: Any) -> Call:
 
 def _snake(operation: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
+
+
+def s3_reader(client: Any) -> Callable[[str], bytes | None]:
+    """Reads an `s3://` object with a boto3 S3 client; None when it cannot (no such object,
+    access denied): a reference metric that cannot be read is an unknown one."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    def read(uri: str) -> bytes | None:
+        if not uri.startswith("s3://"):
+            return None
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except (BotoCoreError, ClientError):
+            return None
+
+    return read

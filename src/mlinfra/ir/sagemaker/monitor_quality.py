@@ -18,6 +18,9 @@ the labels and writing its reports:
   to find the version served;
 - describe and update (reject) versions of that one model package group, and nothing else
   of the registry;
+- read the evaluation reports registering pipelines wrote (`pipelines/*/runs/*/evaluation/
+  evaluation.json` in the artifacts bucket) when a line is relative: the serving version's
+  registered metric is in its report;
 - list model packages, to say in its report which version serves next: ListModelPackages
   takes no resource-level permission (the Service Authorization Reference lists no resource
   type for it), so it is granted on "*"; it reads names and statuses only.
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlinfra.ir.graph import Ref, Resource
+from mlinfra.ir.graph import Concat, Ref, Resource
 from mlinfra.ir.requests.models import registry_group_name
 from mlinfra.ir.requests.monitors import line_text
 from mlinfra.ir.sagemaker import iam
@@ -43,6 +46,7 @@ from mlinfra.ir.sagemaker.monitor_job import (
     scheduled_job,
 )
 from mlinfra.ir.sagemaker.monitor_shared import reports_key
+from mlinfra.ir.sagemaker.pipeline_definition.layout import PROPERTY_FILE_PATH
 from mlinfra.ir.sagemaker.pipelines import job_statements
 from mlinfra.monitoring import metrics
 from mlinfra.spec.model import Endpoint, Monitor, Quality
@@ -115,6 +119,12 @@ def quality_role_statements(
         *monitor_data_statements(ctx, component, [f"{reports_key(component)}/"]),
         *registry_statements(ctx, component, endpoint),
     ]
+    if any(line is not None and line.relative for line in (quality.alert, quality.rollback)):
+        # A relative line is a share of the metric in the serving version's evaluation
+        # report, which the registering pipeline wrote to the artifacts bucket.
+        report = f"/pipelines/*/runs/*/{PROPERTY_FILE_PATH}"
+        artifacts = Concat((ctx.bucket("artifacts", "arn"), report))
+        statements.append(iam.statement(["s3:GetObject"], [artifacts], "ReadEvaluationReports"))
     return statements + job_statements(ctx, [job_image(ctx, component)], [metrics.NAMESPACE])
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from mlinfra.emulator.kit.errors import ApiError
-from mlinfra.emulator.kit.paths import PathRefused, Roots
+from mlinfra.emulator.kit.paths import NotLocal, PathRefused, Roots
 from mlinfra.emulator.services.monitors import definition
 from mlinfra.emulator.services.monitors.alerts import AlertLog, deliver
 from mlinfra.emulator.services.monitors.definition import ALERT_TARGETS, RETRAIN_PIPELINE
@@ -273,7 +273,7 @@ class Runner:
         ):
             if environment.get(key):
                 args += [flag, environment[key]]
-        reference = registered_metric(package, environment[definition.METRIC])
+        reference = registered_metric(package, environment[definition.METRIC], self._read)
         if reference is not None:
             args += ["--reference", repr(reference)]
         return args
@@ -288,6 +288,13 @@ class Runner:
                 raise ApiFailure(exc.message) from None
 
         return call
+
+    def _read(self, uri: str) -> bytes | None:
+        """A file a registered version names (its evaluation report), if it is local."""
+        try:
+            return self.roots.confine(uri).read_bytes()
+        except (NotLocal, PathRefused, OSError):
+            return None
 
     def _serving_package(self, record: dict) -> dict | None:
         """The registry version the endpoint serves (DescribeModelPackage), if it serves one."""

@@ -52,32 +52,40 @@ def test_the_loop_runs_twice_and_ends_converged(tmp_path: Path) -> None:
     spec = example / "mlinfra.yaml"
     commands = loop_commands()
     applies = [i for i, c in enumerate(commands) if " apply " in c]
-    assert len(applies) == 3 and "--detailed-exitcode" in commands[-1]
+    quality = [i for i, c in enumerate(commands) if "monitor run churn-quality" in c]
+    assert len(applies) == 5 and len(quality) == 3 and "--detailed-exitcode" in commands[-1]
     try:
         first = run_loop(tmp_path)
         second = run_loop(tmp_path)
     finally:
         process.stop(spec)
 
-    # First run: nothing to serve yet, then the trained version, then the retrained one.
+    # First run: nothing to serve yet, then the trained version; the retraining on unchanged
+    # data registers none, so the endpoint keeps it.
     assert "waiting: model.churn-model: model churn-model has no version yet" in first[applies[0]]
     assert (
         "version 1 is the newest approved: endpoint churn-api is created with it"
         in (first[applies[1]])
     )
+    assert "endpoint churn-api keeps serving version 1" in first[applies[2]]
+    # The quality chapter: newer data, a second version served; then accuracy slides past
+    # the alert line and the rollback line, and the previous version serves again.
     assert (
         "version 2 is approved: endpoint churn-api moves to it from version 1"
-        in (first[applies[2]])
+        in (first[applies[3]])
+    )
+    for run in (first, second):
+        ok, alert, rollback = (run[i] for i in quality)
+        assert "within its lines" in ok
+        assert "below the alert line" in alert and "rollback:" not in alert
+        assert "below the rollback line" in rollback
+        assert "rejected; the previous approved version" in rollback
+        assert "is approved: endpoint churn-api moves to it from version" in run[applies[4]]
+        assert "No changes." in run[-1]
+    assert (
+        "version 1 is approved: endpoint churn-api moves to it from version 2"
+        in (first[applies[4]])
     )
     # Second run: it finds the environment as the first left it, and moves on from there.
-    assert "endpoint churn-api keeps serving version 2" in second[applies[0]]
+    assert "endpoint churn-api keeps serving version 1" in second[applies[0]]
     assert "local is up to date: nothing to do." in second[applies[0]]
-    assert (
-        "version 3 is approved: endpoint churn-api moves to it from version 2"
-        in (second[applies[1]])
-    )
-    assert (
-        "version 4 is approved: endpoint churn-api moves to it from version 3"
-        in (second[applies[2]])
-    )
-    assert "No changes." in second[-1]

@@ -89,7 +89,7 @@ def test_the_job_runs_the_archive_in_quality_mode_with_the_specs_settings():
     found = arguments("dev")
     assert found[0] == "quality"
     given = options("dev")
-    assert given["--ground-truth"] == "s3://churn-labels-111111111111/churn-api"
+    assert given["--ground-truth"] == "s3://churn-ground-truth/churn-api"
     assert given["--problem-type"] == "binary_classification"
     assert given["--metric"] == "accuracy"
     assert given["--window-seconds"] == "3600"
@@ -148,9 +148,7 @@ def test_without_a_rollback_line_the_job_may_not_change_the_registry():
 
 def test_the_job_reads_the_labels_prefix_and_relative_lines_read_evaluation_reports():
     found = statements("dev")
-    assert found["ReadGroundTruth"]["Resource"] == [
-        "arn:aws:s3:::churn-labels-111111111111/churn-api/*"
-    ]
+    assert found["ReadGroundTruth"]["Resource"] == ["arn:aws:s3:::churn-ground-truth/churn-api/*"]
     assert found["ListGroundTruth"]["Condition"] == {"StringLike": {"s3:prefix": ["churn-api/*"]}}
     (report,) = found["ReadEvaluationReports"]["Resource"]
     assert isinstance(report, Concat)

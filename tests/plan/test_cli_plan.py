@@ -171,7 +171,7 @@ def test_a_model_without_an_approved_version_is_planned_as_waiting(
     spec = str(churn / "mlinfra.yaml")
     result = run("--env", "local", "-f", spec, "--detailed-exitcode")
     assert result.exit_code == 2
-    assert "4 of them wait for a value that does not exist yet" in result.output
+    assert "5 of them wait for a value that does not exist yet" in result.output
     assert "waiting: model churn-model has no version yet: run `mlinfra pipeline run" in (
         result.output
     )
@@ -183,4 +183,5 @@ def test_a_model_without_an_approved_version_is_planned_as_waiting(
         "endpoint.churn-api/config",
         "endpoint.churn-api",
         "monitor.churn-drift",
+        "monitor.churn-quality",
     ]

@@ -232,4 +232,7 @@ def test_the_churn_example_roles_pass(rule, env):
         "monitor.churn-drift/job-role-policy",
         "monitor.churn-drift/schedule-role-policy",
         "monitor.churn-drift/retrain-role-policy",
+        "monitor.churn-quality/role-policy",
+        "monitor.churn-quality/job-role-policy",
+        "monitor.churn-quality/schedule-role-policy",
     }

@@ -190,6 +190,8 @@ def alerts_command(name: str, env: str, limit: int, spec_file: str, as_json: boo
             f"{alert.get('violations', 0)} violation(s)  {alert.get('detail', '')}",
             style,
         )
+        if alert.get("rollback"):
+            say(console, f"    rollback: {alert['rollback']}", "bold red")
 
 
 # --- helpers -------------------------------------------------------------------------------

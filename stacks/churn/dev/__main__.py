@@ -190,7 +190,7 @@ def source_archive(script):
     return str(path)
 
 
-# bucket.artifacts — mlinfra.yaml:22
+# bucket.artifacts — mlinfra.yaml:23
 bucket_artifacts = aws.s3.Bucket(
     "bucket.artifacts",
     bucket="churn-dev-artifacts-111111111111",
@@ -251,7 +251,7 @@ bucket_artifacts_policy = aws.s3.BucketPolicy(
 )
 
 
-# bucket.capture — mlinfra.yaml:22
+# bucket.capture — mlinfra.yaml:23
 bucket_capture = aws.s3.Bucket(
     "bucket.capture",
     bucket="churn-dev-capture-111111111111",
@@ -312,7 +312,7 @@ bucket_capture_policy = aws.s3.BucketPolicy(
 )
 
 
-# bucket.monitoring — mlinfra.yaml:22
+# bucket.monitoring — mlinfra.yaml:23
 bucket_monitoring = aws.s3.Bucket(
     "bucket.monitoring",
     bucket="churn-dev-monitoring-111111111111",
@@ -373,7 +373,7 @@ bucket_monitoring_policy = aws.s3.BucketPolicy(
 )
 
 
-# feature_store.customers — mlinfra.yaml:63
+# feature_store.customers — mlinfra.yaml:62
 feature_store_customers_role = aws.iam.Role(
     "feature_store.customers/role",
     name="churn-dev-feature-store-customers",
@@ -495,7 +495,7 @@ feature_store_customers = aws.sagemaker.FeatureGroup(
 )
 
 
-# model.churn-model — mlinfra.yaml:85
+# model.churn-model — mlinfra.yaml:84
 model_churn_model_registry = aws.sagemaker.ModelPackageGroup(
     "model.churn-model/registry",
     model_package_group_name="churn-dev-churn",
@@ -600,7 +600,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     )
 
 
-# pipeline.train-churn — mlinfra.yaml:93
+# pipeline.train-churn — mlinfra.yaml:92
 pipeline_train_churn_script_prepare = aws.s3.BucketObjectv2(
     "pipeline.train-churn/script-prepare",
     bucket=bucket_artifacts.bucket,
@@ -1220,7 +1220,7 @@ pipeline_train_churn_schedule_target = aws.cloudwatch.EventTarget(
 )
 
 
-# endpoint.churn-api — mlinfra.yaml:126
+# endpoint.churn-api — mlinfra.yaml:125
 # Waits for model.churn-model: declared once there is a version to serve (see `serves`).
 if serves("churn-dev-churn", "churn-dev-churn-api"):
     # Replaced, never updated in place: its name holds a hash of its content, so a
@@ -1376,7 +1376,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     )
 
 
-# monitor.churn-drift — mlinfra.yaml:146
+# monitor.churn-drift — mlinfra.yaml:145
 # Waits for model.churn-model: declared once there is a version to serve (see `serves`).
 if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_drift_baseline = aws.s3.BucketObjectv2(
@@ -1840,7 +1840,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     )
 
 
-# monitor.churn-quality — mlinfra.yaml:162
+# monitor.churn-quality — mlinfra.yaml:161
 # Waits for model.churn-model: declared once there is a version to serve (see `serves`).
 if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_quality_code = aws.s3.BucketObjectv2(
@@ -1905,13 +1905,13 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                     {
                         "Effect": "Allow",
                         "Action": ["s3:GetObject"],
-                        "Resource": ["arn:aws:s3:::churn-labels-111111111111/churn-api/*"],
+                        "Resource": ["arn:aws:s3:::churn-ground-truth/churn-api/*"],
                         "Sid": "ReadGroundTruth",
                     },
                     {
                         "Effect": "Allow",
                         "Action": ["s3:ListBucket"],
-                        "Resource": ["arn:aws:s3:::churn-labels-111111111111"],
+                        "Resource": ["arn:aws:s3:::churn-ground-truth"],
                         "Sid": "ListGroundTruth",
                         "Condition": {"StringLike": {"s3:prefix": ["churn-api/*"]}},
                     },
@@ -2119,7 +2119,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                                         "/",
                                     ),
                                     "--ground-truth",
-                                    "s3://churn-labels-111111111111/churn-api",
+                                    "s3://churn-ground-truth/churn-api",
                                     "--reports",
                                     pulumi.Output.concat(
                                         "s3://",

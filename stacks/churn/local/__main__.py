@@ -15,7 +15,7 @@ from mlinfra.providers import dynamic as local
 local.use_emulator("../../../examples/churn/mlinfra.yaml", region="us-east-1")
 
 
-# feature_store.customers — mlinfra.yaml:63
+# feature_store.customers — mlinfra.yaml:62
 feature_store_customers = local.FeatureGroup(
     "feature_store.customers",
     FeatureGroupName="churn-local-customers",
@@ -49,7 +49,7 @@ feature_store_customers = local.FeatureGroup(
 )
 
 
-# model.churn-model — mlinfra.yaml:85
+# model.churn-model — mlinfra.yaml:84
 model_churn_model_registry = local.ModelPackageGroup(
     "model.churn-model/registry",
     ModelPackageGroupName="churn-local-churn",
@@ -83,7 +83,7 @@ model_churn_model = local.Model(
 )
 
 
-# pipeline.train-churn — mlinfra.yaml:93
+# pipeline.train-churn — mlinfra.yaml:92
 pipeline_train_churn = local.Pipeline(
     "pipeline.train-churn",
     PipelineName="churn-local-train-churn",
@@ -448,7 +448,7 @@ pipeline_train_churn = local.Pipeline(
 )
 
 
-# endpoint.churn-api — mlinfra.yaml:126
+# endpoint.churn-api — mlinfra.yaml:125
 # Replaced, never updated in place: its name holds a hash of its content, so a
 # change creates the new one first and deletes the old one after.
 endpoint_churn_api_config = local.EndpointConfig(
@@ -495,7 +495,7 @@ endpoint_churn_api = local.Endpoint(
 )
 
 
-# monitor.churn-drift — mlinfra.yaml:146
+# monitor.churn-drift — mlinfra.yaml:145
 monitor_churn_drift = local.MonitoringSchedule(
     "monitor.churn-drift",
     MonitoringScheduleName="churn-local-churn-drift",
@@ -560,7 +560,7 @@ monitor_churn_drift = local.MonitoringSchedule(
 )
 
 
-# monitor.churn-quality — mlinfra.yaml:162
+# monitor.churn-quality — mlinfra.yaml:161
 monitor_churn_quality = local.MonitoringSchedule(
     "monitor.churn-quality",
     MonitoringScheduleName="churn-local-churn-quality",

@@ -421,7 +421,7 @@ bucket_monitoring_policy = aws.s3.BucketPolicy(
 )
 
 
-# feature_store.customers — mlinfra.yaml:63
+# feature_store.customers — mlinfra.yaml:62
 feature_store_customers_role = aws.iam.Role(
     "feature_store.customers/role",
     name="churn-prod-feature-store-customers",
@@ -553,7 +553,7 @@ feature_store_customers = aws.sagemaker.FeatureGroup(
 )
 
 
-# model.churn-model — mlinfra.yaml:85
+# model.churn-model — mlinfra.yaml:84
 model_churn_model_registry = aws.sagemaker.ModelPackageGroup(
     "model.churn-model/registry",
     model_package_group_name="churn-prod-churn",
@@ -697,7 +697,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
     )
 
 
-# pipeline.train-churn — mlinfra.yaml:93
+# pipeline.train-churn — mlinfra.yaml:92
 pipeline_train_churn_script_prepare = aws.s3.BucketObjectv2(
     "pipeline.train-churn/script-prepare",
     bucket=bucket_artifacts.bucket,
@@ -1396,7 +1396,7 @@ pipeline_train_churn_schedule_target = aws.cloudwatch.EventTarget(
 )
 
 
-# endpoint.churn-api — mlinfra.yaml:126
+# endpoint.churn-api — mlinfra.yaml:125
 # Waits for model.churn-model: declared once there is a version to serve (see `serves`).
 if serves("churn-prod-churn", "churn-prod-churn-api"):
     # Replaced, never updated in place: its name holds a hash of its content, so a
@@ -1554,7 +1554,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
     )
 
 
-# monitor.churn-drift — mlinfra.yaml:146
+# monitor.churn-drift — mlinfra.yaml:145
 # Waits for model.churn-model: declared once there is a version to serve (see `serves`).
 if serves("churn-prod-churn", "churn-prod-churn-api"):
     monitor_churn_drift_baseline = aws.s3.BucketObjectv2(
@@ -2076,7 +2076,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
     )
 
 
-# monitor.churn-quality — mlinfra.yaml:162
+# monitor.churn-quality — mlinfra.yaml:161
 # Waits for model.churn-model: declared once there is a version to serve (see `serves`).
 if serves("churn-prod-churn", "churn-prod-churn-api"):
     monitor_churn_quality_code = aws.s3.BucketObjectv2(
@@ -2142,13 +2142,13 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
                     {
                         "Effect": "Allow",
                         "Action": ["s3:GetObject"],
-                        "Resource": ["arn:aws:s3:::churn-labels-222222222222/churn-api/*"],
+                        "Resource": ["arn:aws:s3:::churn-ground-truth/churn-api/*"],
                         "Sid": "ReadGroundTruth",
                     },
                     {
                         "Effect": "Allow",
                         "Action": ["s3:ListBucket"],
-                        "Resource": ["arn:aws:s3:::churn-labels-222222222222"],
+                        "Resource": ["arn:aws:s3:::churn-ground-truth"],
                         "Sid": "ListGroundTruth",
                         "Condition": {"StringLike": {"s3:prefix": ["churn-api/*"]}},
                     },
@@ -2403,7 +2403,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
                                         "/",
                                     ),
                                     "--ground-truth",
-                                    "s3://churn-labels-222222222222/churn-api",
+                                    "s3://churn-ground-truth/churn-api",
                                     "--reports",
                                     pulumi.Output.concat(
                                         "s3://",

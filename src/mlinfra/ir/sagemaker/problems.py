@@ -14,6 +14,7 @@ from pathlib import Path
 from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.ir.requests import models
 from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.monitor_job import job_image
 from mlinfra.ir.sagemaker.pipeline_definition.images import (
     processing_image,
     registered_model,
@@ -35,7 +36,7 @@ def lowering_diagnostics(spec: EnvSpec, spec_dir: Path | None = None) -> list[Di
 
 
 def image_problems(ctx: LoweringContext) -> Iterator[Diagnostic]:
-    """An error for each endpoint and job of the environment that has no image."""
+    """An error for each endpoint, job and monitor job of the environment that has no image."""
     for model in ctx.spec.models.values():
         served_by = models.serving_endpoints(ctx, model)
         if not model.artifact or not served_by or not _listed(ctx, model):
@@ -56,6 +57,13 @@ def image_problems(ctx: LoweringContext) -> Iterator[Diagnostic]:
                 continue
             where = step.range_of("instance_type")
             yield from _image_problem(partial(image, ctx, pipeline, step.instance_type), where)
+    for monitor in ctx.spec.monitors.values():
+        if monitor.engine != "mlinfra":
+            continue  # Model Monitor's analyzer image has no instance types to match
+        # The monitor job, the code the emulator runs, runs on the scikit-learn image here.
+        what = f"monitor {monitor.name!r} runs mlinfra's monitor job on the scikit-learn image: "
+        where = monitor.range_of("instance_type")
+        yield from _image_problem(partial(job_image, ctx, monitor), where, what)
 
 
 def _listed(ctx: LoweringContext, model: Model) -> bool:

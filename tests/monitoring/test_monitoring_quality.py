@@ -220,3 +220,19 @@ def test_a_metric_of_another_problem_type_is_refused(tmp_path: Path) -> None:
     settings = QualitySettings(REGRESSION, "auc", window=timedelta(days=1))
     with pytest.raises(MonitoringError, match="auc is not a metric of regression"):
         analyse_quality(settings, tmp_path, tmp_path, NOW)
+
+
+@pytest.mark.parametrize("kind", ["str", "object"])
+def test_positions_find_each_key_among_the_values_as_pandas_does(kind) -> None:
+    """Arrow's lookup and pandas' get_indexer agree, on pandas' text dtype and on object
+    arrays (pandas 2, as in the SageMaker image), with missing keys and empty sides."""
+    import pandas as pd
+
+    from mlinfra.monitoring.quality import positions
+
+    values = pd.Series(["b", "a", "d", "ü"], dtype=kind)
+    keys = pd.Series(["a", "x", "d", "a", "ü", ""], dtype=kind)
+    assert positions(keys, values).tolist() == [1, -1, 2, 1, 3, -1]
+    assert positions(keys, values).tolist() == pd.Index(values).get_indexer(keys).tolist()
+    assert positions(keys, pd.Series([], dtype=kind)).tolist() == [-1] * 6
+    assert positions(pd.Series([], dtype=kind), values).tolist() == []

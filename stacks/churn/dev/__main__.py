@@ -1391,7 +1391,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_drift_code = aws.s3.BucketObjectv2(
         "monitor.churn-drift/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-drift/code/f9f53a96c08aa2fb/monitor-job.pyz",
+        key="monitors/churn-drift/code/efd6b14baef526d3/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
         opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
@@ -1659,7 +1659,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_drift_code.bucket,
-                                            "/monitors/churn-drift/code/f9f53a96c08aa2fb/monitor-job.pyz",
+                                            "/monitors/churn-drift/code/efd6b14baef526d3/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",
@@ -1846,7 +1846,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_quality_code = aws.s3.BucketObjectv2(
         "monitor.churn-quality/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-quality/code/f9f53a96c08aa2fb/monitor-job.pyz",
+        key="monitors/churn-quality/code/efd6b14baef526d3/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
         opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
@@ -2156,7 +2156,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_quality_code.bucket,
-                                            "/monitors/churn-quality/code/f9f53a96c08aa2fb/monitor-job.pyz",
+                                            "/monitors/churn-quality/code/efd6b14baef526d3/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",

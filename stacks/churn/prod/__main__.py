@@ -1570,7 +1570,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
     monitor_churn_drift_code = aws.s3.BucketObjectv2(
         "monitor.churn-drift/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-drift/code/f9f53a96c08aa2fb/monitor-job.pyz",
+        key="monitors/churn-drift/code/efd6b14baef526d3/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         kms_key_id=kms_key.arn,
         tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
@@ -1886,7 +1886,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_drift_code.bucket,
-                                            "/monitors/churn-drift/code/f9f53a96c08aa2fb/monitor-job.pyz",
+                                            "/monitors/churn-drift/code/efd6b14baef526d3/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",
@@ -2082,7 +2082,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
     monitor_churn_quality_code = aws.s3.BucketObjectv2(
         "monitor.churn-quality/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-quality/code/f9f53a96c08aa2fb/monitor-job.pyz",
+        key="monitors/churn-quality/code/efd6b14baef526d3/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         kms_key_id=kms_key.arn,
         tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
@@ -2440,7 +2440,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_quality_code.bucket,
-                                            "/monitors/churn-quality/code/f9f53a96c08aa2fb/monitor-job.pyz",
+                                            "/monitors/churn-quality/code/efd6b14baef526d3/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",

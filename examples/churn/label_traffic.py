@@ -7,7 +7,7 @@ model-quality monitor (`churn-quality`).
 Each customer is one InvokeEndpoint request with an InferenceId of its own (labels are matched
 to predictions by it, as SageMaker's ground-truth merge does). The labels are then written
 where the monitor reads them, in SageMaker's ground-truth format (JSON Lines under
-`data/ground-truth/yyyy/mm/dd/hh/`)::
+`ground-truth/yyyy/mm/dd/hh/` beside the spec)::
 
     {"groundTruthData": {"data": "1", "encoding": "CSV"},
      "eventMetadata": {"eventId": "<inference id>"}, "eventVersion": "0"}
@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE))  # send_traffic.py, beside this file
 
 from send_traffic import ENDPOINT, as_csv, customers  # noqa: E402
 
-GROUND_TRUTH = HERE / "data" / "ground-truth"
+GROUND_TRUTH = HERE / "ground-truth"  # not under data/: a pipeline may read that folder whole
 LEDGER = HERE / ".mlinfra" / "labelled-traffic.jsonl"
 METRIC = "accuracy"
 PROBABILITY_THRESHOLD = 0.5  # a churn probability from this up predicts churn, as the monitor

@@ -108,7 +108,7 @@ def test_a_removed_component_is_deleted_dependents_first(graph_of, recorded) -> 
     text = EXAMPLE.joinpath("mlinfra.yaml").read_text()
     monitors = text[text.index("\nmonitors:\n") : text.index("\npolicies:\n")]
     override = "      monitors:\n        churn-drift:\n          schedule: hourly\n"
-    local = "      monitors: {churn-quality: {ground_truth: data/ground-truth}}\n"
+    local = "      monitors: {churn-quality: {ground_truth: ground-truth}}\n"
     found = plan(graph_of("dev", (monitors, ""), (override, ""), (local, "")), recorded(full))
     deleted = [c.address for c in found.changes if c.action == DELETE]
     gone = {r.address for r in full.resources if (r.component or "").startswith("monitor.")}

@@ -600,7 +600,7 @@ monitor_churn_quality = local.MonitoringSchedule(
             "Environment": {
                 "mlinfra_problem_type": "binary_classification",
                 "mlinfra_metric": "accuracy",
-                "mlinfra_ground_truth": "file:data/ground-truth",
+                "mlinfra_ground_truth": "file:ground-truth",
                 "mlinfra_window": "1h",
                 "mlinfra_alert_line": "97%",
                 "mlinfra_rollback_line": "95%",

@@ -48,6 +48,7 @@ from mlinfra.ir.sagemaker.monitor_shared import (
     HASH_IN_KEY,
     MAX_RUNTIME_SECONDS,
     Baseline,
+    job_image,
     period_seconds,
     reports_key,
     retrain,
@@ -60,12 +61,8 @@ from mlinfra.monitoring import metrics
 from mlinfra.monitoring.bundle import ARCHIVE_NAME, job_archive, job_archive_sha256
 from mlinfra.monitoring.processing import KMS_KEY_VARIABLE
 from mlinfra.naming import fit, stable_hash
-from mlinfra.sagemaker import images
 from mlinfra.spec.model import Endpoint, Monitor
 
-# The scikit-learn image the job runs on: 1.4-2 has Python 3.10, pandas 2 and pyarrow (the
-# image's Dockerfile and requirements.txt); 1.2-1, the pipelines' default, has pandas 1.1.
-SKLEARN_VERSION = "1.4-2"
 CODE_DIR = "/opt/ml/processing/input/code"
 STEP = "analyse"
 PIPELINE_VERSION = "2020-12-01"
@@ -186,12 +183,6 @@ def container_arguments(
         "--monitor", ctx.name(component, "monitoring_schedule"),
         "--endpoint", Ref(endpoint.address, "name"),
     ]  # fmt: skip
-
-
-def job_image(ctx: LoweringContext, component: Monitor) -> str:
-    return images.image_uri(
-        "sklearn", SKLEARN_VERSION, ctx.spec.region, "training", component.instance_type
-    )
 
 
 def _network_config(ctx: LoweringContext) -> dict[str, Any]:

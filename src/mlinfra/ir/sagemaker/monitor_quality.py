@@ -41,11 +41,10 @@ from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.monitor_job import (
     capture_statements,
     capture_uri,
-    job_image,
     monitor_data_statements,
     scheduled_job,
 )
-from mlinfra.ir.sagemaker.monitor_shared import reports_key
+from mlinfra.ir.sagemaker.monitor_shared import job_image, reports_key
 from mlinfra.ir.sagemaker.pipeline_definition.layout import PROPERTY_FILE_PATH
 from mlinfra.ir.sagemaker.pipelines import job_statements
 from mlinfra.monitoring import metrics

@@ -14,7 +14,7 @@ from pathlib import Path
 from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.ir.requests import models
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.ir.sagemaker.monitor_job import job_image
+from mlinfra.ir.sagemaker.monitor_shared import job_image
 from mlinfra.ir.sagemaker.pipeline_definition.images import (
     processing_image,
     registered_model,

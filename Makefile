@@ -27,6 +27,8 @@ setup: $(STAMP)
 # time, and the loop ends with nothing left to change (`plan --detailed-exitcode` exits 0).
 MLINFRA := $(VENV)/bin/mlinfra
 MONITOR_REPORT := examples/churn/.mlinfra/churn-drift-report.html
+QUALITY_REPORT := examples/churn/.mlinfra/churn-quality-report.html
+NEWER_CUSTOMERS := examples/churn/.mlinfra/newer-customers
 # The emulator that `run` starts runs the clock of metrics, alarms, autoscaling and deployment
 # waits 60 times faster: the canary chapter's ten-minute waits take ten seconds.
 run: export MLINFRA_EMULATOR_CLOCK_SCALE ?= 60
@@ -107,6 +109,36 @@ run: setup
 	@echo "   model the rolled-back deployment left are deleted. Nothing is left to change."
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
 	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode
+# --- chapter: model quality and rollback
+	@echo "\n== Quality 1/7 A second version to go back to: load a newer snapshot of customers"
+	@echo "   into the feature store, retrain (changed data: a new version, approved as"
+	@echo "   registered) and apply, so that the endpoint serves it"
+	$(PY) examples/churn/generate_data.py --customers 1500 --seed $$(date +%s) --out $(NEWER_CUSTOMERS)
+	$(MLINFRA) featurestore ingest customers --env local -f $(EXAMPLE) --source $(NEWER_CUSTOMERS)/customers.csv
+	$(MLINFRA) pipeline run train-churn --env local --wait -f $(EXAMPLE)
+	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
+	@echo "\n== Quality 2/7 Customers are served, and later their ground truth arrives (who did"
+	@echo "   churn), keyed by each request's InferenceId. The model is as good as its evaluation:"
+	@echo "   the quality monitor finds accuracy within its lines"
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/label_traffic.py --share 1.0
+	$(MLINFRA) monitor run churn-quality --env local -f $(EXAMPLE)
+	@echo "\n== Quality 3/7 Accuracy slides to 96% of what the version was registered with: below"
+	@echo "   the alert line (97%), above the rollback line (95%). The on-call address is alerted"
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/label_traffic.py --share 0.96
+	$(MLINFRA) monitor run churn-quality --env local -f $(EXAMPLE)
+	@echo "\n== Quality 4/7 It slides on, below 95%: the monitor rolls back. It marks the serving"
+	@echo "   version Rejected in the registry, with the reason, and the alert says which version"
+	@echo "   serves next"
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/label_traffic.py --share 0.92
+	$(MLINFRA) monitor run churn-quality --env local -f $(EXAMPLE)
+	$(MLINFRA) monitor alerts churn-quality --env local -f $(EXAMPLE) --limit 2
+	@echo "\n== Quality 5/7 Apply: the previous approved version serves again"
+	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
+	@echo "\n== Quality 6/7 The monitor's report: accuracy over its runs against both lines, and"
+	@echo "   what the endpoint predicted"
+	$(MLINFRA) monitor report churn-quality --env local -f $(EXAMPLE) --html $(QUALITY_REPORT)
+	@echo "\n== Quality 7/7 Nothing is left to change"
+	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode
 # --- chapter: compile cache
 	@echo "\n== Compile cache 1/1 Compile every environment again. When nothing render reads has"
 	@echo "   changed since step 2 (the spec, the scripts and data it names, mlinfra itself), each"
@@ -117,7 +149,8 @@ run: setup
 	@echo "retraining and the monitor's daily check. Run \`make run\` again: it picks up from here."
 	@echo "See what exists with:"
 	@echo "  $(MLINFRA) output --env local -f $(EXAMPLE)"
-	@echo "Open $(MONITOR_REPORT) in a browser for the drift report. Stop the emulator with:"
+	@echo "Open $(MONITOR_REPORT) in a browser for the drift report, $(QUALITY_REPORT)"
+	@echo "for the quality report. Stop the emulator with:"
 	@echo "  $(MLINFRA) emulator stop -f $(EXAMPLE)"
 
 # Regenerate the checked-in projects; tests/render/test_stacks_current.py fails when stale.

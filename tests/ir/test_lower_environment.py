@@ -166,8 +166,8 @@ def test_taggable_resources_carry_the_spec_tags_and_the_three_mlinfra_tags():
 
 def test_sources_point_at_the_environment_and_its_key_setting():
     dev, prod = lowered("dev"), lowered("prod")
-    assert dev["bucket.artifacts"].source.start.line == 21  # environments.dev's key
-    assert prod["bucket.artifacts"].source.start.line == 29  # environments.prod's key
+    assert dev["bucket.artifacts"].source.start.line == 23  # environments.dev's key
+    assert prod["bucket.artifacts"].source.start.line == 31  # environments.prod's key
     # The key and what it encrypts point at `kms_key: create`.
-    assert prod["kms.key"].source.start.line == 35
-    assert prod["bucket.capture/encryption"].source.start.line == 35
+    assert prod["kms.key"].source.start.line == 37
+    assert prod["bucket.capture/encryption"].source.start.line == 37

@@ -81,7 +81,7 @@ def test_registry_group_is_named_for_the_environment():
     for env in ("dev", "prod"):
         group = lowered(churn_spec(env))[f"{MODEL}/registry"]
         assert group.properties["model_package_group_name"] == f"churn-{env}-churn"
-        assert group.source.start.line == 83  # registry_group: churn
+        assert group.source.start.line == 85  # registry_group: churn
 
 
 def test_latest_approved_is_resolved_when_the_program_runs():

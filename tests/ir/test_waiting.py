@@ -30,7 +30,7 @@ def test_the_model_its_endpoint_and_the_monitor_on_it_wait_whole(graphs, env):
     graph = graphs[env]
     found = waiting(graph)
     endpoint = [a for a in graph.addresses() if a.startswith("endpoint.churn-api")]
-    monitor = [a for a in graph.addresses() if a.startswith("monitor.churn-drift")]
+    monitor = [a for a in graph.addresses() if a.startswith("monitor.churn-")]
     # Alarms, autoscaling, the monitor's alerts and retraining rule hold no version and
     # refer to none by Ref: they wait because their component does.
     assert "endpoint.churn-api/alarm-latency" in endpoint
@@ -67,6 +67,7 @@ def test_the_local_target_waits_by_the_same_rule(graphs):
         "endpoint.churn-api/scaling-target",
         "endpoint.churn-api/scaling-policy",
         "monitor.churn-drift",
+        "monitor.churn-quality",
     }
 
 

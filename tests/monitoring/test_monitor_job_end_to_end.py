@@ -14,14 +14,11 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from capture_events import capture_event
-from moto.server import ThreadedMotoServer
 
 from mlinfra.emulator.services.monitors import jobs
 from mlinfra.monitoring.bundle import ARCHIVE_NAME, job_archive
@@ -44,38 +41,6 @@ REPORTS = f"s3://{MONITORING_BUCKET}/monitors/churn-drift/reports/"
 STARTED = "2026-01-01T12:20:07.512Z"
 SINCE = datetime(2026, 1, 1, 10, tzinfo=UTC)
 UNTIL = datetime(2026, 1, 1, 12, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def moto_server():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(moto_server, monkeypatch):
-    """Clients of the moto server, and the environment the job's process gets."""
-    environment = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ENDPOINT_URL": moto_server,
-    }
-    for key, value in environment.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    # A fresh account per test: moto's server keeps its state until reset.
-    reset = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).read()  # noqa: S310 - our loopback server
-    clients = {
-        name: boto3.client(name, region_name=REGION, endpoint_url=moto_server)
-        for name in ("s3", "kms", "cloudwatch")
-    }
-    clients["environment"] = environment
-    return clients
 
 
 def _records() -> list[tuple[datetime, str, str]]:

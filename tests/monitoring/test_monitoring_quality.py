@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from capture_events import ground_truth_label as _label
+from capture_events import prediction_event as _event
 from sklearn import metrics as sk
 
 from mlinfra.monitoring import MonitoringError
@@ -133,34 +135,6 @@ def test_line_parses_the_specs_spelling() -> None:
 # --- files ----------------------------------------------------------------------------------
 
 
-def _event(key: str, output: str, time: datetime, inference_id: str | None = None) -> str:
-    metadata = {"eventId": key, "inferenceTime": time.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    if inference_id:
-        metadata["inferenceId"] = inference_id
-    return json.dumps(
-        {
-            "captureData": {
-                "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
-                                  "data": "1,2", "encoding": "CSV"},
-                "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT",
-                                   "data": output, "encoding": "CSV"},
-            },
-            "eventMetadata": metadata,
-            "eventVersion": "0",
-        }
-    )  # fmt: skip
-
-
-def _label(key: str, label: str) -> str:
-    return json.dumps(
-        {
-            "groundTruthData": {"data": label, "encoding": "CSV"},
-            "eventMetadata": {"eventId": key},
-            "eventVersion": "0",
-        }
-    )
-
-
 def _write(folder: Path, lines: list[str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "part.jsonl").write_text("\n".join(lines) + "\n")
@@ -182,7 +156,12 @@ def test_predictions_join_labels_by_inference_id_else_event_id(tmp_path: Path) -
     )
     _write(
         tmp_path / "truth/2026/12/07/11",
-        [_label("order-1", "1"), _label("e2", "1"), _label("e2", "0"), "not json"],
+        [
+            _label("order-1", "1"),
+            _label("e2", "1"),
+            _label("e2", "0"),
+            "not json",
+        ],
     )
     predictions = read_predictions(tmp_path / "capture")
     assert predictions["id"].tolist() == ["order-1", "e2", "e3"]
@@ -225,7 +204,10 @@ def test_window_ends_label_delay_before_the_run(tmp_path: Path) -> None:
 
 
 def test_no_labels_yet_is_no_value_and_crosses_nothing(tmp_path: Path) -> None:
-    _write(tmp_path / "capture/a/v/2026/12/07/10", [_event("e", "1", NOW - timedelta(hours=1))])
+    _write(
+        tmp_path / "capture/a/v/2026/12/07/10",
+        [_event("e", "1", NOW - timedelta(hours=1))],
+    )
     settings = QualitySettings(BINARY, "accuracy", window=timedelta(days=1),
                                alert=Line(0.9, False))  # fmt: skip
     result = analyse_quality(settings, tmp_path / "capture", tmp_path / "missing", NOW)
@@ -238,3 +220,19 @@ def test_a_metric_of_another_problem_type_is_refused(tmp_path: Path) -> None:
     settings = QualitySettings(REGRESSION, "auc", window=timedelta(days=1))
     with pytest.raises(MonitoringError, match="auc is not a metric of regression"):
         analyse_quality(settings, tmp_path, tmp_path, NOW)
+
+
+@pytest.mark.parametrize("kind", ["str", "object"])
+def test_positions_find_each_key_among_the_values_as_pandas_does(kind) -> None:
+    """Arrow's lookup and pandas' get_indexer agree, on pandas' text dtype and on object
+    arrays (pandas 2, as in the SageMaker image), with missing keys and empty sides."""
+    import pandas as pd
+
+    from mlinfra.monitoring.quality import positions
+
+    values = pd.Series(["b", "a", "d", "ü"], dtype=kind)
+    keys = pd.Series(["a", "x", "d", "a", "ü", ""], dtype=kind)
+    assert positions(keys, values).tolist() == [1, -1, 2, 1, 3, -1]
+    assert positions(keys, values).tolist() == pd.Index(values).get_indexer(keys).tolist()
+    assert positions(keys, pd.Series([], dtype=kind)).tolist() == [-1] * 6
+    assert positions(pd.Series([], dtype=kind), values).tolist() == []

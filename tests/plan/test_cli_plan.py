@@ -171,7 +171,7 @@ def test_a_model_without_an_approved_version_is_planned_as_waiting(
     spec = str(churn / "mlinfra.yaml")
     result = run("--env", "local", "-f", spec, "--detailed-exitcode")
     assert result.exit_code == 2
-    assert "8 of them wait for a value that does not exist yet" in result.output
+    assert "9 of them wait for a value that does not exist yet" in result.output
     assert "waiting: model churn-model has no version yet: run `mlinfra pipeline run" in (
         result.output
     )
@@ -188,4 +188,5 @@ def test_a_model_without_an_approved_version_is_planned_as_waiting(
         "endpoint.churn-api/scaling-target",
         "endpoint.churn-api/scaling-policy",
         "monitor.churn-drift",
+        "monitor.churn-quality",
     ]

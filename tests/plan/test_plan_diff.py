@@ -47,7 +47,7 @@ def test_a_tag_changes_in_place_with_its_path_and_values(graph_of, recorded) -> 
     customers = change(found, "feature_store.customers")
     assert customers.action == UPDATE and customers.reason is None
     assert customers.changed == (PropertyChange("Tags[0].Value", "growth", "ml-platform"),)
-    assert customers.source.endswith("mlinfra.yaml:60:3")
+    assert customers.source.endswith("mlinfra.yaml:62:3")
 
 
 def test_a_changed_instance_count_replaces_the_configuration_and_updates_the_endpoint(
@@ -108,9 +108,10 @@ def test_a_removed_component_is_deleted_dependents_first(graph_of, recorded) -> 
     text = EXAMPLE.joinpath("mlinfra.yaml").read_text()
     monitors = text[text.index("\nmonitors:\n") : text.index("\npolicies:\n")]
     override = "      monitors:\n        churn-drift:\n          schedule: hourly\n"
-    found = plan(graph_of("dev", (monitors, ""), (override, "")), recorded(full))
+    local = "      monitors: {churn-quality: {ground_truth: ground-truth}}\n"
+    found = plan(graph_of("dev", (monitors, ""), (override, ""), (local, "")), recorded(full))
     deleted = [c.address for c in found.changes if c.action == DELETE]
-    gone = {r.address for r in full.resources if r.component == "monitor.churn-drift"}
+    gone = {r.address for r in full.resources if (r.component or "").startswith("monitor.")}
     assert set(deleted) == gone and len(gone) > 5
     position = {a: i for i, a in enumerate(deleted)}
     for address in deleted:
@@ -119,7 +120,7 @@ def test_a_removed_component_is_deleted_dependents_first(graph_of, recorded) -> 
                 assert position[address] < position[dependency], (address, dependency)
     assert [c.action for c in found.changes][-len(deleted) :] == [DELETE] * len(deleted)
     assert {c.action for c in found.changes[: -len(deleted)]} == {NO_OP}
-    assert change(found, "monitor.churn-drift").source.endswith("mlinfra.yaml:143:3")
+    assert change(found, "monitor.churn-drift").source.endswith("mlinfra.yaml:145:3")
 
 
 def test_an_unknown_call_matches_what_the_state_recorded(graph_of, recorded) -> None:

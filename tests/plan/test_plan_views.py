@@ -41,7 +41,7 @@ def test_the_text_view_opens_with_the_summary_and_marks_each_change(changed) -> 
     assert "ProductionVariants[0].InitialInstanceCount: 1 -> 3" in text
     assert "EndpointConfigName: null -> (known after apply)" in text
     assert "replaced: its name (EndpointConfigName) changes" in text
-    assert "at " in text and "mlinfra.yaml:125:20" in text
+    assert "at " in text and "mlinfra.yaml:127:20" in text
     assert "feature_store.customers" not in text  # unchanged resources are not listed
 
 

@@ -60,7 +60,8 @@ def needs_a_model(graph) -> set[str]:
     return {
         a
         for a in graph.addresses()
-        if a == MODEL or a.startswith(("endpoint.churn-api", "monitor.churn-drift"))
+        if a == MODEL
+        or a.startswith(("endpoint.churn-api", "monitor.churn-drift", "monitor.churn-quality"))
     }
 
 

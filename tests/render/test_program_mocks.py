@@ -311,3 +311,39 @@ def test_the_monitor_alarm_watches_the_jobs_violations(churn_runs, env) -> None:
     }
     schedule = by_address(registered)["monitor.churn-drift/schedule"].inputs
     assert schedule["scheduleExpression"].startswith("cron(20 ")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_quality_monitor_runs_the_archive_in_quality_mode_and_may_reject_its_group_only(
+    churn_runs, env
+) -> None:
+    """The program, in an account with an approved version, registers the quality monitor's
+    pipeline with the job's quality command line, and a job role whose registry permissions
+    name the serving group's versions and this endpoint."""
+    _, registered, _ = churn_runs[env]
+    found = by_address(registered)
+    pipeline = found["monitor.churn-quality"].inputs
+    (step,) = json.loads(pipeline["pipelineDefinition"])["Steps"]
+    options = step["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert options[0] == "quality"
+    named = dict(zip(options[1::2], options[2::2], strict=True))
+    assert named["--ground-truth"] == "s3://churn-ground-truth/churn-api"
+    assert (named["--alert"], named["--rollback"]) == ("97%", "95%")
+    assert named["--endpoint"] == f"churn-{env}-churn-api"
+    assert step["Arguments"]["RoleArn"].endswith("monitor.churn-quality/job-role")
+    policy = json.loads(found["monitor.churn-quality/job-role-policy"].inputs["policy"])
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    account = {"dev": "111111111111", "prod": "222222222222"}[env]
+    region = {"dev": "us-east-1", "prod": "eu-west-1"}[env]
+    assert statements["ServingVersion"]["Resource"] == [
+        f"arn:aws:sagemaker:{region}:{account}:model-package/churn-{env}-churn/*"
+    ]
+    assert "sagemaker:UpdateModelPackage" in statements["ServingVersion"]["Action"]
+    assert statements["DescribeServingEndpoint"]["Resource"] == [
+        f"arn:aws:sagemaker:{region}:{account}:endpoint/churn-{env}-churn-api"
+    ]
+    alarm = found["monitor.churn-quality/alarm-violations"].inputs
+    assert alarm["dimensions"] == {
+        "Monitor": f"churn-{env}-churn-quality",
+        "Endpoint": f"churn-{env}-churn-api",
+    }

@@ -74,11 +74,25 @@ def typed_value(node, path: tuple):
     found = node
     for part in path:
         if isinstance(found, SpecNode) and isinstance(part, str):
+            quality = getattr(found, "quality", None)
+            if not hasattr(found, part) and quality is not None:
+                # A model_quality monitor's own keys are typed together, in its `quality`.
+                return _quality_value(quality, part)
             assert hasattr(found, part), f"{type(found).__name__} has no field {part!r}"
             found = getattr(found, part)
         else:
             found = found[part]
     return found
+
+
+def _quality_value(quality, key: str):
+    """A model_quality key as written: `alert_below: 97%` is the relative line 0.97."""
+    line = key.rsplit("_", 1)[0]
+    if line in ("alert", "rollback"):
+        threshold = getattr(quality, line)
+        return f"{threshold.value * 100:g}%" if threshold.relative else threshold.value
+    assert hasattr(quality, key), f"Quality has no field {key!r}"
+    return getattr(quality, key)
 
 
 @pytest.mark.parametrize("env", ["local", "dev", "prod", "preview"])
@@ -133,6 +147,7 @@ def test_a_component_is_found_by_section_by_address_and_by_kind(churn):
         "pipeline.train-churn",
         "endpoint.churn-api",
         "monitor.churn-drift",
+        "monitor.churn-quality",
     ]
     assert {type(c) for c in prod.components} == set(COMPONENT_TYPES)
     assert api.key_range.start.line == line_of("  churn-api:", after="endpoints:")

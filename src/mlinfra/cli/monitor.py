@@ -113,7 +113,8 @@ def runs_command(name: str, env: str, limit: int, spec_file: str, as_json: bool)
     "html_file",
     metavar="FILE",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write an HTML report, with each feature's distribution against the baseline.",
+    help="Also write an HTML report, with each feature's distribution against the baseline "
+    "(a model_quality monitor's: its metric over time and the predictions' distribution).",
 )
 @click.option("--job", metavar="JOB", help="The execution's job.  [default: the latest]")
 @SPEC_OPTION
@@ -122,9 +123,12 @@ def report_command(name: str, env: str, html_file: Path | None, job: str | None,
     """Show the latest result of monitor NAME: each feature against the baseline.
 
     For each feature: its drift (population stability index) against the threshold, the
-    share of missing values, and values of the wrong type; then every violation found.
+    share of missing values, and values of the wrong type; then every violation found. For
+    a model_quality monitor: its metric over its runs against the alert and rollback lines,
+    what its last rollback did, and what the endpoint predicted in the latest window.
     """
     # Deferred: the operation loads boto3, the report jinja2; `mlinfra --version` must not.
+    from mlinfra.monitoring.quality_report import render_quality_html, render_quality_text
     from mlinfra.monitoring.report import render_html, render_text
     from mlinfra.operations.monitors import MonitorRequest, report
 
@@ -132,7 +136,10 @@ def report_command(name: str, env: str, html_file: Path | None, job: str | None,
     monitor = found.monitor
     title = f"monitor {name} ({monitor.schedule}) on endpoint {monitor.endpoint}"
     console = make_console()
-    render_text(found.result, console, title=title)
+    if found.quality:
+        render_quality_text(list(found.quality), console, title=title)
+    else:
+        render_text(found.result, console, title=title)
     if html_file is not None:
         context = {
             "monitor": name,
@@ -141,7 +148,10 @@ def report_command(name: str, env: str, html_file: Path | None, job: str | None,
             "job": found.job,
             "time": str(found.record.get("ScheduledTime", "")),
         }
-        page = render_html(found.result, title=title, context=context)
+        if found.quality:
+            page = render_quality_html(list(found.quality), title=title, context=context)
+        else:
+            page = render_html(found.result, title=title, context=context)
         try:
             html_file.write_text(page, encoding="utf-8")
         except OSError as exc:
@@ -180,6 +190,8 @@ def alerts_command(name: str, env: str, limit: int, spec_file: str, as_json: boo
             f"{alert.get('violations', 0)} violation(s)  {alert.get('detail', '')}",
             style,
         )
+        if alert.get("rollback"):
+            say(console, f"    rollback: {alert['rollback']}", "bold red")
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -191,7 +203,18 @@ def _show_run(console: Any, found) -> None:
     from mlinfra.monitoring.report import render_text
 
     name, env, record = found.monitor.name, found.monitor.env, found.record
-    if found.result is not None:
+    if found.quality:
+        # Deferred, as above.
+        from mlinfra.monitoring.quality_report import summary
+
+        run = found.quality[-1]
+        bad = run.state in ("alert", "rollback")
+        say(console, f"monitor {name}: {summary(run)}", "red" if bad else "green")
+        if run.rollback:
+            say(console, f"  rollback: {run.rollback}", "bold red")
+        say(console, f"  over time, against both lines: `mlinfra monitor report {name} "
+            f"--env {env} [--html FILE]`")  # fmt: skip
+    elif found.result is not None:
         render_text(found.result, console, title=f"monitor {name}", features=False)
         say(
             console,

@@ -1,11 +1,12 @@
 """The monitor job's code as SageMaker runs it: one reproducible zip application.
 
-`job_archive()` packs the modules `processing` needs (and nothing that imports PyYAML,
-Pulumi, Jinja or rich) under `mlinfra/monitoring/`, with a `__main__.py` that runs
-`processing.main`, so the scikit-learn image runs it as `python3 monitor-job.pyz ...` with
-nothing of mlinfra installed. The archive is the same bytes for the same sources: entries in
-a fixed order, with fixed times and modes, stored uncompressed (compressed bytes would depend
-on the zlib build). Its hash names the S3 key it is uploaded under, as pipeline scripts are.
+`job_archive()` packs the modules `processing` and `quality_job` need (and nothing that
+imports PyYAML, Pulumi, Jinja or rich) under `mlinfra/monitoring/`, with a `__main__.py` that
+runs `processing.main` (or `quality_job.main` for `quality ...`), so the scikit-learn image
+runs it as `python3 monitor-job.pyz ...` with nothing of mlinfra installed. The archive is
+the same bytes for the same sources: entries in a fixed order, with fixed times and modes,
+stored uncompressed (compressed bytes would depend on the zlib build). Its hash names the S3
+key it is uploaded under, as pipeline scripts are.
 """
 
 from __future__ import annotations
@@ -28,11 +29,21 @@ MODULES = (
     "files.py",
     "metrics.py",
     "processing.py",
+    "quality.py",
+    "quality_job.py",
+    "quality_metrics.py",
+    "rollback.py",
     "storage.py",
 )
-_MAIN = '''"""mlinfra's monitor job: one run of a monitor (mlinfra/monitoring/processing.py)."""
+_MAIN = '''"""mlinfra's monitor job: one run of a monitor (mlinfra/monitoring/processing.py), or of
+a model-quality monitor (`quality ...`: mlinfra/monitoring/quality_job.py)."""
 
 import sys
+
+if sys.argv[1:2] == ["quality"]:
+    from mlinfra.monitoring.quality_job import main
+
+    sys.exit(main(sys.argv[2:]))
 
 from mlinfra.monitoring.processing import main
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from mlinfra.monitoring import MonitoringError, counted
@@ -38,8 +38,12 @@ from mlinfra.monitoring.baseline import (
 )
 from mlinfra.monitoring.capture import MALFORMED, read_capture
 from mlinfra.monitoring.files import write_json
-from mlinfra.monitoring.quality import QualitySettings, analyse_quality, violations
-from mlinfra.monitoring.quality_metrics import METRICS, Line
+from mlinfra.monitoring.quality import (
+    QualitySettings,
+    add_quality_arguments,
+    analyse_quality,
+    violations,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,15 +86,7 @@ def run_analyse(arguments: argparse.Namespace) -> str:
 
 
 def run_quality(arguments: argparse.Namespace) -> str:
-    settings = QualitySettings(
-        problem_type=arguments.problem_type,
-        metric=arguments.metric,
-        window=timedelta(seconds=arguments.window_seconds),
-        label_delay=timedelta(seconds=arguments.label_delay_seconds),
-        alert=Line.parse(arguments.alert),
-        rollback=Line.parse(arguments.rollback),
-        reference=arguments.reference,
-    )
+    settings = QualitySettings.of(arguments)
     result = analyse_quality(settings, arguments.capture, arguments.ground_truth, arguments.now)
     result.write(arguments.output)
     found = violations(result.document)
@@ -130,12 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     quality.add_argument("--ground-truth", type=Path, required=True, help="ground-truth folder")
     quality.add_argument("--output", type=Path, required=True, help="folder for the results")
     quality.add_argument("--now", type=_moment, required=True, help="the run's time")
-    quality.add_argument("--problem-type", required=True, choices=sorted(METRICS))
-    quality.add_argument("--metric", required=True)
-    quality.add_argument("--window-seconds", type=float, required=True)
-    quality.add_argument("--label-delay-seconds", type=float, default=0.0)
-    quality.add_argument("--alert", help="the alert line: 0.8, or 97%% of the reference")
-    quality.add_argument("--rollback", help="the rollback line, as --alert")
+    add_quality_arguments(quality)
     quality.add_argument("--reference", type=float, help="the metric at registration")
     quality.set_defaults(run=run_quality)
     return parser

@@ -44,7 +44,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -87,15 +87,20 @@ class Window:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    return run_command("monitor", lambda: run(arguments))
+
+
+def run_command(name: str, run_once: Callable[[], str]) -> int:
+    """Run, print `<name>: <summary>` and return 0; or print one line on stderr and return 1."""
     try:
-        summary = run(arguments)
+        summary = run_once()
     except MonitoringError as error:
-        print(f"monitor: {error}", file=sys.stderr)
+        print(f"{name}: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # the scratch folder: not writable, disk full
-        print(f"monitor: {error.strerror}: {error.filename}", file=sys.stderr)
+        print(f"{name}: {error.strerror}: {error.filename}", file=sys.stderr)
         return 1
-    print(f"monitor: {summary}")
+    print(f"{name}: {summary}")
     return 0
 
 
@@ -138,14 +143,14 @@ def run(arguments: argparse.Namespace) -> str:
     # Last: a run that failed before here leaves its window to the next run.
     latest = {
         "version": STATE_VERSION,
-        "since": _iso(window.since),
-        "until": _iso(window.until),
+        "since": iso(window.since),
+        "until": iso(window.until),
         "report": window.stamp,
         "violations": len(analysis.violations),
     }
     reports.write(LATEST_FILE, json_bytes(latest))
     summary = (
-        f"{counted(len(data), 'record')} from {_iso(window.since)} to {_iso(window.until)}, "
+        f"{counted(len(data), 'record')} from {iso(window.since)} to {iso(window.until)}, "
         f"{counted(len(analysis.violations), 'violation')}, report {run_folder.uri()}"
     )
     if malformed:
@@ -294,10 +299,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _plain(data: list[dict]) -> list[dict]:
-    return [{**datum, "Timestamp": _iso(datum["Timestamp"])} for datum in data]
+    return [{**datum, "Timestamp": iso(datum["Timestamp"])} for datum in data]
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 

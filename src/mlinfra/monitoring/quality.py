@@ -22,7 +22,8 @@ their way do not count; predictions without a label are counted, not judged.
      "predictions": 1200, "labelled": 1000, "malformed": 0,
      "reference": 0.94,                      # the metric at registration, when known
      "alert": {"threshold": 0.9118, "crossed": false},      # null without alert_below/above
-     "rollback": {"threshold": 0.893, "crossed": false}}
+     "rollback": {"threshold": 0.893, "crossed": false},
+     "prediction_distribution": [{"bin": "0-0.1", "count": 120}, ...]}  # `prediction_distribution`
 
 Metrics are scikit-learn's (tests hold them to it): binary precision, recall and F1 of the
 positive class 1, 0 when undefined (scikit-learn's zero_division); a binary prediction that is
@@ -123,10 +124,30 @@ def _label(encoding: Any, data: Any) -> str | None:
     return value or None
 
 
+def positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
+    """Where each of `keys` is among `values` (which are unique), -1 where it is not.
+
+    Arrow's hash lookup (`index_in`) where pyarrow is installed (the scikit-learn image has
+    it): on a million text ids about four times faster than pandas' `get_indexer`
+    (benchmarks/README.md, quality_bench.py); pandas' otherwise, and for empty sides.
+    """
+    if len(keys) and len(values):
+        try:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+        except ImportError:
+            pass
+        else:
+            wanted = pa.array(keys)
+            value_set = pa.array(values).cast(wanted.type)
+            return pc.index_in(wanted, value_set=value_set).fill_null(-1).to_numpy()
+    return pd.Index(values).get_indexer(keys)
+
+
 def joined(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     """The predictions that have a label: columns `prediction` and `label`, in the
     predictions' order (one hash join on the id)."""
-    at = pd.Index(labels["id"]).get_indexer(predictions["id"])
+    at = positions(predictions["id"], labels["id"])
     found = at >= 0
     return pd.DataFrame(
         {
@@ -262,6 +283,30 @@ class QualitySettings:
     rollback: Line | None = None
     reference: float | None = None  # the metric the serving version was registered with
 
+    @classmethod
+    def of(cls, arguments: Any) -> QualitySettings:
+        """The settings the jobs' command lines give (`--problem-type`, `--metric`,
+        `--window-seconds`, `--label-delay-seconds`, `--alert`, `--rollback`, `--reference`)."""
+        return cls(
+            problem_type=arguments.problem_type,
+            metric=arguments.metric,
+            window=timedelta(seconds=arguments.window_seconds),
+            label_delay=timedelta(seconds=arguments.label_delay_seconds),
+            alert=Line.parse(arguments.alert),
+            rollback=Line.parse(arguments.rollback),
+            reference=getattr(arguments, "reference", None),
+        )
+
+
+def add_quality_arguments(parser: Any) -> None:
+    """The options of a quality run both jobs take (`QualitySettings.of` reads them)."""
+    parser.add_argument("--problem-type", required=True, choices=sorted(METRICS))
+    parser.add_argument("--metric", required=True)
+    parser.add_argument("--window-seconds", type=float, required=True)
+    parser.add_argument("--label-delay-seconds", type=float, default=0.0)
+    parser.add_argument("--alert", help="the alert line: 0.8, or 97%% of the registered metric")
+    parser.add_argument("--rollback", help="the rollback line, as --alert")
+
 
 @dataclass(frozen=True)
 class QualityResult:
@@ -307,6 +352,9 @@ def analyse_quality(
         "alert": None,
         "rollback": None,
     }
+    document["prediction_distribution"] = prediction_distribution(
+        settings.problem_type, predictions["prediction"]
+    )
     if len(pairs):
         metrics = compute_metrics(settings.problem_type, pairs["label"], pairs["prediction"])
         document["metrics"] = {name: _finite(value) for name, value in metrics.items()}
@@ -315,6 +363,38 @@ def analyse_quality(
         if line is not None:
             document[name] = judge(settings.metric, document["value"], line, settings.reference)
     return QualityResult(document)
+
+
+DISTRIBUTION_BINS = 10
+MAX_CLASSES = 20
+
+
+def prediction_distribution(problem_type: str, predictions: Any) -> list[dict[str, Any]]:
+    """What the endpoint predicted in the window, as `[{"bin": "0.0-0.1", "count": 12}, ...]`:
+    ten equal bins of a binary model's scores over [0, 1] (of a regression's values over their
+    range), or the count of each class (the most frequent MAX_CLASSES) of a multiclass one or
+    of a binary one answering classes that are not scores."""
+    values = pd.Series(np.asarray(predictions), dtype=object)
+    if values.empty:
+        return []
+    numbers = pd.to_numeric(values, errors="coerce")
+    numeric = bool(numbers.notna().all())
+    if problem_type == MULTICLASS or not numeric:
+        counts = values.astype(str).value_counts().items()
+        ordered = sorted(((str(k), int(v)) for k, v in counts), key=lambda kv: (-kv[1], kv[0]))
+        return [{"bin": k, "count": v} for k, v in ordered[:MAX_CLASSES]]
+    array = numbers.to_numpy(dtype=np.float64)
+    low, high = (0.0, 1.0) if problem_type == BINARY else (float(array.min()), float(array.max()))
+    if problem_type == BINARY and (array.min() < 0 or array.max() > 1):
+        low, high = float(array.min()), float(array.max())
+    if high == low:
+        return [{"bin": f"{low:g}", "count": int(len(array))}]
+    edges = np.linspace(low, high, DISTRIBUTION_BINS + 1)
+    counts, _ = np.histogram(array, bins=edges)
+    return [
+        {"bin": f"{edges[i]:.3g}-{edges[i + 1]:.3g}", "count": int(counts[i])}
+        for i in range(DISTRIBUTION_BINS)
+    ]
 
 
 def _finite(value: float) -> float | None:

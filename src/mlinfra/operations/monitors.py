@@ -28,6 +28,8 @@ ROUTE_TIMEOUT = 30
 FINAL = ("Completed", "CompletedWithViolations", "Failed", "Stopped")
 WITH_RESULTS = ("Completed", "CompletedWithViolations")
 CREATED_BY = "create it with `mlinfra apply --env {env}`"
+MODEL_QUALITY = "model_quality"
+HISTORY = 100  # runs a quality report draws, the latest last
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Monitor:
     env: str
     physical: str  # the monitoring schedule's name in the emulator
     schedule: str
+    type: str  # data_quality | model_quality
     endpoint: str  # as the spec names it
     endpoint_name: str  # the endpoint's name in the emulator
     client: Any
@@ -61,6 +64,9 @@ class MonitorRun:
     monitor: Monitor
     record: dict[str, Any]
     result: Any = None
+    # A model-quality monitor's runs with results (`monitoring.quality_report.QualityRun`),
+    # oldest first: the one run, or for a report every run up to it.
+    quality: tuple = ()
 
     @property
     def job(self) -> str:
@@ -75,10 +81,11 @@ def run(request: MonitorRequest, wait: bool, progress: Progress) -> MonitorRun |
     if not wait:
         return None
     record = _wait(monitor, job)
-    result = None
-    if record.get("MonitoringExecutionStatus", "") in WITH_RESULTS:
-        result = _load(_report_folder(monitor, record))
-    return MonitorRun(monitor, record, result)
+    if record.get("MonitoringExecutionStatus", "") not in WITH_RESULTS:
+        return MonitorRun(monitor, record)
+    if monitor.type == MODEL_QUALITY:
+        return MonitorRun(monitor, record, quality=(_load_quality(monitor, record),))
+    return MonitorRun(monitor, record, _load(_report_folder(monitor, record)))
 
 
 def runs(request: MonitorRequest, limit: int) -> tuple[dict[str, Any], ...]:
@@ -90,6 +97,8 @@ def report(request: MonitorRequest, job: str | None) -> MonitorRun:
     """The execution `job` (None: the latest that produced results) and what it found."""
     monitor = _monitor(request)
     record = _latest_result(monitor, job)
+    if monitor.type == MODEL_QUALITY:
+        return MonitorRun(monitor, record, quality=_quality_history(monitor, record))
     return MonitorRun(monitor, record, _load(_report_folder(monitor, record)))
 
 
@@ -125,6 +134,7 @@ def _monitor(request: MonitorRequest) -> Monitor:
         env=env,
         physical=physical,
         schedule=found.schedule,
+        type=found.type,
         endpoint=found.endpoint,
         endpoint_name=named(spec, found.endpoint, "endpoint"),
         client=sagemaker,
@@ -204,3 +214,34 @@ def _load(folder: Path):
         return load_result(folder)
     except ReportError as exc:
         raise OperationError(str(exc)) from None
+
+
+def _load_quality(monitor: Monitor, record: dict[str, Any]):
+    """A quality run's result, with what its rollback did (the execution's record says)."""
+    # Deferred: the report module loads jinja2, which only reading a result needs.
+    from mlinfra.monitoring.quality_report import read_quality
+    from mlinfra.monitoring.report import ReportError
+
+    rollback = (record.get("Rollback") or {}).get("message")
+    try:
+        return read_quality(_report_folder(monitor, record), job_name(record), rollback)
+    except ReportError as exc:
+        raise OperationError(str(exc)) from None
+
+
+def _quality_history(monitor: Monitor, record: dict[str, Any]) -> tuple:
+    """Every run with results up to `record`'s, oldest first (at most HISTORY)."""
+    wanted = job_name(record)
+    summaries = [s for s in _executions(monitor, HISTORY) if s["MonitoringExecutionStatus"]
+                 in WITH_RESULTS]  # fmt: skip
+    jobs = [job_name(s) for s in summaries]
+    if wanted in jobs:
+        summaries = summaries[jobs.index(wanted) :]
+    runs = []
+    for summary in reversed(summaries):
+        # The summary lacks the rollback: the execution's own record has it.
+        full = _route(monitor, "GET", f"executions/{quote(job_name(summary), safe='')}")
+        runs.append(_load_quality(monitor, full))
+    if not runs or runs[-1].job != wanted:
+        runs.append(_load_quality(monitor, record))
+    return tuple(runs)

@@ -190,7 +190,7 @@ def source_archive(script):
     return str(path)
 
 
-# bucket.artifacts — mlinfra.yaml:21
+# bucket.artifacts — mlinfra.yaml:23
 bucket_artifacts = aws.s3.Bucket(
     "bucket.artifacts",
     bucket="churn-dev-artifacts-111111111111",
@@ -251,7 +251,7 @@ bucket_artifacts_policy = aws.s3.BucketPolicy(
 )
 
 
-# bucket.capture — mlinfra.yaml:21
+# bucket.capture — mlinfra.yaml:23
 bucket_capture = aws.s3.Bucket(
     "bucket.capture",
     bucket="churn-dev-capture-111111111111",
@@ -312,7 +312,7 @@ bucket_capture_policy = aws.s3.BucketPolicy(
 )
 
 
-# bucket.monitoring — mlinfra.yaml:21
+# bucket.monitoring — mlinfra.yaml:23
 bucket_monitoring = aws.s3.Bucket(
     "bucket.monitoring",
     bucket="churn-dev-monitoring-111111111111",
@@ -373,7 +373,7 @@ bucket_monitoring_policy = aws.s3.BucketPolicy(
 )
 
 
-# feature_store.customers — mlinfra.yaml:60
+# feature_store.customers — mlinfra.yaml:62
 feature_store_customers_role = aws.iam.Role(
     "feature_store.customers/role",
     name="churn-dev-feature-store-customers",
@@ -495,7 +495,7 @@ feature_store_customers = aws.sagemaker.FeatureGroup(
 )
 
 
-# model.churn-model — mlinfra.yaml:82
+# model.churn-model — mlinfra.yaml:84
 model_churn_model_registry = aws.sagemaker.ModelPackageGroup(
     "model.churn-model/registry",
     model_package_group_name="churn-dev-churn",
@@ -600,7 +600,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     )
 
 
-# pipeline.train-churn — mlinfra.yaml:90
+# pipeline.train-churn — mlinfra.yaml:92
 pipeline_train_churn_script_prepare = aws.s3.BucketObjectv2(
     "pipeline.train-churn/script-prepare",
     bucket=bucket_artifacts.bucket,
@@ -1220,7 +1220,7 @@ pipeline_train_churn_schedule_target = aws.cloudwatch.EventTarget(
 )
 
 
-# endpoint.churn-api — mlinfra.yaml:123
+# endpoint.churn-api — mlinfra.yaml:125
 # Waits for model.churn-model: declared once there is a version to serve (see `serves`).
 if serves("churn-dev-churn", "churn-dev-churn-api"):
     # Replaced, never updated in place: its name holds a hash of its content, so a
@@ -1376,7 +1376,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     )
 
 
-# monitor.churn-drift — mlinfra.yaml:143
+# monitor.churn-drift — mlinfra.yaml:145
 # Waits for model.churn-model: declared once there is a version to serve (see `serves`).
 if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_drift_baseline = aws.s3.BucketObjectv2(
@@ -1391,7 +1391,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_drift_code = aws.s3.BucketObjectv2(
         "monitor.churn-drift/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-drift/code/c18de6fb13355de5/monitor-job.pyz",
+        key="monitors/churn-drift/code/cd52fcbadc699f6f/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
         opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
@@ -1659,7 +1659,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_drift_code.bucket,
-                                            "/monitors/churn-drift/code/c18de6fb13355de5/monitor-job.pyz",
+                                            "/monitors/churn-drift/code/cd52fcbadc699f6f/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",
@@ -1837,6 +1837,438 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
         arn=pipeline_train_churn.arn,
         role_arn=monitor_churn_drift_retrain_role.arn,
         opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_retrain_role_policy]),
+    )
+
+
+# monitor.churn-quality — mlinfra.yaml:161
+# Waits for model.churn-model: declared once there is a version to serve (see `serves`).
+if serves("churn-dev-churn", "churn-dev-churn-api"):
+    monitor_churn_quality_code = aws.s3.BucketObjectv2(
+        "monitor.churn-quality/code",
+        bucket=bucket_monitoring.bucket,
+        key="monitors/churn-quality/code/cd52fcbadc699f6f/monitor-job.pyz",
+        source=pulumi.FileAsset("monitor-job.pyz"),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+        opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
+    )
+
+    monitor_churn_quality_job_role = aws.iam.Role(
+        "monitor.churn-quality/job-role",
+        name="churn-dev-monitor-churn-quality-job",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sagemaker.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+    )
+
+    monitor_churn_quality_job_role_policy = aws.iam.RolePolicy(
+        "monitor.churn-quality/job-role-policy",
+        name="mlinfra-least-privilege",
+        role=monitor_churn_quality_job_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                bucket_capture.arn,
+                                "/",
+                                pulumi.Output.concat(endpoint_churn_api.name, "/*"),
+                            ),
+                        ],
+                        "Sid": "ReadCaptures",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [bucket_capture.arn],
+                        "Sid": "ListCaptures",
+                        "Condition": {
+                            "StringLike": {
+                                "s3:prefix": [pulumi.Output.concat(endpoint_churn_api.name, "/*")],
+                            },
+                        },
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": ["arn:aws:s3:::churn-ground-truth/churn-api/*"],
+                        "Sid": "ReadGroundTruth",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": ["arn:aws:s3:::churn-ground-truth"],
+                        "Sid": "ListGroundTruth",
+                        "Condition": {"StringLike": {"s3:prefix": ["churn-api/*"]}},
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:PutObject"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                bucket_monitoring.arn,
+                                "/monitors/churn-quality/reports/*",
+                            ),
+                        ],
+                        "Sid": "MonitorData",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [bucket_monitoring.arn],
+                        "Sid": "ListMonitorData",
+                        "Condition": {"StringLike": {"s3:prefix": ["monitors/churn-quality/*"]}},
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sagemaker:DescribeEndpoint"],
+                        "Resource": [
+                            "arn:aws:sagemaker:us-east-1:111111111111:endpoint/churn-dev-churn-api",
+                        ],
+                        "Sid": "DescribeServingEndpoint",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                        "Resource": [
+                            "arn:aws:sagemaker:us-east-1:111111111111:endpoint-config/churn-dev-*",
+                            "arn:aws:sagemaker:us-east-1:111111111111:model/churn-dev-*",
+                        ],
+                        "Sid": "DescribeServingModel",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "sagemaker:DescribeModelPackage",
+                            "sagemaker:UpdateModelPackage",
+                        ],
+                        "Resource": [
+                            "arn:aws:sagemaker:us-east-1:111111111111:model-package/churn-dev-churn/*",
+                        ],
+                        "Sid": "ServingVersion",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sagemaker:ListModelPackages"],
+                        "Resource": ["*"],
+                        "Sid": "ListVersions",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                bucket_artifacts.arn,
+                                "/pipelines/*/runs/*/evaluation/evaluation.json",
+                            ),
+                        ],
+                        "Sid": "ReadEvaluationReports",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ecr:GetAuthorizationToken"],
+                        "Resource": ["*"],
+                        "Sid": "EcrToken",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "ecr:BatchCheckLayerAvailability",
+                            "ecr:BatchGetImage",
+                            "ecr:GetDownloadUrlForLayer",
+                        ],
+                        "Resource": [
+                            "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn",
+                        ],
+                        "Sid": "EcrPull",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "logs:CreateLogGroup",
+                            "logs:CreateLogStream",
+                            "logs:DescribeLogStreams",
+                            "logs:PutLogEvents",
+                        ],
+                        "Resource": [
+                            "arn:aws:logs:us-east-1:111111111111:log-group:/aws/sagemaker/*",
+                        ],
+                        "Sid": "Logs",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["cloudwatch:PutMetricData"],
+                        "Resource": ["*"],
+                        "Sid": "Metrics",
+                        "Condition": {
+                            "StringLike": {"cloudwatch:namespace": ["mlinfra/Monitoring"]},
+                        },
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
+
+    monitor_churn_quality_role = aws.iam.Role(
+        "monitor.churn-quality/role",
+        name="churn-dev-monitor-churn-quality",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sagemaker.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+    )
+
+    monitor_churn_quality_role_policy = aws.iam.RolePolicy(
+        "monitor.churn-quality/role-policy",
+        name="mlinfra-least-privilege",
+        role=monitor_churn_quality_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "sagemaker:AddTags",
+                            "sagemaker:CreateProcessingJob",
+                            "sagemaker:DescribeProcessingJob",
+                            "sagemaker:StopProcessingJob",
+                        ],
+                        "Resource": ["arn:aws:sagemaker:us-east-1:111111111111:processing-job/*"],
+                        "Sid": "ProcessingJobs",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["iam:PassRole"],
+                        "Resource": [monitor_churn_quality_job_role.arn],
+                        "Sid": "PassJobRole",
+                        "Condition": {
+                            "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"},
+                        },
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
+
+    monitor_churn_quality = aws.sagemaker.Pipeline(
+        "monitor.churn-quality",
+        pipeline_name="churn-dev-churn-quality-monitor",
+        pipeline_display_name="churn-dev-churn-quality-monitor",
+        pipeline_description="mlinfra monitor churn-quality of endpoint churn-api",
+        role_arn=monitor_churn_quality_role.arn,
+        pipeline_definition=pulumi.Output.json_dumps(
+            {
+                "Version": "2020-12-01",
+                "Metadata": {},
+                "Parameters": [],
+                "Steps": [
+                    {
+                        "Name": "analyse",
+                        "Type": "Processing",
+                        "Arguments": {
+                            "ProcessingResources": {
+                                "ClusterConfig": {
+                                    "InstanceType": "ml.m5.large",
+                                    "InstanceCount": 1,
+                                    "VolumeSizeInGB": 20,
+                                },
+                            },
+                            "AppSpecification": {
+                                "ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+                                "ContainerEntrypoint": [
+                                    "python3",
+                                    "/opt/ml/processing/input/code/monitor-job.pyz",
+                                ],
+                                "ContainerArguments": [
+                                    "quality",
+                                    "--capture",
+                                    pulumi.Output.concat(
+                                        "s3://",
+                                        bucket_capture.bucket,
+                                        "/",
+                                        endpoint_churn_api.name,
+                                        "/",
+                                        endpoint_churn_api.name,
+                                        "/",
+                                    ),
+                                    "--ground-truth",
+                                    "s3://churn-ground-truth/churn-api",
+                                    "--reports",
+                                    pulumi.Output.concat(
+                                        "s3://",
+                                        bucket_monitoring.bucket,
+                                        "/monitors/churn-quality/reports/",
+                                    ),
+                                    "--until",
+                                    {"Get": "Execution.StartDateTime"},
+                                    "--problem-type",
+                                    "binary_classification",
+                                    "--metric",
+                                    "accuracy",
+                                    "--window-seconds",
+                                    "3600",
+                                    "--label-delay-seconds",
+                                    "0",
+                                    "--alert",
+                                    "97%",
+                                    "--rollback",
+                                    "95%",
+                                    "--monitor",
+                                    "churn-dev-churn-quality",
+                                    "--endpoint",
+                                    endpoint_churn_api.name,
+                                    "--execution",
+                                    {"Get": "Execution.PipelineExecutionArn"},
+                                ],
+                            },
+                            "ProcessingInputs": [
+                                {
+                                    "InputName": "code",
+                                    "AppManaged": False,
+                                    "S3Input": {
+                                        "S3Uri": pulumi.Output.concat(
+                                            "s3://",
+                                            monitor_churn_quality_code.bucket,
+                                            "/monitors/churn-quality/code/cd52fcbadc699f6f/monitor-job.pyz",
+                                        ),
+                                        "LocalPath": "/opt/ml/processing/input/code",
+                                        "S3DataType": "S3Prefix",
+                                        "S3InputMode": "File",
+                                        "S3DataDistributionType": "FullyReplicated",
+                                        "S3CompressionType": "None",
+                                    },
+                                },
+                            ],
+                            "NetworkConfig": {
+                                "EnableInterContainerTrafficEncryption": False,
+                                "EnableNetworkIsolation": False,
+                            },
+                            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                            "RoleArn": monitor_churn_quality_job_role.arn,
+                        },
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+        opts=pulumi.ResourceOptions(
+            depends_on=[monitor_churn_quality_role_policy, monitor_churn_quality_job_role_policy],
+        ),
+    )
+
+    monitor_churn_quality_schedule_role = aws.iam.Role(
+        "monitor.churn-quality/schedule-role",
+        name="churn-dev-monitor-churn-quality-schedule-role",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"}},
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+    )
+
+    monitor_churn_quality_schedule_role_policy = aws.iam.RolePolicy(
+        "monitor.churn-quality/schedule-role-policy",
+        name="mlinfra-start-pipeline",
+        role=monitor_churn_quality_schedule_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sagemaker:StartPipelineExecution"],
+                        "Resource": [monitor_churn_quality.arn],
+                        "Sid": "StartPipeline",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
+
+    monitor_churn_quality_schedule = aws.cloudwatch.EventRule(
+        "monitor.churn-quality/schedule",
+        name="churn-dev-churn-quality-schedule",
+        description="Runs monitor churn-quality (hourly)",
+        schedule_expression="cron(20 * ? * * *)",
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+    )
+
+    monitor_churn_quality_schedule_target = aws.cloudwatch.EventTarget(
+        "monitor.churn-quality/schedule-target",
+        rule=monitor_churn_quality_schedule.name,
+        target_id="start-pipeline",
+        arn=monitor_churn_quality.arn,
+        role_arn=monitor_churn_quality_schedule_role.arn,
+        opts=pulumi.ResourceOptions(depends_on=[monitor_churn_quality_schedule_role_policy]),
+    )
+
+    monitor_churn_quality_alerts = aws.sns.Topic(
+        "monitor.churn-quality/alerts",
+        name="churn-dev-churn-quality-alerts",
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+    )
+
+    monitor_churn_quality_alert_1 = aws.sns.TopicSubscription(
+        "monitor.churn-quality/alert-1",
+        topic=monitor_churn_quality_alerts.arn,
+        protocol="email",
+        endpoint="ml-oncall@example.com",
+    )
+
+    monitor_churn_quality_alarm_violations = aws.cloudwatch.MetricAlarm(
+        "monitor.churn-quality/alarm-violations",
+        name="churn-dev-churn-quality-violations",
+        alarm_description="monitor.churn-quality: accuracy crossed a line (alert_below or rollback_below) over the labelled predictions of the window",
+        namespace="mlinfra/Monitoring",
+        metric_name="violations",
+        dimensions={"Monitor": "churn-dev-churn-quality", "Endpoint": endpoint_churn_api.name},
+        statistic="Maximum",
+        period=300,
+        evaluation_periods=1,
+        threshold=0,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[monitor_churn_quality_alerts.arn],
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
     )
 
 

@@ -15,7 +15,7 @@ from mlinfra.providers import dynamic as local
 local.use_emulator("../../../examples/churn/mlinfra.yaml", region="us-east-1")
 
 
-# feature_store.customers — mlinfra.yaml:60
+# feature_store.customers — mlinfra.yaml:62
 feature_store_customers = local.FeatureGroup(
     "feature_store.customers",
     FeatureGroupName="churn-local-customers",
@@ -49,7 +49,7 @@ feature_store_customers = local.FeatureGroup(
 )
 
 
-# model.churn-model — mlinfra.yaml:82
+# model.churn-model — mlinfra.yaml:84
 model_churn_model_registry = local.ModelPackageGroup(
     "model.churn-model/registry",
     ModelPackageGroupName="churn-local-churn",
@@ -83,7 +83,7 @@ model_churn_model = local.Model(
 )
 
 
-# pipeline.train-churn — mlinfra.yaml:90
+# pipeline.train-churn — mlinfra.yaml:92
 pipeline_train_churn = local.Pipeline(
     "pipeline.train-churn",
     PipelineName="churn-local-train-churn",
@@ -448,13 +448,13 @@ pipeline_train_churn = local.Pipeline(
 )
 
 
-# endpoint.churn-api — mlinfra.yaml:123
+# endpoint.churn-api — mlinfra.yaml:125
 # Replaced, never updated in place: its name holds a hash of its content, so a
 # change creates the new one first and deletes the old one after.
 endpoint_churn_api_config = local.EndpointConfig(
     "endpoint.churn-api/config",
     EndpointConfigName=pulumi.Output.concat(
-        "churn-local-churn-api-a22a6fd4-v",
+        "churn-local-churn-api-166679d1-v",
         local.latest_approved_version("churn-local-churn"),
     ),
     ProductionVariants=[
@@ -468,7 +468,7 @@ endpoint_churn_api_config = local.EndpointConfig(
     ],
     DataCaptureConfig={
         "EnableCapture": True,
-        "InitialSamplingPercentage": 20,
+        "InitialSamplingPercentage": 100,
         "DestinationS3Uri": "file:.mlinfra/emulator/capture/churn-local-churn-api",
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
     },
@@ -620,7 +620,7 @@ endpoint_churn_api_scaling_policy = local.ScalingPolicy(
 )
 
 
-# monitor.churn-drift — mlinfra.yaml:143
+# monitor.churn-drift — mlinfra.yaml:145
 monitor_churn_drift = local.MonitoringSchedule(
     "monitor.churn-drift",
     MonitoringScheduleName="churn-local-churn-drift",
@@ -685,6 +685,65 @@ monitor_churn_drift = local.MonitoringSchedule(
 )
 
 
+# monitor.churn-quality — mlinfra.yaml:161
+monitor_churn_quality = local.MonitoringSchedule(
+    "monitor.churn-quality",
+    MonitoringScheduleName="churn-local-churn-quality",
+    MonitoringScheduleConfig={
+        "ScheduleConfig": {"ScheduleExpression": "hourly"},
+        "MonitoringType": "ModelQuality",
+        "MonitoringJobDefinition": {
+            "MonitoringInputs": [
+                {
+                    "EndpointInput": {
+                        "EndpointName": endpoint_churn_api.name,
+                        "LocalPath": "/opt/ml/processing/input/endpoint",
+                    },
+                },
+            ],
+            "MonitoringOutputConfig": {
+                "MonitoringOutputs": [
+                    {
+                        "S3Output": {
+                            "S3Uri": "file:.mlinfra/emulator/monitors/churn-local-churn-quality/reports",
+                            "LocalPath": "/opt/ml/processing/output",
+                        },
+                    },
+                ],
+            },
+            "MonitoringResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "VolumeSizeInGB": 20,
+                },
+            },
+            "MonitoringAppSpecification": {
+                "ImageUri": "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer",
+            },
+            "RoleArn": "arn:aws:iam::123456789012:role/mlinfra-local-monitor",
+            "Environment": {
+                "mlinfra_problem_type": "binary_classification",
+                "mlinfra_metric": "accuracy",
+                "mlinfra_ground_truth": "file:ground-truth",
+                "mlinfra_window": "1h",
+                "mlinfra_alert_line": "97%",
+                "mlinfra_rollback_line": "95%",
+                "mlinfra_model_package_group": "churn-local-churn",
+                "mlinfra_alert_targets": '["email:ml-oncall@example.com"]',
+            },
+        },
+    },
+    Tags=[
+        {"Key": "team", "Value": "growth"},
+        {"Key": "cost-center", "Value": "ml-1234"},
+        {"Key": "mlinfra:project", "Value": "churn"},
+        {"Key": "mlinfra:environment", "Value": "local"},
+        {"Key": "mlinfra:component", "Value": "monitor.churn-quality"},
+    ],
+)
+
+
 # -- outputs: the physical name of each component
 pulumi.export("feature_store.customers", "churn-local-customers")
 pulumi.export(
@@ -697,3 +756,4 @@ pulumi.export(
 pulumi.export("pipeline.train-churn", "churn-local-train-churn")
 pulumi.export("endpoint.churn-api", "churn-local-churn-api")
 pulumi.export("monitor.churn-drift", "churn-local-churn-drift")
+pulumi.export("monitor.churn-quality", "churn-local-churn-quality")

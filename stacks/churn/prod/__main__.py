@@ -190,7 +190,7 @@ def source_archive(script):
     return str(path)
 
 
-# kms.key — mlinfra.yaml:35
+# kms.key — mlinfra.yaml:37
 kms_key = aws.kms.Key(
     "kms.key",
     description="mlinfra churn prod: encrypts data at rest",
@@ -229,7 +229,7 @@ kms_key_alias = aws.kms.Alias(
 )
 
 
-# bucket.artifacts — mlinfra.yaml:29
+# bucket.artifacts — mlinfra.yaml:31
 bucket_artifacts = aws.s3.Bucket(
     "bucket.artifacts",
     bucket="churn-prod-artifacts-222222222222",
@@ -293,7 +293,7 @@ bucket_artifacts_policy = aws.s3.BucketPolicy(
 )
 
 
-# bucket.capture — mlinfra.yaml:29
+# bucket.capture — mlinfra.yaml:31
 bucket_capture = aws.s3.Bucket(
     "bucket.capture",
     bucket="churn-prod-capture-222222222222",
@@ -357,7 +357,7 @@ bucket_capture_policy = aws.s3.BucketPolicy(
 )
 
 
-# bucket.monitoring — mlinfra.yaml:29
+# bucket.monitoring — mlinfra.yaml:31
 bucket_monitoring = aws.s3.Bucket(
     "bucket.monitoring",
     bucket="churn-prod-monitoring-222222222222",
@@ -421,7 +421,7 @@ bucket_monitoring_policy = aws.s3.BucketPolicy(
 )
 
 
-# feature_store.customers — mlinfra.yaml:60
+# feature_store.customers — mlinfra.yaml:62
 feature_store_customers_role = aws.iam.Role(
     "feature_store.customers/role",
     name="churn-prod-feature-store-customers",
@@ -553,7 +553,7 @@ feature_store_customers = aws.sagemaker.FeatureGroup(
 )
 
 
-# model.churn-model — mlinfra.yaml:82
+# model.churn-model — mlinfra.yaml:84
 model_churn_model_registry = aws.sagemaker.ModelPackageGroup(
     "model.churn-model/registry",
     model_package_group_name="churn-prod-churn",
@@ -697,7 +697,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
     )
 
 
-# pipeline.train-churn — mlinfra.yaml:90
+# pipeline.train-churn — mlinfra.yaml:92
 pipeline_train_churn_script_prepare = aws.s3.BucketObjectv2(
     "pipeline.train-churn/script-prepare",
     bucket=bucket_artifacts.bucket,
@@ -1396,7 +1396,7 @@ pipeline_train_churn_schedule_target = aws.cloudwatch.EventTarget(
 )
 
 
-# endpoint.churn-api — mlinfra.yaml:123
+# endpoint.churn-api — mlinfra.yaml:125
 # Waits for model.churn-model: declared once there is a version to serve (see `serves`).
 if serves("churn-prod-churn", "churn-prod-churn-api"):
     # Replaced, never updated in place: its name holds a hash of its content, so a
@@ -1554,7 +1554,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
     )
 
 
-# monitor.churn-drift — mlinfra.yaml:143
+# monitor.churn-drift — mlinfra.yaml:145
 # Waits for model.churn-model: declared once there is a version to serve (see `serves`).
 if serves("churn-prod-churn", "churn-prod-churn-api"):
     monitor_churn_drift_baseline = aws.s3.BucketObjectv2(
@@ -1570,7 +1570,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
     monitor_churn_drift_code = aws.s3.BucketObjectv2(
         "monitor.churn-drift/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-drift/code/c18de6fb13355de5/monitor-job.pyz",
+        key="monitors/churn-drift/code/cd52fcbadc699f6f/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         kms_key_id=kms_key.arn,
         tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
@@ -1886,7 +1886,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_drift_code.bucket,
-                                            "/monitors/churn-drift/code/c18de6fb13355de5/monitor-job.pyz",
+                                            "/monitors/churn-drift/code/cd52fcbadc699f6f/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",
@@ -2073,6 +2073,495 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
         arn=pipeline_train_churn.arn,
         role_arn=monitor_churn_drift_retrain_role.arn,
         opts=pulumi.ResourceOptions(depends_on=[monitor_churn_drift_retrain_role_policy]),
+    )
+
+
+# monitor.churn-quality — mlinfra.yaml:161
+# Waits for model.churn-model: declared once there is a version to serve (see `serves`).
+if serves("churn-prod-churn", "churn-prod-churn-api"):
+    monitor_churn_quality_code = aws.s3.BucketObjectv2(
+        "monitor.churn-quality/code",
+        bucket=bucket_monitoring.bucket,
+        key="monitors/churn-quality/code/cd52fcbadc699f6f/monitor-job.pyz",
+        source=pulumi.FileAsset("monitor-job.pyz"),
+        kms_key_id=kms_key.arn,
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+        opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
+    )
+
+    monitor_churn_quality_job_role = aws.iam.Role(
+        "monitor.churn-quality/job-role",
+        name="churn-prod-monitor-churn-quality-job",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sagemaker.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+    )
+
+    monitor_churn_quality_job_role_policy = aws.iam.RolePolicy(
+        "monitor.churn-quality/job-role-policy",
+        name="mlinfra-least-privilege",
+        role=monitor_churn_quality_job_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                bucket_capture.arn,
+                                "/",
+                                pulumi.Output.concat(endpoint_churn_api.name, "/*"),
+                            ),
+                        ],
+                        "Sid": "ReadCaptures",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [bucket_capture.arn],
+                        "Sid": "ListCaptures",
+                        "Condition": {
+                            "StringLike": {
+                                "s3:prefix": [pulumi.Output.concat(endpoint_churn_api.name, "/*")],
+                            },
+                        },
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": ["arn:aws:s3:::churn-ground-truth/churn-api/*"],
+                        "Sid": "ReadGroundTruth",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": ["arn:aws:s3:::churn-ground-truth"],
+                        "Sid": "ListGroundTruth",
+                        "Condition": {"StringLike": {"s3:prefix": ["churn-api/*"]}},
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:PutObject"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                bucket_monitoring.arn,
+                                "/monitors/churn-quality/reports/*",
+                            ),
+                        ],
+                        "Sid": "MonitorData",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [bucket_monitoring.arn],
+                        "Sid": "ListMonitorData",
+                        "Condition": {"StringLike": {"s3:prefix": ["monitors/churn-quality/*"]}},
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sagemaker:DescribeEndpoint"],
+                        "Resource": [
+                            "arn:aws:sagemaker:eu-west-1:222222222222:endpoint/churn-prod-churn-api",
+                        ],
+                        "Sid": "DescribeServingEndpoint",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                        "Resource": [
+                            "arn:aws:sagemaker:eu-west-1:222222222222:endpoint-config/churn-prod-*",
+                            "arn:aws:sagemaker:eu-west-1:222222222222:model/churn-prod-*",
+                        ],
+                        "Sid": "DescribeServingModel",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "sagemaker:DescribeModelPackage",
+                            "sagemaker:UpdateModelPackage",
+                        ],
+                        "Resource": [
+                            "arn:aws:sagemaker:eu-west-1:222222222222:model-package/churn-prod-churn/*",
+                        ],
+                        "Sid": "ServingVersion",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sagemaker:ListModelPackages"],
+                        "Resource": ["*"],
+                        "Sid": "ListVersions",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                bucket_artifacts.arn,
+                                "/pipelines/*/runs/*/evaluation/evaluation.json",
+                            ),
+                        ],
+                        "Sid": "ReadEvaluationReports",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ecr:GetAuthorizationToken"],
+                        "Resource": ["*"],
+                        "Sid": "EcrToken",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "ecr:BatchCheckLayerAvailability",
+                            "ecr:BatchGetImage",
+                            "ecr:GetDownloadUrlForLayer",
+                        ],
+                        "Resource": [
+                            "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn",
+                        ],
+                        "Sid": "EcrPull",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "logs:CreateLogGroup",
+                            "logs:CreateLogStream",
+                            "logs:DescribeLogStreams",
+                            "logs:PutLogEvents",
+                        ],
+                        "Resource": [
+                            "arn:aws:logs:eu-west-1:222222222222:log-group:/aws/sagemaker/*",
+                        ],
+                        "Sid": "Logs",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["cloudwatch:PutMetricData"],
+                        "Resource": ["*"],
+                        "Sid": "Metrics",
+                        "Condition": {
+                            "StringLike": {"cloudwatch:namespace": ["mlinfra/Monitoring"]},
+                        },
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "kms:Decrypt",
+                            "kms:DescribeKey",
+                            "kms:Encrypt",
+                            "kms:GenerateDataKey",
+                        ],
+                        "Resource": [kms_key.arn],
+                        "Sid": "UseKmsKey",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["kms:CreateGrant"],
+                        "Resource": [kms_key.arn],
+                        "Sid": "GrantForVolumes",
+                        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "ec2:DescribeDhcpOptions",
+                            "ec2:DescribeNetworkInterfaces",
+                            "ec2:DescribeSecurityGroups",
+                            "ec2:DescribeSubnets",
+                            "ec2:DescribeVpcs",
+                        ],
+                        "Resource": ["*"],
+                        "Sid": "VpcDescribe",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "ec2:CreateNetworkInterface",
+                            "ec2:CreateNetworkInterfacePermission",
+                            "ec2:DeleteNetworkInterface",
+                            "ec2:DeleteNetworkInterfacePermission",
+                        ],
+                        "Resource": [
+                            "arn:aws:ec2:eu-west-1:222222222222:network-interface/*",
+                            "arn:aws:ec2:eu-west-1:222222222222:subnet/subnet-0a1b2c3d4e5f60718",
+                            "arn:aws:ec2:eu-west-1:222222222222:subnet/subnet-1b2c3d4e5f6071829",
+                            "arn:aws:ec2:eu-west-1:222222222222:security-group/sg-0123456789abcdef0",
+                        ],
+                        "Sid": "VpcNetworkInterfaces",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
+
+    monitor_churn_quality_role = aws.iam.Role(
+        "monitor.churn-quality/role",
+        name="churn-prod-monitor-churn-quality",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sagemaker.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+    )
+
+    monitor_churn_quality_role_policy = aws.iam.RolePolicy(
+        "monitor.churn-quality/role-policy",
+        name="mlinfra-least-privilege",
+        role=monitor_churn_quality_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "sagemaker:AddTags",
+                            "sagemaker:CreateProcessingJob",
+                            "sagemaker:DescribeProcessingJob",
+                            "sagemaker:StopProcessingJob",
+                        ],
+                        "Resource": ["arn:aws:sagemaker:eu-west-1:222222222222:processing-job/*"],
+                        "Sid": "ProcessingJobs",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["iam:PassRole"],
+                        "Resource": [monitor_churn_quality_job_role.arn],
+                        "Sid": "PassJobRole",
+                        "Condition": {
+                            "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"},
+                        },
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
+
+    monitor_churn_quality = aws.sagemaker.Pipeline(
+        "monitor.churn-quality",
+        pipeline_name="churn-prod-churn-quality-monitor",
+        pipeline_display_name="churn-prod-churn-quality-monitor",
+        pipeline_description="mlinfra monitor churn-quality of endpoint churn-api",
+        role_arn=monitor_churn_quality_role.arn,
+        pipeline_definition=pulumi.Output.json_dumps(
+            {
+                "Version": "2020-12-01",
+                "Metadata": {},
+                "Parameters": [],
+                "Steps": [
+                    {
+                        "Name": "analyse",
+                        "Type": "Processing",
+                        "Arguments": {
+                            "ProcessingResources": {
+                                "ClusterConfig": {
+                                    "InstanceType": "ml.m5.large",
+                                    "InstanceCount": 1,
+                                    "VolumeSizeInGB": 20,
+                                    "VolumeKmsKeyId": kms_key.arn,
+                                },
+                            },
+                            "AppSpecification": {
+                                "ImageUri": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+                                "ContainerEntrypoint": [
+                                    "python3",
+                                    "/opt/ml/processing/input/code/monitor-job.pyz",
+                                ],
+                                "ContainerArguments": [
+                                    "quality",
+                                    "--capture",
+                                    pulumi.Output.concat(
+                                        "s3://",
+                                        bucket_capture.bucket,
+                                        "/",
+                                        endpoint_churn_api.name,
+                                        "/",
+                                        endpoint_churn_api.name,
+                                        "/",
+                                    ),
+                                    "--ground-truth",
+                                    "s3://churn-ground-truth/churn-api",
+                                    "--reports",
+                                    pulumi.Output.concat(
+                                        "s3://",
+                                        bucket_monitoring.bucket,
+                                        "/monitors/churn-quality/reports/",
+                                    ),
+                                    "--until",
+                                    {"Get": "Execution.StartDateTime"},
+                                    "--problem-type",
+                                    "binary_classification",
+                                    "--metric",
+                                    "accuracy",
+                                    "--window-seconds",
+                                    "3600",
+                                    "--label-delay-seconds",
+                                    "0",
+                                    "--alert",
+                                    "97%",
+                                    "--rollback",
+                                    "95%",
+                                    "--monitor",
+                                    "churn-prod-churn-quality",
+                                    "--endpoint",
+                                    endpoint_churn_api.name,
+                                    "--execution",
+                                    {"Get": "Execution.PipelineExecutionArn"},
+                                ],
+                            },
+                            "ProcessingInputs": [
+                                {
+                                    "InputName": "code",
+                                    "AppManaged": False,
+                                    "S3Input": {
+                                        "S3Uri": pulumi.Output.concat(
+                                            "s3://",
+                                            monitor_churn_quality_code.bucket,
+                                            "/monitors/churn-quality/code/cd52fcbadc699f6f/monitor-job.pyz",
+                                        ),
+                                        "LocalPath": "/opt/ml/processing/input/code",
+                                        "S3DataType": "S3Prefix",
+                                        "S3InputMode": "File",
+                                        "S3DataDistributionType": "FullyReplicated",
+                                        "S3CompressionType": "None",
+                                    },
+                                },
+                            ],
+                            "NetworkConfig": {
+                                "EnableInterContainerTrafficEncryption": False,
+                                "EnableNetworkIsolation": False,
+                                "VpcConfig": {
+                                    "SecurityGroupIds": ["sg-0123456789abcdef0"],
+                                    "Subnets": [
+                                        "subnet-0a1b2c3d4e5f60718",
+                                        "subnet-1b2c3d4e5f6071829",
+                                    ],
+                                },
+                            },
+                            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+                            "RoleArn": monitor_churn_quality_job_role.arn,
+                            "Environment": {"MLINFRA_OUTPUT_KMS_KEY_ID": kms_key.arn},
+                        },
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+        opts=pulumi.ResourceOptions(
+            depends_on=[monitor_churn_quality_role_policy, monitor_churn_quality_job_role_policy],
+        ),
+    )
+
+    monitor_churn_quality_schedule_role = aws.iam.Role(
+        "monitor.churn-quality/schedule-role",
+        name="churn-prod-monitor-churn-quality-schedule-role",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": "222222222222"}},
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+    )
+
+    monitor_churn_quality_schedule_role_policy = aws.iam.RolePolicy(
+        "monitor.churn-quality/schedule-role-policy",
+        name="mlinfra-start-pipeline",
+        role=monitor_churn_quality_schedule_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sagemaker:StartPipelineExecution"],
+                        "Resource": [monitor_churn_quality.arn],
+                        "Sid": "StartPipeline",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
+
+    monitor_churn_quality_schedule = aws.cloudwatch.EventRule(
+        "monitor.churn-quality/schedule",
+        name="churn-prod-churn-quality-schedule",
+        description="Runs monitor churn-quality (hourly)",
+        schedule_expression="cron(20 * ? * * *)",
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+    )
+
+    monitor_churn_quality_schedule_target = aws.cloudwatch.EventTarget(
+        "monitor.churn-quality/schedule-target",
+        rule=monitor_churn_quality_schedule.name,
+        target_id="start-pipeline",
+        arn=monitor_churn_quality.arn,
+        role_arn=monitor_churn_quality_schedule_role.arn,
+        opts=pulumi.ResourceOptions(depends_on=[monitor_churn_quality_schedule_role_policy]),
+    )
+
+    monitor_churn_quality_alerts = aws.sns.Topic(
+        "monitor.churn-quality/alerts",
+        name="churn-prod-churn-quality-alerts",
+        kms_master_key_id=kms_key.arn,
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+    )
+
+    monitor_churn_quality_alert_1 = aws.sns.TopicSubscription(
+        "monitor.churn-quality/alert-1",
+        topic=monitor_churn_quality_alerts.arn,
+        protocol="email",
+        endpoint="ml-oncall@example.com",
+    )
+
+    monitor_churn_quality_alarm_violations = aws.cloudwatch.MetricAlarm(
+        "monitor.churn-quality/alarm-violations",
+        name="churn-prod-churn-quality-violations",
+        alarm_description="monitor.churn-quality: accuracy crossed a line (alert_below or rollback_below) over the labelled predictions of the window",
+        namespace="mlinfra/Monitoring",
+        metric_name="violations",
+        dimensions={"Monitor": "churn-prod-churn-quality", "Endpoint": endpoint_churn_api.name},
+        statistic="Maximum",
+        period=300,
+        evaluation_periods=1,
+        threshold=0,
+        comparison_operator="GreaterThanThreshold",
+        treat_missing_data="notBreaching",
+        alarm_actions=[monitor_churn_quality_alerts.arn],
+        tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
     )
 
 

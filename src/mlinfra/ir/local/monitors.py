@@ -35,6 +35,7 @@ from mlinfra.ir.requests.monitors import (
     cluster_config,
     create_monitoring_schedule,
     endpoint_input,
+    line_text,
     monitoring_output,
 )
 from mlinfra.ir.sagemaker.context import LoweringContext
@@ -43,7 +44,7 @@ from mlinfra.ir.sagemaker.monitors import monitor_image
 from mlinfra.ir.sagemaker.pipelines import file_sha256, local_path
 from mlinfra.naming import stable_hash
 from mlinfra.sagemaker.arns import EXAMPLE_ACCOUNT, role_arn
-from mlinfra.spec.model import Monitor, Quality, QualityThreshold
+from mlinfra.spec.model import Monitor, Quality
 from mlinfra.spec.values import monitor_setting
 
 # The emulator accepts any role; this one says plainly that none is assumed.
@@ -127,8 +128,3 @@ def quality_environment(
     if model.registry_group is not None:
         env["mlinfra_model_package_group"] = registry_group_name(ctx, model.registry_group)
     return env
-
-
-def line_text(line: QualityThreshold) -> str:
-    """A line as the spec writes it: `0.8`, or `97%` for one relative to the registered metric."""
-    return f"{line.value * 100:g}%" if line.relative else _number(line.value)

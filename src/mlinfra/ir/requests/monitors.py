@@ -15,7 +15,7 @@ from typing import Any
 from mlinfra.ir.graph import Ref
 from mlinfra.ir.requests.tags import tags
 from mlinfra.ir.sagemaker.context import LoweringContext
-from mlinfra.spec.model import Monitor
+from mlinfra.spec.model import Monitor, QualityThreshold
 
 # Where the job's container finds the captured requests and writes its reports.
 INPUT_PATH = "/opt/ml/processing/input/endpoint"
@@ -66,3 +66,8 @@ def create_monitoring_schedule(
         },
         "Tags": tags(ctx, component),
     }
+
+
+def line_text(line: QualityThreshold) -> str:
+    """A line as the spec writes it: `0.8`, or `97%` for one relative to the registered metric."""
+    return f"{line.value * 100:g}%" if line.relative else f"{line.value:g}"

@@ -48,6 +48,7 @@ from mlinfra.ir.sagemaker.monitor_shared import (
     HASH_IN_KEY,
     MAX_RUNTIME_SECONDS,
     Baseline,
+    job_image,
     period_seconds,
     reports_key,
     retrain,
@@ -59,12 +60,8 @@ from mlinfra.ir.sagemaker.pipelines import job_statements, start_on_schedule
 from mlinfra.monitoring import KMS_KEY_VARIABLE, metrics
 from mlinfra.monitoring.bundle import ARCHIVE_NAME, job_archive, job_archive_sha256
 from mlinfra.naming import fit, stable_hash
-from mlinfra.sagemaker import images
 from mlinfra.spec.model import Endpoint, Monitor
 
-# The scikit-learn image the job runs on: 1.4-2 has Python 3.10, pandas 2 and pyarrow (the
-# image's Dockerfile and requirements.txt); 1.2-1, the pipelines' default, has pandas 1.1.
-SKLEARN_VERSION = "1.4-2"
 CODE_DIR = "/opt/ml/processing/input/code"
 STEP = "analyse"
 PIPELINE_VERSION = "2020-12-01"
@@ -79,19 +76,38 @@ ALARM_PERIOD_SECONDS = 300
 def lower_monitor_job(ctx: LoweringContext, component: Monitor) -> list[Resource]:
     endpoint = ctx.spec.endpoints[component.endpoint]
     baseline = Baseline.of(ctx, component)
-    code = code_upload(ctx, component)
-    job_role, job_role_arn = iam.execution_role(
-        ctx, component, job_role_statements(ctx, component, endpoint, baseline), purpose="job"
+    statements = job_role_statements(ctx, component, endpoint, baseline)
+    arguments = container_arguments(ctx, component, endpoint, baseline)
+    description = (
+        f"{component.address}: a run found constraint violations (drift above "
+        "drift_psi, missing values above missing_percent, new types or values)"
     )
+    return [*baseline.uploads, *scheduled_job(ctx, component, statements, arguments, description)]
+
+
+def scheduled_job(
+    ctx: LoweringContext,
+    component: Monitor,
+    job_statements: list[dict],
+    arguments: list[Any],
+    alarm_description: str,
+) -> list[Resource]:
+    """What every monitor on this engine is, whatever its job analyses: the code, the two
+    roles, the pipeline running the job with `arguments`, its schedule, the alerts, the
+    alarm on the job's violations and the retraining it starts."""
+    endpoint = ctx.spec.endpoints[component.endpoint]
+    code = code_upload(ctx, component)
+    job_role, job_role_arn = iam.execution_role(ctx, component, job_statements, purpose="job")
     role, role_arn = iam.execution_role(ctx, component, pipeline_role_statements(ctx, job_role_arn))
-    pipeline = monitor_pipeline(ctx, component, endpoint, baseline, code, job_role_arn, role_arn)
+    step = processing_step(ctx, component, arguments, code, job_role_arn)
+    pipeline = monitor_pipeline(ctx, component, endpoint, step, role_arn)
     acts = component.on_violation
     topic = alert_topic(
         ctx, component, acts, f"{ctx.name(component, 'monitoring_schedule')}-alerts"
     )
-    alarms = [violations_alarm(ctx, component, endpoint, alarm_actions(acts.alert, topic))]
+    actions = alarm_actions(acts.alert, topic)
+    alarms = [violations_alarm(ctx, component, endpoint, actions, alarm_description)]
     return [
-        *baseline.uploads,
         code,
         *job_role,
         *role,
@@ -134,7 +150,7 @@ def results_key(component: Monitor, baseline: Baseline) -> str:
     return f"monitors/{component.name}/baseline-results/{version}/"
 
 
-def _capture_uri(ctx: LoweringContext, endpoint: Endpoint) -> Concat:
+def capture_uri(ctx: LoweringContext, endpoint: Endpoint) -> Concat:
     # The endpoint's DestinationS3Uri is s3://<capture>/<endpoint name>, under which SageMaker
     # writes <endpoint name>/<variant>/yyyy/mm/dd/hh/*.jsonl. The Refs also make the monitor
     # wait for the endpoint, as a Model Monitor schedule does.
@@ -154,7 +170,7 @@ def container_arguments(
 ) -> list[Any]:
     limits = component.thresholds
     return [
-        "--capture", _capture_uri(ctx, endpoint),
+        "--capture", capture_uri(ctx, endpoint),
         "--baseline-dataset", baseline.uri,
         "--baseline-results", ctx.s3_uri("monitoring", results_key(component, baseline)),
         "--reports", ctx.s3_uri("monitoring", reports_key(component) + "/"),
@@ -166,12 +182,6 @@ def container_arguments(
         "--monitor", ctx.name(component, "monitoring_schedule"),
         "--endpoint", Ref(endpoint.address, "name"),
     ]  # fmt: skip
-
-
-def job_image(ctx: LoweringContext, component: Monitor) -> str:
-    return images.image_uri(
-        "sklearn", SKLEARN_VERSION, ctx.spec.region, "training", component.instance_type
-    )
 
 
 def _network_config(ctx: LoweringContext) -> dict[str, Any]:
@@ -193,8 +203,7 @@ def _network_config(ctx: LoweringContext) -> dict[str, Any]:
 def processing_step(
     ctx: LoweringContext,
     component: Monitor,
-    endpoint: Endpoint,
-    baseline: Baseline,
+    container_arguments: list[Any],
     code: Resource,
     job_role_arn: Ref,
 ) -> dict[str, Any]:
@@ -211,7 +220,7 @@ def processing_step(
         "AppSpecification": {
             "ImageUri": job_image(ctx, component),
             "ContainerEntrypoint": ["python3", f"{CODE_DIR}/{ARCHIVE_NAME}"],
-            "ContainerArguments": container_arguments(ctx, component, endpoint, baseline),
+            "ContainerArguments": container_arguments,
         },
         "ProcessingInputs": [
             {
@@ -238,20 +247,9 @@ def processing_step(
 
 
 def monitor_pipeline(
-    ctx: LoweringContext,
-    component: Monitor,
-    endpoint: Endpoint,
-    baseline: Baseline,
-    code: Resource,
-    job_role_arn: Ref,
-    role_arn: Ref,
+    ctx: LoweringContext, component: Monitor, endpoint: Endpoint, step: dict, role_arn: Ref
 ) -> Resource:
-    definition = {
-        "Version": PIPELINE_VERSION,
-        "Metadata": {},
-        "Parameters": [],
-        "Steps": [processing_step(ctx, component, endpoint, baseline, code, job_role_arn)],
-    }
+    definition = {"Version": PIPELINE_VERSION, "Metadata": {}, "Parameters": [], "Steps": [step]}
     problems = check_definition(definition)
     if problems:
         raise GraphError(f"{component.address}: invalid monitor pipeline: {'; '.join(problems)}")
@@ -287,22 +285,40 @@ def job_role_statements(
 ) -> list[dict]:
     """Read the endpoint's capture and the baseline, write the monitor's own data, put
     metrics in the monitors' namespace, and what every job needs (image, logs, key, VPC)."""
-    capture = ctx.bucket("capture", "arn")
     monitoring = ctx.bucket("monitoring", "arn")
-    captured = Concat((Ref(endpoint.address, "name"), "/*"))
-    own = f"monitors/{component.name}/"
     if isinstance(baseline.uri, str):
         dataset: Any = s3_arn(ctx, baseline.uri)
     else:
         dataset = Concat((monitoring, f"/{baseline.uploads[0].properties['key']}"))
     writes = [results_key(component, baseline), f"{reports_key(component)}/"]
     statements = [
+        *capture_statements(ctx, endpoint),
+        iam.statement(["s3:GetObject"], [dataset], "ReadBaselineDataSet"),
+        *monitor_data_statements(ctx, component, writes),
+    ]
+    return statements + job_statements(ctx, [job_image(ctx, component)], [metrics.NAMESPACE])
+
+
+def capture_statements(ctx: LoweringContext, endpoint: Endpoint) -> list[dict]:
+    """Read (and list) what the endpoint captured, and nothing else of the capture bucket."""
+    capture = ctx.bucket("capture", "arn")
+    captured = Concat((Ref(endpoint.address, "name"), "/*"))
+    return [
         iam.statement(["s3:GetObject"], [Concat((capture, "/", captured))], "ReadCaptures"),
         {
             **iam.statement(["s3:ListBucket"], [capture], "ListCaptures"),
             "Condition": {"StringLike": {"s3:prefix": [captured]}},
         },
-        iam.statement(["s3:GetObject"], [dataset], "ReadBaselineDataSet"),
+    ]
+
+
+def monitor_data_statements(
+    ctx: LoweringContext, component: Monitor, writes: list[str]
+) -> list[dict]:
+    """Read and write the monitor's own keys `writes` (prefixes), list its own folder."""
+    monitoring = ctx.bucket("monitoring", "arn")
+    own = f"monitors/{component.name}/"
+    return [
         iam.statement(
             ["s3:GetObject", "s3:PutObject"],
             [Concat((monitoring, f"/{key}*")) for key in writes],
@@ -313,7 +329,6 @@ def job_role_statements(
             "Condition": {"StringLike": {"s3:prefix": [f"{own}*"]}},
         },
     ]
-    return statements + job_statements(ctx, [job_image(ctx, component)], [metrics.NAMESPACE])
 
 
 def pipeline_role_statements(ctx: LoweringContext, job_role_arn: Ref) -> list[dict]:
@@ -346,7 +361,11 @@ def schedule(ctx: LoweringContext, component: Monitor) -> list[Resource]:
 
 
 def violations_alarm(
-    ctx: LoweringContext, component: Monitor, endpoint: Endpoint, actions: list[Any]
+    ctx: LoweringContext,
+    component: Monitor,
+    endpoint: Endpoint,
+    actions: list[Any],
+    description: str,
 ) -> Resource:
     schedule_name = ctx.name(component, "monitoring_schedule")
     return ctx.resource(
@@ -354,10 +373,7 @@ def violations_alarm(
         "aws.cloudwatch.MetricAlarm",
         {
             "name": fit(f"{schedule_name}-violations", ALARM_NAME_LIMIT),
-            "alarm_description": (
-                f"{component.address}: a run found constraint violations (drift above "
-                "drift_psi, missing values above missing_percent, new types or values)"
-            ),
+            "alarm_description": description,
             "namespace": metrics.NAMESPACE,
             "metric_name": metrics.VIOLATIONS,
             # As the job publishes them: `--monitor` and `--endpoint`.
@@ -372,5 +388,5 @@ def violations_alarm(
             "alarm_actions": actions,
             "tags": ctx.tags(component),
         },
-        component.range_of("thresholds"),
+        component.range_of("thresholds") if component.quality is None else component.key_range,
     )

@@ -23,9 +23,13 @@ from mlinfra.ir.sagemaker.pipelines import (
     upload,
 )
 from mlinfra.naming import stable_hash
+from mlinfra.sagemaker import images
 from mlinfra.spec.model import Monitor
 from mlinfra.spec.values import monitoring_schedule_expression, parse_schedule
 
+# The scikit-learn image the job runs on: 1.4-2 has Python 3.10, pandas 2 and pyarrow (the
+# image's Dockerfile and requirements.txt); 1.2-1, the pipelines' default, has pandas 1.1.
+SKLEARN_VERSION = "1.4-2"
 BASELINE_FILE = "baseline.csv"
 # An execution must end before the next hourly one starts; SageMaker's default too.
 MAX_RUNTIME_SECONDS = 3600
@@ -37,6 +41,13 @@ def thresholds(component: Monitor) -> dict[str, float]:
     """The monitor's thresholds by name, as the baseline results' names hash them."""
     limits = component.thresholds
     return {"drift_psi": limits.drift_psi, "missing_percent": limits.missing_percent}
+
+
+def job_image(ctx: LoweringContext, component: Monitor) -> str:
+    """The image mlinfra's monitor job runs on (validation checks the instance type has it)."""
+    return images.image_uri(
+        "sklearn", SKLEARN_VERSION, ctx.spec.region, "training", component.instance_type
+    )
 
 
 # --- the baseline -----------------------------------------------------------------------------

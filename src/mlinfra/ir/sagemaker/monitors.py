@@ -2,8 +2,9 @@
 with its alerts (what both engines share, the baseline's upload, thresholds and retraining, is
 `monitor_shared`'s).
 
-`lower_monitor` lowers a monitor on its engine: mlinfra's own (`monitor_job`, the default)
-or, for accounts that still have it, SageMaker Model Monitor. Model Monitor is closed to new
+`lower_monitor` lowers a monitor on its engine: mlinfra's own (`monitor_job`, the default;
+`monitor_quality` for model_quality monitors) or, for accounts that still have it, SageMaker
+Model Monitor (data quality only). Model Monitor is closed to new
 customers ("Amazon SageMaker Model Monitor availability change", SageMaker developer guide),
 and its `drift_psi` is Model Monitor's own distance, not the population stability index.
 
@@ -52,6 +53,7 @@ from mlinfra.ir.sagemaker.cloudwatch import metric_query
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
 from mlinfra.ir.sagemaker.monitor_job import lower_monitor_job
+from mlinfra.ir.sagemaker.monitor_quality import lower_quality_monitor
 from mlinfra.ir.sagemaker.monitor_shared import (
     ALARM_NAME_LIMIT,
     MAX_RUNTIME_SECONDS,
@@ -76,6 +78,8 @@ def lower_monitor(ctx: LoweringContext, component: Monitor) -> list[Resource]:
     """A monitor's resources on its engine."""
     if component.engine == MODEL_MONITOR:
         return lower_model_monitor(ctx, component)
+    if component.quality is not None:
+        return lower_quality_monitor(ctx, component)
     return lower_monitor_job(ctx, component)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from mlinfra.diagnostics import Diagnostic, SourceRange, error
 from mlinfra.ir.requests import models
 from mlinfra.ir.sagemaker.context import LoweringContext
+from mlinfra.ir.sagemaker.monitor_shared import job_image
 from mlinfra.ir.sagemaker.pipeline_definition.images import (
     processing_image,
     registered_model,
@@ -31,11 +32,11 @@ def lowering_diagnostics(spec: EnvSpec, spec_dir: Path | None = None) -> list[Di
     if spec.target != "sagemaker":
         return []
     ctx = LoweringContext(spec, spec_dir)
-    return [*image_problems(ctx), *quality_problems(ctx)]
+    return list(image_problems(ctx))
 
 
 def image_problems(ctx: LoweringContext) -> Iterator[Diagnostic]:
-    """An error for each endpoint and job of the environment that has no image."""
+    """An error for each endpoint, job and monitor job of the environment that has no image."""
     for model in ctx.spec.models.values():
         served_by = models.serving_endpoints(ctx, model)
         if not model.artifact or not served_by or not _listed(ctx, model):
@@ -56,6 +57,13 @@ def image_problems(ctx: LoweringContext) -> Iterator[Diagnostic]:
                 continue
             where = step.range_of("instance_type")
             yield from _image_problem(partial(image, ctx, pipeline, step.instance_type), where)
+    for monitor in ctx.spec.monitors.values():
+        if monitor.engine != "mlinfra":
+            continue  # Model Monitor's analyzer image has no instance types to match
+        # The monitor job, the code the emulator runs, runs on the scikit-learn image here.
+        what = f"monitor {monitor.name!r} runs mlinfra's monitor job on the scikit-learn image: "
+        where = monitor.range_of("instance_type")
+        yield from _image_problem(partial(job_image, ctx, monitor), where, what)
 
 
 def _listed(ctx: LoweringContext, model: Model) -> bool:
@@ -80,21 +88,4 @@ def _image_problem(
             summary,
             where,
             suggestion=f"choose another instance type{cpu_only}",
-        )
-
-
-def quality_problems(ctx: LoweringContext) -> Iterator[Diagnostic]:
-    """model_quality monitors are not rendered for SageMaker yet: an error rather than a
-    program that silently lacks them."""
-    for monitor in ctx.spec.monitors.values():
-        if monitor.quality is None:
-            continue
-        yield error(
-            "quality-not-on-sagemaker",
-            f"monitor {monitor.name!r}: model_quality monitors are not rendered for SageMaker "
-            f"environments yet, so environment {ctx.spec.env!r} cannot have one",
-            monitor.range_of("type"),
-            detail="the local emulator runs them; the SageMaker Processing job that runs the "
-            "same engine is not built yet",
-            suggestion="keep model_quality monitors in specs whose environments are local",
         )

@@ -17,7 +17,12 @@ from mlinfra.ir.graph import Json
 from mlinfra.policy.values import as_tuple, json_document, same, show
 
 # Actions AWS grants only on `*`; a statement allowing them on `*` is not broad.
-ACCOUNT_WIDE_ACTIONS = ("ecr:GetAuthorizationToken", "ec2:Describe*", "cloudwatch:PutMetricData")
+ACCOUNT_WIDE_ACTIONS = (
+    "ecr:GetAuthorizationToken",
+    "ec2:Describe*",
+    "cloudwatch:PutMetricData",
+    "sagemaker:ListModelPackages",
+)
 
 
 @dataclass(frozen=True)

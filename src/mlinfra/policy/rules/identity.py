@@ -36,6 +36,9 @@ RESOURCE_WILDCARD_ONLY = {
     "ec2:describesecuritygroups": "EC2 Describe calls take no resource-level permissions",
     "ec2:describesubnets": "EC2 Describe calls take no resource-level permissions",
     "ec2:describevpcs": "EC2 Describe calls take no resource-level permissions",
+    # SageMaker's List calls take no resource-level permissions either. A model-quality
+    # monitor's job lists its group's approved versions to say which one serves next.
+    "sagemaker:listmodelpackages": "SageMaker List calls take no resource-level permissions",
 }
 
 

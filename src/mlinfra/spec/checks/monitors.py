@@ -7,6 +7,15 @@ before it, which only a model served from its registry group (`version: latest-a
 can do; a threshold relative to the metric at registration reads the serving version's
 registered metric, so it needs the same. Whether an earlier approved version exists is the
 account's state, not the spec's: the monitor says so in its alert when there is none.
+
+What validate can know statically, and says: whether the endpoint serves its group's latest
+approved version (else: an error, there is nothing to go back to); whether any pipeline of
+the spec registers versions into that group (else: a warning, they come from outside, and
+nothing here says one will be approved before the serving one); and whether the versions it
+registers carry an evaluation report (a condition step reading `<step>.metrics.`), which
+relative lines are shares of (else: a warning, a relative line then judges nothing). What it
+cannot know: how many approved versions the group holds when the monitor runs, and whether
+the report holds the monitor's metric; the run reports both.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from collections.abc import Iterator
 from mlinfra.diagnostics import Diagnostic, error, warning
 from mlinfra.monitoring.quality_metrics import METRICS, lower_is_better, problem_types_of
 from mlinfra.spec.checks.context import CheckContext
-from mlinfra.spec.model import Monitor, Quality
+from mlinfra.spec.model import ConditionStep, Monitor, Pipeline, Quality, RegisterModelStep
 
 MODEL_QUALITY = "model_quality"
 LATEST_APPROVED = "latest-approved"
@@ -198,6 +207,70 @@ def check_rollback_has_a_version(ctx: CheckContext) -> Iterator[Diagnostic]:
                 )
 
 
+def _registering(ctx: CheckContext, group: str) -> list[Pipeline]:
+    """The spec's pipelines with a register_model step for a model of registry group `group`."""
+    models = {name for name, model in ctx.spec.models.items() if model.registry_group == group}
+    return [
+        pipeline
+        for pipeline in ctx.spec.pipelines.values()
+        if any(
+            isinstance(step, RegisterModelStep) and step.model in models
+            for step in pipeline.steps.values()
+        )
+    ]
+
+
+def _evaluates(pipeline: Pipeline) -> bool:
+    """Whether a condition reads a step's metrics: the report a version is registered with."""
+    return any(
+        isinstance(step, ConditionStep) and ".metrics." in step.when
+        for step in pipeline.steps.values()
+    )
+
+
+def check_rollback_versions_come_from_the_spec(ctx: CheckContext) -> Iterator[Diagnostic]:
+    """Warnings where the spec cannot say a rollback or a relative line has what it needs."""
+    for monitor, quality in _quality_monitors(ctx):
+        endpoint = ctx.spec.endpoints.get(monitor.endpoint)
+        model = ctx.spec.models.get(endpoint.model) if endpoint is not None else None
+        if model is None or model.registry_group is None or model.version != LATEST_APPROVED:
+            continue  # check_rollback_has_a_version says what is wrong
+        side = "above" if quality.lower_is_better else "below"
+        pipelines = _registering(ctx, model.registry_group)
+        if quality.rollback is not None and not pipelines:
+            yield warning(
+                "rollback-versions-from-outside",
+                f"monitor {monitor.name!r} rolls back to the previous approved version of "
+                f"registry group {model.registry_group!r}, and no pipeline of this spec "
+                "registers versions into it",
+                monitor.key_range_of(f"rollback_{side}"),
+                detail="validate cannot tell whether the group will hold an approved version "
+                "before the serving one; when it holds none, the monitor rejects the version, "
+                "says so in its alert, and the endpoint keeps serving it until one is approved",
+                suggestion="register versions from a pipeline of this spec (a register_model "
+                f"step for model {model.name!r}), or make sure two versions are approved",
+            )
+        relative = [
+            name
+            for name, line in (("alert", quality.alert), ("rollback", quality.rollback))
+            if line is not None and line.relative
+        ]
+        if relative and pipelines and not any(_evaluates(p) for p in pipelines):
+            names = ", ".join(repr(p.name) for p in pipelines)
+            yield warning(
+                "relative-threshold-without-evaluation",
+                f"monitor {monitor.name!r}: {relative[0]}_{side} is a share of the "
+                f"{quality.metric} the serving version was registered with, and pipeline(s) "
+                f"{names} register versions without an evaluation report",
+                monitor.range_of(f"{relative[0]}_{side}"),
+                detail="a version carries the report of the processing step whose metrics a "
+                "condition step reads (`<step>.metrics.<name>`); without one, a relative line "
+                "has no number to be a share of and judges nothing",
+                suggestion="gate registration on the evaluation step's metrics with a "
+                "condition step, or give an absolute value such as 0.8",
+            )
+
+
 def check_ground_truth_location(ctx: CheckContext) -> Iterator[Diagnostic]:
     for monitor, quality in _quality_monitors(ctx):
         s3 = quality.ground_truth.startswith("s3://")
@@ -240,5 +313,6 @@ CHECKS = (
     check_threshold_sides,
     check_threshold_values,
     check_rollback_has_a_version,
+    check_rollback_versions_come_from_the_spec,
     check_ground_truth_location,
 )

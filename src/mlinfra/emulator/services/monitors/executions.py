@@ -26,21 +26,19 @@ from pathlib import Path
 from typing import Any
 
 from mlinfra.emulator.kit.errors import ApiError
-from mlinfra.emulator.kit.paths import PathRefused, Roots
+from mlinfra.emulator.kit.paths import NotLocal, PathRefused, Roots
 from mlinfra.emulator.services.monitors import definition
 from mlinfra.emulator.services.monitors.alerts import AlertLog, deliver
 from mlinfra.emulator.services.monitors.definition import ALERT_TARGETS, RETRAIN_PIPELINE
 from mlinfra.emulator.services.monitors.jobs import Job, JobFailed, read_violations
 from mlinfra.emulator.store import Store
-from mlinfra.monitoring.quality_metrics import QUALITY_FILE, lower_is_better
+from mlinfra.monitoring.quality_metrics import QUALITY_FILE
+from mlinfra.monitoring.rollback import ApiFailure, registered_metric, roll_back, serving_package
 from mlinfra.sagemaker import resources
-from mlinfra.sagemaker.api import api_shape
-from mlinfra.sagemaker.registry import latest_approved
 
 EXECUTION = "monitoring-execution"
 RUNNING = ("Pending", "InProgress")
 DEFAULT_MAX_RUNTIME = 3600
-APPROVAL_DESCRIPTION_MAX = api_shape("sagemaker", "ApprovalDescription")["max"]
 STOPPED = "The emulator stopped while this execution ran."
 # What each execution status is as a processing job.
 JOB_STATUS = {
@@ -275,84 +273,43 @@ class Runner:
         ):
             if environment.get(key):
                 args += [flag, environment[key]]
-        reference = registered_metric(package, environment[definition.METRIC])
+        reference = registered_metric(package, environment[definition.METRIC], self._read)
         if reference is not None:
             args += ["--reference", repr(reference)]
         return args
 
-    def _serving_package(self, record: dict) -> dict | None:
-        """The registry version the endpoint serves (DescribeModelPackage), if it serves one."""
-        region = record["_Region"]
+    def _sagemaker(self, region: str) -> Callable[[str, dict], dict]:
+        """The control plane as the shared rollback code calls SageMaker (`rollback.Call`)."""
+
+        def call(operation: str, request: dict) -> dict:
+            try:
+                return self.call(operation, request, region)
+            except ApiError as exc:
+                raise ApiFailure(exc.message) from None
+
+        return call
+
+    def _read(self, uri: str) -> bytes | None:
+        """A file a registered version names (its evaluation report), if it is local."""
         try:
-            endpoint = self.call(
-                "DescribeEndpoint", {"EndpointName": record["EndpointName"]}, region
-            )
-            config = self.call(
-                "DescribeEndpointConfig",
-                {"EndpointConfigName": endpoint["EndpointConfigName"]},
-                region,
-            )
-            model_name = config["ProductionVariants"][0]["ModelName"]
-            model = self.call("DescribeModel", {"ModelName": model_name}, region)
-            containers = [model.get("PrimaryContainer") or {}, *(model.get("Containers") or [])]
-            arn = next(
-                (c["ModelPackageName"] for c in containers if c.get("ModelPackageName")), None
-            )
-            if arn is None:
-                return None
-            return self.call("DescribeModelPackage", {"ModelPackageName": arn}, region)
-        except (ApiError, KeyError, IndexError):
+            return self.roots.confine(uri).read_bytes()
+        except (NotLocal, PathRefused, OSError):
             return None
 
+    def _serving_package(self, record: dict) -> dict | None:
+        """The registry version the endpoint serves (DescribeModelPackage), if it serves one."""
+        return serving_package(self._sagemaker(record["_Region"]), record["EndpointName"])
+
     def _roll_back(self, record: dict, quality: dict, package: dict | None) -> dict[str, Any]:
-        """Reject the serving version; what was done, and what serves next, in words."""
-        region = record["_Region"]
-        metric, value = quality["metric"], quality["value"]
-        line = quality["rollback"]["threshold"]
-        side = "above" if lower_is_better(metric) else "below"
-        if package is None:
-            return {
-                "rolled_back": False,
-                "message": f"{metric} {value:.4g} is {side} the rollback line {line:.4g}, but "
-                f"endpoint {record['EndpointName']} serves no registry version: nothing was "
-                "rolled back",
-            }
-        arn = package["ModelPackageArn"]
-        version = package.get("ModelPackageVersion")
-        reason = (
-            f"Rejected by monitor {record['MonitoringScheduleName']} (execution "
-            f"{record['ProcessingJobName']}): {metric} {value:.4g} over "
-            f"{quality['labelled']} labelled predictions is {side} the rollback line {line:.4g}"
-        )[:APPROVAL_DESCRIPTION_MAX]
-        try:
-            self.call(
-                "UpdateModelPackage",
-                {
-                    "ModelPackageArn": arn,
-                    "ModelApprovalStatus": "Rejected",
-                    "ApprovalDescription": reason,
-                },
-                region,
-            )
-            group = package.get("ModelPackageGroupName")
-            found = self.call("ListModelPackages", latest_approved(group), region) if group else {}
-        except ApiError as exc:
-            return {"rolled_back": False, "message": f"version {arn} not rejected: {exc.message}"}
-        previous = (found.get("ModelPackageSummaryList") or [None])[0]
-        result: dict[str, Any] = {"rolled_back": True, "rejected": arn, "reason": reason}
-        if previous is None:
-            result["serves_next"] = None
-            result["message"] = (
-                f"version {version} rejected; the group has no other approved version, so the "
-                "endpoint keeps serving it until one is approved"
-            )
-        else:
-            result["serves_next"] = previous["ModelPackageArn"]
-            result["message"] = (
-                f"version {version} rejected; the previous approved version "
-                f"{previous.get('ModelPackageVersion')} serves after the next mlinfra apply"
-            )
-        return result
+        """Reject the serving version: the same code the SageMaker monitor job runs."""
+        return roll_back(
+            self._sagemaker(record["_Region"]),
+            quality,
+            package,
+            monitor=record["MonitoringScheduleName"],
+            execution=record["ProcessingJobName"],
+            endpoint=record["EndpointName"],
+        )
 
     def _retrain(
         self, pipeline: str, monitor: str, job: str, count: int, region: str
@@ -383,16 +340,6 @@ def read_quality(folder: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return document if isinstance(document, dict) else {}
-
-
-def registered_metric(package: dict | None, metric: str) -> float | None:
-    """The metric the version was evaluated with at registration: its
-    CustomerMetadataProperties entry of the metric's name, when it is a number."""
-    text = ((package or {}).get("CustomerMetadataProperties") or {}).get(metric)
-    try:
-        return float(text) if text is not None else None
-    except ValueError:
-        return None
 
 
 def abandon_interrupted(store: Any) -> None:

@@ -100,7 +100,7 @@ def _subfolder(step: str, folder: str) -> dict:
 
 def _read_step(steps: Mapping[str, Step], reader: str, source: str, output: str) -> StepInput:
     kind = _step_type(steps, source)
-    if kind == "processing":
+    if kind == "processing":  # a batch job's export step too
         return StepInput(output, _subfolder(source, output), source)
     if kind == "training":
         return StepInput(output, model_uri(source), source)
@@ -172,7 +172,7 @@ def data_flow(
     steps = component.steps
     flow = DataFlow()
     for name in topological_order(steps):
-        if _step_type(steps, name) not in ("processing", "training"):
+        if _step_type(steps, name) not in ("processing", "training", "transform"):
             continue
         inputs = _explicit(ctx, steps, name, data_uris or {})
         if not any(i.step for i in inputs):

@@ -231,4 +231,6 @@ def test_the_churn_example_roles_pass(rule, env):
         "monitor.churn-drift/job-role-policy",
         "monitor.churn-drift/schedule-role-policy",
         "monitor.churn-drift/retrain-role-policy",
+        "batch_job.churn-scores/role-policy",
+        "batch_job.churn-scores/schedule-role-policy",
     }

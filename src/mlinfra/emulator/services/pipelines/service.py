@@ -22,9 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlinfra.emulator.containers import Locations, parquet_exporter
+from mlinfra.emulator.containers import JobFailure, Locations, parquet_exporter
 from mlinfra.emulator.kit.arns import arn, prefix
-from mlinfra.emulator.kit.errors import invalid, not_found
+from mlinfra.emulator.kit.errors import ApiError, invalid, not_found
 from mlinfra.emulator.kit.paging import descending
 from mlinfra.emulator.kit.paths import PathRefused, Roots, child
 from mlinfra.emulator.kit.records import Kind, Listing, created_between, output
@@ -361,7 +361,10 @@ class Pipelines:
         def transform(request: dict, stopped: threading.Event) -> dict:
             """Run a transform job to its end (stopping it when the execution stops)."""
             name = {"TransformJobName": request["TransformJobName"]}
-            self.call("CreateTransformJob", request, region)
+            try:
+                self.call("CreateTransformJob", request, region)
+            except ApiError as exc:  # the job refused: the step fails, saying why
+                raise JobFailure(f"CreateTransformJob: {exc.message}") from None
             asked_to_stop = False
             while True:
                 described = self.call("DescribeTransformJob", name, region)

@@ -63,6 +63,9 @@ def _of_batch_job(job: BatchJob) -> Transform:
     )
 
 
+CSV = "text/csv"
+
+
 def feature_store_of(text: str | None) -> str | None:
     """The store an input names (`feature_store.<name>`), if it names one."""
     head, dot, rest = (text or "").partition(".")
@@ -134,6 +137,17 @@ def check_transform_options(ctx: CheckContext) -> Iterator[Diagnostic]:
                 if name not in store.features:
                     what = f"feature in store {store.name!r}"
                     yield unknown(what, name, known, t.node.range_of("features", i))
+        if store is not None:
+            # The rows go out as CSV, and each answer is joined to its record as CSV.
+            for field in ("content_type", "accept"):
+                if getattr(options, field) != CSV:
+                    yield error(
+                        "invalid-value",
+                        f"{t.what}: a feature store's rows are sent, and their scores joined "
+                        f"to them, as CSV: its {field} must be {CSV}",
+                        t.node.range_of(field),
+                        suggestion=f"remove `{field}` ({CSV} is the default)",
+                    )
         if options.max_payload_mb == 0 and options.split != "none":
             yield error(
                 "invalid-value",

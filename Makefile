@@ -73,8 +73,21 @@ run: setup
 	$(MLINFRA) pipeline runs train-churn --env local -f $(EXAMPLE) --limit 2 --wait
 	$(MLINFRA) apply --env local -f $(EXAMPLE) --auto-approve
 	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode
+# --- chapter: batch scoring of the approved model
+	@echo "\n== Batch 1/2 Score the whole customer base with the approved churn model, as the"
+	@echo "   nightly batch job churn-scores does on its schedule, now: the emulator exports the"
+	@echo "   latest row of each customer from the feature store's offline store, and a batch"
+	@echo "   transform job scores them with the version the endpoint serves, writing one .out"
+	@echo "   line per customer: its id and its churn probability"
+	$(MLINFRA) batch run churn-scores --env local --wait -f $(EXAMPLE)
+	@echo "\n== Batch 2/2 Read the scores as application code would (boto3 finds the run and its"
+	@echo "   transform job's output) and print the ten customers most likely to leave. Scoring"
+	@echo "   changed no infrastructure: the plan is still empty."
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/top_churners.py
+	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode
 	@echo "\nDone. The emulator keeps running, and with it the schedules: the pipeline's nightly"
-	@echo "retraining and the monitor's daily check. Run \`make run\` again: it picks up from here."
+	@echo "retraining, the monitor's daily check and the nightly batch scoring. Run \`make run\`"
+	@echo "again: it picks up from here."
 	@echo "See what exists with:"
 	@echo "  $(MLINFRA) output --env local -f $(EXAMPLE)"
 	@echo "Open $(MONITOR_REPORT) in a browser for the drift report. Stop the emulator with:"

@@ -236,12 +236,12 @@ class Execution:
             group = offline.parts[0]
             rows = folder / "input" / f"{group}.csv"
             exported = export(group, rows)
+            relative = rows.resolve().relative_to(self.context.locations.root.resolve())
             (folder / LOG_FILE).write_text(
                 f"Exported the latest row of each record of feature group {group}: "
-                f"{exported['rows']} records (of {exported['read']} offline rows) to {rows}, "
-                "the input this transform job scores.\n"
+                f"{exported['rows']} records (of {exported['read']} offline rows) to "
+                f"{relative}, the input this transform job scores.\n"
             )
-            relative = rows.relative_to(self.context.locations.root.resolve())
             args["TransformInput"]["DataSource"]["S3DataSource"] = dict(
                 source, S3Uri=f"file:{relative.as_posix()}"
             )

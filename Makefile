@@ -9,7 +9,7 @@ STACKS := stacks/churn
 
 .PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore \
 	bench-drift bench-audit bench-monitor-job check-monitor-job-image bench-auth bench-validate \
-	bench-cold-start bench-quality
+	bench-cold-start bench-quality bench-transform
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -130,6 +130,11 @@ $(PEERS_STAMP): benchmarks/peers/requirements.txt
 bench-peers: setup $(PEERS_STAMP)
 	@command -v wrk >/dev/null || echo "wrk not on PATH (Debian: apt-get install wrk):" \
 		"serving_bench.py falls back to its Python client"
+
+# Batch scoring of 1,000,000 rows through the churn model: a transform job and a batch job's
+# run on the emulator, next to the same model in-process and `mlflow models predict` (peers venv).
+bench-transform: bench-peers
+	$(PY) benchmarks/transform_bench.py
 
 bench-serving: bench-peers
 	$(PY) benchmarks/serving_bench.py

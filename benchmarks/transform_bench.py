@@ -34,7 +34,6 @@ import argparse
 import importlib.util
 import json
 import os
-import pickle
 import platform
 import shutil
 import statistics
@@ -47,13 +46,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from serving_bench import PEERS_VENV, save_mlflow_model  # the serving benchmark's peer
 
 from mlinfra.emulator import process as emulator_process
 from mlinfra.emulator.access import Access
 
 REPO = Path(__file__).resolve().parents[1]
 CHURN = REPO / "examples" / "churn"
-PEERS_VENV = REPO / "benchmarks" / ".peers-venv"
 ROLE = "arn:aws:iam::123456789012:role/bench"
 FEATURES = ["tenure_months", "monthly_charges", "total_charges", "contract", "support_calls"]
 
@@ -231,25 +230,6 @@ def call_batch_job(sm, root: Path) -> float:
     if found["PipelineExecutionStatus"] != "Succeeded":
         raise SystemExit(f"batch job run: {found.get('FailureReason')}")
     return total
-
-
-def peer_python() -> Path:
-    return PEERS_VENV / "bin" / "python"
-
-
-def save_mlflow_model(model: object, root: Path) -> Path:
-    """The fitted model as an MLflow model directory, written by MLflow in the peers venv."""
-    source = root / "fitted.pkl"
-    source.write_bytes(pickle.dumps(model))
-    target = root / "mlflow-model"
-    code = (
-        "import pickle, sys, mlflow.sklearn\n"
-        "model = pickle.loads(open(sys.argv[1], 'rb').read())\n"
-        "mlflow.sklearn.save_model(model, sys.argv[2], serialization_format='pickle',\n"
-        "                          pyfunc_predict_fn='predict_proba')\n"
-    )
-    subprocess.run([str(peer_python()), "-c", code, str(source), str(target)], check=True)
-    return target
 
 
 def call_mlflow(model_dir: Path, data: Path, out: Path) -> float:

@@ -81,3 +81,11 @@ def test_the_loop_runs_twice_and_ends_converged(tmp_path: Path) -> None:
         in (second[applies[2]])
     )
     assert "No changes." in second[-1]
+    # The batch chapter: every customer scored by the approved model, the ten likeliest shown.
+    batch = next(i for i, c in enumerate(commands) if " batch run churn-scores " in c)
+    top = next(i for i, c in enumerate(commands) if "top_churners.py" in c)
+    for outputs in (first, second):
+        assert "execution succeeded" in outputs[batch]
+        assert "5000 records (of 5150 offline rows)" in outputs[batch]
+        assert "The 10 customers most likely to leave, of 5000 scored" in outputs[top]
+        assert len(outputs[top].splitlines()) == 12  # the title, the header, ten customers

@@ -11,8 +11,8 @@ import pytest
 
 from mlinfra.frozen import thaw
 from mlinfra.ir.graph import Json, Ref
-from mlinfra.ir.lower import lower
 from mlinfra.ir.local.pipelines import SCHEDULE_TAG
+from mlinfra.ir.lower import lower
 from mlinfra.ir.sagemaker.pipeline_definition.check import check_definition
 from mlinfra.spec.validate import validate_file
 from mlinfra.spec.values import schedule_tag

@@ -61,6 +61,10 @@ pipelines:
         inputs: [prepare.rows]
         batch_strategy: single_record
         accept: application/json
+      publish:
+        type: processing
+        script: prepare.py
+        inputs: [score.out]
 batch_jobs:
   customers:
     model: scorer
@@ -178,6 +182,12 @@ def test_a_transform_step_definition_is_checked_against_botocore(graphs):
     problems = check_definition(document)
     assert any("'Lines' is not one of" in p for p in problems), problems
     assert any("InstanceKind" in p for p in problems), problems
+
+
+def test_a_step_after_a_transform_step_reads_its_scores(graphs):
+    publish = steps(graphs["dev"], "pipeline.nightly")["publish"]["Arguments"]
+    scores = next(i for i in publish["ProcessingInputs"] if i["InputName"] == "out")
+    assert scores["S3Input"]["S3Uri"] == {"Get": "Steps.score.TransformOutput.S3OutputPath"}
 
 
 def test_the_model_role_may_read_and_write_what_its_transform_jobs_do(graphs):

@@ -90,6 +90,11 @@ def output_uri(step: str) -> dict:
     return {"Get": f"Steps.{step}.ProcessingOutputConfig.Outputs['{step}'].S3Output.S3Uri"}
 
 
+def scores_uri(step: str) -> dict:
+    """Where transform step `step` wrote its .out files, in this execution."""
+    return {"Get": f"Steps.{step}.TransformOutput.S3OutputPath"}
+
+
 def model_uri(step: str) -> dict:
     return {"Get": f"Steps.{step}.ModelArtifacts.S3ModelArtifacts"}
 
@@ -104,6 +109,8 @@ def _read_step(steps: Mapping[str, Step], reader: str, source: str, output: str)
         return StepInput(output, _subfolder(source, output), source)
     if kind == "training":
         return StepInput(output, model_uri(source), source)
+    if kind == "transform":  # its .out files, whatever the name after the dot
+        return StepInput(output, scores_uri(source), source)
     raise GraphError(f"step {reader!r} reads {source}.{output}, but {kind} steps have no output")
 
 

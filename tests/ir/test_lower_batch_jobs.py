@@ -71,6 +71,10 @@ batch_jobs:
     input: feature_store.customers
     features: [charges, tenure]
     schedule: daily
+  accelerated:
+    model: scorer
+    input: feature_store.customers
+    instance_type: ml.inf2.xlarge
   files:
     model: scorer
     input: data/to-score.csv
@@ -196,7 +200,23 @@ def test_the_model_role_may_read_and_write_what_its_transform_jobs_do(graphs):
     assert sids["ReadTransformInputs"]["Resource"] == ["arn:aws:s3:::shop-data/to-score*"]
     assert sids["WriteTransformOutputs"]["Resource"] == ["arn:aws:s3:::shop-data/scores/*"]
     prefixes = sids["ListTransformData"]["Condition"]["StringLike"]["s3:prefix"]
-    assert prefixes == ["pipelines/customers/*", "pipelines/files/*", "pipelines/nightly/*"]
+    assert prefixes == [
+        "pipelines/accelerated/*",
+        "pipelines/customers/*",
+        "pipelines/files/*",
+        "pipelines/nightly/*",
+    ]
+
+
+def test_the_export_runs_on_the_jobs_instance_type_where_a_processing_job_may(graphs):
+    found = steps(graphs["dev"], "batch_job.accelerated")
+    cluster = found["export"]["Arguments"]["ProcessingResources"]["ClusterConfig"]
+    assert cluster["InstanceType"] == "ml.m5.large"  # no Processing job runs on ml.inf2
+    assert found["score"]["Arguments"]["TransformResources"]["InstanceType"] == "ml.inf2.xlarge"
+    (export,) = [s for s in steps(graphs["dev"], "batch_job.customers").values()][:1]
+    assert export["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceType"] == (
+        "ml.m5.large"
+    )
 
 
 def test_the_export_script_is_the_one_the_emulator_calls():

@@ -23,6 +23,7 @@ from mlinfra.ir.sagemaker.pipeline_definition.transform import (
     BatchPipeline,
     ExportRowsStep,
 )
+from mlinfra.sagemaker.instances import instance_types
 from mlinfra.sagemaker.offline_rows import ROWS_FOLDER
 from mlinfra.spec.model import (
     TRANSFORM_SETTINGS,
@@ -35,6 +36,7 @@ from mlinfra.spec.model import (
 STEP = "score"
 EXPORT_STEP = "export"
 EXPORT_SCRIPT = "offline_rows.py"
+EXPORT_INSTANCE_TYPE = "ml.m5.large"
 
 
 @functools.cache
@@ -55,7 +57,7 @@ def export_step(job: BatchJob, store: FeatureStore, group: str) -> ExportRowsSte
         description=f"The latest row of each record of feature store {store.name}, as CSV",
         after=(),
         inputs=(job.input,),
-        instance_type=job.instance_type,
+        instance_type=export_instance_type(job),
         instance_count=1,
         environment=MappingProxyType(
             {
@@ -69,6 +71,14 @@ def export_step(job: BatchJob, store: FeatureStore, group: str) -> ExportRowsSte
         content=export_script(),
         ranges=job.ranges,
     )
+
+
+def export_instance_type(job: BatchJob) -> str:
+    """The job's instance type where a Processing job may run on it, else the processing
+    steps' default (a transform instance type, ml.g4dn say, may not be a processing one)."""
+    if job.instance_type in instance_types("processing"):
+        return job.instance_type
+    return EXPORT_INSTANCE_TYPE
 
 
 def as_pipeline(

@@ -26,7 +26,7 @@ class Transform:
     model: str
     input: str | None  # None: a transform step without exactly one input (reported)
     input_at: Callable[[], SourceRange]
-    options: TransformSettings
+    settings: TransformSettings  # the batch job or step itself
     output: str | None
     is_step: bool
 
@@ -121,9 +121,9 @@ def check_transform_inputs(ctx: CheckContext) -> Iterator[Diagnostic]:
 def check_transform_options(ctx: CheckContext) -> Iterator[Diagnostic]:
     stores = ctx.spec.feature_stores
     for t in transforms(ctx):
-        options = t.options
+        settings = t.settings
         store = stores.get(feature_store_of(t.input) or "")
-        if options.features and feature_store_of(t.input) is None:
+        if settings.features and feature_store_of(t.input) is None:
             yield error(
                 "unused-setting",
                 f"{t.what}: features choose the columns of a feature store, and its input "
@@ -131,16 +131,16 @@ def check_transform_options(ctx: CheckContext) -> Iterator[Diagnostic]:
                 t.node.range_of("features"),
                 suggestion="remove `features`, or score feature_store.<name>",
             )
-        elif options.features and store is not None:
+        elif settings.features and store is not None:
             known = list(store.features)
-            for i, name in enumerate(options.features):
+            for i, name in enumerate(settings.features):
                 if name not in store.features:
                     what = f"feature in store {store.name!r}"
                     yield unknown(what, name, known, t.node.range_of("features", i))
         if store is not None:
             # The rows go out as CSV, and each answer is joined to its record as CSV.
             for field in ("content_type", "accept"):
-                if getattr(options, field) != CSV:
+                if getattr(settings, field) != CSV:
                     yield error(
                         "invalid-value",
                         f"{t.what}: a feature store's rows are sent, and their scores joined "
@@ -148,7 +148,7 @@ def check_transform_options(ctx: CheckContext) -> Iterator[Diagnostic]:
                         t.node.range_of(field),
                         suggestion=f"remove `{field}` ({CSV} is the default)",
                     )
-        if options.max_payload_mb == 0 and options.split != "none":
+        if settings.max_payload_mb == 0 and settings.split != "none":
             yield error(
                 "invalid-value",
                 f"{t.what}: max_payload_mb 0 (no limit) sends whole files, so it needs split none",

@@ -62,20 +62,20 @@ def output_location(ctx: LoweringContext, component: Pipeline, step: str) -> Any
     return written if written.startswith("s3://") else f"file:{written}"
 
 
-def feature_columns(store: FeatureStore, options: TransformSettings) -> tuple[str, ...]:
+def feature_columns(store: FeatureStore, settings: TransformSettings) -> tuple[str, ...]:
     """The features a model is sent from `store`: those asked for, else every feature but
     the record identifier and the event time, in the store's order."""
-    if options.features:
-        return options.features
+    if settings.features:
+        return settings.features
     skipped = (store.record_identifier, store.event_time)
     return tuple(name for name in store.features if name not in skipped)
 
 
-def data_processing(store: FeatureStore, options: TransformSettings) -> dict[str, str]:
+def data_processing(store: FeatureStore, settings: TransformSettings) -> dict[str, str]:
     """The filters that send `feature_columns` of the store's CSV rows and join each answer
     to the row's record identifier (SageMaker's JSONPath subset for CSV: column indexes)."""
     order = list(store.features)
-    sent = ",".join(str(order.index(name)) for name in feature_columns(store, options))
+    sent = ",".join(str(order.index(name)) for name in feature_columns(store, settings))
     return {
         "InputFilter": f"$[{sent}]",
         "JoinSource": "Input",
@@ -87,24 +87,23 @@ def transform_step(build: Build, name: str) -> dict:
     body: TransformStep = build.steps[name]
     ctx = build.ctx
     (source,) = build.flow.inputs[name]
-    options = body
     resources = {"InstanceType": body.instance_type, "InstanceCount": body.instance_count}
     arguments: dict[str, Any] = {
         "ModelName": Ref(f"model.{body.model}", "name"),
-        "BatchStrategy": STRATEGY[options.batch_strategy],
-        "MaxPayloadInMB": options.max_payload_mb,
+        "BatchStrategy": STRATEGY[body.batch_strategy],
+        "MaxPayloadInMB": body.max_payload_mb,
         "TransformInput": {
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source.uri}},
-            "ContentType": options.content_type,
-            "SplitType": SPLIT[options.split],
+            "ContentType": body.content_type,
+            "SplitType": SPLIT[body.split],
             "CompressionType": "None",
         },
         "TransformOutput": with_key(
             build,
             {
                 "S3OutputPath": output_location(ctx, build.component, name),
-                "Accept": options.accept,
-                "AssembleWith": ASSEMBLE[options.assemble_with],
+                "Accept": body.accept,
+                "AssembleWith": ASSEMBLE[body.assemble_with],
             },
             "KmsKeyId",
         ),
@@ -116,7 +115,7 @@ def transform_step(build: Build, name: str) -> dict:
     if store is None and isinstance(build.component, BatchPipeline):
         store = ctx.spec.feature_stores.get(build.component.scored_store or "")
     if store is not None:
-        arguments["DataProcessing"] = data_processing(store, options)
+        arguments["DataProcessing"] = data_processing(store, body)
     return {"Name": name, "Type": "Transform", "Arguments": arguments}
 
 

@@ -10,7 +10,7 @@ STACKS := stacks/churn
 .PHONY: setup run stacks test lint unit bench clean bench-peers bench-serving bench-featurestore \
 	bench-lineage \
 	bench-drift bench-audit bench-monitor-job check-monitor-job-image bench-auth bench-validate \
-	bench-cold-start bench-quality bench-incremental
+	bench-cold-start bench-quality bench-incremental bench-transform
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -139,6 +139,18 @@ run: setup
 	$(MLINFRA) monitor report churn-quality --env local -f $(EXAMPLE) --html $(QUALITY_REPORT)
 	@echo "\n== Quality 7/7 Nothing is left to change"
 	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode
+# --- chapter: batch scoring of the approved model
+	@echo "\n== Batch 1/2 Score the whole customer base with the approved churn model, as the"
+	@echo "   nightly batch job churn-scores does on its schedule, now: the emulator exports the"
+	@echo "   latest row of each customer from the feature store's offline store, and a batch"
+	@echo "   transform job scores them with the version the endpoint serves, writing one .out"
+	@echo "   line per customer: its id and its churn probability"
+	$(MLINFRA) batch run churn-scores --env local --wait -f $(EXAMPLE)
+	@echo "\n== Batch 2/2 Read the scores as application code would (boto3 finds the run and its"
+	@echo "   transform job's output) and print the ten customers most likely to leave. Scoring"
+	@echo "   changed no infrastructure: the plan is still empty."
+	eval "$$($(MLINFRA) emulator env -f $(EXAMPLE))" && $(PY) examples/churn/top_churners.py
+	$(MLINFRA) plan --env local -f $(EXAMPLE) --detailed-exitcode
 # --- chapter: compile cache
 	@echo "\n== Compile cache 1/1 Compile every environment again. When nothing render reads has"
 	@echo "   changed since step 2 (the spec, the scripts and data it names, mlinfra itself), each"
@@ -146,7 +158,8 @@ run: setup
 	@echo "   the same bytes, without compiling. Edit anything it reads and it compiles again."
 	$(MLINFRA) render --all -f $(EXAMPLE) --out $(STACKS)
 	@echo "\nDone. The emulator keeps running, and with it the schedules: the pipeline's nightly"
-	@echo "retraining and the monitor's daily check. Run \`make run\` again: it picks up from here."
+	@echo "retraining, the monitor's daily check and the nightly batch scoring. Run \`make run\`"
+	@echo "again: it picks up from here."
 	@echo "See what exists with:"
 	@echo "  $(MLINFRA) output --env local -f $(EXAMPLE)"
 	@echo "Open $(MONITOR_REPORT) in a browser for the drift report, $(QUALITY_REPORT)"
@@ -190,6 +203,11 @@ $(PEERS_STAMP): benchmarks/peers/requirements.txt
 bench-peers: setup $(PEERS_STAMP)
 	@command -v wrk >/dev/null || echo "wrk not on PATH (Debian: apt-get install wrk):" \
 		"serving_bench.py falls back to its Python client"
+
+# Batch scoring of 1,000,000 rows through the churn model: a transform job and a batch job's
+# run on the emulator, next to the same model in-process and `mlflow models predict` (peers venv).
+bench-transform: bench-peers
+	$(PY) benchmarks/transform_bench.py
 
 bench-serving: bench-peers
 	$(PY) benchmarks/serving_bench.py

@@ -1,8 +1,11 @@
-"""Benchmark: a batch transform job on the emulator next to the same model called in-process.
+"""Benchmark: batch scoring on the emulator (a transform job, and a batch job's run) next to
+the same model called in-process and to `mlflow models predict`.
 
 Run it as `.venv/bin/python benchmarks/transform_bench.py` (options: `--rows`, default
-1,000,000; `--reps`, default 3; `--payload-mb`, default 6). These are measurements to read,
-not timed unit tests: nothing here fails on a slow number.
+1,000,000; `--reps`, default 3; `--payload-mb`, default 6; `--no-mlflow` to leave the peer
+out). MLflow runs from the peers venv (`make bench-peers`, benchmarks/.peers-venv), never the
+project's. These are measurements to read, not timed unit tests: nothing here fails on a slow
+number.
 
 1. Starts an emulator for a temporary project folder (`mlinfra.emulator.process.start`, what
    `mlinfra emulator start` runs) and trains the churn example's model there with a
@@ -17,17 +20,24 @@ not timed unit tests: nothing here fails on a slow number.
    `BatchStrategy: MultiRecord`, `MaxPayloadInMB`, `AssembleWith: Line`), from the call to
    DescribeTransformJob saying Completed (polled every 50 ms), which includes starting the
    model's worker process; its own TransformStartTime..TransformEndTime is reported too.
-   Both outputs are checked to hold the same scores.
+   (c) a batch job's run: StartPipelineExecution of the one-step pipeline a batch job becomes
+   (`ir.requests.batch_jobs`, its `score` step that same transform job), until
+   DescribePipelineExecution says Succeeded; (d) `mlflow models predict -m DIR -i FILE -t csv
+   --env-manager local` of the same fitted model saved by MLflow itself (`mlflow.sklearn`,
+   `pyfunc_predict_fn=predict_proba`) on the same rows with a header line, as its CSV input
+   needs, from the process start to its exit. Every output is checked to hold the same scores.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -36,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from serving_bench import PEERS_VENV, save_mlflow_model  # the serving benchmark's peer
 
 from mlinfra.emulator import process as emulator_process
 from mlinfra.emulator.access import Access
@@ -51,7 +62,10 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--payload-mb", type=int, default=6)
+    parser.add_argument("--no-mlflow", action="store_true")
     args = parser.parse_args()
+    if not args.no_mlflow and not (PEERS_VENV / "bin" / "mlflow").exists():
+        sys.exit(f"no MLflow in {PEERS_VENV}: run `make bench-peers`, or pass --no-mlflow")
     root = Path(tempfile.mkdtemp(prefix="transform-bench-"))
     try:
         return run(root, args)
@@ -70,6 +84,8 @@ def run(root: Path, args: argparse.Namespace) -> int:
     (root / "batch").mkdir()
     data = root / "batch" / "customers.csv"
     rows.to_csv(data, header=False, index=False)
+    with_header = root / "customers-with-header.csv"  # mlflow's CSV input needs the names
+    rows.to_csv(with_header, index=False)
     print(f"input: {args.rows:,} rows, {data.stat().st_size / 1e6:.1f} MB")
 
     emulator_process.start(root, timeout=60)
@@ -119,28 +135,116 @@ def run(root: Path, args: argparse.Namespace) -> int:
         tar.extractall(model_dir, filter="data")
     hooks = load_hooks(model_dir / "code" / "train.py")
     model = hooks.model_fn(str(model_dir))
+    mlflow_model = None if args.no_mlflow else save_mlflow_model(model, root)
+    sm.create_pipeline(
+        PipelineName="churn-scores",
+        PipelineDefinition=json.dumps(batch_definition(args.payload_mb)),
+        RoleArn=ROLE,
+    )
 
-    in_process, transform, inside = [], [], []
+    times: dict[str, list[float]] = {"a": [], "b": [], "b-own": [], "c": [], "d": []}
+    cases = ["a", "b", "c"] + ([] if mlflow_model is None else ["d"])
     for rep in range(args.reps):
-        order = [0, 1] if rep % 2 == 0 else [1, 0]
-        for case in order:
-            if case == 0:
-                in_process.append(call_in_process(hooks, model, data, root / "direct.out"))
-            else:
+        # Each round starts with the next case, so no case always runs first (or last).
+        for case in cases[rep % len(cases) :] + cases[: rep % len(cases)]:
+            if case == "a":
+                times["a"].append(call_in_process(hooks, model, data, root / "direct.out"))
+            elif case == "b":
                 total, own = call_transform(sm, f"score-{rep}", args.payload_mb)
-                transform.append(total)
-                inside.append(own)
+                times["b"].append(total)
+                times["b-own"].append(own)
+            elif case == "c":
+                times["c"].append(call_batch_job(sm, root))
+            else:
+                times["d"].append(call_mlflow(mlflow_model, with_header, root / "mlflow.json"))
     direct = np.loadtxt(root / "direct.out")
     batch = np.loadtxt(root / "scores" / f"score-{args.reps - 1}" / "customers.csv.out")
     assert direct.shape == (args.rows,) and np.allclose(direct, batch, atol=1e-6)
+    (job_out,) = (root / "batch-job").rglob("*.out")
+    assert np.allclose(direct, np.loadtxt(job_out), atol=1e-6)
+    if mlflow_model is not None:
+        theirs = np.array(json.loads((root / "mlflow.json").read_text())["predictions"])
+        assert np.allclose(direct, theirs[:, 1], atol=1e-6), "MLflow scored differently"
 
-    a, b, c = (statistics.median(x) for x in (in_process, transform, inside))
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"(a) in-process hooks:     median {a:.2f} s  {fmt(in_process)}")
-    print(f"(b) transform job, total: median {b:.2f} s  {fmt(transform)}  = {b / a:.2f}x (a)")
-    print(f"    its Start..EndTime:   median {c:.2f} s  {fmt(inside)}  = {c / a:.2f}x (a)")
-    print(f"    rows per second (b):  {args.rows / b:,.0f}")
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    a = med["a"]
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
+    print(f"(a) in-process hooks:     median {a:.2f} s  {fmt(times['a'])}")
+    print(f"(b) transform job, total: median {med['b']:.2f} s  {fmt(times['b'])}  "
+          f"= {med['b'] / a:.2f}x (a)")  # fmt: skip
+    print(f"    its Start..EndTime:   median {med['b-own']:.2f} s  {fmt(times['b-own'])}  "
+          f"= {med['b-own'] / a:.2f}x (a)")  # fmt: skip
+    print(f"(c) batch job run:        median {med['c']:.2f} s  {fmt(times['c'])}  "
+          f"= {med['c'] / a:.2f}x (a)")  # fmt: skip
+    if "d" in med:
+        print(f"(d) mlflow models predict: median {med['d']:.2f} s  {fmt(times['d'])}  "
+              f"= {med['d'] / a:.2f}x (a); (b) is {med['d'] / med['b']:.2f}x faster")  # fmt: skip
+    print(f"    rows per second (b):  {args.rows / med['b']:,.0f}")
     return 0
+
+
+def batch_definition(payload_mb: int) -> dict:
+    """The definition of a batch job's pipeline scoring `batch/` with model `churn`: one
+    transform step, as the local lowering writes it for a batch job with a file input."""
+    step = {
+        "Name": "score",
+        "Type": "Transform",
+        "Arguments": {
+            "ModelName": "churn",
+            "BatchStrategy": "MultiRecord",
+            "MaxPayloadInMB": payload_mb,
+            "TransformInput": {
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "file:batch"}},
+                "ContentType": "text/csv",
+                "SplitType": "Line",
+                "CompressionType": "None",
+            },
+            "TransformOutput": {
+                "S3OutputPath": {
+                    "Std:Join": {
+                        "On": "/",
+                        "Values": ["file:batch-job", {"Get": "Execution.PipelineExecutionId"}],
+                    }
+                },
+                "Accept": "text/csv",
+                "AssembleWith": "Line",
+            },
+            "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        },
+    }
+    return {"Version": "2020-12-01", "Metadata": {}, "Parameters": [], "Steps": [step]}
+
+
+def call_batch_job(sm, root: Path) -> float:
+    """One run of the batch job, start to Succeeded; only its latest output is kept."""
+    shutil.rmtree(root / "batch-job", ignore_errors=True)
+    started = time.perf_counter()
+    arn = sm.start_pipeline_execution(PipelineName="churn-scores")["PipelineExecutionArn"]
+    found = wait(
+        lambda: sm.describe_pipeline_execution(PipelineExecutionArn=arn),
+        "PipelineExecutionStatus",
+        done=("Succeeded", "Failed", "Stopped"),
+    )
+    total = time.perf_counter() - started
+    if found["PipelineExecutionStatus"] != "Succeeded":
+        raise SystemExit(f"batch job run: {found.get('FailureReason')}")
+    return total
+
+
+def call_mlflow(model_dir: Path, data: Path, out: Path) -> float:
+    """`mlflow models predict` over the whole file, process start to exit."""
+    out.unlink(missing_ok=True)
+    command = [
+        str(PEERS_VENV / "bin" / "mlflow"), "models", "predict", "-m", str(model_dir),
+        "-i", str(data), "-t", "csv", "-o", str(out), "--env-manager", "local",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    total = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"mlflow models predict failed: {done.stderr[-2000:]}")
+    return total
 
 
 def call_in_process(hooks, model, data: Path, out: Path) -> float:
@@ -178,11 +282,13 @@ def call_transform(sm, name: str, payload_mb: int) -> tuple[float, float]:
     return total, own
 
 
-def wait(describe, field: str, timeout: float = 1200.0) -> dict:
+def wait(
+    describe, field: str, timeout: float = 1200.0, done=("Completed", "Failed", "Stopped")
+) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         found = describe()
-        if found[field] in ("Completed", "Failed", "Stopped") or time.monotonic() > deadline:
+        if found[field] in done or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
 

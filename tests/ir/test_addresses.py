@@ -15,7 +15,7 @@ from mlinfra.ir.lower import lower
 from mlinfra.spec.validate import validate_file
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
-KINDS = {"bucket", "kms", "feature_store", "model", "pipeline", "endpoint", "monitor"}
+KINDS = {"bucket", "kms", "feature_store", "model", "pipeline", "endpoint", "monitor", "batch_job"}
 
 
 @functools.cache

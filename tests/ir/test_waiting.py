@@ -31,11 +31,14 @@ def test_the_model_its_endpoint_and_the_monitor_on_it_wait_whole(graphs, env):
     found = waiting(graph)
     endpoint = [a for a in graph.addresses() if a.startswith("endpoint.churn-api")]
     monitor = [a for a in graph.addresses() if a.startswith("monitor.churn-")]
-    # Alarms, autoscaling, the monitor's alerts and retraining rule hold no version and
-    # refer to none by Ref: they wait because their component does.
+    batch = [a for a in graph.addresses() if a.startswith("batch_job.churn-scores")]
+    # Alarms, autoscaling, the monitor's alerts and retraining rule, the batch job's role and
+    # schedule hold no version and refer to none by Ref: they wait because their component
+    # does.
     assert "endpoint.churn-api/alarm-latency" in endpoint
     assert "monitor.churn-drift/retrain" in monitor
-    assert set(found) == {"model.churn-model", *endpoint, *monitor}
+    assert "batch_job.churn-scores/schedule" in batch
+    assert set(found) == {"model.churn-model", *endpoint, *monitor, *batch}
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -68,6 +71,7 @@ def test_the_local_target_waits_by_the_same_rule(graphs):
         "endpoint.churn-api/scaling-policy",
         "monitor.churn-drift",
         "monitor.churn-quality",
+        "batch_job.churn-scores",
     }
 
 

@@ -82,9 +82,12 @@ def test_a_new_baseline_or_threshold_gets_fresh_baseline_results(tmp_path: Path)
 
 
 def test_pipelines_carry_their_schedule_for_the_emulator():
-    (pipeline,) = local_graph().of_type("local.Pipeline")
+    pipeline, batch_job = local_graph().of_type("local.Pipeline")
     tags = {t["Key"]: t["Value"] for t in pipeline.properties["Tags"]}
     assert schedule_of_tag(tags["mlinfra:schedule"]) == "cron(0 3 * * ? *)"
+    # A batch job runs as a pipeline, on its own schedule.
+    batch_tags = {t["Key"]: t["Value"] for t in batch_job.properties["Tags"]}
+    assert schedule_of_tag(batch_tags["mlinfra:schedule"]) == "cron(0 5 * * ? *)"
     # `( * ? )` are not allowed in a tag value: the emulator refuses them, as AWS does.
     rule = service_model(CONTROL_SERVICE).shape_for("TagValue")
     assert check_value(tags["mlinfra:schedule"], rule, "value") is None

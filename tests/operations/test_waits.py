@@ -73,6 +73,7 @@ def test_the_first_apply_says_why_things_wait_as_of_its_end(churn, recorder) -> 
         "endpoint.churn-api/config",
         "endpoint.churn-api",
         "monitor.churn-drift",
+        "batch_job.churn-scores",
     }
     # The registry group exists now: nothing says it does not, and the wait says what ends it.
     assert not any("does not exist" in why for why in waiting.values())

@@ -146,7 +146,9 @@ def test_a_newly_approved_version_in_the_emulator_is_a_change(
     registry.version = "2"
     result = run("--env", "local", "-f", spec, "--detailed-exitcode")
     assert result.exit_code == 2
-    assert result.stdout.startswith("Plan: 0 to create, 1 to update, 2 to replace")
+    # The model and its endpoint config are replaced; the endpoint, and the batch job whose
+    # transform step names the model, are updated.
+    assert result.stdout.startswith("Plan: 0 to create, 2 to update, 2 to replace")
     assert "PrimaryContainer.ModelPackageName" in result.output
 
 
@@ -171,7 +173,7 @@ def test_a_model_without_an_approved_version_is_planned_as_waiting(
     spec = str(churn / "mlinfra.yaml")
     result = run("--env", "local", "-f", spec, "--detailed-exitcode")
     assert result.exit_code == 2
-    assert "9 of them wait for a value that does not exist yet" in result.output
+    assert "10 of them wait for a value that does not exist yet" in result.output
     assert "waiting: model churn-model has no version yet: run `mlinfra pipeline run" in (
         result.output
     )
@@ -189,4 +191,5 @@ def test_a_model_without_an_approved_version_is_planned_as_waiting(
         "endpoint.churn-api/scaling-policy",
         "monitor.churn-drift",
         "monitor.churn-quality",
+        "batch_job.churn-scores",
     ]

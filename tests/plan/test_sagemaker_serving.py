@@ -52,11 +52,9 @@ def state_of(churn: Path):
 
 
 def needs_a_model(graph) -> set[str]:
-    return {
-        a
-        for a in graph.addresses()
-        if a == MODEL or a.startswith(("endpoint.churn-api", "monitor.churn-"))
-    }
+    # The endpoint, its monitor and the batch job scoring with the model wait whole.
+    whole = ("endpoint.churn-api", "monitor.churn-", "batch_job.churn-scores")
+    return {a for a in graph.addresses() if a == MODEL or a.startswith(whole)}
 
 
 @pytest.fixture

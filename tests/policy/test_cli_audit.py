@@ -138,7 +138,7 @@ def test_exit_1_when_a_finding_reaches_fail_on() -> None:
     assert churn().exit_code == 0
     failed = churn("--env", "dev", "--fail-on", "medium")
     assert failed.exit_code == 1
-    assert "audit failed: 24 unwaived finding(s) at or above medium in dev" in failed.stderr
+    assert "audit failed: 30 unwaived finding(s) at or above medium in dev" in failed.stderr
     assert churn("--env", "dev", "--fail-on", "critical").exit_code == 0
     assert churn("--env", "dev", "--fail-on", "none").exit_code == 0
     assert churn("--env", "dev", "--fail-on", "LOW").exit_code == 1

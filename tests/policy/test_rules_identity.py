@@ -235,4 +235,6 @@ def test_the_churn_example_roles_pass(rule, env):
         "monitor.churn-quality/role-policy",
         "monitor.churn-quality/job-role-policy",
         "monitor.churn-quality/schedule-role-policy",
+        "batch_job.churn-scores/role-policy",
+        "batch_job.churn-scores/schedule-role-policy",
     }

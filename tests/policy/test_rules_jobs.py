@@ -262,33 +262,25 @@ def test_the_rules_keep_their_catalog_ids():
 
 # --- the churn example ----------------------------------------------------------------------
 
+EXAMPLE_JOBS = {
+    "pipeline.train-churn",
+    "monitor.churn-drift",
+    "monitor.churn-quality",
+    "batch_job.churn-scores",
+}
+
 
 @pytest.mark.parametrize(
     ("rule", "dev_failing", "prod_failing"),
     [
         # dev sets no key: every job volume and output is unencrypted by KMS. prod creates one.
-        (
-            job_volume_kms,
-            {"pipeline.train-churn", "monitor.churn-drift", "monitor.churn-quality"},
-            set(),
-        ),
-        (
-            job_output_kms,
-            {"pipeline.train-churn", "monitor.churn-drift", "monitor.churn-quality"},
-            set(),
-        ),
-        # No environment sets encrypt_inter_container_traffic (every job runs on 1 instance).
-        (
-            job_inter_container_encryption,
-            {"pipeline.train-churn", "monitor.churn-drift", "monitor.churn-quality"},
-            {"pipeline.train-churn", "monitor.churn-drift", "monitor.churn-quality"},
-        ),
+        (job_volume_kms, EXAMPLE_JOBS, set()),
+        (job_output_kms, EXAMPLE_JOBS, set()),
+        # No environment sets encrypt_inter_container_traffic (every job runs on 1 instance;
+        # the batch job's export step is a processing job, which has the setting).
+        (job_inter_container_encryption, EXAMPLE_JOBS, EXAMPLE_JOBS),
         # Only prod sets network_isolation, and a VPC, in which the monitor job runs.
-        (
-            job_network_isolation,
-            {"pipeline.train-churn", "monitor.churn-drift", "monitor.churn-quality"},
-            set(),
-        ),
+        (job_network_isolation, EXAMPLE_JOBS, set()),
     ],
     ids=[
         "job-volume-kms",
@@ -298,7 +290,7 @@ def test_the_rules_keep_their_catalog_ids():
     ],
 )
 def test_the_churn_example(rule, dev_failing, prod_failing):
-    every = {"pipeline.train-churn", "monitor.churn-drift", "monitor.churn-quality"}
+    every = EXAMPLE_JOBS
     for env_name, failing in (("dev", dev_failing), ("prod", prod_failing)):
         judged = judge(rule, churn(env_name))
         assert set(judged.failing) == failing, env_name

@@ -40,8 +40,9 @@ def test_the_comment_puts_the_summary_first_then_the_plan_then_the_audit(churn: 
     env = preview_env_name("harden-dev")
     lines = out.splitlines()
     assert lines[0] == f"## mlinfra preview `{env}`"
-    # The model and three pipeline steps; the monitor job is judged on its VPC instead.
-    assert lines[2].startswith("**Plan: ") and "Audit: 0 new findings, 4 resolved" in lines[2]
+    # The model, three pipeline steps and the batch job's two (its export and its transform
+    # job, isolated as its model is); the monitor job is judged on its VPC instead.
+    assert lines[2].startswith("**Plan: ") and "Audit: 0 new findings, 6 resolved" in lines[2]
     assert "| Branch | `harden-dev` |" in out
     assert "| Based on | `dev` (target sagemaker, region us-east-1) |" in out
     plan_at = out.index(f"### mlinfra plan: `churn` / `{env}`")
@@ -68,7 +69,7 @@ def test_a_branch_that_weakens_its_base_shows_the_findings_it_adds(churn: Path) 
         "plan", "-f", str(churn), "--format", "markdown", "--compare-to", "harden-dev"
     )
     assert code == 0, out
-    assert "Audit: 4 new findings (4 medium), 0 resolved" in out
+    assert "Audit: 6 new findings (6 medium), 0 resolved" in out
     assert "#### Findings this branch adds" in out
     assert "this branch against harden-dev" in out
 

@@ -56,13 +56,10 @@ def endpoint_of(env: str) -> str:
 
 def needs_a_model(graph) -> set[str]:
     """What the churn spec cannot create without a model version: the model, its endpoint
-    with its alarms and autoscaling, and the monitor on that endpoint, whole."""
-    return {
-        a
-        for a in graph.addresses()
-        if a == MODEL
-        or a.startswith(("endpoint.churn-api", "monitor.churn-drift", "monitor.churn-quality"))
-    }
+    with its alarms and autoscaling, the monitor on that endpoint and the batch job scoring
+    with the model, whole."""
+    whole = ("endpoint.churn-api", "monitor.churn-", "batch_job.churn-scores")
+    return {a for a in graph.addresses() if a == MODEL or a.startswith(whole)}
 
 
 def run(programs, env: str, monkeypatch):

@@ -347,3 +347,56 @@ def test_the_quality_monitor_runs_the_archive_in_quality_mode_and_may_reject_its
         "Monitor": f"churn-{env}-churn-quality",
         "Endpoint": f"churn-{env}-churn-api",
     }
+
+
+def test_the_batch_job_exports_the_latest_rows_then_scores_them_with_the_served_model(
+    churn_runs, env
+) -> None:
+    from mlinfra.ir.requests.batch_jobs import export_script
+
+    _, registered, folder = churn_runs[env]
+    found = by_address(registered)
+    pipeline = found["batch_job.churn-scores"].inputs
+    assert pipeline["pipelineName"] == f"churn-{env}-churn-scores"
+    export, score = json.loads(pipeline["pipelineDefinition"])["Steps"]
+    assert (export["Name"], export["Type"], score["Name"], score["Type"]) == (
+        "export", "Processing", "score", "Transform",
+    )  # fmt: skip
+    # The export runs mlinfra's own script, uploaded from beside the program.
+    code = found["batch_job.churn-scores/script-export"].inputs
+    assert (folder / code["source"].path).read_bytes() == export_script()
+    assert export["Arguments"]["Environment"]["MLINFRA_EXPORT_GROUP"] == f"churn-{env}-customers"
+    arguments = score["Arguments"]
+    # The served model (its name as the program created it), not a candidate of the run.
+    assert arguments["ModelName"] == found["model.churn-model"].inputs["name"]
+    assert arguments["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                {"Get": "Steps.export.ProcessingOutputConfig.Outputs['export'].S3Output.S3Uri"},
+                "rows",
+            ],
+        }
+    }
+    # The five features go to the model; each answer comes back beside its customer's id.
+    assert arguments["DataProcessing"] == {
+        "InputFilter": "$[2,3,4,5,6]",
+        "JoinSource": "Input",
+        "OutputFilter": "$[0,-1]",
+    }
+    keyed = "KmsKeyId" in arguments["TransformOutput"]
+    assert keyed == (env == "prod") == ("VolumeKmsKeyId" in arguments["TransformResources"])
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_batch_job_runs_nightly_and_its_model_role_reaches_its_data(churn_runs, env) -> None:
+    _, registered, _ = churn_runs[env]
+    found = by_address(registered)
+    rule = found["batch_job.churn-scores/schedule"].inputs
+    assert rule["scheduleExpression"] == "cron(0 5 * * ? *)"
+    target = found["batch_job.churn-scores/schedule-target"].inputs
+    assert target["arn"].endswith("batch_job.churn-scores")
+    policy = json.loads(found["model.churn-model/role-policy"].inputs["policy"])
+    (data,) = [s for s in policy["Statement"] if s.get("Sid") == "TransformData"]
+    assert data["Action"] == ["s3:GetObject", "s3:PutObject"]
+    assert [r.endswith("/pipelines/churn-scores/*") for r in data["Resource"]] == [True]

@@ -148,6 +148,7 @@ def test_a_component_is_found_by_section_by_address_and_by_kind(churn):
         "endpoint.churn-api",
         "monitor.churn-drift",
         "monitor.churn-quality",
+        "batch_job.churn-scores",
     ]
     assert {type(c) for c in prod.components} == set(COMPONENT_TYPES)
     assert api.key_range.start.line == line_of("  churn-api:", after="endpoints:")

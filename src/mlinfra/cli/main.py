@@ -25,6 +25,7 @@ COMMANDS = {
     "destroy": "mlinfra.cli.apply:destroy_command",
     "refresh": "mlinfra.cli.refresh:refresh_command",
     "pipeline": "mlinfra.cli.pipeline:pipeline_command",
+    "batch": "mlinfra.cli.batch:batch_command",
     "model": "mlinfra.cli.model:model_command",
     "monitor": "mlinfra.cli.monitor:monitor_command",
     "audit": "mlinfra.cli.audit:audit_command",

@@ -348,7 +348,7 @@ class Container:
         file or folder staged."""
         source = self.local(uri)
         target.mkdir(parents=True, exist_ok=True)
-        offline = _under(source, self.locations.offline_root)
+        offline = under(source, self.locations.offline_root)
         if offline is not None:
             self.snapshots[str(target)] = self.locations.export_offline(offline.parts[0], target)
             return target
@@ -468,7 +468,9 @@ def _map_value(folder: Path, value: str) -> str:
     return value
 
 
-def _under(path: Path, root: Path) -> Path | None:
+def under(path: Path, root: Path) -> Path | None:
+    """`path` relative to `root` when it is strictly below it (a feature group's folder under
+    the offline root), else None."""
     try:
         relative = path.resolve().relative_to(root.resolve())
     except ValueError:

@@ -15,6 +15,7 @@ from mlinfra.allocation import without_collector
 from mlinfra.ir.graph import Resource, ResourceGraph, build_graph
 from mlinfra.ir.local import lower as local
 from mlinfra.ir.sagemaker import (
+    batch_jobs,
     endpoints,
     environment,
     feature_stores,
@@ -89,6 +90,7 @@ def lower_sagemaker(spec: EnvSpec, spec_dir: Path | None) -> ResourceGraph:
         "pipeline": pipelines.lower_pipeline,
         "endpoint": endpoints.lower_endpoint,
         "monitor": monitors.lower_monitor,
+        "batch_job": batch_jobs.lower_batch_job,
     }
     outputs: dict = {}
     for component in spec.components:

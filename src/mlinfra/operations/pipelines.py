@@ -8,6 +8,7 @@ ListPipelineExecutionSteps.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from mlinfra.emulator.process import state_dir_of
 from mlinfra.emulator.services.pipelines.service import evaluated_condition
 from mlinfra.engines.providers.values import resolve
 from mlinfra.ir.local.pipelines import lower_pipeline
+from mlinfra.ir.requests.batch_jobs import as_pipeline
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.operations.emulator import call, client, component, named, reason
 from mlinfra.operations.environment import local_environment
@@ -29,6 +31,7 @@ from mlinfra.operations.progress import (
     RunEnded,
     StepEnded,
 )
+from mlinfra.spec.model import BatchJob
 
 CREATED_BY = "create it with `mlinfra apply --env {env}` (or boto3's CreatePipeline)"
 POLL_SECONDS = 0.5
@@ -40,7 +43,8 @@ class PipelineRequest:
     validation: object  # the valid spec (`spec.validate.Validation`)
     spec_file: str
     env: str
-    name: str  # the pipeline (or model) as the spec names it
+    name: str  # the pipeline (or model, or batch job) as the spec names it
+    kind: str = "pipeline"  # or batch_job: a batch job runs as a pipeline of its name
 
 
 @dataclass(frozen=True)
@@ -120,30 +124,72 @@ def _pipeline(request: PipelineRequest, progress: Progress) -> tuple[Any, Any, A
     """The environment, the pipeline component, a client of the emulator, and its name there."""
     spec_file, env, name = request.spec_file, request.env, request.name
     spec = local_environment(request.validation, env, spec_file)
-    found = component(spec, "pipeline", name, spec_file)
+    found = component(spec, request.kind, name, spec_file)
+    if isinstance(found, BatchJob):
+        found = as_pipeline(found)
     physical = named(spec, name, "pipeline")
     sagemaker = client(spec_file, spec.region)
     try:
         deployed = sagemaker.describe_pipeline(PipelineName=physical)
     except sagemaker.exceptions.ResourceNotFound:
+        if request.kind == "batch_job":
+            raise OperationError(
+                f"batch job {name} (pipeline {physical}) does not exist in the emulator yet",
+                f"`mlinfra apply --env {env}` creates it once model {found.steps['score'].model!r}"
+                " has a version to serve",
+            ) from None
         raise OperationError(
             f"pipeline {physical} does not exist in the emulator yet", CREATED_BY.format(env=env)
         ) from None
     except sagemaker.exceptions.ClientError as exc:
         raise OperationError(f"pipeline {physical}: {reason(exc)}") from None
-    if deployed.get("PipelineDefinition") != _definition(spec, found, spec_file):
+    if not _same(deployed.get("PipelineDefinition"), _definition(spec, found, spec_file)):
         progress(PipelineDiffers(physical, spec_file, env))
     return spec, found, sagemaker, physical
 
 
-def _definition(spec: Any, found: Any, spec_file: str) -> str | None:
-    """The definition the spec gives the pipeline now, or None if it cannot be built."""
+# What a definition holds where it names another resource (a transform step's model): the
+# resource's name is known once applied, so any deployed value matches it.
+ANY_NAME = object()
+
+
+def _definition(spec: Any, found: Any, spec_file: str) -> Any:
+    """The definition the spec gives the pipeline now, as plain data (`ANY_NAME` where it
+    names another resource), or None if it cannot be built."""
     try:
         (resource,) = lower_pipeline(LoweringContext(spec, Path(spec_file).parent), found)
     except (OSError, ValueError):  # a missing script: the run itself will say so
         return None
-    # As the provider sends it: the document as JSON text.
-    return resolve(resource.properties["PipelineDefinition"], None, None)
+    document = resource.properties["PipelineDefinition"].value
+    return resolve(document, lambda ref: ANY_NAME, None)
+
+
+def _same(deployed: str | None, wanted: Any) -> bool:
+    """Whether the deployed definition (JSON text) is the one the spec gives now."""
+    if deployed is None or wanted is None:
+        return deployed is None and wanted is None
+    try:
+        return _matches(json.loads(deployed), wanted)
+    except ValueError:
+        return False
+
+
+def _matches(deployed: Any, wanted: Any) -> bool:
+    if wanted is ANY_NAME:
+        return isinstance(deployed, str)
+    if isinstance(wanted, dict):
+        return (
+            isinstance(deployed, dict)
+            and deployed.keys() == wanted.keys()
+            and all(_matches(deployed[k], v) for k, v in wanted.items())
+        )
+    if isinstance(wanted, list):
+        return (
+            isinstance(deployed, list)
+            and len(deployed) == len(wanted)
+            and all(_matches(d, w) for d, w in zip(deployed, wanted, strict=True))
+        )
+    return deployed == wanted
 
 
 def _parameters(given: tuple[str, ...], found: Any) -> dict[str, str]:

@@ -18,6 +18,7 @@ from mlinfra.spec import schema
 from mlinfra.spec.model import (
     STEP_TYPES,
     Autoscaling,
+    BatchJob,
     Component,
     ConditionStep,
     DataCapture,
@@ -47,6 +48,7 @@ from mlinfra.spec.model import (
     Thresholds,
     Throughput,
     TrainingStep,
+    TransformStep,
     Vpc,
     Waiver,
     Where,
@@ -80,6 +82,7 @@ def build_env_spec(
         else None,
         tree=tree,
         base=settings_from if preview else None,
+        batch_jobs=_components(values, root, BatchJob, batch_job),
     )
 
 
@@ -247,7 +250,38 @@ def _step(name: str, values: Values, at: Ranges) -> Step:
         )
     if cls is ConditionStep:
         return ConditionStep(when=values["when"], **common)
+    if cls is TransformStep:
+        return TransformStep(model=values["model"], **transform_settings(values), **common)
     return RegisterModelStep(model=values["model"], **common)
+
+
+def transform_settings(values: Values) -> Values:
+    """The fields a transform step and a batch job share (`TransformSettings`)."""
+    return {
+        "features": _texts(values, "features"),
+        "split": values["split"],
+        "batch_strategy": values["batch_strategy"],
+        "assemble_with": values["assemble_with"],
+        "max_payload_mb": values["max_payload_mb"],
+        "content_type": values["content_type"],
+        "accept": values["accept"],
+    }
+
+
+def batch_job(name: str, values: Values, at: Ranges) -> BatchJob:
+    return BatchJob(
+        name=name,
+        description=values.get("description"),
+        model=values["model"],
+        input=values["input"],
+        output=values.get("output"),
+        schedule=values.get("schedule"),
+        instance_type=values["instance_type"],
+        instance_count=values["instance_count"],
+        environment=_map(values, "environment"),
+        **transform_settings(values),
+        ranges=at,
+    )
 
 
 def endpoint(name: str, values: Values, at: Ranges) -> Endpoint:

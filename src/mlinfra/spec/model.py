@@ -313,8 +313,36 @@ class RegisterModelStep(Step):
     model: str
 
 
+@dataclass(frozen=True)
+class TransformSettings(SpecNode):
+    """How a batch transform reads its input and sends it to the model: the fields a
+    transform step and a batch job share."""
+
+    features: tuple[str, ...]  # a feature-store input's columns sent; empty: all but id and time
+    split: str  # line | none
+    batch_strategy: str  # multi_record | single_record
+    assemble_with: str  # line | none
+    max_payload_mb: int  # 0: no limit
+    content_type: str
+    accept: str
+
+
+TRANSFORM_SETTINGS: tuple[str, ...] = tuple(f.name for f in fields(TransformSettings) if f.compare)
+
+
+@dataclass(frozen=True)
+class TransformStep(JobStep, TransformSettings):
+    """Scores its one input with the served version of `model` (never the pipeline's own
+    candidate): the registry's latest approved version, or the version the model pins."""
+
+    type: ClassVar[str] = "transform"
+
+    model: str
+
+
 STEP_TYPES: MappingOf[str, type[Step]] = {
-    cls.type: cls for cls in (ProcessingStep, TrainingStep, ConditionStep, RegisterModelStep)
+    cls.type: cls
+    for cls in (ProcessingStep, TrainingStep, ConditionStep, RegisterModelStep, TransformStep)
 }
 
 
@@ -432,7 +460,31 @@ class Monitor(Component):
     quality: Quality | None  # model_quality only
 
 
-COMPONENT_TYPES: tuple[type[Component], ...] = (FeatureStore, Model, Pipeline, Endpoint, Monitor)
+@dataclass(frozen=True)
+class BatchJob(Component, TransformSettings):
+    """A model's served version scoring a data set, on a schedule or when started: a batch
+    transform job (on both targets, a one-step pipeline whose step is that job)."""
+
+    kind: ClassVar[str] = "batch_job"
+    section: ClassVar[str] = "batch_jobs"
+
+    model: str
+    input: str  # feature_store.<name>, a path relative to the spec, or an S3 URI
+    output: str | None  # a folder relative to the spec or an S3 URI; None: by run
+    schedule: str | None
+    instance_type: str
+    instance_count: int
+    environment: MappingOf[str, str]  # over the model's own
+
+
+COMPONENT_TYPES: tuple[type[Component], ...] = (
+    FeatureStore,
+    Model,
+    Pipeline,
+    Endpoint,
+    Monitor,
+    BatchJob,
+)
 
 
 # --- policies and previews ------------------------------------------------------------------
@@ -484,6 +536,7 @@ class EnvSpec:
     previews: Previews | None
     tree: Mapping  # the merged, ranged tree this was built from
     base: str | None = None  # for a preview: the environment it is based on
+    batch_jobs: MappingOf[str, BatchJob] = field(default_factory=dict)
 
     # The environment's settings, which most stages ask for by name.
     @property
@@ -516,9 +569,11 @@ class EnvSpec:
     @functools.cached_property
     def components(self) -> tuple[Component, ...]:
         """Every component, in spec order: feature stores, models, pipelines, endpoints,
-        monitors, each section in the order written."""
+        monitors, batch jobs, each section in the order written."""
         sections = (self.feature_stores, self.models, self.pipelines, self.endpoints)
-        return tuple(c for section in (*sections, self.monitors) for c in section.values())
+        return tuple(
+            c for section in (*sections, self.monitors, self.batch_jobs) for c in section.values()
+        )
 
     def of_kind(self, kind: str) -> tuple[Component, ...]:
         return self._by_kind.get(kind, ())

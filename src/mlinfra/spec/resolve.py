@@ -17,6 +17,7 @@ SECTION_KIND = {
     "pipelines": "pipeline",
     "endpoints": "endpoint",
     "monitors": "monitor",
+    "batch_jobs": "batch_job",
 }
 COMPONENT_SECTIONS = tuple(SECTION_KIND)
 PREVIEW = "preview"

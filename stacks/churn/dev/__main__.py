@@ -571,6 +571,21 @@ model_churn_model_role_policy = aws.iam.RolePolicy(
                     ],
                     "Sid": "WriteCapturedData",
                 },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": [
+                        pulumi.Output.concat(bucket_artifacts.arn, "/pipelines/churn-scores/*"),
+                    ],
+                    "Sid": "TransformData",
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket"],
+                    "Resource": [bucket_artifacts.arn],
+                    "Sid": "ListTransformData",
+                    "Condition": {"StringLike": {"s3:prefix": ["pipelines/churn-scores/*"]}},
+                },
             ],
         },
         sort_keys=True,
@@ -2269,6 +2284,388 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
         treat_missing_data="notBreaching",
         alarm_actions=[monitor_churn_quality_alerts.arn],
         tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
+    )
+
+
+# batch_job.churn-scores — mlinfra.yaml:191
+# Waits for model.churn-model: declared once there is a version to serve (see `serves`).
+if serves("churn-dev-churn", "churn-dev-churn-api"):
+    batch_job_churn_scores_script_export = aws.s3.BucketObjectv2(
+        "batch_job.churn-scores/script-export",
+        bucket=bucket_artifacts.bucket,
+        key="pipelines/churn-scores/code/d9976645a8e44aa8/offline_rows.py",
+        source=pulumi.FileAsset("offline_rows.py"),
+        tags={**TAGS, "mlinfra:component": "batch_job.churn-scores"},
+        opts=pulumi.ResourceOptions(depends_on=[bucket_artifacts_encryption]),
+    )
+
+    batch_job_churn_scores_role = aws.iam.Role(
+        "batch_job.churn-scores/role",
+        name="churn-dev-batch-job-churn-scores",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sagemaker.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "batch_job.churn-scores"},
+    )
+
+    batch_job_churn_scores_role_policy = aws.iam.RolePolicy(
+        "batch_job.churn-scores/role-policy",
+        name="mlinfra-least-privilege",
+        role=batch_job_churn_scores_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject", "s3:PutObject"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                bucket_artifacts.arn,
+                                "/pipelines/churn-scores/*",
+                            ),
+                        ],
+                        "Sid": "PipelineData",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket"],
+                        "Resource": [bucket_artifacts.arn],
+                        "Sid": "ListPipelineData",
+                        "Condition": {
+                            "StringLike": {
+                                "s3:prefix": [
+                                    "pipelines/churn-scores/*",
+                                    "feature-store/customers/*",
+                                ],
+                            },
+                        },
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": [
+                            pulumi.Output.concat(
+                                bucket_artifacts.arn,
+                                "/feature-store/customers/*",
+                            ),
+                        ],
+                        "Sid": "ReadFeatureStores",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "sagemaker:AddTags",
+                            "sagemaker:CreateProcessingJob",
+                            "sagemaker:DescribeProcessingJob",
+                            "sagemaker:StopProcessingJob",
+                        ],
+                        "Resource": ["arn:aws:sagemaker:us-east-1:111111111111:processing-job/*"],
+                        "Sid": "ProcessingJobs",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "sagemaker:AddTags",
+                            "sagemaker:CreateTransformJob",
+                            "sagemaker:DescribeTransformJob",
+                            "sagemaker:StopTransformJob",
+                        ],
+                        "Resource": ["arn:aws:sagemaker:us-east-1:111111111111:transform-job/*"],
+                        "Sid": "TransformJobs",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["ecr:GetAuthorizationToken"],
+                        "Resource": ["*"],
+                        "Sid": "EcrToken",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "ecr:BatchCheckLayerAvailability",
+                            "ecr:BatchGetImage",
+                            "ecr:GetDownloadUrlForLayer",
+                        ],
+                        "Resource": [
+                            "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn",
+                        ],
+                        "Sid": "EcrPull",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": [
+                            "logs:CreateLogGroup",
+                            "logs:CreateLogStream",
+                            "logs:DescribeLogStreams",
+                            "logs:PutLogEvents",
+                        ],
+                        "Resource": [
+                            "arn:aws:logs:us-east-1:111111111111:log-group:/aws/sagemaker/*",
+                        ],
+                        "Sid": "Logs",
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["cloudwatch:PutMetricData"],
+                        "Resource": ["*"],
+                        "Sid": "Metrics",
+                        "Condition": {
+                            "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]},
+                        },
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": ["iam:PassRole"],
+                        "Resource": [batch_job_churn_scores_role.arn],
+                        "Sid": "PassOwnRole",
+                        "Condition": {
+                            "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"},
+                        },
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
+
+    batch_job_churn_scores = aws.sagemaker.Pipeline(
+        "batch_job.churn-scores",
+        pipeline_name="churn-dev-churn-scores",
+        pipeline_display_name="churn-dev-churn-scores",
+        role_arn=batch_job_churn_scores_role.arn,
+        pipeline_definition=pulumi.Output.json_dumps(
+            {
+                "Version": "2020-12-01",
+                "Metadata": {},
+                "Parameters": [],
+                "Steps": [
+                    {
+                        "Name": "export",
+                        "Type": "Processing",
+                        "Arguments": {
+                            "ProcessingResources": {
+                                "ClusterConfig": {
+                                    "InstanceType": "ml.m5.large",
+                                    "InstanceCount": 1,
+                                    "VolumeSizeInGB": 30,
+                                },
+                            },
+                            "AppSpecification": {
+                                "ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+                                "ContainerEntrypoint": [
+                                    "python3",
+                                    "/opt/ml/processing/input/code/offline_rows.py",
+                                ],
+                            },
+                            "ProcessingInputs": [
+                                {
+                                    "InputName": "customers",
+                                    "AppManaged": False,
+                                    "S3Input": {
+                                        "S3Uri": pulumi.Output.concat(
+                                            "s3://",
+                                            bucket_artifacts.bucket,
+                                            "/feature-store/customers",
+                                        ),
+                                        "LocalPath": "/opt/ml/processing/input/customers",
+                                        "S3DataType": "S3Prefix",
+                                        "S3InputMode": "File",
+                                        "S3DataDistributionType": "FullyReplicated",
+                                        "S3CompressionType": "None",
+                                    },
+                                },
+                                {
+                                    "InputName": "code",
+                                    "AppManaged": False,
+                                    "S3Input": {
+                                        "S3Uri": pulumi.Output.concat(
+                                            "s3://",
+                                            batch_job_churn_scores_script_export.bucket,
+                                            "/pipelines/churn-scores/code/d9976645a8e44aa8/offline_rows.py",
+                                        ),
+                                        "LocalPath": "/opt/ml/processing/input/code",
+                                        "S3DataType": "S3Prefix",
+                                        "S3InputMode": "File",
+                                        "S3DataDistributionType": "FullyReplicated",
+                                        "S3CompressionType": "None",
+                                    },
+                                },
+                            ],
+                            "ProcessingOutputConfig": {
+                                "Outputs": [
+                                    {
+                                        "OutputName": "export",
+                                        "AppManaged": False,
+                                        "S3Output": {
+                                            "S3Uri": {
+                                                "Std:Join": {
+                                                    "On": "/",
+                                                    "Values": [
+                                                        pulumi.Output.concat(
+                                                            "s3://",
+                                                            bucket_artifacts.bucket,
+                                                            "/pipelines/churn-scores/runs",
+                                                        ),
+                                                        {"Get": "Execution.PipelineExecutionId"},
+                                                        "export",
+                                                    ],
+                                                },
+                                            },
+                                            "LocalPath": "/opt/ml/processing/output",
+                                            "S3UploadMode": "EndOfJob",
+                                        },
+                                    },
+                                ],
+                            },
+                            "Environment": {
+                                "MLINFRA_EXPORT_GROUP": "churn-dev-customers",
+                                "MLINFRA_EXPORT_FEATURES": "customer_id,event_time,tenure_months,monthly_charges,total_charges,contract,support_calls,churned",
+                                "MLINFRA_EXPORT_RECORD_ID": "customer_id",
+                                "MLINFRA_EXPORT_EVENT_TIME": "event_time",
+                                "MLINFRA_PROCESSING_INPUT": "/opt/ml/processing/input",
+                                "MLINFRA_PROCESSING_OUTPUT": "/opt/ml/processing/output",
+                            },
+                            "NetworkConfig": {
+                                "EnableInterContainerTrafficEncryption": False,
+                                "EnableNetworkIsolation": False,
+                            },
+                            "RoleArn": batch_job_churn_scores_role.arn,
+                        },
+                    },
+                    {
+                        "Name": "score",
+                        "Type": "Transform",
+                        "Arguments": {
+                            "ModelName": model_churn_model.name,
+                            "BatchStrategy": "MultiRecord",
+                            "MaxPayloadInMB": 6,
+                            "TransformInput": {
+                                "DataSource": {
+                                    "S3DataSource": {
+                                        "S3DataType": "S3Prefix",
+                                        "S3Uri": {
+                                            "Std:Join": {
+                                                "On": "/",
+                                                "Values": [
+                                                    {
+                                                        "Get": "Steps.export.ProcessingOutputConfig.Outputs['export'].S3Output.S3Uri",
+                                                    },
+                                                    "rows",
+                                                ],
+                                            },
+                                        },
+                                    },
+                                },
+                                "ContentType": "text/csv",
+                                "SplitType": "Line",
+                                "CompressionType": "None",
+                            },
+                            "TransformOutput": {
+                                "S3OutputPath": {
+                                    "Std:Join": {
+                                        "On": "/",
+                                        "Values": [
+                                            pulumi.Output.concat(
+                                                "s3://",
+                                                bucket_artifacts.bucket,
+                                                "/pipelines/churn-scores/runs",
+                                            ),
+                                            {"Get": "Execution.PipelineExecutionId"},
+                                            "score",
+                                        ],
+                                    },
+                                },
+                                "Accept": "text/csv",
+                                "AssembleWith": "Line",
+                            },
+                            "TransformResources": {
+                                "InstanceType": "ml.m5.large",
+                                "InstanceCount": 1,
+                            },
+                            "DataProcessing": {
+                                "InputFilter": "$[2,3,4,5,6]",
+                                "JoinSource": "Input",
+                                "OutputFilter": "$[0,-1]",
+                            },
+                        },
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        pipeline_description="The churn probability of every customer, scored nightly by the approved model",
+        tags={**TAGS, "mlinfra:component": "batch_job.churn-scores"},
+        opts=pulumi.ResourceOptions(
+            depends_on=[batch_job_churn_scores_role_policy, feature_store_customers],
+        ),
+    )
+
+    batch_job_churn_scores_schedule_role = aws.iam.Role(
+        "batch_job.churn-scores/schedule-role",
+        name="churn-dev-batch-job-churn-scores-schedule-role",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"}},
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+        tags={**TAGS, "mlinfra:component": "batch_job.churn-scores"},
+    )
+
+    batch_job_churn_scores_schedule_role_policy = aws.iam.RolePolicy(
+        "batch_job.churn-scores/schedule-role-policy",
+        name="mlinfra-start-pipeline",
+        role=batch_job_churn_scores_schedule_role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["sagemaker:StartPipelineExecution"],
+                        "Resource": [batch_job_churn_scores.arn],
+                        "Sid": "StartPipeline",
+                    },
+                ],
+            },
+            sort_keys=True,
+        ),
+    )
+
+    batch_job_churn_scores_schedule = aws.cloudwatch.EventRule(
+        "batch_job.churn-scores/schedule",
+        name="churn-dev-churn-scores-schedule",
+        description="Starts pipeline churn-scores on cron(0 5 * * ? *)",
+        schedule_expression="cron(0 5 * * ? *)",
+        tags={**TAGS, "mlinfra:component": "batch_job.churn-scores"},
+    )
+
+    batch_job_churn_scores_schedule_target = aws.cloudwatch.EventTarget(
+        "batch_job.churn-scores/schedule-target",
+        rule=batch_job_churn_scores_schedule.name,
+        target_id="start-pipeline",
+        arn=batch_job_churn_scores.arn,
+        role_arn=batch_job_churn_scores_schedule_role.arn,
+        opts=pulumi.ResourceOptions(depends_on=[batch_job_churn_scores_schedule_role_policy]),
     )
 
 

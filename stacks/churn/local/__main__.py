@@ -744,6 +744,75 @@ monitor_churn_quality = local.MonitoringSchedule(
 )
 
 
+# batch_job.churn-scores — mlinfra.yaml:191
+batch_job_churn_scores = local.Pipeline(
+    "batch_job.churn-scores",
+    PipelineName="churn-local-churn-scores",
+    PipelineDisplayName="churn-local-churn-scores",
+    PipelineDefinition=pulumi.Output.json_dumps(
+        {
+            "Version": "2020-12-01",
+            "Metadata": {},
+            "Parameters": [],
+            "Steps": [
+                {
+                    "Name": "score",
+                    "Type": "Transform",
+                    "Arguments": {
+                        "ModelName": model_churn_model.name,
+                        "BatchStrategy": "MultiRecord",
+                        "MaxPayloadInMB": 6,
+                        "TransformInput": {
+                            "DataSource": {
+                                "S3DataSource": {
+                                    "S3DataType": "S3Prefix",
+                                    "S3Uri": "file:.mlinfra/emulator/featurestore/offline/churn-local-customers",
+                                },
+                            },
+                            "ContentType": "text/csv",
+                            "SplitType": "Line",
+                            "CompressionType": "None",
+                        },
+                        "TransformOutput": {
+                            "S3OutputPath": {
+                                "Std:Join": {
+                                    "On": "/",
+                                    "Values": [
+                                        "file:.mlinfra/emulator/pipelines/churn-local-churn-scores/runs",
+                                        {"Get": "Execution.PipelineExecutionId"},
+                                        "score",
+                                    ],
+                                },
+                            },
+                            "Accept": "text/csv",
+                            "AssembleWith": "Line",
+                        },
+                        "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+                        "DataProcessing": {
+                            "InputFilter": "$[2,3,4,5,6]",
+                            "JoinSource": "Input",
+                            "OutputFilter": "$[0,-1]",
+                        },
+                    },
+                },
+            ],
+        },
+        sort_keys=True,
+    ),
+    RoleArn="arn:aws:iam::123456789012:role/mlinfra-local-pipeline",
+    PipelineDescription="The churn probability of every customer, scored nightly by the approved model",
+    Tags=[
+        {"Key": "team", "Value": "growth"},
+        {"Key": "cost-center", "Value": "ml-1234"},
+        {"Key": "mlinfra:project", "Value": "churn"},
+        {"Key": "mlinfra:environment", "Value": "local"},
+        {"Key": "mlinfra:component", "Value": "batch_job.churn-scores"},
+        {"Key": "mlinfra:schedule", "Value": "base64:Y3JvbigwIDUgKiAqID8gKik="},
+    ],
+    opts=pulumi.ResourceOptions(depends_on=[feature_store_customers]),
+)
+
+
 # -- outputs: the physical name of each component
 pulumi.export("feature_store.customers", "churn-local-customers")
 pulumi.export(
@@ -757,3 +826,4 @@ pulumi.export("pipeline.train-churn", "churn-local-train-churn")
 pulumi.export("endpoint.churn-api", "churn-local-churn-api")
 pulumi.export("monitor.churn-drift", "churn-local-churn-drift")
 pulumi.export("monitor.churn-quality", "churn-local-churn-quality")
+pulumi.export("batch_job.churn-scores", "churn-local-churn-scores")

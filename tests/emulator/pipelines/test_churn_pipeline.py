@@ -34,6 +34,8 @@ def test_the_churn_pipeline_trains_and_registers_from_the_feature_store(server, 
     sagemaker = client(server)
     for kind, create in CREATE.items():
         for resource in graph.of_type(kind):
+            if resource.component.startswith("batch_job."):
+                continue  # it scores with the served model, which this test does not create
             getattr(sagemaker, create)(**resolve(resource.properties, None, None))
     text = (tmp_path / "data" / "customers.csv").read_text()
     server.control.feature_store().ingest_csv_lines(

@@ -14,8 +14,7 @@ CHURN = Path(__file__).parents[3] / "examples" / "churn"
 
 def churn_pipeline():
     graph = lower(validate_file(CHURN / "mlinfra.yaml").environments["local"], CHURN)
-    (pipeline,) = graph.of_type("local.Pipeline")
-    return pipeline
+    return graph.get("pipeline.train-churn")
 
 
 def definition_of(pipeline) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlinfra.ir.graph import Resource
-from mlinfra.ir.local import endpoints, feature_stores, models, monitors, pipelines
+from mlinfra.ir.local import batch_jobs, endpoints, feature_stores, models, monitors, pipelines
 from mlinfra.ir.sagemaker.context import LoweringContext
 from mlinfra.sagemaker.resources import kind_of
 from mlinfra.spec.model import EnvSpec
@@ -16,6 +16,7 @@ LOWERERS = {
     "endpoint": endpoints.lower_endpoint,
     "pipeline": pipelines.lower_pipeline,
     "monitor": monitors.lower_monitor,
+    "batch_job": batch_jobs.lower_batch_job,
 }
 
 

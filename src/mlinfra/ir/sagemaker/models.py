@@ -37,7 +37,7 @@ from mlinfra.ir.sagemaker.translate import translate
 from mlinfra.naming import HASH_LENGTH, fit, physical_name
 from mlinfra.sagemaker.arns import partition
 from mlinfra.sagemaker.names import name_rule
-from mlinfra.spec.model import Model
+from mlinfra.spec.model import Model, TransformStep
 
 ARTIFACT_FILE = "model.tar.gz"
 # The pull actions on the image's repository; the token is account-wide (see below).
@@ -296,6 +296,53 @@ def _ecr_statements(ctx: LoweringContext, component: Model) -> list[dict]:
     ]
 
 
+def _transforms(ctx: LoweringContext, component: Model) -> list[tuple[str, str, str | None]]:
+    """(pipeline, input, output) of each batch job and transform step scoring with the model."""
+    found = [
+        (job.name, job.input, job.output)
+        for job in ctx.spec.batch_jobs.values()
+        if job.model == component.name
+    ]
+    for pipeline in ctx.spec.pipelines.values():
+        for step in pipeline.steps.values():
+            if isinstance(step, TransformStep) and step.model == component.name:
+                found.extend((pipeline.name, text, None) for text in step.inputs)
+    return found
+
+
+def _transform_statements(ctx: LoweringContext, component: Model) -> list[dict]:
+    """A transform job reads its input and writes its output as its model's role: the
+    pipeline's own prefix (uploads, exported rows, each run's output), and the S3 locations
+    a batch job names."""
+    transforms = _transforms(ctx, component)
+    if not transforms:
+        return []
+    artifacts = ctx.bucket("artifacts", "arn")
+    own = sorted({pipeline for pipeline, _, _ in transforms})
+    statements = [
+        iam.statement(
+            ["s3:GetObject", "s3:PutObject"],
+            [Concat((artifacts, f"/pipelines/{p}/*")) for p in own],
+            "TransformData",
+        ),
+        {
+            **iam.statement(["s3:ListBucket"], [artifacts], "ListTransformData"),
+            "Condition": {"StringLike": {"s3:prefix": [f"pipelines/{p}/*" for p in own]}},
+        },
+    ]
+    inputs = sorted({text for _, text, _ in transforms if is_s3(text)})
+    outputs = sorted({out for _, _, out in transforms if out is not None and is_s3(out)})
+    if inputs:
+        objects = [s3_arn(ctx, uri.rstrip("/")) + "*" for uri in inputs]
+        buckets = sorted({s3_arn(ctx, uri.removeprefix("s3://").split("/")[0]) for uri in inputs})
+        statements.append(iam.statement(["s3:GetObject"], objects, "ReadTransformInputs"))
+        statements.append(iam.statement(["s3:ListBucket"], buckets, "ListTransformInputs"))
+    if outputs:
+        objects = [s3_arn(ctx, uri.rstrip("/")) + "/*" for uri in outputs]
+        statements.append(iam.statement(["s3:PutObject"], objects, "WriteTransformOutputs"))
+    return statements
+
+
 def _capture_destinations(ctx: LoweringContext, component: Model) -> list[Concat]:
     return [
         Concat((ctx.bucket("capture", "arn"), f"/{ctx.name(endpoint, 'endpoint')}/*"))
@@ -314,10 +361,12 @@ def role_statements(ctx: LoweringContext, component: Model) -> list[dict]:
     if captures:
         # Endpoints have no role of their own: data capture writes with the model's.
         statements.append(iam.statement(["s3:PutObject"], captures, "WriteCapturedData"))
+    scoring = _transform_statements(ctx, component)
+    statements.extend(scoring)
     key = ctx.kms_key
     if key is not None:
         actions = ["kms:Decrypt"]
-        if captures:
+        if captures or scoring:
             actions += ["kms:Encrypt", "kms:GenerateDataKey"]
         statements.append(iam.statement(actions, [key], iam.USE_KMS_KEY))
     statements.extend(iam.vpc_statements(ctx))

@@ -36,6 +36,7 @@ from mlinfra.ir.sagemaker.pipeline_definition.conditions import serving_metrics
 from mlinfra.ir.sagemaker.pipeline_definition.images import processing_image, training_image
 from mlinfra.ir.sagemaker.pipeline_definition.inputs import classify_input
 from mlinfra.ir.sagemaker.pipeline_definition.processing import SERVING_INSTANCE_TYPE
+from mlinfra.ir.sagemaker.pipeline_definition.transform import ExportRowsStep
 from mlinfra.ir.sagemaker.translate import translate
 from mlinfra.naming import fit
 from mlinfra.sagemaker.serving_lookup import SCRIPT_NAME
@@ -150,13 +151,17 @@ def code_uploads(ctx: LoweringContext, component: Pipeline) -> tuple[list[Resour
         if field is None:
             continue
         script = getattr(body, field)
-        sha256 = file_sha256(local_path(ctx, component, script))
+        own = body.content if isinstance(body, ExportRowsStep) else None
+        if own is not None:  # mlinfra's own script, written beside the program
+            sha256 = hashlib.sha256(own).hexdigest()
+        else:
+            sha256 = file_sha256(local_path(ctx, component, script))
         key = code_key(component.name, body.type, sha256, script)
         if key not in resources:
             address = f"{component.address}/script-{step}"
             source = body.range_of(field)
             packed = SOURCE_ARCHIVE if body.type == "training" else None
-            asset = FileAsset(script, sha256, packed_as=packed)
+            asset = FileAsset(script, sha256, packed_as=packed, content=own)
             resources[key] = upload(ctx, component, address, key, asset, source)
         uris[step] = _object_uri(resources[key].address, key)
     if serving_metrics(component.steps):
@@ -308,6 +313,7 @@ def _sagemaker_statements(ctx: LoweringContext, component: Pipeline) -> list[dic
     for kind, noun, resource in (
         ("processing", "ProcessingJob", "processing-job/*"),
         ("training", "TrainingJob", "training-job/*"),
+        ("transform", "TransformJob", "transform-job/*"),
     ):
         if kind in kinds:
             actions = ["sagemaker:AddTags"] + [
@@ -342,7 +348,8 @@ def _sagemaker_statements(ctx: LoweringContext, component: Pipeline) -> list[dic
 def _images(ctx: LoweringContext, component: Pipeline) -> list[str]:
     found = []
     for body in component.steps.values():
-        if isinstance(body, JobStep):
+        # A transform job runs the model's image, as the model's role: not the pipeline's.
+        if isinstance(body, JobStep) and body.type != "transform":
             image = processing_image if body.type == "processing" else training_image
             found.append(image(ctx, component, body.instance_type))
     if serving_metrics(component.steps):

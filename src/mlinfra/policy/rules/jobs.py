@@ -1,6 +1,11 @@
-"""Rules on the jobs SageMaker runs for a spec: the processing and training steps of each
-pipeline (read from its definition document), each monitor's job on mlinfra's engine (the
-step of its one-step pipeline) and each Model Monitor data-quality job.
+"""Rules on the jobs SageMaker runs for a spec: the processing, training and transform steps
+of each pipeline (read from its definition document; a batch job's pipeline among them), each
+monitor's job on mlinfra's engine (the step of its one-step pipeline) and each Model Monitor
+data-quality job.
+
+A transform job runs its model's container as its model defines it: its network isolation
+and VPC are the model's (`EnableNetworkIsolation`, `VpcConfig`), read from the model the step
+names, and it has no inter-container encryption setting (its instances exchange nothing).
 
 A pipeline's steps are jobs started at run time, not resources of their own: a finding on a
 step is made on the pipeline's address and names the step. Every setting these rules judge
@@ -13,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mlinfra.ir.graph import Resource
+from mlinfra.ir.graph import Ref, Resource
 from mlinfra.ir.sagemaker.endpoints import has_instance_storage
 from mlinfra.ir.sagemaker.fields import request_of
 from mlinfra.ir.sagemaker.pipeline_definition.document import all_steps
@@ -42,6 +47,8 @@ class Job:
     in_vpc: bool = False
     # Why the job cannot be network-isolated (it calls AWS itself), or "" when it can.
     needs_network: str = ""
+    # Whether the job has an inter-container encryption setting (a transform job has none).
+    has_inter_container_setting: bool = True
 
 
 # The monitor job reads S3 and publishes CloudWatch metrics itself.
@@ -53,14 +60,15 @@ def is_monitor_pipeline(resource: Resource) -> bool:
     return resource.type == PIPELINE and resource.component.startswith("monitor.")
 
 
-def jobs(resource: Resource) -> Iterator[Job]:
-    """The jobs `resource` runs: a pipeline's processing and training steps (those inside
-    conditions too), a monitor's job, or a data-quality job definition's job."""
+def jobs(resource: Resource, ctx: AuditContext | None = None) -> Iterator[Job]:
+    """The jobs `resource` runs: a pipeline's processing, training and transform steps (those
+    inside conditions too), a monitor's job, or a data-quality job definition's job. `ctx`
+    gives a transform step its model (without it, a transform step is judged isolated)."""
     if resource.type == PIPELINE:
         definition = resource.properties.get("pipeline_definition")
         document = json_document(definition)
         for step in all_steps(fields(document).get("Steps", ())):
-            found = _step_job(step) if isinstance(step, Mapping) else None
+            found = _step_job(step, ctx) if isinstance(step, Mapping) else None
             if found is not None and is_monitor_pipeline(resource):
                 found = replace(found, name="the monitoring job", needs_network=MONITOR_JOB_NETWORK)
             if found is not None:
@@ -69,9 +77,11 @@ def jobs(resource: Resource) -> Iterator[Job]:
         yield _monitoring_job(resource.properties)
 
 
-def _step_job(step: Mapping[str, Any]) -> Job | None:
+def _step_job(step: Mapping[str, Any], ctx: AuditContext | None) -> Job | None:
     arguments = fields(step.get("Arguments"))
     name = f"step {step.get('Name')!r}"
+    if step.get("Type") == "Transform":
+        return _transform_job(name, arguments, ctx)
     if step.get("Type") == "Processing":
         # A job that uploads its outputs itself (the monitor job) names their key in its
         # environment.
@@ -97,6 +107,24 @@ def _step_job(step: Mapping[str, Any]) -> Job | None:
             in_vpc=bool(arguments.get("VpcConfig")),
         )
     return None
+
+
+def _transform_job(name: str, arguments: Mapping[str, Any], ctx: AuditContext | None) -> Job:
+    resources = fields(arguments.get("TransformResources"))
+    named = arguments.get("ModelName")
+    model = ctx.resource(named.address) if ctx is not None and isinstance(named, Ref) else None
+    serving = fields(model.properties) if model is not None else {}
+    return Job(
+        name=name,
+        instance_type=resources.get("InstanceType", ""),
+        instance_count=resources.get("InstanceCount", 1),
+        volume_key=resources.get("VolumeKmsKeyId"),
+        output_key=fields(arguments.get("TransformOutput")).get("KmsKeyId"),
+        encrypts_inter_container_traffic=False,
+        network_isolation=model is None or serving.get("enable_network_isolation") is True,
+        in_vpc=bool(serving.get("vpc_config")),
+        has_inter_container_setting=False,
+    )
 
 
 def _monitoring_job(properties: Mapping[str, Any]) -> Job:
@@ -172,7 +200,7 @@ def _findings(
 def job_volume_kms(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
     failing = (
         (job, "writes its storage volumes without a KMS key")
-        for job in jobs(resource)
+        for job in jobs(resource, ctx)
         if job.volume_key is None and not _has_instance_storage(job)
     )
     yield from _findings(job_volume_kms, resource, ctx, failing, "kms_key")
@@ -198,7 +226,7 @@ def job_volume_kms(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
 def job_output_kms(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
     failing = (
         (job, "uploads its outputs without a KMS key")
-        for job in jobs(resource)
+        for job in jobs(resource, ctx)
         if job.output_key is None
     )
     yield from _findings(job_output_kms, resource, ctx, failing, "kms_key")
@@ -234,8 +262,8 @@ def job_output_kms(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
 def job_inter_container_encryption(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
     failing = (
         (job, f"runs on {_instances(job)} without inter-container traffic encryption")
-        for job in jobs(resource)
-        if not job.encrypts_inter_container_traffic
+        for job in jobs(resource, ctx)
+        if job.has_inter_container_setting and not job.encrypts_inter_container_traffic
     )
     yield from _findings(
         job_inter_container_encryption, resource, ctx, failing, "encrypt_inter_container_traffic"
@@ -276,7 +304,7 @@ def _instances(job: Job) -> str:
     ),
 )
 def job_network_isolation(resource: Resource, ctx: AuditContext) -> Iterator[Finding]:
-    isolated = [job for job in jobs(resource) if not job.needs_network]
+    isolated = [job for job in jobs(resource, ctx) if not job.needs_network]
     failing = (
         (job, "runs without network isolation") for job in isolated if not job.network_isolation
     )
@@ -284,7 +312,7 @@ def job_network_isolation(resource: Resource, ctx: AuditContext) -> Iterator[Fin
     # Jobs that must call AWS themselves are judged on the VPC they run in instead.
     outside = (
         (job, f"runs outside a VPC and cannot be network-isolated: {job.needs_network}")
-        for job in jobs(resource)
+        for job in jobs(resource, ctx)
         if job.needs_network and not job.in_vpc
     )
     yield from _findings(job_network_isolation, resource, ctx, outside, "vpc")

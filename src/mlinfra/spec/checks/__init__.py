@@ -5,7 +5,16 @@ Each check is a function `CheckContext -> Iterator[Diagnostic]`; this list is th
 
 from __future__ import annotations
 
-from mlinfra.spec.checks import catalogs, monitors, names, paths, pipelines, references, values
+from mlinfra.spec.checks import (
+    batch,
+    catalogs,
+    monitors,
+    names,
+    paths,
+    pipelines,
+    references,
+    values,
+)
 from mlinfra.spec.checks.context import CheckContext
 
 CHECKS = (
@@ -16,6 +25,7 @@ CHECKS = (
     *catalogs.CHECKS,
     *names.CHECKS,
     *paths.CHECKS,
+    *batch.CHECKS,
 )
 
 

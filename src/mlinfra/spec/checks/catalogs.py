@@ -42,6 +42,9 @@ def check_instance_types(ctx: CheckContext) -> Iterator[Diagnostic]:
     for monitor in ctx.spec.monitors.values():
         where = monitor.range_of("instance_type")
         yield from _instance_type(monitor.instance_type, "monitoring", where)
+    for job in ctx.spec.batch_jobs.values():
+        where = job.range_of("instance_type")
+        yield from _instance_type(job.instance_type, "transform", where)
 
 
 def check_regions(ctx: CheckContext) -> Iterator[Diagnostic]:

@@ -62,6 +62,12 @@ def local_paths(ctx: CheckContext) -> Iterator[Place]:
         # A folder labels arrive in while the endpoint serves: it need not exist yet.
         if monitor.quality is not None and not _remote(monitor.quality.ground_truth):
             yield partial(monitor.range_of, "ground_truth"), monitor.quality.ground_truth
+    for job in ctx.spec.batch_jobs.values():
+        # What a batch job scores and where it writes its scores.
+        if not _remote(job.input) and not job.input.startswith("feature_store."):
+            yield partial(job.range_of, "input"), job.input
+        if job.output is not None and not _remote(job.output):
+            yield partial(job.range_of, "output"), job.output
     if not _remote(ctx.spec.state):
         yield partial(ctx.at, "state"), ctx.spec.state
 

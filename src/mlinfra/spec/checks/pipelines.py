@@ -46,6 +46,20 @@ STEP_FIELDS = {
     },
     "condition": {"when"},
     "register_model": {"model"},
+    "transform": {
+        "model",
+        "inputs",
+        "instance_type",
+        "instance_count",
+        "environment",
+        "features",
+        "split",
+        "batch_strategy",
+        "assemble_with",
+        "max_payload_mb",
+        "content_type",
+        "accept",
+    },
 }
 COMMON_STEP_FIELDS = {"type", "description", "after"}
 

@@ -33,6 +33,10 @@ def check_schedules(ctx: CheckContext) -> Iterator[Diagnostic]:
         if pipeline.schedule is not None:
             where = pipeline.range_of("schedule")
             yield from _parsed(values.parse_schedule, pipeline.schedule, "invalid-schedule", where)
+    for job in ctx.spec.batch_jobs.values():
+        if job.schedule is not None:
+            where = job.range_of("schedule")
+            yield from _parsed(values.parse_schedule, job.schedule, "invalid-schedule", where)
     for monitor in ctx.spec.monitors.values():
         where = monitor.range_of("schedule")
         try:

@@ -24,6 +24,12 @@ from pathlib import Path
 from threading import Event
 
 from mlinfra.emulator.containers import JobFailure, Stopped
+from mlinfra.emulator.services.jobs.filters import (
+    Filters,
+    filtered_input,
+    joined_output,
+    rows,
+)
 
 MB = 1024 * 1024
 DEFAULT_PAYLOAD_MB = 6  # TransformJob's documented default
@@ -45,6 +51,7 @@ class Options:
     accept: str | None = None
     gzip: bool = False  # CompressionType: Gzip
     concurrency: int = 1  # requests in flight at once
+    filters: Filters | None = None  # DataProcessing
 
     @classmethod
     def of(cls, request: dict) -> Options:
@@ -62,6 +69,7 @@ class Options:
             accept=out.get("Accept"),
             gzip=given.get("CompressionType", "None") == "Gzip",
             concurrency=max(1, instances * per_instance),
+            filters=Filters.of(request),
         )
 
 
@@ -98,21 +106,31 @@ def transform_file(
             raise JobFailure(
                 f"{source.name} is not gzip data (CompressionType Gzip): {exc}"
             ) from None
+    records = rows(data) if options.filters is not None else []
+    if options.filters is not None:
+        data = filtered_input(options.filters, records)
     payloads = list(_payloads(data, options, source.name))
     if options.concurrency > 1 and len(payloads) > 1:
         with ThreadPoolExecutor(options.concurrency) as pool:
             answers = list(pool.map(lambda body: _call(body, options, invoke, stopped), payloads))
     else:
         answers = [_call(body, options, invoke, stopped) for body in payloads]
+    if options.filters is not None:
+        answers = [joined_output(options.filters, records, b"".join(_lines(answers)))]
+    elif options.assemble == "Line":
+        answers = list(_lines(answers))
     partial = target.with_name(target.name + ".partial")
     target.parent.mkdir(parents=True, exist_ok=True)
     with partial.open("wb") as out:
-        for answer in answers:
-            out.write(answer)
-            if options.assemble == "Line" and not answer.endswith(NEWLINE):
-                out.write(NEWLINE)
+        out.writelines(answers)
     os.replace(partial, target)
     return len(payloads)
+
+
+def _lines(answers: list[bytes]) -> Iterator[bytes]:
+    """The answers, each ending with a newline (AssembleWith Line)."""
+    for answer in answers:
+        yield answer if answer.endswith(NEWLINE) else answer + NEWLINE
 
 
 def _call(body: bytes, options: Options, invoke: Invoke, stopped: Event) -> bytes:

@@ -6,7 +6,8 @@ container's) as an endpoint would: `InstanceCount` worker processes of the servi
 in a pool of the job's own (`<state>/jobs/transform-job/`), so a job's name never meets an
 endpoint's and its workers end with it. The input files are then scored as SageMaker does
 (`batch`). What the emulator cannot do is refused when the job is created: a data source
-other than `S3Prefix`, `SplitType` RecordIO or TFRecord, `DataProcessing` filters.
+other than `S3Prefix`, `SplitType` RecordIO or TFRecord, `DataProcessing` beyond CSV column
+filters (`filters`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mlinfra.emulator.kit.paths import NotLocal, PathRefused, Roots
 from mlinfra.emulator.kit.records import Listing
 from mlinfra.emulator.services.endpoints import Endpoints, Failure
 from mlinfra.emulator.services.jobs.batch import Options, input_files, transform_file
+from mlinfra.emulator.services.jobs.filters import FilterError, Filters
 from mlinfra.emulator.services.jobs.lifecycle import JobKind, Jobs, checked_location
 from mlinfra.emulator.serving import EndpointPool, ServingError
 from mlinfra.emulator.store import Store
@@ -171,11 +173,10 @@ def _check(p: dict) -> None:
             f"TransformInput.SplitType {split} is not supported by the local emulator: "
             "use None (whole files) or Line."
         )
-    if p.get("DataProcessing"):
-        raise invalid(
-            "DataProcessing (input and output filters, joining the input) is not supported "
-            "by the local emulator: remove it, and join the .out lines to the input yourself."
-        )
+    try:
+        Filters.of(p)
+    except FilterError as exc:
+        raise invalid(str(exc)) from None
     payload = int(p.get("MaxPayloadInMB", 6))
     concurrent = int(p.get("MaxConcurrentTransforms") or 1)
     if payload * concurrent > MAX_PAYLOAD_MB:

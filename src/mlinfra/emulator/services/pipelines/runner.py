@@ -6,7 +6,11 @@ SageMaker's jobs would, through the same piece that runs the jobs an SDK user st
 (`emulator/containers.py`: staging, the process, publishing); here:
 
 - condition: evaluated from property files and parameters; the branch not taken is not run;
-- register model: a version in the registry group through the control plane itself.
+- register model: a version in the registry group through the control plane itself;
+- transform: a batch transform job through the control plane itself (the jobs an SDK user
+  starts run through the same code), the step waiting for its end. A feature store input is
+  first exported to a CSV file in the step's folder, the latest row of each record, and the
+  step's log says so.
 
 Steps run one at a time in dependency order: two steps never compete for the machine's cores.
 What each step published is recorded under `<state>/pipelines/<pipeline>/outputs/`.
@@ -28,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from threading import Event
 from typing import Any
 
 from mlinfra.emulator.containers import (
@@ -36,6 +41,7 @@ from mlinfra.emulator.containers import (
     JobFailure,
     Locations,
     Stopped,
+    under,
 )
 from mlinfra.emulator.services.pipelines.evidence import (
     git_metadata,
@@ -70,6 +76,10 @@ class Context:
     versions: Callable[[str], list[dict[str, Any]]]  # registry group -> its versions, described
     cache: Any  # get(key) -> entry | None, put(key, entry): job steps' earlier results
     arn_prefix: str  # arn:aws:sagemaker:<region>:<account>:
+    # (CreateTransformJob request, stop event) -> the job at its end, as described
+    transform: Callable[[dict[str, Any], Event], dict[str, Any]] | None = None
+    # (feature group, CSV file) -> what was exported: the latest row of each record
+    export_rows: Callable[[str, Path], dict[str, Any]] | None = None
 
 
 class Execution:
@@ -155,6 +165,7 @@ class Execution:
             "Training": self._training,
             "Condition": self._condition,
             "RegisterModel": self._register,
+            "Transform": self._transform,
         }
         runner = runners.get(step.type)
         if runner is None:
@@ -244,6 +255,53 @@ class Execution:
             },
         )
         return self._remember(step, key, {"TrainingJob": {"Arn": arn}})
+
+    # --- transform -------------------------------------------------------------------------
+
+    def _transform(self, step: Step) -> dict[str, Any]:
+        args = self.scope.resolve(step.arguments)
+        folder = self._step_folder(step.name)
+        note = self._noter(step.name)
+        transform, export = self.context.transform, self.context.export_rows
+        if transform is None or export is None:
+            raise JobFailure("this emulator runs no transform jobs")
+        source = args["TransformInput"]["DataSource"]["S3DataSource"]
+        path = self.container.local(source["S3Uri"])
+        offline = under(path, self.context.locations.offline_root)
+        if offline is not None:
+            group = offline.parts[0]
+            rows = folder / "input" / f"{group}.csv"
+            exported = export(group, rows)
+            relative = rows.resolve().relative_to(self.context.locations.root.resolve())
+            (folder / LOG_FILE).write_text(
+                f"Exported the latest row of each record of feature group {group}: "
+                f"{exported['rows']} records (of {exported['read']} offline rows) to "
+                f"{relative}, the input this transform job scores.\n"
+            )
+            args["TransformInput"]["DataSource"]["S3DataSource"] = dict(
+                source, S3Uri=f"file:{relative.as_posix()}"
+            )
+            note("inputs", group, source["S3Uri"], rows)
+            self.lineage[step.name]["inputs"][group]["exported_rows"] = exported["rows"]
+        else:
+            if not path.exists():
+                raise JobFailure(f"input {source['S3Uri']} does not exist ({path})")
+            note("inputs", "data", source["S3Uri"], path)
+        request = dict(args, TransformJobName=self._job_name(step.name))
+        described = transform(request, self.stop_requested)
+        status = described.get("TransformJobStatus")
+        if status == "Stopped" or self.stop_requested.is_set():
+            raise Stopped
+        if status != "Completed":
+            raise JobFailure(
+                f"transform job {request['TransformJobName']}: "
+                f"{described.get('FailureReason', status)}"
+            )
+        output = self.container.local(described["TransformOutput"]["S3OutputPath"])
+        note("outputs", "scores", described["TransformOutput"]["S3OutputPath"], output)
+        self.scope.steps[step.name] = described
+        self.lineage[step.name]["job"] = described["TransformJobArn"]
+        return {"TransformJob": {"Arn": described["TransformJobArn"]}}
 
     # --- condition and register ------------------------------------------------------------
 

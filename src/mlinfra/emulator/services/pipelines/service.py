@@ -22,9 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlinfra.emulator.containers import Locations, parquet_exporter
+from mlinfra.emulator.containers import JobFailure, Locations, parquet_exporter
 from mlinfra.emulator.kit.arns import arn, prefix
-from mlinfra.emulator.kit.errors import invalid, not_found
+from mlinfra.emulator.kit.errors import ApiError, invalid, not_found
 from mlinfra.emulator.kit.paging import descending
 from mlinfra.emulator.kit.paths import PathRefused, Roots, child
 from mlinfra.emulator.kit.records import Kind, Listing, created_between, output
@@ -32,6 +32,7 @@ from mlinfra.emulator.services.pipelines.expressions import DefinitionError, Sco
 from mlinfra.emulator.services.pipelines.runner import CONDITION_FILE, Context, Execution
 from mlinfra.emulator.store import Store
 from mlinfra.sagemaker import resources
+from mlinfra.sagemaker.offline_rows import export_latest_rows
 
 PIPELINE = resources.PIPELINE.arn_kind
 EXECUTION = "pipeline-execution"
@@ -41,6 +42,8 @@ STEP_RUNNING = ("Starting", "Executing", "Stopping")
 STEP_STOPPED = "The emulator stopped while this step ran."
 ID_ALPHABET = string.ascii_lowercase + string.digits
 ID_LENGTH = 12
+JOB_ENDED = ("Completed", "Failed", "Stopped")
+JOB_POLL_SECONDS = 0.1  # a transform step's wait between two looks at its job
 TYPES = {"Integer": int, "Float": float, "String": str}
 
 log = logging.getLogger("mlinfra.emulator.pipelines")
@@ -355,7 +358,36 @@ class Pipelines:
                     return found
                 request["NextToken"] = page["NextToken"]
 
+        def transform(request: dict, stopped: threading.Event) -> dict:
+            """Run a transform job to its end (stopping it when the execution stops)."""
+            name = {"TransformJobName": request["TransformJobName"]}
+            try:
+                self.call("CreateTransformJob", request, region)
+            except ApiError as exc:  # the job refused: the step fails, saying why
+                raise JobFailure(f"CreateTransformJob: {exc.message}") from None
+            asked_to_stop = False
+            while True:
+                described = self.call("DescribeTransformJob", name, region)
+                if described["TransformJobStatus"] in JOB_ENDED:
+                    return described
+                if stopped.is_set() and not asked_to_stop:
+                    self.call("StopTransformJob", name, region)
+                    asked_to_stop = True
+                stopped.wait(JOB_POLL_SECONDS)
+
+        def export_rows(group: str, target: Path) -> dict:
+            described = self.call("DescribeFeatureGroup", {"FeatureGroupName": group}, region)
+            return export_latest_rows(
+                self.read_offline(group),
+                [f["FeatureName"] for f in described["FeatureDefinitions"]],
+                described["RecordIdentifierFeatureName"],
+                described["EventTimeFeatureName"],
+                target,
+            )
+
         return Context(
+            transform=transform,
+            export_rows=export_rows,
             locations=Locations(
                 root=self.roots.project,
                 state_dir=self.roots.state,

@@ -34,6 +34,7 @@ STEP_REQUESTS = {
     "Processing": ("CreateProcessingJob", "ProcessingJobName"),
     "Training": ("CreateTrainingJob", "TrainingJobName"),
     "RegisterModel": ("CreateModelPackage", "ModelPackageName"),
+    "Transform": ("CreateTransformJob", "TransformJobName"),
 }
 EXECUTION_VARIABLES = {
     "PipelineExecutionId",
@@ -63,6 +64,7 @@ STEP_PROPERTIES = {
         "OutputDataConfig",
     },
     "RegisterModel": {"ModelPackageArn", "ModelPackageName", "ModelApprovalStatus"},
+    "Transform": {"TransformJobName", "TransformJobArn", "TransformJobStatus", "TransformOutput"},
     "Condition": {"Outcome"},
 }
 EXPRESSION_KEYS = {"Get", "Std:JsonGet", "Std:Join"}

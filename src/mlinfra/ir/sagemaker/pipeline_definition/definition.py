@@ -21,6 +21,7 @@ from mlinfra.ir.sagemaker.pipeline_definition.jobs import Build
 from mlinfra.ir.sagemaker.pipeline_definition.processing import processing_step, serving_step
 from mlinfra.ir.sagemaker.pipeline_definition.register import register_step
 from mlinfra.ir.sagemaker.pipeline_definition.training import training_step
+from mlinfra.ir.sagemaker.pipeline_definition.transform import transform_step
 from mlinfra.spec.model import Pipeline
 
 PARAMETER_TYPES = ((bool, "Boolean"), (int, "Integer"), (float, "Float"), (str, "String"))
@@ -29,6 +30,7 @@ STEP_BUILDERS = {
     "training": training_step,
     "register_model": register_step,
     "condition": condition_step,
+    "transform": transform_step,
 }
 
 

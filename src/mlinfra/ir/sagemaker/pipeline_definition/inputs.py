@@ -90,6 +90,11 @@ def output_uri(step: str) -> dict:
     return {"Get": f"Steps.{step}.ProcessingOutputConfig.Outputs['{step}'].S3Output.S3Uri"}
 
 
+def scores_uri(step: str) -> dict:
+    """Where transform step `step` wrote its .out files, in this execution."""
+    return {"Get": f"Steps.{step}.TransformOutput.S3OutputPath"}
+
+
 def model_uri(step: str) -> dict:
     return {"Get": f"Steps.{step}.ModelArtifacts.S3ModelArtifacts"}
 
@@ -100,10 +105,12 @@ def _subfolder(step: str, folder: str) -> dict:
 
 def _read_step(steps: Mapping[str, Step], reader: str, source: str, output: str) -> StepInput:
     kind = _step_type(steps, source)
-    if kind == "processing":
+    if kind == "processing":  # a batch job's export step too
         return StepInput(output, _subfolder(source, output), source)
     if kind == "training":
         return StepInput(output, model_uri(source), source)
+    if kind == "transform":  # its .out files, whatever the name after the dot
+        return StepInput(output, scores_uri(source), source)
     raise GraphError(f"step {reader!r} reads {source}.{output}, but {kind} steps have no output")
 
 
@@ -172,7 +179,7 @@ def data_flow(
     steps = component.steps
     flow = DataFlow()
     for name in topological_order(steps):
-        if _step_type(steps, name) not in ("processing", "training"):
+        if _step_type(steps, name) not in ("processing", "training", "transform"):
             continue
         inputs = _explicit(ctx, steps, name, data_uris or {})
         if not any(i.step for i in inputs):

@@ -101,6 +101,7 @@ def test_render_writes_beside_the_spec_by_default(churn_copy: Path) -> None:
         "Pulumi.yaml",
         "__main__.py",
         "monitor-job.pyz",  # the churn monitor's job, which the program uploads
+        "offline_rows.py",  # the batch job's export of the feature store's latest rows
         "requirements.txt",
     ]
     assert "wrote " in result.output and "stacks/dev/" in result.output

@@ -349,6 +349,7 @@ def test_the_quality_monitor_runs_the_archive_in_quality_mode_and_may_reject_its
     }
 
 
+@pytest.mark.parametrize("env", ["dev", "prod"])
 def test_the_batch_job_exports_the_latest_rows_then_scores_them_with_the_served_model(
     churn_runs, env
 ) -> None:

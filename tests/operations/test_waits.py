@@ -71,8 +71,13 @@ def test_the_first_apply_says_why_things_wait_as_of_its_end(churn, recorder) -> 
     assert set(waiting) == {
         "model.churn-model",
         "endpoint.churn-api/config",
+        "endpoint.churn-api/alarm-latency",
+        "endpoint.churn-api/alarm-errors",
         "endpoint.churn-api",
+        "endpoint.churn-api/scaling-target",
+        "endpoint.churn-api/scaling-policy",
         "monitor.churn-drift",
+        "monitor.churn-quality",
         "batch_job.churn-scores",
     }
     # The registry group exists now: nothing says it does not, and the wait says what ends it.

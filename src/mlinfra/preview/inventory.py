@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
+from mlinfra.ir.graph import Concat, Ref
 from mlinfra.preview.naming import is_preview_env
 from mlinfra.render.outputs import name_property, physical_name
 from mlinfra.sagemaker.resources import LOCAL_PREFIX, of_type
@@ -186,10 +187,21 @@ def graph_names(graph) -> dict[str, str]:
     whose names are unique in the account."""
     found = {}
     for resource in graph.resources:
-        name = None if resource.type in SCOPED_NAME_TYPES else physical_name(resource)
+        if resource.type in SCOPED_NAME_TYPES or _made_of_a_reference(resource):
+            continue
+        name = physical_name(resource)
         if name is not None:
             found[name] = resource.address
     return found
+
+
+def _made_of_a_reference(resource) -> bool:
+    """Whether the resource's name is built from another resource's (a scalable target's
+    `endpoint/<the endpoint's name>/variant/...`): shown with the other's address in place of
+    its name, it reads the same in every environment, and the other's own name is what tells
+    whose it is."""
+    value = resource.properties.get(name_property(resource.type))
+    return isinstance(value, Concat) and any(isinstance(p, Ref) for p in value.parts)
 
 
 def describe_age(delta: dt.timedelta) -> str:

@@ -22,7 +22,8 @@
         "baseline": [0.1, 0.8, 0.1],   # share of the baseline's values in each bin
         "current": [0.02, 0.5, 0.48]},  # share of the data's usable values in each bin
         {"name": "prediction", "role": "prediction", ...}],  # the captured predictions'
-     "violations": 3}                 # how many constraint violations were found
+     "violations": 3,                 # how many constraint violations were found
+     "notes": ["predictions not analysed: ..."]}  # said once: no prediction column
 
 The population stability index is sum((current - baseline) * ln(current / baseline)) over the
 bins. Numeric bins are the baseline's buckets with the first and last opened to -inf and +inf;
@@ -192,6 +193,8 @@ def analyse(
             "baseline_item_count": baseline.statistics.get("dataset", {}).get("item_count"),
             "features": [feature.drift for feature in features],
             "violations": len(violations),
+            # Said once, not an error: without the column there is nothing to compare with.
+            "notes": [] if baseline.has_prediction else [NO_PREDICTION],
         },
     )
 

@@ -17,6 +17,7 @@ from mlinfra.monitoring.analysis import NO_PREDICTION, analyse, analyse_capture
 from mlinfra.monitoring.baseline import suggest_baseline
 from mlinfra.monitoring.capture import MALFORMED, read_prediction_values
 from mlinfra.monitoring.job import main
+from mlinfra.monitoring.processing import main as processing_main
 from mlinfra.monitoring.report import load_result, render_html, summary
 
 ROWS = 2000
@@ -210,3 +211,80 @@ def test_the_report_shows_the_prediction_and_names_its_drift(tmp_path: Path, bas
     page = render_html(result, title="churn")
     assert "badge prediction" in page and "the captured predictions against the baseline" in page
     assert "Prediction drift: Population stability index" in page
+
+
+# --- the SageMaker monitor job, against moto's S3 ----------------------------------------------
+
+BUCKET = "churn-dev-monitoring"
+CAPTURE_PREFIX = "capture/churn-dev-churn-api/churn-dev-churn-api/"
+
+
+def _job_arguments(tmp_path: Path) -> list[str]:
+    return [
+        "--capture", f"s3://{BUCKET}/{CAPTURE_PREFIX}",
+        "--baseline-dataset", f"s3://{BUCKET}/baseline/baseline.csv",
+        "--baseline-results", f"s3://{BUCKET}/baseline-results/",
+        "--reports", f"s3://{BUCKET}/reports/",
+        "--until", "2026-01-01T12:20:00Z",
+        "--period-hours", "24",
+        "--monitor", "churn-dev-churn-drift",
+        "--endpoint", "churn-dev-churn-api",
+        "--metrics-file", str(tmp_path / "metrics.json"),
+    ]  # fmt: skip
+
+
+def _put_account(s3, tmp_path: Path, baseline_data: pd.DataFrame, outputs: list[str]) -> None:
+    """The baseline data set and a day's capture (the requests in CSV batches) in moto's S3."""
+    s3.create_bucket(Bucket=BUCKET)
+    dataset = baseline_data.to_csv(index=False).encode()
+    s3.put_object(Bucket=BUCKET, Key="baseline/baseline.csv", Body=dataset)
+    served = _baseline_data(seed=3)
+    local = _capture(tmp_path / "served", served[["tenure", "charges"]], outputs)
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=f"{CAPTURE_PREFIX}AllTraffic/2026/01/01/12/capture.jsonl",
+        Body=(local / "capture.jsonl").read_bytes(),
+    )
+
+
+def _report(s3, name: str) -> dict:
+    key = f"reports/20260101T120000Z/{name}"
+    return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def test_the_sagemaker_job_reports_prediction_drift(tmp_path: Path, aws, capsys):
+    served = _baseline_data(seed=3)
+    higher = [f"{min(float(p) + 0.4, 1):.6f}" for p in served.prediction]
+    _put_account(aws["s3"], tmp_path, _baseline_data(), higher)
+
+    assert processing_main(_job_arguments(tmp_path)) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"{ROWS} records" in out and NO_PREDICTION not in out
+    violations = _report(aws["s3"], "constraint_violations.json")["violations"]
+    assert [(v["feature_name"], v["constraint_check_type"]) for v in violations] == [
+        ("prediction", "baseline_drift_check")
+    ]
+    assert violations[0]["description"].startswith("Prediction drift: ")
+    drift = _report(aws["s3"], "drift.json")
+    [prediction] = [f for f in drift["features"] if f.get("role") == "prediction"]
+    assert prediction["drifted"] is True
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    psi = [
+        m["Value"]
+        for m in metrics
+        if m["MetricName"] == "psi"
+        and {"Name": "Feature", "Value": "prediction"} in m["Dimensions"]
+    ]
+    assert psi == [prediction["psi"]]
+
+
+def test_the_sagemaker_job_without_a_prediction_column_says_so_once(tmp_path: Path, aws, capsys):
+    served = _baseline_data(seed=3)
+    _put_account(
+        aws["s3"], tmp_path, _baseline_data().drop(columns="prediction"), list(served.prediction)
+    )
+
+    assert processing_main(_job_arguments(tmp_path)) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.count(NO_PREDICTION) == 1
+    assert _report(aws["s3"], "constraint_violations.json")["violations"] == []
+    assert _report(aws["s3"], "drift.json")["notes"] == [NO_PREDICTION]

@@ -8,6 +8,10 @@
         --now ISO8601 --problem-type TYPE --metric NAME --window-seconds N
         [--label-delay-seconds N] [--alert 0.8|97%] [--rollback 0.8|95%] [--reference X]
 
+`analyse` also compares the captured responses' predictions with the baseline's `prediction`
+column when it has one (prediction drift, see `analysis`), and otherwise says so once in its
+summary line.
+
 `quality` writes quality.json and, for each line the metric crossed, a violation in
 constraint_violations.json (`LessThanThreshold`, or `GreaterThanThreshold` for an error
 metric), so that a crossed line is a violation as a drifted feature is.

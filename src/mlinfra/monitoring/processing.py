@@ -21,7 +21,9 @@ and a violation mean the same on both targets. A run:
    request is analysed twice, and a failed run's requests are analysed by the next one;
 3. reads the capture files of the window's hours (SageMaker writes them under
    `<variant>/yyyy/mm/dd/hh/`, by the hour they were written, so one hour more is read) and
-   keeps the requests whose inferenceTime is in the window;
+   keeps the requests whose inferenceTime is in the window, and their responses' predictions
+   when the baseline has a `prediction` column (prediction drift; else the summary says once
+   that predictions were not analysed);
 4. writes statistics.json, constraint_violations.json and drift.json under
    `<reports>/<until, as 20260101T120000Z>/`, SSE-KMS with the key in
    `MLINFRA_OUTPUT_KMS_KEY_ID` (the step's environment names it, where audits read it);

@@ -1406,7 +1406,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_drift_code = aws.s3.BucketObjectv2(
         "monitor.churn-drift/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-drift/code/e782e762ebbde070/monitor-job.pyz",
+        key="monitors/churn-drift/code/d7d8459014613378/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
         opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
@@ -1674,7 +1674,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_drift_code.bucket,
-                                            "/monitors/churn-drift/code/e782e762ebbde070/monitor-job.pyz",
+                                            "/monitors/churn-drift/code/d7d8459014613378/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",
@@ -1861,7 +1861,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_quality_code = aws.s3.BucketObjectv2(
         "monitor.churn-quality/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-quality/code/e782e762ebbde070/monitor-job.pyz",
+        key="monitors/churn-quality/code/d7d8459014613378/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
         opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
@@ -2171,7 +2171,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_quality_code.bucket,
-                                            "/monitors/churn-quality/code/e782e762ebbde070/monitor-job.pyz",
+                                            "/monitors/churn-quality/code/d7d8459014613378/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",

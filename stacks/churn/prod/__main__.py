@@ -1585,7 +1585,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
     monitor_churn_drift_code = aws.s3.BucketObjectv2(
         "monitor.churn-drift/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-drift/code/e782e762ebbde070/monitor-job.pyz",
+        key="monitors/churn-drift/code/d7d8459014613378/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         kms_key_id=kms_key.arn,
         tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
@@ -1901,7 +1901,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_drift_code.bucket,
-                                            "/monitors/churn-drift/code/e782e762ebbde070/monitor-job.pyz",
+                                            "/monitors/churn-drift/code/d7d8459014613378/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",
@@ -2097,7 +2097,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
     monitor_churn_quality_code = aws.s3.BucketObjectv2(
         "monitor.churn-quality/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-quality/code/e782e762ebbde070/monitor-job.pyz",
+        key="monitors/churn-quality/code/d7d8459014613378/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         kms_key_id=kms_key.arn,
         tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
@@ -2455,7 +2455,7 @@ if serves("churn-prod-churn", "churn-prod-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_quality_code.bucket,
-                                            "/monitors/churn-quality/code/e782e762ebbde070/monitor-job.pyz",
+                                            "/monitors/churn-quality/code/d7d8459014613378/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",

@@ -64,11 +64,16 @@ def test_the_loop_runs_twice_and_ends_converged(tmp_path: Path) -> None:
     spec = example / "mlinfra.yaml"
     commands = loop_commands()
     applies = [i for i, c in enumerate(commands) if " apply " in c]
-    # The loop's three applies, then the canary chapter's: the good canary, the slow one, the
-    # clean-up. Each chapter ends with `plan --detailed-exitcode`.
-    assert len(applies) == 6
+    # The loop's three applies; the canary chapter's good canary, slow canary and clean-up;
+    # the quality chapter's second version and its rollback. The loop and each chapter but the
+    # last (the compile cache's) end with `plan --detailed-exitcode`.
+    assert len(applies) == 8
     plans = [i for i, c in enumerate(commands) if "--detailed-exitcode" in c]
-    assert len(plans) == 2
+    assert len(plans) == 4
+    quality = [i for i, c in enumerate(commands) if "monitor run churn-quality" in c]
+    assert len(quality) == 3
+    batch = next(i for i, c in enumerate(commands) if " batch run churn-scores " in c)
+    top = next(i for i, c in enumerate(commands) if "top_churners.py" in c)
     try:
         first = run_loop(tmp_path)
         second = run_loop(tmp_path)
@@ -83,20 +88,49 @@ def test_the_loop_runs_twice_and_ends_converged(tmp_path: Path) -> None:
         in (first[applies[1]])
     )
     assert "endpoint churn-api keeps serving version 1" in first[applies[2]]
-    # The canary chapter: a second version goes out; a slow third is rolled back by its
-    # latency alarm while the second keeps serving; once rejected, nothing is left to do.
-    good, slow, cleanup = applies[3:]
-    assert "version 2 is approved: endpoint churn-api moves to it from version 1" in first[good]
-    assert "-v2 serves: Alarm churn-local-churn-api-latency-p99 went into ALARM" in first[slow]
-    assert "went into ALARM" in first[slow]
-    assert "deleted the replaced" in first[cleanup]
-    # Second run: it finds the environment as the first left it; the same data trains the
-    # same model, so the loop's applies have nothing to do; the chapter goes round again.
+    # Second run: it finds the environment as the first left it (version 2 serves again after
+    # the quality chapter's rollback); the same data trains the same model.
     for index in applies[:3]:
         assert "endpoint churn-api keeps serving version 2" in second[index]
         assert "local is up to date: nothing to do." in second[index]
-    assert "version 4 is approved: endpoint churn-api moves to it from version 2" in second[good]
-    assert "-v4 serves: Alarm churn-local-churn-api-latency-p99 went into ALARM" in second[slow]
-    for index in plans:
-        assert "No changes." in first[index]
-        assert "No changes." in second[index]
+    # The canary chapter: a new version goes out; a slow one after it is rolled back by its
+    # latency alarm while the one before keeps serving; once rejected, nothing is left to do.
+    good, slow, cleanup, served, restored = applies[3:]
+    for run, (old, new, slow_version) in ((first, (1, 2, 3)), (second, (2, 5, 6))):
+        assert (
+            f"version {new} is approved: endpoint churn-api moves to it from version {old}"
+            in (run[good])
+        )
+        assert f"-v{slow_version} was rolled back" in run[slow]
+        assert (
+            f"-v{new} serves: Alarm churn-local-churn-api-latency-p99 went into ALARM"
+            in (run[slow])
+        )
+        assert f"version {new} is approved: endpoint churn-api moves to it" in run[cleanup]
+    # The quality chapter: newer data, a new version served; then accuracy slides past the
+    # alert line and the rollback line, and the version before it serves again.
+    for run, (previous, new) in ((first, (2, 4)), (second, (5, 7))):
+        assert (
+            f"version {new} is approved: endpoint churn-api moves to it from version"
+            in (run[served])
+        )
+        ok, alert, rollback = (run[i] for i in quality)
+        assert "within its lines" in ok
+        assert "below the alert line" in alert and "rollback:" not in alert
+        assert "below the rollback line" in rollback
+        assert (
+            f"rollback: version {new} rejected; the previous approved version {previous} serves"
+            in rollback
+        )
+        assert (
+            f"version {previous} is approved: endpoint churn-api moves to it from version {new}"
+            in (run[restored])
+        )
+        # The batch chapter: every customer scored by the approved model, the ten likeliest.
+        assert "execution succeeded" in run[batch]
+        assert "Exported the latest row of each record of feature group" in run[batch]
+        assert "5000 records (of " in run[batch]
+        assert "The 10 customers most likely to leave, of 5000 scored" in run[top]
+        assert len(run[top].strip().splitlines()) == 12  # the title, the header, ten customers
+        for index in plans:
+            assert "No changes." in run[index]

@@ -22,7 +22,12 @@ def local_graph(folder: Path = CHURN):
 
 
 def churn_monitor(folder: Path = CHURN):
-    (monitor,) = local_graph(folder).of_type("local.MonitoringSchedule")
+    """The churn example's drift monitor (its quality monitor is lowered beside it)."""
+    (monitor,) = [
+        m
+        for m in local_graph(folder).of_type("local.MonitoringSchedule")
+        if m.address == "monitor.churn-drift"
+    ]
     return monitor
 
 
@@ -100,7 +105,8 @@ def test_too_many_alert_targets_for_an_environment_value_is_a_clear_error(tmp_pa
     folder = copy_of_churn(tmp_path)
     spec = folder / "mlinfra.yaml"
     many = ", ".join(f'"webhook:https://hooks.example.com/ml/{i:03d}"' for i in range(8))
-    text = spec.read_text().replace('alert: ["email:ml-oncall@example.com"]', f"alert: [{many}]")
+    # The drift monitor's targets (the first monitor that names them).
+    text = spec.read_text().replace('alert: ["email:ml-oncall@example.com"]', f"alert: [{many}]", 1)
     spec.write_text(text)
     result = validate_file(spec)
     (found,) = [d for d in result.diagnostics if d.is_error]

@@ -151,7 +151,8 @@ def test_unsafe_model_archive_is_refused(pool, tmp_path):
 
 def test_churn_model_scores_raw_baseline_rows(pool, churn_model):
     pool.deploy("churn", [Variant("AllTraffic", churn_model, 1.0)], None)
-    baseline = pd.read_csv(CHURN / "data" / "baseline.csv").head(50)
+    # The inputs only: the baseline's prediction column is the model's output.
+    baseline = pd.read_csv(CHURN / "data" / "baseline.csv").drop(columns="prediction").head(50)
 
     for body in (baseline.to_csv(index=False, header=False), baseline.to_csv(index=False)):
         proba = csv_values(pool.invoke("churn", body.encode(), "text/csv").body)

@@ -72,7 +72,18 @@ def test_committed_data_matches_the_generator():
     customers = pd.read_csv(CHURN / "data" / "customers.csv")
     baseline = pd.read_csv(CHURN / "data" / "baseline.csv")
     assert list(customers.columns) == COLUMNS and customers["customer_id"].nunique() == 5000
-    assert list(baseline.columns) == FEATURES and len(baseline) == 1000
+    assert list(baseline.columns) == [*FEATURES, "prediction"] and len(baseline) == 1000
+
+
+def test_the_baselines_predictions_are_the_example_models(tmp_path):
+    """score_baseline.py, run again on the committed data, writes the committed file."""
+    for name in ("customers.csv", "baseline.csv"):
+        (tmp_path / name).write_bytes((CHURN / "data" / name).read_bytes())
+    assert _load("score_baseline.py").main(["--data", str(tmp_path)]) == 0
+    committed = (CHURN / "data" / "baseline.csv").read_bytes()
+    assert (tmp_path / "baseline.csv").read_bytes() == committed
+    predictions = pd.read_csv(tmp_path / "baseline.csv")["prediction"]
+    assert predictions.between(0, 1).all() and predictions.nunique() > 100
 
 
 # --- pipeline scripts -------------------------------------------------------------------
@@ -180,7 +191,7 @@ def test_evaluate_extracts_model_tar_gz(run, tmp_path):
 
 def test_serving_hooks_score_baseline_rows(run):
     model = train.model_fn(str(run / "model"))
-    baseline = pd.read_csv(CHURN / "data" / "baseline.csv").head(20)
+    baseline = pd.read_csv(CHURN / "data" / "baseline.csv")[FEATURES].head(20)
     with_header = baseline.to_csv(index=False)
     without_header = baseline.to_csv(index=False, header=False).encode()
     for body in (with_header, without_header):
@@ -249,19 +260,24 @@ def test_drifted_traffic_always_trips_the_monitor_and_ordinary_traffic_never_doe
     from mlinfra.monitoring.baseline import read_dataset, suggest_baseline
 
     traffic = _load("send_traffic.py")
+    scoring = _load("score_baseline.py")
+    model = scoring.train_model(pd.read_csv(CHURN / "data" / "customers.csv"))
     baseline = suggest_baseline(read_dataset(CHURN / "data" / "baseline.csv"))
     as_sent = {
         drift: pd.DataFrame(traffic.customers(2000, 11, drift)).astype(str).replace("None", None)
         for drift in (False, True)
     }
     for sample in range(5):
-        normal = analyse(baseline, as_sent[False].sample(frac=0.2, random_state=sample))
+        sent = as_sent[False].sample(frac=0.2, random_state=sample)
+        normal = analyse(baseline, sent, scoring.score(model, sent.fillna("")))
         assert normal.violations == []
-        drifted = analyse(baseline, as_sent[True].sample(frac=0.2, random_state=sample))
+        sent = as_sent[True].sample(frac=0.2, random_state=sample)
+        drifted = analyse(baseline, sent, scoring.score(model, sent.fillna("")))
         found = {(v["feature_name"], v["constraint_check_type"]) for v in drifted.violations}
         assert found == {
             ("monthly_charges", "baseline_drift_check"),
             ("contract", "baseline_drift_check"),
             ("support_calls", "baseline_drift_check"),
             ("support_calls", "completeness_check"),
+            ("prediction", "baseline_drift_check"),  # the model answers them as riskier
         }

@@ -19,7 +19,10 @@ from typed_specs import rebuilt
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "churn"
 ADDRESS = "monitor.churn-drift"
-FEATURES = ["tenure_months", "monthly_charges", "total_charges", "contract", "support_calls"]
+# The baseline's columns: the inputs, then the model's output (its drift is prediction drift).
+FEATURES = [
+    "tenure_months", "monthly_charges", "total_charges", "contract", "support_calls", "prediction"
+]  # fmt: skip
 
 
 @functools.cache
@@ -200,7 +203,7 @@ def test_the_drift_alarm_watches_every_baseline_feature_once_per_execution(env, 
         "Endpoint": f"churn-{env}-churn-api",
         "MonitoringSchedule": f"churn-{env}-churn-drift",
     }
-    assert found["worst"]["expression"] == "MAX([m0, m1, m2, m3, m4])"
+    assert found["worst"]["expression"] == "MAX([m0, m1, m2, m3, m4, m5])"
     assert found["worst"]["return_data"] is True
     assert alarm["threshold"] == 0.2
     assert alarm["comparison_operator"] == "GreaterThanThreshold"

@@ -8,9 +8,16 @@ from datetime import datetime
 
 
 def capture_event(
-    data: str, encoding: str = "CSV", content_type: str = "text/csv", time: str = ""
+    data: str,
+    encoding: str = "CSV",
+    content_type: str = "text/csv",
+    time: str = "",
+    output: str = "0.5",
+    output_encoding: str = "CSV",
+    output_type: str = "text/csv",
 ) -> str:
-    """One line of a capture file: the request `data`, captured at `time`."""
+    """One line of a capture file: the request `data` and the response `output`, captured at
+    `time`."""
     return json.dumps(
         {
             "captureData": {
@@ -21,10 +28,10 @@ def capture_event(
                     "encoding": encoding,
                 },
                 "endpointOutput": {
-                    "observedContentType": "text/csv",
+                    "observedContentType": output_type,
                     "mode": "OUTPUT",
-                    "data": "0.5",
-                    "encoding": "CSV",
+                    "data": output,
+                    "encoding": output_encoding,
                 },
             },
             "eventMetadata": {"eventId": "e", "inferenceTime": time or "2026-01-01T12:00:00Z"},

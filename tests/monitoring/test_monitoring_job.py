@@ -48,7 +48,7 @@ def test_baseline_then_analyse_write_the_files_and_summarise(tmp_path: Path):
                 "--drift-psi", "0.25", "--missing-percent", "10")  # fmt: skip
     assert (made.returncode, made.stdout, made.stderr) == (
         0,
-        "baseline: 1000 records, 5 features\n",
+        "baseline: 1000 records, 6 features\n",
         "",
     )
     constraints = json.loads((baseline / "constraints.json").read_text())

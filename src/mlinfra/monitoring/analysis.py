@@ -20,18 +20,27 @@
         "type_mismatches": 0,          # present values not of the baseline's type
         "bins": ["< 30.1", "30.1 – 45", "≥ 105.2"],  # categorical: values, then "(other)"
         "baseline": [0.1, 0.8, 0.1],   # share of the baseline's values in each bin
-        "current": [0.02, 0.5, 0.48]}],  # share of the data's usable values in each bin
-     "violations": 3}                 # how many constraint violations were found
+        "current": [0.02, 0.5, 0.48]},  # share of the data's usable values in each bin
+        {"name": "prediction", "role": "prediction", ...}],  # the captured predictions'
+     "violations": 3,                 # how many constraint violations were found
+     "notes": ["predictions not analysed: ..."]}  # said once: no prediction column
 
 The population stability index is sum((current - baseline) * ln(current / baseline)) over the
 bins. Numeric bins are the baseline's buckets with the first and last opened to -inf and +inf;
 categorical bins are the baseline's values plus "(other)" for values it never saw. Missing and
 mistyped values are left out of it: their own checks report them.
+
+Prediction drift: a baseline column named `prediction` holds the model's output for its rows.
+It is analysed like any feature, on the values of the captured responses instead of the
+requests (as Model Monitor analyses the endpoint's output with its input); its drift.json entry
+has `"role": "prediction"` and its violations' descriptions begin with "Prediction drift: "
+(the drift check) or "Predictions: " (the others).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -42,6 +51,7 @@ import pandas as pd
 from mlinfra.monitoring import MonitoringError
 from mlinfra.monitoring.baseline import (
     INTEGRAL,
+    PREDICTION,
     STATISTICS_FILE,
     STRING,
     Baseline,
@@ -54,6 +64,7 @@ from mlinfra.monitoring.baseline import (
     present_values,
     string_statistics,
 )
+from mlinfra.monitoring.capture import MALFORMED, read_capture, read_prediction_values
 from mlinfra.monitoring.files import write_json
 
 VIOLATIONS_FILE = "constraint_violations.json"
@@ -64,6 +75,7 @@ OTHER = "(other)"
 # ln(current / baseline) infinite, and 1e-4 (one value in ten thousand) is the usual floor.
 PSI_FLOOR = 1e-4
 EXAMPLES = 3  # offending values quoted in a violation's description
+DRIFT_CHECK = "baseline_drift_check"
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,39 @@ class Analysis:
         write_json(folder / STATISTICS_FILE, self.statistics)
         write_json(folder / VIOLATIONS_FILE, {"violations": self.violations})
         write_json(folder / DRIFT_FILE, self.drift)
+
+
+# Said once in a run's summary, so that a user sees why no prediction drift is reported.
+NO_PREDICTION = f"predictions not analysed: the baseline has no {PREDICTION!r} column"
+
+
+@dataclass(frozen=True)
+class CaptureAnalysis:
+    """A run over captured traffic: what was read and what its analysis found."""
+
+    analysis: Analysis
+    records: int
+    malformed: int  # capture events, requests and responses that could not be read
+    predictions: bool  # whether the responses were compared with the baseline's predictions
+
+
+def analyse_capture(
+    baseline: Baseline,
+    folder: Path,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> CaptureAnalysis:
+    """Read the requests (and the responses, when the baseline has a prediction column)
+    captured under `folder` in the window and analyse them against the baseline."""
+    data = read_capture(folder, baseline.inputs, since=since, until=until)
+    malformed = int(data.attrs.get(MALFORMED, 0))
+    predictions = None
+    if baseline.has_prediction:
+        predictions = read_prediction_values(folder, since=since, until=until)
+        malformed += int(predictions.attrs.get(MALFORMED, 0))
+    analysis = analyse(baseline, data, predictions)
+    return CaptureAnalysis(analysis, len(data), malformed, predictions is not None)
 
 
 @dataclass(frozen=True)
@@ -113,17 +158,27 @@ class _Feature:
     drift: dict[str, Any]
 
 
-def analyse(baseline: Baseline, data: pd.DataFrame) -> Analysis:
-    """Check `data` against the baseline's constraints and measure each feature's drift."""
+def analyse(
+    baseline: Baseline, data: pd.DataFrame, predictions: pd.Series | None = None
+) -> Analysis:
+    """Check `data` against the baseline's constraints and measure each feature's drift.
+
+    `predictions` are the captured responses' values (`capture.read_prediction_values`): when
+    given, the baseline's prediction column is analysed on them, as any feature is on the
+    requests, and its violations are named as the prediction's.
+    """
     if len(data) == 0:
         # Model Monitor fails an execution with nothing to analyse rather than pass it.
         raise MonitoringError("no data to analyse: no records were captured in this period")
     config = _Config.of(baseline.constraints)
     constraints = {feature["name"]: feature for feature in baseline.constraints["features"]}
-    features = [
-        _analyse_feature(feature, constraints.get(feature["name"], {}), data, config)
-        for feature in baseline.statistics["features"]
-    ]
+    features = []
+    for feature in baseline.statistics["features"]:
+        constraint = constraints.get(feature["name"], {})
+        if feature["name"] == PREDICTION and predictions is not None:
+            features.append(_analyse_prediction(feature, constraint, predictions, config))
+        else:
+            features.append(_analyse_feature(feature, constraint, data, config))
     violations = [violation for feature in features for violation in feature.violations]
     return Analysis(
         statistics={
@@ -138,6 +193,8 @@ def analyse(baseline: Baseline, data: pd.DataFrame) -> Analysis:
             "baseline_item_count": baseline.statistics.get("dataset", {}).get("item_count"),
             "features": [feature.drift for feature in features],
             "violations": len(violations),
+            # Said once, not an error: without the column there is nothing to compare with.
+            "notes": [] if baseline.has_prediction else [NO_PREDICTION],
         },
     )
 
@@ -206,6 +263,32 @@ def _analyse_feature(
         current=_proportions(current),
     )
     return _Feature(statistics, violations, drift)
+
+
+def _analyse_prediction(
+    feature: dict[str, Any], constraint: dict[str, Any], predictions: pd.Series, config: _Config
+) -> _Feature:
+    """The prediction column analysed as a feature on the captured predictions, its
+    violations saying that they are about the prediction."""
+    if len(predictions) == 0:
+        found = _analyse_feature(feature, constraint, pd.DataFrame(), config)
+        if config.evaluate:
+            description = (
+                "No prediction could be read from the captured responses: the baseline's "
+                f"{PREDICTION!r} column has nothing to be compared with."
+            )
+            found.violations[:] = [_violation(PREDICTION, "missing_column_check", description)]
+    else:
+        found = _analyse_feature(feature, constraint, predictions.to_frame(PREDICTION), config)
+    for violation in found.violations:
+        what = (
+            "Prediction drift"
+            if violation["constraint_check_type"] == DRIFT_CHECK
+            else "Predictions"
+        )
+        violation["description"] = f"{what}: {violation['description']}"
+    found.drift["role"] = PREDICTION
+    return found
 
 
 def _common(rows: int, present: int) -> dict[str, int]:
@@ -398,7 +481,7 @@ def _drift_violation(
         f"biggest change is in {bins.labels[worst]!r}, which held {_percent(before)} of the "
         f"baseline's values and holds {_percent(after)} of these."
     )
-    return _violation(name, "baseline_drift_check", description)
+    return _violation(name, DRIFT_CHECK, description)
 
 
 def _violation(name: str, check: str, description: str) -> dict[str, str]:

@@ -37,6 +37,10 @@ DEFAULT_MISSING_PERCENT = 5.0
 # of its values would flag every new one, and its distribution keeps only the most common.
 MAX_CATEGORIES = 50
 SAMPLE = 1000  # rows looked at first to tell a text column from a numeric one
+# The baseline column that holds the model's output rather than an input: compared with the
+# captured responses (prediction drift), never read from the requests. SageMaker's own name
+# for a data set's model output column when none is given.
+PREDICTION = "prediction"
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,16 @@ class Baseline:
     def features(self) -> list[str]:
         """The baseline's feature names, in the data set's column order."""
         return [feature["name"] for feature in self.statistics["features"]]
+
+    @property
+    def inputs(self) -> list[str]:
+        """The features the endpoint receives: every one but the prediction, in order."""
+        return [name for name in self.features if name != PREDICTION]
+
+    @property
+    def has_prediction(self) -> bool:
+        """Whether the baseline has a prediction column, to compare the responses with."""
+        return PREDICTION in self.features
 
 
 def _check_features(document: Any, path: Path) -> None:

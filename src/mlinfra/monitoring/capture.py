@@ -11,7 +11,9 @@ line::
 
 `read_capture` reads the request (`endpointInput`); `read_predictions` reads the response
 (`endpointOutput`, one prediction an event) with the event's id, the `inferenceId` the
-caller gave else the `eventId`, as SageMaker's ground-truth merge keys them. A request's
+caller gave else the `eventId`, as SageMaker's ground-truth merge keys them;
+`read_prediction_values` reads every predicted value of the responses, batches included, for
+prediction drift. A request's
 `data` is CSV (rows without a header, values in
 feature order; a header row naming the features is skipped), JSON (`{"instances": [...]}`, a
 list of instances or a single record; an instance is a record keyed by feature name or a list in
@@ -112,8 +114,49 @@ def read_predictions(
     return frame
 
 
+def read_prediction_values(
+    folder: Path, *, since: datetime | None = None, until: datetime | None = None
+) -> pd.Series:
+    """Every predicted value captured under `folder` with since < inferenceTime <= until, as
+    text: what a data-quality monitor compares with its baseline's prediction column.
+
+    Unlike `read_predictions`, a batch's response gives all its values (one a row: a CSV
+    line's first value, or each item of a JSON list or `{"predictions": [...]}`), since the
+    distribution is what matters here, not which request each belongs to. A response that
+    cannot be read is skipped and counted in `attrs[MALFORMED]`.
+    """
+    events = _Events(part="endpointOutput")
+    for path in sorted(folder.rglob("*.jsonl")) if folder.is_dir() else []:
+        events.read(path)
+    events.keep_window(since, until)
+    values: list[str] = []
+    malformed = events.malformed
+    for encoding, content_type, data in zip(
+        events.encodings, events.content_types, events.data, strict=True
+    ):
+        found = _values(encoding, content_type, data)
+        if found is None:
+            malformed += 1
+            continue
+        values += found
+    series = pd.Series(values, dtype=str, name="prediction")
+    series.attrs[MALFORMED] = malformed
+    return series
+
+
 def _one_value(encoding: str | None, content_type: str | None, data: str | None) -> str | None:
     """The one value of a response or label payload (see `read_predictions`), else None."""
+    values = _values(encoding, content_type, data)
+    return values[0] if values is not None and len(values) == 1 else None
+
+
+def _values(encoding: str | None, content_type: str | None, data: str | None) -> list[str] | None:
+    """The values of a response or label payload, one a row; None when it cannot be read.
+
+    A CSV line gives its first value (SageMaker's inference attribute defaults to the first
+    column); JSON gives its number or text, or each item of a list or of
+    `{"predictions": [...]}`, an item that is a list of one value counting as that value.
+    """
     if data is None:
         return None
     kind = (encoding or "").upper()
@@ -134,16 +177,25 @@ def _one_value(encoding: str | None, content_type: str | None, data: str | None)
             document = document.get("predictions")
         while isinstance(document, list) and len(document) == 1:
             document = document[0]
-        if isinstance(document, dict):  # {"predictions": [{"score": ...}]}: no one value
-            return None
-        if isinstance(document, bool) or not isinstance(document, (int, float, str)):
-            return None
-        return str(document)
+        items = document if isinstance(document, list) else [document]
+        values = [_scalar(item) for item in items]
+        if not values or None in values:
+            return None  # {"predictions": [{"score": ...}]}, rows of several: no one value a row
+        return [value for value in values if value is not None]
     lines = [line for line in data.strip().splitlines() if line.strip()]
-    if len(lines) != 1:
+    values = [line.split(",", 1)[0].strip().strip('"') for line in lines]
+    if not values or not all(values):
         return None
-    value = lines[0].split(",", 1)[0].strip().strip('"')
-    return value or None
+    return values
+
+
+def _scalar(item: Any) -> str | None:
+    """A JSON item as one value's text: a number or text, or a list of just one; else None."""
+    while isinstance(item, list) and len(item) == 1:
+        item = item[0]
+    if isinstance(item, bool) or not isinstance(item, (int, float, str)):
+        return None
+    return str(item)
 
 
 # --- events --------------------------------------------------------------------------------

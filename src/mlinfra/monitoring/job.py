@@ -8,6 +8,10 @@
         --now ISO8601 --problem-type TYPE --metric NAME --window-seconds N
         [--label-delay-seconds N] [--alert 0.8|97%] [--rollback 0.8|95%] [--reference X]
 
+`analyse` also compares the captured responses' predictions with the baseline's `prediction`
+column when it has one (prediction drift, see `analysis`), and otherwise says so once in its
+summary line.
+
 `quality` writes quality.json and, for each line the metric crossed, a violation in
 constraint_violations.json (`LessThanThreshold`, or `GreaterThanThreshold` for an error
 metric), so that a crossed line is a violation as a drifted feature is.
@@ -27,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mlinfra.monitoring import MonitoringError, counted
-from mlinfra.monitoring.analysis import VIOLATIONS_FILE, analyse
+from mlinfra.monitoring.analysis import NO_PREDICTION, VIOLATIONS_FILE, analyse_capture
 from mlinfra.monitoring.baseline import (
     DEFAULT_BINS,
     DEFAULT_DRIFT_PSI,
@@ -36,7 +40,6 @@ from mlinfra.monitoring.baseline import (
     read_dataset,
     suggest_baseline,
 )
-from mlinfra.monitoring.capture import MALFORMED, read_capture
 from mlinfra.monitoring.files import write_json
 from mlinfra.monitoring.quality import (
     QualitySettings,
@@ -74,14 +77,14 @@ def run_baseline(arguments: argparse.Namespace) -> str:
 
 def run_analyse(arguments: argparse.Namespace) -> str:
     baseline = Baseline.read(arguments.baseline)
-    data = read_capture(
-        arguments.capture, baseline.features, since=arguments.since, until=arguments.until
-    )
-    analysis = analyse(baseline, data)
-    analysis.write(arguments.output)
-    summary = f"{counted(len(data), 'record')}, {counted(len(analysis.violations), 'violation')}"
-    if data.attrs.get(MALFORMED):
-        summary += f", {counted(data.attrs[MALFORMED], 'malformed record')} skipped"
+    run = analyse_capture(baseline, arguments.capture, since=arguments.since, until=arguments.until)
+    run.analysis.write(arguments.output)
+    violations = len(run.analysis.violations)
+    summary = f"{counted(run.records, 'record')}, {counted(violations, 'violation')}"
+    if run.malformed:
+        summary += f", {counted(run.malformed, 'malformed record')} skipped"
+    if not run.predictions:
+        summary += f"; {NO_PREDICTION}"
     return summary
 
 

@@ -21,7 +21,9 @@ and a violation mean the same on both targets. A run:
    request is analysed twice, and a failed run's requests are analysed by the next one;
 3. reads the capture files of the window's hours (SageMaker writes them under
    `<variant>/yyyy/mm/dd/hh/`, by the hour they were written, so one hour more is read) and
-   keeps the requests whose inferenceTime is in the window;
+   keeps the requests whose inferenceTime is in the window, and their responses' predictions
+   when the baseline has a `prediction` column (prediction drift; else the summary says once
+   that predictions were not analysed);
 4. writes statistics.json, constraint_violations.json and drift.json under
    `<reports>/<until, as 20260101T120000Z>/`, SSE-KMS with the key in
    `MLINFRA_OUTPUT_KMS_KEY_ID` (the step's environment names it, where audits read it);
@@ -50,7 +52,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
 from mlinfra.monitoring import KMS_KEY_VARIABLE, MonitoringError, counted
-from mlinfra.monitoring.analysis import DRIFT_FILE, VIOLATIONS_FILE, analyse
+from mlinfra.monitoring.analysis import DRIFT_FILE, NO_PREDICTION, VIOLATIONS_FILE, analyse_capture
 from mlinfra.monitoring.baseline import (
     CONSTRAINTS_FILE,
     DEFAULT_DRIFT_PSI,
@@ -60,7 +62,6 @@ from mlinfra.monitoring.baseline import (
     read_dataset,
     suggest_baseline,
 )
-from mlinfra.monitoring.capture import MALFORMED, read_capture
 from mlinfra.monitoring.files import json_bytes
 from mlinfra.monitoring.metrics import NAMESPACE, metric_data, publish
 from mlinfra.monitoring.storage import Location, location
@@ -119,13 +120,13 @@ def run(arguments: argparse.Namespace) -> str:
         )
         window = window_of(reports, parse_time(arguments.until), arguments.period_hours)
         folder = fetch_capture(location(arguments.capture), window, work / "capture")
-        data = read_capture(folder, baseline.features, since=window.since, until=window.until)
-    analysis = analyse(baseline, data)
+        captured = analyse_capture(baseline, folder, since=window.since, until=window.until)
+    analysis = captured.analysis
     run_folder = reports.child(f"{window.stamp}/")
     run_folder.write(STATISTICS_FILE, json_bytes(analysis.statistics))
     run_folder.write(VIOLATIONS_FILE, json_bytes({"violations": analysis.violations}))
     run_folder.write(DRIFT_FILE, json_bytes(analysis.drift))
-    malformed = int(data.attrs.get(MALFORMED, 0))
+    malformed = captured.malformed
     data_points = metric_data(
         analysis.drift,
         len(analysis.violations),
@@ -150,11 +151,13 @@ def run(arguments: argparse.Namespace) -> str:
     }
     reports.write(LATEST_FILE, json_bytes(latest))
     summary = (
-        f"{counted(len(data), 'record')} from {iso(window.since)} to {iso(window.until)}, "
+        f"{counted(captured.records, 'record')} from {iso(window.since)} to {iso(window.until)}, "
         f"{counted(len(analysis.violations), 'violation')}, report {run_folder.uri()}"
     )
     if malformed:
         summary += f", {counted(malformed, 'malformed record')} skipped"
+    if not captured.predictions:
+        summary += f"; {NO_PREDICTION}"
     return summary
 
 

@@ -26,6 +26,7 @@ from mlinfra.monitoring import MonitoringError
 DRIFT_FILE = "drift.json"
 VIOLATIONS_FILE = "constraint_violations.json"
 DRIFT_VERSION = 1
+PREDICTION = "prediction"  # a drift.json entry's role, as `analysis` writes it
 
 _RERUN = "run the monitoring execution again to write it anew"
 
@@ -54,6 +55,11 @@ class FeatureDrift:
     bins: tuple[str, ...]
     baseline: tuple[float, ...]  # proportion of the baseline's records per bin
     current: tuple[float, ...]  # proportion of the analysed records per bin
+    role: str = "feature"  # "prediction": the model's output, from the captured responses
+
+    @property
+    def is_prediction(self) -> bool:
+        return self.role == PREDICTION
 
     @property
     def missing_exceeded(self) -> bool:
@@ -78,10 +84,15 @@ class Result:
     baseline_item_count: int | None  # None when the baseline's statistics do not say
     features: tuple[FeatureDrift, ...]
     violations: tuple[Violation, ...]
+    notes: tuple[str, ...] = ()  # what the run says once, e.g. that predictions were not analysed
 
     @property
     def drifted(self) -> tuple[FeatureDrift, ...]:
         return tuple(feature for feature in self.features if feature.drifted)
+
+    @property
+    def prediction_drifted(self) -> bool:
+        return any(feature.is_prediction and feature.drifted for feature in self.features)
 
 
 # Reading ---------------------------------------------------------------------------------
@@ -123,7 +134,15 @@ def load_result(folder: Path) -> Result:
         baseline_item_count=reader.optional_count(document, "baseline_item_count"),
         features=features,
         violations=_violations(violations_path, violations),
+        notes=_notes(reader, document),
     )
+
+
+def _notes(reader: _Reader, document: dict) -> tuple[str, ...]:
+    notes = document.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
+        raise reader.fail("notes", "is not a list of strings")
+    return tuple(notes)
 
 
 def _read_json(path: Path) -> Any:
@@ -238,6 +257,7 @@ def _feature(reader: _Reader, item: Any, where: str) -> FeatureDrift:
         bins=tuple(bins),
         baseline=proportions["baseline"],
         current=proportions["current"],
+        role=reader.text(data, "role", where) if "role" in data else "feature",
     )
 
 
@@ -284,11 +304,14 @@ def _kind(value: Any) -> str:
 def summary(result: Result) -> str:
     """One line: how much was analysed, and what was found."""
     drifted = len(result.drifted)
-    return (
+    line = (
         f"{result.item_count:,} record(s) analysed against a baseline of "
         f"{_records(result.baseline_item_count)}; {len(result.violations)} violation(s); "
         f"{drifted} of {len(result.features)} feature(s) drifted"
     )
+    if result.prediction_drifted:
+        line += ", the prediction among them (prediction drift)"
+    return line
 
 
 def _records(count: int | None) -> str:
@@ -303,6 +326,8 @@ def render_text(result: Result, console: Console, *, title: str, features: bool 
     console.print(Text(title, style="bold"))
     found = result.violations or result.drifted
     console.print(Text(summary(result), style="red" if found else "green"))
+    for note in result.notes:
+        console.print(Text(note, style="yellow"))
     if features:
         console.print(_feature_table(result))
     if not result.violations:
@@ -333,7 +358,7 @@ def _feature_table(result: Result) -> Table:
     for feature in result.features:
         table.add_row(
             Text(feature.name),
-            Text(feature.kind),
+            Text(f"{feature.kind} prediction" if feature.is_prediction else feature.kind),
             Text(
                 f"{_psi(feature.psi)} ({feature.threshold:g})",
                 style="bold red" if feature.drifted else "",

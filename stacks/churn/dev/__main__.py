@@ -1397,7 +1397,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_drift_baseline = aws.s3.BucketObjectv2(
         "monitor.churn-drift/baseline",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
+        key="monitors/churn-drift/baseline/e3268dfe708426dd/baseline.csv",
         source=pulumi.FileAsset("../../../examples/churn/data/baseline.csv"),
         tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
         opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
@@ -1406,7 +1406,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_drift_code = aws.s3.BucketObjectv2(
         "monitor.churn-drift/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-drift/code/cd52fcbadc699f6f/monitor-job.pyz",
+        key="monitors/churn-drift/code/d7d8459014613378/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         tags={**TAGS, "mlinfra:component": "monitor.churn-drift"},
         opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
@@ -1468,7 +1468,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                         "Resource": [
                             pulumi.Output.concat(
                                 bucket_monitoring.arn,
-                                "/monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
+                                "/monitors/churn-drift/baseline/e3268dfe708426dd/baseline.csv",
                             ),
                         ],
                         "Sid": "ReadBaselineDataSet",
@@ -1479,7 +1479,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                         "Resource": [
                             pulumi.Output.concat(
                                 bucket_monitoring.arn,
-                                "/monitors/churn-drift/baseline-results/430995cc39496717/*",
+                                "/monitors/churn-drift/baseline-results/f07a4ca40ee920ce/*",
                             ),
                             pulumi.Output.concat(
                                 bucket_monitoring.arn,
@@ -1638,13 +1638,13 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                                     pulumi.Output.concat(
                                         "s3://",
                                         monitor_churn_drift_baseline.bucket,
-                                        "/monitors/churn-drift/baseline/23ffcb3505dc8e62/baseline.csv",
+                                        "/monitors/churn-drift/baseline/e3268dfe708426dd/baseline.csv",
                                     ),
                                     "--baseline-results",
                                     pulumi.Output.concat(
                                         "s3://",
                                         bucket_monitoring.bucket,
-                                        "/monitors/churn-drift/baseline-results/430995cc39496717/",
+                                        "/monitors/churn-drift/baseline-results/f07a4ca40ee920ce/",
                                     ),
                                     "--reports",
                                     pulumi.Output.concat(
@@ -1674,7 +1674,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_drift_code.bucket,
-                                            "/monitors/churn-drift/code/cd52fcbadc699f6f/monitor-job.pyz",
+                                            "/monitors/churn-drift/code/d7d8459014613378/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",
@@ -1861,7 +1861,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
     monitor_churn_quality_code = aws.s3.BucketObjectv2(
         "monitor.churn-quality/code",
         bucket=bucket_monitoring.bucket,
-        key="monitors/churn-quality/code/cd52fcbadc699f6f/monitor-job.pyz",
+        key="monitors/churn-quality/code/d7d8459014613378/monitor-job.pyz",
         source=pulumi.FileAsset("monitor-job.pyz"),
         tags={**TAGS, "mlinfra:component": "monitor.churn-quality"},
         opts=pulumi.ResourceOptions(depends_on=[bucket_monitoring_encryption]),
@@ -2171,7 +2171,7 @@ if serves("churn-dev-churn", "churn-dev-churn-api"):
                                         "S3Uri": pulumi.Output.concat(
                                             "s3://",
                                             monitor_churn_quality_code.bucket,
-                                            "/monitors/churn-quality/code/cd52fcbadc699f6f/monitor-job.pyz",
+                                            "/monitors/churn-quality/code/d7d8459014613378/monitor-job.pyz",
                                         ),
                                         "LocalPath": "/opt/ml/processing/input/code",
                                         "S3DataType": "S3Prefix",

@@ -630,10 +630,10 @@ monitor_churn_drift = local.MonitoringSchedule(
         "MonitoringJobDefinition": {
             "BaselineConfig": {
                 "ConstraintsResource": {
-                    "S3Uri": "file:.mlinfra/emulator/monitors/churn-local-churn-drift/baseline-results/b69bed181774bbb1/constraints.json",
+                    "S3Uri": "file:.mlinfra/emulator/monitors/churn-local-churn-drift/baseline-results/08987c6c8d07c721/constraints.json",
                 },
                 "StatisticsResource": {
-                    "S3Uri": "file:.mlinfra/emulator/monitors/churn-local-churn-drift/baseline-results/b69bed181774bbb1/statistics.json",
+                    "S3Uri": "file:.mlinfra/emulator/monitors/churn-local-churn-drift/baseline-results/08987c6c8d07c721/statistics.json",
                 },
             },
             "MonitoringInputs": [

@@ -154,10 +154,15 @@ def write_dataset(root: Path, count: int = 1000) -> Path:
 
 
 def write_capture(
-    root: Path, records: list[list[Any]], when: datetime | None = None, endpoint: str = ENDPOINT
+    root: Path,
+    records: list[list[Any]],
+    when: datetime | None = None,
+    endpoint: str = ENDPOINT,
+    outputs: list[str] | None = None,
 ) -> Path:
     """Captured requests (CSV rows without a header, as clients send them) in SageMaker's
-    capture layout under the endpoint's capture destination."""
+    capture layout under the endpoint's capture destination; each response is its `outputs`
+    value (else "0")."""
     when = when or datetime.now(UTC) - timedelta(minutes=1)
     folder = (
         root / ".mlinfra/emulator/capture" / endpoint / endpoint / "AllTraffic"
@@ -166,7 +171,7 @@ def write_capture(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{when.strftime('%M-%S')}-000-{uuid.uuid4()}.jsonl"
     with path.open("w") as handle:
-        for row in records:
+        for index, row in enumerate(records):
             event = {
                 "captureData": {
                     "endpointInput": {
@@ -178,7 +183,7 @@ def write_capture(
                     "endpointOutput": {
                         "observedContentType": "text/csv; charset=utf-8",
                         "mode": "OUTPUT",
-                        "data": "0",
+                        "data": "0" if outputs is None else outputs[index],
                         "encoding": "CSV",
                     },
                 },

@@ -173,8 +173,10 @@ stacks: setup
 lint: setup
 	$(VENV)/bin/ruff check src tests examples benchmarks
 
+# Two workers, each taking whole files (module fixtures such as a started emulator stay with
+# one worker): the suite mostly waits on emulators and subprocesses, not on the 2 cores.
 unit: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 test: lint unit
 
